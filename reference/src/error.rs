@@ -74,6 +74,8 @@ registry! {
     HeaderDecryptFailed = 311, "HEADER_DECRYPT_FAILED";
     /// The body layer does not open with the event's content key [SEAL-4].
     BodyDecryptFailed = 312, "BODY_DECRYPT_FAILED";
+    /// The record layer opens but its nonce is not the synthetic one: a re-sealed record [SEAL-5].
+    RecordNonceInvalid = 313, "RECORD_NONCE_INVALID";
     /// The record's signature does not verify under the log's key [SIG-2].
     SignatureInvalid = 320, "SIGNATURE_INVALID";
     /// `seq` and `prev` are inconsistent [REC-9].

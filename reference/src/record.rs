@@ -220,6 +220,8 @@ pub fn sign(
 }
 
 /// Seals a layer's plaintext into a byte-string block [SEAL-1]..[SEAL-3], [REC-5], [REC-6], [REC-8].
+///
+/// The record layer takes its synthetic nonce [SEAL-5] and draws nothing from `rng`.
 pub fn seal_block(
     layer: Layer,
     key: &[u8; KEY_LEN],
@@ -229,10 +231,14 @@ pub fn seal_block(
     rng: &mut impl CryptoRng,
 ) -> Vec<u8> {
     let ad = seal::associated_data(layer, thread, log);
-    block::encode_byte_string(&seal::seal(key, &ad, plaintext, rng))
+    let sealed = match layer {
+        Layer::Record => seal::seal_synthetic(key, &ad, plaintext),
+        Layer::Header | Layer::Body => seal::seal(key, &ad, plaintext, rng),
+    };
+    block::encode_byte_string(&sealed)
 }
 
-/// Opens a byte-string block sealed by [`seal_block`] [SEAL-4].
+/// Opens a byte-string block sealed by [`seal_block`] [SEAL-4], [SEAL-5].
 pub fn open_block(
     layer: Layer,
     key: &[u8; KEY_LEN],
@@ -241,12 +247,11 @@ pub fn open_block(
     block: &[u8],
 ) -> Result<Vec<u8>> {
     let sealed = block::decode_byte_string(block)?;
-    seal::open(
-        layer,
-        key,
-        &seal::associated_data(layer, thread, log),
-        &sealed,
-    )
+    let ad = seal::associated_data(layer, thread, log);
+    match layer {
+        Layer::Record => seal::open_synthetic(key, &ad, &sealed),
+        Layer::Header | Layer::Body => seal::open(layer, key, &ad, &sealed),
+    }
 }
 
 /// Where the next record goes in its log: seq and prev [REC-9], [LOG-1].

@@ -6,7 +6,9 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, KeyInit as _, Mac};
 use rand_core::CryptoRng;
+use sha2::Sha256;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
@@ -95,6 +97,41 @@ pub fn seal_with_nonce(
     sealed.extend_from_slice(nonce);
     sealed.extend_from_slice(&ciphertext);
     sealed
+}
+
+/// The record layer's synthetic nonce [SEAL-5]: the first 24 bytes of
+/// `HMAC-SHA256(key, uvarint(len ad) ‖ ad ‖ plaintext)`.
+///
+/// Because the nonce is a function of the key and the record, a record has exactly one sealed form
+/// and hence one CID. With random nonces anyone holding the follow key could re-seal a genuine
+/// record under a new CID and make honest writers look like they forked.
+pub fn synthetic_nonce(key: &[u8; KEY_LEN], ad: &[u8], plaintext: &[u8]) -> [u8; NONCE_LEN] {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut buf = unsigned_varint::encode::usize_buffer();
+    mac.update(unsigned_varint::encode::usize(ad.len(), &mut buf));
+    mac.update(ad);
+    mac.update(plaintext);
+    let tag = mac.finalize().into_bytes();
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&tag[..NONCE_LEN]);
+    nonce
+}
+
+/// Seals the record layer with its synthetic nonce [SEAL-5].
+pub fn seal_synthetic(key: &[u8; KEY_LEN], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    seal_with_nonce(key, &synthetic_nonce(key, ad, plaintext), ad, plaintext)
+}
+
+/// Opens the record layer and checks that its nonce is the synthetic one [SEAL-4], [SEAL-5].
+pub fn open_synthetic(key: &[u8; KEY_LEN], ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+    let plaintext = open(Layer::Record, key, ad, sealed)?;
+    if sealed[..NONCE_LEN] != synthetic_nonce(key, ad, &plaintext) {
+        return Err(Error::new(
+            ErrorCode::RecordNonceInvalid,
+            "record layer was sealed with a nonce other than its synthetic nonce (re-sealed record)",
+        ));
+    }
+    Ok(plaintext)
 }
 
 /// Opens a sealed layer; any failure is the layer's own error code [SEAL-4].

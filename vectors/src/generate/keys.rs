@@ -1,0 +1,434 @@
+//! Suite `keys`: identity keys and log IDs, log addresses, and key sets (spec chapters 1 and 2).
+
+use multibase::Base;
+use rand_chacha::ChaCha20Rng;
+use rand_core::Rng;
+use serde_json::json;
+use threads::ErrorCode as E;
+use threads::id::LOG_ID_PREFIX;
+use threads::keys::{IdentityKey, KeySet};
+
+use super::cbor;
+use super::{Intent, SuiteBuilder};
+use crate::format::SuiteFile;
+
+/// RFC 8032 §7.1 TEST 1–3 secret keys (seeds); their public keys are published beside them.
+pub const RFC8032_SEEDS: &[&str] = &[
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+    "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+];
+
+pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+    let mut s = SuiteBuilder::new(
+        "keys",
+        &[
+            "Identity keys and the log IDs derived from them, log addresses, and key sets",
+            "(spec/identifiers.md, spec/keys.md). Bytes are lower-case hex.",
+        ],
+    );
+    notes(&mut s);
+    identities(&mut s, rng);
+    log_ids(&mut s, rng);
+    log_addrs(&mut s, rng);
+    key_sets(&mut s, rng);
+    s.finish()
+}
+
+fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    seed
+}
+
+fn identities(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
+    s.group("IdentityFromSeed", "identity.fromSeed", json!({}));
+    for (i, seed) in RFC8032_SEEDS.iter().enumerate() {
+        let comment = format!("RFC 8032 §7.1 TEST {}: its published public key", i + 1);
+        s.case(
+            "LOGID-1",
+            &["RFC8032"],
+            &comment,
+            json!({"seed": seed}),
+            Intent::Valid,
+        );
+    }
+    for _ in 0..2 {
+        let comment = "a seed drawn from the suite's seeded RNG";
+        s.case(
+            "KEY-1",
+            &["NORMAL"],
+            comment,
+            json!({"seed": hex::encode(seed(rng))}),
+            Intent::Valid,
+        );
+    }
+}
+
+/// Base58btc text without the multibase prefix, as PeerIds are written [LOGID-2].
+fn base58(bytes: &[u8]) -> String {
+    multibase::encode(Base::Base58Btc, bytes)[1..].to_string()
+}
+
+fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
+    let log = IdentityKey::from_seed(&seed(rng)).log_id();
+    let good = log.to_bytes();
+    let with_key = |key: &[u8]| [&LOG_ID_PREFIX[..], key].concat();
+    // The Ed25519 identity point (small order) and a non-canonical encoding of y = 1 (y + p).
+    let identity_point = with_key(&[&[1u8][..], &[0; 31]].concat());
+    let mut non_canonical = [0xffu8; 32];
+    non_canonical[0] = 0xee;
+    non_canonical[31] = 0x7f;
+    let secp256k1 = [&[0x00, 0x25, 0x08, 0x02, 0x12, 0x21][..], &[2; 33]].concat();
+    let sha256_peer = [&[0x12, 0x20][..], &[5; 32]].concat();
+    let cases: &[(&str, &[&str], &str, Vec<u8>, Option<E>)] = &[
+        (
+            "LOGID-1",
+            &["NORMAL"],
+            "an Ed25519 log ID",
+            good.clone(),
+            None,
+        ),
+        (
+            "LOGID-3",
+            &["SMALL_ORDER_KEY"],
+            "the identity point: a small-order key anyone can forge for",
+            identity_point,
+            Some(E::LogIdInvalid),
+        ),
+        (
+            "LOGID-3",
+            &["NON_CANONICAL_KEY"],
+            "y = p + 1, a non-canonical encoding of the point with y = 1",
+            with_key(&non_canonical),
+            Some(E::LogIdInvalid),
+        ),
+        (
+            "LOGID-3",
+            &["NOT_ED25519"],
+            "a secp256k1 peer ID",
+            secp256k1,
+            Some(E::LogIdInvalid),
+        ),
+        (
+            "LOGID-3",
+            &["HASHED_PEER_ID"],
+            "a sha2-256 multihash peer ID (as for RSA keys)",
+            sha256_peer,
+            Some(E::LogIdInvalid),
+        ),
+        (
+            "LOGID-3",
+            &["TRUNCATED"],
+            "37 bytes",
+            good[..37].to_vec(),
+            Some(E::LogIdInvalid),
+        ),
+        (
+            "LOGID-3",
+            &["TRUNCATED"],
+            "39 bytes",
+            [&good[..], &[0]].concat(),
+            Some(E::LogIdInvalid),
+        ),
+    ];
+    s.group("LogIdDecodeBytes", "logId.decodeBytes", json!({}));
+    for (section, flags, comment, bytes, code) in cases {
+        let intent = code.map_or(Intent::Valid, Intent::Invalid);
+        s.case(
+            section,
+            flags,
+            comment,
+            json!({"bytes": hex::encode(bytes)}),
+            intent,
+        );
+    }
+    s.group("LogIdDecode", "logId.decode", json!({}));
+    for (section, flags, comment, bytes, code) in cases {
+        let section = if code.is_none() { "LOGID-2" } else { section };
+        let intent = code.map_or(Intent::Valid, Intent::Invalid);
+        s.case(
+            section,
+            flags,
+            comment,
+            json!({"text": base58(bytes)}),
+            intent,
+        );
+    }
+    s.case(
+        "LOGID-3",
+        &["BAD_BASE58"],
+        "'0' is not in the base58btc alphabet",
+        json!({"text": format!("0{}", &base58(&good)[1..])}),
+        Intent::Invalid(E::LogIdInvalid),
+    );
+    s.case(
+        "LOGID-2",
+        &["BAD_BASE58"],
+        "a multibase prefix is not part of a peer ID's text form",
+        json!({"text": format!("z{}", base58(&good))}),
+        Intent::Invalid(E::LogIdInvalid),
+    );
+}
+
+fn log_addrs(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
+    let peer = IdentityKey::from_seed(&seed(rng)).log_id();
+    let log = IdentityKey::from_seed(&seed(rng)).log_id();
+    s.group("LogAddrDecode", "logAddr.decode", json!({}));
+    let valid = [
+        format!("/ip4/127.0.0.1/tcp/4006/p2p/{peer}/ipel/{log}"),
+        format!("/ip6/::1/udp/4006/quic-v1/p2p/{peer}/ipel/{log}"),
+        format!("/dns4/example.org/tcp/443/wss/p2p/{peer}/ipel/{log}"),
+        format!("/p2p/{peer}/ipel/{peer}"),
+    ];
+    for text in valid {
+        s.case(
+            "ADDR-1",
+            &["NORMAL"],
+            "a peer address with /ipel/<log-id> appended",
+            json!({"text": text}),
+            Intent::Valid,
+        );
+    }
+    let invalid = [
+        (
+            "no /ipel component",
+            format!("/ip4/127.0.0.1/tcp/4006/p2p/{peer}"),
+        ),
+        (
+            "two /ipel components",
+            format!("/ip4/127.0.0.1/tcp/4006/p2p/{peer}/ipel/{log}/ipel/{log}"),
+        ),
+        (
+            "/ipel is not the last component",
+            format!("/ip4/127.0.0.1/tcp/4006/p2p/{peer}/ipel/{log}/tcp/1"),
+        ),
+        (
+            "peer address lacks /p2p/<peer-id>",
+            format!("/ip4/127.0.0.1/tcp/4006/ipel/{log}"),
+        ),
+        (
+            "the log ID is not an Ed25519 peer ID",
+            format!(
+                "/ip4/127.0.0.1/tcp/4006/p2p/{peer}/ipel/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
+            ),
+        ),
+        (
+            "the peer part is not a multiaddr",
+            format!("/ip4/999.0.0.1/tcp/4006/p2p/{peer}/ipel/{log}"),
+        ),
+        ("empty string", String::new()),
+    ];
+    for (comment, text) in invalid {
+        s.case(
+            "ADDR-2",
+            &["MALFORMED_ADDR"],
+            comment,
+            json!({"text": text}),
+            Intent::Invalid(E::AddrInvalid),
+        );
+    }
+}
+
+fn key_sets(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
+    let keys = KeySet::generate(rng);
+    let follow = keys.follow.as_bytes().to_vec();
+    let read = keys
+        .read
+        .as_ref()
+        .map(|k| k.as_bytes().to_vec())
+        .unwrap_or_default();
+    s.group("KeySetEncode", "keyset.encode", json!({}));
+    s.case(
+        "KEY-5",
+        &["NORMAL"],
+        "a reader's key set: follow and read keys",
+        json!({"followKey": hex::encode(&follow), "readKey": hex::encode(&read)}),
+        Intent::Valid,
+    );
+    s.case(
+        "KEY-6",
+        &["FOLLOWER"],
+        "a follower's key set: the read key is omitted",
+        json!({"followKey": hex::encode(&follow)}),
+        Intent::Valid,
+    );
+
+    s.group("KeySetDecode", "keyset.decode", json!({}));
+    let b = |v: &[u8]| cbor::bytes(v);
+    let cases: &[(&str, &[&str], &str, Vec<u8>, Option<E>)] = &[
+        (
+            "KEY-5",
+            &["NORMAL"],
+            "a reader's key set",
+            keys.to_bytes(),
+            None,
+        ),
+        (
+            "KEY-6",
+            &["FOLLOWER"],
+            "a follower's key set",
+            keys.for_follower().to_bytes(),
+            None,
+        ),
+        (
+            "KEY-5",
+            &["NON_CANONICAL"],
+            "keys in the wrong order (follow before read)",
+            cbor::map(&[("follow", b(&follow)), ("read", b(&read))]),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-5",
+            &["NULL_READ_KEY"],
+            "read key present as null instead of omitted",
+            cbor::map(&[("read", vec![cbor::NULL]), ("follow", b(&follow))]),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-5",
+            &["MISSING_FIELD"],
+            "no follow key",
+            cbor::map(&[("read", b(&read))]),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-5",
+            &["EXTRA_FIELD"],
+            "an unknown field",
+            cbor::map(&[
+                ("read", b(&read)),
+                ("extra", b(&[1])),
+                ("follow", b(&follow)),
+            ]),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-5",
+            &["WRONG_TYPE"],
+            "follow key as a text string",
+            cbor::map(&[("follow", cbor::text("00"))]),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-5",
+            &["WRONG_TYPE"],
+            "not a map",
+            cbor::bytes(&follow),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-5",
+            &["TRUNCATED"],
+            "map cut short",
+            keys.to_bytes()[..40].to_vec(),
+            Some(E::KeysetMalformed),
+        ),
+        (
+            "KEY-2",
+            &["BAD_KEY_LENGTH"],
+            "a 31-byte follow key",
+            cbor::map(&[("follow", b(&follow[..31]))]),
+            Some(E::KeyBadLength),
+        ),
+        (
+            "KEY-2",
+            &["BAD_KEY_LENGTH"],
+            "a 33-byte read key",
+            cbor::map(&[
+                ("read", b(&[&read[..], &[0]].concat())),
+                ("follow", b(&follow)),
+            ]),
+            Some(E::KeyBadLength),
+        ),
+    ];
+    for (section, flags, comment, bytes, code) in cases {
+        let intent = code.map_or(Intent::Valid, Intent::Invalid);
+        s.case(
+            section,
+            flags,
+            comment,
+            json!({"bytes": hex::encode(bytes)}),
+            intent,
+        );
+    }
+}
+
+fn notes(s: &mut SuiteBuilder) {
+    s.note("NORMAL", "BASIC", "A well-formed input.");
+    s.note(
+        "RFC8032",
+        "BASIC",
+        "A seed from RFC 8032's test vectors, so the public key can be checked against the RFC.",
+    );
+    s.note(
+        "FOLLOWER",
+        "BASIC",
+        "A follower's key set holds no read key.",
+    );
+    s.note(
+        "SMALL_ORDER_KEY",
+        "MISSING_CHECK",
+        "A small-order public key: signatures under it can be forged.",
+    );
+    s.note(
+        "NON_CANONICAL_KEY",
+        "MALLEABILITY",
+        "A non-canonical point encoding gives one key two log IDs.",
+    );
+    s.note(
+        "NOT_ED25519",
+        "MISSING_CHECK",
+        "A peer ID of another key type; logs are Ed25519 only.",
+    );
+    s.note(
+        "HASHED_PEER_ID",
+        "MISSING_CHECK",
+        "A hashed peer ID does not carry the public key needed to verify records.",
+    );
+    s.note(
+        "TRUNCATED",
+        "MISSING_CHECK",
+        "Input shorter or longer than the exact form.",
+    );
+    s.note(
+        "BAD_BASE58",
+        "MISSING_CHECK",
+        "Text that is not a bare base58btc string.",
+    );
+    s.note(
+        "MALFORMED_ADDR",
+        "MISSING_CHECK",
+        "A log address that breaks ADDR-2.",
+    );
+    s.note(
+        "NON_CANONICAL",
+        "MALLEABILITY",
+        "A DAG-CBOR encoding other than the canonical one.",
+    );
+    s.note(
+        "NULL_READ_KEY",
+        "MALLEABILITY",
+        "An absent read key must be omitted, not null.",
+    );
+    s.note(
+        "MISSING_FIELD",
+        "MISSING_CHECK",
+        "A required field is absent.",
+    );
+    s.note(
+        "EXTRA_FIELD",
+        "MISSING_CHECK",
+        "A field the spec does not define.",
+    );
+    s.note(
+        "WRONG_TYPE",
+        "MISSING_CHECK",
+        "A value of the wrong CBOR type.",
+    );
+    s.note(
+        "BAD_KEY_LENGTH",
+        "MISSING_CHECK",
+        "A symmetric key that is not 32 bytes.",
+    );
+}

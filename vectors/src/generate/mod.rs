@@ -1,0 +1,168 @@
+//! The deterministic generator: fixed seeds in, byte-identical suite files out.
+//!
+//! A generator states each case's inputs and its *intent* (valid, or invalid with a named error
+//! code). The expected output is never written by hand: [`crate::ops::execute`] computes it with the
+//! reference, and generation fails if the reference disagrees with the intent.
+
+mod cbor;
+mod forge;
+mod keys;
+mod logs;
+mod records;
+mod tid;
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use threads::ErrorCode;
+
+use crate::format::{Note, SPEC_VERSION, SuiteFile, TestCase, TestGroup, Verdict};
+use crate::ops;
+
+/// Names of every suite, in generation order.
+pub const SUITES: &[&str] = &["tid", "keys", "records", "logs"];
+
+/// Generates every suite.
+pub fn all_suites() -> Result<Vec<SuiteFile>, String> {
+    SUITES.iter().map(|name| suite(name)).collect()
+}
+
+/// Generates one suite by name.
+pub fn suite(name: &str) -> Result<SuiteFile, String> {
+    let mut rng = suite_rng(name);
+    match name {
+        "tid" => tid::generate(&mut rng),
+        "keys" => keys::generate(&mut rng),
+        "records" => records::generate(&mut rng),
+        "logs" => logs::generate(&mut rng),
+        other => Err(format!("unknown suite {other}")),
+    }
+}
+
+/// The suite's RNG, seeded from its name so suites do not shift when another one changes.
+fn suite_rng(name: &str) -> ChaCha20Rng {
+    let seed: [u8; 32] = Sha256::digest(format!("threads-vectors/{name}")).into();
+    ChaCha20Rng::from_seed(seed)
+}
+
+/// What the generator intends a case to be; checked against the reference.
+#[derive(Debug, Clone, Copy)]
+pub enum Intent {
+    /// Must succeed.
+    Valid,
+    /// Must fail with this code.
+    Invalid(ErrorCode),
+}
+
+/// Builds one suite file, computing every expected value with the reference.
+pub struct SuiteBuilder {
+    file: SuiteFile,
+    next_id: u64,
+    errors: Vec<String>,
+}
+
+impl SuiteBuilder {
+    /// Starts a suite.
+    pub fn new(suite: &str, header: &[&str]) -> Self {
+        SuiteBuilder {
+            file: SuiteFile {
+                suite: suite.to_string(),
+                spec_version: SPEC_VERSION.to_string(),
+                schema: format!("{suite}.schema.json"),
+                number_of_tests: 0,
+                header: header.iter().map(|s| s.to_string()).collect(),
+                notes: BTreeMap::new(),
+                test_groups: Vec::new(),
+            },
+            next_id: 1,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Documents a flag.
+    pub fn note(&mut self, flag: &str, bug_type: &str, description: &str) {
+        self.file.notes.insert(
+            flag.to_string(),
+            Note {
+                bug_type: bug_type.to_string(),
+                description: description.to_string(),
+            },
+        );
+    }
+
+    /// Starts a group for `operation` whose cases share `params` (a JSON object).
+    pub fn group(&mut self, kind: &str, operation: &str, params: Value) {
+        self.file.test_groups.push(TestGroup {
+            kind: kind.to_string(),
+            operation: operation.to_string(),
+            params: object(params),
+            tests: Vec::new(),
+        });
+    }
+
+    /// Adds a case to the current group; the reference computes its expected output.
+    pub fn case(
+        &mut self,
+        section: &str,
+        flags: &[&str],
+        comment: &str,
+        inputs: Value,
+        intent: Intent,
+    ) {
+        let Some(group) = self.file.test_groups.last_mut() else {
+            self.errors
+                .push(format!("case {comment:?} added before any group"));
+            return;
+        };
+        let inputs = object(inputs);
+        let mut merged = group.params.clone();
+        merged.extend(inputs.clone());
+        let outcome = ops::execute(&group.operation, &merged);
+        let (result, expected, error_code) = match (intent, outcome) {
+            (Intent::Valid, Ok(output)) => (Verdict::Valid, Some(output), None),
+            (Intent::Invalid(code), Err(failure)) if failure.error.code == code => (
+                Verdict::Invalid,
+                failure.state,
+                Some(code.name().to_string()),
+            ),
+            (intent, outcome) => {
+                self.errors.push(format!(
+                    "{} case {comment:?}: intended {intent:?}, reference gave {outcome:?}",
+                    group.operation
+                ));
+                return;
+            }
+        };
+        group.tests.push(TestCase {
+            tc_id: self.next_id,
+            comment: comment.to_string(),
+            flags: flags.iter().map(|s| s.to_string()).collect(),
+            spec_section: section.to_string(),
+            inputs,
+            result,
+            expected,
+            error_code,
+        });
+        self.next_id += 1;
+    }
+
+    /// Finishes the suite, or reports every case whose intent the reference contradicted.
+    pub fn finish(mut self) -> Result<SuiteFile, String> {
+        if !self.errors.is_empty() {
+            return Err(self.errors.join("\n"));
+        }
+        self.file.number_of_tests = self.file.cases().count();
+        Ok(self.file)
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        other => Map::from_iter([("value".to_string(), other)]),
+    }
+}
