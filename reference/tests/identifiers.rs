@@ -61,6 +61,7 @@ fn sample_tid_bytes() -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Thread IDs
 
+/// Checks [TID-1].
 #[test]
 fn tid_1_binary_layout_is_version_variant_random() {
     let random: Vec<u8> = (0u8..32).collect();
@@ -74,6 +75,7 @@ fn tid_1_binary_layout_is_version_variant_random() {
     assert_eq!(tid(id.as_bytes()), Ok(id));
 }
 
+/// Checks [TID-6].
 #[test]
 fn tid_6_display_is_base32_lower_with_prefix_b_hand_computed() {
     let bytes = sample_tid_bytes();
@@ -84,13 +86,14 @@ fn tid_6_display_is_base32_lower_with_prefix_b_hand_computed() {
     let expected = format!("b{}", base32_lower(&bytes));
     assert_eq!(
         expected,
-        "bafkqaaibaibqcbifaydqqcqlbqgq4dyqcejbgfavcyltcgjrhbmrudy6dypq"
+        "bafkqaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy"
     );
     assert_eq!(id.to_string(), expected);
     assert_eq!(id.to_string_in(Base::Base32Lower), expected);
     assert_eq!(tid_text(&expected), Ok(id));
 }
 
+/// Checks [TID-3].
 #[test]
 fn tid_3_access_controlled_variant_is_0x70() {
     let id = ThreadId::from_parts(Variant::AccessControlled, &[7; 16]).expect("16 bytes");
@@ -104,6 +107,7 @@ fn tid_3_access_controlled_variant_is_0x70() {
     assert_eq!(Variant::from_code(0x56), None);
 }
 
+/// Checks [TID-4].
 #[test]
 fn tid_4_generate_draws_32_random_bytes_from_the_rng() {
     let mut a = rng(1);
@@ -115,6 +119,7 @@ fn tid_4_generate_draws_32_random_bytes_from_the_rng() {
     assert_ne!(ThreadId::generate(Variant::Raw, &mut a), id);
 }
 
+/// Checks [TID-4].
 #[test]
 fn tid_4_random_length_bounds() {
     for len in [16, 17, 32, 63, 64] {
@@ -140,6 +145,7 @@ fn tid_4_random_length_bounds() {
     }
 }
 
+/// Checks [TID-4].
 #[test]
 fn tid_4_short_random_of_15_random_bytes_is_rejected() {
     let mut random = [0u8; 15];
@@ -148,6 +154,7 @@ fn tid_4_short_random_of_15_random_bytes_is_rejected() {
     assert_eq!(code(tid(&bytes)), ErrorCode::TidShortRandom);
 }
 
+/// Checks [TID-4].
 #[test]
 fn tid_4_long_random_of_65_random_bytes_is_rejected() {
     let mut random = [0u8; 65];
@@ -156,6 +163,7 @@ fn tid_4_long_random_of_65_random_bytes_is_rejected() {
     assert_eq!(code(tid(&bytes)), ErrorCode::TidLongRandom);
 }
 
+/// Checks [TID-2].
 #[test]
 fn tid_2_version_other_than_1_is_rejected() {
     for version in [vec![0x00], vec![0x02], vec![0x7f], vec![0x80, 0x01]] {
@@ -168,6 +176,7 @@ fn tid_2_version_other_than_1_is_rejected() {
     }
 }
 
+/// Checks [TID-3].
 #[test]
 fn tid_3_unknown_variant_is_rejected() {
     for variant in [vec![0x56], vec![0x00], vec![0x71], vec![0x80, 0x01]] {
@@ -180,6 +189,7 @@ fn tid_3_unknown_variant_is_rejected() {
     }
 }
 
+/// Checks [TID-5].
 #[test]
 fn tid_5_bad_varints_are_rejected() {
     let ten_bytes = [vec![0x80; 9], vec![0x01]].concat();
@@ -224,6 +234,7 @@ fn tid_5_bad_varints_are_rejected() {
     }
 }
 
+/// Checks [TID-5].
 #[test]
 fn tid_5_nine_byte_varint_is_not_rejected_for_its_length() {
     // A 9-byte minimal uvarint is allowed by length; the value is simply not version 1.
@@ -232,6 +243,7 @@ fn tid_5_nine_byte_varint_is_not_rejected_for_its_length() {
     assert_eq!(code(tid(&bytes)), ErrorCode::TidUnknownVersion);
 }
 
+/// Checks [TID-7].
 #[test]
 fn tid_7_rejects_empty_unknown_prefix_identity_and_bad_characters() {
     let good = tid(&sample_tid_bytes()).expect("valid TID").to_string();
@@ -259,12 +271,14 @@ fn tid_7_rejects_empty_unknown_prefix_identity_and_bad_characters() {
     }
 }
 
+/// Checks [TID-7].
 #[test]
 fn tid_7_prefix_alone_decodes_to_empty_input_which_is_a_bad_varint() {
     // "b" is a valid multibase string for zero bytes; then [TID-5] applies to the empty input.
     assert_eq!(code(tid_text("b")), ErrorCode::TidBadVarint);
 }
 
+/// Checks [TID-7].
 #[test]
 fn tid_7_accepted_bases_have_the_briefs_prefixes() {
     let id = tid(&sample_tid_bytes()).expect("valid TID");
@@ -278,6 +292,7 @@ fn tid_7_accepted_bases_have_the_briefs_prefixes() {
     }
 }
 
+/// Checks [TID-8].
 #[test]
 fn tid_8_equality_is_equality_of_binary_forms() {
     let id = tid(&sample_tid_bytes()).expect("valid TID");
@@ -331,6 +346,7 @@ fn rfc8032_log_bytes() -> Vec<u8> {
     [LOG_ID_PREFIX.to_vec(), unhex(RFC8032_PUBLIC)].concat()
 }
 
+/// Checks [LOGID-1].
 #[test]
 fn logid_1_rfc8032_test_1_key_gives_the_identity_multihash_bytes() {
     let bytes = rfc8032_log_bytes();
@@ -345,6 +361,7 @@ fn logid_1_rfc8032_test_1_key_gives_the_identity_multihash_bytes() {
     assert_eq!(IdentityKey::from_seed(&rfc8032_seed()).log_id(), log);
 }
 
+/// Checks [LOGID-2].
 #[test]
 fn logid_2_text_is_base58btc_without_prefix() {
     let log = LogId::from_bytes(&rfc8032_log_bytes()).expect("valid log ID");
@@ -358,6 +375,7 @@ fn logid_2_text_is_base58btc_without_prefix() {
     assert_eq!(LogId::from_str(&text), Ok(log));
 }
 
+/// Checks [LOGID-1], [LOGID-4].
 #[test]
 fn logid_1_logid_4_matches_libp2p_peer_id_of_a_generated_key() {
     for seed in 0..8 {
@@ -374,6 +392,7 @@ fn logid_1_logid_4_matches_libp2p_peer_id_of_a_generated_key() {
     }
 }
 
+/// Checks [LOGID-1].
 #[test]
 fn logid_1_libp2p_keypair_from_the_same_seed_has_the_same_peer_id() {
     let secret =
@@ -384,6 +403,7 @@ fn logid_1_libp2p_keypair_from_the_same_seed_has_the_same_peer_id() {
     assert_eq!(log.to_peer_id(), peer);
 }
 
+/// Checks [LOGID-3].
 #[test]
 fn logid_3_sha256_peer_ids_are_rejected() {
     // A hashed peer ID (multihash sha2-256, `Qm…`) names an RSA-style key, never an Ed25519 log.
@@ -401,6 +421,7 @@ fn bs58_encode(bytes: &[u8]) -> String {
     multibase::encode(Base::Base58Btc, bytes)[1..].to_string()
 }
 
+/// Checks [LOGID-3].
 #[test]
 fn logid_3_wrong_prefix_key_type_and_length_are_rejected() {
     let key = unhex(RFC8032_PUBLIC);
@@ -458,6 +479,7 @@ fn logid_3_wrong_prefix_key_type_and_length_are_rejected() {
     }
 }
 
+/// Checks [LOGID-3].
 #[test]
 fn logid_3_small_order_keys_are_rejected() {
     let p_minus_1 = "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f";
@@ -479,6 +501,7 @@ fn logid_3_small_order_keys_are_rejected() {
     }
 }
 
+/// Checks [LOGID-3].
 #[test]
 fn logid_3_non_canonical_point_encodings_are_rejected() {
     // y = p + k (k = 0..18) encodes the same field element as y = k: a second, non-canonical
@@ -516,6 +539,7 @@ fn logid_3_non_canonical_point_encodings_are_rejected() {
 /// p = 2^255 - 19, little-endian.
 const P_LE: &str = "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f";
 
+/// Checks [LOGID-3].
 #[test]
 fn logid_3_points_not_on_the_curve_are_rejected() {
     // About half of all y have no x on the curve; every such encoding must be rejected.
@@ -532,6 +556,7 @@ fn logid_3_points_not_on_the_curve_are_rejected() {
     assert!(rejected > 0);
 }
 
+/// Checks [LOGID-3].
 #[test]
 fn logid_3_garbage_text_is_rejected() {
     let good = LogId::from_bytes(&rfc8032_log_bytes())
@@ -567,6 +592,7 @@ fn peer_and_log() -> (LogId, LogId) {
     )
 }
 
+/// Checks [ADDR-1].
 #[test]
 fn addr_1_parse_and_display_round_trip() {
     let (peer, log) = peer_and_log();
@@ -589,6 +615,7 @@ fn addr_1_parse_and_display_round_trip() {
     }
 }
 
+/// Checks [LOGID-4].
 #[test]
 fn logid_4_one_peer_hosts_many_logs() {
     let (peer, log) = peer_and_log();
@@ -605,6 +632,7 @@ fn logid_4_one_peer_hosts_many_logs() {
     assert_eq!(self_addr.peer(), self_addr.log());
 }
 
+/// Checks [ADDR-2].
 #[test]
 fn addr_2_every_rejection_case() {
     let (peer, log) = peer_and_log();
@@ -663,6 +691,7 @@ fn addr_2_every_rejection_case() {
     assert_eq!(code(LogAddr::new(no_p2p, log)), ErrorCode::AddrInvalid);
 }
 
+/// Checks [ADDR-1].
 #[test]
 #[ignore = "BUG: addr.rs FromStr splits the text on the substring \"/ipel/\", so a valid peer \
             multiaddr containing a component value \"ipel\" (e.g. /dns4/ipel/...) is rejected as \

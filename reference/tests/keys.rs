@@ -11,6 +11,7 @@ use threads::keys::{ContentKey, FollowKey, IdentityKey, KeySet, ReadKey, Role};
 use threads::log::LogWriter;
 use threads::record;
 
+/// Checks [KEY-1].
 #[test]
 fn key_1_identity_key_is_rfc8032_ed25519_from_a_32_byte_seed() {
     let identity = IdentityKey::from_seed(&rfc8032_seed());
@@ -28,6 +29,7 @@ fn key_1_identity_key_is_rfc8032_ed25519_from_a_32_byte_seed() {
     assert_eq!(signed.sig, expected.to_bytes());
 }
 
+/// Checks [KEY-1].
 #[test]
 fn key_1_generated_identity_keys_come_from_the_rng_and_do_not_print_the_seed() {
     let a = IdentityKey::generate(&mut rng(1));
@@ -47,6 +49,7 @@ fn key_1_generated_identity_keys_come_from_the_rng_and_do_not_print_the_seed() {
     assert!(printed.contains(&a.log_id().to_string()));
 }
 
+/// Checks [KEY-2].
 #[test]
 fn key_2_symmetric_keys_must_be_32_bytes() {
     for len in [0, 1, 16, 31, 33, 64] {
@@ -63,6 +66,7 @@ fn key_2_symmetric_keys_must_be_32_bytes() {
     assert_eq!(key, ReadKey::from([3; 32]));
 }
 
+/// Checks [KEY-2].
 #[test]
 fn key_2_generated_keys_are_32_bytes_from_the_rng_and_hidden_in_debug() {
     let key = FollowKey::generate(&mut rng(9));
@@ -73,6 +77,7 @@ fn key_2_generated_keys_are_32_bytes_from_the_rng_and_hidden_in_debug() {
     assert!(!format!("{key:?}").contains(&format!("{}", expected[0])));
 }
 
+/// Checks [KEY-3].
 #[test]
 fn key_3_one_follow_and_one_read_key_are_shared_by_all_logs() {
     let mut alice = Fixture::new(1);
@@ -96,6 +101,7 @@ fn key_3_one_follow_and_one_read_key_are_shared_by_all_logs() {
     assert_eq!(bytes[0], 0xa2, "a map of exactly two entries");
 }
 
+/// Checks [KEY-4].
 #[test]
 fn key_4_every_event_gets_a_fresh_content_key() {
     let mut fx = Fixture::new(4);
@@ -124,6 +130,7 @@ fn sample_keys() -> KeySet {
     }
 }
 
+/// Checks [KEY-5].
 #[test]
 fn key_5_key_set_encoding_is_the_canonical_map() {
     let keys = sample_keys();
@@ -140,6 +147,7 @@ fn key_5_key_set_encoding_is_the_canonical_map() {
     assert_eq!(KeySet::from_bytes(&follower), Ok(keys.for_follower()));
 }
 
+/// Checks [KEY-5].
 #[test]
 fn key_5_malformed_key_sets_are_rejected() {
     let follow = cbor_bytes(&[0xf0; 32]);
@@ -193,6 +201,7 @@ fn key_5_malformed_key_sets_are_rejected() {
     }
 }
 
+/// Checks [KEY-5].
 #[test]
 fn key_5_wrong_key_lengths_in_a_key_set_are_key_bad_length() {
     let cases = [
@@ -209,6 +218,7 @@ fn key_5_wrong_key_lengths_in_a_key_set_are_key_bad_length() {
     }
 }
 
+/// Checks [KEY-6].
 #[test]
 fn key_6_roles_and_what_a_follower_is_sent() {
     let keys = KeySet::generate(&mut rng(6));
@@ -224,6 +234,7 @@ fn key_6_roles_and_what_a_follower_is_sent() {
     assert!(keys.to_bytes().windows(32).any(|w| w == read.as_bytes()));
 }
 
+/// Checks [KEY-6].
 #[test]
 fn key_6_a_writer_needs_the_read_key() {
     let fx = Fixture::new(6);
@@ -236,6 +247,7 @@ fn key_6_a_writer_needs_the_read_key() {
     assert!(LogWriter::new(fx.thread.clone(), fx.identity.clone(), fx.keys.clone()).is_ok());
 }
 
+/// Checks [KEY-7].
 #[test]
 fn key_7_missing_key_is_key_unavailable() {
     let mut fx = Fixture::new(7);

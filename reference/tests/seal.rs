@@ -2,9 +2,12 @@
 
 mod common;
 
-use common::{RFC8032_PUBLIC, code, rng, unhex};
+use common::{Fixture, RFC8032_PUBLIC, code, rng, unhex};
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 use threads::ErrorCode;
+use threads::block;
+use threads::envelope::Envelope;
 use threads::id::{LOG_ID_PREFIX, LogId, ThreadId, Variant};
 use threads::keys::IdentityKey;
 use threads::seal::{self, Layer, NONCE_LEN, OVERHEAD, TAG_LEN};
@@ -23,6 +26,7 @@ fn ad(layer: Layer) -> Vec<u8> {
     seal::associated_data(layer, &sample_thread(), &sample_log())
 }
 
+/// Checks [SEAL-4].
 #[test]
 fn seal_4_each_layer_has_its_own_error_code() {
     assert_eq!(Layer::Record.open_error(), ErrorCode::RecordDecryptFailed);
@@ -33,6 +37,7 @@ fn seal_4_each_layer_has_its_own_error_code() {
     assert_eq!(Layer::Body.label(), "body");
 }
 
+/// Checks [SEAL-1].
 #[test]
 fn seal_1_is_xchacha20_poly1305_of_draft_irtf_cfrg_xchacha_03() {
     // draft-irtf-cfrg-xchacha-03 §A.3.1 (AEAD_XChaCha20_Poly1305 test vector).
@@ -63,6 +68,7 @@ fn seal_1_is_xchacha20_poly1305_of_draft_irtf_cfrg_xchacha_03() {
     }
 }
 
+/// Checks [SEAL-1].
 #[test]
 fn seal_1_sealed_is_fresh_nonce_then_ciphertext_then_tag() {
     assert_eq!((NONCE_LEN, TAG_LEN, OVERHEAD), (24, 16, 40));
@@ -104,6 +110,7 @@ proptest! {
     }
 }
 
+/// Checks [SEAL-4].
 #[test]
 fn seal_4_every_single_bit_flip_fails_with_the_layers_code() {
     let key = [9u8; 32];
@@ -123,6 +130,7 @@ fn seal_4_every_single_bit_flip_fails_with_the_layers_code() {
     }
 }
 
+/// Checks [SEAL-4].
 #[test]
 fn seal_4_wrong_key_fails_with_the_layers_code() {
     for layer in LAYERS {
@@ -141,6 +149,7 @@ fn seal_4_wrong_key_fails_with_the_layers_code() {
     }
 }
 
+/// Checks [SEAL-2].
 #[test]
 fn seal_2_ad_binds_thread_log_and_layer() {
     let key = [3u8; 32];
@@ -176,6 +185,7 @@ fn seal_2_ad_binds_thread_log_and_layer() {
     }
 }
 
+/// Checks [SEAL-2].
 #[test]
 fn seal_2_associated_data_equals_the_hand_built_bytes() {
     let tid: Vec<u8> = [vec![0x01, 0x55], (0u8..32).collect()].concat();
@@ -207,6 +217,7 @@ fn seal_2_associated_data_equals_the_hand_built_bytes() {
     assert_eq!(ad.len(), 84 + 38);
 }
 
+/// Checks [SEAL-4].
 #[test]
 fn seal_4_sealed_shorter_than_40_bytes_fails() {
     let key = [4u8; 32];
@@ -223,4 +234,58 @@ fn seal_4_sealed_shorter_than_40_bytes_fails() {
             );
         }
     }
+}
+
+/// HMAC-SHA256 (RFC 2104) written out with sha2, so the check does not share the reference's code.
+fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    let mut padded = [0u8; 64];
+    padded[..32].copy_from_slice(key);
+    let inner_key: Vec<u8> = padded.iter().map(|b| b ^ 0x36).collect();
+    let outer_key: Vec<u8> = padded.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::digest([inner_key, message.to_vec()].concat());
+    Sha256::digest([outer_key, inner.to_vec()].concat()).into()
+}
+
+/// Checks [SEAL-5].
+#[test]
+fn seal_5_record_layer_nonce_is_the_synthetic_hmac_nonce() {
+    // Not in the brief's SEAL-1..4: the reference seals the record layer with a synthetic nonce,
+    // the first 24 bytes of HMAC-SHA256(follow key, uvarint(len ad) ‖ ad ‖ R) (seal.rs).
+    let mut fx = Fixture::new(50);
+    let env = fx.first(b"synthetic");
+    let follow = *fx.keys.follow.as_bytes();
+    let ad = seal::associated_data(Layer::Record, &fx.thread, &fx.log);
+    let sealed = block::decode_byte_string(&env.record).expect("a byte string");
+    let r = seal::open(Layer::Record, &follow, &ad, &sealed).expect("opens");
+    assert!(ad.len() < 128, "one-byte uvarint");
+    let mac = hmac_sha256(
+        &follow,
+        &[vec![ad.len() as u8], ad.clone(), r.clone()].concat(),
+    );
+    assert_eq!(&sealed[..NONCE_LEN], &mac[..NONCE_LEN]);
+    assert_eq!(seal::synthetic_nonce(&follow, &ad, &r), mac[..NONCE_LEN]);
+    // So a record has exactly one sealed form, and one CID.
+    let record = fx.open_record(&env);
+    assert_eq!(fx.with_record(&env, &record), env);
+}
+
+/// Checks [SEAL-5].
+#[test]
+fn seal_5_record_resealed_with_a_random_nonce_is_record_nonce_invalid() {
+    let mut fx = Fixture::new(51);
+    let env = fx.first(b"x");
+    let follow = *fx.keys.follow.as_bytes();
+    let ad = seal::associated_data(Layer::Record, &fx.thread, &fx.log);
+    let r = fx.open_record(&env).to_bytes();
+    let resealed = Envelope {
+        record: block::encode_byte_string(&seal::seal(&follow, &ad, &r, &mut rng(52))),
+        ..env.clone()
+    };
+    assert_ne!(resealed.record_cid(), env.record_cid());
+    assert_eq!(code(fx.verify(&resealed)), ErrorCode::RecordNonceInvalid);
+    // A failed tag check still comes first and keeps its own code [SEAL-4].
+    let mut tampered = resealed;
+    let last = tampered.record.len() - 1;
+    tampered.record[last] ^= 1;
+    assert_eq!(code(fx.verify(&tampered)), ErrorCode::RecordDecryptFailed);
 }

@@ -35,6 +35,7 @@ fn sha512_link() -> Cid {
 // ---------------------------------------------------------------------------------------------
 // Happy paths
 
+/// Checks [VERIFY-2].
 #[test]
 fn verify_2_reader_gets_back_body_and_time() {
     let mut fx = Fixture::new(1);
@@ -57,6 +58,7 @@ fn verify_2_reader_gets_back_body_and_time() {
     assert_eq!(opened.record.prev(), Some(&env.record_cid()));
 }
 
+/// Checks [VERIFY-1], [KEY-7].
 #[test]
 fn verify_1_key_7_follower_verifies_but_cannot_read() {
     let mut fx = Fixture::new(2);
@@ -74,6 +76,7 @@ fn verify_1_key_7_follower_verifies_but_cannot_read() {
     );
 }
 
+/// Checks [VERIFY-2].
 #[test]
 fn verify_2_empty_and_binary_bodies_round_trip() {
     let mut fx = Fixture::new(3);
@@ -90,6 +93,7 @@ fn verify_2_empty_and_binary_bodies_round_trip() {
     }
 }
 
+/// Checks [REC-1].
 #[test]
 fn rec_1_cids_are_cidv1_dag_cbor_sha256_of_the_exact_bytes() {
     let mut fx = Fixture::new(4);
@@ -113,6 +117,7 @@ fn rec_1_cids_are_cidv1_dag_cbor_sha256_of_the_exact_bytes() {
     }
 }
 
+/// Checks [REC-5], [REC-6], [REC-7], [REC-8].
 #[test]
 fn rec_5_rec_6_rec_7_rec_8_block_shapes_are_the_briefs() {
     let mut fx = Fixture::new(5);
@@ -191,6 +196,7 @@ fn rec_5_rec_6_rec_7_rec_8_block_shapes_are_the_briefs() {
     );
 }
 
+/// Checks [SEAL-3].
 #[test]
 fn seal_3_each_layer_opens_only_with_its_own_key() {
     let mut fx = Fixture::new(6);
@@ -221,6 +227,7 @@ fn seal_3_each_layer_opens_only_with_its_own_key() {
     }
 }
 
+/// Checks [SIG-1].
 #[test]
 fn sig_1_signing_input_is_context_then_canonical_map() {
     let mut fx = Fixture::new(7);
@@ -265,6 +272,7 @@ fn sig_1_signing_input_is_context_then_canonical_map() {
 // ---------------------------------------------------------------------------------------------
 // Step 1: envelope decoding and block sizes
 
+/// Checks [ENV-1].
 #[test]
 fn env_1_envelope_is_the_canonical_map_of_four_byte_strings() {
     let mut fx = Fixture::new(8);
@@ -279,6 +287,7 @@ fn env_1_envelope_is_the_canonical_map_of_four_byte_strings() {
     assert_eq!(Envelope::from_bytes(&expected), Ok(env));
 }
 
+/// Checks [ENV-1].
 #[test]
 fn env_1_malformed_envelopes_are_rejected() {
     let mut fx = Fixture::new(9);
@@ -343,6 +352,7 @@ fn env_1_malformed_envelopes_are_rejected() {
     }
 }
 
+/// Checks [REC-4].
 #[test]
 fn rec_4_any_block_over_1_mib_is_block_too_large() {
     let mut fx = Fixture::new(10);
@@ -362,6 +372,7 @@ fn rec_4_any_block_over_1_mib_is_block_too_large() {
     }
 }
 
+/// Checks [REC-4].
 #[test]
 fn rec_4_body_block_of_exactly_1_mib_is_accepted_one_more_byte_is_not() {
     let mut fx = Fixture::new(11);
@@ -378,6 +389,7 @@ fn rec_4_body_block_of_exactly_1_mib_is_accepted_one_more_byte_is_not() {
 // ---------------------------------------------------------------------------------------------
 // Step 3: opening the record layer
 
+/// Checks [SEAL-4].
 #[test]
 fn seal_4_tampered_record_ciphertext_is_record_decrypt_failed() {
     let mut fx = Fixture::new(12);
@@ -395,6 +407,7 @@ fn seal_4_tampered_record_ciphertext_is_record_decrypt_failed() {
     }
 }
 
+/// Checks [SEAL-4].
 #[test]
 fn seal_4_wrong_follow_key_is_record_decrypt_failed() {
     let mut fx = Fixture::new(13);
@@ -412,6 +425,7 @@ fn seal_4_wrong_follow_key_is_record_decrypt_failed() {
     );
 }
 
+/// Checks [SEAL-2].
 #[test]
 fn seal_2_record_moved_to_another_thread_or_log_is_record_decrypt_failed() {
     let mut fx = Fixture::new(14);
@@ -429,6 +443,7 @@ fn seal_2_record_moved_to_another_thread_or_log_is_record_decrypt_failed() {
     );
 }
 
+/// Checks [REC-3].
 #[test]
 fn rec_3_record_block_that_is_not_a_byte_string_is_block_malformed() {
     let mut fx = Fixture::new(15);
@@ -447,6 +462,7 @@ fn rec_3_record_block_that_is_not_a_byte_string_is_block_malformed() {
 // ---------------------------------------------------------------------------------------------
 // Step 4: decoding R
 
+/// Checks [REC-3].
 #[test]
 fn rec_3_record_plaintext_not_canonical_or_ill_shaped_is_block_malformed() {
     let mut fx = Fixture::new(16);
@@ -541,6 +557,7 @@ fn rec_3_record_plaintext_not_canonical_or_ill_shaped_is_block_malformed() {
     }
 }
 
+/// Checks [REC-2].
 #[test]
 fn rec_2_record_links_that_are_not_v1_dag_cbor_sha256_are_cid_unsupported() {
     let mut fx = Fixture::new(17);
@@ -570,6 +587,7 @@ fn rec_2_record_links_that_are_not_v1_dag_cbor_sha256_are_cid_unsupported() {
 // ---------------------------------------------------------------------------------------------
 // Step 5: seq/prev shape
 
+/// Checks [REC-9].
 #[test]
 fn rec_9_seq_and_prev_shapes_are_checked() {
     let mut fx = Fixture::new(18);
@@ -588,7 +606,8 @@ fn rec_9_seq_and_prev_shapes_are_checked() {
         assert_eq!(code(fx.verify(&bad)), ErrorCode::RecordBadSeq, "{what}");
     }
     // Control: the shapes REC-9 allows verify (the log decides whether they fit).
-    assert!(fx.verify(&fx.resigned(&second, 7, prev)).is_ok());
+    let later = fx.resigned(&second, 7, prev);
+    assert!(fx.verify(&later).is_ok());
     assert_eq!(
         Record {
             block: block::cid_of(b"e"),
@@ -604,6 +623,7 @@ fn rec_9_seq_and_prev_shapes_are_checked() {
 // ---------------------------------------------------------------------------------------------
 // Step 6: the signature
 
+/// Checks [SIG-2].
 #[test]
 fn sig_2_forged_signature_is_signature_invalid() {
     let mut fx = Fixture::new(19);
@@ -620,12 +640,11 @@ fn sig_2_forged_signature_is_signature_invalid() {
         );
     }
     let zero = Record { sig: [0; 64], ..r };
-    assert_eq!(
-        code(fx.verify(&fx.with_record(&env, &zero))),
-        ErrorCode::SignatureInvalid
-    );
+    let zeroed = fx.with_record(&env, &zero);
+    assert_eq!(code(fx.verify(&zeroed)), ErrorCode::SignatureInvalid);
 }
 
+/// Checks [SIG-2], [LOG-1].
 #[test]
 fn sig_2_log_1_signature_by_another_logs_key_is_signature_invalid() {
     let mut fx = Fixture::new(20);
@@ -636,14 +655,13 @@ fn sig_2_log_1_signature_by_another_logs_key_is_signature_invalid() {
     assert_eq!(code(fx.verify(&bad)), ErrorCode::SignatureInvalid);
 }
 
+/// Checks [SIG-1].
 #[test]
 fn sig_1_record_signed_for_another_thread_is_signature_invalid() {
     let mut fx = Fixture::new(21);
     let env = fx.first(b"x");
-    let other = ThreadId::from_parts(Variant::Raw, fx.thread.random()).map(|_| {
-        ThreadId::from_parts(Variant::AccessControlled, fx.thread.random()).expect("valid")
-    });
-    let other = other.expect("valid");
+    // Same random part, other variant: a different thread [TID-8].
+    let other = ThreadId::from_parts(Variant::AccessControlled, fx.thread.random()).expect("ok");
     for thread in [other, ThreadId::generate(Variant::Raw, &mut rng(5))] {
         let record = record::sign(&thread, &fx.identity, block::cid_of(&env.event), None, 1);
         let bad = fx.with_record(&env, &record);
@@ -651,6 +669,7 @@ fn sig_1_record_signed_for_another_thread_is_signature_invalid() {
     }
 }
 
+/// Checks [SIG-1].
 #[test]
 fn sig_1_record_resealed_for_another_log_by_a_key_holder_is_signature_invalid() {
     // Bob holds the follow key and re-seals Alice's signed record as if it were in his log.
@@ -662,6 +681,7 @@ fn sig_1_record_resealed_for_another_log_by_a_key_holder_is_signature_invalid() 
     assert_eq!(code(bob.verify(&bad)), ErrorCode::SignatureInvalid);
 }
 
+/// Checks [SIG-1].
 #[test]
 fn sig_1_signature_covers_block_prev_and_seq() {
     let mut fx = Fixture::new(24);
@@ -704,6 +724,7 @@ const L: [u8; 32] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ];
 
+/// Checks [SIG-2].
 #[test]
 fn sig_2_malleable_signature_s_plus_l_is_signature_invalid() {
     let mut fx = Fixture::new(25);
@@ -711,9 +732,12 @@ fn sig_2_malleable_signature_s_plus_l_is_signature_invalid() {
     let r = fx.open_record(&env);
     let mut malleated = r.clone();
     let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = u16::from(r.sig[32 + i]) + u16::from(L[i]) + carry;
-        malleated.sig[32 + i] = sum as u8;
+    for (out, (s, l)) in malleated.sig[32..]
+        .iter_mut()
+        .zip(r.sig[32..].iter().zip(L))
+    {
+        let sum = u16::from(*s) + u16::from(l) + carry;
+        *out = sum as u8;
         carry = sum >> 8;
     }
     assert_eq!(carry, 0, "S + L fits in 32 bytes");
@@ -721,12 +745,14 @@ fn sig_2_malleable_signature_s_plus_l_is_signature_invalid() {
     let bad = fx.with_record(&env, &malleated);
     assert_eq!(code(fx.verify(&bad)), ErrorCode::SignatureInvalid);
     // Control: the original, canonical signature re-sealed the same way is accepted.
-    assert!(fx.verify(&fx.with_record(&env, &r)).is_ok());
+    let resealed = fx.with_record(&env, &r);
+    assert!(fx.verify(&resealed).is_ok());
 }
 
 // ---------------------------------------------------------------------------------------------
 // Steps 7 and 8: the event, header and body blocks
 
+/// Checks [VERIFY-1].
 #[test]
 fn verify_1_swapped_event_header_or_body_block_is_cid_mismatch() {
     let mut fx = Fixture::new(26);
@@ -764,6 +790,7 @@ fn verify_1_swapped_event_header_or_body_block_is_cid_mismatch() {
     assert_eq!(code(fx.read(&flipped)), ErrorCode::CidMismatch);
 }
 
+/// Checks [REC-2].
 #[test]
 fn rec_2_event_with_a_non_dag_cbor_link_is_cid_unsupported() {
     let mut fx = Fixture::new(27);
@@ -793,6 +820,7 @@ fn rec_2_event_with_a_non_dag_cbor_link_is_cid_unsupported() {
     }
 }
 
+/// Checks [REC-3].
 #[test]
 fn rec_3_event_not_canonical_is_block_malformed() {
     let mut fx = Fixture::new(28);
@@ -820,6 +848,7 @@ fn rec_3_event_not_canonical_is_block_malformed() {
     }
 }
 
+/// Checks [REC-3].
 #[test]
 fn rec_3_header_or_body_block_not_a_byte_string_is_block_malformed() {
     let mut fx = Fixture::new(29);
@@ -837,11 +866,12 @@ fn rec_3_header_or_body_block_not_a_byte_string_is_block_malformed() {
 // ---------------------------------------------------------------------------------------------
 // Steps 9 and 10: the reader's layers, inside validly signed records built by hand
 
+/// Checks [VERIFY-2].
 #[test]
 fn verify_2_header_sealed_with_a_wrong_read_key_is_header_decrypt_failed() {
     let mut fx = Fixture::new(30);
     let content = ContentKey::generate(&mut fx.rng);
-    let body = fx.seal(Layer::Body, &*content.as_bytes(), b"body");
+    let body = fx.seal(Layer::Body, content.as_bytes(), b"body");
     let wrong_read = ReadKey::generate(&mut rng(31));
     let header = fx.header_block(&wrong_read, &content, TIME);
     let env = fx.assemble(header, body);
@@ -849,11 +879,12 @@ fn verify_2_header_sealed_with_a_wrong_read_key_is_header_decrypt_failed() {
     assert_eq!(code(fx.read(&env)), ErrorCode::HeaderDecryptFailed);
 }
 
+/// Checks [VERIFY-2].
 #[test]
 fn verify_2_header_sealed_under_another_label_is_header_decrypt_failed() {
     let mut fx = Fixture::new(32);
     let content = ContentKey::generate(&mut fx.rng);
-    let body = fx.seal(Layer::Body, &*content.as_bytes(), b"body");
+    let body = fx.seal(Layer::Body, content.as_bytes(), b"body");
     let header_plain = Header {
         content_key: content,
         time: TIME,
@@ -865,26 +896,26 @@ fn verify_2_header_sealed_under_another_label_is_header_decrypt_failed() {
     assert_eq!(code(fx.read(&env)), ErrorCode::HeaderDecryptFailed);
 }
 
+/// Checks [VERIFY-2].
 #[test]
 fn verify_2_body_sealed_with_another_content_key_is_body_decrypt_failed() {
     let mut fx = Fixture::new(33);
     let named = ContentKey::generate(&mut fx.rng);
     let used = ContentKey::generate(&mut fx.rng);
-    let body = fx.seal(Layer::Body, &*used.as_bytes(), b"body");
+    let body = fx.seal(Layer::Body, used.as_bytes(), b"body");
     let read = fx.read_key().clone();
     let header = fx.header_block(&read, &named, TIME);
     let env = fx.assemble(header, body);
     assert!(fx.verify(&env).is_ok());
     assert_eq!(code(fx.read(&env)), ErrorCode::BodyDecryptFailed);
     // Control: with the header naming the key actually used, it reads.
-    let body = fx.seal(Layer::Body, &*used.as_bytes(), b"body");
+    let body = fx.seal(Layer::Body, used.as_bytes(), b"body");
     let header = fx.header_block(&read, &used, TIME);
-    assert_eq!(
-        fx.read(&fx.assemble(header, body)).map(|e| e.body),
-        Ok(b"body".to_vec())
-    );
+    let good = fx.assemble(header, body);
+    assert_eq!(fx.read(&good).map(|e| e.body), Ok(b"body".to_vec()));
 }
 
+/// Checks [REC-3].
 #[test]
 fn rec_3_header_plaintext_not_canonical_is_block_malformed() {
     let mut fx = Fixture::new(34);
@@ -927,15 +958,12 @@ fn rec_3_header_plaintext_not_canonical_is_block_malformed() {
         ("empty plaintext", vec![]),
     ];
     let read = *fx.read_key().as_bytes();
-    let body = fx.seal(Layer::Body, &*content.as_bytes(), b"body");
+    let body = fx.seal(Layer::Body, content.as_bytes(), b"body");
     // Control: the canonical header opens and reads.
     let canonical = cbor_map(&[("key", key.clone()), ("time", time.clone())]);
     let header = fx.seal(Layer::Header, &read, &canonical);
-    assert_eq!(
-        fx.read(&fx.assemble(header, body.clone()))
-            .map(|e| e.header.time),
-        Ok(TIME)
-    );
+    let good = fx.assemble(header, body.clone());
+    assert_eq!(fx.read(&good).map(|e| e.header.time), Ok(TIME));
     for (what, plaintext) in cases {
         let header = fx.seal(Layer::Header, &read, &plaintext);
         let env = fx.assemble(header, body.clone());
@@ -950,6 +978,7 @@ fn rec_3_header_plaintext_not_canonical_is_block_malformed() {
 // ---------------------------------------------------------------------------------------------
 // The order of the steps: with two faults, the earlier step's code wins
 
+/// Checks [VERIFY-1].
 #[test]
 fn verify_1_first_failing_step_decides_the_code() {
     let mut fx = Fixture::new(35);
@@ -978,16 +1007,12 @@ fn verify_1_first_failing_step_decides_the_code() {
         prev: None,
         ..forged.clone()
     };
-    assert_eq!(
-        code(fx.verify(&fx.with_record(&env, &shape_and_sig))),
-        ErrorCode::RecordBadSeq
-    );
+    let bad = fx.with_record(&env, &shape_and_sig);
+    assert_eq!(code(fx.verify(&bad)), ErrorCode::RecordBadSeq);
     // Step 4 before step 5: unsupported link and bad shape.
     let link_and_shape = fx.signed(raw_codec(&r.block), None, 2);
-    assert_eq!(
-        code(fx.verify(&fx.with_record(&env, &link_and_shape))),
-        ErrorCode::CidUnsupported
-    );
+    let bad = fx.with_record(&env, &link_and_shape);
+    assert_eq!(code(fx.verify(&bad)), ErrorCode::CidUnsupported);
     // Step 6 before step 7: forged signature and swapped event.
     let sig_and_event = Envelope {
         event: other.event.clone(),
@@ -1008,7 +1033,7 @@ fn verify_1_first_failing_step_decides_the_code() {
     assert_eq!(code(fx.read(&swapped_header)), ErrorCode::CidMismatch);
     let follower = fx.keys.for_follower();
     let content = ContentKey::generate(&mut fx.rng);
-    let body = fx.seal(Layer::Body, &*content.as_bytes(), b"b");
+    let body = fx.seal(Layer::Body, content.as_bytes(), b"b");
     let header = fx.header_block(&ReadKey::generate(&mut rng(4)), &content, TIME);
     let bad_header = fx.assemble(header, body);
     assert_eq!(

@@ -10,4 +10,8 @@
 
 pub mod format;
 pub mod generate;
+pub mod lint;
+pub mod manifest;
 pub mod ops;
+pub mod run;
+pub mod schema;

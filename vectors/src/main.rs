@@ -1,13 +1,191 @@
-fn main() {
-    let suites = threads_vectors::generate::all_suites();
-    match suites {
-        Ok(s) => {
-            for f in s {
-                println!("{} {}", f.suite, f.number_of_tests);
-                std::fs::create_dir_all("/tmp/vout").ok();
-                std::fs::write(format!("/tmp/vout/{}.json", f.suite), f.to_json()).ok();
-            }
+//! `threads-vectors`: generate, sign, verify, lint and run the Threads test vectors.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::{fs, io};
+
+use clap::{Parser, Subcommand};
+use threads_vectors::generate::{self, SUITES};
+use threads_vectors::{lint, manifest, run};
+
+/// Deterministic, signed test vectors for the Threads protocol.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write every suite and schema into DIR (byte-identical on every run and machine).
+    Generate {
+        /// Output directory; `suites/` and `schemas/` are written inside it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Regenerate in memory and compare with the files in DIR; fails on any difference.
+    CheckRegen {
+        /// Vector directory [default: this crate's directory].
+        dir: Option<PathBuf>,
+    },
+    /// Write DIR/MANIFEST signed with the Ed25519 seed (hex) in KEY.
+    Sign {
+        /// Path of the private key file (never commit it).
+        #[arg(long)]
+        key: PathBuf,
+        /// Vector directory [default: this crate's directory].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Check MANIFEST's signature and every file's digest.
+    Verify {
+        /// Vector directory [default: this crate's directory].
+        dir: Option<PathBuf>,
+        /// Public key (hex) to check against instead of DIR/vector-signing.pub.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Check the files against their schemas and the spec (tcIds, counts, flags, tag coverage).
+    Lint {
+        /// Vector directory [default: this crate's directory].
+        dir: Option<PathBuf>,
+        /// Spec directory [default: ../spec from the vector directory].
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+    /// Verify the manifest, then run the reference implementation against every vector.
+    Run {
+        /// Vector directory [default: this crate's directory].
+        dir: Option<PathBuf>,
+    },
+}
+
+fn default_dir(dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn main() -> ExitCode {
+    match execute(Cli::parse().command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
-        Err(e) => eprintln!("{e}"),
     }
+}
+
+/// Runs a command: `Ok(false)` when checks failed, `Err` when the command itself could not run.
+fn execute(command: Command) -> Result<bool, String> {
+    match command {
+        Command::Generate { out } => write_generated(&out).map(|()| true),
+        Command::CheckRegen { dir } => check_regen(&default_dir(dir)),
+        Command::Sign { key, dir } => {
+            let dir = default_dir(dir);
+            let public = manifest::sign(&dir, &key).map_err(|e| e.to_string())?;
+            println!(
+                "signed {} with public key {public}",
+                dir.join("MANIFEST").display()
+            );
+            Ok(true)
+        }
+        Command::Verify { dir, public_key } => verify(&default_dir(dir), public_key.as_deref()),
+        Command::Lint { dir, spec } => {
+            let dir = default_dir(dir);
+            let spec = spec.unwrap_or_else(|| dir.join("..").join("spec"));
+            let problems = lint::lint(&dir, &spec, SUITES)?;
+            for problem in &problems {
+                println!("lint: {problem}");
+            }
+            println!(
+                "lint: {} problem(s) in {} suites",
+                problems.len(),
+                SUITES.len()
+            );
+            Ok(problems.is_empty())
+        }
+        Command::Run { dir } => run_all(&default_dir(dir)),
+    }
+}
+
+fn write_generated(out: &Path) -> Result<(), String> {
+    for (path, text) in generate::all_files()? {
+        let target = out.join(&path);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        fs::write(&target, text).map_err(|e| format!("{}: {e}", target.display()))?;
+        println!("wrote {}", target.display());
+    }
+    Ok(())
+}
+
+fn check_regen(dir: &Path) -> Result<bool, String> {
+    let mut same = true;
+    for (path, text) in generate::all_files()? {
+        let committed = fs::read_to_string(dir.join(&path)).unwrap_or_default();
+        if committed != text {
+            println!("regen: {path} differs from a fresh generation");
+            same = false;
+        }
+    }
+    println!(
+        "regen: {}",
+        if same {
+            "byte-identical"
+        } else {
+            "DIFFERENT: run `threads-vectors generate --out vectors` and re-sign"
+        }
+    );
+    Ok(same)
+}
+
+fn verify(dir: &Path, public_key: Option<&str>) -> Result<bool, String> {
+    match manifest::verify(dir, public_key) {
+        Ok(n) => {
+            println!("verify: MANIFEST signature valid; {n} files match their digests");
+            Ok(true)
+        }
+        Err(
+            e @ (manifest::ManifestError::BadSignature(_)
+            | manifest::ManifestError::Mismatch(_)
+            | manifest::ManifestError::Malformed(_)),
+        ) => {
+            println!("verify: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn run_all(dir: &Path) -> Result<bool, String> {
+    if !verify(dir, None)? {
+        return Ok(false);
+    }
+    let tty = io::stderr().is_terminal();
+    let mut all_passed = true;
+    println!("{:<10} {:>7} {:>7}", "suite", "passed", "failed");
+    for suite in SUITES {
+        if tty {
+            eprint!("running {suite}…\r");
+        }
+        let file = lint::load(&dir.join("suites").join(format!("{suite}.json")))?;
+        let report = run::run_suite(&file);
+        println!(
+            "{:<10} {:>7} {:>7}",
+            suite,
+            report.passed,
+            report.failures.len()
+        );
+        for f in &report.failures {
+            println!(
+                "  FAIL {} tcId {} [{}] flags {:?}\n    expected: {}\n    actual:   {}",
+                f.suite, f.tc_id, f.spec_section, f.flags, f.expected, f.actual
+            );
+        }
+        all_passed &= report.failures.is_empty();
+    }
+    Ok(all_passed)
 }

@@ -19,25 +19,227 @@ use threads::seal::{self, Layer};
 use threads::verify::{self, VerifiedRecord};
 use threads::{Cid, addr::LogAddr};
 
-/// Every operation this module executes, in the order vectors/README.md documents them.
-pub const OPERATIONS: &[&str] = &[
-    "tid.decode",
-    "tid.decodeBytes",
-    "tid.encode",
-    "identity.fromSeed",
-    "logId.decode",
-    "logId.decodeBytes",
-    "logAddr.decode",
-    "keyset.decode",
-    "keyset.encode",
-    "seal.associatedData",
-    "seal.open",
-    "seal.openRaw",
-    "record.signingInput",
-    "envelope.verifyFollower",
-    "envelope.verifyReader",
-    "log.replay",
+/// The JSON type of an input or output field (vectors/README.md, "Field types").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Lower-case hex bytes.
+    Hex,
+    /// Lower-case hex bytes, or null / absent.
+    OptHex,
+    /// Any string (text forms of IDs and addresses).
+    Text,
+    /// A CID in base32 text.
+    Cid,
+    /// A CID in base32 text, or null.
+    OptCid,
+    /// An unsigned integer.
+    Uint,
+    /// `record`, `header` or `body`.
+    Layer,
+    /// `raw` or `access-controlled`.
+    Variant,
+    /// `reader` or `follower`.
+    Role,
+    /// An array of hex strings.
+    HexArray,
+    /// An array of strings.
+    TextArray,
+}
+
+/// One operation's contract: its inputs and the fields of its output.
+#[derive(Debug, Clone, Copy)]
+pub struct OpSpec {
+    /// The operation's name, e.g. `tid.decode`.
+    pub name: &'static str,
+    /// What it does, for vectors/README.md.
+    pub summary: &'static str,
+    /// Inputs (group parameters and case inputs together); `Opt*` kinds may be absent.
+    pub inputs: &'static [(&'static str, Kind)],
+    /// Fields of `expected`.
+    pub output: &'static [(&'static str, Kind)],
+}
+
+const TID_OUT: &[(&str, Kind)] = &[
+    ("bytes", Kind::Hex),
+    ("random", Kind::Hex),
+    ("text", Kind::Text),
+    ("variant", Kind::Variant),
 ];
+const LOG_ID_OUT: &[(&str, Kind)] = &[
+    ("bytes", Kind::Hex),
+    ("publicKey", Kind::Hex),
+    ("text", Kind::Text),
+];
+const CONTEXT: [(&str, Kind); 2] = [("thread", Kind::Text), ("log", Kind::Text)];
+const VERIFIED_OUT: [(&str, Kind); 6] = [
+    ("body", Kind::Cid),
+    ("event", Kind::Cid),
+    ("header", Kind::Cid),
+    ("prev", Kind::OptCid),
+    ("recordCid", Kind::Cid),
+    ("seq", Kind::Uint),
+];
+
+/// Every operation, in the order vectors/README.md documents them.
+pub const OPERATIONS: &[OpSpec] = &[
+    OpSpec {
+        name: "tid.decode",
+        summary: "Decode a Thread ID's text form (any accepted multibase).",
+        inputs: &[("text", Kind::Text)],
+        output: TID_OUT,
+    },
+    OpSpec {
+        name: "tid.decodeBytes",
+        summary: "Decode a Thread ID's binary form.",
+        inputs: &[("bytes", Kind::Hex)],
+        output: TID_OUT,
+    },
+    OpSpec {
+        name: "tid.encode",
+        summary: "Build a Thread ID from a variant and a random part.",
+        inputs: &[("variant", Kind::Variant), ("random", Kind::Hex)],
+        output: TID_OUT,
+    },
+    OpSpec {
+        name: "identity.fromSeed",
+        summary: "Derive the log ID of an Ed25519 seed.",
+        inputs: &[("seed", Kind::Hex)],
+        output: LOG_ID_OUT,
+    },
+    OpSpec {
+        name: "logId.decode",
+        summary: "Decode a log ID's base58btc text form.",
+        inputs: &[("text", Kind::Text)],
+        output: LOG_ID_OUT,
+    },
+    OpSpec {
+        name: "logId.decodeBytes",
+        summary: "Decode a log ID's binary form.",
+        inputs: &[("bytes", Kind::Hex)],
+        output: LOG_ID_OUT,
+    },
+    OpSpec {
+        name: "logAddr.decode",
+        summary: "Decode a log address.",
+        inputs: &[("text", Kind::Text)],
+        output: &[
+            ("log", Kind::Text),
+            ("peer", Kind::Text),
+            ("peerAddr", Kind::Text),
+            ("text", Kind::Text),
+        ],
+    },
+    OpSpec {
+        name: "keyset.decode",
+        summary: "Decode a key set.",
+        inputs: &[("bytes", Kind::Hex)],
+        output: &[
+            ("followKey", Kind::Hex),
+            ("readKey", Kind::OptHex),
+            ("role", Kind::Role),
+        ],
+    },
+    OpSpec {
+        name: "keyset.encode",
+        summary: "Encode a key set.",
+        inputs: &[("followKey", Kind::Hex), ("readKey", Kind::OptHex)],
+        output: &[("bytes", Kind::Hex)],
+    },
+    OpSpec {
+        name: "seal.associatedData",
+        summary: "Build a layer's associated data.",
+        inputs: &[CONTEXT[0], CONTEXT[1], ("layer", Kind::Layer)],
+        output: &[("ad", Kind::Hex)],
+    },
+    OpSpec {
+        name: "seal.open",
+        summary: "Open a sealed layer of a thread's log (associated data built from thread, log and layer).",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("layer", Kind::Layer),
+            ("key", Kind::Hex),
+            ("sealed", Kind::Hex),
+        ],
+        output: &[("plaintext", Kind::Hex)],
+    },
+    OpSpec {
+        name: "seal.openRaw",
+        summary: "Open nonce ‖ ciphertext ‖ tag with explicit associated data; errors use the layer's code.",
+        inputs: &[
+            ("layer", Kind::Layer),
+            ("key", Kind::Hex),
+            ("ad", Kind::Hex),
+            ("sealed", Kind::Hex),
+        ],
+        output: &[("plaintext", Kind::Hex)],
+    },
+    OpSpec {
+        name: "record.signingInput",
+        summary: "Build the bytes a writer signs.",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("block", Kind::Cid),
+            ("prev", Kind::OptCid),
+            ("seq", Kind::Uint),
+        ],
+        output: &[("bytes", Kind::Hex)],
+    },
+    OpSpec {
+        name: "envelope.verifyFollower",
+        summary: "Decode an envelope and run follower verification (VERIFY-1).",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("followKey", Kind::Hex),
+            ("readKey", Kind::OptHex),
+            ("envelope", Kind::Hex),
+        ],
+        output: &VERIFIED_OUT,
+    },
+    OpSpec {
+        name: "envelope.verifyReader",
+        summary: "Decode an envelope and run reader verification (VERIFY-2).",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("followKey", Kind::Hex),
+            ("readKey", Kind::OptHex),
+            ("envelope", Kind::Hex),
+        ],
+        output: &[
+            VERIFIED_OUT[0],
+            VERIFIED_OUT[1],
+            VERIFIED_OUT[2],
+            ("plaintext", Kind::Hex),
+            VERIFIED_OUT[3],
+            VERIFIED_OUT[4],
+            VERIFIED_OUT[5],
+            ("time", Kind::Uint),
+        ],
+    },
+    OpSpec {
+        name: "log.replay",
+        summary: "Deliver envelopes in order to an empty log; report each outcome and the final head and counter.",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("followKey", Kind::Hex),
+            ("deliveries", Kind::HexArray),
+        ],
+        output: &[
+            ("counter", Kind::Uint),
+            ("head", Kind::OptCid),
+            ("outcomes", Kind::TextArray),
+        ],
+    },
+];
+
+/// The contract of an operation, by name.
+pub fn spec_of(name: &str) -> Option<&'static OpSpec> {
+    OPERATIONS.iter().find(|op| op.name == name)
+}
 
 /// Why an operation failed: the registry error, and for sequence operations the state it left.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,6 +19,7 @@ pub const RFC8032_SEEDS: &[&str] = &[
     "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
 ];
 
+/// Generates the `keys` suite.
 pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "keys",
@@ -190,6 +191,14 @@ fn log_addrs(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
             Intent::Valid,
         );
     }
+    let own = format!("/ip4/10.0.0.1/tcp/4006/p2p/{peer}/ipel/{peer}");
+    s.case(
+        "LOGID-4",
+        &["NORMAL"],
+        "a peer serving its own log: peer ID and log ID have one form",
+        json!({"text": own}),
+        Intent::Valid,
+    );
     let invalid = [
         (
             "no /ipel component",

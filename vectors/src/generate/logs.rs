@@ -15,6 +15,7 @@ use super::records::TIME;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 
+/// Generates the `logs` suite.
 pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "logs",

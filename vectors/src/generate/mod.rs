@@ -8,7 +8,7 @@ mod cbor;
 mod forge;
 mod keys;
 mod logs;
-mod records;
+pub mod records;
 mod tid;
 
 use std::collections::BTreeMap;
@@ -165,4 +165,28 @@ fn object(value: Value) -> Map<String, Value> {
         Value::Null => Map::new(),
         other => Map::from_iter([("value".to_string(), other)]),
     }
+}
+
+/// The operations a suite's groups use, in first-use order.
+pub fn operations_of(file: &SuiteFile) -> Vec<&str> {
+    let mut seen = Vec::new();
+    for group in &file.test_groups {
+        if !seen.contains(&group.operation.as_str()) {
+            seen.push(group.operation.as_str());
+        }
+    }
+    seen
+}
+
+/// Every generated file: relative path and exact contents (suites and their schemas).
+pub fn all_files() -> Result<Vec<(String, String)>, String> {
+    let mut files = Vec::new();
+    for file in all_suites()? {
+        let schema = crate::schema::suite_schema(&file.suite, &operations_of(&file));
+        let mut schema_text = serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?;
+        schema_text.push('\n');
+        files.push((format!("schemas/{}.schema.json", file.suite), schema_text));
+        files.push((format!("suites/{}.json", file.suite), file.to_json()));
+    }
+    Ok(files)
 }

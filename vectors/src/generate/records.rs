@@ -66,6 +66,7 @@ fn key_hex(key: &[u8]) -> String {
     hex::encode(key)
 }
 
+/// Generates the `records` suite.
 pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "records",
@@ -275,9 +276,9 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
         Intent::Valid,
     );
     s.case(
-        "VERIFY-1",
+        "REC-1",
         &["NORMAL"],
-        "the second record, linking the first",
+        "the second record, linking the first: every block's CID",
         env(&e2),
         Intent::Valid,
     );
@@ -307,6 +308,16 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
         identity: w.other_identity.clone(),
         keys: wr.keys.clone(),
     };
+    let mut second_log =
+        env(&other_log_writer.envelope(Position::FIRST, b"another writer", TIME, rng));
+    second_log["log"] = other_log_writer.log().to_string().into();
+    s.case(
+        "KEY-3",
+        &["NORMAL"],
+        "another writer's log in the same thread opens with the same thread keys",
+        second_log,
+        Intent::Valid,
+    );
     let mut swapped_event = e2.clone();
     swapped_event.event = e1.event.clone();
     let mut swapped_header = e2.clone();

@@ -38,6 +38,7 @@ pub const ACCEPTED_BASES: &[(Base, &str)] = &[
     (Base::Base256Emoji, "base256emoji"),
 ];
 
+/// Generates the `tid` suite.
 pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "tid",
@@ -76,8 +77,13 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         );
     }
     for (base, name) in ACCEPTED_BASES {
+        let section = if matches!(base, Base::Base58Btc | Base::Base64Url) {
+            "TID-8"
+        } else {
+            "TID-7"
+        };
         s.case(
-            "TID-7",
+            section,
             &["ANY_MULTIBASE"],
             &format!("the same thread in {name}"),
             json!({"text": raw.to_string_in(*base)}),

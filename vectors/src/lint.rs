@@ -1,0 +1,156 @@
+//! Consistency checks over the vector files and the spec: schema validity, unique tcIds, accurate
+//! counts, documented flags, existing spec sections, and coverage of every requirement tag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::format::SuiteFile;
+use crate::ops;
+
+/// The spec chapters whose every requirement the vectors must cite.
+pub const COVERED_CHAPTERS: &[&str] = &["identifiers.md", "keys.md", "records.md", "logs.md"];
+
+/// Requirements no vector can check because they constrain behaviour over time or randomness,
+/// with the live harness scenario or test that checks them instead.
+pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[];
+
+/// Every requirement tag defined (`**[TAG]**`) in the spec's Markdown files, by file.
+pub fn spec_tags(spec_dir: &Path) -> Result<BTreeMap<String, String>, String> {
+    let mut tags = BTreeMap::new();
+    let entries = fs::read_dir(spec_dir).map_err(|e| format!("{}: {e}", spec_dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".md") {
+            continue;
+        }
+        let text = fs::read_to_string(entry.path()).map_err(|e| format!("{name}: {e}"))?;
+        for piece in text.split("**[").skip(1) {
+            if let Some((tag, _)) = piece.split_once("]**") {
+                if is_tag(tag) {
+                    tags.insert(tag.to_string(), name.clone());
+                }
+            }
+        }
+    }
+    Ok(tags)
+}
+
+fn is_tag(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(area, n)| {
+        !area.is_empty()
+            && area.chars().all(|c| c.is_ascii_uppercase())
+            && !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Loads a suite file, naming the file in any error.
+pub fn load(path: &Path) -> Result<SuiteFile, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Lints the vector directory against the spec directory; returns the problems found.
+pub fn lint(vectors_dir: &Path, spec_dir: &Path, suites: &[&str]) -> Result<Vec<String>, String> {
+    let tags = spec_tags(spec_dir)?;
+    let mut problems = Vec::new();
+    let mut cited = BTreeSet::new();
+    for suite in suites {
+        let path = vectors_dir.join("suites").join(format!("{suite}.json"));
+        let schema_path = vectors_dir
+            .join("schemas")
+            .join(format!("{suite}.schema.json"));
+        let raw: Value = serde_json::from_str(
+            &fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let schema: Value = serde_json::from_str(
+            &fs::read_to_string(&schema_path)
+                .map_err(|e| format!("{}: {e}", schema_path.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", schema_path.display()))?;
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| format!("{}: {e}", schema_path.display()))?;
+        for error in validator.iter_errors(&raw) {
+            problems.push(format!(
+                "{suite}: schema: {error} at {}",
+                error.instance_path()
+            ));
+        }
+        let file = load(&path)?;
+        problems.extend(lint_file(&file, &tags, &mut cited));
+    }
+    let covered: BTreeSet<&String> = tags
+        .iter()
+        .filter(|(_, file)| COVERED_CHAPTERS.contains(&file.as_str()))
+        .map(|(tag, _)| tag)
+        .collect();
+    for tag in covered {
+        let elsewhere = CHECKED_ELSEWHERE.iter().any(|(t, _)| t == tag);
+        if !cited.contains(tag.as_str()) && !elsewhere {
+            problems.push(format!(
+                "{tag} ({}) is cited by no vector and not listed as checked elsewhere",
+                tags[tag]
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+fn lint_file(
+    file: &SuiteFile,
+    tags: &BTreeMap<String, String>,
+    cited: &mut BTreeSet<String>,
+) -> Vec<String> {
+    let suite = &file.suite;
+    let mut problems = Vec::new();
+    let mut ids = BTreeSet::new();
+    let mut used_flags = BTreeSet::new();
+    if file.number_of_tests != file.cases().count() {
+        problems.push(format!(
+            "{suite}: numberOfTests is {} but the file has {} cases",
+            file.number_of_tests,
+            file.cases().count()
+        ));
+    }
+    for group in &file.test_groups {
+        if ops::spec_of(&group.operation).is_none() {
+            problems.push(format!("{suite}: unknown operation {}", group.operation));
+        }
+    }
+    for (_, case) in file.cases() {
+        let id = case.tc_id;
+        if !ids.insert(id) {
+            problems.push(format!("{suite}: tcId {id} is used twice"));
+        }
+        if !tags.contains_key(&case.spec_section) {
+            problems.push(format!(
+                "{suite} tcId {id}: specSection {} is not defined in spec/",
+                case.spec_section
+            ));
+        }
+        cited.insert(case.spec_section.clone());
+        for flag in &case.flags {
+            used_flags.insert(flag.clone());
+            if !file.notes.contains_key(flag) {
+                problems.push(format!(
+                    "{suite} tcId {id}: flag {flag} is not documented in notes"
+                ));
+            }
+        }
+        if let Some(code) = &case.error_code {
+            if threads::ErrorCode::from_name(code).is_none() {
+                problems.push(format!(
+                    "{suite} tcId {id}: errorCode {code} is not in the registry"
+                ));
+            }
+        }
+    }
+    for flag in file.notes.keys().filter(|f| !used_flags.contains(*f)) {
+        problems.push(format!("{suite}: note {flag} is used by no case"));
+    }
+    problems
+}

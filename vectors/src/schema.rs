@@ -1,0 +1,118 @@
+//! JSON Schemas of the suite files, built from the operation contracts in [`crate::ops`] so the
+//! schemas and the operations cannot drift apart.
+
+use serde_json::{Map, Value, json};
+
+use crate::ops::{self, Kind, OpSpec};
+
+/// JSON Schema of one field kind.
+fn kind_schema(kind: Kind) -> Value {
+    let hex = json!({"type": "string", "pattern": "^([0-9a-f]{2})*$"});
+    let cid = json!({"type": "string", "pattern": "^b[a-z2-7]+$"});
+    match kind {
+        Kind::Hex => hex,
+        Kind::OptHex => json!({"anyOf": [hex, {"type": "null"}]}),
+        Kind::Text => json!({"type": "string"}),
+        Kind::Cid => cid,
+        Kind::OptCid => json!({"anyOf": [cid, {"type": "null"}]}),
+        Kind::Uint => json!({"type": "integer", "minimum": 0}),
+        Kind::Layer => json!({"enum": ["record", "header", "body"]}),
+        Kind::Variant => json!({"enum": ["raw", "access-controlled"]}),
+        Kind::Role => json!({"enum": ["reader", "follower"]}),
+        Kind::HexArray => json!({"type": "array", "items": hex}),
+        Kind::TextArray => json!({"type": "array", "items": {"type": "string"}}),
+    }
+}
+
+fn properties(fields: &[(&str, Kind)]) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(name, kind)| (name.to_string(), kind_schema(*kind)))
+        .collect()
+}
+
+fn output_schema(op: &OpSpec) -> Value {
+    let required: Vec<&str> = op.output.iter().map(|(name, _)| *name).collect();
+    json!({"type": "object", "properties": properties(op.output), "required": required, "additionalProperties": false})
+}
+
+/// Schema of a group exercising `op`: its shared parameters and its cases.
+fn group_schema(op: &OpSpec) -> Value {
+    let mut case_props = properties(op.inputs);
+    for (name, schema) in [
+        ("tcId", json!({"type": "integer", "minimum": 1})),
+        ("comment", json!({"type": "string"})),
+        (
+            "flags",
+            json!({"type": "array", "items": {"type": "string", "pattern": "^[A-Z0-9_]+$"}}),
+        ),
+        (
+            "specSection",
+            json!({"type": "string", "pattern": "^[A-Z]+-[0-9]+$"}),
+        ),
+        (
+            "result",
+            json!({"enum": ["valid", "invalid", "acceptable"]}),
+        ),
+        ("expected", output_schema(op)),
+        (
+            "errorCode",
+            json!({"type": "string", "pattern": "^[A-Z0-9_]+$"}),
+        ),
+    ] {
+        case_props.insert(name.to_string(), schema);
+    }
+    let mut group_props = properties(op.inputs);
+    group_props.insert("type".into(), json!({"type": "string"}));
+    group_props.insert("operation".into(), json!({"const": op.name}));
+    group_props.insert(
+        "tests".into(),
+        json!({"type": "array", "items": {
+            "type": "object",
+            "properties": case_props,
+            "required": ["tcId", "comment", "flags", "specSection", "result"],
+            "additionalProperties": false,
+            "allOf": [
+                {"if": {"properties": {"result": {"const": "valid"}}}, "then": {"required": ["expected"], "not": {"required": ["errorCode"]}}},
+                {"if": {"properties": {"result": {"const": "invalid"}}}, "then": {"required": ["errorCode"]}}
+            ]
+        }}),
+    );
+    json!({
+        "type": "object",
+        "properties": group_props,
+        "required": ["type", "operation", "tests"],
+        "additionalProperties": false
+    })
+}
+
+/// The schema of suite `suite`, whose groups use `operations`.
+pub fn suite_schema(suite: &str, operations: &[&str]) -> Value {
+    let groups: Vec<Value> = operations
+        .iter()
+        .filter_map(|name| ops::spec_of(name))
+        .map(group_schema)
+        .collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{suite}.schema.json"),
+        "title": format!("Threads test vectors: suite {suite}"),
+        "type": "object",
+        "properties": {
+            "suite": {"const": suite},
+            "specVersion": {"type": "string", "pattern": "^[0-9]+\\.[0-9]+\\.[0-9]+$"},
+            "schema": {"const": format!("{suite}.schema.json")},
+            "numberOfTests": {"type": "integer", "minimum": 0},
+            "header": {"type": "array", "items": {"type": "string"}},
+            "notes": {"type": "object", "additionalProperties": {
+                "type": "object",
+                "properties": {"bugType": {"type": "string"}, "description": {"type": "string"}},
+                "required": ["bugType", "description"],
+                "additionalProperties": false
+            }},
+            "testGroups": {"type": "array", "items": {"oneOf": groups}}
+        },
+        "required": ["suite", "specVersion", "schema", "numberOfTests", "header", "notes", "testGroups"],
+        "additionalProperties": false
+    })
+}
