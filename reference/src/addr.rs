@@ -72,12 +72,12 @@ impl FromStr for LogAddr {
 
     fn from_str(text: &str) -> Result<LogAddr> {
         let bad = |why: String| Error::new(ErrorCode::AddrInvalid, why);
-        let mut parts = text.split(IPEL);
-        let (peer, log) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(peer), Some(log), None) => (peer, log),
-            (_, None, _) => return Err(bad("no /ipel/ component".into())),
-            _ => return Err(bad("more than one /ipel/ component".into())),
-        };
+        // The log ID is the value of the last component; `ipel` may also appear as a value earlier
+        // (e.g. `/dns4/ipel/…`), so split at the last occurrence and let the multiaddr parser judge
+        // the rest: it rejects `/ipel` as an unknown protocol anywhere else.
+        let (peer, log) = text
+            .rsplit_once(IPEL)
+            .ok_or_else(|| bad("no /ipel/ component".into()))?;
         if log.contains('/') {
             return Err(bad("/ipel/<log-id> must be the last component".into()));
         }

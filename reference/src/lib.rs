@@ -18,6 +18,8 @@
 //! Nothing here reads a clock, a socket or a random-number generator of its own: time and
 //! randomness are always arguments.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod addr;
 pub mod block;
 pub mod envelope;

@@ -693,9 +693,6 @@ fn addr_2_every_rejection_case() {
 
 /// Checks [ADDR-1].
 #[test]
-#[ignore = "BUG: addr.rs FromStr splits the text on the substring \"/ipel/\", so a valid peer \
-            multiaddr containing a component value \"ipel\" (e.g. /dns4/ipel/...) is rejected as \
-            \"more than one /ipel/ component\" [ADDR-2]"]
 fn addr_1_dns_name_ipel_is_not_an_ipel_component() {
     let (peer, log) = peer_and_log();
     let text = format!("/dns4/ipel/tcp/4006/p2p/{peer}/ipel/{log}");

@@ -28,10 +28,10 @@ pub fn spec_tags(spec_dir: &Path) -> Result<BTreeMap<String, String>, String> {
         }
         let text = fs::read_to_string(entry.path()).map_err(|e| format!("{name}: {e}"))?;
         for piece in text.split("**[").skip(1) {
-            if let Some((tag, _)) = piece.split_once("]**") {
-                if is_tag(tag) {
-                    tags.insert(tag.to_string(), name.clone());
-                }
+            if let Some((tag, _)) = piece.split_once("]**")
+                && is_tag(tag)
+            {
+                tags.insert(tag.to_string(), name.clone());
             }
         }
     }
@@ -141,12 +141,12 @@ fn lint_file(
                 ));
             }
         }
-        if let Some(code) = &case.error_code {
-            if threads::ErrorCode::from_name(code).is_none() {
-                problems.push(format!(
-                    "{suite} tcId {id}: errorCode {code} is not in the registry"
-                ));
-            }
+        if let Some(code) = &case.error_code
+            && threads::ErrorCode::from_name(code).is_none()
+        {
+            problems.push(format!(
+                "{suite} tcId {id}: errorCode {code} is not in the registry"
+            ));
         }
     }
     for flag in file.notes.keys().filter(|f| !used_flags.contains(*f)) {

@@ -48,7 +48,7 @@ pub fn judge(
 ) -> Result<(), (String, String)> {
     let want = || match case.result {
         Verdict::Valid => format!("valid: {}", case.expected.clone().unwrap_or(Value::Null)),
-        _ => format!("{}", case.error_code.clone().unwrap_or_default()),
+        _ => case.error_code.clone().unwrap_or_default(),
     };
     match (case.result, outcome) {
         (Verdict::Acceptable, _) => Ok(()),

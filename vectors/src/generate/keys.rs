@@ -12,6 +12,9 @@ use super::cbor;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 
+/// A case over a byte input: section, flags, comment, bytes, and the error it must give (if any).
+type ByteCase<'a> = (&'a str, &'a [&'a str], &'a str, Vec<u8>, Option<E>);
+
 /// RFC 8032 §7.1 TEST 1–3 secret keys (seeds); their public keys are published beside them.
 pub const RFC8032_SEEDS: &[&str] = &[
     "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
@@ -82,7 +85,7 @@ fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
     non_canonical[31] = 0x7f;
     let secp256k1 = [&[0x00, 0x25, 0x08, 0x02, 0x12, 0x21][..], &[2; 33]].concat();
     let sha256_peer = [&[0x12, 0x20][..], &[5; 32]].concat();
-    let cases: &[(&str, &[&str], &str, Vec<u8>, Option<E>)] = &[
+    let cases: &[ByteCase] = &[
         (
             "LOGID-1",
             &["NORMAL"],
@@ -265,7 +268,7 @@ fn key_sets(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
 
     s.group("KeySetDecode", "keyset.decode", json!({}));
     let b = |v: &[u8]| cbor::bytes(v);
-    let cases: &[(&str, &[&str], &str, Vec<u8>, Option<E>)] = &[
+    let cases: &[ByteCase] = &[
         (
             "KEY-5",
             &["NORMAL"],
