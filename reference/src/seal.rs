@@ -1,6 +1,7 @@
 //! The three encryption layers (spec/records.md, [SEAL-1]..[SEAL-4]).
 //!
-//! Every layer is XChaCha20-Poly1305 with a fresh random 24-byte nonce. The associated data names
+//! Every layer is XChaCha20-Poly1305. Header and body take a fresh random 24-byte nonce; the record
+//! layer takes a synthetic nonce derived from its key and content [SEAL-5]. The associated data names
 //! the layer, the thread and the log, so a ciphertext cannot be moved to another layer, thread or
 //! log even by someone who holds the key.
 

@@ -23,7 +23,8 @@ pub fn spec_tags(spec_dir: &Path) -> Result<BTreeMap<String, String>, String> {
     let entries = fs::read_dir(spec_dir).map_err(|e| format!("{}: {e}", spec_dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".md") {
+        // README.md shows tags as examples of the notation; only chapters define requirements.
+        if !name.ends_with(".md") || name == "README.md" {
             continue;
         }
         let text = fs::read_to_string(entry.path()).map_err(|e| format!("{name}: {e}"))?;

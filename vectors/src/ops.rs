@@ -153,7 +153,7 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "seal.open",
-        summary: "Open a sealed layer of a thread's log (associated data built from thread, log and layer).",
+        summary: "Open a sealed layer of a thread's log (associated data built from thread, log and layer); the record layer must carry its synthetic nonce (SEAL-5).",
         inputs: &[
             CONTEXT[0],
             CONTEXT[1],
@@ -450,7 +450,11 @@ fn associated_data(input: &Inputs) -> Result<Value> {
 fn seal_open(input: &Inputs) -> Result<Value> {
     let layer = input.layer()?;
     let ad = seal::associated_data(layer, &input.thread()?, &input.log()?);
-    let plaintext = seal::open(layer, &input.key32("key")?, &ad, &input.hex("sealed")?)?;
+    let (key, sealed) = (input.key32("key")?, input.hex("sealed")?);
+    let plaintext = match layer {
+        Layer::Record => seal::open_synthetic(&key, &ad, &sealed)?,
+        Layer::Header | Layer::Body => seal::open(layer, &key, &ad, &sealed)?,
+    };
     Ok(json!({ "plaintext": hex::encode(plaintext) }))
 }
 

@@ -162,3 +162,25 @@ fn sign_then_verify_round_trips_with_a_test_key_and_refuses_a_mismatched_key() {
     assert!(manifest::verify(&dir, None).is_ok());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_spec_registry_and_the_reference_registry_are_the_same() {
+    let text = std::fs::read_to_string(vectors_dir().join("../spec/errors.md")).unwrap();
+    let mut spec: Vec<(u16, String)> = Vec::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let [_, number, name, ..] = cells.as_slice()
+            && let Ok(number) = number.parse::<u16>()
+        {
+            spec.push((number, name.to_string()));
+        }
+    }
+    let reference: Vec<(u16, String)> = threads::ErrorCode::ALL
+        .iter()
+        .map(|c| (c.number(), c.name().to_string()))
+        .collect();
+    assert_eq!(
+        spec, reference,
+        "spec/errors.md and threads::ErrorCode differ"
+    );
+}

@@ -311,6 +311,13 @@ fn bytes_node(node: Option<&Ipld>) -> Vec<u8> {
     }
 }
 
+/// The record layer's nonce: HMAC-SHA256(key, uvarint(len ad) ‖ ad ‖ plaintext), first 24 bytes.
+fn synthetic_nonce(key: &[u8], ad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).unwrap();
+    mac.update(&[&varint(ad.len())[..], ad, plain].concat());
+    mac.finalize().into_bytes()[..24].to_vec()
+}
+
 /// Follower (and, with a read key, reader) verification by raw crypto calls. Returns the JSON
 /// the vectors expect, or the first failure's error code.
 fn raw_verify(
@@ -335,9 +342,7 @@ fn raw_verify(
     };
     let record_ad = ad("record", thread, log);
     let plain = open(follow, &record_ad, &sealed).ok_or("RECORD_DECRYPT_FAILED")?;
-    let mut mac = <Hmac<Sha256>>::new_from_slice(follow).unwrap();
-    mac.update(&[&varint(record_ad.len())[..], &record_ad, &plain].concat());
-    if mac.finalize().into_bytes()[..24] != sealed[..24] {
+    if synthetic_nonce(follow, &record_ad, &plain) != sealed[..24] {
         return Err("RECORD_NONCE_INVALID");
     }
     let Ok(Ipld::Map(record)) = serde_ipld_dagcbor::from_slice::<Ipld>(&plain) else {
@@ -436,11 +441,12 @@ fn records_vectors_agree_with_raw_crypto_and_published_examples() {
             }
             "seal.open" => {
                 let (thread, log) = context(&inputs);
-                let got = open(
-                    &hex_of(&inputs["key"]),
-                    &ad(inputs["layer"].as_str().unwrap(), &thread, &log),
-                    &hex_of(&inputs["sealed"]),
-                );
+                let (key, sealed) = (hex_of(&inputs["key"]), hex_of(&inputs["sealed"]));
+                let layer = inputs["layer"].as_str().unwrap();
+                let layer_ad = ad(layer, &thread, &log);
+                let got = open(&key, &layer_ad, &sealed).filter(|plain| {
+                    layer != "record" || synthetic_nonce(&key, &layer_ad, plain) == sealed[..24]
+                });
                 assert_eq!(got.is_some(), valid, "tcId {}", case["tcId"]);
                 if let Some(plain) = got {
                     assert_eq!(hex_of(&expected["plaintext"]), plain);

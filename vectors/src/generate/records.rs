@@ -132,12 +132,11 @@ fn seal_open(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
     let plaintext = b"threads: sealed layer plaintext";
     let sealed =
         |layer: Layer, thread: &ThreadId, log: &threads::id::LogId, rng: &mut ChaCha20Rng| {
-            hex::encode(seal::seal(
-                &key,
-                &seal::associated_data(layer, thread, log),
-                plaintext,
-                rng,
-            ))
+            let ad = seal::associated_data(layer, thread, log);
+            hex::encode(match layer {
+                Layer::Record => seal::seal_synthetic(&key, &ad, plaintext),
+                Layer::Header | Layer::Body => seal::seal(&key, &ad, plaintext, rng),
+            })
         };
     for layer in [Layer::Record, Layer::Header, Layer::Body] {
         let input = json!({"layer": layer.label(), "key": key_hex(&key), "sealed": sealed(layer, thread, &log, rng)});
@@ -206,6 +205,21 @@ fn seal_open(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             Intent::Invalid(E::HeaderDecryptFailed),
         );
     }
+    let random_nonce = seal::seal(
+        &key,
+        &seal::associated_data(Layer::Record, thread, &log),
+        plaintext,
+        rng,
+    );
+    let input =
+        json!({"layer": "record", "key": key_hex(&key), "sealed": hex::encode(random_nonce)});
+    s.case(
+        "SEAL-5",
+        &["RESEALED_RECORD"],
+        "a record layer sealed with a random nonce",
+        input,
+        Intent::Invalid(E::RecordNonceInvalid),
+    );
 }
 
 fn signing_input(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
