@@ -8,7 +8,6 @@
 use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
-use threads::block;
 use threads::envelope::Envelope;
 use threads::error::{Error, ErrorCode, Result};
 use threads::id::{LogId, ThreadId, Variant};
@@ -551,9 +550,4 @@ fn log_replay(input: &Inputs) -> Result<Value, Failure> {
             state: Some(state),
         }),
     }
-}
-
-/// Encodes a block in the form the vectors use (for generators and tests).
-pub fn cid_text(bytes: &[u8]) -> String {
-    block::cid_of(bytes).to_string()
 }

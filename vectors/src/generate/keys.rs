@@ -137,16 +137,7 @@ fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
         ),
     ];
     s.group("LogIdDecodeBytes", "logId.decodeBytes", json!({}));
-    for (section, flags, comment, bytes, code) in cases {
-        let intent = code.map_or(Intent::Valid, Intent::Invalid);
-        s.case(
-            section,
-            flags,
-            comment,
-            json!({"bytes": hex::encode(bytes)}),
-            intent,
-        );
-    }
+    byte_cases(s, cases);
     s.group("LogIdDecode", "logId.decode", json!({}));
     for (section, flags, comment, bytes, code) in cases {
         let section = if code.is_none() { "LOGID-2" } else { section };
@@ -354,6 +345,11 @@ fn key_sets(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
             Some(E::KeyBadLength),
         ),
     ];
+    byte_cases(s, cases);
+}
+
+/// Adds one case per entry, with the bytes as the `bytes` input.
+fn byte_cases(s: &mut SuiteBuilder, cases: &[ByteCase]) {
     for (section, flags, comment, bytes, code) in cases {
         let intent = code.map_or(Intent::Valid, Intent::Invalid);
         s.case(
