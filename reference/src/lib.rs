@@ -14,6 +14,7 @@
 //! 4. [`block`], [`seal`], [`record`], [`envelope`], [`verify`] — how an event is encoded,
 //!    encrypted, signed, sent and checked (chapter 3).
 //! 5. [`log`] — heads, counters, forks and gaps (chapter 4).
+//! 6. [`sync`] — a sans-IO peer that pulls and pushes records (chapter 7, to come).
 //!
 //! Nothing here reads a clock, a socket or a random-number generator of its own: time and
 //! randomness are always arguments.
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod log;
 pub mod record;
 pub mod seal;
+pub mod sync;
 pub mod verify;
 
 pub use cid::Cid;
