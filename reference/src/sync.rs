@@ -442,3 +442,169 @@ fn unknown_thread(thread: &ThreadId) -> Error {
         format!("this peer holds no keys for thread {thread}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    type TestPeer = Peer<ChaCha20Rng>;
+
+    fn peer(seed: u64) -> TestPeer {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        Peer::new(IdentityKey::generate(&mut rng), rng)
+    }
+
+    /// Carries every message between the online peers until none is left; returns the rounds.
+    fn pump(peers: &mut [&mut TestPeer], online: &[bool]) -> usize {
+        for round in 0..100 {
+            let mut moved = false;
+            for i in 0..peers.len() {
+                for (to, message) in peers[i].take_outbox() {
+                    moved = true;
+                    let from = peers[i].id();
+                    if let Some(j) = peers.iter().position(|p| p.id() == to)
+                        && online[i]
+                        && online[j]
+                    {
+                        let bytes = message.to_bytes();
+                        peers[j].receive(
+                            from,
+                            Message::from_bytes(&bytes).expect("own encoding decodes"),
+                        );
+                    }
+                }
+            }
+            if !moved {
+                return round;
+            }
+        }
+        panic!("messages still moving after 100 rounds");
+    }
+
+    #[test]
+    fn a_reader_catches_up_from_a_follower_while_the_writer_is_offline() {
+        let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
+        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        for i in 0..150u64 {
+            writer
+                .append(&thread, format!("event {i}").as_bytes(), 1_000 + i)
+                .expect("append");
+        }
+        follower.join(writer.invite(&thread, Role::Follower).expect("invite"));
+        pump(
+            &mut [&mut writer, &mut follower, &mut reader],
+            &[true, true, true],
+        );
+        assert_eq!(
+            follower.heads(&thread).expect("heads")[&log],
+            writer.heads(&thread).expect("heads")[&log]
+        );
+        assert_eq!(
+            follower.read(&thread).map_err(|e| e.code),
+            Err(ErrorCode::KeyUnavailable)
+        );
+
+        reader.join(writer.invite(&thread, Role::Reader).expect("invite"));
+        pump(
+            &mut [&mut writer, &mut follower, &mut reader],
+            &[false, true, true],
+        );
+        let events = reader.read(&thread).expect("a reader reads");
+        assert_eq!(events.len(), 150);
+        for (i, event) in events.iter().enumerate() {
+            assert_eq!(event.body, format!("event {i}").into_bytes());
+            assert_eq!(event.header.time, 1_000 + i as u64);
+        }
+    }
+
+    #[test]
+    fn new_records_are_pushed_to_peers_that_pulled() {
+        let (mut writer, mut follower) = (peer(4), peer(5));
+        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        follower.join(writer.invite(&thread, Role::Follower).expect("invite"));
+        pump(&mut [&mut writer, &mut follower], &[true, true]);
+        writer.append(&thread, b"later", 7).expect("append");
+        pump(&mut [&mut writer, &mut follower], &[true, true]);
+        assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 1);
+    }
+
+    #[test]
+    fn records_that_fail_verification_are_never_stored() {
+        let (mut writer, mut follower) = (peer(6), peer(7));
+        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        writer.append(&thread, b"genuine", 1).expect("append");
+        let invite = writer.invite(&thread, Role::Follower).expect("invite");
+        follower.join(invite);
+        follower.take_outbox();
+        let Some((_, Message::Records { mut envelopes, .. })) = ({
+            writer.receive(
+                follower.id(),
+                Message::Pull {
+                    thread: thread.clone(),
+                    log,
+                    after: 0,
+                    limit: 10,
+                },
+            );
+            writer.take_outbox().pop()
+        }) else {
+            panic!("the writer answers a pull with records");
+        };
+        let last = envelopes[0].record.len() - 1;
+        envelopes[0].record[last] ^= 1;
+        follower.receive(
+            writer.id(),
+            Message::Records {
+                thread: thread.clone(),
+                log,
+                envelopes,
+            },
+        );
+        assert_eq!(follower.heads(&thread).expect("heads")[&log], (None, 0));
+    }
+
+    #[test]
+    fn messages_round_trip_and_malformed_ones_are_errors() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let thread = ThreadId::generate(Variant::Raw, &mut rng);
+        let log = IdentityKey::generate(&mut rng).log_id();
+        let pull = Message::Pull {
+            thread,
+            log,
+            after: 3,
+            limit: 64,
+        };
+        assert_eq!(Message::from_bytes(&pull.to_bytes()), Ok(pull));
+        for bad in [&[][..], &[0xa0], &[0x01, 0x02]] {
+            assert_eq!(
+                Message::from_bytes(bad).map_err(|e| e.code),
+                Err(ErrorCode::BlockMalformed)
+            );
+        }
+    }
+
+    #[test]
+    fn a_pull_beyond_the_log_or_with_limit_zero_is_answered_without_panicking() {
+        let mut writer = peer(9);
+        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        writer.append(&thread, b"one", 1).expect("append");
+        let asker = peer(10).id();
+        for (after, limit) in [(u64::MAX, u64::MAX), (5, 1), (0, 0)] {
+            writer.receive(
+                asker,
+                Message::Pull {
+                    thread: thread.clone(),
+                    log,
+                    after,
+                    limit,
+                },
+            );
+            let Some((_, Message::Records { envelopes, .. })) = writer.take_outbox().pop() else {
+                panic!("a pull is answered");
+            };
+            assert!(envelopes.is_empty());
+        }
+    }
+}

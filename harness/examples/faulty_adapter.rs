@@ -1,0 +1,176 @@
+//! Deliberately faulty implementations, built only with the tests (`cargo test` builds examples):
+//! the reference adapter with one bug switched on by `--fault NAME`. `harness/tests/faults.rs` runs
+//! the harness against each and checks that it fails, naming the cases that caught it.
+//!
+//! Faults: forged-signatures, ignore-associated-data, short-random, skip-link-check,
+//! leak-plaintext, wrong-error-codes, crash, hang, garbage.
+
+use std::io::{self, BufRead, Write};
+use std::str::FromStr;
+
+use serde_json::{Map, Value, json};
+use threads::envelope::Envelope;
+use threads::id::ThreadId;
+use threads::keys::{FollowKey, KeySet};
+use threads::seal::{self, Layer};
+use threads::verify;
+use threads_harness::adapter::Adapter;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let fault = match args.iter().position(|a| a == "--fault") {
+        Some(i) => args.get(i + 1).cloned().unwrap_or_default(),
+        None => String::new(),
+    };
+    let mut adapter = Adapter::default();
+    let stdout = io::stdout();
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let request: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let reply = match faulty(&fault, &request) {
+            Some(Action::Reply(reply)) => reply,
+            Some(Action::Forward(changed)) => adapter.handle(&changed),
+            None => adapter.handle_line(&line),
+        };
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{reply}");
+        let _ = out.flush();
+        if adapter.done() {
+            break;
+        }
+    }
+}
+
+/// What a fault does with a request.
+enum Action {
+    /// Answer this instead of the reference.
+    Reply(Value),
+    /// Let the reference answer this changed request.
+    Forward(Value),
+}
+
+/// The faulty handling of `request`, or `None` to let the reference answer it as it is.
+fn faulty(fault: &str, request: &Value) -> Option<Action> {
+    reply(fault, request)
+        .map(Action::Reply)
+        .or_else(|| rewrite(fault, request).map(Action::Forward))
+}
+
+/// Faults that change a request before the reference sees it.
+fn rewrite(fault: &str, request: &Value) -> Option<Value> {
+    match (fault, request["method"].as_str()?) {
+        // Hands a follower the reader's keys.
+        ("leak-plaintext", "invite.export") => {
+            let mut request = request.clone();
+            request["params"]["role"] = "reader".into();
+            Some(request)
+        }
+        _ => None,
+    }
+}
+
+/// Faults that answer in place of the reference.
+fn reply(fault: &str, request: &Value) -> Option<Value> {
+    let id = request["id"].clone();
+    let params = request["params"].as_object()?;
+    let operation = params
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let inputs = params.get("inputs").and_then(Value::as_object);
+    let honest = || Adapter::default().handle(request);
+    match (fault, request["method"].as_str()?) {
+        ("forged-signatures", "vector") => {
+            let reply = honest();
+            // Accepts what only a bad signature rejected.
+            (reply["error"]["code"] == "SIGNATURE_INVALID").then(|| json!({"id": id, "result": {}}))
+        }
+        ("ignore-associated-data", "vector") if operation.starts_with("seal.open") => {
+            let inputs = inputs?;
+            let key: [u8; 32] = hex::decode(inputs["key"].as_str()?).ok()?.try_into().ok()?;
+            let sealed = hex::decode(inputs["sealed"].as_str()?).ok()?;
+            Some(match seal::open(Layer::Body, &key, &[], &sealed) {
+                Ok(plain) => json!({"id": id, "result": {"plaintext": hex::encode(plain)}}),
+                Err(_) => {
+                    json!({"id": id, "error": {"code": "BODY_DECRYPT_FAILED", "message": "tag"}})
+                }
+            })
+        }
+        ("short-random", "vector") => {
+            let reply = honest();
+            (reply["error"]["code"] == "TID_SHORT_RANDOM")
+                .then(|| json!({"id": id, "result": {"variant": "raw"}}))
+        }
+        ("skip-link-check", "vector") if operation == "log.replay" => {
+            Some(replay_without_links(id, inputs?))
+        }
+        ("wrong-error-codes", "vector") => {
+            let mut reply = honest();
+            if reply.get("error").is_some() {
+                reply["error"]["code"] = "BLOCK_MALFORMED".into();
+            }
+            Some(reply)
+        }
+        ("crash", "vector") if operation == "keyset.decode" => std::process::exit(101),
+        ("hang", "vector") if operation == "logId.decodeBytes" => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        ("garbage", "vector") if operation == "logAddr.decode" => {
+            Some(json!("this is not a reply"))
+        }
+        _ => None,
+    }
+}
+
+/// `log.replay` by a peer that appends any record at the next seq without checking its prev link.
+fn replay_without_links(id: Value, inputs: &Map<String, Value>) -> Value {
+    let thread = inputs["thread"]
+        .as_str()
+        .and_then(|t| ThreadId::from_str(t).ok());
+    let log = inputs["log"]
+        .as_str()
+        .and_then(|l| threads::id::LogId::from_str(l).ok());
+    let follow = inputs["followKey"]
+        .as_str()
+        .and_then(|k| hex::decode(k).ok())
+        .and_then(|k| FollowKey::from_slice(&k).ok());
+    let (Some(thread), Some(log), Some(follow)) = (thread, log, follow) else {
+        return json!({"id": id, "error": {"code": "BAD_REQUEST", "message": "inputs"}});
+    };
+    let keys = KeySet { follow, read: None };
+    let mut held: Vec<String> = Vec::new();
+    let mut outcomes = Vec::new();
+    for delivery in inputs["deliveries"].as_array().into_iter().flatten() {
+        let envelope = hex::decode(delivery.as_str().unwrap_or_default())
+            .ok()
+            .and_then(|b| Envelope::from_bytes(&b).ok());
+        let outcome =
+            match envelope.map(|e| verify::verify_follower(&e, &thread, &log, &keys.follow)) {
+                Some(Ok(record)) => {
+                    let (seq, cid) = (record.seq() as usize, record.cid().to_string());
+                    match seq.cmp(&(held.len() + 1)) {
+                        std::cmp::Ordering::Less if held[seq - 1] == cid => "duplicate".to_string(),
+                        std::cmp::Ordering::Less => "LOG_FORK".to_string(),
+                        std::cmp::Ordering::Greater => "LOG_GAP".to_string(),
+                        std::cmp::Ordering::Equal => {
+                            held.push(cid);
+                            "appended".to_string()
+                        }
+                    }
+                }
+                Some(Err(e)) => e.code.name().to_string(),
+                None => "ENVELOPE_MALFORMED".to_string(),
+            };
+        outcomes.push(outcome);
+    }
+    let state = json!({"counter": held.len(), "head": held.last(), "outcomes": outcomes});
+    match outcomes
+        .iter()
+        .find(|o| o.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+    {
+        None => json!({"id": id, "result": state}),
+        Some(code) => {
+            json!({"id": id, "error": {"code": code, "message": "rejected", "state": state}})
+        }
+    }
+}
