@@ -171,7 +171,8 @@ impl fmt::Debug for ThreadId {
     }
 }
 
-/// Parses any accepted multibase text form [TID-7], then the binary form [TID-1]..[TID-5].
+/// Parses any accepted multibase text form [TID-7] in its canonical text [TID-9], then the
+/// binary form [TID-1]..[TID-5].
 impl FromStr for ThreadId {
     type Err = Error;
 
@@ -180,7 +181,12 @@ impl FromStr for ThreadId {
         if text.starts_with('\0') {
             return Err(bad("the identity base is not a text form".into()));
         }
-        let (_, bytes) = multibase::decode(text).map_err(|e| bad(e.to_string()))?;
+        let (base, bytes) = multibase::decode(text).map_err(|e| bad(e.to_string()))?;
+        // One text per ID and base [TID-9]: wrong case, stray padding or trailing bits decode
+        // leniently in some bases, so compare with the canonical encoding.
+        if multibase::encode(base, &bytes) != text {
+            return Err(bad(format!("not the canonical {base:?} text of its bytes")));
+        }
         ThreadId::from_bytes(&bytes)
     }
 }

@@ -184,3 +184,43 @@ fn the_spec_registry_and_the_reference_registry_are_the_same() {
         "spec/errors.md and threads::ErrorCode differ"
     );
 }
+
+/// Every object with a `tcId` inside a JSON block of `text`.
+fn quoted_cases(text: &str) -> Vec<serde_json::Value> {
+    fn collect(value: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        match value {
+            serde_json::Value::Object(map) if map.contains_key("tcId") => out.push(value.clone()),
+            serde_json::Value::Object(map) => map.values().for_each(|v| collect(v, out)),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for block in text.split("```json").skip(1) {
+        let json = block.split("```").next().unwrap_or_default();
+        if let Ok(value) = serde_json::from_str(json) {
+            collect(&value, &mut out);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_worked_examples_in_the_vectors_readme_quote_the_tid_suite_exactly() {
+    let readme = std::fs::read_to_string(vectors_dir().join("README.md")).unwrap();
+    let quoted = quoted_cases(&readme);
+    assert!(
+        quoted.len() >= 2,
+        "the README quotes a valid and an invalid case"
+    );
+    let file = lint::load(&vectors_dir().join("suites/tid.json")).unwrap();
+    for case in quoted {
+        let id = case["tcId"].as_u64().unwrap();
+        let (_, actual) = file.cases().find(|(_, c)| c.tc_id == id).unwrap();
+        assert_eq!(
+            case,
+            serde_json::to_value(actual).unwrap(),
+            "README quotes tid tcId {id} wrongly"
+        );
+    }
+}

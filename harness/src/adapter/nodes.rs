@@ -60,8 +60,12 @@ impl Nodes {
             "node.create" => return self.create(name, &p),
             "node.deliver" => {
                 let from = self.peer_id(p.str("from")?)?;
-                let message = Message::from_bytes(&p.hex("message")?)?;
-                self.peer_mut(&name)?.receive(from, message);
+                let bytes = p.hex("message")?;
+                let peer = self.peer_mut(&name)?;
+                // Like a network peer, a node drops a message it cannot decode [HP-37].
+                if let Ok(message) = Message::from_bytes(&bytes) {
+                    peer.receive(from, message);
+                }
                 return Ok(json!({}));
             }
             _ => {}
@@ -72,9 +76,15 @@ impl Nodes {
             .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("no node named {name}")))?;
         match method {
             "thread.create" => {
-                let variant = match p.0.get("variant").and_then(Value::as_str) {
-                    Some("access-controlled") => Variant::AccessControlled,
-                    _ => Variant::Raw,
+                let variant = match p.str("variant")? {
+                    "raw" => Variant::Raw,
+                    "access-controlled" => Variant::AccessControlled,
+                    other => {
+                        return Err(Error::new(
+                            ErrorCode::BadRequest,
+                            format!("unknown variant {other}"),
+                        ));
+                    }
                 };
                 let (thread, log) = peer.create_thread(variant)?;
                 Ok(json!({"thread": thread.to_string(), "log": log.to_string()}))
@@ -151,6 +161,12 @@ impl Nodes {
     }
 
     fn create(&mut self, name: String, p: &Params) -> Result<Value> {
+        if self.peers.contains_key(&name) {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                format!("a node named {name} exists"),
+            ));
+        }
         let seed: [u8; 32] = p
             .hex("seed")?
             .try_into()

@@ -135,6 +135,36 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             E::TidBadVarint,
         ),
         (
+            "TID-9",
+            &["NON_CANONICAL_TEXT"],
+            "base32 prefix 'b' with upper-case letters",
+            format!("b{}", raw.to_string()[1..].to_uppercase()),
+            E::TidBadMultibase,
+        ),
+        (
+            "TID-9",
+            &["NON_CANONICAL_TEXT"],
+            "base45 with lower-case letters",
+            format!("R{}", raw.to_string_in(Base::Base45)[1..].to_lowercase()),
+            E::TidBadMultibase,
+        ),
+        (
+            "TID-9",
+            &["NON_CANONICAL_TEXT"],
+            "base64pad with its padding removed",
+            raw.to_string_in(Base::Base64Pad)
+                .trim_end_matches('=')
+                .to_string(),
+            E::TidBadMultibase,
+        ),
+        (
+            "TID-9",
+            &["NON_CANONICAL_TEXT"],
+            "base16 with mixed case",
+            format!("f{}", mixed_case(&raw.to_string_in(Base::Base16Lower)[1..])),
+            E::TidBadMultibase,
+        ),
+        (
             "TID-4",
             &["SHORT_RANDOM"],
             "15 random bytes",
@@ -338,6 +368,20 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
     s.finish()
 }
 
+/// Upper-cases every other letter.
+fn mixed_case(text: &str) -> String {
+    text.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 fn random_tid(variant: Variant, len: usize, rng: &mut ChaCha20Rng) -> ThreadId {
     let mut random = vec![0u8; len];
     rng.fill_bytes(&mut random);
@@ -364,6 +408,11 @@ fn notes(s: &mut SuiteBuilder) {
         "BAD_MULTIBASE",
         "MISSING_CHECK",
         "Text that is not a multibase string this protocol accepts.",
+    );
+    s.note(
+        "NON_CANONICAL_TEXT",
+        "MALLEABILITY",
+        "A text that decodes, but is not the canonical text of its bytes in its base.",
     );
     s.note(
         "TRUNCATED",
