@@ -2,5 +2,7 @@
 //! `spec/harness-protocol.md`.
 //!
 //! - [`adapter`]: the reference implementation behind that protocol (`threads-reference-adapter`).
+//! - [`runner`]: the conformance runner behind `threads-conform run`.
 
 pub mod adapter;
+pub mod runner;

@@ -6,6 +6,7 @@
 mod nodes;
 
 use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
 use threads::{Error, ErrorCode};
@@ -161,4 +162,17 @@ pub fn serve(input: impl BufRead, mut output: impl Write, adapter: &mut Adapter)
         }
     }
     Ok(())
+}
+
+/// Serves the reference adapter on this process's stdin and stdout: the body of
+/// `threads-reference-adapter` and of `threads-conform reference-adapter`.
+pub fn serve_stdio() -> ExitCode {
+    let mut adapter = Adapter::default();
+    match serve(io::stdin().lock(), io::stdout().lock(), &mut adapter) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reference adapter: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,0 +1,187 @@
+//! The JUnit XML report (`--junit`): one `<testsuite>` per suite or scenario, one `<testcase>` per
+//! case, `<failure>` or `<skipped/>` inside.
+
+use std::fmt::Write;
+
+use super::results::{CaseResult, GroupKind, GroupResult, RunReport, Status};
+use super::summary::{MAX_HEX, shorten_hex};
+
+/// The report as a JUnit XML document.
+pub fn render(report: &RunReport) -> String {
+    let c = report.counts();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+        escape(&format!(
+            "{} {} {}",
+            super::results::HARNESS,
+            report.implementation,
+            report.version
+        )),
+        c.passed + c.failed + c.skipped,
+        c.failed,
+        c.skipped
+    );
+    for group in &report.groups {
+        suite(&mut out, group);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn suite(out: &mut String, group: &GroupResult) {
+    let c = group.counts();
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+        escape(&group.name),
+        group.cases.len(),
+        c.failed,
+        c.skipped
+    );
+    for case in &group.cases {
+        testcase(out, group, case);
+    }
+    out.push_str("  </testsuite>\n");
+}
+
+fn testcase(out: &mut String, group: &GroupResult, case: &CaseResult) {
+    let name = match group.kind {
+        GroupKind::Suite => format!("tcId {} [{}] {}", case.id, case.spec_section, case.comment),
+        GroupKind::Scenario => format!("{} [{}]", case.id, case.spec_section),
+    };
+    let _ = write!(
+        out,
+        "    <testcase classname=\"{}.{}\" name=\"{}\"",
+        group.kind.label(),
+        escape(&group.name),
+        escape(&name)
+    );
+    match &case.status {
+        Status::Passed => out.push_str("/>\n"),
+        Status::Skipped(reason) => {
+            let _ = write!(
+                out,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                escape(reason)
+            );
+        }
+        Status::Failed(f) => {
+            let kind = f.note.as_deref().unwrap_or("MISMATCH");
+            let message = format!("expected {}, got {}", f.expected, f.actual);
+            let mut body = format!(
+                "flags: {}\nexpected: {}\nactual: {}\n",
+                case.reported_flags().join(", "),
+                f.expected,
+                f.actual
+            );
+            for line in &f.stderr {
+                let _ = writeln!(body, "stderr | {line}");
+            }
+            let _ = write!(
+                out,
+                ">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(&shorten_hex(&message, MAX_HEX)),
+                escape_content(&body)
+            );
+        }
+    }
+}
+
+/// Escapes text for an XML attribute value; characters XML 1.0 cannot hold become U+FFFD.
+pub fn escape(text: &str) -> String {
+    escape_with(text, true)
+}
+
+/// Escapes text for XML element content (line breaks kept as they are).
+pub fn escape_content(text: &str) -> String {
+    escape_with(text, false)
+}
+
+fn escape_with(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\r' | '\t' if !attribute => out.push(ch),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::results::CaseFailure;
+
+    #[test]
+    fn escapes_markup_quotes_and_control_characters() {
+        assert_eq!(escape("a<b>&\"c\"'"), "a&lt;b&gt;&amp;&quot;c&quot;&apos;");
+        assert_eq!(escape("x\u{1}y\nz"), "x\u{FFFD}y&#10;z");
+        assert_eq!(escape_content("x\u{1}y\n<z>"), "x\u{FFFD}y\n&lt;z&gt;");
+    }
+
+    #[test]
+    fn failures_and_skips_are_marked() {
+        let case = |id: &str, status| CaseResult {
+            id: id.into(),
+            comment: "<&>".into(),
+            spec_section: "TID-4".into(),
+            flags: vec![],
+            status,
+        };
+        let report = RunReport {
+            command: vec![],
+            implementation: "i".into(),
+            version: "v".into(),
+            restarts: 0,
+            notes: vec![],
+            groups: vec![GroupResult {
+                name: "tid".into(),
+                kind: GroupKind::Suite,
+                skipped: None,
+                notes: vec![],
+                cases: vec![
+                    case("1", Status::Passed),
+                    case("2", Status::Skipped("no op".into())),
+                    case(
+                        "3",
+                        Status::Failed(CaseFailure {
+                            expected: "A".into(),
+                            actual: "B".into(),
+                            note: None,
+                            stderr: vec![],
+                        }),
+                    ),
+                ],
+            }],
+        };
+        let xml = render(&report);
+        assert!(
+            xml.contains(
+                "<testsuite name=\"tid\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\">"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("name=\"tcId 1 [TID-4] &lt;&amp;&gt;\"/>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<skipped message=\"no op\"/>"), "{xml}");
+        assert!(
+            xml.contains("<failure type=\"MISMATCH\" message=\"expected A, got B\">"),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase").count(), 3);
+    }
+}

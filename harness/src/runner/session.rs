@@ -1,0 +1,274 @@
+//! A supervised adapter: restarted (with `hello` again) after every crash, protocol violation or
+//! timeout, so one misbehaving case never stops the run (HP-20, HP-21). A restart whose `hello`
+//! fails or differs from the first makes the adapter unavailable for the rest of the run (HP-18).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::client::{AdapterProcess, Fault, FaultKind, Hello, Reply};
+
+/// The adapter for the whole run.
+pub struct Session {
+    argv: Vec<String>,
+    timeout: Duration,
+    process: Option<AdapterProcess>,
+    hello: Hello,
+    /// Why the adapter can no longer be used, once a restart failed.
+    unavailable: Option<String>,
+    restarts: u32,
+}
+
+impl Session {
+    /// Starts the adapter and greets it; `Err` says why the harness cannot run.
+    pub fn start(argv: &[String], timeout: Duration) -> Result<Session, String> {
+        let (process, hello) = launch(argv, timeout)?;
+        Ok(Session {
+            argv: argv.to_vec(),
+            timeout,
+            process: Some(process),
+            hello,
+            unavailable: None,
+            restarts: 0,
+        })
+    }
+
+    /// What the adapter said in its first `hello`.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// How often the adapter was restarted.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// A position in the current adapter's stderr, for [`Session::stderr_since`].
+    pub fn stderr_mark(&self) -> u64 {
+        self.process.as_ref().map_or(0, |p| p.stderr().mark())
+    }
+
+    /// The current adapter's stderr lines written after `mark`.
+    pub fn stderr_since(&self, mark: u64) -> Vec<String> {
+        self.process
+            .as_ref()
+            .map_or_else(Vec::new, |p| p.stderr().since(mark))
+    }
+
+    /// Sends one request, first restarting the adapter if it is gone or has exited.
+    ///
+    /// On a [`Fault`] the adapter is killed; the fault carries its last stderr lines.
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Reply, Fault> {
+        self.ready()?;
+        self.send(method, params)
+    }
+
+    /// Sends one request to the same process as the previous one: if the adapter is gone or has
+    /// exited, the request fails as a crash instead (a scenario's nodes died with it, HP-20).
+    pub fn request_same_process(&mut self, method: &str, params: Value) -> Result<Reply, Fault> {
+        if let Some(unavailable) = self.unavailable_fault() {
+            return Err(unavailable);
+        }
+        let exited = match &mut self.process {
+            None => true,
+            Some(process) => process.has_exited(),
+        };
+        if exited {
+            let stderr = self.retire();
+            return Err(Fault {
+                kind: FaultKind::Crash,
+                detail: format!("{method}: the adapter exited between requests"),
+                stderr,
+            });
+        }
+        self.send(method, params)
+    }
+
+    fn send(&mut self, method: &str, params: Value) -> Result<Reply, Fault> {
+        let timeout = self.timeout;
+        let Some(process) = self.process.as_mut() else {
+            return Err(Fault::new(FaultKind::Crash, "the adapter is not running"));
+        };
+        process
+            .request(method, params, timeout)
+            .map_err(|mut fault| {
+                fault.stderr = self.retire();
+                fault
+            })
+    }
+
+    /// Kills the current process, if any; returns its last stderr lines.
+    fn retire(&mut self) -> Vec<String> {
+        match self.process.take() {
+            Some(mut process) => {
+                process.kill();
+                process.stderr().lines()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn unavailable_fault(&self) -> Option<Fault> {
+        self.unavailable
+            .as_ref()
+            .map(|why| Fault::new(FaultKind::AdapterUnavailable, why.clone()))
+    }
+
+    /// Makes sure an adapter process is running: restarts it if it is gone or has exited (HP-20,
+    /// HP-21). A failed restart makes the adapter unavailable for the rest of the run (HP-18).
+    pub fn ready(&mut self) -> Result<(), Fault> {
+        if let Some(unavailable) = self.unavailable_fault() {
+            return Err(unavailable);
+        }
+        if let Some(process) = &mut self.process {
+            if !process.has_exited() {
+                return Ok(());
+            }
+            self.retire();
+        }
+        self.restarts += 1;
+        let restarted = launch(&self.argv, self.timeout).and_then(|(process, hello)| {
+            if hello == self.hello {
+                Ok(process)
+            } else {
+                Err(format!(
+                    "the restarted adapter's hello differs from the first: {hello:?}, first {:?}",
+                    self.hello
+                ))
+            }
+        });
+        match restarted {
+            Ok(process) => {
+                self.process = Some(process);
+                Ok(())
+            }
+            Err(why) => {
+                let why = format!("the adapter could not be restarted: {why}");
+                self.unavailable = Some(why.clone());
+                Err(Fault::new(FaultKind::AdapterUnavailable, why))
+            }
+        }
+    }
+
+    /// Sends `shutdown` and waits up to the case timeout for the adapter to exit, killing it
+    /// otherwise; returns what went wrong at shutdown, if anything (HP-42).
+    pub fn shutdown(mut self) -> Option<String> {
+        let timeout = self.timeout;
+        self.process
+            .take()
+            .and_then(|process| process.shutdown(timeout))
+    }
+}
+
+/// Starts the adapter and runs the `hello` handshake.
+fn launch(argv: &[String], timeout: Duration) -> Result<(AdapterProcess, Hello), String> {
+    let shown = shell_words::join(argv);
+    let mut process =
+        AdapterProcess::spawn(argv).map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    let outcome = match process.request("hello", Hello::params(), timeout) {
+        Ok(Ok(result)) => Hello::from_result(&result),
+        Ok(Err(error)) => Err(format!("the adapter refused hello: {error}")),
+        Err(fault) => Err(format!("hello failed: {fault}")),
+    };
+    match outcome {
+        Ok(hello) => Ok((process, hello)),
+        Err(why) => {
+            process.kill();
+            Err(with_stderr(
+                format!("`{shown}`: {why}"),
+                &process.stderr().lines(),
+            ))
+        }
+    }
+}
+
+/// A message followed by the adapter's stderr lines, if any.
+fn with_stderr(message: String, stderr: &[String]) -> String {
+    if stderr.is_empty() {
+        return message;
+    }
+    let mut text = format!("{message}\nadapter stderr (last {} lines):", stderr.len());
+    for line in stderr {
+        text.push_str("\n  | ");
+        text.push_str(line);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const HELLO: &str = r#"{"id":1,"result":{"protocol":1,"implementation":"fake","version":"0","capabilities":{"operations":[],"scenarios":[]}}}"#;
+    const LONG: Duration = Duration::from_secs(30);
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn starts_and_greets() {
+        let script = format!(
+            "read l; echo '{HELLO}'; read l; echo '{{\"id\":2,\"result\":5}}'; read l; echo '{{\"id\":3,\"result\":{{}}}}'"
+        );
+        let mut session = Session::start(&sh(&script), LONG).unwrap();
+        assert_eq!(session.hello().implementation, "fake");
+        assert_eq!(session.request("x", json!({})).unwrap(), Ok(json!(5)));
+        assert_eq!(session.shutdown(), None);
+    }
+
+    #[test]
+    fn restarts_after_a_crash() {
+        // Every process greets, then dies on its first real request.
+        let script = format!("read l; echo '{HELLO}'; read l; echo boom >&2; exit 4");
+        let mut session = Session::start(&sh(&script), LONG).unwrap();
+        for _ in 0..2 {
+            let fault = session.request("x", json!({})).unwrap_err();
+            assert_eq!(fault.kind, FaultKind::Crash);
+            assert_eq!(fault.stderr, ["boom"]);
+        }
+        assert_eq!(session.restarts(), 1);
+    }
+
+    #[test]
+    fn an_exit_between_requests_restarts_silently_but_fails_a_same_process_request() {
+        // Every process greets, answers one request, then exits.
+        let script = format!("read l; echo '{HELLO}'; read l; echo '{{\"id\":2,\"result\":1}}'");
+        let mut session = Session::start(&sh(&script), LONG).unwrap();
+        assert_eq!(session.request("x", json!({})).unwrap(), Ok(json!(1)));
+        // Give the process time to exit, so the next request sees it gone.
+        std::thread::sleep(Duration::from_millis(500));
+        let fault = session.request_same_process("x", json!({})).unwrap_err();
+        assert!(fault.detail.contains("exited between requests"), "{fault}");
+        assert_eq!(session.request("x", json!({})).unwrap(), Ok(json!(1)));
+        assert_eq!(session.restarts(), 1);
+    }
+
+    #[test]
+    fn a_refused_hello_stops_the_start() {
+        let script = r#"read l; echo '{"id":1,"error":{"code":"BAD_REQUEST","message":"protocol 1 unknown"}}'"#;
+        let why = Session::start(&sh(script), LONG).err().unwrap();
+        assert!(why.contains("BAD_REQUEST"), "{why}");
+    }
+
+    #[test]
+    fn a_failed_restart_makes_the_adapter_unavailable() {
+        // The first process greets; a marker file makes every later one fail its hello.
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let script = format!(
+            "if [ -e '{m}' ]; then echo 'second start' >&2; exit 1; fi; touch '{m}'; read l; echo '{HELLO}'; read l; exit 1",
+            m = marker.display()
+        );
+        let mut session = Session::start(&sh(&script), LONG).unwrap();
+        let first = session.request("x", json!({})).unwrap_err();
+        assert!(first.detail.contains("closed its stdout"), "{first}");
+        for _ in 0..2 {
+            let f = session.request("x", json!({})).unwrap_err();
+            assert_eq!(f.kind, FaultKind::AdapterUnavailable);
+            assert!(f.detail.contains("second start"), "{f}");
+        }
+        assert_eq!(session.restarts(), 1);
+    }
+}

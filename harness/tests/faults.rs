@@ -1,0 +1,170 @@
+//! The harness catches bugs: it runs against deliberately faulty implementations
+//! (`examples/faulty_adapter.rs`, built with the tests) and must fail each, naming the cases and
+//! flags that caught it, while the run goes on.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn faulty_adapter() -> PathBuf {
+    let conform = PathBuf::from(env!("CARGO_BIN_EXE_threads-conform"));
+    conform.with_file_name("examples").join("faulty_adapter")
+}
+
+/// Runs the harness against the adapter with `fault`; returns the exit code and the JSON report.
+fn run_with_fault(fault: &str, extra: &[&str]) -> (i32, Value) {
+    let report =
+        std::env::temp_dir().join(format!("threads-fault-{fault}-{}.json", std::process::id()));
+    let implementation = format!("'{}' --fault {fault}", faulty_adapter().display());
+    let output = Command::new(env!("CARGO_BIN_EXE_threads-conform"))
+        .args(["run", "--impl", &implementation, "--json"])
+        .arg(&report)
+        .args(extra)
+        .output()
+        .expect("threads-conform starts");
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let _ = std::fs::remove_file(&report);
+    (
+        output.status.code().unwrap_or(-1),
+        serde_json::from_str(&text).expect("the report is JSON"),
+    )
+}
+
+/// Every failed case as (group, specSection, flags).
+fn failures(report: &Value) -> Vec<(String, String, Vec<String>)> {
+    let mut out = Vec::new();
+    for group in report["groups"].as_array().into_iter().flatten() {
+        for case in group["cases"].as_array().into_iter().flatten() {
+            if case["status"] == "failed" {
+                let flags = case["flags"].as_array().into_iter().flatten();
+                out.push((
+                    group["name"].as_str().unwrap_or_default().to_string(),
+                    case["specSection"].as_str().unwrap_or_default().to_string(),
+                    flags.filter_map(|f| f.as_str().map(String::from)).collect(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Asserts the run failed (exit 1) and some failed case carries `flag`.
+fn caught_by_flag(fault: &str, flag: &str, extra: &[&str]) -> Value {
+    let (code, report) = run_with_fault(fault, extra);
+    assert_eq!(code, 1, "fault {fault} must fail the run");
+    let failed = failures(&report);
+    assert!(
+        failed
+            .iter()
+            .any(|(_, _, flags)| flags.iter().any(|f| f == flag)),
+        "fault {fault}: no failed case carries {flag}; failures: {failed:?}"
+    );
+    report
+}
+
+fn group_counts<'a>(report: &'a Value, name: &str) -> &'a Value {
+    let groups = report["groups"].as_array().expect("groups");
+    &groups
+        .iter()
+        .find(|g| g["name"] == name)
+        .expect("group present")["counts"]
+}
+
+#[test]
+fn accepting_forged_signatures_is_caught() {
+    caught_by_flag(
+        "forged-signatures",
+        "FORGED_SIGNATURE",
+        &["--suite", "records", "--suite", "logs"],
+    );
+}
+
+#[test]
+fn ignoring_associated_data_is_caught() {
+    caught_by_flag(
+        "ignore-associated-data",
+        "PUBLISHED",
+        &["--suite", "records"],
+    );
+}
+
+#[test]
+fn accepting_short_random_parts_is_caught() {
+    caught_by_flag("short-random", "SHORT_RANDOM", &["--suite", "tid"]);
+}
+
+#[test]
+fn skipping_the_link_check_is_caught() {
+    caught_by_flag("skip-link-check", "BROKEN_LINK", &["--suite", "logs"]);
+}
+
+#[test]
+fn leaking_plaintext_to_a_follower_is_caught_by_the_live_scenario() {
+    let (code, report) = run_with_fault("leak-plaintext", &["--suite", "writer-follower-reader"]);
+    assert_eq!(code, 1);
+    let failed = failures(&report);
+    assert!(
+        failed
+            .iter()
+            .any(|(group, section, _)| group == "writer-follower-reader" && section == "KEY-7"),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn wrong_error_codes_are_caught() {
+    let (code, report) = run_with_fault("wrong-error-codes", &["--suite", "tid"]);
+    assert_eq!(code, 1);
+    // Every invalid tid case expects a code other than BLOCK_MALFORMED, and valid ones still pass.
+    assert_eq!(group_counts(&report, "tid")["failed"], 30);
+    assert_eq!(group_counts(&report, "tid")["passed"], 32);
+}
+
+#[test]
+fn a_crash_fails_its_case_and_the_run_goes_on() {
+    let report = caught_by_flag("crash", "CRASH", &[]);
+    assert!(report["restarts"].as_u64().unwrap_or(0) >= 1);
+    // The suites after the crash still ran and passed.
+    assert_eq!(group_counts(&report, "logs")["failed"], 0);
+    assert!(
+        group_counts(&report, "logs")["passed"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+}
+
+#[test]
+fn a_hang_times_out_and_the_run_goes_on() {
+    let report = caught_by_flag("hang", "TIMEOUT", &["--suite", "keys", "--timeout", "2"]);
+    assert!(
+        group_counts(&report, "keys")["passed"]
+            .as_u64()
+            .unwrap_or(0)
+            > 20
+    );
+}
+
+#[test]
+fn garbage_on_stdout_is_a_protocol_violation() {
+    let report = caught_by_flag("garbage", "PROTOCOL_VIOLATION", &["--suite", "keys"]);
+    assert!(
+        group_counts(&report, "keys")["passed"]
+            .as_u64()
+            .unwrap_or(0)
+            > 20
+    );
+}
+
+#[test]
+fn the_same_adapter_without_a_fault_passes() {
+    let (code, report) = run_with_fault("none", &[]);
+    assert_eq!(code, 0, "{:?}", failures(&report));
+    assert_eq!(report["counts"]["failed"], 0);
+}
