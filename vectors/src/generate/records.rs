@@ -310,6 +310,21 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
         env(&wr.envelope(p2, &vec![0x5a; 65536], TIME, rng)),
         Intent::Valid,
     );
+    // The largest body whose block is exactly 1 MiB: 5 bytes of byte-string head, nonce and tag.
+    let largest = vec![0x5a; block::MAX_BLOCK_SIZE - 5 - seal::OVERHEAD];
+    let at_limit = wr.envelope(p2, &largest, TIME, rng);
+    assert_eq!(
+        at_limit.body.len(),
+        block::MAX_BLOCK_SIZE,
+        "the body block sits exactly at the limit"
+    );
+    s.case(
+        "REC-4",
+        &["BOUNDARY"],
+        "a body block of exactly 1 MiB is allowed",
+        env(&at_limit),
+        Intent::Valid,
+    );
 
     let f = |t: Tweaks, rng: &mut ChaCha20Rng| wr.forge(p2, b"second event", TIME, t, rng);
     let other_writer = Writer {
@@ -880,6 +895,11 @@ fn verify_reader(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
 }
 
 fn notes(s: &mut SuiteBuilder) {
+    s.note(
+        "BOUNDARY",
+        "EDGE_CASE",
+        "A value exactly at a limit, which must be accepted.",
+    );
     s.note("NORMAL", "BASIC", "A well-formed input.");
     s.note(
         "PUBLISHED",

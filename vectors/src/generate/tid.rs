@@ -276,6 +276,16 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             E::TidBadVarint,
         ),
         (
+            "TID-5",
+            &["LONG_VARINT"],
+            "a version uvarint of exactly 9 bytes is well-formed; its value is not 1",
+            with(
+                &[0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x55],
+                &r32,
+            ),
+            E::TidUnknownVersion,
+        ),
+        (
             "TID-2",
             &["UNKNOWN_VERSION"],
             "version 0",
