@@ -148,6 +148,21 @@ fn seal_open(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             Intent::Valid,
         );
     }
+    // An empty plaintext seals to exactly nonce and tag: the shortest valid sealed layer.
+    let empty = seal::seal(
+        &key,
+        &seal::associated_data(Layer::Body, thread, &log),
+        b"",
+        rng,
+    );
+    let input = json!({"layer": "body", "key": key_hex(&key), "sealed": hex::encode(&empty)});
+    s.case(
+        "SEAL-1",
+        &["BOUNDARY"],
+        "an empty plaintext: 40 bytes, nonce and tag only",
+        input,
+        Intent::Valid,
+    );
     let ok = seal::seal(
         &key,
         &seal::associated_data(Layer::Header, thread, &log),
