@@ -86,6 +86,20 @@ registry! {
     LogFork = 402, "LOG_FORK";
     /// The record is beyond the next position; records are missing [LOG-7].
     LogGap = 403, "LOG_GAP";
+    /// An invite is not the canonical DAG-CBOR of [INV-3] or names an unknown role.
+    InviteMalformed = 501, "INVITE_MALFORMED";
+    /// The invite's signature does not verify under the inviter's key [INV-5].
+    InviteSignatureInvalid = 502, "INVITE_SIGNATURE_INVALID";
+    /// The invite is addressed to another peer [INV-6].
+    InviteWrongRecipient = 503, "INVITE_WRONG_RECIPIENT";
+    /// The sealed key set does not open with the recipient's key [INV-2].
+    InviteDecryptFailed = 504, "INVITE_DECRYPT_FAILED";
+    /// An ACL document or ACL event is not of the shape [ACL-3] defines.
+    AclMalformed = 601, "ACL_MALFORMED";
+    /// An ACL change by an author the ACL's own ACL does not allow [ACL-6].
+    AclBypass = 602, "ACL_BYPASS";
+    /// The ACL does not give the peer the role the action needs [ACL-2].
+    AclDenied = 603, "ACL_DENIED";
     /// The implementation does not support the requested operation (harness protocol).
     Unsupported = 901, "UNSUPPORTED";
     /// The request is not a valid harness-protocol message (harness protocol).

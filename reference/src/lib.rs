@@ -14,18 +14,23 @@
 //! 4. [`block`], [`seal`], [`record`], [`envelope`], [`verify`] — how an event is encoded,
 //!    encrypted, signed, sent and checked (chapter 3).
 //! 5. [`log`] — heads, counters, forks and gaps (chapter 4).
-//! 6. [`sync`] — a sans-IO peer that pulls and pushes records (chapter 7, to come).
+//! 6. [`invite`] — sealing a thread's keys to a new peer; joining as a writer (chapter 5).
+//! 7. [`acl`] — roles, the ACL document, ACL events and the merge rule every reader folds them
+//!    with; revocation cuts and deletes (chapter 6).
+//! 8. [`sync`] — a sans-IO peer that pulls and pushes records (chapter 7, to come).
 //!
 //! Nothing here reads a clock, a socket or a random-number generator of its own: time and
 //! randomness are always arguments.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod acl;
 pub mod addr;
 pub mod block;
 pub mod envelope;
 pub mod error;
 pub mod id;
+pub mod invite;
 pub mod keys;
 pub mod log;
 pub mod record;
