@@ -895,6 +895,65 @@ impl Genesis {
     }
 }
 
+/// What an invite tells a joiner about an access-controlled thread's ACL [ACL-11], [INV-9]: where
+/// the genesis is (its creator's log and its record CID) and the inviter's current document.
+///
+/// The document is a snapshot for the invite's own checks; the joiner's ACL is always recomputed
+/// from the genesis and the change events it fetches [ACL-6].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclAnchor {
+    /// The thread's creator: the log whose seq 1 is the genesis.
+    pub creator: LogId,
+    /// The genesis record's CID.
+    pub genesis: Cid,
+    /// The inviter's current ACL document.
+    pub document: AclDocument,
+}
+
+/// Wire form of [`AclAnchor`]: `{"creator": bytes, "document": bytes, "genesis": CID}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnchorNode {
+    #[serde(with = "serde_bytes")]
+    creator: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    document: Vec<u8>,
+    genesis: Cid,
+}
+
+impl AclAnchor {
+    /// The anchor of an ACL state.
+    pub fn of(acl: &Acl) -> AclAnchor {
+        AclAnchor {
+            creator: *acl.genesis().author(),
+            genesis: *acl.genesis().cid(),
+            document: acl.document().clone(),
+        }
+    }
+
+    /// The canonical DAG-CBOR encoding [ACL-11].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        block::encode(&AnchorNode {
+            creator: self.creator.to_bytes(),
+            document: self.document.to_bytes(),
+            genesis: self.genesis,
+        })
+    }
+
+    /// Decodes an anchor; anything malformed is ACL_MALFORMED [ACL-11].
+    pub fn from_bytes(bytes: &[u8]) -> Result<AclAnchor> {
+        let node: AnchorNode = block::decode_canonical(bytes, ErrorCode::AclMalformed)?;
+        let creator = LogId::from_bytes(&node.creator)
+            .map_err(|e| malformed(format!("anchor creator: {}", e.detail)))?;
+        block::check_link(&node.genesis).map_err(|e| malformed(e.detail))?;
+        Ok(AclAnchor {
+            creator,
+            genesis: node.genesis,
+            document: AclDocument::from_bytes(&node.document)?,
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The ACL state: fold over the set of events
 // ---------------------------------------------------------------------------------------------

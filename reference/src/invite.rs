@@ -21,6 +21,7 @@ use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::{CryptoRng, TryCryptoRng, TryRng};
 use serde::{Deserialize, Serialize};
 
+use crate::acl::{AclAnchor, Action};
 use crate::addr::LogAddr;
 use crate::block;
 use crate::error::{Error, ErrorCode, Result};
@@ -263,6 +264,12 @@ impl Invite {
         };
         invite.sign_with(inviter);
         check_size(&invite.to_bytes())?;
+        check_acl_grants(
+            &invite.thread,
+            invite.acl.as_deref(),
+            &invite.recipient,
+            invite.role,
+        )?;
         Ok(invite)
     }
 
@@ -376,6 +383,8 @@ impl Invite {
         )?;
         // Step 6: the keys are the ones the role promises.
         check_role_keys(invite.role, &keys)?;
+        // Step 7: in an access-controlled thread, the ACL grants us the invited role.
+        check_acl_grants(&invite.thread, invite.acl.as_deref(), &me, invite.role)?;
         Ok(OpenedInvite {
             thread: invite.thread,
             role: invite.role,
@@ -432,6 +441,25 @@ fn check_acl(thread: &ThreadId, acl: Option<&[u8]>) -> Result<()> {
         (Variant::Raw, Some(_)) => Err(malformed("a raw thread's invite must have acl null")),
         _ => Ok(()),
     }
+}
+
+/// The ACL an access-controlled thread's invite carries must grant the recipient the invited
+/// role: an inviter refuses to issue, and a recipient refuses to accept, anything else [INV-9].
+fn check_acl_grants(
+    thread: &ThreadId,
+    acl: Option<&[u8]>,
+    recipient: &LogId,
+    role: InviteRole,
+) -> Result<()> {
+    let Some(bytes) = acl else { return Ok(()) };
+    let anchor = AclAnchor::from_bytes(bytes)?;
+    anchor.document.check_thread(thread)?;
+    let action = match role {
+        InviteRole::Follower => Action::Follow,
+        InviteRole::Reader => Action::Read,
+        InviteRole::Writer => Action::Write,
+    };
+    anchor.document.may(recipient, action)
 }
 
 /// Logs sorted by log ID, each once; every address valid and naming its entry's log [INV-3].

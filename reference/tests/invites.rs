@@ -11,6 +11,7 @@ use ipld_core::ipld::Ipld;
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{TryCryptoRng, TryRng};
+use threads::acl::{AclAnchor, AclDocument, Role, Roles};
 use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::{
     self, HPKE_INFO, Invite, InviteRole, InviteTerms, Join, LogEntry, MAX_INVITE_SIZE, OpenedInvite,
@@ -157,9 +158,20 @@ impl World {
         World::new(Variant::Raw)
     }
 
+    /// An ACL anchor whose document grants the recipient write (and so read and follow).
+    fn anchor(&self) -> AclAnchor {
+        let document = AclDocument::for_thread(&self.thread, self.inviter.log_id())
+            .with_peer(self.recipient.log_id(), Roles::of(Role::Write));
+        AclAnchor {
+            creator: self.inviter.log_id(),
+            genesis: threads::block::cid_of(b"genesis"),
+            document,
+        }
+    }
+
     fn terms(&self, role: InviteRole) -> InviteTerms {
         let acl = match self.thread.variant() {
-            Variant::AccessControlled => Some(b"the ACL document (chapter 6)".to_vec()),
+            Variant::AccessControlled => Some(self.anchor().to_bytes()),
             Variant::Raw => None,
         };
         InviteTerms {
@@ -421,7 +433,9 @@ fn the_size_limit_is_one_mebibyte_inclusive() {
     let exact = 100_000 + MAX_INVITE_SIZE - probe;
     let bytes = resized(&mut invite, exact, &world.inviter);
     assert_eq!(bytes.len(), MAX_INVITE_SIZE);
-    assert!(world.open(&bytes).is_ok());
+    // At the limit the invite decodes (its filler ACL is then judged by INV-9, not the size).
+    assert!(Invite::from_bytes(&bytes).is_ok());
+    assert_eq!(code(world.open(&bytes)), ErrorCode::AclMalformed);
     let bytes = resized(&mut invite, exact + 1, &world.inviter);
     assert_eq!(bytes.len(), MAX_INVITE_SIZE + 1);
     assert_eq!(code(world.open(&bytes)), ErrorCode::InviteMalformed);
@@ -1051,7 +1065,9 @@ fn build_terms(world: &World, role: InviteRole, logs: &[(u64, u8)], acl: Vec<u8>
     entries.dedup_by(|a, b| a.log == b.log);
     InviteTerms {
         logs: entries,
-        acl: (world.thread.variant() == Variant::AccessControlled).then_some(acl),
+        // Arbitrary bytes would not be an ACL anchor; the generated ones only vary its presence.
+        acl: (world.thread.variant() == Variant::AccessControlled && acl.len() < 64)
+            .then(|| world.anchor().to_bytes()),
         ..world.terms(role)
     }
 }
@@ -1114,4 +1130,31 @@ proptest! {
         let _ = Join::from_bytes(&bytes, &world.inviter.log_id());
         let _ = invite::hpke_open(&[1; 32], &[9; 32], &bytes, &bytes, &bytes);
     }
+}
+
+/// INV-9: in an access-controlled thread neither side lets an invite exceed what the ACL grants.
+#[test]
+fn an_invite_for_a_role_the_acl_does_not_grant_is_refused_on_both_sides() {
+    let mut world = World::new(Variant::AccessControlled);
+    let follow_only = AclAnchor {
+        document: AclDocument::for_thread(&world.thread, world.inviter.log_id())
+            .with_peer(world.recipient.log_id(), Roles::of(Role::Follow)),
+        ..world.anchor()
+    };
+    let terms = InviteTerms {
+        acl: Some(follow_only.to_bytes()),
+        ..world.terms(InviteRole::Reader)
+    };
+    assert_eq!(code(world.create(terms.clone())), ErrorCode::AclDenied);
+    // A follower invite under the same ACL is fine.
+    let follower = InviteTerms {
+        role: InviteRole::Follower,
+        ..terms
+    };
+    assert!(world.create(follower).is_ok());
+    // An inviter that skips its own check is caught by the recipient.
+    let mut invite = world.invite(InviteRole::Reader);
+    invite.acl = Some(follow_only.to_bytes());
+    invite.sign_with(&world.inviter);
+    assert_eq!(code(world.open(&invite.to_bytes())), ErrorCode::AclDenied);
 }
