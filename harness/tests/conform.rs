@@ -8,12 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use threads_harness::runner::scenario::SCENARIOS;
 
 const CONFORM: &str = env!("CARGO_BIN_EXE_threads-conform");
 const REFERENCE_ADAPTER: &str = env!("CARGO_BIN_EXE_threads-reference-adapter");
 
 /// The scenario's name and its number of checks.
 const SCENARIO: (&str, usize) = ("writer-follower-reader", 8);
+
+/// How many checks all live scenarios make.
+fn scenario_checks() -> usize {
+    SCENARIOS.iter().map(|s| s.checks.len()).sum()
+}
 
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
@@ -98,13 +104,12 @@ fn the_reference_adapter_passes_every_case() {
             "{summary}"
         );
     }
-    let scenario = format!("scenario {}", SCENARIO.0);
-    assert_eq!(
-        row(&summary, &scenario),
-        Some((SCENARIO.1, 0, 0)),
-        "{summary}"
-    );
-    let total = sizes.values().sum::<usize>() + SCENARIO.1;
+    for scenario in SCENARIOS {
+        let checks = scenario.checks.len();
+        let name = format!("scenario {}", scenario.name);
+        assert_eq!(row(&summary, &name), Some((checks, 0, 0)), "{summary}");
+    }
+    let total = sizes.values().sum::<usize>() + scenario_checks();
     assert!(
         summary.ends_with(&format!("\n{total} passed, 0 failed, 0 skipped\n")),
         "{summary}"
@@ -119,8 +124,8 @@ fn the_reference_adapter_passes_every_case() {
         json!({"passed": total, "failed": 0, "skipped": 0})
     );
     let groups = report["groups"].as_array().unwrap();
-    assert_eq!(groups.len(), sizes.len() + 1);
-    let scenario_cases = groups.last().unwrap()["cases"].as_array().unwrap();
+    assert_eq!(groups.len(), sizes.len() + SCENARIOS.len());
+    let scenario_cases = groups[sizes.len()]["cases"].as_array().unwrap();
     assert_eq!(
         scenario_cases[0]["id"],
         "writer-follower-reader/writer-appends"
@@ -128,7 +133,7 @@ fn the_reference_adapter_passes_every_case() {
 
     let junit = fs::read_to_string(&junit_path).unwrap();
     assert!(junit.starts_with("<?xml"), "{junit}");
-    assert_eq!(junit.matches("<testsuite ").count(), sizes.len() + 1);
+    assert_eq!(junit.matches("<testsuite ").count(), sizes.len() + SCENARIOS.len());
     assert_eq!(junit.matches("<testcase ").count(), total);
     assert!(!junit.contains("<failure"));
 }
@@ -161,7 +166,7 @@ for line in sys.stdin:
         "{summary}"
     );
     assert!(summary.contains("the adapter does not list the scenario feature \"nodes\""));
-    let total = sizes.values().sum::<usize>() + SCENARIO.1;
+    let total = sizes.values().sum::<usize>() + scenario_checks();
     assert!(
         summary.ends_with(&format!("\n0 passed, 0 failed, {total} skipped\n")),
         "{summary}"

@@ -13,11 +13,20 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use std::str::FromStr;
+
+use cid::Cid;
+
+use crate::acl::{
+    Acl, AclAnchor, AclDocument, AclEvent, AclEventRef, AclOp, Action, Genesis, Roles,
+};
+use crate::addr::LogAddr;
 use crate::block;
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId, Variant};
-use crate::keys::{IdentityKey, KeySet, Role};
+use crate::invite::{Invite, InviteRole, InviteTerms, Join, LogEntry};
+use crate::keys::{IdentityKey, KeySet};
 use crate::log::{Accepted, Log};
 use crate::record::{self, Author};
 use crate::verify::{self, OpenedEvent};
@@ -129,20 +138,6 @@ impl Message {
     }
 }
 
-/// What a peer hands another so it can join a thread: the thread, the key set for its role, the
-/// logs to fetch and the peers to fetch them from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invite {
-    /// The thread.
-    pub thread: ThreadId,
-    /// The keys for the invitee's role [KEY-6].
-    pub keys: KeySet,
-    /// The logs of the thread the inviter knows.
-    pub logs: Vec<LogId>,
-    /// Peers that serve those logs (the inviter first).
-    pub peers: Vec<LogId>,
-}
-
 /// One thread as a peer holds it.
 struct ThreadState {
     keys: KeySet,
@@ -151,6 +146,27 @@ struct ThreadState {
     logs: BTreeMap<LogId, StoredLog>,
     /// Peers to push new records to, and to pull from.
     peers: BTreeSet<LogId>,
+    /// Access-controlled threads: where the genesis is, and the ACL events read so far.
+    acl: Option<AclEvents>,
+}
+
+/// What a reader of an access-controlled thread knows of its ACL [ACL-6], [ACL-11].
+struct AclEvents {
+    creator: LogId,
+    genesis: Cid,
+    events: BTreeMap<Cid, AclEventRef>,
+}
+
+impl AclEvents {
+    /// The ACL as of the events read so far; `None` until the genesis record is read [ACL-4].
+    fn current(&self, thread: &ThreadId) -> Option<Acl> {
+        let genesis = self.events.get(&self.genesis)?;
+        if genesis.author != self.creator {
+            return None;
+        }
+        let genesis = Genesis::new(thread, genesis).ok()?;
+        Some(Acl::from_events(genesis, self.events.values().cloned()))
+    }
 }
 
 /// A log's chain and the envelopes that make it up, for serving.
@@ -164,6 +180,14 @@ impl StoredLog {
     fn counter(&self) -> u64 {
         self.chain.counter()
     }
+}
+
+/// Why ingesting a batch stopped early.
+enum Stop {
+    /// A record is beyond the next position: ask for the missing ones.
+    Gap,
+    /// The ACL refused a record: ask again once the ACL changes [ACL-7].
+    Refused,
 }
 
 /// A peer: its identity, its threads, and the messages it wants to send.
@@ -191,21 +215,39 @@ impl<R: CryptoRng> Peer<R> {
     }
 
     /// Creates a thread with fresh keys and a log this peer writes; returns the thread and the log.
-    pub fn create_thread(&mut self, variant: Variant) -> Result<(ThreadId, LogId)> {
+    ///
+    /// An access-controlled thread's log is the peer's own identity, and its first record is the
+    /// genesis naming this peer the only admin [ACL-4].
+    pub fn create_thread(&mut self, variant: Variant, time: u64) -> Result<(ThreadId, LogId)> {
         let thread = ThreadId::generate(variant, &mut self.rng);
         let keys = KeySet::generate(&mut self.rng);
-        keys.read_key()?;
-        let writer = IdentityKey::generate(&mut self.rng);
+        let writer = match variant {
+            Variant::AccessControlled => self.identity.clone(),
+            Variant::Raw => IdentityKey::generate(&mut self.rng),
+        };
         let log = writer.log_id();
-        let mut logs = BTreeMap::new();
-        logs.insert(log, StoredLog::default());
+        let acl = (variant == Variant::AccessControlled).then(|| AclEvents {
+            creator: log,
+            genesis: Cid::default(),
+            events: BTreeMap::new(),
+        });
         let state = ThreadState {
             keys,
             writer: Some(writer),
-            logs,
+            logs: BTreeMap::from([(log, StoredLog::default())]),
             peers: BTreeSet::new(),
+            acl,
         };
         self.threads.insert(thread.clone(), state);
+        if variant == Variant::AccessControlled {
+            let genesis = AclEvent::Genesis {
+                acl: AclDocument::for_thread(&thread, log),
+            };
+            let (_, _, cid) = self.append(&thread, &genesis.to_bytes(), time)?;
+            if let Some(acl) = self.state_mut(&thread)?.acl.as_mut() {
+                acl.genesis = cid;
+            }
+        }
         Ok((thread, log))
     }
 
@@ -215,7 +257,7 @@ impl<R: CryptoRng> Peer<R> {
         thread: &ThreadId,
         body: &[u8],
         time: u64,
-    ) -> Result<(LogId, u64, cid::Cid)> {
+    ) -> Result<(LogId, u64, Cid)> {
         let state = self
             .threads
             .get_mut(thread)
@@ -241,11 +283,13 @@ impl<R: CryptoRng> Peer<R> {
             time,
             &mut self.rng,
         );
-        // A writer checks its own record as any follower would, so it never serves one they reject.
-        let verified = verify::verify_follower(&envelope, thread, &log, &state.keys.follow)?;
-        stored.chain.accept(&verified)?;
+        // A writer checks its own record as any reader would, so it never serves one they reject.
+        let opened = verify::verify_reader(&envelope, thread, &log, &state.keys)?;
+        stored.chain.accept(&opened.record)?;
         stored.envelopes.push(envelope.clone());
-        let (seq, cid) = (verified.seq(), *verified.cid());
+        if let (Some(acl), Some(event)) = (state.acl.as_mut(), AclEventRef::from_opened(&opened)?) {
+            acl.events.insert(event.cid, event);
+        }
         for peer in &state.peers {
             let message = Message::Records {
                 thread: thread.clone(),
@@ -254,53 +298,125 @@ impl<R: CryptoRng> Peer<R> {
             };
             self.outbox.push((*peer, message));
         }
-        Ok((log, seq, cid))
+        Ok((log, opened.record.seq(), *opened.record.cid()))
     }
 
-    /// An invite for `role`: a follower's key set carries no read key [KEY-6].
-    pub fn invite(&self, thread: &ThreadId, role: Role) -> Result<Invite> {
+    /// Changes a peer's roles in an access-controlled thread: a signed ACL change event in this
+    /// peer's log [ACL-5]. Revoking write records the cut: the revoked peer's counter as known here.
+    pub fn set_roles(
+        &mut self,
+        thread: &ThreadId,
+        peer: LogId,
+        roles: Roles,
+        time: u64,
+    ) -> Result<Cid> {
+        let state = self.state(thread)?;
+        let acl = current_acl(thread, state)?;
+        acl.may(&self.id(), Action::Admin)?;
+        let counter = state.logs.get(&peer).map_or(0, StoredLog::counter);
+        let change = acl.next_change(AclOp::set_peer(peer, roles, counter))?;
+        let (_, _, cid) = self.append(thread, &AclEvent::Change(change).to_bytes(), time)?;
+        Ok(cid)
+    }
+
+    /// The thread's current ACL document [ACL-3], [ACL-6].
+    pub fn acl_document(&self, thread: &ThreadId) -> Result<AclDocument> {
+        Ok(current_acl(thread, self.state(thread)?)?.document().clone())
+    }
+
+    /// The keys this peer holds for `thread` [KEY-6].
+    pub fn keys(&self, thread: &ThreadId) -> Result<&KeySet> {
+        Ok(&self.state(thread)?.keys)
+    }
+
+    /// A signed invite for `recipient` [INV-3]: the key set for `role` sealed to it, every log with
+    /// the peers that serve it, and, in an access-controlled thread, the ACL anchor [INV-9].
+    pub fn invite(
+        &mut self,
+        thread: &ThreadId,
+        role: InviteRole,
+        recipient: LogId,
+    ) -> Result<Vec<u8>> {
         let state = self
             .threads
             .get(thread)
             .ok_or_else(|| unknown_thread(thread))?;
-        let keys = match role {
-            Role::Reader => {
-                state.keys.read_key()?;
-                state.keys.clone()
-            }
-            Role::Follower => state.keys.for_follower(),
-        };
-        let peers = std::iter::once(self.id())
+        let me = self.identity.log_id();
+        let servers: Vec<LogId> = std::iter::once(me)
             .chain(state.peers.iter().copied())
             .collect();
-        Ok(Invite {
+        let logs = state
+            .logs
+            .keys()
+            .map(|log| LogEntry {
+                log: *log,
+                addrs: servers
+                    .iter()
+                    .map(|peer| format!("/p2p/{peer}/ipel/{log}"))
+                    .collect(),
+            })
+            .collect();
+        let acl = match &state.acl {
+            Some(_) => Some(AclAnchor::of(&current_acl(thread, state)?).to_bytes()),
+            None => None,
+        };
+        let terms = InviteTerms {
             thread: thread.clone(),
-            keys,
-            logs: state.logs.keys().copied().collect(),
-            peers,
-        })
+            role,
+            recipient,
+            logs,
+            acl,
+        };
+        Ok(Invite::create(&self.identity, terms, &state.keys, &mut self.rng)?.to_bytes())
     }
 
-    /// Joins a thread from an invite: asks every listed peer for every listed log.
-    pub fn join(&mut self, invite: Invite) {
-        let peers: BTreeSet<LogId> = invite
-            .peers
-            .into_iter()
-            .filter(|p| *p != self.id())
-            .collect();
-        let logs = invite
-            .logs
-            .into_iter()
-            .map(|log| (log, StoredLog::default()))
-            .collect();
-        let state = ThreadState {
-            keys: invite.keys,
-            writer: None,
-            logs,
-            peers,
+    /// Joins a thread from an invite addressed to this peer [INV-6]: asks every listed peer for
+    /// every listed log; a writer also starts its own log with a join event [INV-7].
+    pub fn join(&mut self, invite: &[u8], time: u64) -> Result<(ThreadId, InviteRole)> {
+        let opened = Invite::open(invite, &self.identity)?;
+        let me = self.id();
+        let mut peers = BTreeSet::from([opened.inviter]);
+        for entry in &opened.logs {
+            for addr in &entry.addrs {
+                peers.extend(LogAddr::from_str(addr).map(|a| a.peer()));
+            }
+        }
+        peers.remove(&me);
+        let acl = match &opened.acl {
+            Some(bytes) => {
+                let anchor = AclAnchor::from_bytes(bytes)?;
+                // In an access-controlled thread a log's owner serves it too.
+                peers.extend(opened.logs.iter().map(|e| e.log).filter(|log| *log != me));
+                Some(AclEvents {
+                    creator: anchor.creator,
+                    genesis: anchor.genesis,
+                    events: BTreeMap::new(),
+                })
+            }
+            None => None,
         };
-        self.threads.insert(invite.thread.clone(), state);
-        self.pull_all(&invite.thread);
+        let writer = (opened.role == InviteRole::Writer).then(|| match acl {
+            Some(_) => self.identity.clone(),
+            None => IdentityKey::generate(&mut self.rng),
+        });
+        let state = ThreadState {
+            keys: opened.keys,
+            writer,
+            logs: opened
+                .logs
+                .iter()
+                .map(|e| (e.log, StoredLog::default()))
+                .collect(),
+            peers,
+            acl,
+        };
+        let thread = opened.thread;
+        self.threads.insert(thread.clone(), state);
+        self.pull_all(&thread);
+        if opened.role == InviteRole::Writer {
+            self.append(&thread, &Join { addrs: Vec::new() }.to_bytes(), time)?;
+        }
+        Ok((thread, opened.role))
     }
 
     /// Asks every known peer for everything after this peer's counter, for every log.
@@ -364,37 +480,63 @@ impl<R: CryptoRng> Peer<R> {
         ));
     }
 
-    /// Verifies and appends records in order; after a full batch or a gap, asks `from` for more.
+    /// Verifies and appends records in order and passes the new ones on to the thread's other
+    /// peers; after a full batch or a gap, asks `from` for more; after an ACL change, asks every
+    /// peer again, since refused records may now be accepted.
     fn ingest(&mut self, from: LogId, thread: &ThreadId, log: LogId, envelopes: Vec<Envelope>) {
         let Some(state) = self.threads.get_mut(thread) else {
             return;
         };
         let batch = envelopes.len() as u64;
-        let stored = state.logs.entry(log).or_default();
-        let mut gap = false;
-        for envelope in envelopes {
-            let Ok(record) = verify::verify_follower(&envelope, thread, &log, &state.keys.follow)
-            else {
-                continue;
+        let acl_before = state.acl.as_ref().map(|a| a.events.len());
+        // In an access-controlled thread a log's ID is its writer's peer ID: a new log names a new
+        // writer to pull from directly, which also makes it push its later records here.
+        if state.acl.is_some() && !state.logs.contains_key(&log) && log != self.identity.log_id() {
+            state.peers.insert(log);
+            let message = Message::Pull {
+                thread: thread.clone(),
+                log,
+                after: 0,
+                limit: PULL_LIMIT,
             };
-            match stored.chain.accept(&record) {
-                Ok(Accepted::Appended) => stored.envelopes.push(envelope),
-                Ok(Accepted::Duplicate) => {}
-                Err(e) if e.code == ErrorCode::LogGap => gap = true,
-                Err(_) => {}
+            self.outbox.push((log, message));
+        }
+        let mut stop = None;
+        let mut fresh = Vec::new();
+        for envelope in envelopes {
+            match admit(state, thread, log, envelope.clone()) {
+                Ok(()) => fresh.push(envelope),
+                Err(Some(why)) => {
+                    stop = Some(why);
+                    break;
+                }
+                Err(None) => {}
             }
         }
-        if gap || batch == PULL_LIMIT {
-            let after = stored.counter();
-            self.outbox.push((
-                from,
-                Message::Pull {
+        // Gossip: what is new here is news to the other peers of the thread too. Only newly
+        // appended records travel on, so the flood ends.
+        if !fresh.is_empty() {
+            for peer in state.peers.iter().filter(|p| **p != from) {
+                let message = Message::Records {
                     thread: thread.clone(),
                     log,
-                    after,
-                    limit: PULL_LIMIT,
-                },
-            ));
+                    envelopes: fresh.clone(),
+                };
+                self.outbox.push((*peer, message));
+            }
+        }
+        let acl_changed = state.acl.as_ref().map(|a| a.events.len()) != acl_before;
+        let counter = state.logs.get(&log).map_or(0, StoredLog::counter);
+        if acl_changed {
+            self.pull_all(thread);
+        } else if matches!(stop, Some(Stop::Gap)) || (stop.is_none() && batch == PULL_LIMIT) {
+            let message = Message::Pull {
+                thread: thread.clone(),
+                log,
+                after: counter,
+                limit: PULL_LIMIT,
+            };
+            self.outbox.push((from, message));
         }
     }
 
@@ -404,11 +546,8 @@ impl<R: CryptoRng> Peer<R> {
     }
 
     /// Head and counter of every log of `thread` [LOG-2].
-    pub fn heads(&self, thread: &ThreadId) -> Result<BTreeMap<LogId, (Option<cid::Cid>, u64)>> {
-        let state = self
-            .threads
-            .get(thread)
-            .ok_or_else(|| unknown_thread(thread))?;
+    pub fn heads(&self, thread: &ThreadId) -> Result<BTreeMap<LogId, (Option<Cid>, u64)>> {
+        let state = self.state(thread)?;
         Ok(state
             .logs
             .iter()
@@ -416,24 +555,109 @@ impl<R: CryptoRng> Peer<R> {
             .collect())
     }
 
-    /// Every event of `thread` a reader can open, by log then seq; KEY_UNAVAILABLE for a
+    /// Every application event of `thread` a reader can open, by log then seq; in an
+    /// access-controlled thread without ACL events and deleted events [ACL-8]. KEY_UNAVAILABLE for a
     /// follower [KEY-7], [VERIFY-2].
     pub fn read(&self, thread: &ThreadId) -> Result<Vec<OpenedEvent>> {
-        let state = self
-            .threads
-            .get(thread)
-            .ok_or_else(|| unknown_thread(thread))?;
+        let state = self.state(thread)?;
         state.keys.read_key()?;
+        let acl = match &state.acl {
+            Some(_) => Some(current_acl(thread, state)?),
+            None => None,
+        };
         let mut events = Vec::new();
         for (log, stored) in &state.logs {
             for envelope in &stored.envelopes {
-                if let Ok(event) = verify::verify_reader(envelope, thread, log, &state.keys) {
+                let Ok(event) = verify::verify_reader(envelope, thread, log, &state.keys) else {
+                    continue;
+                };
+                let shown = match &acl {
+                    None => true,
+                    Some(acl) => {
+                        !acl.is_deleted(event.record.cid())
+                            && matches!(AclEvent::classify(&event.body), Ok(None))
+                    }
+                };
+                if shown {
                     events.push(event);
                 }
             }
         }
         Ok(events)
     }
+
+    fn state(&self, thread: &ThreadId) -> Result<&ThreadState> {
+        self.threads
+            .get(thread)
+            .ok_or_else(|| unknown_thread(thread))
+    }
+
+    fn state_mut(&mut self, thread: &ThreadId) -> Result<&mut ThreadState> {
+        self.threads
+            .get_mut(thread)
+            .ok_or_else(|| unknown_thread(thread))
+    }
+}
+
+/// Decides one record of a batch: `Ok` appended, `Err(None)` dropped (invalid or a duplicate),
+/// `Err(Some(stop))` the rest of the batch cannot follow.
+///
+/// Followers store every verified record [VERIFY-1]; readers of an access-controlled thread also
+/// apply the ACL: reserved ACL events are always taken (the ACL judges them itself [ACL-6]), other
+/// records only from authors allowed to write at that position [ACL-7].
+fn admit(
+    state: &mut ThreadState,
+    thread: &ThreadId,
+    log: LogId,
+    envelope: Envelope,
+) -> Result<(), Option<Stop>> {
+    let record =
+        verify::verify_follower(&envelope, thread, &log, &state.keys.follow).map_err(|_| None)?;
+    let stored = state.logs.entry(log).or_default();
+    if record.seq() > stored.counter() + 1 {
+        return Err(Some(Stop::Gap));
+    }
+    let acl_event = match (&state.acl, state.keys.read.is_some()) {
+        (Some(acl), true) if record.seq() == stored.counter() + 1 => {
+            let opened =
+                verify::verify_reader(&envelope, thread, &log, &state.keys).map_err(|_| None)?;
+            let event = AclEventRef::from_opened(&opened).map_err(|_| None)?;
+            if event.is_none() {
+                let allowed = acl
+                    .current(thread)
+                    .is_some_and(|acl| acl.accepts_record(&log, record.seq()).is_ok());
+                if !allowed {
+                    return Err(Some(Stop::Refused));
+                }
+            }
+            event
+        }
+        _ => None,
+    };
+    match stored.chain.accept(&record) {
+        Ok(Accepted::Appended) => stored.envelopes.push(envelope),
+        Ok(Accepted::Duplicate) | Err(_) => return Err(None),
+    }
+    if let (Some(acl), Some(event)) = (state.acl.as_mut(), acl_event) {
+        acl.events.insert(event.cid, event);
+    }
+    Ok(())
+}
+
+/// The current ACL of an access-controlled thread, from what this peer has read [ACL-6].
+fn current_acl(thread: &ThreadId, state: &ThreadState) -> Result<Acl> {
+    let events = state.acl.as_ref().ok_or_else(|| {
+        Error::new(
+            ErrorCode::AclDenied,
+            format!("thread {thread} is not access-controlled"),
+        )
+    })?;
+    events.current(thread).ok_or_else(|| {
+        Error::new(
+            ErrorCode::AclDenied,
+            "the thread's genesis has not been read yet",
+        )
+    })
 }
 
 fn unknown_thread(thread: &ThreadId) -> Error {
@@ -446,6 +670,7 @@ fn unknown_thread(thread: &ThreadId) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::acl::Role;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -486,13 +711,16 @@ mod tests {
     #[test]
     fn a_reader_catches_up_from_a_follower_while_the_writer_is_offline() {
         let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
-        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        let (thread, log) = writer.create_thread(Variant::Raw, 0).expect("create");
         for i in 0..150u64 {
             writer
                 .append(&thread, format!("event {i}").as_bytes(), 1_000 + i)
                 .expect("append");
         }
-        follower.join(writer.invite(&thread, Role::Follower).expect("invite"));
+        let invite = writer
+            .invite(&thread, InviteRole::Follower, follower.id())
+            .expect("invite");
+        follower.join(&invite, 0).expect("join");
         pump(
             &mut [&mut writer, &mut follower, &mut reader],
             &[true, true, true],
@@ -506,7 +734,10 @@ mod tests {
             Err(ErrorCode::KeyUnavailable)
         );
 
-        reader.join(writer.invite(&thread, Role::Reader).expect("invite"));
+        let invite = writer
+            .invite(&thread, InviteRole::Reader, reader.id())
+            .expect("invite");
+        reader.join(&invite, 0).expect("join");
         pump(
             &mut [&mut writer, &mut follower, &mut reader],
             &[false, true, true],
@@ -522,8 +753,11 @@ mod tests {
     #[test]
     fn new_records_are_pushed_to_peers_that_pulled() {
         let (mut writer, mut follower) = (peer(4), peer(5));
-        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
-        follower.join(writer.invite(&thread, Role::Follower).expect("invite"));
+        let (thread, log) = writer.create_thread(Variant::Raw, 0).expect("create");
+        let invite = writer
+            .invite(&thread, InviteRole::Follower, follower.id())
+            .expect("invite");
+        follower.join(&invite, 0).expect("join");
         pump(&mut [&mut writer, &mut follower], &[true, true]);
         writer.append(&thread, b"later", 7).expect("append");
         pump(&mut [&mut writer, &mut follower], &[true, true]);
@@ -533,10 +767,12 @@ mod tests {
     #[test]
     fn records_that_fail_verification_are_never_stored() {
         let (mut writer, mut follower) = (peer(6), peer(7));
-        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        let (thread, log) = writer.create_thread(Variant::Raw, 0).expect("create");
         writer.append(&thread, b"genuine", 1).expect("append");
-        let invite = writer.invite(&thread, Role::Follower).expect("invite");
-        follower.join(invite);
+        let invite = writer
+            .invite(&thread, InviteRole::Follower, follower.id())
+            .expect("invite");
+        follower.join(&invite, 0).expect("join");
         follower.take_outbox();
         let Some((_, Message::Records { mut envelopes, .. })) = ({
             writer.receive(
@@ -588,7 +824,7 @@ mod tests {
     #[test]
     fn a_pull_beyond_the_log_or_with_limit_zero_is_answered_without_panicking() {
         let mut writer = peer(9);
-        let (thread, log) = writer.create_thread(Variant::Raw).expect("create");
+        let (thread, log) = writer.create_thread(Variant::Raw, 0).expect("create");
         writer.append(&thread, b"one", 1).expect("append");
         let asker = peer(10).id();
         for (after, limit) in [(u64::MAX, u64::MAX), (5, 1), (0, 0)] {
@@ -606,5 +842,89 @@ mod tests {
             };
             assert!(envelopes.is_empty());
         }
+    }
+
+    #[test]
+    fn in_an_access_controlled_thread_a_revoked_writer_is_refused_beyond_its_cut() {
+        let (mut admin, mut writer, mut reader, mut follower) =
+            (peer(11), peer(12), peer(13), peer(14));
+        let (thread, _) = admin
+            .create_thread(Variant::AccessControlled, 0)
+            .expect("create");
+        let grants = [
+            (writer.id(), Role::Write),
+            (reader.id(), Role::Read),
+            (follower.id(), Role::Follow),
+        ];
+        for (peer, role) in grants {
+            admin
+                .set_roles(&thread, peer, Roles::of(role), 1)
+                .expect("admin grants");
+        }
+        // Nobody gets an invite beyond its role.
+        assert_eq!(
+            admin
+                .invite(&thread, InviteRole::Reader, follower.id())
+                .map_err(|e| e.code),
+            Err(ErrorCode::AclDenied)
+        );
+        for (p, role) in [
+            (&mut writer, InviteRole::Writer),
+            (&mut reader, InviteRole::Reader),
+            (&mut follower, InviteRole::Follower),
+        ] {
+            let invite = admin.invite(&thread, role, p.id()).expect("invite");
+            p.join(&invite, 2).expect("join");
+        }
+        let all = [true; 4];
+        pump(
+            &mut [&mut admin, &mut writer, &mut reader, &mut follower],
+            &all,
+        );
+        writer.append(&thread, b"allowed 1", 3).expect("append");
+        writer.append(&thread, b"allowed 2", 4).expect("append");
+        pump(
+            &mut [&mut admin, &mut writer, &mut reader, &mut follower],
+            &all,
+        );
+        let w = writer.id();
+        assert_eq!(
+            reader.heads(&thread).expect("heads")[&w].1,
+            3,
+            "join and two events"
+        );
+        assert_eq!(follower.keys(&thread).expect("keys").read, None);
+        assert_eq!(
+            reader.keys(&thread).expect("keys"),
+            admin.keys(&thread).expect("keys")
+        );
+
+        // The admin revokes write (cut 3) while the writer, not yet told, appends once more.
+        admin
+            .set_roles(&thread, w, Roles::of(Role::Read), 5)
+            .expect("revoke");
+        writer
+            .append(&thread, b"too late", 6)
+            .expect("the writer does not know yet");
+        pump(
+            &mut [&mut admin, &mut writer, &mut reader, &mut follower],
+            &all,
+        );
+        assert_eq!(admin.heads(&thread).expect("heads")[&w].1, 3);
+        assert_eq!(reader.heads(&thread).expect("heads")[&w].1, 3);
+        let bodies: Vec<Vec<u8>> = reader
+            .read(&thread)
+            .expect("read")
+            .into_iter()
+            .map(|e| e.body)
+            .collect();
+        assert!(!bodies.contains(&b"too late".to_vec()));
+        assert!(bodies.contains(&b"allowed 2".to_vec()));
+        // A follower cannot read the ACL, so it stores what verifies.
+        assert_eq!(follower.heads(&thread).expect("heads")[&w].1, 4);
+        assert_eq!(
+            reader.acl_document(&thread).expect("acl"),
+            admin.acl_document(&thread).expect("acl")
+        );
     }
 }

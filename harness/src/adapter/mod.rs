@@ -14,6 +14,9 @@ use threads_vectors::ops;
 
 pub use nodes::Nodes;
 
+/// Prefixes of the node methods (spec/harness-protocol.md, node methods).
+const NODE_METHOD_PREFIXES: &[&str] = &["node.", "thread.", "log.", "invite.", "acl."];
+
 /// The harness protocol version this adapter speaks.
 pub const PROTOCOL: u64 = 1;
 
@@ -71,16 +74,10 @@ impl Adapter {
                 self.done = true;
                 Ok(json!({}))
             }
-            method
-                if method.starts_with("node.")
-                    || method.starts_with("thread.")
-                    || method.starts_with("log.")
-                    || method.starts_with("invite.") =>
-            {
-                self.nodes
-                    .handle(method, &request.params)
-                    .map_err(ops::Failure::from)
-            }
+            method if NODE_METHOD_PREFIXES.iter().any(|p| method.starts_with(p)) => self
+                .nodes
+                .handle(method, &request.params)
+                .map_err(ops::Failure::from),
             other => {
                 Err(Error::new(ErrorCode::Unsupported, format!("unknown method {other}")).into())
             }
@@ -130,7 +127,7 @@ fn hello(params: &Map<String, Value>) -> Result<Value, Error> {
         "protocol": PROTOCOL,
         "implementation": "threads-reference",
         "version": env!("CARGO_PKG_VERSION"),
-        "capabilities": {"operations": operations, "scenarios": ["nodes"]},
+        "capabilities": {"operations": operations, "scenarios": ["nodes", "acl"]},
     }))
 }
 

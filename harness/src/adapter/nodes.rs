@@ -7,9 +7,11 @@ use std::str::FromStr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::{Map, Value, json};
+use threads::acl::Roles;
 use threads::id::{LogId, ThreadId, Variant};
-use threads::keys::{IdentityKey, KeySet, Role};
-use threads::sync::{Invite, Message, Peer};
+use threads::invite::InviteRole;
+use threads::keys::IdentityKey;
+use threads::sync::{Message, Peer};
 use threads::{Error, ErrorCode, Result};
 
 /// The harness's named nodes.
@@ -58,6 +60,42 @@ impl Nodes {
         let name = p.str("node")?.to_string();
         match method {
             "node.create" => return self.create(name, &p),
+            "invite.export" => {
+                let role = InviteRole::from_name(p.str("role")?).ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::BadRequest,
+                        "role must be follower, reader or writer",
+                    )
+                })?;
+                let recipient = self.peer_id(p.str("recipient")?)?;
+                let thread = p.thread()?;
+                let invite = self.peer_mut(&name)?.invite(&thread, role, recipient)?;
+                return Ok(json!({"invite": hex::encode(invite)}));
+            }
+            "acl.set" => {
+                let target = self.peer_id(p.str("peer")?)?;
+                let names: Vec<String> =
+                    p.0.get("roles")
+                        .and_then(Value::as_array)
+                        .map(|roles| {
+                            roles
+                                .iter()
+                                .filter_map(|r| r.as_str().map(String::from))
+                                .collect()
+                        })
+                        .ok_or_else(|| {
+                            Error::new(
+                                ErrorCode::BadRequest,
+                                "param roles must be an array of role names",
+                            )
+                        })?;
+                let roles = Roles::from_names(&names)?;
+                let (thread, time) = (p.thread()?, p.u64("time")?);
+                let cid = self
+                    .peer_mut(&name)?
+                    .set_roles(&thread, target, roles, time)?;
+                return Ok(json!({"recordCid": cid.to_string()}));
+            }
             "node.deliver" => {
                 let from = self.peer_id(p.str("from")?)?;
                 let bytes = p.hex("message")?;
@@ -86,31 +124,27 @@ impl Nodes {
                         ));
                     }
                 };
-                let (thread, log) = peer.create_thread(variant)?;
+                let (thread, log) = peer.create_thread(variant, p.u64("time")?)?;
                 Ok(json!({"thread": thread.to_string(), "log": log.to_string()}))
             }
             "log.append" => {
                 let (log, seq, cid) = peer.append(&p.thread()?, &p.hex("body")?, p.u64("time")?)?;
                 Ok(json!({"log": log.to_string(), "seq": seq, "recordCid": cid.to_string()}))
             }
-            "invite.export" => {
-                let role = match p.str("role")? {
-                    "reader" => Role::Reader,
-                    "follower" => Role::Follower,
-                    other => {
-                        return Err(Error::new(
-                            ErrorCode::BadRequest,
-                            format!("unknown role {other}"),
-                        ));
-                    }
-                };
-                Ok(json!({"invite": hex::encode(encode_invite(&peer.invite(&p.thread()?, role)?))}))
-            }
             "invite.accept" => {
-                let invite = decode_invite(&p.hex("invite")?)?;
-                let reply = json!({"thread": invite.thread.to_string(), "role": role_name(invite.keys.role())});
-                peer.join(invite);
-                Ok(reply)
+                let (thread, role) = peer.join(&p.hex("invite")?, p.u64("time")?)?;
+                Ok(json!({"thread": thread.to_string(), "role": role.name()}))
+            }
+            "node.acl" => {
+                let document = peer.acl_document(&p.thread()?)?;
+                Ok(json!({"document": serde_json::to_value(&document).unwrap_or(Value::Null)}))
+            }
+            "node.keys" => {
+                let keys = peer.keys(&p.thread()?)?;
+                Ok(json!({
+                    "followKey": hex::encode(keys.follow.as_bytes()),
+                    "readKey": keys.read.as_ref().map(|k| hex::encode(k.as_bytes())),
+                }))
             }
             "node.collect" => {
                 let outbox = peer.take_outbox();
@@ -192,45 +226,4 @@ impl Nodes {
             .get_mut(name)
             .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("no node named {name}")))
     }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Reader => "reader",
-        Role::Follower => "follower",
-    }
-}
-
-/// The invite blob is implementation-defined in harness protocol 1: this adapter uses JSON.
-fn encode_invite(invite: &Invite) -> Vec<u8> {
-    let texts = |ids: &[LogId]| ids.iter().map(LogId::to_string).collect::<Vec<_>>();
-    json!({
-        "thread": invite.thread.to_string(),
-        "keys": hex::encode(invite.keys.to_bytes()),
-        "logs": texts(&invite.logs),
-        "peers": texts(&invite.peers),
-    })
-    .to_string()
-    .into_bytes()
-}
-
-fn decode_invite(bytes: &[u8]) -> Result<Invite> {
-    let bad = |why: String| Error::new(ErrorCode::BadRequest, format!("invite: {why}"));
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-    let ids = |key: &str| -> Result<Vec<LogId>> {
-        value[key]
-            .as_array()
-            .ok_or_else(|| bad(format!("{key} must be an array")))?
-            .iter()
-            .map(|v| LogId::from_str(v.as_str().unwrap_or_default()))
-            .collect()
-    };
-    let keys =
-        hex::decode(value["keys"].as_str().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
-    Ok(Invite {
-        thread: ThreadId::from_str(value["thread"].as_str().unwrap_or_default())?,
-        keys: KeySet::from_bytes(&keys)?,
-        logs: ids("logs")?,
-        peers: ids("peers")?,
-    })
 }

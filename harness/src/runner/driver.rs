@@ -22,6 +22,7 @@ const TIMED: &[&str] = &[
     "invite.accept",
     "node.deliver",
     "node.collect",
+    "acl.set",
 ];
 
 /// A step that could not be carried out, which stops the scenario (HP-43): the adapter
@@ -309,6 +310,12 @@ pub fn check_shape(method: &str, result: &Value) -> Result<(), String> {
         "log.append" => members(result, &[("log", Text), ("seq", Uint), ("recordCid", Text)]),
         "invite.export" => members(result, &[("invite", Hex)]),
         "invite.accept" => members(result, &[("thread", Text), ("role", Text)]),
+        "acl.set" => members(result, &[("recordCid", Text)]),
+        "node.keys" => members(result, &[("followKey", Hex), ("readKey", TextOrNull)]),
+        "node.acl" => result["document"]
+            .is_object()
+            .then_some(())
+            .ok_or_else(|| "`document` is not an object".to_string()),
         "node.collect" => each(result, "messages", &[("to", Text), ("message", Hex)]),
         "node.read" => each(
             result,

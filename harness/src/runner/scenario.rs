@@ -33,6 +33,8 @@ pub struct Scenario {
     pub feature: &'static str,
     /// Its checks, in the order they are made.
     pub checks: &'static [Check],
+    /// Its steps: pushes each check's outcome, in `checks` order.
+    pub play: fn(&mut Driver, &mut Vec<Outcome>) -> Result<(), StepError>,
 }
 
 impl Scenario {
@@ -91,10 +93,56 @@ pub const WRITER_FOLLOWER_READER: Scenario = Scenario {
             description: "node.read on the reader gives exactly the 5 events {log: L, seq: i, body: bi, time: τi}, in order",
         },
     ],
+    play: writer_follower_reader,
+};
+
+/// The `acl-revocation` scenario (HP-47): invites in an access-controlled thread give each peer
+/// exactly its keys, and a revoked writer's new records are refused by the other readers.
+pub const ACL_REVOCATION: Scenario = Scenario {
+    name: "acl-revocation",
+    feature: "acl",
+    checks: &[
+        Check {
+            name: "invite-beyond-role-refused",
+            spec: "INV-9",
+            description: "invite.export of a reader invite for the follower fails with ACL_DENIED",
+        },
+        Check {
+            name: "reader-keys",
+            spec: "KEY-6",
+            description: "node.keys on the reader equals the admin's: follow and read keys",
+        },
+        Check {
+            name: "follower-keys",
+            spec: "KEY-6",
+            description: "node.keys on the follower has the admin's follow key and readKey null",
+        },
+        Check {
+            name: "writer-accepted",
+            spec: "ACL-7",
+            description: "after the pump, the reader holds the writer's join and its 2 events (counter 3)",
+        },
+        Check {
+            name: "revoked-refused-by-admin",
+            spec: "ACL-7",
+            description: "after the revocation (cut 3) and a 4th record, the admin's counter for the writer's log stays 3",
+        },
+        Check {
+            name: "revoked-refused-by-reader",
+            spec: "ACL-7",
+            description: "the reader's counter for the writer's log stays 3 and node.read has no event with the 4th body",
+        },
+        Check {
+            name: "acl-converges",
+            spec: "ACL-6",
+            description: "node.acl on the reader equals node.acl on the admin",
+        },
+    ],
+    play: acl_revocation,
 };
 
 /// Every live scenario, in run order.
-pub const SCENARIOS: &[Scenario] = &[WRITER_FOLLOWER_READER];
+pub const SCENARIOS: &[Scenario] = &[WRITER_FOLLOWER_READER, ACL_REVOCATION];
 
 /// The seed of node `node` in scenario `scenario`: SHA-256 of `threads-harness/<scenario>/<node>`,
 /// in hex (HP-43).
@@ -174,7 +222,7 @@ fn failure(expected: String, actual: String, stderr: Vec<String>) -> CaseFailure
 }
 
 /// A check's outcome: `Err((expected, actual))` when it does not hold.
-type Outcome = Result<(), (String, String)>;
+pub type Outcome = Result<(), (String, String)>;
 
 /// Plays the scenario: every check's status by name, and the run's notes. When a step fails,
 /// every check not yet made fails with that step's error (HP-43).
@@ -195,7 +243,7 @@ fn play(
         Ok(()) => {
             let mark = session.stderr_mark();
             let mut driver = Driver::new(session);
-            let stopped = writer_follower_reader(&mut driver, &mut made).err();
+            let stopped = (scenario.play)(&mut driver, &mut made).err();
             (stopped, driver.notes(), mark)
         }
     };
@@ -249,7 +297,7 @@ fn writer_follower_reader(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(),
     made.push(equal(want, head_of(&writer, &log)));
     let writer_head = head_of(&writer, &log);
 
-    let invite = export_invite(d, &thread, "follower")?;
+    let invite = export_invite(d, "writer", &thread, "follower", "follower")?;
     let accepted = d.step(
         "invite.accept",
         json!({"node": "follower", "invite": invite}),
@@ -264,7 +312,7 @@ fn writer_follower_reader(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(),
     let read = d.call("node.read", json!({"node": "follower", "thread": thread}))?;
     made.push(fails_with(&read, "KEY_UNAVAILABLE"));
 
-    let invite = export_invite(d, &thread, "reader")?;
+    let invite = export_invite(d, "writer", &thread, "reader", "reader")?;
     d.stop("writer")?;
     let accepted = d.step("invite.accept", json!({"node": "reader", "invite": invite}))?;
     made.push(role(&accepted, &thread, "reader"));
@@ -280,9 +328,98 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_string()
 }
 
-fn export_invite(d: &mut Driver, thread: &str, role: &str) -> Result<String, StepError> {
-    let params = json!({"node": "writer", "thread": thread, "role": role});
+fn export_invite(
+    d: &mut Driver,
+    from: &str,
+    thread: &str,
+    role: &str,
+    to: &str,
+) -> Result<String, StepError> {
+    let params = json!({"node": from, "thread": thread, "role": role, "recipient": to});
     Ok(text(&d.step("invite.export", params)?["invite"]))
+}
+
+/// The steps of HP-47; pushes each check's outcome in [`ACL_REVOCATION`]'s order.
+fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
+    let name = ACL_REVOCATION.name;
+    let mut peers = BTreeMap::new();
+    for node in ["acl-admin", "acl-writer", "acl-reader", "acl-follower"] {
+        peers.insert(node, d.create(node, &seed(name, node))?);
+    }
+    let created = d.step(
+        "thread.create",
+        json!({"node": "acl-admin", "variant": "access-controlled"}),
+    )?;
+    let thread = text(&created["thread"]);
+    for (node, role) in [
+        ("acl-writer", "write"),
+        ("acl-reader", "read"),
+        ("acl-follower", "follow"),
+    ] {
+        let params = json!({"node": "acl-admin", "thread": thread, "peer": node, "roles": [role]});
+        d.step("acl.set", params)?;
+    }
+    let beyond = json!({"node": "acl-admin", "thread": thread, "role": "reader", "recipient": "acl-follower"});
+    let beyond = d.call("invite.export", beyond)?;
+    made.push(fails_with(&beyond, "ACL_DENIED"));
+    for (node, role) in [
+        ("acl-writer", "writer"),
+        ("acl-reader", "reader"),
+        ("acl-follower", "follower"),
+    ] {
+        let invite = export_invite(d, "acl-admin", &thread, role, node)?;
+        d.step("invite.accept", json!({"node": node, "invite": invite}))?;
+    }
+    d.pump()?;
+    let keys =
+        |d: &mut Driver, node: &str| d.step("node.keys", json!({"node": node, "thread": thread}));
+    let admin_keys = keys(d, "acl-admin")?;
+    made.push(equal(admin_keys.clone(), keys(d, "acl-reader")?));
+    let want = json!({"followKey": admin_keys["followKey"], "readKey": null});
+    made.push(equal(want, keys(d, "acl-follower")?));
+
+    for i in 1..=2 {
+        let body = hex::encode(format!("allowed {i}"));
+        d.step(
+            "log.append",
+            json!({"node": "acl-writer", "thread": thread, "body": body}),
+        )?;
+    }
+    let pump = d.pump()?;
+    let writer_log = peers["acl-writer"].clone();
+    let counter = |d: &mut Driver, node: &str| -> Result<Value, StepError> {
+        let heads = d.step("node.heads", json!({"node": node, "thread": thread}))?;
+        Ok(head_of(&heads, &writer_log)["counter"].clone())
+    };
+    made.push(after(pump, equal(json!(3), counter(d, "acl-reader")?)));
+
+    // The admin revokes write; the writer, not told yet, appends once more.
+    let revoke =
+        json!({"node": "acl-admin", "thread": thread, "peer": "acl-writer", "roles": ["read"]});
+    d.step("acl.set", revoke)?;
+    let late = hex::encode("too late");
+    d.step(
+        "log.append",
+        json!({"node": "acl-writer", "thread": thread, "body": late}),
+    )?;
+    let pump = d.pump()?;
+    made.push(after(pump, equal(json!(3), counter(d, "acl-admin")?)));
+    let reader_counter = counter(d, "acl-reader")?;
+    let read = d.step("node.read", json!({"node": "acl-reader", "thread": thread}))?;
+    let leaked = read["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["body"] == late);
+    made.push(after(
+        pump,
+        equal(json!([3, false]), json!([reader_counter, leaked])),
+    ));
+    let acl =
+        |d: &mut Driver, node: &str| d.step("node.acl", json!({"node": node, "thread": thread}));
+    let admin_acl = acl(d, "acl-admin")?;
+    made.push(equal(admin_acl, acl(d, "acl-reader")?));
+    Ok(())
 }
 
 /// A log's `{head, counter}` in a `node.heads` result, or `null` when the log is missing.
