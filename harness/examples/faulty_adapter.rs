@@ -3,7 +3,7 @@
 //! the harness against each and checks that it fails, naming the cases that caught it.
 //!
 //! Faults: forged-signatures, ignore-associated-data, short-random, skip-link-check,
-//! leak-plaintext, wrong-error-codes, crash, hang, garbage.
+//! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage.
 
 use std::io::{self, BufRead, Write};
 use std::str::FromStr;
@@ -63,6 +63,16 @@ fn rewrite(fault: &str, request: &Value) -> Option<Value> {
         ("leak-plaintext", "invite.export") => {
             let mut request = request.clone();
             request["params"]["role"] = "reader".into();
+            Some(request)
+        }
+        // Never takes write away: revocations are silently dropped.
+        ("ignore-revocation", "acl.set") => {
+            let mut request = request.clone();
+            let roles = request["params"]["roles"].as_array_mut()?;
+            if !roles.iter().any(|r| r == "write") {
+                roles.retain(|r| r == "delete");
+                roles.push("write".into());
+            }
             Some(request)
         }
         _ => None,

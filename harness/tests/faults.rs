@@ -134,6 +134,19 @@ fn leaking_plaintext_to_a_follower_is_caught_by_the_live_scenario() {
 }
 
 #[test]
+fn ignoring_revocations_is_caught_by_the_acl_scenario() {
+    let (code, report) = run_with_fault("ignore-revocation", &["--suite", "acl-revocation"]);
+    assert_eq!(code, 1);
+    let failed = failures(&report);
+    assert!(
+        failed
+            .iter()
+            .any(|(group, section, _)| group == "acl-revocation" && section == "ACL-7"),
+        "{failed:?}"
+    );
+}
+
+#[test]
 fn wrong_error_codes_are_caught() {
     let (code, report) = run_with_fault("wrong-error-codes", &["--suite", "tid"]);
     assert_eq!(code, 1);

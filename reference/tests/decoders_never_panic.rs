@@ -8,12 +8,16 @@ use std::str::FromStr;
 
 use common::Fixture;
 use proptest::prelude::*;
+use threads::acl::{AclAnchor, AclDocument, AclEvent};
 use threads::addr::LogAddr;
 use threads::envelope::Envelope;
 use threads::id::{LogId, ThreadId};
+use threads::invite::Invite;
+use threads::keys::IdentityKey;
 use threads::keys::KeySet;
 use threads::log::Log;
 use threads::record::{Event, Header, Position, Record};
+use threads::sync::Message;
 use threads::verify;
 
 /// Runs every byte decoder on `bytes`; each either decodes or returns a registry error.
@@ -25,6 +29,12 @@ fn decode_all(bytes: &[u8]) {
     let _ = Event::from_bytes(bytes);
     let _ = Record::from_bytes(bytes);
     let _ = Envelope::from_bytes(bytes);
+    let _ = Invite::from_bytes(bytes);
+    let _ = Invite::open(bytes, &IdentityKey::from_seed(&[4; 32]));
+    let _ = AclDocument::from_bytes(bytes);
+    let _ = AclAnchor::from_bytes(bytes);
+    let _ = AclEvent::classify(bytes);
+    let _ = Message::from_bytes(bytes);
     if let Ok(text) = std::str::from_utf8(bytes) {
         let _ = ThreadId::from_str(text);
         let _ = LogId::from_str(text);
