@@ -186,8 +186,6 @@ impl StoredLog {
 enum Stop {
     /// A record is beyond the next position: ask for the missing ones.
     Gap,
-    /// The ACL refused a record: ask again once the ACL changes [ACL-7].
-    Refused,
 }
 
 /// A peer: its identity, its threads, and the messages it wants to send.
@@ -481,14 +479,12 @@ impl<R: CryptoRng> Peer<R> {
     }
 
     /// Verifies and appends records in order and passes the new ones on to the thread's other
-    /// peers; after a full batch or a gap, asks `from` for more; after an ACL change, asks every
-    /// peer again, since refused records may now be accepted.
+    /// peers; after a full batch or a gap, asks `from` for more.
     fn ingest(&mut self, from: LogId, thread: &ThreadId, log: LogId, envelopes: Vec<Envelope>) {
         let Some(state) = self.threads.get_mut(thread) else {
             return;
         };
         let batch = envelopes.len() as u64;
-        let acl_before = state.acl.as_ref().map(|a| a.events.len());
         // In an access-controlled thread a log's ID is its writer's peer ID: a new log names a new
         // writer to pull from directly, which also makes it push its later records here.
         if state.acl.is_some() && !state.logs.contains_key(&log) && log != self.identity.log_id() {
@@ -525,11 +521,8 @@ impl<R: CryptoRng> Peer<R> {
                 self.outbox.push((*peer, message));
             }
         }
-        let acl_changed = state.acl.as_ref().map(|a| a.events.len()) != acl_before;
         let counter = state.logs.get(&log).map_or(0, StoredLog::counter);
-        if acl_changed {
-            self.pull_all(thread);
-        } else if matches!(stop, Some(Stop::Gap)) || (stop.is_none() && batch == PULL_LIMIT) {
+        if matches!(stop, Some(Stop::Gap)) || (stop.is_none() && batch == PULL_LIMIT) {
             let message = Message::Pull {
                 thread: thread.clone(),
                 log,
@@ -555,9 +548,10 @@ impl<R: CryptoRng> Peer<R> {
             .collect())
     }
 
-    /// Every application event of `thread` a reader can open, by log then seq; in an
-    /// access-controlled thread without ACL events and deleted events [ACL-8]. KEY_UNAVAILABLE for a
-    /// follower [KEY-7], [VERIFY-2].
+    /// Every application event of `thread` a reader can open, by log then seq. In an
+    /// access-controlled thread the ACL decides what is applied: not the ACL's own events, not
+    /// records it refuses [ACL-7], not deleted events [ACL-8]. KEY_UNAVAILABLE for a follower
+    /// [KEY-7], [VERIFY-2].
     pub fn read(&self, thread: &ThreadId) -> Result<Vec<OpenedEvent>> {
         let state = self.state(thread)?;
         state.keys.read_key()?;
@@ -574,7 +568,8 @@ impl<R: CryptoRng> Peer<R> {
                 let shown = match &acl {
                     None => true,
                     Some(acl) => {
-                        !acl.is_deleted(event.record.cid())
+                        acl.accepts_record(log, event.record.seq()).is_ok()
+                            && !acl.is_deleted(event.record.cid())
                             && matches!(AclEvent::classify(&event.body), Ok(None))
                     }
                 };
@@ -600,11 +595,11 @@ impl<R: CryptoRng> Peer<R> {
 }
 
 /// Decides one record of a batch: `Ok` appended, `Err(None)` dropped (invalid or a duplicate),
-/// `Err(Some(stop))` the rest of the batch cannot follow.
+/// `Err(Some(Stop::Gap))` the rest of the batch cannot follow.
 ///
-/// Followers store every verified record [VERIFY-1]; readers of an access-controlled thread also
-/// apply the ACL: reserved ACL events are always taken (the ACL judges them itself [ACL-6]), other
-/// records only from authors allowed to write at that position [ACL-7].
+/// Every peer stores and serves every verified, linked record [VERIFY-1], [LOG-3]; the ACL
+/// decides only what is applied [ACL-7]. A reader of an access-controlled thread also takes note
+/// of the ACL events it can read [ACL-6].
 fn admit(
     state: &mut ThreadState,
     thread: &ThreadId,
@@ -614,33 +609,18 @@ fn admit(
     let record =
         verify::verify_follower(&envelope, thread, &log, &state.keys.follow).map_err(|_| None)?;
     let stored = state.logs.entry(log).or_default();
-    if record.seq() > stored.counter() + 1 {
-        return Err(Some(Stop::Gap));
-    }
-    let acl_event = match (&state.acl, state.keys.read.is_some()) {
-        (Some(acl), true) if record.seq() == stored.counter() + 1 => {
-            let opened =
-                verify::verify_reader(&envelope, thread, &log, &state.keys).map_err(|_| None)?;
-            let event = AclEventRef::from_opened(&opened).map_err(|_| None)?;
-            if event.is_none() {
-                let allowed = acl
-                    .current(thread)
-                    .is_some_and(|acl| acl.accepts_record(&log, record.seq()).is_ok());
-                if !allowed {
-                    return Err(Some(Stop::Refused));
-                }
-            }
-            event
-        }
-        _ => None,
-    };
     match stored.chain.accept(&record) {
-        Ok(Accepted::Appended) => stored.envelopes.push(envelope),
+        Ok(Accepted::Appended) => {}
+        Err(e) if e.code == ErrorCode::LogGap => return Err(Some(Stop::Gap)),
         Ok(Accepted::Duplicate) | Err(_) => return Err(None),
     }
-    if let (Some(acl), Some(event)) = (state.acl.as_mut(), acl_event) {
+    if let Some(acl) = state.acl.as_mut()
+        && let Ok(opened) = verify::verify_reader(&envelope, thread, &log, &state.keys)
+        && let Ok(Some(event)) = AclEventRef::from_opened(&opened)
+    {
         acl.events.insert(event.cid, event);
     }
+    stored.envelopes.push(envelope);
     Ok(())
 }
 
@@ -845,7 +825,7 @@ mod tests {
     }
 
     #[test]
-    fn in_an_access_controlled_thread_a_revoked_writer_is_refused_beyond_its_cut() {
+    fn in_an_access_controlled_thread_a_revoked_writers_records_beyond_its_cut_are_not_applied() {
         let (mut admin, mut writer, mut reader, mut follower) =
             (peer(11), peer(12), peer(13), peer(14));
         let (thread, _) = admin
@@ -910,18 +890,20 @@ mod tests {
             &mut [&mut admin, &mut writer, &mut reader, &mut follower],
             &all,
         );
-        assert_eq!(admin.heads(&thread).expect("heads")[&w].1, 3);
-        assert_eq!(reader.heads(&thread).expect("heads")[&w].1, 3);
-        let bodies: Vec<Vec<u8>> = reader
-            .read(&thread)
-            .expect("read")
-            .into_iter()
-            .map(|e| e.body)
-            .collect();
-        assert!(!bodies.contains(&b"too late".to_vec()));
-        assert!(bodies.contains(&b"allowed 2".to_vec()));
-        // A follower cannot read the ACL, so it stores what verifies.
-        assert_eq!(follower.heads(&thread).expect("heads")[&w].1, 4);
+        // Every peer links and stores the record (logs stay one chain); readers do not apply it.
+        for p in [&admin, &reader, &follower] {
+            assert_eq!(p.heads(&thread).expect("heads")[&w].1, 4);
+        }
+        for p in [&admin, &reader] {
+            let bodies: Vec<Vec<u8>> = p
+                .read(&thread)
+                .expect("read")
+                .into_iter()
+                .map(|e| e.body)
+                .collect();
+            assert!(!bodies.contains(&b"too late".to_vec()));
+            assert!(bodies.contains(&b"allowed 2".to_vec()));
+        }
         assert_eq!(
             reader.acl_document(&thread).expect("acl"),
             admin.acl_document(&thread).expect("acl")
