@@ -133,7 +133,10 @@ fn the_reference_adapter_passes_every_case() {
 
     let junit = fs::read_to_string(&junit_path).unwrap();
     assert!(junit.starts_with("<?xml"), "{junit}");
-    assert_eq!(junit.matches("<testsuite ").count(), sizes.len() + SCENARIOS.len());
+    assert_eq!(
+        junit.matches("<testsuite ").count(),
+        sizes.len() + SCENARIOS.len()
+    );
     assert_eq!(junit.matches("<testcase ").count(), total);
     assert!(!junit.contains("<failure"));
 }

@@ -5,12 +5,17 @@
 //! re-runs it against the committed files, and the harness adapter exposes the same operations to
 //! other implementations. Inputs use lower-case hex for bytes and the spec's text forms for IDs.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
+use threads::acl::{Acl, AclEvent, AclEventRef, AclOp, Action, Genesis};
 use threads::envelope::Envelope;
 use threads::error::{Error, ErrorCode, Result};
 use threads::id::{LogId, ThreadId, Variant};
+use threads::invite::{self, Invite};
 use threads::keys::{FollowKey, IdentityKey, KeySet, ReadKey, Role};
 use threads::log::{Accepted, Log};
 use threads::record;
@@ -43,6 +48,22 @@ pub enum Kind {
     HexArray,
     /// An array of strings.
     TextArray,
+    /// `follower`, `reader` or `writer`: the role an invite offers.
+    InviteRole,
+    /// `follow`, `read`, `write`, `delete` or `admin`: an ACL decision's action.
+    Action,
+    /// An array of `{"log": text, "addrs": [text]}`: an invite's logs.
+    LogEntries,
+    /// An object from log ID text to an array of hex envelopes, each log's in seq order.
+    LogMap,
+    /// The JSON form of an ACL document: `{"_id", "admins", "default", "peers"}`.
+    AclDocument,
+    /// An array of CIDs.
+    CidArray,
+    /// An object from CID to an error code's name.
+    CodeMap,
+    /// An object from peer ID text to an unsigned integer.
+    UintMap,
 }
 
 /// One operation's contract: its inputs and the fields of its output.
@@ -77,6 +98,16 @@ const VERIFIED_OUT: [(&str, Kind); 6] = [
     ("prev", Kind::OptCid),
     ("recordCid", Kind::Cid),
     ("seq", Kind::Uint),
+];
+
+/// The inputs every ACL operation shares: the thread, its keys, the creator (the log whose seq 1
+/// is the genesis) and the logs a reader holds.
+const ACL_CONTEXT: [(&str, Kind); 5] = [
+    ("thread", Kind::Text),
+    ("followKey", Kind::Hex),
+    ("readKey", Kind::Hex),
+    ("creator", Kind::Text),
+    ("logs", Kind::LogMap),
 ];
 
 /// Every operation, in the order vectors/README.md documents them.
@@ -233,6 +264,91 @@ pub const OPERATIONS: &[OpSpec] = &[
             ("outcomes", Kind::TextArray),
         ],
     },
+    OpSpec {
+        name: "hpke.open",
+        summary: "RFC 9180 single-shot open, base mode, DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20Poly1305.",
+        inputs: &[
+            ("skR", Kind::Hex),
+            ("enc", Kind::Hex),
+            ("info", Kind::Hex),
+            ("aad", Kind::Hex),
+            ("ct", Kind::Hex),
+        ],
+        output: &[("plaintext", Kind::Hex)],
+    },
+    OpSpec {
+        name: "invite.recipientKeys",
+        summary: "The X25519 key pair an invite is sealed to, derived from an Ed25519 seed.",
+        inputs: &[("seed", Kind::Hex)],
+        output: &[("x25519Public", Kind::Hex), ("x25519Secret", Kind::Hex)],
+    },
+    OpSpec {
+        name: "invite.open",
+        summary: "Open an invite with the recipient's seed: every check of INV-6, then INV-9.",
+        inputs: &[("recipientSeed", Kind::Hex), ("invite", Kind::Hex)],
+        output: &[
+            ("acl", Kind::OptHex),
+            ("followKey", Kind::Hex),
+            ("inviter", Kind::Text),
+            ("logs", Kind::LogEntries),
+            ("readKey", Kind::OptHex),
+            ("role", Kind::InviteRole),
+            ("thread", Kind::Text),
+        ],
+    },
+    OpSpec {
+        name: "acl.evaluate",
+        summary: "Verify and link every log's envelopes, then fold the genesis and the ACL events.",
+        inputs: &ACL_CONTEXT,
+        output: &[
+            ("applied", Kind::CidArray),
+            ("cuts", Kind::UintMap),
+            ("document", Kind::AclDocument),
+            ("ignored", Kind::CodeMap),
+            ("rejected", Kind::CodeMap),
+        ],
+    },
+    OpSpec {
+        name: "acl.checkChange",
+        summary: "Check one ACL event of the logs as a single event: its outcome in the folded set.",
+        inputs: &[
+            ACL_CONTEXT[0],
+            ACL_CONTEXT[1],
+            ACL_CONTEXT[2],
+            ACL_CONTEXT[3],
+            ACL_CONTEXT[4],
+            ("cid", Kind::Cid),
+        ],
+        output: &[],
+    },
+    OpSpec {
+        name: "acl.acceptsRecord",
+        summary: "Whether the folded ACL accepts the record of `author` at `seq` (write, or a cut covering it).",
+        inputs: &[
+            ACL_CONTEXT[0],
+            ACL_CONTEXT[1],
+            ACL_CONTEXT[2],
+            ACL_CONTEXT[3],
+            ACL_CONTEXT[4],
+            ("author", Kind::Text),
+            ("seq", Kind::Uint),
+        ],
+        output: &[],
+    },
+    OpSpec {
+        name: "acl.decide",
+        summary: "The folded ACL's decision for `peer` and `action`.",
+        inputs: &[
+            ACL_CONTEXT[0],
+            ACL_CONTEXT[1],
+            ACL_CONTEXT[2],
+            ACL_CONTEXT[3],
+            ACL_CONTEXT[4],
+            ("peer", Kind::Text),
+            ("action", Kind::Action),
+        ],
+        output: &[],
+    },
 ];
 
 /// The contract of an operation, by name.
@@ -280,6 +396,13 @@ fn execute_single(operation: &str, input: &Inputs) -> Result<Value> {
         "record.signingInput" => signing_input(input),
         "envelope.verifyFollower" => verify_follower(input),
         "envelope.verifyReader" => verify_reader(input),
+        "hpke.open" => hpke_open(input),
+        "invite.recipientKeys" => recipient_keys(input),
+        "invite.open" => invite_open(input),
+        "acl.evaluate" => acl_evaluate(input),
+        "acl.checkChange" => acl_check_change(input),
+        "acl.acceptsRecord" => acl_accepts_record(input),
+        "acl.decide" => acl_decide(input),
         other => Err(Error::new(
             ErrorCode::Unsupported,
             format!("unknown operation {other}"),
@@ -550,4 +673,245 @@ fn log_replay(input: &Inputs) -> Result<Value, Failure> {
             state: Some(state),
         }),
     }
+}
+
+fn hpke_open(input: &Inputs) -> Result<Value> {
+    // An `enc` that is not 32 bytes is not an X25519 public key: HPKE cannot open [INV-2].
+    let enc: [u8; invite::ENC_LEN] = input.hex("enc")?.try_into().map_err(|_| {
+        Error::new(
+            ErrorCode::InviteDecryptFailed,
+            "enc is not a 32-byte X25519 public key",
+        )
+    })?;
+    let plaintext = invite::hpke_open(
+        &input.key32("skR")?,
+        &enc,
+        &input.hex("info")?,
+        &input.hex("aad")?,
+        &input.hex("ct")?,
+    )?;
+    Ok(json!({ "plaintext": hex::encode(plaintext) }))
+}
+
+fn recipient_keys(input: &Inputs) -> Result<Value> {
+    let identity = IdentityKey::from_seed(&input.key32("seed")?);
+    Ok(json!({
+        "x25519Public": hex::encode(invite::x25519_public_key(&identity.log_id())),
+        "x25519Secret": hex::encode(invite::x25519_secret_key(&identity)),
+    }))
+}
+
+fn invite_open(input: &Inputs) -> Result<Value> {
+    let recipient = IdentityKey::from_seed(&input.key32("recipientSeed")?);
+    let opened = Invite::open(&input.hex("invite")?, &recipient)?;
+    let logs: Vec<Value> = opened
+        .logs
+        .iter()
+        .map(|entry| json!({"addrs": entry.addrs, "log": entry.log.to_string()}))
+        .collect();
+    Ok(json!({
+        "acl": opened.acl.as_ref().map(hex::encode),
+        "followKey": hex::encode(opened.keys.follow.as_bytes()),
+        "inviter": opened.inviter.to_string(),
+        "logs": logs,
+        "readKey": opened.keys.read.as_ref().map(|k| hex::encode(k.as_bytes())),
+        "role": opened.role.name(),
+        "thread": opened.thread.to_string(),
+    }))
+}
+
+/// What a reader holding the input logs knows: the folded ACL and what became of every record.
+struct AclView {
+    acl: Acl,
+    /// The ACL events among the accepted records, the genesis included, by record CID.
+    events: BTreeMap<Cid, AclEventRef>,
+    /// Accepted records whose body claims a reserved type without its exact shape [ACL-12].
+    malformed: BTreeMap<Cid, Error>,
+    /// Records that failed verification (VERIFY-2) or log linkage (LOG-5 to LOG-7).
+    rejected: BTreeMap<Cid, Error>,
+}
+
+fn acl_malformed(detail: impl Into<String>) -> Error {
+    Error::new(ErrorCode::AclMalformed, detail)
+}
+
+/// Verifies (VERIFY-2) and links (chapter 4) every log's envelopes, classifies the bodies
+/// [ACL-12], checks the genesis at seq 1 of `creator` [ACL-4] and folds the events [ACL-6]. In an
+/// access-controlled thread a log's ID is its author's peer ID. An envelope that does not decode
+/// fails the whole operation (nothing names it); a thread without a valid genesis has no ACL:
+/// ACL_MALFORMED.
+fn acl_view(input: &Inputs) -> Result<AclView> {
+    let thread = input.thread()?;
+    let keys = input.key_set()?;
+    let creator = LogId::from_str(input.str("creator")?)?;
+    let logs = input
+        .value("logs")?
+        .as_object()
+        .ok_or_else(|| bad_request("logs must be an object".into()))?;
+    let mut events = BTreeMap::new();
+    let mut malformed = BTreeMap::new();
+    let mut rejected = BTreeMap::new();
+    let mut accepted = BTreeSet::new();
+    let mut genesis_cid = None;
+    for (text, envelopes) in logs {
+        let log = LogId::from_str(text)?;
+        let envelopes = envelopes
+            .as_array()
+            .ok_or_else(|| bad_request(format!("logs[{text}] must be an array")))?;
+        let mut chain = Log::new();
+        for item in envelopes {
+            let bytes = item
+                .as_str()
+                .and_then(|s| hex::decode(s).ok())
+                .ok_or_else(|| bad_request("each envelope must be a hex string".into()))?;
+            let envelope = Envelope::from_bytes(&bytes)?;
+            let cid = envelope.record_cid();
+            let outcome = verify::verify_reader(&envelope, &thread, &log, &keys)
+                .and_then(|opened| chain.accept(&opened.record).map(|a| (opened, a)));
+            let opened = match outcome {
+                Ok((opened, Accepted::Appended)) => opened,
+                Ok((_, Accepted::Duplicate)) => continue,
+                Err(error) => {
+                    rejected.entry(cid).or_insert(error);
+                    continue;
+                }
+            };
+            accepted.insert(cid);
+            if log == creator && opened.record.seq() == 1 {
+                genesis_cid = Some(cid);
+            }
+            match AclEventRef::from_opened(&opened) {
+                Ok(Some(event)) => {
+                    events.insert(cid, event);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    malformed.insert(cid, error);
+                }
+            }
+        }
+    }
+    // A record some log accepted is not "rejected" because a copy failed under another log.
+    rejected.retain(|cid, _| !accepted.contains(cid));
+    let cid = genesis_cid.ok_or_else(|| {
+        acl_malformed(format!(
+            "no accepted record at seq 1 of the creator's log {creator}: the thread has no genesis"
+        ))
+    })?;
+    let genesis = match (events.get(&cid), malformed.get(&cid)) {
+        (Some(event), _) => Genesis::new(&thread, event)?,
+        (None, Some(error)) => return Err(error.clone()),
+        (None, None) => {
+            return Err(acl_malformed(
+                "seq 1 of the creator's log is not an acl-genesis body",
+            ));
+        }
+    };
+    let acl = Acl::from_events(genesis, events.values().cloned());
+    Ok(AclView {
+        acl,
+        events,
+        malformed,
+        rejected,
+    })
+}
+
+thread_local! {
+    /// The last few views computed, by their inputs: the cases of a group share their logs, and
+    /// verifying every envelope again for each case would dominate the run time.
+    static VIEWS: RefCell<Vec<(String, Rc<AclView>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`acl_view`], remembered for the last few inputs (it is a pure function of them).
+fn cached_acl_view(input: &Inputs) -> Result<Rc<AclView>> {
+    let key = ACL_CONTEXT
+        .iter()
+        .map(|(name, _)| input.0.get(*name).map_or(String::new(), Value::to_string))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Some(view) = VIEWS.with_borrow(|views| {
+        views
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| Rc::clone(v))
+    }) {
+        return Ok(view);
+    }
+    let view = Rc::new(acl_view(input)?);
+    VIEWS.with_borrow_mut(|views| {
+        if views.len() >= 8 {
+            views.remove(0);
+        }
+        views.push((key, Rc::clone(&view)));
+    });
+    Ok(view)
+}
+
+fn code_map<'a>(errors: impl IntoIterator<Item = (&'a Cid, &'a Error)>) -> Map<String, Value> {
+    errors
+        .into_iter()
+        .map(|(cid, error)| (cid.to_string(), error.code.name().into()))
+        .collect()
+}
+
+fn acl_evaluate(input: &Inputs) -> Result<Value> {
+    let view = cached_acl_view(input)?;
+    let acl = &view.acl;
+    let document = serde_json::to_value(acl.document())
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("ACL document as JSON: {e}")))?;
+    // Only set-peer ops give cuts [ACL-7], so their peers are every peer that may have one.
+    let mut cuts = Map::new();
+    for event in acl.events() {
+        if let AclEvent::Change(change) = &event.body
+            && let AclOp::SetPeer { peer, .. } = change.op()
+            && let Some(cut) = acl.cut(peer)
+        {
+            cuts.insert(peer.to_string(), cut.into());
+        }
+    }
+    let applied: Vec<String> = acl.applied().iter().map(Cid::to_string).collect();
+    Ok(json!({
+        "applied": applied,
+        "cuts": cuts,
+        "document": document,
+        "ignored": code_map(acl.ignored().iter().chain(view.malformed.iter())),
+        "rejected": code_map(view.rejected.iter()),
+    }))
+}
+
+fn acl_check_change(input: &Inputs) -> Result<Value> {
+    let cid = input
+        .cid("cid")?
+        .ok_or_else(|| bad_request("missing input cid".into()))?;
+    let view = cached_acl_view(input)?;
+    if let Some(error) = view.rejected.get(&cid).or(view.malformed.get(&cid)) {
+        return Err(error.clone());
+    }
+    let event = view
+        .events
+        .get(&cid)
+        .ok_or_else(|| bad_request(format!("{cid} is not an ACL event among the logs")))?;
+    view.acl.check_change(event)?;
+    Ok(json!({}))
+}
+
+fn acl_accepts_record(input: &Inputs) -> Result<Value> {
+    let author = LogId::from_str(input.str("author")?)?;
+    let seq = input.u64("seq")?;
+    cached_acl_view(input)?.acl.accepts_record(&author, seq)?;
+    Ok(json!({}))
+}
+
+fn acl_decide(input: &Inputs) -> Result<Value> {
+    let peer = LogId::from_str(input.str("peer")?)?;
+    let action = match input.str("action")? {
+        "follow" => Action::Follow,
+        "read" => Action::Read,
+        "write" => Action::Write,
+        "delete" => Action::Delete,
+        "admin" => Action::Admin,
+        other => return Err(bad_request(format!("unknown action {other}"))),
+    };
+    cached_acl_view(input)?.acl.may(&peer, action)?;
+    Ok(json!({}))
 }

@@ -21,6 +21,43 @@ fn kind_schema(kind: Kind) -> Value {
         Kind::Role => json!({"enum": ["reader", "follower"]}),
         Kind::HexArray => json!({"type": "array", "items": hex}),
         Kind::TextArray => json!({"type": "array", "items": {"type": "string"}}),
+        Kind::InviteRole => json!({"enum": ["follower", "reader", "writer"]}),
+        Kind::Action => json!({"enum": ["follow", "read", "write", "delete", "admin"]}),
+        Kind::LogEntries => json!({"type": "array", "items": {
+            "type": "object",
+            "properties": {"addrs": {"type": "array", "items": {"type": "string"}}, "log": {"type": "string"}},
+            "required": ["addrs", "log"],
+            "additionalProperties": false
+        }}),
+        Kind::LogMap => {
+            json!({"type": "object", "additionalProperties": {"type": "array", "items": hex}})
+        }
+        Kind::AclDocument => {
+            let role = json!({"enum": ["no-access", "follow", "read", "write"]});
+            json!({
+                "type": "object",
+                "properties": {
+                    "_id": {"type": "string"},
+                    "admins": {"type": "array", "items": {"type": "string"}},
+                    "default": role,
+                    "peers": {"type": "object", "additionalProperties": {
+                        "type": "array",
+                        "items": {"enum": ["delete", "no-access", "follow", "read", "write"]}
+                    }}
+                },
+                "required": ["_id", "admins", "default", "peers"],
+                "additionalProperties": false
+            })
+        }
+        Kind::CidArray => json!({"type": "array", "items": cid}),
+        Kind::CodeMap => json!({
+            "type": "object",
+            "propertyNames": cid,
+            "additionalProperties": {"type": "string", "pattern": "^[A-Z0-9_]+$"}
+        }),
+        Kind::UintMap => {
+            json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}})
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 //! code). The expected output is never written by hand: [`crate::ops::execute`] computes it with the
 //! reference, and generation fails if the reference disagrees with the intent.
 
+mod acl;
 mod cbor;
 mod forge;
+mod invites;
 mod keys;
 mod logs;
 pub mod records;
@@ -23,7 +25,7 @@ use crate::format::{Note, SPEC_VERSION, SuiteFile, TestCase, TestGroup, Verdict}
 use crate::ops;
 
 /// Names of every suite, in generation order.
-pub const SUITES: &[&str] = &["tid", "keys", "records", "logs"];
+pub const SUITES: &[&str] = &["tid", "keys", "records", "logs", "invites", "acl"];
 
 /// Generates every suite.
 pub fn all_suites() -> Result<Vec<SuiteFile>, String> {
@@ -38,6 +40,8 @@ pub fn suite(name: &str) -> Result<SuiteFile, String> {
         "keys" => keys::generate(&mut rng),
         "records" => records::generate(&mut rng),
         "logs" => logs::generate(&mut rng),
+        "invites" => invites::generate(&mut rng),
+        "acl" => acl::generate(&mut rng),
         other => Err(format!("unknown suite {other}")),
     }
 }
