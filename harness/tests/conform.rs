@@ -226,10 +226,9 @@ for line in sys.stdin:
         summary.contains("unknown error code NOT_A_CODE"),
         "{summary}"
     );
-    assert!(
-        summary.contains("    | answering tid.decode"),
-        "stderr is shown: {summary}"
-    );
+    // The adapter's stderr is read on another thread, so for a live adapter whether its last
+    // lines arrive before the failure is reported depends on scheduling: not asserted here (the
+    // crash tests check it for a dead adapter, whose stderr is complete).
     let report: Value = serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
     assert_eq!(report["passed"], false);
     assert_eq!(report["counts"]["failed"], failed);
