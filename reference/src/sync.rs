@@ -1,6 +1,8 @@
-//! A sans-IO peer (chapter 7, Synchronisation, is still to be written): the minimal exchange the
-//! harness's live scenarios use — pull a log oldest-first after one's counter, answer with a
-//! contiguous batch, push new records to the peers that pulled.
+//! A sans-IO peer (chapter 7, Synchronisation, is still to be written): the exchange the harness's
+//! live scenarios use — pull a log oldest-first after one's counter, answer with a contiguous
+//! batch, push new records to the peers that pulled, pass newly accepted records on to the
+//! thread's other peers — plus joining by invite (chapter 5) and the access-controlled threads of
+//! chapter 6, where only what the ACL accepts is applied.
 //!
 //! The [`Peer`] never touches a clock, a socket or an entropy source: commands carry the time, the
 //! RNG is handed in at construction, and every message it wants to send comes out of
@@ -8,14 +10,12 @@
 //! simulator) to carry.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use rand_core::CryptoRng;
-use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
-
 use std::str::FromStr;
 
 use cid::Cid;
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 use crate::acl::{
     Acl, AclAnchor, AclDocument, AclEvent, AclEventRef, AclOp, Action, Genesis, Roles,
