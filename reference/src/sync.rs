@@ -174,6 +174,9 @@ impl AclEvents {
 struct StoredLog {
     chain: Log,
     envelopes: Vec<Envelope>,
+    /// For readers, each envelope opened once on arrival [VERIFY-2]; `None` where the header or
+    /// body does not open (the record still belongs to its log) or for a follower.
+    opened: Vec<Option<OpenedEvent>>,
 }
 
 impl StoredLog {
@@ -285,6 +288,7 @@ impl<R: CryptoRng> Peer<R> {
         let opened = verify::verify_reader(&envelope, thread, &log, &state.keys)?;
         stored.chain.accept(&opened.record)?;
         stored.envelopes.push(envelope.clone());
+        stored.opened.push(Some(opened.clone()));
         if let (Some(acl), Some(event)) = (state.acl.as_mut(), AclEventRef::from_opened(&opened)?) {
             acl.events.insert(event.cid, event);
         }
@@ -561,10 +565,7 @@ impl<R: CryptoRng> Peer<R> {
         };
         let mut events = Vec::new();
         for (log, stored) in &state.logs {
-            for envelope in &stored.envelopes {
-                let Ok(event) = verify::verify_reader(envelope, thread, log, &state.keys) else {
-                    continue;
-                };
+            for event in stored.opened.iter().flatten() {
                 let shown = match &acl {
                     None => true,
                     Some(acl) => {
@@ -574,7 +575,7 @@ impl<R: CryptoRng> Peer<R> {
                     }
                 };
                 if shown {
-                    events.push(event);
+                    events.push(event.clone());
                 }
             }
         }
@@ -606,21 +607,30 @@ fn admit(
     log: LogId,
     envelope: Envelope,
 ) -> Result<(), Option<Stop>> {
-    let record =
-        verify::verify_follower(&envelope, thread, &log, &state.keys.follow).map_err(|_| None)?;
+    // A reader opens each record once, here; a record whose header or body does not open is still
+    // a valid record of its log [VERIFY-1], stored and served but never read.
+    let opened = match state.keys.read {
+        Some(_) => verify::verify_reader(&envelope, thread, &log, &state.keys).ok(),
+        None => None,
+    };
+    let record = match &opened {
+        Some(event) => event.record.clone(),
+        None => verify::verify_follower(&envelope, thread, &log, &state.keys.follow)
+            .map_err(|_| None)?,
+    };
     let stored = state.logs.entry(log).or_default();
     match stored.chain.accept(&record) {
         Ok(Accepted::Appended) => {}
         Err(e) if e.code == ErrorCode::LogGap => return Err(Some(Stop::Gap)),
         Ok(Accepted::Duplicate) | Err(_) => return Err(None),
     }
-    if let Some(acl) = state.acl.as_mut()
-        && let Ok(opened) = verify::verify_reader(&envelope, thread, &log, &state.keys)
-        && let Ok(Some(event)) = AclEventRef::from_opened(&opened)
+    if let (Some(acl), Some(event)) = (state.acl.as_mut(), &opened)
+        && let Ok(Some(event)) = AclEventRef::from_opened(event)
     {
         acl.events.insert(event.cid, event);
     }
     stored.envelopes.push(envelope);
+    stored.opened.push(opened);
     Ok(())
 }
 
