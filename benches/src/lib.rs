@@ -93,20 +93,22 @@ pub fn pump(a: &mut BenchPeer, b: &mut BenchPeer) -> usize {
     let (a_id, b_id) = (a.id(), b.id());
     let mut carried = 0;
     for _ in 0..1_000_000 {
-        let from_a = a.take_outbox();
-        let from_b = b.take_outbox();
+        let from_a = a.take_messages();
+        let from_b = b.take_messages();
         if from_a.is_empty() && from_b.is_empty() {
             return carried;
         }
         for (to, message) in from_a {
             if to == b_id {
-                b.receive(a_id, wire(&message));
+                b.receive(a_id, wire(&message))
+                    .expect("the memory store does not fail");
                 carried += 1;
             }
         }
         for (to, message) in from_b {
             if to == a_id {
-                a.receive(b_id, wire(&message));
+                a.receive(b_id, wire(&message))
+                    .expect("the memory store does not fail");
                 carried += 1;
             }
         }

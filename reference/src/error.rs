@@ -100,6 +100,12 @@ registry! {
     AclBypass = 602, "ACL_BYPASS";
     /// The ACL does not give the peer the role the action needs [ACL-2].
     AclDenied = 603, "ACL_DENIED";
+    /// A sync message is not the canonical DAG-CBOR of [SYNC-1] or exceeds its size limit.
+    MessageMalformed = 701, "MESSAGE_MALFORMED";
+    /// The durable store failed to read or write; the peer stops rather than diverge [SYNC-12].
+    StoreFailed = 702, "STORE_FAILED";
+    /// Stored data does not decode or no longer verifies on restart [SYNC-13].
+    StoreCorrupt = 703, "STORE_CORRUPT";
     /// The implementation does not support the requested operation (harness protocol).
     Unsupported = 901, "UNSUPPORTED";
     /// The request is not a valid harness-protocol message (harness protocol).

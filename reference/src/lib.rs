@@ -17,7 +17,8 @@
 //! 6. [`invite`] — sealing a thread's keys to a new peer; joining as a writer (chapter 5).
 //! 7. [`acl`] — roles, the ACL document, ACL events and the merge rule every reader folds them
 //!    with; revocation cuts and deletes (chapter 6).
-//! 8. [`sync`] — a sans-IO peer that pulls and pushes records (chapter 7, to come).
+//! 8. [`sync`] — a sans-IO peer that pushes, pulls and exchanges heads, with the address
+//!    book in [`book`] and durable storage in [`store`] (chapter 7).
 //!
 //! Nothing here reads a clock, a socket or a random-number generator of its own: time and
 //! randomness are always arguments.
@@ -27,14 +28,18 @@
 pub mod acl;
 pub mod addr;
 pub mod block;
+pub mod book;
 pub mod envelope;
 pub mod error;
 pub mod id;
 pub mod invite;
 pub mod keys;
 pub mod log;
+#[cfg(feature = "node")]
+pub mod node;
 pub mod record;
 pub mod seal;
+pub mod store;
 pub mod sync;
 pub mod verify;
 

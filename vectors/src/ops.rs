@@ -20,6 +20,7 @@ use threads::keys::{FollowKey, IdentityKey, KeySet, ReadKey, Role};
 use threads::log::{Accepted, Log};
 use threads::record;
 use threads::seal::{self, Layer};
+use threads::sync::{self, Message};
 use threads::verify::{self, VerifiedRecord};
 use threads::{Cid, addr::LogAddr};
 
@@ -64,6 +65,12 @@ pub enum Kind {
     CodeMap,
     /// An object from peer ID text to an unsigned integer.
     UintMap,
+    /// An unsigned integer, or null.
+    OptUint,
+    /// The JSON form of a sync message: `type` and the fields of that type [SYNC-1].
+    SyncMessage,
+    /// An array of `{"index": uint, "errorCode": text}`: records dropped from a batch, and why.
+    IndexedCodes,
 }
 
 /// One operation's contract: its inputs and the fields of its output.
@@ -349,6 +356,46 @@ pub const OPERATIONS: &[OpSpec] = &[
         ],
         output: &[],
     },
+    OpSpec {
+        name: "sync.decodeMessage",
+        summary: "Decode a sync message (SYNC-1, SYNC-2); envelopes are given by their record CIDs.",
+        inputs: &[("bytes", Kind::Hex)],
+        output: &[("message", Kind::SyncMessage)],
+    },
+    OpSpec {
+        name: "sync.servePull",
+        summary: "Answer a pull from a log held from seq 1 (SYNC-5): the server's counter and the records of its answer.",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("followKey", Kind::Hex),
+            ("held", Kind::HexArray),
+            ("after", Kind::Uint),
+            ("limit", Kind::Uint),
+        ],
+        output: &[("counter", Kind::Uint), ("records", Kind::CidArray)],
+    },
+    OpSpec {
+        name: "sync.decideRecords",
+        summary: "Decide the envelopes of one records message at a peer holding `held` (SYNC-6, SYNC-7, SYNC-11).",
+        inputs: &[
+            CONTEXT[0],
+            CONTEXT[1],
+            ("followKey", Kind::Hex),
+            ("readKey", Kind::OptHex),
+            ("held", Kind::HexArray),
+            ("incoming", Kind::HexArray),
+            ("senderCounter", Kind::Uint),
+        ],
+        output: &[
+            ("appended", Kind::CidArray),
+            ("counter", Kind::Uint),
+            ("duplicates", Kind::Uint),
+            ("gap", Kind::OptUint),
+            ("pullAfter", Kind::OptUint),
+            ("rejected", Kind::IndexedCodes),
+        ],
+    },
 ];
 
 /// The contract of an operation, by name.
@@ -396,6 +443,9 @@ fn execute_single(operation: &str, input: &Inputs) -> Result<Value> {
         "record.signingInput" => signing_input(input),
         "envelope.verifyFollower" => verify_follower(input),
         "envelope.verifyReader" => verify_reader(input),
+        "sync.decodeMessage" => decode_message(input),
+        "sync.servePull" => serve_pull(input),
+        "sync.decideRecords" => decide_records(input),
         "hpke.open" => hpke_open(input),
         "invite.recipientKeys" => recipient_keys(input),
         "invite.open" => invite_open(input),
@@ -673,6 +723,113 @@ fn log_replay(input: &Inputs) -> Result<Value, Failure> {
             state: Some(state),
         }),
     }
+}
+
+/// The JSON form of a sync message [SYNC-1]: IDs in their text forms, each envelope as its record
+/// CID.
+fn message_json(message: &Message) -> Value {
+    match message {
+        Message::Pull {
+            thread,
+            log,
+            after,
+            limit,
+        } => json!({
+            "type": "pull",
+            "thread": thread.to_string(),
+            "log": log.to_string(),
+            "after": after,
+            "limit": limit,
+        }),
+        Message::Records {
+            thread,
+            log,
+            counter,
+            envelopes,
+        } => json!({
+            "type": "records",
+            "thread": thread.to_string(),
+            "log": log.to_string(),
+            "counter": counter,
+            "envelopes": record_cids(envelopes),
+        }),
+        Message::Heads { thread, heads } => json!({
+            "type": "heads",
+            "thread": thread.to_string(),
+            "heads": heads
+                .iter()
+                .map(|(log, counter)| json!({"counter": counter, "log": log.to_string()}))
+                .collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn record_cids(envelopes: &[Envelope]) -> Vec<String> {
+    envelopes
+        .iter()
+        .map(|e| e.record_cid().to_string())
+        .collect()
+}
+
+fn decode_message(input: &Inputs) -> Result<Value> {
+    let message = Message::from_bytes(&input.hex("bytes")?)?;
+    Ok(json!({ "message": message_json(&message) }))
+}
+
+/// The envelopes of an array input. An envelope of `held` that does not decode is the runner's
+/// fault (BAD_REQUEST); one of `incoming` is ENVELOPE_MALFORMED, for which the message carrying it
+/// is dropped as a whole [SYNC-2].
+fn envelopes(input: &Inputs, key: &str) -> Result<Vec<Envelope>> {
+    let items = input
+        .value(key)?
+        .as_array()
+        .ok_or_else(|| bad_request(format!("{key} must be an array")))?;
+    items
+        .iter()
+        .map(|item| {
+            let bytes = item
+                .as_str()
+                .and_then(|s| hex::decode(s).ok())
+                .ok_or_else(|| bad_request(format!("each of {key} must be a hex string")))?;
+            Envelope::from_bytes(&bytes).map_err(|e| match key {
+                "held" => bad_request(format!("held: {e}")),
+                _ => e,
+            })
+        })
+        .collect()
+}
+
+/// Answers a pull from `held`, a log's records from seq 1, which must verify and link [SYNC-5].
+fn serve_pull(input: &Inputs) -> Result<Value> {
+    let (thread, log, keys) = (input.thread()?, input.log()?, input.key_set()?);
+    let held = envelopes(input, "held")?;
+    // A server holds only records it verified and linked: check that `held` is such a log.
+    let counter = sync::decide_records(&thread, log, &keys, &held, Vec::new())?.counter;
+    let answer = sync::serve_pull(&held, input.u64("after")?, input.u64("limit")?);
+    Ok(json!({ "counter": counter, "records": record_cids(&answer) }))
+}
+
+/// Decides the envelopes of one `records` message for a peer holding `held`, and the pull it sends
+/// next given the message's `counter` [SYNC-6], [SYNC-7], [SYNC-11].
+fn decide_records(input: &Inputs) -> Result<Value> {
+    let (thread, log, keys) = (input.thread()?, input.log()?, input.key_set()?);
+    let held = envelopes(input, "held")?;
+    let incoming = envelopes(input, "incoming")?;
+    let sender_counter = input.u64("senderCounter")?;
+    let decided = sync::decide_records(&thread, log, &keys, &held, incoming)?;
+    let rejected: Vec<Value> = decided
+        .rejected
+        .iter()
+        .map(|(index, code)| json!({"errorCode": code.name(), "index": index}))
+        .collect();
+    Ok(json!({
+        "appended": record_cids(&decided.appended),
+        "counter": decided.counter,
+        "duplicates": decided.duplicates,
+        "gap": decided.gap,
+        "pullAfter": sync::pull_after(sender_counter, decided.counter),
+        "rejected": rejected,
+    }))
 }
 
 fn hpke_open(input: &Inputs) -> Result<Value> {

@@ -58,6 +58,43 @@ fn kind_schema(kind: Kind) -> Value {
         Kind::UintMap => {
             json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}})
         }
+        Kind::OptUint => json!({"anyOf": [kind_schema(Kind::Uint), {"type": "null"}]}),
+        Kind::SyncMessage => {
+            let uint = kind_schema(Kind::Uint);
+            let text = kind_schema(Kind::Text);
+            let shape = |kind: &str, fields: Value| {
+                let mut properties = fields.as_object().cloned().unwrap_or_default();
+                properties.insert("type".into(), json!({"const": kind}));
+                let required: Vec<&String> = properties.keys().collect();
+                json!({
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false
+                })
+            };
+            json!({"oneOf": [
+                shape("pull", json!({"thread": text, "log": text, "after": uint, "limit": uint})),
+                shape("records", json!({
+                    "thread": text, "log": text, "counter": uint, "envelopes": kind_schema(Kind::CidArray)
+                })),
+                shape("heads", json!({"thread": text, "heads": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"counter": uint, "log": text},
+                    "required": ["counter", "log"],
+                    "additionalProperties": false
+                }}})),
+            ]})
+        }
+        Kind::IndexedCodes => json!({"type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "errorCode": {"type": "string", "pattern": "^[A-Z0-9_]+$"},
+                "index": kind_schema(Kind::Uint)
+            },
+            "required": ["errorCode", "index"],
+            "additionalProperties": false
+        }}),
     }
 }
 

@@ -102,7 +102,7 @@ impl Nodes {
                 let peer = self.peer_mut(&name)?;
                 // Like a network peer, a node drops a message it cannot decode [HP-37].
                 if let Ok(message) = Message::from_bytes(&bytes) {
-                    peer.receive(from, message);
+                    peer.receive(from, message)?;
                 }
                 return Ok(json!({}));
             }
@@ -147,7 +147,7 @@ impl Nodes {
                 }))
             }
             "node.collect" => {
-                let outbox = peer.take_outbox();
+                let outbox = peer.take_messages();
                 let messages: Vec<Value> = outbox
                     .into_iter()
                     .filter_map(|(to, message)| {
@@ -187,6 +187,11 @@ impl Nodes {
             }
             // The harness stops carrying messages to and from a stopped node; its state is kept.
             "node.stop" => Ok(json!({})),
+            // Capability "ticks" (HP-51): retries and head exchange come out of the next collect.
+            "node.tick" => {
+                peer.tick(p.u64("time")?)?;
+                Ok(json!({}))
+            }
             other => Err(Error::new(
                 ErrorCode::Unsupported,
                 format!("unknown method {other}"),

@@ -11,6 +11,7 @@ mod invites;
 mod keys;
 mod logs;
 pub mod records;
+mod sync;
 mod tid;
 
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use crate::format::{Note, SPEC_VERSION, SuiteFile, TestCase, TestGroup, Verdict}
 use crate::ops;
 
 /// Names of every suite, in generation order.
-pub const SUITES: &[&str] = &["tid", "keys", "records", "logs", "invites", "acl"];
+pub const SUITES: &[&str] = &["tid", "keys", "records", "logs", "invites", "acl", "sync"];
 
 /// Generates every suite.
 pub fn all_suites() -> Result<Vec<SuiteFile>, String> {
@@ -42,6 +43,7 @@ pub fn suite(name: &str) -> Result<SuiteFile, String> {
         "logs" => logs::generate(&mut rng),
         "invites" => invites::generate(&mut rng),
         "acl" => acl::generate(&mut rng),
+        "sync" => sync::generate(&mut rng),
         other => Err(format!("unknown suite {other}")),
     }
 }

@@ -1,0 +1,153 @@
+//! `threads-node`: one Threads peer on a real network (spec/sync.md, chapter 7), driven by
+//! commands on stdin. See `threads-node --help`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use libp2p::Multiaddr;
+use serde_json::json;
+use threads::id::ThreadId;
+use threads::node::{self, control, datadir};
+use threads::{Error, ErrorCode, Result};
+use tracing_subscriber::EnvFilter;
+
+/// Command lines, one per line on stdin; each is answered by exactly one JSON line on stdout.
+const CONTROL_HELP: &str = "\
+Control commands (one per line on stdin; each gets exactly one JSON line on stdout,
+{\"ok\":true,...} or {\"ok\":false,\"code\":\"NAME\",\"message\":\"...\"}):
+  id                                   peer ID and listen addresses
+  create raw|acl                       a new thread; prints its ID and this node's log
+  append THREAD TEXT...                appends the rest of the line as one event
+  invite THREAD writer|reader|follower PEER
+                                       an invite for PEER, as hex
+  join HEX                             joins the thread of an invite
+  connect MULTIADDR                    dials an address (and files it if it ends in /p2p/ID)
+  heads THREAD                         each log's head CID and counter
+  read THREAD                          the plaintext events (not for followers)
+  counters                             what the peer has done so far
+  threads                              the threads this node holds
+  stop                                 exits
+
+The first line on stdout is {\"ok\":true,\"ready\":true,\"peer\":...,\"addrs\":[...]}.
+Logs go to stderr; RUST_LOG sets their level (default: info).
+Exit status: 0 on stop, SIGTERM, ctrl-c or (with --exit-on-stdin-close) end of stdin;
+1 when the store fails or the node cannot start.";
+
+/// Runs one Threads peer: libp2p (tcp + noise + yamux), request-response sync and gossipsub on
+/// each thread's topic, with its identity and records in a data directory.
+#[derive(Debug, Parser)]
+#[command(name = "threads-node", version, after_long_help = CONTROL_HELP)]
+struct Cli {
+    /// The data directory: identity.key (created on first run) and store.redb.
+    #[arg(long, value_name = "DIR", global = true)]
+    data: Option<PathBuf>,
+
+    /// The address to listen on.
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/127.0.0.1/tcp/0")]
+    listen: Multiaddr,
+
+    /// Exit (status 0) when stdin reaches its end, instead of running on without commands.
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+
+    #[command(subcommand)]
+    command: Option<OneShot>,
+}
+
+/// Scripting without a running node: open the data directory, do one thing, exit. The store can
+/// be open in one process at a time, so these fail with STORE_FAILED while a node runs on it.
+#[derive(Debug, Subcommand)]
+enum OneShot {
+    /// Print this node's peer ID and exit (creating the identity on first use).
+    Id,
+    /// Append events to this node's log in a thread and exit: TEXT... as one event, or one event
+    /// per line of stdin when no TEXT is given. Prints one JSON line per event.
+    Append {
+        /// The thread.
+        #[arg(long, value_name = "THREAD")]
+        thread: ThreadId,
+        /// The event's body (words joined by single spaces).
+        text: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let Some(data) = cli.data.clone() else {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--data DIR is required",
+            )
+            .exit()
+    };
+    match run(cli, &data) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("threads-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, data: &Path) -> Result<()> {
+    match cli.command {
+        None => node::run(node::Config {
+            data: data.to_owned(),
+            listen: cli.listen,
+            exit_on_stdin_close: cli.exit_on_stdin_close,
+        }),
+        Some(OneShot::Id) => {
+            let identity = datadir::open_identity(data)?;
+            println!(
+                "{}",
+                control::render(&control::ok(json!({"peer": identity.log_id().to_string()})))
+            );
+            Ok(())
+        }
+        Some(OneShot::Append { thread, text }) => append(data, &thread, &text),
+    }
+}
+
+/// Appends `text` as one event, or each stdin line as one, printing a reply per event; stops at
+/// the first failure, with its reply printed and a non-zero exit.
+fn append(data: &Path, thread: &ThreadId, text: &[String]) -> Result<()> {
+    let (_, mut peer) = datadir::open_peer(data)?;
+    peer.tick(node::unix_ms())?;
+    let mut one = |body: &[u8]| -> Result<()> {
+        let reply = control::append(&mut peer, thread, body, node::unix_ms());
+        match reply {
+            Ok(reply) => {
+                println!("{}", control::render(&reply));
+                Ok(())
+            }
+            Err(e) => {
+                println!("{}", control::render(&control::error_reply(&e)));
+                Err(e)
+            }
+        }
+    };
+    if !text.is_empty() {
+        return one(text.join(" ").as_bytes());
+    }
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| Error::new(ErrorCode::Internal, format!("stdin: {e}")))?;
+        one(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Logs to stderr at RUST_LOG's levels; by default this crate at info and libp2p at warn.
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,threads=info,threads_node=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never into a log file or a test's pipe.
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

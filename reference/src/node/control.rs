@@ -1,0 +1,311 @@
+//! The node's control protocol: one command per line on stdin, exactly one JSON line per command
+//! on stdout — `{"ok":true,...}` or `{"ok":false,"code":"NAME","message":"..."}` with a code from
+//! the registry (spec/errors.md). Meant for scripts and tests, so every reply is one line and
+//! nothing else is ever written to stdout.
+//!
+//! Commands that only touch the [`Peer`] are run by [`run_on_peer`], which the one-shot
+//! subcommands of `threads-node` share; `id`, `connect` and `stop` need the network and are run
+//! by the node's event loop.
+
+use std::str::FromStr;
+
+use multiaddr::Multiaddr;
+use rand_core::CryptoRng;
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::{LogId, ThreadId, Variant};
+use crate::invite::InviteRole;
+use crate::store::Store;
+use crate::sync::Peer;
+
+/// One line of the control protocol, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `id`: this node's peer ID and listen addresses.
+    Id,
+    /// `create raw|acl`: a new thread with this node as its first writer.
+    Create(Variant),
+    /// `append THREAD TEXT...`: the rest of the line, as bytes, is the event's body.
+    Append {
+        /// The thread.
+        thread: ThreadId,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// `invite THREAD writer|reader|follower PEER`: an invite, printed as hex.
+    Invite {
+        /// The thread.
+        thread: ThreadId,
+        /// The role offered.
+        role: InviteRole,
+        /// The invited peer.
+        recipient: LogId,
+    },
+    /// `join HEX`: join the thread of an invite.
+    Join(Vec<u8>),
+    /// `connect MULTIADDR`: dial an address and file it in the address book.
+    Connect(Multiaddr),
+    /// `heads THREAD`: each log's head CID and counter.
+    Heads(ThreadId),
+    /// `read THREAD`: the plaintext events (readers and writers only).
+    Read(ThreadId),
+    /// `counters`: what the peer has done so far.
+    Counters,
+    /// `threads`: the threads this node holds.
+    Threads,
+    /// `stop`: exit cleanly.
+    Stop,
+}
+
+impl FromStr for Command {
+    type Err = Error;
+
+    /// BAD_REQUEST for an unknown command or a wrong number of arguments; an argument that does
+    /// not parse keeps its own code (e.g. TID_BAD_MULTIBASE for a bad thread ID).
+    fn from_str(line: &str) -> Result<Command> {
+        let (name, rest) = split_word(line.trim_start());
+        match name {
+            "append" => parse_append(rest),
+            "create" => match args::<1>(name, rest)? {
+                ["raw"] => Ok(Command::Create(Variant::Raw)),
+                ["acl"] => Ok(Command::Create(Variant::AccessControlled)),
+                [other] => Err(bad(format!("create raw|acl, not {other:?}"))),
+            },
+            "invite" => parse_invite(rest),
+            "join" => {
+                let [hex] = args::<1>(name, rest)?;
+                Ok(Command::Join(
+                    hex::decode(hex).map_err(|e| bad(format!("the invite is not hex: {e}")))?,
+                ))
+            }
+            "connect" => {
+                let [addr] = args::<1>(name, rest)?;
+                Ok(Command::Connect(Multiaddr::from_str(addr).map_err(
+                    |e| Error::new(ErrorCode::AddrInvalid, format!("{addr}: {e}")),
+                )?))
+            }
+            "heads" => Ok(Command::Heads(args::<1>(name, rest)?[0].parse()?)),
+            "read" => Ok(Command::Read(args::<1>(name, rest)?[0].parse()?)),
+            _ => parse_bare(name, rest),
+        }
+    }
+}
+
+/// The commands without arguments.
+fn parse_bare(name: &str, rest: &str) -> Result<Command> {
+    let command = match name {
+        "id" => Command::Id,
+        "counters" => Command::Counters,
+        "threads" => Command::Threads,
+        "stop" => Command::Stop,
+        "" => return Err(bad("an empty command")),
+        other => return Err(bad(format!("unknown command {other:?}"))),
+    };
+    args::<0>(name, rest)?;
+    Ok(command)
+}
+
+/// `append THREAD TEXT...`: the body is everything after the thread ID and the whitespace that
+/// follows it, verbatim, so that an event may contain spaces.
+fn parse_append(rest: &str) -> Result<Command> {
+    let (thread, body) = split_word(rest);
+    if thread.is_empty() {
+        return Err(bad("usage: append THREAD TEXT..."));
+    }
+    Ok(Command::Append {
+        thread: thread.parse()?,
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+fn parse_invite(rest: &str) -> Result<Command> {
+    let [thread, role, recipient] = args::<3>("invite", rest)?;
+    Ok(Command::Invite {
+        thread: thread.parse()?,
+        role: InviteRole::from_name(role)
+            .ok_or_else(|| bad(format!("invite role writer|reader|follower, not {role:?}")))?,
+        recipient: recipient.parse()?,
+    })
+}
+
+/// The first word of `s` and the rest with its leading whitespace removed.
+fn split_word(s: &str) -> (&str, &str) {
+    match s.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim_start()),
+        None => (s, ""),
+    }
+}
+
+/// Exactly `N` whitespace-separated arguments.
+fn args<'a, const N: usize>(name: &str, rest: &'a str) -> Result<[&'a str; N]> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    words
+        .try_into()
+        .map_err(|words: Vec<&str>| bad(format!("{name} takes {N} arguments, not {}", words.len())))
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::new(ErrorCode::BadRequest, detail)
+}
+
+/// `{"ok":true}` plus `fields` (a JSON object).
+pub fn ok(fields: Value) -> Value {
+    let mut reply = Map::from_iter([("ok".to_owned(), Value::Bool(true))]);
+    if let Value::Object(fields) = fields {
+        reply.extend(fields);
+    }
+    Value::Object(reply)
+}
+
+/// A reply as one line of JSON with `ok` first, whatever order the map keeps its keys in, so a
+/// person reading the stream sees the outcome before the details.
+pub fn render(reply: &Value) -> String {
+    let Value::Object(fields) = reply else {
+        return reply.to_string();
+    };
+    let ordered = fields
+        .get_key_value("ok")
+        .into_iter()
+        .chain(fields.iter().filter(|(key, _)| *key != "ok"));
+    let members: Vec<String> = ordered
+        .map(|(key, value)| format!("{}:{value}", Value::String(key.clone())))
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
+/// `{"ok":false,"code":"NAME","message":"..."}`.
+pub fn error_reply(error: &Error) -> Value {
+    json!({"ok": false, "code": error.code.name(), "message": error.detail})
+}
+
+/// Runs a command that needs only the peer; BAD_REQUEST for `id`, `connect` and `stop`, which
+/// need a running node. `now` is the wall clock in unix milliseconds, for event headers.
+pub fn run_on_peer<R: CryptoRng, S: Store>(
+    peer: &mut Peer<R, S>,
+    command: Command,
+    now: u64,
+) -> Result<Value> {
+    Ok(match command {
+        Command::Create(variant) => {
+            let (thread, log) = peer.create_thread(variant, now)?;
+            ok(json!({"thread": thread.to_string(), "log": log.to_string()}))
+        }
+        Command::Append { thread, body } => append(peer, &thread, &body, now)?,
+        Command::Invite {
+            thread,
+            role,
+            recipient,
+        } => ok(json!({"invite": hex::encode(peer.invite(&thread, role, recipient)?)})),
+        Command::Join(invite) => {
+            let (thread, role) = peer.join(&invite, now)?;
+            ok(json!({"thread": thread.to_string(), "role": role.name()}))
+        }
+        Command::Heads(thread) => heads(peer, &thread)?,
+        Command::Read(thread) => read(peer, &thread)?,
+        Command::Counters => ok(json!({"counters": peer.counters()})),
+        Command::Threads => {
+            let threads: Vec<String> = peer.threads().iter().map(ToString::to_string).collect();
+            ok(json!({"threads": threads}))
+        }
+        Command::Id | Command::Connect(_) | Command::Stop => {
+            return Err(bad("this command needs a running node"));
+        }
+    })
+}
+
+/// Appends one event to this peer's log in `thread`: `{"log","seq","cid"}`.
+pub fn append<R: CryptoRng, S: Store>(
+    peer: &mut Peer<R, S>,
+    thread: &ThreadId,
+    body: &[u8],
+    now: u64,
+) -> Result<Value> {
+    let (log, seq, cid) = peer.append(thread, body, now)?;
+    Ok(ok(
+        json!({"log": log.to_string(), "seq": seq, "cid": cid.to_string()}),
+    ))
+}
+
+/// Each log's head CID (or null) and counter [LOG-2], keyed by log ID.
+fn heads<R: CryptoRng, S: Store>(peer: &Peer<R, S>, thread: &ThreadId) -> Result<Value> {
+    let heads: Map<String, Value> = peer
+        .heads(thread)?
+        .into_iter()
+        .map(|(log, (head, counter))| {
+            let head = head.map(|cid| cid.to_string());
+            (log.to_string(), json!({"head": head, "counter": counter}))
+        })
+        .collect();
+    Ok(ok(json!({"heads": heads})))
+}
+
+/// The events a reader opens, by log then seq; bodies as UTF-8, lossily. KEY_UNAVAILABLE for a
+/// follower [KEY-7].
+fn read<R: CryptoRng, S: Store>(peer: &Peer<R, S>, thread: &ThreadId) -> Result<Value> {
+    let events: Vec<Value> = peer
+        .read(thread)?
+        .iter()
+        .map(|event| {
+            json!({
+                "log": event.record.log().to_string(),
+                "seq": event.record.seq(),
+                "time": event.header.time,
+                "body": String::from_utf8_lossy(&event.body),
+            })
+        })
+        .collect();
+    Ok(ok(json!({"events": events})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(line: &str) -> Option<ErrorCode> {
+        line.parse::<Command>().err().map(|e| e.code)
+    }
+
+    #[test]
+    fn commands_parse_and_append_keeps_the_rest_of_the_line() {
+        assert_eq!("id".parse(), Ok(Command::Id));
+        assert_eq!(" stop ".parse(), Ok(Command::Stop));
+        assert_eq!(
+            "create acl".parse(),
+            Ok(Command::Create(Variant::AccessControlled))
+        );
+        let thread = ThreadId::from_parts(Variant::Raw, &[7; 16]).expect("tid");
+        let line = format!("append {thread}   two  words ");
+        assert_eq!(
+            line.parse(),
+            Ok(Command::Append {
+                thread,
+                body: b"two  words ".to_vec()
+            })
+        );
+    }
+
+    #[test]
+    fn bad_lines_carry_registry_codes() {
+        assert_eq!(code(""), Some(ErrorCode::BadRequest));
+        assert_eq!(code("fly"), Some(ErrorCode::BadRequest));
+        assert_eq!(code("create"), Some(ErrorCode::BadRequest));
+        assert_eq!(code("create raw extra"), Some(ErrorCode::BadRequest));
+        assert_eq!(code("id now"), Some(ErrorCode::BadRequest));
+        assert_eq!(code("join zz"), Some(ErrorCode::BadRequest));
+        assert_eq!(code("connect nowhere"), Some(ErrorCode::AddrInvalid));
+        assert_eq!(code("heads !"), Some(ErrorCode::TidBadMultibase));
+        assert_eq!(code("append"), Some(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn replies_are_single_json_objects() {
+        let reply = ok(json!({"a": 1}));
+        assert_eq!(render(&reply), r#"{"ok":true,"a":1}"#);
+        let error = error_reply(&Error::new(ErrorCode::KeyUnavailable, "no read key"));
+        assert_eq!(
+            render(&error),
+            r#"{"ok":false,"code":"KEY_UNAVAILABLE","message":"no read key"}"#
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! A real peer on a real network (spec/sync.md, chapter 7): the libp2p driver of the sans-IO
+//! [`Peer`].
+//!
+//! The driver owns everything the peer must not touch — the clock, the sockets, the entropy and
+//! the disk — and shuttles between them and the peer:
+//!
+//! - every [`Output::Send`] becomes a request on [`transport::SYNC_PROTOCOL`] to that peer,
+//!   dialing the addresses [`Peer::addresses`] knows when no connection is up; every
+//!   [`Output::Publish`] a gossipsub message on the thread's topic;
+//! - every inbound request or gossip message becomes [`Peer::receive`]; a message that does not
+//!   decode is logged with its error code and dropped, and the connection goes on;
+//! - identify's listen addresses and the addresses this node dials go into the peer's address
+//!   book [SYNC-9];
+//! - a ~100 ms timer calls [`Peer::tick`] with the wall clock, for retries [SYNC-10] and head
+//!   exchange [SYNC-8];
+//! - control commands come in one per line ([`control`]).
+//!
+//! After each of these inputs the peer's outputs are drained at once. When the store fails the
+//! peer refuses to go on [SYNC-12], and so does the node: it exits non-zero.
+
+pub mod control;
+pub mod datadir;
+pub mod transport;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use libp2p::{Multiaddr, PeerId};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::{LogId, ThreadId};
+use crate::sync::{Message, Notification, Output, PULL_LIMIT};
+use control::Command;
+use datadir::NodePeer;
+use transport::{NetEvent, Transport};
+
+/// How often the peer is ticked. Well below the first retry delay (1 s), so retries and head
+/// exchange run close to when they are due.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A long catch-up logs its progress every this many records of a log.
+const PROGRESS_EVERY: u64 = 500;
+
+/// What a node is started with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory: `identity.key` and `store.redb`.
+    pub data: PathBuf,
+    /// The address to listen on.
+    pub listen: Multiaddr,
+    /// Exit when stdin closes, rather than running on without a control channel.
+    pub exit_on_stdin_close: bool,
+}
+
+/// Runs a node until `stop`, a signal, or (with `exit_on_stdin_close`) the end of stdin. Fails
+/// when the store fails or the node cannot start; the caller exits non-zero then.
+pub fn run(config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("tokio runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let mut node = Node::start(&config)?;
+        node.run(config.exit_on_stdin_close).await
+    });
+    // The stdin thread may still be blocked in a read; do not wait for it.
+    runtime.shutdown_background();
+    result
+}
+
+/// The wall clock in unix milliseconds: the only clock the peer ever sees.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Whether the event loop goes on after an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Continue,
+    Stop,
+}
+
+/// A running node: the peer, its swarm and what the driver remembers between inputs.
+struct Node {
+    peer: NodePeer,
+    net: Transport,
+    /// Thread topics this node subscribed to.
+    topics: BTreeSet<ThreadId>,
+    /// Own listen addresses, with `/p2p/`.
+    listen: Vec<Multiaddr>,
+    /// Whether the ready line was printed: commands wait for it, so it is the first line out.
+    ready: bool,
+    progress: Progress,
+}
+
+impl Node {
+    /// Opens the data directory and starts listening; the peer's clock starts now, so that the
+    /// addresses it files from now on get their full lifetime [SYNC-9].
+    fn start(config: &Config) -> Result<Node> {
+        let (identity, mut peer) = datadir::open_peer(&config.data)?;
+        peer.tick(unix_ms())?;
+        // The libp2p key is the identity key, so the PeerId connections authenticate is the log
+        // ID the peer knows itself by.
+        let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("libp2p identity: {e}")))?;
+        let mut net = Transport::new(keypair)?;
+        debug_assert_eq!(net.local_peer_id(), peer.id().to_peer_id());
+        net.listen(config.listen.clone())?;
+        tracing::info!(peer = %peer.id(), threads = peer.threads().len(), "node started");
+        Ok(Node {
+            peer,
+            net,
+            topics: BTreeSet::new(),
+            listen: Vec::new(),
+            ready: false,
+            progress: Progress::default(),
+        })
+    }
+
+    /// The event loop: network events, the tick, commands and termination signals, one at a time,
+    /// each followed by draining the peer's outputs.
+    async fn run(&mut self, exit_on_stdin_close: bool) -> Result<()> {
+        let mut lines = stdin_lines();
+        let mut stdin_open = true;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let terminated = terminated();
+        tokio::pin!(terminated);
+        self.drain();
+        loop {
+            let step = tokio::select! {
+                event = self.net.next_event() => self.on_net(event)?,
+                _ = tick.tick() => self.peer.tick(unix_ms()).map(|()| Step::Continue)?,
+                line = lines.recv(), if stdin_open && self.ready => match line {
+                    Some(line) => self.on_line(&line)?,
+                    None => {
+                        stdin_open = false;
+                        tracing::info!("stdin closed");
+                        if exit_on_stdin_close { Step::Stop } else { Step::Continue }
+                    }
+                },
+                () = &mut terminated => Step::Stop,
+            };
+            self.drain();
+            if step == Step::Stop {
+                tracing::info!("stopping");
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles one network event; fails only when the peer's store does.
+    fn on_net(&mut self, event: NetEvent) -> Result<Step> {
+        match event {
+            NetEvent::Listening(addr) => self.on_listening(addr),
+            NetEvent::Connected { peer, dialed } => {
+                tracing::info!(%peer, "connected");
+                if let (Some(addr), Some(log)) = (dialed, log_id(peer)) {
+                    self.peer.add_address(log, addr)?;
+                }
+            }
+            NetEvent::Disconnected { peer } => tracing::info!(%peer, "disconnected"),
+            NetEvent::Identified { peer, listen_addrs } => {
+                if let Some(log) = log_id(peer) {
+                    for addr in listen_addrs {
+                        self.peer.add_address(log, addr)?;
+                    }
+                }
+            }
+            NetEvent::Request { from, bytes, ack } => {
+                // A store failure returns before the acknowledgement: nothing unstored is acked.
+                self.on_message(from, &bytes)?;
+                self.net.ack(ack);
+            }
+            NetEvent::Gossip { from, bytes } => self.on_message(from, &bytes)?,
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Files a new listen address, and prints the ready line on the first one.
+    fn on_listening(&mut self, addr: Multiaddr) {
+        tracing::info!(%addr, "listening");
+        self.listen.push(addr);
+        self.peer.set_listen_addrs(self.listen.clone());
+        if !self.ready {
+            self.ready = true;
+            let mut line = self.id_reply();
+            line["ready"] = Value::Bool(true);
+            print_line(&line);
+        }
+    }
+
+    /// Decodes and hands one sync message to the peer. A malformed message is the sender's
+    /// problem: logged and dropped. The peer fails only when its store does [SYNC-12].
+    fn on_message(&mut self, from: PeerId, bytes: &[u8]) -> Result<()> {
+        let Some(log) = log_id(from) else {
+            return Ok(());
+        };
+        match Message::from_bytes(bytes) {
+            Ok(message) => {
+                self.progress.sender_at(&message);
+                self.peer.receive(log, message)
+            }
+            Err(e) => {
+                tracing::warn!(%from, code = %e.code, error = %e.detail, "malformed message dropped");
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs one command line and prints its reply. A store failure is fatal after the reply.
+    fn on_line(&mut self, line: &str) -> Result<Step> {
+        if line.trim().is_empty() {
+            return Ok(Step::Continue);
+        }
+        let parsed = line.parse::<Command>();
+        let step = match parsed {
+            Ok(Command::Stop) => Step::Stop,
+            _ => Step::Continue,
+        };
+        let reply = parsed.and_then(|command| self.execute(command));
+        match reply {
+            Ok(reply) => print_line(&reply),
+            Err(e) => {
+                print_line(&control::error_reply(&e));
+                if matches!(e.code, ErrorCode::StoreFailed | ErrorCode::StoreCorrupt) {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(step)
+    }
+
+    fn execute(&mut self, command: Command) -> Result<Value> {
+        match command {
+            Command::Id => Ok(self.id_reply()),
+            Command::Stop => Ok(control::ok(json!({"stopping": true}))),
+            Command::Connect(addr) => self.connect(addr),
+            command => control::run_on_peer(&mut self.peer, command, unix_ms()),
+        }
+    }
+
+    fn id_reply(&self) -> Value {
+        let addrs: Vec<String> = self.listen.iter().map(ToString::to_string).collect();
+        control::ok(json!({"peer": self.peer.id().to_string(), "addrs": addrs}))
+    }
+
+    /// Dials `addr`; when it names its peer (`/p2p/…`) the address is filed for that peer too, so
+    /// later sends reach it even after the connection closes [SYNC-9].
+    fn connect(&mut self, addr: Multiaddr) -> Result<Value> {
+        let named = match addr.iter().last() {
+            Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(LogId::try_from(peer)?),
+            _ => None,
+        };
+        if let Some(log) = named {
+            self.peer.add_address(log, addr.clone())?;
+        }
+        self.net.dial(addr)?;
+        Ok(control::ok(json!({"peer": named.map(|l| l.to_string())})))
+    }
+
+    /// Carries out everything the peer asked for, and subscribes to any thread it newly holds.
+    fn drain(&mut self) {
+        for thread in self.peer.threads() {
+            if !self.topics.contains(&thread) && self.net.subscribe(&thread.to_string()) {
+                tracing::debug!(%thread, "subscribed");
+            }
+            self.topics.insert(thread);
+        }
+        for output in self.peer.take_outputs() {
+            match output {
+                Output::Send { to, message } => {
+                    let addrs = if self.net.is_connected(&to.to_peer_id()) {
+                        Vec::new()
+                    } else {
+                        self.peer.addresses(&to)
+                    };
+                    self.net.send(to.to_peer_id(), message.to_bytes(), addrs);
+                }
+                Output::Publish { thread, message } => {
+                    self.net.publish(&thread.to_string(), message.to_bytes());
+                }
+                Output::Notify(notification) => self.progress.note(&notification),
+            }
+        }
+    }
+}
+
+/// The log ID of a libp2p peer; `None` (and a debug line) for a key type logs cannot have.
+fn log_id(peer: PeerId) -> Option<LogId> {
+    LogId::try_from(peer)
+        .map_err(|e| tracing::debug!(%peer, error = %e, "not an Ed25519 peer"))
+        .ok()
+}
+
+/// Writes one reply line to stdout and flushes it, so a script waiting for it sees it at once.
+/// A closed stdout is not this node's problem: the reply is dropped.
+fn print_line(reply: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", control::render(reply)).and_then(|()| out.flush());
+}
+
+/// Lines from stdin, read on a thread of their own (a blocking read must not stall the event
+/// loop, nor keep the runtime from shutting down); the channel closes at end of input.
+fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Completes on ctrl-c or SIGTERM. If a handler cannot be installed, never completes: the node
+/// still stops on `stop` and on the default action of the signal.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Catch-up reporting, per (thread, log): the counter the last sender had, the last counter
+/// seen here, and where the current catch-up started.
+#[derive(Default)]
+struct Progress {
+    target: BTreeMap<(ThreadId, LogId), u64>,
+    last: BTreeMap<(ThreadId, LogId), u64>,
+    start: BTreeMap<(ThreadId, LogId), u64>,
+}
+
+impl Progress {
+    /// Notes how far the sender of a `Records` message is, to know when this node has caught up.
+    fn sender_at(&mut self, message: &Message) {
+        if let Message::Records {
+            thread,
+            log,
+            counter,
+            ..
+        } = message
+        {
+            self.target.insert((thread.clone(), *log), *counter);
+        }
+    }
+
+    fn note(&mut self, notification: &Notification) {
+        match notification {
+            Notification::Appended {
+                thread,
+                log,
+                counter,
+            } => self.appended(thread, log, *counter),
+            Notification::Rejected {
+                from,
+                thread,
+                log,
+                code,
+            } => tracing::warn!(%from, %thread, %log, code = %code, "record rejected"),
+        }
+    }
+
+    /// Logs progress every [`PROGRESS_EVERY`] records, and "caught up" when a catch-up of more
+    /// than one batch reaches the sender's counter; single pushes stay at debug level.
+    fn appended(&mut self, thread: &ThreadId, log: &LogId, counter: u64) {
+        let key = (thread.clone(), *log);
+        let last = self.last.insert(key.clone(), counter).unwrap_or(0);
+        let start = *self.start.entry(key.clone()).or_insert(last);
+        if counter / PROGRESS_EVERY > last / PROGRESS_EVERY {
+            tracing::info!(%thread, %log, counter, "catching up");
+        }
+        if self
+            .target
+            .get(&key)
+            .is_some_and(|target| counter >= *target)
+        {
+            self.start.remove(&key);
+            if counter.saturating_sub(start) > PULL_LIMIT {
+                tracing::info!(%thread, %log, counter, "caught up");
+            } else {
+                tracing::debug!(%thread, %log, counter, "up to date");
+            }
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The libp2p side of a node (spec/sync.md, chapter 7): one [`Swarm`] that carries sync messages
+//! as opaque bytes, so that the [`crate::sync::Peer`] alone decides what they mean.
+//!
+//! - tcp + noise + yamux: every connection is authenticated by the peers' Ed25519 identities, so
+//!   the [`PeerId`] a message arrives from is the sender's log ID, not a claim inside the message;
+//! - request-response on [`SYNC_PROTOCOL`]: one message per request, length-prefixed, answered by
+//!   an empty acknowledgement (pulls are answered by a separate request the other way, because
+//!   the peer answers when it is ready, not within the request);
+//! - gossipsub, one topic per thread named by the Thread ID's text form, with signed messages and
+//!   strict validation, for records pushed to everyone interested at once;
+//! - identify, through which each side learns where the other listens.
+
+use std::io;
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use libp2p::core::ConnectedPoint;
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, PublishError, ValidationMode};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, OutboundFailure, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, tcp, yamux};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::sync::MAX_MESSAGE_BYTES;
+
+/// The request-response protocol that carries one sync message per request.
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/threads/sync/1");
+
+/// The identify protocol version this node announces.
+const IDENTIFY_VERSION: &str = "/threads/1";
+
+/// Room for gossipsub's own framing (topic, sequence number, signature, public key) around one
+/// sync message, so that every message the request path accepts also fits on the gossip path.
+const GOSSIP_OVERHEAD: usize = 64 * 1024;
+
+/// How long a request may wait for its acknowledgement. Generous: a full 8 MiB message on a
+/// loaded machine; a lost request costs nothing but time, since the peer retries on its tick.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long an idle connection is kept. Long, because peers of a thread talk again at the next
+/// head exchange and a redial costs a noise handshake.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The node's network behaviours, polled together by the swarm.
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// Codec of [`SYNC_PROTOCOL`]: a request is one message's bytes behind an unsigned-varint length;
+/// the response is an empty frame (a single zero length) that only says "received".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncCodec;
+
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = ();
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let frame = read_frame(io).await?;
+        if frame.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid("an acknowledgement carries no bytes"))
+        }
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, (): ()) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &[]).await
+    }
+}
+
+/// Reads one length-prefixed frame, refusing a length over [`MAX_MESSAGE_BYTES`] before
+/// allocating anything, so a peer cannot make this node reserve memory it never sends.
+async fn read_frame<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<Vec<u8>> {
+    let len = read_length(io).await?;
+    if len > MAX_MESSAGE_BYTES as u64 {
+        return Err(invalid("a sync message over the size limit"));
+    }
+    let mut bytes = vec![0; len as usize];
+    io.read_exact(&mut bytes).await?;
+    Ok(bytes)
+}
+
+/// Reads an unsigned varint, one byte at a time (it is at most 10 bytes long).
+async fn read_length<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<u64> {
+    let mut buf = [0u8; 10];
+    for i in 0..buf.len() {
+        io.read_exact(&mut buf[i..=i]).await?;
+        if buf[i] & 0x80 == 0 {
+            let (len, _) = unsigned_varint::decode::u64(&buf[..=i])
+                .map_err(|_| invalid("a frame length that is not a minimal varint"))?;
+            return Ok(len);
+        }
+    }
+    Err(invalid("a frame length longer than 10 bytes"))
+}
+
+async fn write_frame<T: AsyncWrite + Unpin>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(invalid("a sync message over the size limit"));
+    }
+    let mut len = unsigned_varint::encode::u64_buffer();
+    io.write_all(unsigned_varint::encode::u64(bytes.len() as u64, &mut len))
+        .await?;
+    io.write_all(bytes).await?;
+    io.flush().await
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// What the network did that the node acts on; everything else is logged here and dropped.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// The node listens on a new address (with its `/p2p/` suffix).
+    Listening(Multiaddr),
+    /// A connection to `peer` is up; `dialed` is the address this node dialed, if it dialed.
+    Connected {
+        /// The remote peer.
+        peer: PeerId,
+        /// The address that reached it, when this node was the dialer.
+        dialed: Option<Multiaddr>,
+    },
+    /// The last connection to `peer` closed.
+    Disconnected {
+        /// The remote peer.
+        peer: PeerId,
+    },
+    /// `peer` said where it listens (identify).
+    Identified {
+        /// The remote peer.
+        peer: PeerId,
+        /// Its listen addresses, as it reports them.
+        listen_addrs: Vec<Multiaddr>,
+    },
+    /// A sync message sent to this node, to be acknowledged with [`Transport::ack`] once handled
+    /// and its records stored [SYNC-12], [SYNC-15].
+    Request {
+        /// The authenticated sender.
+        from: PeerId,
+        /// The message's bytes, not yet decoded.
+        bytes: Vec<u8>,
+        /// Where the acknowledgement goes.
+        ack: ResponseChannel<()>,
+    },
+    /// A sync message published on a thread's topic.
+    Gossip {
+        /// The connected peer that passed it on: it holds what it forwards, so it is the one to
+        /// ask for anything missing.
+        from: PeerId,
+        /// The message's bytes, not yet decoded.
+        bytes: Vec<u8>,
+    },
+}
+
+/// A node's swarm and the few operations the driver needs of it.
+pub struct Transport {
+    swarm: Swarm<Behaviour>,
+}
+
+impl Transport {
+    /// A swarm for `keypair` (tcp + noise + yamux); INTERNAL if libp2p refuses its configuration.
+    pub fn new(keypair: Keypair) -> Result<Transport> {
+        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(internal)?
+            .with_behaviour(behaviour)
+            .map_err(internal)?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
+            .build();
+        Ok(Transport { swarm })
+    }
+
+    /// This node's libp2p identity.
+    pub fn local_peer_id(&self) -> PeerId {
+        *self.swarm.local_peer_id()
+    }
+
+    /// Starts listening on `addr`; ADDR_INVALID if it cannot be listened on.
+    pub fn listen(&mut self, addr: Multiaddr) -> Result<()> {
+        self.swarm
+            .listen_on(addr.clone())
+            .map(|_| ())
+            .map_err(|e| Error::new(ErrorCode::AddrInvalid, format!("listen on {addr}: {e}")))
+    }
+
+    /// Dials `addr` (which may name the peer with `/p2p/`); ADDR_INVALID if it cannot be dialed.
+    pub fn dial(&mut self, addr: Multiaddr) -> Result<()> {
+        self.swarm
+            .dial(addr.clone())
+            .map_err(|e| Error::new(ErrorCode::AddrInvalid, format!("dial {addr}: {e}")))
+    }
+
+    /// Whether a connection to `peer` is up.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.swarm.is_connected(peer)
+    }
+
+    /// Sends one sync message to `peer`, dialing `addrs` first if no connection is up. Delivery is
+    /// best effort: a failure is logged, and the peer's own retries make up for it.
+    pub fn send(&mut self, peer: PeerId, bytes: Vec<u8>, addrs: Vec<Multiaddr>) {
+        self.swarm
+            .behaviour_mut()
+            .sync
+            .send_request_with_addresses(&peer, bytes, addrs);
+    }
+
+    /// Acknowledges a request once it is handled [SYNC-15].
+    pub fn ack(&mut self, ack: ResponseChannel<()>) {
+        // The requester may have given up waiting; its retry timers cover that case [SYNC-10].
+        let _ = self.swarm.behaviour_mut().sync.send_response(ack, ());
+    }
+
+    /// Subscribes to a thread's topic; true if newly subscribed.
+    pub fn subscribe(&mut self, topic: &str) -> bool {
+        let topic = IdentTopic::new(topic);
+        match self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::warn!(%topic, error = %e, "cannot subscribe");
+                false
+            }
+        }
+    }
+
+    /// Publishes one sync message on a thread's topic. Nobody listening yet is normal (a thread
+    /// with no other peer online), so that is not even a warning.
+    pub fn publish(&mut self, topic: &str, bytes: Vec<u8>) {
+        let topic = IdentTopic::new(topic);
+        match self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
+            Ok(_) | Err(PublishError::NoPeersSubscribedToTopic | PublishError::Duplicate) => {}
+            Err(e) => tracing::warn!(error = %e, "gossip publish failed"),
+        }
+    }
+
+    /// The next event the node acts on. Cancel-safe: an event is only taken from the swarm at the
+    /// single await point, and is returned or dropped without awaiting again.
+    pub async fn next_event(&mut self) -> NetEvent {
+        loop {
+            let event = self.swarm.select_next_some().await;
+            if let Some(event) = self.convert(event) {
+                return event;
+            }
+        }
+    }
+
+    /// Turns a swarm event into a [`NetEvent`], answering inbound requests on the way.
+    fn convert(&mut self, event: SwarmEvent<BehaviourEvent>) -> Option<NetEvent> {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let me = self.local_peer_id();
+                Some(NetEvent::Listening(
+                    address.with_p2p(me).unwrap_or_else(|a| a),
+                ))
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, n = num_established.get(), "connection up");
+                let dialed = match endpoint {
+                    ConnectedPoint::Dialer { address, .. } => Some(address),
+                    ConnectedPoint::Listener { .. } => None,
+                };
+                Some(NetEvent::Connected {
+                    peer: peer_id,
+                    dialed,
+                })
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => Some(NetEvent::Disconnected { peer: peer_id }),
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                None
+            }
+            SwarmEvent::Behaviour(event) => self.behaviour_event(event),
+            _ => None,
+        }
+    }
+
+    fn behaviour_event(&mut self, event: BehaviourEvent) -> Option<NetEvent> {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                Some(NetEvent::Identified {
+                    peer: peer_id,
+                    listen_addrs: info.listen_addrs,
+                })
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            }) => Some(NetEvent::Gossip {
+                from: propagation_source,
+                bytes: message.data,
+            }),
+            BehaviourEvent::Sync(event) => self.sync_event(event),
+            _ => None,
+        }
+    }
+
+    fn sync_event(&mut self, event: request_response::Event<Vec<u8>, ()>) -> Option<NetEvent> {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                // Acknowledged only once handled (Transport::ack): an acknowledged record is on
+                // disk [SYNC-12]. The answer to a pull travels as its own request.
+                Some(NetEvent::Request {
+                    from: peer,
+                    bytes: request,
+                    ack: channel,
+                })
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                log_outbound_failure(peer, &error);
+                None
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound sync request failed");
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A peer that is offline is part of normal operation (the sync retries); anything else is odd.
+fn log_outbound_failure(peer: PeerId, error: &OutboundFailure) {
+    match error {
+        OutboundFailure::DialFailure | OutboundFailure::ConnectionClosed => {
+            tracing::debug!(%peer, %error, "sync request not delivered")
+        }
+        _ => tracing::warn!(%peer, %error, "sync request failed"),
+    }
+}
+
+/// Builds the behaviours for the node's key: gossipsub signs with it, identify announces it.
+fn behaviour(
+    key: &Keypair,
+) -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        // Every message is signed by its publisher and checked before it is passed on.
+        .validation_mode(ValidationMode::Strict)
+        .max_transmit_size(MAX_MESSAGE_BYTES + GOSSIP_OVERHEAD)
+        .build()?;
+    let gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+    let identify = identify::Behaviour::new(identify::Config::new(
+        IDENTIFY_VERSION.to_owned(),
+        key.public(),
+    ));
+    let sync = request_response::Behaviour::with_codec(
+        SyncCodec,
+        [(SYNC_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+    );
+    Ok(Behaviour {
+        identify,
+        gossipsub,
+        sync,
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::Internal, format!("libp2p setup: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use request_response::Codec;
+
+    fn transport() -> Transport {
+        let mut node = Transport::new(Keypair::generate_ed25519()).expect("swarm");
+        node.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+            .expect("listen");
+        node
+    }
+
+    /// Polls both swarms until `a` yields an event `want` accepts.
+    async fn until<T>(
+        a: &mut Transport,
+        b: &mut Transport,
+        mut want: impl FnMut(NetEvent) -> Option<T>,
+    ) -> T {
+        loop {
+            tokio::select! {
+                event = a.next_event() => if let Some(found) = want(event) { return found },
+                _ = b.next_event() => {}
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_and_a_gossip_message_cross_between_two_swarms() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        let a_id = a.local_peer_id();
+        b.send(a_id, b"hello".to_vec(), vec![a_addr]);
+        let (from, bytes, ack) = until(&mut a, &mut b, |e| match e {
+            NetEvent::Request { from, bytes, ack } => Some((from, bytes, ack)),
+            _ => None,
+        })
+        .await;
+        a.ack(ack);
+        assert_eq!((from, bytes), (b.local_peer_id(), b"hello".to_vec()));
+
+        assert!(a.subscribe("topic"));
+        assert!(b.subscribe("topic"));
+        // Gossipsub needs to have heard of the other's subscription first: publish until it lands.
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let bytes = loop {
+            tokio::select! {
+                event = a.next_event() => if let NetEvent::Gossip { bytes, .. } = event { break bytes },
+                _ = b.next_event() => {}
+                _ = tick.tick() => b.publish("topic", b"news".to_vec()),
+            }
+        };
+        assert_eq!(bytes, b"news".to_vec());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn frames_round_trip_and_oversized_ones_are_refused() {
+        let mut wire = Vec::new();
+        let mut codec = SyncCodec;
+        codec
+            .write_request(&SYNC_PROTOCOL, &mut wire, b"abc".to_vec())
+            .await
+            .expect("write");
+        assert_eq!(wire, b"\x03abc");
+        let read = codec.read_request(&SYNC_PROTOCOL, &mut &wire[..]).await;
+        assert_eq!(read.expect("read"), b"abc");
+
+        let mut too_long = unsigned_varint::encode::u64_buffer();
+        let prefix = unsigned_varint::encode::u64(MAX_MESSAGE_BYTES as u64 + 1, &mut too_long);
+        let read = codec.read_request(&SYNC_PROTOCOL, &mut &prefix[..]).await;
+        assert_eq!(read.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidData));
+        let read = codec
+            .read_request(&SYNC_PROTOCOL, &mut &[0xff; 11][..])
+            .await;
+        assert_eq!(read.map_err(|e| e.kind()), Err(io::ErrorKind::InvalidData));
+
+        let mut ack = Vec::new();
+        codec
+            .write_response(&SYNC_PROTOCOL, &mut ack, ())
+            .await
+            .expect("write");
+        assert_eq!(ack, [0]);
+        codec
+            .read_response(&SYNC_PROTOCOL, &mut &ack[..])
+            .await
+            .expect("an empty frame is an ack");
+    }
+}

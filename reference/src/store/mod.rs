@@ -1,0 +1,162 @@
+//! Durable storage for a peer (spec/sync.md, [SYNC-12], [SYNC-13]).
+//!
+//! A [`Store`] keeps bytes, nothing more: each thread's description (its keys, this peer's own log
+//! key, its ACL anchor and its peers, encoded by the [`crate::sync::Peer`]) and each log's
+//! envelopes by position. The peer writes a record to its store before it acknowledges or serves
+//! it, and a batch of records in one atomic write, so that a peer killed at any moment restarts
+//! with every record it acknowledged and with heads that match its logs.
+//!
+//! Two stores implement the trait: [`MemoryStore`] for tests and the simulator (it survives a
+//! simulated crash because the simulator keeps it), and [`redb::RedbStore`] on disk.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+
+pub mod redb;
+
+/// Everything stored for one thread, as [`Store::load`] returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredThread {
+    /// The thread's description as last written by [`Store::put_thread`].
+    pub meta: Vec<u8>,
+    /// Each log's envelopes, by log ID bytes, in seq order starting at seq 1.
+    pub logs: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+}
+
+/// Durable storage: a map from thread ID bytes to the thread's description and its logs [SYNC-12].
+///
+/// Every method either completes durably or returns STORE_FAILED and changes nothing.
+pub trait Store {
+    /// Everything stored, by thread ID bytes; STORE_CORRUPT when what is stored cannot be read
+    /// back as written [SYNC-13].
+    fn load(&self) -> Result<BTreeMap<Vec<u8>, StoredThread>>;
+
+    /// Writes (or replaces) a thread's description.
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()>;
+
+    /// Appends `envelopes` to a log as seqs `first`, `first + 1`, …, all in one atomic write.
+    /// `first` must be one past the log's stored length; anything else is STORE_FAILED.
+    fn put_records(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+    ) -> Result<()>;
+}
+
+/// An in-memory [`Store`]; "durable" for as long as its owner keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryStore {
+    threads: BTreeMap<Vec<u8>, StoredThread>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self) -> Result<BTreeMap<Vec<u8>, StoredThread>> {
+        Ok(self.threads.clone())
+    }
+
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()> {
+        self.threads.entry(thread.to_vec()).or_default().meta = meta.to_vec();
+        Ok(())
+    }
+
+    fn put_records(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+    ) -> Result<()> {
+        let stored = self
+            .threads
+            .get_mut(thread)
+            .ok_or_else(|| not_described(thread))?;
+        let held = stored
+            .logs
+            .get(log)
+            .map_or(0, |records| records.len() as u64);
+        // Checked before the log's entry exists, so a refused batch leaves no empty log behind.
+        check_next(held, first)?;
+        stored
+            .logs
+            .entry(log.to_vec())
+            .or_default()
+            .extend(envelopes.iter().cloned());
+        Ok(())
+    }
+}
+
+/// STORE_FAILED unless `first` is one past a log holding `stored` records.
+pub(crate) fn check_next(stored: u64, first: u64) -> Result<()> {
+    if first == stored + 1 {
+        Ok(())
+    } else {
+        Err(crate::Error::new(
+            crate::ErrorCode::StoreFailed,
+            format!("records written from seq {first} to a log holding {stored}"),
+        ))
+    }
+}
+
+/// STORE_FAILED: records for a thread whose description was never written.
+pub(crate) fn not_described(thread: &[u8]) -> crate::Error {
+    crate::Error::new(
+        crate::ErrorCode::StoreFailed,
+        format!(
+            "records for thread {} before its description",
+            to_hex(thread)
+        ),
+    )
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn records_append_in_order_and_only_in_order() {
+        let mut store = MemoryStore::new();
+        assert_eq!(
+            store
+                .put_records(b"t", b"l", 1, &[b"a".to_vec()])
+                .map_err(|e| e.code),
+            Err(ErrorCode::StoreFailed),
+            "no records before the thread is described"
+        );
+        store.put_thread(b"t", b"meta").expect("describe");
+        store
+            .put_records(b"t", b"l", 1, &[b"a".to_vec(), b"b".to_vec()])
+            .expect("first batch");
+        for wrong in [1, 2, 4] {
+            assert_eq!(
+                store
+                    .put_records(b"t", b"l", wrong, &[b"x".to_vec()])
+                    .map_err(|e| e.code),
+                Err(ErrorCode::StoreFailed)
+            );
+        }
+        store
+            .put_records(b"t", b"l", 3, &[b"c".to_vec()])
+            .expect("next");
+        let loaded = store.load().expect("load");
+        assert_eq!(loaded[&b"t".to_vec()].meta, b"meta");
+        assert_eq!(
+            loaded[&b"t".to_vec()].logs[&b"l".to_vec()],
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! [`RedbStore`]: a [`Store`] in one redb database file ([SYNC-12], [SYNC-13]).
+//!
+//! redb commits are atomic and, at its default durability, synced to disk before `commit`
+//! returns, so one write transaction per [`Store`] call gives exactly the contract the peer needs:
+//! a batch of records is on disk in full before the peer acknowledges any of it, or none of it is.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ::redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Store, StoredThread, check_next, not_described};
+use crate::error::{Error, ErrorCode, Result};
+
+/// Thread ID bytes → the thread's description.
+const THREADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("threads");
+
+/// (thread ID bytes, log ID bytes, seq): redb orders a tuple by thread, then log, then seq, so one
+/// scan reads each log's records in seq order.
+type RecordKey = (&'static [u8], &'static [u8], u64);
+
+/// [`RecordKey`] → envelope.
+const RECORDS: TableDefinition<RecordKey, &[u8]> = TableDefinition::new("records");
+
+/// (thread ID bytes, log ID bytes) → number of records stored. Kept beside [`RECORDS`] and written
+/// in the same transaction so that an append checks its position without scanning the log, and so
+/// that [`Store::load`] can tell a lost record from a short log.
+const LENGTHS: TableDefinition<(&[u8], &[u8]), u64> = TableDefinition::new("log_lengths");
+
+/// A [`Store`] on disk: one redb database file holding every thread's description and records.
+///
+/// Each call is one redb write transaction committed with immediate durability, so a record is on
+/// disk before the peer acknowledges it and a batch is written whole or not at all [SYNC-12]; a
+/// reopened store [`load`](Store::load)s exactly what was committed, and reports STORE_CORRUPT
+/// when the logs it finds are not contiguous [SYNC-13].
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// Opens the store at `path`, creating an empty one if the file does not exist or is empty.
+    ///
+    /// This is how a peer restarts [SYNC-13]. STORE_FAILED when the file cannot be opened, is not
+    /// a redb database, fails redb's integrity check, or is already open.
+    pub fn open(path: &Path) -> Result<RedbStore> {
+        let fail = |e: &dyn fmt::Display| failed("open", path, e);
+        // Without the check, redb trusts the file and may panic on one damaged outside redb; a
+        // restart must report a bad store, never crash on it [SYNC-13].
+        let db = Database::builder()
+            .set_check_integrity_on_open(true)
+            .create(path)
+            .map_err(|e| fail(&e))?;
+        // Creating every table up front lets `load` read a fresh store like any other, instead of
+        // treating a missing table as empty, which would also hide a table lost from an old file.
+        let txn = db.begin_write().map_err(|e| fail(&e))?;
+        txn.open_table(THREADS).map_err(|e| fail(&e))?;
+        txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+        txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+        txn.commit().map_err(|e| fail(&e))?;
+        Ok(RedbStore {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file this store was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn failed(&self, operation: &str, error: &dyn fmt::Display) -> Error {
+        failed(operation, &self.path, error)
+    }
+}
+
+/// STORE_FAILED naming the operation and the file, so a stopped peer says which store broke.
+fn failed(operation: &str, path: &Path, error: &dyn fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::StoreFailed,
+        format!("redb store {}: {operation}: {error}", path.display()),
+    )
+}
+
+fn corrupt(path: &Path, detail: String) -> Error {
+    Error::new(
+        ErrorCode::StoreCorrupt,
+        format!("redb store {}: {detail}", path.display()),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store for RedbStore {
+    /// Reads every table in one read transaction, so the result is one committed state, and checks
+    /// that each log is seqs 1..=length with nothing missing or extra [SYNC-13].
+    fn load(&self) -> Result<BTreeMap<Vec<u8>, StoredThread>> {
+        let fail = |e: &dyn fmt::Display| self.failed("load", e);
+        let txn = self.db.begin_read().map_err(|e| fail(&e))?;
+        let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
+        let records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+        let lengths = txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+
+        let mut loaded = BTreeMap::new();
+        for entry in threads.iter().map_err(|e| fail(&e))? {
+            let (thread, meta) = entry.map_err(|e| fail(&e))?;
+            loaded.insert(
+                thread.value().to_vec(),
+                StoredThread {
+                    meta: meta.value().to_vec(),
+                    logs: BTreeMap::new(),
+                },
+            );
+        }
+
+        // Logs come from the length table, not from the records, so that a log whose records
+        // were all lost is reported rather than silently dropped.
+        let mut expected = Vec::new();
+        for entry in lengths.iter().map_err(|e| fail(&e))? {
+            let (key, length) = entry.map_err(|e| fail(&e))?;
+            let (thread, log) = key.value();
+            let stored = loaded.get_mut(thread).ok_or_else(|| {
+                corrupt(
+                    &self.path,
+                    format!("log {} of undescribed thread {}", hex(log), hex(thread)),
+                )
+            })?;
+            stored.logs.insert(log.to_vec(), Vec::new());
+            expected.push((thread.to_vec(), log.to_vec(), length.value()));
+        }
+
+        for entry in records.iter().map_err(|e| fail(&e))? {
+            let (key, envelope) = entry.map_err(|e| fail(&e))?;
+            let (thread, log, seq) = key.value();
+            let envelopes = loaded
+                .get_mut(thread)
+                .and_then(|stored| stored.logs.get_mut(log))
+                .ok_or_else(|| {
+                    corrupt(
+                        &self.path,
+                        format!(
+                            "record {seq} of log {} in thread {} has no stored length",
+                            hex(log),
+                            hex(thread)
+                        ),
+                    )
+                })?;
+            // Keys arrive in seq order, so anything but the next seq is a hole or a seq 0.
+            let next = envelopes.len() as u64 + 1;
+            if seq != next {
+                return Err(corrupt(
+                    &self.path,
+                    format!(
+                        "log {} in thread {} has seq {seq} where seq {next} belongs",
+                        hex(log),
+                        hex(thread)
+                    ),
+                ));
+            }
+            envelopes.push(envelope.value().to_vec());
+        }
+
+        for (thread, log, length) in expected {
+            let found = loaded
+                .get(&thread)
+                .and_then(|stored| stored.logs.get(&log))
+                .map_or(0, |envelopes| envelopes.len() as u64);
+            if found != length {
+                return Err(corrupt(
+                    &self.path,
+                    format!(
+                        "log {} in thread {} holds {found} records but its length says {length}",
+                        hex(&log),
+                        hex(&thread)
+                    ),
+                ));
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// One committed, synced transaction [SYNC-12].
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()> {
+        let fail = |e: &dyn fmt::Display| self.failed("put_thread", e);
+        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
+        {
+            let mut threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
+            threads.insert(thread, meta).map_err(|e| fail(&e))?;
+        }
+        txn.commit().map_err(|e| fail(&e))
+    }
+
+    /// The whole batch and the log's new length in one committed, synced transaction, so a crash
+    /// leaves either all of it or none of it [SYNC-12]. A refused batch returns before the commit;
+    /// dropping the transaction aborts it, so nothing is written.
+    fn put_records(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+    ) -> Result<()> {
+        let fail = |e: &dyn fmt::Display| self.failed("put_records", e);
+        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
+        {
+            let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
+            if threads.get(thread).map_err(|e| fail(&e))?.is_none() {
+                return Err(not_described(thread));
+            }
+            let mut lengths = txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+            let stored = lengths
+                .get((thread, log))
+                .map_err(|e| fail(&e))?
+                .map_or(0, |length| length.value());
+            // Checked before `check_next` adds one, so a damaged length cannot overflow a seq.
+            let end = stored
+                .checked_add(envelopes.len() as u64)
+                .filter(|end| *end < u64::MAX)
+                .ok_or_else(|| {
+                    fail(&format!("log length {stored} leaves no room for the batch"))
+                })?;
+            check_next(stored, first)?;
+            let mut records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+            for (seq, envelope) in (first..).zip(envelopes) {
+                records
+                    .insert((thread, log, seq), envelope.as_slice())
+                    .map_err(|e| fail(&e))?;
+            }
+            lengths.insert((thread, log), end).map_err(|e| fail(&e))?;
+        }
+        txn.commit().map_err(|e| fail(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use proptest::prelude::*;
+
+    fn codes<T>(result: Result<T>) -> Result<T, ErrorCode> {
+        result.map_err(|e| e.code)
+    }
+
+    fn envelopes(items: &[&[u8]]) -> Vec<Vec<u8>> {
+        items.iter().map(|item| item.to_vec()).collect()
+    }
+
+    #[test]
+    fn writes_survive_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        let mut memory = MemoryStore::new();
+        {
+            let mut store = RedbStore::open(&path).expect("create");
+            assert!(store.load().expect("load empty").is_empty());
+            for s in [&mut store as &mut dyn Store, &mut memory] {
+                s.put_thread(b"t1", b"meta one").expect("describe t1");
+                s.put_thread(b"t2", b"meta two").expect("describe t2");
+                s.put_records(b"t1", b"a", 1, &envelopes(&[b"a1", b"a2"]))
+                    .expect("a 1-2");
+                s.put_records(b"t1", b"a", 3, &envelopes(&[b"a3"]))
+                    .expect("a 3");
+                s.put_records(b"t1", b"b", 1, &envelopes(&[b"b1"]))
+                    .expect("b 1");
+                s.put_thread(b"t1", b"meta one, rewritten")
+                    .expect("redescribe t1");
+            }
+            assert_eq!(store.load().expect("load"), memory.load().expect("load"));
+        }
+        let store = RedbStore::open(&path).expect("reopen");
+        let loaded = store.load().expect("load after reopen");
+        assert_eq!(loaded, memory.load().expect("load"));
+        assert_eq!(loaded[&b"t1".to_vec()].meta, b"meta one, rewritten");
+        assert_eq!(
+            loaded[&b"t1".to_vec()].logs[&b"a".to_vec()],
+            envelopes(&[b"a1", b"a2", b"a3"])
+        );
+        assert!(loaded[&b"t2".to_vec()].logs.is_empty());
+    }
+
+    #[test]
+    fn refused_puts_change_nothing_on_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        let before = {
+            let mut store = RedbStore::open(&path).expect("create");
+            store.put_thread(b"t", b"meta").expect("describe");
+            store
+                .put_records(b"t", b"l", 1, &envelopes(&[b"1", b"2"]))
+                .expect("first batch");
+            store.load().expect("load")
+        };
+        {
+            let mut store = RedbStore::open(&path).expect("reopen");
+            for wrong in [0, 1, 2, 4, u64::MAX] {
+                assert_eq!(
+                    codes(store.put_records(b"t", b"l", wrong, &envelopes(&[b"x"]))),
+                    Err(ErrorCode::StoreFailed),
+                    "first = {wrong}"
+                );
+            }
+            assert_eq!(
+                codes(store.put_records(b"t", b"new log", 2, &envelopes(&[b"x"]))),
+                Err(ErrorCode::StoreFailed),
+                "a new log starts at seq 1"
+            );
+            assert_eq!(
+                codes(store.put_records(b"other", b"l", 1, &envelopes(&[b"x"]))),
+                Err(ErrorCode::StoreFailed),
+                "no records before the thread is described"
+            );
+            assert_eq!(store.load().expect("load"), before);
+        }
+        let store = RedbStore::open(&path).expect("reopen again");
+        assert_eq!(store.load().expect("load after reopen"), before);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_store_failed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = dir.path().join("short");
+        std::fs::write(&short, b"not a redb database\n").expect("write");
+        let long = dir.path().join("long");
+        std::fs::write(&long, vec![0x5a; 64 * 1024]).expect("write");
+        for path in [short, long] {
+            let error = RedbStore::open(&path).expect_err("not a database");
+            assert_eq!(error.code, ErrorCode::StoreFailed, "{error}");
+            assert!(error.detail.contains("open"), "{error}");
+        }
+        let directory = RedbStore::open(dir.path()).expect_err("a directory");
+        assert_eq!(directory.code, ErrorCode::StoreFailed, "{directory}");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        PutThread {
+            thread: u8,
+            meta: Vec<u8>,
+        },
+        /// `first` is the right one shifted by `shift`, so most batches are accepted.
+        PutRecords {
+            thread: u8,
+            log: u8,
+            shift: i8,
+            count: u8,
+        },
+        Reopen,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0..3u8, prop::collection::vec(any::<u8>(), 0..4))
+                .prop_map(|(thread, meta)| Op::PutThread { thread, meta }),
+            5 => (0..3u8, 0..2u8, prop_oneof![4 => Just(0i8), 1 => -2..3i8], 0..4u8)
+                .prop_map(|(thread, log, shift, count)| Op::PutRecords { thread, log, shift, count }),
+            1 => Just(Op::Reopen),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn redb_store_behaves_like_memory_store(ops in prop::collection::vec(op(), 1..24)) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("store.redb");
+            let mut memory = MemoryStore::new();
+            let mut disk = Some(RedbStore::open(&path).expect("create"));
+            let mut written = 0u32;
+            for (step, op) in ops.iter().enumerate() {
+                let store = match op {
+                    Op::Reopen => {
+                        // The old handle must be gone before the file can be opened again.
+                        drop(disk.take());
+                        disk.insert(RedbStore::open(&path).expect("reopen"))
+                    }
+                    _ => disk.as_mut().expect("open"),
+                };
+                match op {
+                    Op::PutThread { thread, meta } => {
+                        let thread = [b't', *thread];
+                        prop_assert_eq!(
+                            codes(store.put_thread(&thread, meta)),
+                            codes(memory.put_thread(&thread, meta)),
+                            "step {}: {:?}", step, op
+                        );
+                    }
+                    Op::PutRecords { thread, log, shift, count } => {
+                        let (thread, log) = ([b't', *thread], [b'l', *log]);
+                        let stored = memory
+                            .load()
+                            .expect("memory load")
+                            .get(thread.as_slice())
+                            .and_then(|t| t.logs.get(log.as_slice()))
+                            .map_or(0, |l| l.len() as u64);
+                        let first = (stored + 1).saturating_add_signed(i64::from(*shift));
+                        let batch: Vec<Vec<u8>> = (0..*count)
+                            .map(|_| {
+                                written += 1;
+                                written.to_be_bytes().to_vec()
+                            })
+                            .collect();
+                        prop_assert_eq!(
+                            codes(store.put_records(&thread, &log, first, &batch)),
+                            codes(memory.put_records(&thread, &log, first, &batch)),
+                            "step {}: {:?}", step, op
+                        );
+                    }
+                    Op::Reopen => {}
+                }
+                prop_assert_eq!(
+                    store.load().expect("disk load"),
+                    memory.load().expect("memory load"),
+                    "after step {}: {:?}", step, op
+                );
+            }
+        }
+    }
+}

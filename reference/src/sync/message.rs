@@ -1,0 +1,237 @@
+//! The sync messages and their wire form (spec/sync.md, [SYNC-1], [SYNC-2]).
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::block;
+use crate::envelope::Envelope;
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::{LogId, ThreadId};
+
+/// Most records one `Records` message carries; a puller asks again after a full batch [SYNC-5].
+pub const PULL_LIMIT: u64 = 64;
+
+/// Most bytes of envelopes a `Records` message carries, unless its first envelope alone is larger
+/// [SYNC-5]. With [`MAX_MESSAGE_BYTES`] this leaves room for one record of the largest size.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// Largest encoded message a peer accepts [SYNC-2]: a full batch plus one largest record.
+pub const MAX_MESSAGE_BYTES: usize = 8 << 20;
+
+/// A message between peers [SYNC-1].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Asks for the records of `log` after seq `after`, oldest first, at most `limit` [SYNC-5].
+    Pull {
+        /// The thread.
+        thread: ThreadId,
+        /// The log.
+        log: LogId,
+        /// The requester's counter for the log.
+        after: u64,
+        /// Most records wanted.
+        limit: u64,
+    },
+    /// Contiguous records of one log, oldest first: a pull's answer or a push [SYNC-4], [SYNC-6].
+    Records {
+        /// The thread.
+        thread: ThreadId,
+        /// The log.
+        log: LogId,
+        /// The sender's counter for the log: a receiver still behind it pulls again [SYNC-7].
+        counter: u64,
+        /// The envelopes, in seq order.
+        envelopes: Vec<Envelope>,
+    },
+    /// The sender's counter for every log of a thread it holds: head exchange [SYNC-8].
+    Heads {
+        /// The thread.
+        thread: ThreadId,
+        /// Each log and the sender's counter for it, in log ID order.
+        heads: Vec<(LogId, u64)>,
+    },
+}
+
+/// Wire form of [`Message`]: canonical DAG-CBOR with a `type` field [SYNC-1].
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum Wire {
+    Pull {
+        after: u64,
+        limit: u64,
+        log: ByteBuf,
+        thread: ByteBuf,
+    },
+    Records {
+        counter: u64,
+        envelopes: Vec<ByteBuf>,
+        log: ByteBuf,
+        thread: ByteBuf,
+    },
+    Heads {
+        heads: Vec<WireHead>,
+        thread: ByteBuf,
+    },
+}
+
+/// One entry of a `heads` message.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireHead {
+    counter: u64,
+    log: ByteBuf,
+}
+
+impl Message {
+    /// The canonical DAG-CBOR encoding [SYNC-1].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        block::encode(&self.to_wire())
+    }
+
+    fn to_wire(&self) -> Wire {
+        match self {
+            Message::Pull {
+                thread,
+                log,
+                after,
+                limit,
+            } => Wire::Pull {
+                after: *after,
+                limit: *limit,
+                log: ByteBuf::from(log.to_bytes()),
+                thread: ByteBuf::from(thread.as_bytes()),
+            },
+            Message::Records {
+                thread,
+                log,
+                counter,
+                envelopes,
+            } => Wire::Records {
+                counter: *counter,
+                envelopes: envelopes
+                    .iter()
+                    .map(|e| ByteBuf::from(e.to_bytes()))
+                    .collect(),
+                log: ByteBuf::from(log.to_bytes()),
+                thread: ByteBuf::from(thread.as_bytes()),
+            },
+            Message::Heads { thread, heads } => Wire::Heads {
+                heads: heads
+                    .iter()
+                    .map(|(log, counter)| WireHead {
+                        counter: *counter,
+                        log: ByteBuf::from(log.to_bytes()),
+                    })
+                    .collect(),
+                thread: ByteBuf::from(thread.as_bytes()),
+            },
+        }
+    }
+
+    /// Decodes a message [SYNC-2]. A message that is too long, not canonical DAG-CBOR or not of a
+    /// defined type is MESSAGE_MALFORMED; a bad thread ID, log ID or envelope inside it carries
+    /// that field's own code. Never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Message> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(Error::new(
+                ErrorCode::MessageMalformed,
+                format!(
+                    "message of {} bytes, at most {MAX_MESSAGE_BYTES} allowed",
+                    bytes.len()
+                ),
+            ));
+        }
+        let wire: Wire = block::decode_canonical(bytes, ErrorCode::MessageMalformed)?;
+        Ok(match wire {
+            Wire::Pull {
+                after,
+                limit,
+                log,
+                thread,
+            } => Message::Pull {
+                thread: ThreadId::from_bytes(&thread)?,
+                log: LogId::from_bytes(&log)?,
+                after,
+                limit,
+            },
+            Wire::Records {
+                counter,
+                envelopes,
+                log,
+                thread,
+            } => Message::Records {
+                thread: ThreadId::from_bytes(&thread)?,
+                log: LogId::from_bytes(&log)?,
+                counter,
+                envelopes: envelopes
+                    .iter()
+                    .map(|e| Envelope::from_bytes(e))
+                    .collect::<Result<_>>()?,
+            },
+            Wire::Heads { heads, thread } => Message::Heads {
+                thread: ThreadId::from_bytes(&thread)?,
+                heads: heads
+                    .iter()
+                    .map(|h| Ok((LogId::from_bytes(&h.log)?, h.counter)))
+                    .collect::<Result<_>>()?,
+            },
+        })
+    }
+
+    /// The thread the message is about.
+    pub fn thread(&self) -> &ThreadId {
+        match self {
+            Message::Pull { thread, .. }
+            | Message::Records { thread, .. }
+            | Message::Heads { thread, .. } => thread,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Variant;
+    use crate::keys::IdentityKey;
+    use proptest::prelude::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn ids(seed: u64) -> (ThreadId, LogId) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let thread = ThreadId::generate(Variant::Raw, &mut rng);
+        (thread, IdentityKey::generate(&mut rng).log_id())
+    }
+
+    proptest! {
+        #[test]
+        fn every_message_round_trips(seed: u64, after: u64, limit: u64, counters in proptest::collection::vec(any::<u64>(), 0..4)) {
+            let (thread, log) = ids(seed);
+            let messages = [
+                Message::Pull { thread: thread.clone(), log, after, limit },
+                Message::Heads { thread: thread.clone(), heads: counters.iter().map(|c| (log, *c)).collect() },
+                Message::Records { thread, log, counter: after, envelopes: Vec::new() },
+            ];
+            for message in messages {
+                prop_assert_eq!(Message::from_bytes(&message.to_bytes()), Ok(message));
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = Message::from_bytes(&bytes);
+        }
+    }
+
+    #[test]
+    fn malformed_and_oversized_messages_are_message_malformed() {
+        let mut oversized = vec![0u8; MAX_MESSAGE_BYTES + 1];
+        oversized[0] = 0xa0;
+        for bad in [&[][..], &[0xa0], &[0x01, 0x02], &oversized] {
+            assert_eq!(
+                Message::from_bytes(bad).map_err(|e| e.code),
+                Err(ErrorCode::MessageMalformed)
+            );
+        }
+    }
+}

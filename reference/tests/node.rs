@@ -1,0 +1,440 @@
+//! The libp2p driver with real processes (spec/sync.md, chapter 7): `threads-node` peers on
+//! loopback TCP, driven through their stdin/stdout control protocol.
+//!
+//! The machines that run these are small and loaded: every wait polls a condition with a
+//! generous timeout, and nothing asserts on how long anything took.
+
+#![cfg(feature = "node")]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use threads::node::transport::NetEvent;
+use threads::store::Store;
+use threads::store::redb::RedbStore;
+
+/// How long one reply may take.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a replication, or a start that re-verifies a long store, may take before the test
+/// gives up. Debug builds verify signatures slowly, and these machines are loaded.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One log's head CID (null before the first record) and counter, as `heads` reports them.
+type Heads = BTreeMap<String, (Value, u64)>;
+
+/// A `threads-node` process and its control channel.
+struct Node {
+    name: &'static str,
+    dir: PathBuf,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    replies: Receiver<String>,
+    /// Its peer ID and listen addresses, from the ready line.
+    peer: String,
+    addrs: Vec<String>,
+}
+
+impl Node {
+    /// Starts a node on `dir` (created if missing) and waits for its ready line. Its log goes to
+    /// `<dir>.log`, shown when a wait times out.
+    fn spawn(name: &'static str, dir: &Path) -> Node {
+        let log = std::fs::File::create(log_path(dir)).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_threads-node"))
+            .args(["--data", path_str(dir), "--exit-on-stdin-close"])
+            .env("RUST_LOG", "warn,threads=debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn threads-node");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, replies) = channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut node = Node {
+            name,
+            dir: dir.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            replies,
+            peer: String::new(),
+            addrs: Vec::new(),
+        };
+        let ready = node.reply_within(SYNC_TIMEOUT);
+        assert_eq!(ready["ready"], true, "{name}: first line {ready}");
+        node.peer = ready["peer"].as_str().expect("peer").to_owned();
+        node.addrs = strings(&ready["addrs"]);
+        assert!(!node.addrs.is_empty(), "{name} listens somewhere");
+        node
+    }
+
+    /// The next reply line, parsed.
+    fn reply(&mut self) -> Value {
+        self.reply_within(REPLY_TIMEOUT)
+    }
+
+    fn reply_within(&mut self, timeout: Duration) -> Value {
+        match self.replies.recv_timeout(timeout) {
+            Ok(line) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name)),
+            Err(RecvTimeoutError::Timeout) => self.fail("no reply in time"),
+            Err(RecvTimeoutError::Disconnected) => self.fail("stdout closed"),
+        }
+    }
+
+    /// Sends one command line and returns its reply, whatever it says.
+    fn send(&mut self, line: &str) -> Value {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write command");
+        stdin.flush().expect("flush command");
+        self.reply()
+    }
+
+    /// Sends one command line and returns its reply, which must be a success.
+    fn ok(&mut self, line: &str) -> Value {
+        let reply = self.send(line);
+        if reply["ok"] != true {
+            self.fail(&format!("{line:?} failed: {reply}"));
+        }
+        reply
+    }
+
+    fn heads(&mut self, thread: &str) -> Heads {
+        let reply = self.ok(&format!("heads {thread}"));
+        let heads = reply["heads"].as_object().expect("heads object");
+        heads
+            .iter()
+            .map(|(log, h)| {
+                let counter = h["counter"].as_u64().expect("counter");
+                (log.clone(), (h["head"].clone(), counter))
+            })
+            .collect()
+    }
+
+    /// Polls `heads` until `done` accepts them; returns them.
+    fn wait_for_heads(&mut self, thread: &str, mut done: impl FnMut(&Heads) -> bool) -> Heads {
+        let start = Instant::now();
+        loop {
+            let heads = self.heads(thread);
+            if done(&heads) {
+                return heads;
+            }
+            if start.elapsed() > SYNC_TIMEOUT {
+                self.fail(&format!("heads never got there; last {heads:?}"));
+            }
+            thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Sends `stop` and waits for the process to exit.
+    fn stop(mut self) -> ExitStatus {
+        self.ok("stop");
+        self.wait_exit()
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if start.elapsed() > REPLY_TIMEOUT {
+                self.fail("did not exit");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the process outright (SIGKILL on unix), as a crash would.
+    fn crash(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        let log = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "{}: {what}\n--- log tail ---\n{}",
+            self.name,
+            tail.join("\n")
+        );
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn log_path(dir: &Path) -> PathBuf {
+    dir.with_extension("log")
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 temp path")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+/// Each log's number of records in a stopped node's store, read with the store alone.
+fn stored_lengths(dir: &Path) -> BTreeMap<Vec<u8>, u64> {
+    let store = RedbStore::open(&dir.join("store.redb")).expect("open the store");
+    let threads = store.load().expect("load the store");
+    threads
+        .into_values()
+        .flat_map(|t| t.logs.into_iter())
+        .map(|(log, envelopes)| (log, envelopes.len() as u64))
+        .collect()
+}
+
+/// Figure 6 of the paper: a follower keeps a thread it cannot read available while its writer is
+/// offline, and a reader invited by the writer catches up from the follower alone.
+#[test]
+fn a_reader_catches_up_from_a_follower_while_the_writer_is_offline() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut writer = Node::spawn("writer", &tmp.path().join("writer"));
+    let mut follower = Node::spawn("follower", &tmp.path().join("follower"));
+    let thread = writer.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    let bodies: Vec<String> = (0..200).map(|i| format!("event {i}: figure 6")).collect();
+    for body in &bodies {
+        writer.ok(&format!("append {thread} {body}"));
+    }
+    let written = writer.heads(&thread);
+    assert_eq!(written.values().map(|h| h.1).sum::<u64>(), 200);
+
+    let invite = writer.ok(&format!("invite {thread} follower {}", follower.peer));
+    follower.ok(&format!("join {}", invite["invite"].as_str().expect("hex")));
+    follower.wait_for_heads(&thread, |heads| *heads == written);
+    let read = follower.send(&format!("read {thread}"));
+    assert_eq!(
+        read["code"], "KEY_UNAVAILABLE",
+        "a follower cannot read: {read}"
+    );
+
+    // The writer invites the reader while it is still up, then goes offline for good. By now it
+    // has learned where the follower listens, and its invite says so.
+    let reader_dir = tmp.path().join("reader");
+    let reader_id = Command::new(env!("CARGO_BIN_EXE_threads-node"))
+        .args(["id", "--data", path_str(&reader_dir)])
+        .output()
+        .expect("threads-node id");
+    let reader_peer: Value = serde_json::from_slice(&reader_id.stdout).expect("id JSON");
+    let reader_peer = reader_peer["peer"].as_str().expect("peer").to_owned();
+    let invite = writer.ok(&format!("invite {thread} reader {reader_peer}"));
+    let invite = invite["invite"].as_str().expect("hex").to_owned();
+    let reader_identity = threads::node::datadir::open_identity(&reader_dir).expect("identity");
+    let opened =
+        threads::invite::Invite::open(&hex::decode(&invite).expect("hex"), &reader_identity)
+            .expect("the reader opens its invite");
+    for entry in &opened.logs {
+        assert!(
+            entry
+                .addrs
+                .iter()
+                .any(|a| a.starts_with(&follower.addrs[0])),
+            "the invite lists the follower's address for log {}: {:?}",
+            entry.log,
+            entry.addrs
+        );
+    }
+    assert!(writer.stop().success());
+
+    let mut reader = Node::spawn("reader", &reader_dir);
+    assert_eq!(reader.peer, reader_peer);
+    reader.ok(&format!("join {invite}"));
+    reader.ok(&format!("connect {}", follower.addrs[0]));
+    reader.wait_for_heads(&thread, |heads| *heads == written);
+
+    let events = reader.ok(&format!("read {thread}"));
+    let events = events["events"].as_array().expect("events");
+    let read: Vec<&str> = events
+        .iter()
+        .map(|e| e["body"].as_str().expect("body"))
+        .collect();
+    assert_eq!(read, bodies);
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+}
+
+/// A follower killed while it ingests a long log restarts with no counter behind what it reported
+/// before, with heads that match its stored logs, and then catches up [SYNC-12], [SYNC-13].
+#[test]
+fn a_follower_killed_mid_catch_up_restarts_consistent_and_catches_up() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let writer_dir = tmp.path().join("writer");
+    let mut writer = Node::spawn("writer", &writer_dir);
+    let thread = writer.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    assert!(writer.stop().success());
+    append_offline(&writer_dir, &thread, 3_000);
+
+    let mut writer = Node::spawn("writer", &writer_dir);
+    let written = writer.heads(&thread);
+    assert_eq!(written.values().map(|h| h.1).sum::<u64>(), 3_000);
+    let follower_dir = tmp.path().join("follower");
+    let mut follower = Node::spawn("follower", &follower_dir);
+    let invite = writer.ok(&format!("invite {thread} follower {}", follower.peer));
+    follower.ok(&format!("join {}", invite["invite"].as_str().expect("hex")));
+    let reported = follower.wait_for_heads(&thread, |heads| heads.values().any(|h| h.1 > 0));
+    follower.crash();
+    eprintln!("follower killed after reporting {reported:?}");
+
+    // What survived on disk is a consistent log: reopening it verifies and links every stored
+    // record, and each log's head book counter is the number of records stored [SYNC-13].
+    let stored = stored_lengths(&follower_dir);
+    let reopened = reopen_offline(&follower_dir);
+    let heads = reopened
+        .heads(&thread.parse().expect("TID"))
+        .expect("heads");
+    for (log, (head, counter)) in &heads {
+        assert_eq!(stored.get(&log.to_bytes()).copied().unwrap_or(0), *counter);
+        assert_eq!(head.is_none(), *counter == 0, "log {log}");
+    }
+    drop(reopened);
+    // Nothing it reported before the kill was lost [SYNC-12].
+    for (log, (_, before)) in &reported {
+        let log: threads::id::LogId = log.parse().expect("log ID");
+        let after = heads.get(&log).map_or(0, |h| h.1);
+        assert!(
+            after >= *before,
+            "log {log}: reported {before}, restarted with {after}"
+        );
+    }
+
+    // Restarted, it still knows where the writer is (the address book is stored with the thread)
+    // and resumes syncing on its own.
+    let mut follower = Node::spawn("follower", &follower_dir);
+    follower.wait_for_heads(&thread, |heads| *heads == written);
+    assert!(follower.stop().success());
+    assert!(writer.stop().success());
+}
+
+/// The peer stored in a stopped node's data directory, opened without its network.
+fn reopen_offline(dir: &Path) -> threads::sync::Peer<rand_chacha::ChaCha20Rng, RedbStore> {
+    use rand_core::SeedableRng;
+    let store = RedbStore::open(&dir.join("store.redb")).expect("open the store");
+    let identity = threads::node::datadir::open_identity(dir).expect("identity");
+    threads::sync::Peer::open(identity, rand_chacha::ChaCha20Rng::seed_from_u64(0), store)
+        .expect("every stored record verifies and links")
+}
+
+/// `threads-node append --data DIR --thread T` with one event per stdin line, as a script would.
+fn append_offline(dir: &Path, thread: &str, count: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_threads-node"))
+        .args(["append", "--data", path_str(dir), "--thread", thread])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn threads-node append");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feeder = thread::spawn(move || {
+        for i in 0..count {
+            writeln!(stdin, "offline event {i}").expect("write event");
+        }
+    });
+    let output = child.wait_with_output().expect("append output");
+    feeder.join().expect("feeder");
+    assert!(output.status.success(), "append failed");
+    let replies = String::from_utf8(output.stdout).expect("UTF-8");
+    assert_eq!(replies.lines().count(), count);
+    let last: Value = serde_json::from_str(replies.lines().last().expect("a reply")).expect("JSON");
+    assert_eq!(last["seq"].as_u64(), Some(count as u64), "{last}");
+}
+
+/// A message that does not decode is dropped, and the connection it came on goes on carrying the
+/// next one [SYNC-2].
+#[test]
+fn a_malformed_message_is_dropped_and_the_connection_goes_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::spawn("node", &tmp.path().join("node"));
+    let addr: libp2p::Multiaddr = node.addrs[0].parse().expect("multiaddr");
+    let target: libp2p::PeerId = node.peer.parse().expect("peer ID");
+    let thread =
+        threads::id::ThreadId::from_parts(threads::id::Variant::Raw, &[1; 16]).expect("tid");
+    let valid = threads::sync::Message::Heads {
+        thread,
+        heads: Vec::new(),
+    };
+    let (events_tx, events) = channel();
+    // The test's own libp2p peer, on a runtime of its own, sends garbage and then a valid message.
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let keypair = libp2p::identity::Keypair::generate_ed25519();
+            let mut net = threads::node::transport::Transport::new(keypair).expect("swarm");
+            net.send(target, b"not a message".to_vec(), vec![addr.clone()]);
+            net.send(target, valid.to_bytes(), vec![addr]);
+            loop {
+                let event = net.next_event().await;
+                if events_tx.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+    });
+    let start = Instant::now();
+    while node.ok("counters")["counters"]["messages_in"] != 1 {
+        assert!(
+            start.elapsed() < SYNC_TIMEOUT,
+            "the valid message never arrived"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        node.ok("id")["peer"],
+        node.peer.as_str(),
+        "the node still answers"
+    );
+    let events: Vec<_> = events.try_iter().collect();
+    let connects = events
+        .iter()
+        .filter(|e| matches!(e, NetEvent::Connected { .. }))
+        .count();
+    let drops = events
+        .iter()
+        .filter(|e| matches!(e, NetEvent::Disconnected { .. }))
+        .count();
+    assert_eq!(
+        (connects, drops),
+        (1, 0),
+        "one connection, never closed: {events:?}"
+    );
+    let log = std::fs::read_to_string(log_path(&node.dir)).expect("log");
+    assert!(log.contains("malformed message dropped"), "{log}");
+}
