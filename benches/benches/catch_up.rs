@@ -5,7 +5,7 @@
 //! `Message::to_bytes` and `Message::from_bytes` as on the wire ([`pump`]). The log (64-byte
 //! bodies) is built once, outside the measurement. Each iteration a fresh peer joins (invite and
 //! join are setup, not timed) and the timer runs while the two peers talk until both are quiet:
-//! the writer serving and encoding batches of 64, the joiner decoding, verifying [VERIFY-1],
+//! the writer serving and encoding batches of 256, the joiner decoding, verifying [VERIFY-1],
 //! linking and storing them, all on one core.
 //!
 //! - `catch_up_10k/follower`: sync only; a follower cannot read.

@@ -11,10 +11,14 @@
 //! - [`EventFixture`]: one event's keys and envelope, for the per-event costs;
 //! - [`pump`]: carries messages between two peers through their wire encoding;
 //! - [`join`] and [`catch_up`]: a new follower or reader, caught up from the writer;
-//! - [`Recorder`], [`Bound`]: the timings criterion asked for, and the bound lines.
+//! - [`Recorder`], [`Bound`]: the timings criterion asked for, and the bound lines;
+//! - [`loopback`]: a writer `threads-node` serving a long log, and fresh nodes that join it over
+//!   127.0.0.1.
 //!
 //! The benches themselves are in `benches/`; how to run them and what one machine measured is in
 //! the package's README.
+
+pub mod loopback;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -1749,12 +1749,12 @@ fn held_log(inputs: &Map<String, Value>) -> Held {
     }
 }
 
-/// SYNC-5 by slice arithmetic: the records after `after`, at most min(limit, 64), and no more
+/// SYNC-5 by slice arithmetic: the records after `after`, at most min(limit, 256), and no more
 /// than 4 MiB of envelopes unless the first alone is larger.
 fn serve_pull_model(inputs: &Map<String, Value>) -> Result<Value, String> {
     let held = held_log(inputs).records;
     let after = inputs["after"].as_u64().unwrap();
-    let limit = inputs["limit"].as_u64().unwrap().min(64) as usize;
+    let limit = inputs["limit"].as_u64().unwrap().min(256) as usize;
     let start = after.min(held.len() as u64) as usize;
     let (mut records, mut total) = (Vec::new(), 0usize);
     for (cid, size) in held[start..].iter().take(limit) {

@@ -59,17 +59,112 @@ pub struct Config {
 /// Runs a node until `stop`, a signal, or (with `exit_on_stdin_close`) the end of stdin. Fails
 /// when the store fails or the node cannot start; the caller exits non-zero then.
 pub fn run(config: Config) -> Result<()> {
+    run_with(&config, stdin_lines(), Replies::Stdout)
+}
+
+/// Runs a node on this thread with commands from `lines` and replies to `replies`.
+fn run_with(
+    config: &Config,
+    lines: mpsc::UnboundedReceiver<String>,
+    replies: Replies,
+) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::new(ErrorCode::Internal, format!("tokio runtime: {e}")))?;
     let result = runtime.block_on(async {
-        let mut node = Node::start(&config)?;
-        node.run(config.exit_on_stdin_close).await
+        let mut node = Node::start(config, replies)?;
+        node.run(lines, config.exit_on_stdin_close).await
     });
     // The stdin thread may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
     result
+}
+
+/// Where a node's reply lines go.
+enum Replies {
+    /// One JSON line each on stdout: the `threads-node` binary.
+    Stdout,
+    /// To a [`Handle`] in the same process.
+    Channel(std::sync::mpsc::Sender<Value>),
+}
+
+impl Replies {
+    fn send(&self, reply: &Value) {
+        match self {
+            Replies::Stdout => print_line(reply),
+            // A dropped handle no longer wants replies.
+            Replies::Channel(tx) => drop(tx.send(reply.clone())),
+        }
+    }
+}
+
+/// A node running on a thread of its own in this process, controlled with the same command lines
+/// as `threads-node` (for benchmarks and tests that want real sockets without a subprocess).
+pub struct Handle {
+    commands: mpsc::UnboundedSender<String>,
+    replies: std::sync::mpsc::Receiver<Value>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+    /// The ready line: the node's peer ID and listen addresses.
+    pub ready: Value,
+}
+
+impl Handle {
+    /// Starts a node and waits for its ready line.
+    pub fn spawn(config: Config) -> Result<Handle> {
+        let (commands, lines) = mpsc::unbounded_channel();
+        let (tx, replies) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || run_with(&config, lines, Replies::Channel(tx)));
+        let mut handle = Handle {
+            commands,
+            replies,
+            thread: Some(thread),
+            ready: Value::Null,
+        };
+        handle.ready = handle.reply()?;
+        Ok(handle)
+    }
+
+    /// Sends one command line and returns its reply (an error reply is a reply, not an `Err`).
+    pub fn command(&mut self, line: &str) -> Result<Value> {
+        self.commands
+            .send(line.to_owned())
+            .map_err(|_| self.stopped())?;
+        self.reply()
+    }
+
+    fn reply(&mut self) -> Result<Value> {
+        self.replies.recv().map_err(|_| self.stopped())
+    }
+
+    /// The node's own error if it stopped, or INTERNAL.
+    fn stopped(&mut self) -> Error {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            _ => Error::new(ErrorCode::Internal, "the node stopped"),
+        }
+    }
+
+    /// Stops the node and waits for it.
+    pub fn stop(mut self) -> Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<()> {
+        let _ = self.commands.send("stop".to_owned());
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::new(ErrorCode::Internal, "the node panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Handle {
+    /// A dropped handle stops its node, so no node outlives its owner.
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
 }
 
 /// The wall clock in unix milliseconds: the only clock the peer ever sees.
@@ -97,12 +192,13 @@ struct Node {
     /// Whether the ready line was printed: commands wait for it, so it is the first line out.
     ready: bool,
     progress: Progress,
+    replies: Replies,
 }
 
 impl Node {
     /// Opens the data directory and starts listening; the peer's clock starts now, so that the
     /// addresses it files from now on get their full lifetime [SYNC-9].
-    fn start(config: &Config) -> Result<Node> {
+    fn start(config: &Config, replies: Replies) -> Result<Node> {
         let (identity, mut peer) = datadir::open_peer(&config.data)?;
         peer.tick(unix_ms())?;
         // The libp2p key is the identity key, so the PeerId connections authenticate is the log
@@ -120,13 +216,17 @@ impl Node {
             listen: Vec::new(),
             ready: false,
             progress: Progress::default(),
+            replies,
         })
     }
 
     /// The event loop: network events, the tick, commands and termination signals, one at a time,
     /// each followed by draining the peer's outputs.
-    async fn run(&mut self, exit_on_stdin_close: bool) -> Result<()> {
-        let mut lines = stdin_lines();
+    async fn run(
+        &mut self,
+        mut lines: mpsc::UnboundedReceiver<String>,
+        exit_on_stdin_close: bool,
+    ) -> Result<()> {
         let mut stdin_open = true;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -192,7 +292,7 @@ impl Node {
             self.ready = true;
             let mut line = self.id_reply();
             line["ready"] = Value::Bool(true);
-            print_line(&line);
+            self.replies.send(&line);
         }
     }
 
@@ -226,9 +326,9 @@ impl Node {
         };
         let reply = parsed.and_then(|command| self.execute(command));
         match reply {
-            Ok(reply) => print_line(&reply),
+            Ok(reply) => self.replies.send(&reply),
             Err(e) => {
-                print_line(&control::error_reply(&e));
+                self.replies.send(&control::error_reply(&e));
                 if matches!(e.code, ErrorCode::StoreFailed | ErrorCode::StoreCorrupt) {
                     return Err(e);
                 }

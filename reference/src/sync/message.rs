@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 
 /// Most records one `Records` message carries; a puller asks again after a full batch [SYNC-5].
-pub const PULL_LIMIT: u64 = 64;
+pub const PULL_LIMIT: u64 = 256;
 
 /// Most bytes of envelopes a `Records` message carries, unless its first envelope alone is larger
 /// [SYNC-5]. With [`MAX_MESSAGE_BYTES`] this leaves room for one record of the largest size.

@@ -11,7 +11,7 @@ use threads::envelope::Envelope;
 use threads::id::{ThreadId, Variant};
 use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
-use threads::sync::{Message, PULL_LIMIT};
+use threads::sync::Message;
 
 use super::cbor::{self, bytes, map, text, uint};
 use super::forge::{Tweaks, Writer, after, reseal};
@@ -40,8 +40,9 @@ type PullCase = (
     Vec<usize>,
 );
 
-/// Records in the log that pulls are served from: more than one full batch of [`PULL_LIMIT`].
-const LOG_LENGTH: usize = 70;
+/// Records in the log that pulls are served from: more than one full batch of
+/// [`threads::sync::PULL_LIMIT`].
+const LOG_LENGTH: usize = 300;
 
 /// Generates the `sync` suite.
 pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
@@ -234,8 +235,8 @@ fn decode_message(
         after,
         limit,
     };
-    let spec_example = pull(3, PULL_LIMIT).to_bytes();
-    let fields = pull_fields(&tid, &lid, 3, PULL_LIMIT);
+    let spec_example = pull(3, 64).to_bytes();
+    let fields = pull_fields(&tid, &lid, 3, 64);
     // The spec's example is written with its keys in DAG-CBOR order: log, type, after, limit, thread.
     let in_spec_order = map(&[
         fields[2].clone(),
@@ -744,10 +745,10 @@ fn serve_pull(s: &mut SuiteBuilder, fx: &Fixture, errors: &mut Vec<String>) {
                 (
                     "SYNC-5",
                     &["NORMAL"],
-                    "from the start, limit 64: one full batch",
+                    "from the start, limit 256: one full batch",
                     0,
-                    64,
-                    (1..=64).collect(),
+                    256,
+                    (1..=256).collect(),
                 ),
                 (
                     "SYNC-5",
@@ -761,24 +762,24 @@ fn serve_pull(s: &mut SuiteBuilder, fx: &Fixture, errors: &mut Vec<String>) {
                     "SYNC-5",
                     &["NORMAL"],
                     "near the end: fewer left than the limit",
-                    65,
-                    64,
-                    (66..=70).collect(),
+                    295,
+                    256,
+                    (296..=300).collect(),
                 ),
                 (
                     "SYNC-5",
                     &["STALE_BATCH"],
                     "at the end: nothing after the counter",
-                    70,
-                    64,
+                    300,
+                    256,
                     Vec::new(),
                 ),
                 (
                     "SYNC-5",
                     &["STALE_BATCH"],
-                    "beyond the end: after 71",
-                    71,
-                    64,
+                    "beyond the end: after 301",
+                    301,
+                    256,
                     Vec::new(),
                 ),
                 (
@@ -800,41 +801,41 @@ fn serve_pull(s: &mut SuiteBuilder, fx: &Fixture, errors: &mut Vec<String>) {
                 (
                     "SYNC-5",
                     &["UNCAPPED_LIMIT"],
-                    "limit 65 is cut to 64",
+                    "limit 257 is cut to 256",
                     0,
-                    65,
-                    (1..=64).collect(),
+                    257,
+                    (1..=256).collect(),
                 ),
                 (
                     "SYNC-5",
                     &["UNCAPPED_LIMIT"],
-                    "limit 1000 from after 3: seqs 4 to 67",
+                    "limit 1000 from after 3: seqs 4 to 259",
                     3,
                     1000,
-                    (4..=67).collect(),
+                    (4..=259).collect(),
                 ),
                 (
                     "SYNC-5",
                     &["LARGEST_INTEGERS"],
-                    "limit 2^64 - 1 is cut to 64",
+                    "limit 2^64 - 1 is cut to 256",
                     0,
                     u64::MAX,
-                    (1..=64).collect(),
+                    (1..=256).collect(),
                 ),
                 (
                     "SYNC-5",
                     &["LARGEST_INTEGERS"],
-                    "limit 2^64 - 1 from after 10: the 60 records left",
-                    10,
+                    "limit 2^64 - 1 from after 100: the 200 records left",
+                    100,
                     u64::MAX,
-                    (11..=70).collect(),
+                    (101..=300).collect(),
                 ),
                 (
                     "SYNC-5",
                     &["LARGEST_INTEGERS"],
                     "after 2^64 - 1: an empty answer, not a failure",
                     u64::MAX,
-                    64,
+                    256,
                     Vec::new(),
                 ),
                 (
@@ -855,7 +856,7 @@ fn serve_pull(s: &mut SuiteBuilder, fx: &Fixture, errors: &mut Vec<String>) {
                     &["STALE_BATCH"],
                     "a log with no records: counter 0, an empty answer",
                     0,
-                    64,
+                    256,
                     Vec::new(),
                 ),
                 (
@@ -1548,7 +1549,7 @@ fn notes(s: &mut SuiteBuilder) {
     s.note(
         "UNCAPPED_LIMIT",
         "RESOURCE_EXHAUSTION",
-        "A limit above 64 (PULL_LIMIT) must be cut to 64.",
+        "A limit above 256 (PULL_LIMIT) must be cut to 256.",
     );
     s.note(
         "NEW_LOG",
