@@ -127,7 +127,7 @@ fn hello(params: &Map<String, Value>) -> Result<Value, Error> {
         "protocol": PROTOCOL,
         "implementation": "threads-reference",
         "version": env!("CARGO_PKG_VERSION"),
-        "capabilities": {"operations": operations, "scenarios": ["nodes", "acl"]},
+        "capabilities": {"operations": operations, "scenarios": ["nodes", "acl", "ticks"]},
     }))
 }
 

@@ -40,6 +40,9 @@ use crate::record::{self, Author};
 use crate::store::{MemoryStore, Store};
 use crate::verify::{self, OpenedEvent};
 
+/// How long a peer waits for records in flight to fill a gap before it pulls them [SYNC-7].
+pub const GAP_GRACE_MS: u64 = 250;
+
 /// How often a peer sends its heads to every peer of every thread it holds [SYNC-8].
 pub const HEADS_INTERVAL_MS: u64 = 5_000;
 
@@ -113,6 +116,9 @@ pub struct Counters {
 /// A pull that has not been answered yet [SYNC-10].
 struct Pending {
     attempt: u32,
+    /// False for a pull deferred after a gap [SYNC-7]: it goes out when due unless the missing
+    /// records arrive first.
+    sent: bool,
     /// When to send it again; `None` if sent before the peer's first tick, which starts its clock.
     due: Option<u64>,
 }
@@ -556,7 +562,6 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         counter: u64,
         envelopes: Vec<Envelope>,
     ) -> Result<()> {
-        self.pending.remove(&(thread.clone(), log, from));
         let me = self.id();
         let Some(state) = self.threads.get_mut(thread) else {
             return Ok(());
@@ -566,13 +571,19 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         // writer to pull from directly, which also makes it push its later records here.
         let owner = (state.acl.is_some() && new_log && log != me).then_some(log);
         let before = state.logs.get(&log).map_or(0, StoredLog::counter);
+        let empty = envelopes.is_empty();
         let Decided {
             appended: fresh,
             duplicates,
             rejected,
             counter: after,
-            ..
+            gap,
         } = state.decide(thread, log, envelopes);
+        // Only an answer ends the wait of a pull: a push that arrives beyond a gap does not, or
+        // every out-of-order push would send one more pull [SYNC-10].
+        if empty || !fresh.is_empty() || duplicates > 0 {
+            self.pending.remove(&(thread.clone(), log, from));
+        }
         self.counters.records_duplicate += duplicates;
         if new_log || owner.is_some() {
             if let Some(owner) = owner {
@@ -602,7 +613,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         if let Some(owner) = owner {
             self.pull(thread, log, owner);
         }
-        if pull_after(counter, after).is_some() {
+        if gap.is_some() && fresh.is_empty() {
+            self.defer_pull(thread, log, from);
+        } else if pull_after(counter, after).is_some() {
             self.pull(thread, log, from);
         }
         Ok(())
@@ -666,10 +679,27 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             key,
             Pending {
                 attempt: 0,
+                sent: true,
                 due: self.now.map(|now| now.saturating_add(book::retry_delay(0))),
             },
         );
         self.send_pull(thread, log, peer);
+    }
+
+    /// A pull that waits [`GAP_GRACE_MS`] for records still in flight to fill a gap: pushes that
+    /// overtook each other usually do, and pulling at once would fetch them twice [SYNC-7]. A
+    /// peer that has no clock yet pulls at once.
+    fn defer_pull(&mut self, thread: &ThreadId, log: LogId, peer: LogId) {
+        let Some(now) = self.now else {
+            return self.pull(thread, log, peer);
+        };
+        self.pending
+            .entry((thread.clone(), log, peer))
+            .or_insert(Pending {
+                attempt: 0,
+                sent: false,
+                due: Some(now.saturating_add(GAP_GRACE_MS)),
+            });
     }
 
     fn send_pull(&mut self, thread: &ThreadId, log: LogId, peer: LogId) {
@@ -719,6 +749,14 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             let Some(pending) = self.pending.get_mut(&key) else {
                 continue;
             };
+            if !pending.sent {
+                pending.sent = true;
+                pending.due = Some(now.saturating_add(book::retry_delay(0)));
+                self.counters.pulls_sent += 1;
+                let (thread, log, peer) = key;
+                self.send_pull(&thread, log, peer);
+                continue;
+            }
             pending.attempt += 1;
             if pending.attempt >= MAX_ATTEMPTS {
                 self.pending.remove(&key);

@@ -1,0 +1,400 @@
+//! In-process nodes: reference [`Peer`]s over a [`SimStore`] the simulator keeps across crashes,
+//! and the deliberately broken variants of [`Broken`] that prove the invariants bite.
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use threads::Cid;
+use threads::acl::{AclEvent, Roles};
+use threads::envelope::Envelope;
+use threads::id::{LogId, ThreadId, Variant};
+use threads::invite::InviteRole;
+use threads::keys::{FollowKey, IdentityKey};
+use threads::store::{MemoryStore, Store, StoredThread};
+use threads::sync::{Message, Notification, Output, Peer};
+use threads::verify::verify_reader;
+
+use super::{Caps, Cluster, Heads, Out, ReadOutcome};
+use crate::error::{Result, SimError};
+use crate::plan::{Broken, NodeIx, NodeSpec};
+use crate::rng::derive_seed;
+
+/// A peer's durable store in the simulation: kept by the simulator when the peer crashes
+/// [SYNC-12].
+#[derive(Debug, Clone)]
+pub enum SimStore {
+    /// A [`MemoryStore`].
+    Honest(MemoryStore),
+    /// Acknowledges every record write and keeps none ([`Broken::ForgetsWrites`]).
+    Forgetful(MemoryStore),
+}
+
+impl Store for SimStore {
+    fn load(&self) -> threads::Result<BTreeMap<Vec<u8>, StoredThread>> {
+        match self {
+            SimStore::Honest(s) | SimStore::Forgetful(s) => s.load(),
+        }
+    }
+
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> threads::Result<()> {
+        match self {
+            SimStore::Honest(s) | SimStore::Forgetful(s) => s.put_thread(thread, meta),
+        }
+    }
+
+    fn put_records(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+    ) -> threads::Result<()> {
+        match self {
+            SimStore::Honest(s) => s.put_records(thread, log, first, envelopes),
+            SimStore::Forgetful(_) => Ok(()),
+        }
+    }
+}
+
+/// The peer type the simulator runs.
+pub type SimPeer = Peer<ChaCha20Rng, SimStore>;
+
+enum State {
+    Up(Box<SimPeer>),
+    Down(SimStore),
+    /// Only while moving between the two.
+    Gone,
+}
+
+struct LocalNode {
+    seed: [u8; 32],
+    identity: [u8; 32],
+    broken: Option<Broken>,
+    restarts: u32,
+    state: State,
+    /// Outputs taken from the peer while delivering, to be handed out by `take`.
+    outbox: Vec<Output>,
+    /// Records a [`Broken::SkipsVerification`] node kept although its peer rejected them.
+    unverified: BTreeMap<(ThreadId, LogId), Vec<Envelope>>,
+}
+
+/// Reference peers in this process.
+pub struct LocalCluster {
+    nodes: Vec<LocalNode>,
+    /// Each node's peer ID, by index, and back: known even while a node is down, since messages
+    /// it sent before crashing are still delivered.
+    by_index: Vec<LogId>,
+    ids: BTreeMap<LogId, NodeIx>,
+    caps: Caps,
+}
+
+impl Default for LocalCluster {
+    fn default() -> Self {
+        LocalCluster {
+            nodes: Vec::new(),
+            by_index: Vec::new(),
+            ids: BTreeMap::new(),
+            caps: Caps {
+                implementation: "threads-reference (in process)".into(),
+                ticks: true,
+                crash: true,
+                acl: true,
+                envelopes: true,
+            },
+        }
+    }
+}
+
+fn down(ix: NodeIx) -> SimError {
+    SimError::Unsupported(format!("node {ix} is down"))
+}
+
+impl LocalCluster {
+    fn node(&mut self, ix: NodeIx) -> Result<&mut LocalNode> {
+        self.nodes
+            .get_mut(ix)
+            .ok_or_else(|| SimError::Usage(format!("no node {ix}")))
+    }
+
+    fn peer(&mut self, ix: NodeIx) -> Result<&mut SimPeer> {
+        match &mut self.node(ix)?.state {
+            State::Up(peer) => Ok(peer),
+            _ => Err(down(ix)),
+        }
+    }
+
+    fn peer_ref(&self, ix: NodeIx) -> Result<&SimPeer> {
+        match self.nodes.get(ix).map(|n| &n.state) {
+            Some(State::Up(peer)) => Ok(peer),
+            _ => Err(down(ix)),
+        }
+    }
+
+    fn id(&self, ix: NodeIx) -> Result<LogId> {
+        self.by_index
+            .get(ix)
+            .copied()
+            .ok_or_else(|| SimError::Usage(format!("no node {ix}")))
+    }
+
+    fn convert(&self, output: Output) -> Option<Out> {
+        match output {
+            Output::Send { to, message } => Some(Out::Send {
+                to: self.ids.get(&to).copied().ok_or_else(|| to.to_string()),
+                bytes: message.to_bytes(),
+            }),
+            Output::Publish { thread, message } => Some(Out::Publish {
+                thread,
+                bytes: message.to_bytes(),
+            }),
+            Output::Notify(Notification::Rejected {
+                from, log, code, ..
+            }) => Some(Out::Rejected {
+                from: self.ids.get(&from).copied(),
+                log,
+                code: code.name().to_string(),
+            }),
+            Output::Notify(_) => None,
+        }
+    }
+
+    /// [`Broken::IgnoresAcl`]: every application event the node holds and can open, as if the
+    /// thread had no ACL.
+    fn read_ignoring_acl(&self, ix: NodeIx, thread: &ThreadId) -> ReadOutcome {
+        let peer = self.peer_ref(ix).map_err(|e| e.to_string())?;
+        let keys = peer.keys(thread).map_err(|e| e.code.name().to_string())?;
+        keys.read_key().map_err(|e| e.code.name().to_string())?;
+        let heads = peer.heads(thread).map_err(|e| e.code.name().to_string())?;
+        let mut shown = Vec::new();
+        for log in heads.keys() {
+            for envelope in peer.envelopes(thread, log).unwrap_or(&[]) {
+                if let Ok(event) = verify_reader(envelope, thread, log, keys)
+                    && matches!(AclEvent::classify(&event.body), Ok(None))
+                {
+                    shown.push((*log, event.record.seq()));
+                }
+            }
+        }
+        Ok(shown)
+    }
+
+    /// [`Broken::SkipsVerification`]: after the peer rejected records of a message, the node
+    /// keeps the ones it does not hold anyway, as a peer that never verified would.
+    fn keep_unverified(&mut self, ix: NodeIx, message: &Message, outputs: &[Output]) -> Result<()> {
+        let Message::Records {
+            thread,
+            log,
+            envelopes,
+            ..
+        } = message
+        else {
+            return Ok(());
+        };
+        let rejected = outputs.iter().any(
+            |o| matches!(o, Output::Notify(Notification::Rejected { log: l, .. }) if l == log),
+        );
+        if !rejected {
+            return Ok(());
+        }
+        let held: Vec<Cid> = self
+            .peer_ref(ix)?
+            .envelopes(thread, log)
+            .map(|es| es.iter().map(Envelope::record_cid).collect())
+            .unwrap_or_default();
+        let node = self.node(ix)?;
+        let kept = node.unverified.entry((thread.clone(), *log)).or_default();
+        for envelope in envelopes {
+            if !held.contains(&envelope.record_cid()) && !kept.contains(envelope) {
+                kept.push(envelope.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Cluster for LocalCluster {
+    fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
+    fn add_node(&mut self, spec: &NodeSpec, seed: [u8; 32]) -> Result<LogId> {
+        // As in the harness adapter: the identity, then every other draw, from the node's seed.
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let identity = IdentityKey::generate(&mut rng);
+        let store = match spec.broken {
+            Some(Broken::ForgetsWrites) => SimStore::Forgetful(MemoryStore::new()),
+            _ => SimStore::Honest(MemoryStore::new()),
+        };
+        let peer = Peer::open(identity.clone(), rng, store)?;
+        let id = peer.id();
+        self.ids.insert(id, self.nodes.len());
+        self.by_index.push(id);
+        self.nodes.push(LocalNode {
+            seed,
+            identity: identity.seed(),
+            broken: spec.broken,
+            restarts: 0,
+            state: State::Up(Box::new(peer)),
+            outbox: Vec::new(),
+            unverified: BTreeMap::new(),
+        });
+        Ok(id)
+    }
+
+    fn create_thread(
+        &mut self,
+        ix: NodeIx,
+        variant: Variant,
+        time: u64,
+    ) -> Result<(ThreadId, LogId)> {
+        Ok(self.peer(ix)?.create_thread(variant, time)?)
+    }
+
+    fn append(
+        &mut self,
+        ix: NodeIx,
+        thread: &ThreadId,
+        body: &[u8],
+        time: u64,
+    ) -> Result<(LogId, u64, Cid)> {
+        Ok(self.peer(ix)?.append(thread, body, time)?)
+    }
+
+    fn invite(
+        &mut self,
+        ix: NodeIx,
+        thread: &ThreadId,
+        role: InviteRole,
+        recipient: NodeIx,
+    ) -> Result<Vec<u8>> {
+        let recipient = self.id(recipient)?;
+        Ok(self.peer(ix)?.invite(thread, role, recipient)?)
+    }
+
+    fn join(&mut self, ix: NodeIx, invite: &[u8], time: u64) -> Result<(ThreadId, InviteRole)> {
+        Ok(self.peer(ix)?.join(invite, time)?)
+    }
+
+    fn set_roles(
+        &mut self,
+        ix: NodeIx,
+        thread: &ThreadId,
+        peer: NodeIx,
+        roles: Roles,
+        time: u64,
+    ) -> Result<Cid> {
+        let peer = self.id(peer)?;
+        Ok(self.peer(ix)?.set_roles(thread, peer, roles, time)?)
+    }
+
+    fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], _time: u64) -> Result<()> {
+        let from = self.id(from)?;
+        // Like a network peer, a node drops a message it cannot decode [SYNC-2].
+        let Ok(message) = Message::from_bytes(bytes) else {
+            return Ok(());
+        };
+        let broken = self.node(ix)?.broken;
+        if broken == Some(Broken::IgnoresHeads) && matches!(message, Message::Heads { .. }) {
+            return Ok(());
+        }
+        let keep = (broken == Some(Broken::SkipsVerification)).then(|| message.clone());
+        let peer = self.peer(ix)?;
+        peer.receive(from, message)?;
+        let outputs = peer.take_outputs();
+        if let Some(message) = keep {
+            self.keep_unverified(ix, &message, &outputs)?;
+        }
+        self.node(ix)?.outbox.extend(outputs);
+        Ok(())
+    }
+
+    fn tick(&mut self, ix: NodeIx, time: u64) -> Result<()> {
+        Ok(self.peer(ix)?.tick(time)?)
+    }
+
+    fn take(&mut self, ix: NodeIx, _time: u64) -> Result<Vec<Out>> {
+        let fresh = self.peer(ix)?.take_outputs();
+        let mut outputs = std::mem::take(&mut self.node(ix)?.outbox);
+        outputs.extend(fresh);
+        Ok(outputs
+            .into_iter()
+            .filter_map(|o| self.convert(o))
+            .collect())
+    }
+
+    fn stop(&mut self, _ix: NodeIx) -> Result<()> {
+        Ok(())
+    }
+
+    fn crash(&mut self, ix: NodeIx) -> Result<()> {
+        let node = self.node(ix)?;
+        node.state = match std::mem::replace(&mut node.state, State::Gone) {
+            State::Up(peer) => State::Down(peer.into_store()),
+            other => other,
+        };
+        node.outbox.clear();
+        node.unverified.clear();
+        Ok(())
+    }
+
+    fn restart(&mut self, ix: NodeIx) -> Result<()> {
+        let node = self.node(ix)?;
+        let State::Down(store) = std::mem::replace(&mut node.state, State::Gone) else {
+            return Err(SimError::Usage(format!("node {ix} is not down")));
+        };
+        node.restarts += 1;
+        // A fresh random stream per restart: a restarted peer must not repeat its nonces.
+        let label = format!("{}/restart/{}", hex::encode(node.seed), node.restarts);
+        let rng = ChaCha20Rng::from_seed(derive_seed(0, &label));
+        let identity = IdentityKey::from_seed(&node.identity);
+        node.state = State::Up(Box::new(Peer::open(identity, rng, store)?));
+        Ok(())
+    }
+
+    fn heads(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Heads> {
+        Ok(self.peer_ref(ix)?.heads(thread).unwrap_or_default())
+    }
+
+    fn envelopes(
+        &mut self,
+        ix: NodeIx,
+        thread: &ThreadId,
+        log: &LogId,
+        from: usize,
+    ) -> Result<Option<Vec<Envelope>>> {
+        let held = self.peer_ref(ix)?.envelopes(thread, log).unwrap_or(&[]);
+        let kept = self
+            .nodes
+            .get(ix)
+            .and_then(|n| n.unverified.get(&(thread.clone(), *log)));
+        let all = held.iter().chain(kept.into_iter().flatten());
+        Ok(Some(all.skip(from).cloned().collect()))
+    }
+
+    fn holds_read_key(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<bool>> {
+        let peer = self.peer_ref(ix)?;
+        Ok(Some(peer.keys(thread).is_ok_and(|k| k.read.is_some())))
+    }
+
+    fn read(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<ReadOutcome> {
+        if self.nodes.get(ix).and_then(|n| n.broken) == Some(Broken::IgnoresAcl) {
+            return Ok(self.read_ignoring_acl(ix, thread));
+        }
+        Ok(match self.peer_ref(ix)?.read(thread) {
+            Ok(events) => Ok(events
+                .iter()
+                .map(|e| (*e.record.log(), e.record.seq()))
+                .collect()),
+            Err(e) => Err(e.code.name().to_string()),
+        })
+    }
+
+    fn follow_key(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<FollowKey>> {
+        Ok(self
+            .peer_ref(ix)?
+            .keys(thread)
+            .ok()
+            .map(|k| k.follow.clone()))
+    }
+}

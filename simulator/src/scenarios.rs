@@ -1,0 +1,631 @@
+//! The scenario catalogue: one documented function per scenario, each stating its liveness bound.
+//!
+//! A scenario builds a [`Plan`] from the seed and its parameters: the seed also draws the
+//! scenario's own choices (when partitions start, how long links flap, each peer's clock offset
+//! and drift), so a sweep over seeds explores different schedules. Every scenario runs over noisy
+//! links ([`NOISY`]): delay with jitter and a long tail (so messages reorder), loss, duplication
+//! and tampering.
+
+use std::collections::BTreeMap;
+
+use threads::acl::{Role, Roles};
+use threads::id::Variant;
+use threads::invite::InviteRole;
+
+use crate::error::{Result, SimError};
+use crate::plan::{Action, Clock, Fault, LinkModel, Millis, Needs, NodeIx, NodeSpec, Plan, Timed};
+use crate::rng::SimRng;
+
+/// The links of every scenario: 10–50 ms, 1% long-tail delays up to 1.5 s, 2% loss, 1%
+/// duplication, 0.5% tampered.
+pub const NOISY: LinkModel = LinkModel {
+    base_ms: 10,
+    jitter_ms: 40,
+    tail_ppm: 10_000,
+    tail_ms: 1_500,
+    loss_ppm: 20_000,
+    dup_ppm: 10_000,
+    tamper_ppm: 5_000,
+};
+
+/// A far peer's links: 150–450 ms, 5% long-tail delays up to 3 s, 5% loss.
+pub const FAR: LinkModel = LinkModel {
+    base_ms: 150,
+    jitter_ms: 300,
+    tail_ppm: 50_000,
+    tail_ms: 3_000,
+    loss_ppm: 50_000,
+    dup_ppm: 10_000,
+    tamper_ppm: 5_000,
+};
+
+/// What a scenario is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setup {
+    /// The run seed.
+    pub seed: u64,
+    /// Number of peers.
+    pub peers: usize,
+    /// Number of events the writers append.
+    pub events: u64,
+}
+
+/// One entry of the catalogue.
+pub struct Scenario {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// One line on what it shows.
+    pub summary: &'static str,
+    /// The liveness bound, in words.
+    pub bound: &'static str,
+    /// Peers by default, and at least.
+    pub peers: (usize, usize),
+    /// Events by default.
+    pub events: u64,
+    /// Builds the plan.
+    pub build: fn(&Setup) -> Plan,
+}
+
+impl Scenario {
+    /// The plan for `seed`, with the defaults for what is not given.
+    pub fn plan(&self, seed: u64, peers: Option<usize>, events: Option<u64>) -> Result<Plan> {
+        let peers = peers.unwrap_or(self.peers.0);
+        if peers < self.peers.1 {
+            return Err(SimError::Usage(format!(
+                "{} needs at least {} peers",
+                self.name, self.peers.1
+            )));
+        }
+        if peers > 64 {
+            return Err(SimError::Usage("at most 64 peers".into()));
+        }
+        let events = events.unwrap_or(self.events).max(1);
+        Ok((self.build)(&Setup {
+            seed,
+            peers,
+            events,
+        }))
+    }
+}
+
+/// Every scenario, in the order `threads-sim list` shows them.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "partition-heal",
+        summary: "two writers split into two halves, both keep writing; heal, catch up by head exchange",
+        bound: "30 s after the heal",
+        peers: (4, 2),
+        events: 40,
+        build: partition_heal,
+    },
+    Scenario {
+        name: "writer-offline",
+        summary: "the writer goes offline; a new reader catches up from a follower alone (Figure 6)",
+        bound: "30 s after the cut to the first reader ends",
+        peers: (3, 3),
+        events: 150,
+        build: writer_offline,
+    },
+    Scenario {
+        name: "late-joiner",
+        summary: "a reader joins a long log (100k events) and pulls it in batches",
+        bound: "60 s + 2 ms per event after the cut to the writer ends",
+        peers: (3, 3),
+        events: 100_000,
+        build: late_joiner,
+    },
+    Scenario {
+        name: "flapping-links",
+        summary: "links to the writer flap, both ways and one way, while it writes",
+        bound: "30 s after the flapping stops",
+        peers: (4, 3),
+        events: 60,
+        build: flapping_links,
+    },
+    Scenario {
+        name: "many-logs",
+        summary: "many writers (8 by default) in one thread, a partition and an offline writer",
+        bound: "30 s after the last append",
+        peers: (8, 2),
+        events: 80,
+        build: many_logs,
+    },
+    Scenario {
+        name: "acl-revocation-partition",
+        summary: "an admin revokes a writer on the other side of a partition; readers refuse beyond the cut",
+        bound: "30 s after the heal",
+        peers: (4, 4),
+        events: 6,
+        build: acl_revocation_partition,
+    },
+    Scenario {
+        name: "crash-restart",
+        summary: "writer, reader and follower crash and restart from their stores",
+        bound: "30 s after the last append or restart",
+        peers: (3, 3),
+        events: 40,
+        build: crash_restart,
+    },
+];
+
+/// The scenario named `name`.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// Builds plans: draws the scenario's own choices from a stream of its own.
+struct Builder {
+    rng: SimRng,
+    nodes: Vec<NodeSpec>,
+    script: Vec<Timed<Action>>,
+    faults: Vec<Fault>,
+    links: BTreeMap<(NodeIx, NodeIx), LinkModel>,
+}
+
+impl Builder {
+    fn new(setup: &Setup, scenario: &str) -> Builder {
+        Builder {
+            rng: SimRng::new(setup.seed, &format!("scenario/{scenario}")),
+            nodes: Vec::new(),
+            script: Vec::new(),
+            faults: Vec::new(),
+            links: BTreeMap::new(),
+        }
+    }
+
+    /// A peer whose clock is off by up to ±2 s and drifts by up to ±300 ppm.
+    fn node(&mut self, name: &str) -> NodeIx {
+        let clock = Clock {
+            offset_ms: self.rng.signed(2_000),
+            drift_ppm: self.rng.signed(300),
+        };
+        self.nodes.push(NodeSpec {
+            name: name.to_string(),
+            clock,
+            broken: None,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn between(&mut self, lo: Millis, hi: Millis) -> Millis {
+        self.rng.between(lo, hi)
+    }
+
+    fn at(&mut self, at: Millis, what: Action) {
+        self.script.push(Timed { at, what });
+    }
+
+    /// `total` appends by `node`, spread evenly over `from..until`, in at most 1000 actions.
+    fn appends(&mut self, node: NodeIx, total: u64, from: Millis, until: Millis) {
+        let actions = total.clamp(1, 1000);
+        let span = until.saturating_sub(from);
+        let mut done = 0;
+        for k in 0..actions {
+            let count = (total * (k + 1) / actions) - done;
+            done += count;
+            if count == 0 {
+                continue;
+            }
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            let at = from + span * k / actions;
+            self.at(
+                at,
+                Action::Append {
+                    node,
+                    thread: 0,
+                    count,
+                },
+            );
+        }
+    }
+
+    fn invite(&mut self, at: Millis, from: NodeIx, to: NodeIx, role: InviteRole) {
+        self.at(
+            at,
+            Action::Invite {
+                from,
+                to,
+                thread: 0,
+                role,
+            },
+        );
+    }
+
+    fn label(&self, group: &[NodeIx]) -> String {
+        let names: Vec<&str> = group.iter().map(|i| self.nodes[*i].name.as_str()).collect();
+        names.join(",")
+    }
+
+    /// Every link between the two groups cut, both ways.
+    fn partition(&mut self, a: &[NodeIx], b: &[NodeIx], from: Millis, until: Millis) {
+        let links = a
+            .iter()
+            .flat_map(|x| b.iter().flat_map(move |y| [(*x, *y), (*y, *x)]))
+            .collect();
+        let label = format!("{} | {}", self.label(a), self.label(b));
+        self.faults.push(Fault::Cut {
+            label,
+            links,
+            from,
+            until,
+        });
+    }
+
+    /// The links from `a` to `b` cut, one way only.
+    fn one_way(&mut self, a: &[NodeIx], b: &[NodeIx], from: Millis, until: Millis) {
+        let links = a
+            .iter()
+            .flat_map(|x| b.iter().map(move |y| (*x, *y)))
+            .collect();
+        let label = format!("{} -> {}", self.label(a), self.label(b));
+        self.faults.push(Fault::Cut {
+            label,
+            links,
+            from,
+            until,
+        });
+    }
+
+    fn flap(&mut self, links: Vec<(NodeIx, NodeIx)>, label: String, from: Millis, until: Millis) {
+        let down_ms = self.between(1_000, 3_000);
+        let up_ms = self.between(1_000, 4_000);
+        self.faults.push(Fault::Flap {
+            label,
+            links,
+            from,
+            until,
+            down_ms,
+            up_ms,
+        });
+    }
+
+    fn offline(&mut self, node: NodeIx, from: Millis, until: Option<Millis>) {
+        self.faults.push(Fault::Offline { node, from, until });
+    }
+
+    fn crash(&mut self, node: NodeIx, at: Millis, restart: Option<Millis>) {
+        self.faults.push(Fault::Crash { node, at, restart });
+    }
+
+    /// Both directions between `node` and every other peer use `link`.
+    fn far(&mut self, node: NodeIx, link: LinkModel) {
+        for other in (0..self.nodes.len()).filter(|o| *o != node) {
+            self.links.insert((node, other), link);
+            self.links.insert((other, node), link);
+        }
+    }
+
+    fn finish(mut self, bound_ms: Millis, needs: Needs) -> Plan {
+        // Stable: actions at the same time keep the order they were added in.
+        self.script.sort_by_key(|a| a.at);
+        Plan {
+            nodes: self.nodes,
+            link: NOISY,
+            links: self.links,
+            script: self.script,
+            faults: self.faults,
+            bound_ms,
+            needs,
+        }
+    }
+}
+
+const TICKS: Needs = Needs {
+    ticks: true,
+    crash: false,
+    acl: false,
+};
+
+/// The role of the k-th extra peer: readers and followers alternately.
+fn extra_role(k: usize) -> InviteRole {
+    if k.is_multiple_of(2) {
+        InviteRole::Reader
+    } else {
+        InviteRole::Follower
+    }
+}
+
+/// **partition-heal**: writers `w0` and `w1` and their readers (`r…`) and followers (`f…`) are
+/// split in two halves, even and odd peers, with every link between the halves cut both ways,
+/// from a time drawn in 5–10 s for 8–16 s. Both writers keep appending until 1 s before the heal,
+/// so after it each half learns what it missed only from head exchange [SYNC-8] and fetches it
+/// with pulls [SYNC-5], retried when lost [SYNC-10]. The last peer is also offline 2–5 s.
+///
+/// Peers: K ≥ 2 (default 4). Events: split between the two writers. **Liveness bound: every peer
+/// holds both logs 30 s after the heal.**
+pub fn partition_heal(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "partition-heal");
+    for i in 0..s.peers {
+        let name = match i {
+            0 | 1 => format!("w{i}"),
+            _ if extra_role(i) == InviteRole::Reader => format!("r{i}"),
+            _ => format!("f{i}"),
+        };
+        b.node(&name);
+    }
+    b.at(
+        0,
+        Action::CreateThread {
+            node: 0,
+            variant: Variant::Raw,
+        },
+    );
+    for i in 1..s.peers {
+        let role = if i == 1 {
+            InviteRole::Writer
+        } else {
+            extra_role(i)
+        };
+        b.invite(100 + 10 * i as Millis, 0, i, role);
+    }
+    let split = b.between(5_000, 10_000);
+    let heal = split + b.between(8_000, 16_000);
+    b.appends(0, s.events / 2, 1_000, heal - 1_000);
+    b.appends(1, s.events - s.events / 2, 1_000, heal - 1_000);
+    let (even, odd): (Vec<NodeIx>, Vec<NodeIx>) = (0..s.peers).partition(|i| i % 2 == 0);
+    b.partition(&even, &odd, split, heal);
+    if s.peers >= 3 {
+        b.offline(s.peers - 1, 2_000, Some(5_000));
+    }
+    b.finish(30_000, TICKS)
+}
+
+/// **writer-offline** (the paper's Figure 6): the writer appends its events, a follower pulls
+/// them all, then the writer goes offline for good (at 7 s). At 8 s readers accept invites the
+/// writer exported out of band; they can reach only the follower, which verifies, stores and
+/// serves records it cannot read [SYNC-14]. The follower's answers to the first reader are also
+/// cut for 3 s, so its pulls are retried [SYNC-10].
+///
+/// Peers: K ≥ 3 (default 3): writer, follower, readers. **Liveness bound: every reader holds the
+/// whole log 30 s after the cut ends (12 s)**; the writer, offline, is not required to.
+pub fn writer_offline(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "writer-offline");
+    let (writer, follower) = (b.node("writer"), b.node("follower"));
+    let readers: Vec<NodeIx> = (2..s.peers).map(|i| b.node(&reader_name(i - 1))).collect();
+    b.at(
+        0,
+        Action::CreateThread {
+            node: writer,
+            variant: Variant::Raw,
+        },
+    );
+    b.appends(writer, s.events, 100, 3_000);
+    b.invite(3_500, writer, follower, InviteRole::Follower);
+    b.offline(writer, 7_000, None);
+    for (k, reader) in readers.iter().enumerate() {
+        b.invite(8_000 + k as Millis, writer, *reader, InviteRole::Reader);
+    }
+    b.one_way(&[follower], &readers[..1], 9_000, 12_000);
+    b.finish(30_000, TICKS)
+}
+
+fn reader_name(k: usize) -> String {
+    match k {
+        1 => "reader".into(),
+        k => format!("reader-{k}"),
+    }
+}
+
+fn follower_name(k: usize) -> String {
+    match k {
+        1 => "follower".into(),
+        k => format!("follower-{k}"),
+    }
+}
+
+/// **late-joiner**: the writer appends a long log (100,000 events by default, in about
+/// `events / 10` ms of virtual time) before anyone else holds the thread; then the followers and
+/// a reader join at once and catch up with contiguous, oldest-first batches of at most 64 records
+/// [SYNC-5], the reader from the writer and the followers together. The reader's link to the
+/// writer is cut both ways for 3 s early in the catch-up, so for a while only the followers, who
+/// are catching up themselves, serve it.
+///
+/// (The followers join late on purpose: with a follower present while the writer appends
+/// faster than about one record per round trip, the reference peer's pulls pile up; see
+/// `examples/push_storm.rs` and the README's findings.)
+///
+/// Peers: K ≥ 3 (default 3): writer, followers, joiner. **Liveness bound: 60 s + 2 ms per event
+/// after the cut ends (4 s after the join)**; 100,000 events take about 94 s of round trips at
+/// the links' mean delay.
+pub fn late_joiner(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "late-joiner");
+    let writer = b.node("writer");
+    let followers: Vec<NodeIx> = (1..s.peers - 1)
+        .map(|k| b.node(&follower_name(k)))
+        .collect();
+    let joiner = b.node("joiner");
+    b.at(
+        0,
+        Action::CreateThread {
+            node: writer,
+            variant: Variant::Raw,
+        },
+    );
+    let end = 1_000 + (s.events / 10).max(5_000);
+    b.appends(writer, s.events, 1_000, end);
+    let join = end + 1_000;
+    for (k, f) in followers.iter().enumerate() {
+        b.invite(join + k as Millis, writer, *f, InviteRole::Follower);
+    }
+    b.invite(join + 100, writer, joiner, InviteRole::Reader);
+    b.partition(&[writer], &[joiner], join + 1_000, join + 4_000);
+    b.finish(60_000 + 2 * s.events, TICKS)
+}
+
+/// **flapping-links**: while the writer appends (1–40 s), its links with the reader flap both
+/// ways (down 1–3 s, up 1–4 s, drawn per seed) from 5 s to 40 s; the follower's messages to the
+/// writer flap one way from 3 s to 35 s (its pulls are lost, the writer's pushes still arrive);
+/// and with K ≥ 4 the writer's messages to `reader-2` are cut one way from 10 s to 20 s, so it
+/// must learn of the records from others' announcements [SYNC-8].
+///
+/// Peers: K ≥ 3 (default 4). **Liveness bound: 30 s after the flapping stops.**
+pub fn flapping_links(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "flapping-links");
+    let (writer, reader, follower) = (b.node("writer"), b.node("reader"), b.node("follower"));
+    let others: Vec<NodeIx> = (3..s.peers).map(|i| b.node(&reader_name(i - 1))).collect();
+    b.at(
+        0,
+        Action::CreateThread {
+            node: writer,
+            variant: Variant::Raw,
+        },
+    );
+    b.invite(100, writer, reader, InviteRole::Reader);
+    b.invite(110, writer, follower, InviteRole::Follower);
+    for (k, o) in others.iter().enumerate() {
+        b.invite(120 + k as Millis, writer, *o, InviteRole::Reader);
+    }
+    b.appends(writer, s.events, 1_000, 40_000);
+    let both = vec![(writer, reader), (reader, writer)];
+    b.flap(both, "writer <-> reader".into(), 5_000, 40_000);
+    b.flap(
+        vec![(follower, writer)],
+        "follower -> writer".into(),
+        3_000,
+        35_000,
+    );
+    if let Some(first) = others.first() {
+        b.one_way(&[writer], &[*first], 10_000, 20_000);
+    }
+    b.finish(30_000, TICKS)
+}
+
+/// **many-logs**: K writers (8 by default) in one raw thread, each with its own log, each
+/// appending its share of the events from 1 s to 20 s. Logs are learned from heads and records
+/// [SYNC-11]. The writers are split in two halves from 8 s to 14 s, and the last writer is
+/// offline from 3 s to 6 s and far away: its links are [`FAR`] (slow, lossy, reordering).
+///
+/// Peers: K ≥ 2 (default 8). **Liveness bound: every writer holds every log 30 s after the last
+/// append (about 20 s).**
+pub fn many_logs(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "many-logs");
+    for i in 0..s.peers {
+        b.node(&format!("w{i}"));
+    }
+    b.at(
+        0,
+        Action::CreateThread {
+            node: 0,
+            variant: Variant::Raw,
+        },
+    );
+    for i in 1..s.peers {
+        b.invite(100 + 10 * i as Millis, 0, i, InviteRole::Writer);
+    }
+    let per = s.events / s.peers as u64;
+    for i in 0..s.peers {
+        let share = if i == 0 {
+            s.events - per * (s.peers as u64 - 1)
+        } else {
+            per
+        };
+        b.appends(i, share, 1_000, 20_000);
+    }
+    let (low, high): (Vec<NodeIx>, Vec<NodeIx>) = (0..s.peers).partition(|i| *i < s.peers / 2);
+    b.partition(&low, &high, 8_000, 14_000);
+    b.offline(s.peers - 1, 3_000, Some(6_000));
+    b.far(s.peers - 1, FAR);
+    b.finish(30_000, TICKS)
+}
+
+/// **acl-revocation-partition**: in an access-controlled thread the admin grants `writer` write,
+/// `reader` read and `follower` follow. The writer appends half the events (1–5 s); then
+/// `writer, reader` are cut off from the others (8–20 s). At 10 s the admin revokes the writer's
+/// write (the cut is the writer's counter the admin holds); from 11 s the writer, unaware,
+/// appends the other half, which the reader on its side shows until the revocation reaches it.
+/// From then on no reader may show a record beyond the cut [ACL-7] (the invariant), although
+/// every peer stores them.
+///
+/// Peers: K ≥ 4 (default 4): admin, writer, reader, follower, more readers. **Liveness bound:
+/// 30 s after the heal.**
+pub fn acl_revocation_partition(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "acl-revocation-partition");
+    let admin = b.node("admin");
+    let (writer, reader, follower) = (b.node("writer"), b.node("reader"), b.node("follower"));
+    let others: Vec<NodeIx> = (4..s.peers).map(|i| b.node(&reader_name(i - 2))).collect();
+    b.at(
+        0,
+        Action::CreateThread {
+            node: admin,
+            variant: Variant::AccessControlled,
+        },
+    );
+    let mut grants = vec![(writer, Role::Write, InviteRole::Writer)];
+    grants.push((reader, Role::Read, InviteRole::Reader));
+    grants.push((follower, Role::Follow, InviteRole::Follower));
+    grants.extend(others.iter().map(|o| (*o, Role::Read, InviteRole::Reader)));
+    for (k, (peer, role, _)) in grants.iter().enumerate() {
+        let roles = Roles::of(*role);
+        b.at(
+            10 + k as Millis,
+            Action::SetRoles {
+                admin,
+                thread: 0,
+                peer: *peer,
+                roles,
+            },
+        );
+    }
+    for (k, (peer, _, invite)) in grants.iter().enumerate() {
+        b.invite(100 + k as Millis, admin, *peer, *invite);
+    }
+    b.appends(writer, s.events / 2, 1_000, 5_000);
+    let mut rest: Vec<NodeIx> = vec![admin, follower];
+    rest.extend(&others);
+    b.partition(&[writer, reader], &rest, 8_000, 20_000);
+    let roles = Roles::of(Role::Read);
+    b.at(
+        10_000,
+        Action::SetRoles {
+            admin,
+            thread: 0,
+            peer: writer,
+            roles,
+        },
+    );
+    b.appends(writer, s.events - s.events / 2, 11_000, 15_000);
+    b.finish(30_000, Needs { acl: true, ..TICKS })
+}
+
+/// **crash-restart**: while the writer appends (1–30 s), the follower crashes at 5 s and
+/// restarts at 9 s, the reader crashes at 12 s and restarts at once, the writer crashes at 17 s
+/// and restarts at 20 s (its appends in between are skipped), and the follower crashes again at
+/// 24 s. A crash loses what is only in memory; the restart reopens the store, verifying it again
+/// [SYNC-13]. With K ≥ 4, `reader-2` crashes at 28 s and restarts at 35 s. Heads must never go
+/// back across a restart [SYNC-12].
+///
+/// Peers: K ≥ 3 (default 3). **Liveness bound: 30 s after the last append (about 29 s) or
+/// restart, whichever is later.**
+pub fn crash_restart(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "crash-restart");
+    let (writer, reader, follower) = (b.node("writer"), b.node("reader"), b.node("follower"));
+    let others: Vec<NodeIx> = (3..s.peers).map(|i| b.node(&reader_name(i - 1))).collect();
+    b.at(
+        0,
+        Action::CreateThread {
+            node: writer,
+            variant: Variant::Raw,
+        },
+    );
+    b.invite(100, writer, reader, InviteRole::Reader);
+    b.invite(110, writer, follower, InviteRole::Follower);
+    for (k, o) in others.iter().enumerate() {
+        b.invite(120 + k as Millis, writer, *o, InviteRole::Reader);
+    }
+    b.appends(writer, s.events, 1_000, 30_000);
+    b.crash(follower, 5_000, Some(9_000));
+    let (quick, quicker) = (b.between(1, 500), b.between(1, 500));
+    b.crash(reader, 12_000, Some(12_000 + quick));
+    b.crash(writer, 17_000, Some(20_000));
+    b.crash(follower, 24_000, Some(24_000 + quicker));
+    if let Some(first) = others.first() {
+        b.crash(*first, 28_000, Some(35_000));
+    }
+    b.finish(
+        30_000,
+        Needs {
+            crash: true,
+            ..TICKS
+        },
+    )
+}

@@ -1,0 +1,1051 @@
+//! The discrete-event engine: virtual time, one event queue ordered by (time, insertion order), one
+//! seeded network RNG. It plays a [`Plan`] on a [`Cluster`], carries every message through the
+//! link model, checks the invariants after every step and judges liveness at the end.
+//!
+//! Peers tick every 100 ms of their own, drifted, clock: ticks drive retries [SYNC-10] and head
+//! exchange [SYNC-8]. A publication [SYNC-4] goes to every other node that holds the thread, like
+//! a gossip mesh, through the same links and faults as a direct message.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use threads::id::{LogId, ThreadId};
+use threads::invite::InviteRole;
+use threads::sync::Message;
+
+use crate::check::{self, Checker, Context, Invariant, Stop, Violation};
+use crate::error::{Result, SimError};
+use crate::nodes::{Cluster, Out};
+use crate::plan::{Action, Fault, Millis, NodeIx, Plan};
+use crate::rng::{SimRng, derive_seed};
+use crate::trace::{Names, Stats, Trace};
+
+/// How often, in a peer's local milliseconds, it ticks.
+pub const TICK_MS: u64 = 100;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every invariant held and every peer converged within the bound.
+    Pass,
+    /// Something broke.
+    Fail(Failure),
+    /// The nodes lack a capability the scenario needs.
+    Skip(String),
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `SKIP`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::Skip(_) => "SKIP",
+        }
+    }
+
+    /// Whether the run failed.
+    pub fn failed(&self) -> bool {
+        matches!(self, Verdict::Fail(_))
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An invariant broke.
+    Invariant(Violation),
+    /// Some peer had not converged when the bound ran out.
+    Liveness {
+        /// The deadline (quiet time + bound).
+        deadline: Millis,
+        /// The run's seed.
+        seed: u64,
+        /// Who lags on what.
+        lagging: Vec<String>,
+    },
+    /// A node refused a step, or the adapter broke.
+    Driver {
+        /// The step.
+        step: u64,
+        /// The run's seed.
+        seed: u64,
+        /// The error.
+        error: String,
+    },
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Invariant(v) => write!(f, "{v}"),
+            Failure::Liveness {
+                deadline,
+                seed,
+                lagging,
+            } => write!(
+                f,
+                "liveness: not converged by t = {deadline} ms (seed {seed}): {}",
+                lagging.join("; ")
+            ),
+            Failure::Driver { step, seed, error } => {
+                write!(f, "step {step} (seed {seed}) could not run: {error}")
+            }
+        }
+    }
+}
+
+/// One message as the report draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrow {
+    /// Sender.
+    pub from: NodeIx,
+    /// Recipient.
+    pub to: NodeIx,
+    /// When it was sent.
+    pub sent: Millis,
+    /// When it arrived, or when it would have.
+    pub until: Millis,
+    /// Why it was dropped, if it was.
+    pub dropped: Option<&'static str>,
+    /// What it was.
+    pub label: String,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The SHA-256 of the trace, in hex.
+    pub trace_hash: String,
+    /// The numbers.
+    pub stats: Stats,
+    /// Per node: when it last became converged on all it holds (None: never, or not required).
+    pub converged: Vec<(String, Option<Millis>)>,
+    /// The trace lines, when kept.
+    pub lines: Option<Vec<String>>,
+    /// The messages, when kept.
+    pub arrows: Vec<Arrow>,
+    /// What ran the nodes.
+    pub implementation: String,
+    /// Wall-clock time of the run.
+    pub wall: Duration,
+}
+
+impl Outcome {
+    /// A run that never started because the nodes lack what it needs (HP-16: skipped, not failed).
+    pub fn skipped(why: String, implementation: String) -> Outcome {
+        Outcome {
+            verdict: Verdict::Skip(why),
+            trace_hash: Trace::new(false).hash(),
+            stats: Stats::default(),
+            converged: Vec::new(),
+            lines: None,
+            arrows: Vec::new(),
+            implementation,
+            wall: Duration::ZERO,
+        }
+    }
+}
+
+/// Runs `plan` with `seed` on `cluster`; `record` keeps the trace lines and the messages for a
+/// report.
+pub fn run(plan: &Plan, seed: u64, cluster: &mut dyn Cluster, record: bool) -> Outcome {
+    let started = Instant::now();
+    let mut sim = Sim::new(plan, seed, cluster, record);
+    let verdict = match sim.play() {
+        Ok(verdict) => verdict,
+        Err(e) => Verdict::Fail(Failure::Driver {
+            step: sim.step,
+            seed,
+            error: e.to_string(),
+        }),
+    };
+    sim.finish(verdict, started.elapsed())
+}
+
+enum Event {
+    Action(usize),
+    Effect(Effect),
+    Tick(NodeIx),
+    Deliver(Packet),
+    Deadline,
+}
+
+enum Effect {
+    Cut(usize, bool),
+    Offline(NodeIx, bool),
+    Crash(NodeIx),
+    Restart(NodeIx),
+}
+
+struct Packet {
+    id: u64,
+    from: NodeIx,
+    to: NodeIx,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Status {
+    offline: u32,
+    down: bool,
+}
+
+struct Sim<'a> {
+    plan: &'a Plan,
+    seed: u64,
+    cluster: &'a mut dyn Cluster,
+    queue: BTreeMap<(Millis, u64), Event>,
+    inserted: u64,
+    now: Millis,
+    step: u64,
+    net: SimRng,
+    status: Vec<Status>,
+    ids: Vec<LogId>,
+    /// Active cuts per directed link (cuts may overlap).
+    cuts: BTreeMap<(NodeIx, NodeIx), u32>,
+    /// The links of each cut, by the index of the effect.
+    cut_links: Vec<(String, Vec<(NodeIx, NodeIx)>)>,
+    threads: Vec<ThreadId>,
+    subs: BTreeMap<ThreadId, BTreeSet<NodeIx>>,
+    own_logs: BTreeMap<(NodeIx, ThreadId), LogId>,
+    names: Names,
+    truth: crate::truth::Truth,
+    checker: Checker,
+    converged: BTreeMap<(NodeIx, ThreadId), Option<Millis>>,
+    trace: Trace,
+    stats: Stats,
+    arrows: Option<Vec<Arrow>>,
+    next_message: u64,
+    bodies: u64,
+}
+
+impl<'a> Sim<'a> {
+    fn new(plan: &'a Plan, seed: u64, cluster: &'a mut dyn Cluster, record: bool) -> Self {
+        let names = Names::new(plan.nodes.iter().map(|n| n.name.clone()).collect());
+        Sim {
+            plan,
+            seed,
+            cluster,
+            queue: BTreeMap::new(),
+            inserted: 0,
+            now: 0,
+            step: 0,
+            net: SimRng::new(seed, "network"),
+            status: vec![Status::default(); plan.nodes.len()],
+            ids: Vec::new(),
+            cuts: BTreeMap::new(),
+            cut_links: Vec::new(),
+            threads: Vec::new(),
+            subs: BTreeMap::new(),
+            own_logs: BTreeMap::new(),
+            names,
+            truth: crate::truth::Truth::default(),
+            checker: Checker::default(),
+            converged: BTreeMap::new(),
+            trace: Trace::new(record),
+            stats: Stats::default(),
+            arrows: record.then(Vec::new),
+            next_message: 0,
+            bodies: 0,
+        }
+    }
+
+    fn at(&mut self, time: Millis, event: Event) {
+        self.inserted += 1;
+        self.queue.insert((time, self.inserted), event);
+    }
+
+    fn log(&mut self, text: &str) {
+        self.trace.line(self.now, self.step, text);
+    }
+
+    fn local(&self, ix: NodeIx) -> u64 {
+        self.plan
+            .nodes
+            .get(ix)
+            .map_or(0, |n| n.clock.local(self.now))
+    }
+
+    fn name(&self, ix: NodeIx) -> String {
+        self.names.node(ix).to_string()
+    }
+
+    /// What the nodes cannot do that the plan needs, if anything.
+    fn missing(&self) -> Option<String> {
+        let caps = self.cluster.caps();
+        let needs = self.plan.needs;
+        let missing: Vec<&str> = [
+            (needs.ticks && !caps.ticks, "ticks (node.tick, HP-51)"),
+            (needs.crash && !caps.crash, "crash and restart"),
+            (
+                needs.acl && !caps.acl,
+                "access-controlled threads (feature acl)",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(m, what)| m.then_some(what))
+        .collect();
+        (!missing.is_empty())
+            .then(|| format!("{} lacks {}", caps.implementation, missing.join(", ")))
+    }
+
+    fn play(&mut self) -> Result<Verdict> {
+        self.add_nodes()?;
+        if let Some(missing) = self.missing() {
+            return Ok(Verdict::Skip(missing));
+        }
+        self.schedule();
+        let quiet = self.plan.quiet_at();
+        self.stats.quiet_at = quiet;
+        while let Some(((time, _), event)) = self.queue.pop_first() {
+            self.now = time;
+            self.step += 1;
+            let touched = match event {
+                Event::Deadline => return self.liveness_failure(),
+                event => self.handle(event)?,
+            };
+            if let Some(ix) = touched
+                && let Some(violation) = self.check(ix)?
+            {
+                return Ok(Verdict::Fail(Failure::Invariant(violation)));
+            }
+            if self.now >= quiet && self.all_converged() {
+                self.stats.converged_at = Some(self.now);
+                return Ok(Verdict::Pass);
+            }
+        }
+        self.liveness_failure()
+    }
+
+    fn add_nodes(&mut self) -> Result<()> {
+        for (ix, spec) in self.plan.nodes.iter().enumerate() {
+            let seed = derive_seed(self.seed, &format!("node/{ix}/{}", spec.name));
+            let id = self.cluster.add_node(spec, seed)?;
+            self.ids.push(id);
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self) {
+        for (i, action) in self.plan.script.iter().enumerate() {
+            self.at(action.at, Event::Action(i));
+        }
+        for fault in &self.plan.faults {
+            self.schedule_fault(fault);
+        }
+        if self.cluster.caps().ticks {
+            for ix in 0..self.plan.nodes.len() {
+                let first = self.net.below(TICK_MS);
+                self.at(first, Event::Tick(ix));
+            }
+        }
+        let deadline = self.plan.quiet_at() + self.plan.bound_ms;
+        self.at(deadline, Event::Deadline);
+    }
+
+    fn schedule_fault(&mut self, fault: &Fault) {
+        match fault {
+            Fault::Cut {
+                label,
+                links,
+                from,
+                until,
+            } => self.schedule_cut(label, links, *from, *until),
+            Fault::Flap {
+                label,
+                links,
+                from,
+                until,
+                down_ms,
+                up_ms,
+            } => {
+                let mut t = *from;
+                while t < *until {
+                    let end = (t + down_ms).min(*until);
+                    self.schedule_cut(label, links, t, end);
+                    t = end + up_ms;
+                }
+            }
+            Fault::Offline { node, from, until } => {
+                self.at(*from, Event::Effect(Effect::Offline(*node, true)));
+                if let Some(until) = until {
+                    self.at(*until, Event::Effect(Effect::Offline(*node, false)));
+                }
+            }
+            Fault::Crash { node, at, restart } => {
+                self.at(*at, Event::Effect(Effect::Crash(*node)));
+                if let Some(restart) = restart {
+                    self.at(*restart, Event::Effect(Effect::Restart(*node)));
+                }
+            }
+        }
+    }
+
+    fn schedule_cut(
+        &mut self,
+        label: &str,
+        links: &[(NodeIx, NodeIx)],
+        from: Millis,
+        until: Millis,
+    ) {
+        let ix = self.cut_links.len();
+        self.cut_links.push((label.to_string(), links.to_vec()));
+        self.at(from, Event::Effect(Effect::Cut(ix, true)));
+        self.at(until, Event::Effect(Effect::Cut(ix, false)));
+    }
+
+    fn up(&self, ix: NodeIx) -> bool {
+        self.status
+            .get(ix)
+            .is_some_and(|s| !s.down && s.offline == 0)
+    }
+
+    fn handle(&mut self, event: Event) -> Result<Option<NodeIx>> {
+        match event {
+            Event::Action(i) => self.act(i),
+            Event::Effect(effect) => self.apply(effect),
+            Event::Tick(ix) => self.tick(ix),
+            Event::Deliver(packet) => self.deliver(packet),
+            Event::Deadline => Ok(None),
+        }
+    }
+
+    fn tick(&mut self, ix: NodeIx) -> Result<Option<NodeIx>> {
+        let period = self
+            .plan
+            .nodes
+            .get(ix)
+            .map_or(TICK_MS, |n| n.clock.virtual_span(TICK_MS));
+        self.at(self.now + period, Event::Tick(ix));
+        if !self.up(ix) {
+            return Ok(None);
+        }
+        let local = self.local(ix);
+        self.cluster.tick(ix, local)?;
+        self.drain(ix, "tick")?;
+        Ok(Some(ix))
+    }
+
+    fn deliver(&mut self, packet: Packet) -> Result<Option<NodeIx>> {
+        let Packet {
+            id,
+            from,
+            to,
+            bytes,
+        } = packet;
+        if !self.up(to) {
+            self.stats.offline += 1;
+            self.mark_dropped(id, "offline");
+            self.log(&format!(
+                "drop #{id} {}->{} recipient offline",
+                self.name(from),
+                self.name(to)
+            ));
+            return Ok(None);
+        }
+        self.stats.delivered += 1;
+        self.log(&format!(
+            "recv #{id} {}->{}",
+            self.name(from),
+            self.name(to)
+        ));
+        let local = self.local(to);
+        self.cluster.deliver(to, from, &bytes, local)?;
+        self.drain(to, "")?;
+        Ok(Some(to))
+    }
+
+    fn mark_dropped(&mut self, id: u64, why: &'static str) {
+        let index = usize::try_from(id).ok().and_then(|id| id.checked_sub(1));
+        if let (Some(arrows), Some(i)) = (self.arrows.as_mut(), index)
+            && let Some(arrow) = arrows.get_mut(i)
+        {
+            arrow.dropped = Some(why);
+        }
+    }
+
+    /// Carries out what the node wants: sends, publications; notes rejections.
+    fn drain(&mut self, ix: NodeIx, cause: &str) -> Result<()> {
+        let local = self.local(ix);
+        let outputs = self.cluster.take(ix, local)?;
+        if !cause.is_empty() && !outputs.is_empty() {
+            self.log(&format!(
+                "{cause} {}: {} outputs",
+                self.name(ix),
+                outputs.len()
+            ));
+        }
+        for output in outputs {
+            match output {
+                Out::Send { to: Ok(to), bytes } => self.send(ix, to, bytes, "send"),
+                Out::Send { to: Err(peer), .. } => {
+                    self.stats.unknown += 1;
+                    self.log(&format!("drop {}->{peer}: no such node", self.name(ix)));
+                }
+                Out::Publish { thread, bytes } => self.publish(ix, &thread, &bytes),
+                Out::Rejected { from, log, code } => {
+                    self.stats.rejected += 1;
+                    let from = from.map_or_else(|| "?".to_string(), |f| self.name(f));
+                    let log = self.names.log(&log);
+                    self.log(&format!(
+                        "reject {} record of {log} from {from}: {code}",
+                        self.name(ix)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, from: NodeIx, thread: &ThreadId, bytes: &[u8]) {
+        let subscribers: Vec<NodeIx> = self
+            .subs
+            .get(thread)
+            .map(|s| s.iter().copied().filter(|n| *n != from).collect())
+            .unwrap_or_default();
+        for to in subscribers {
+            self.send(from, to, bytes.to_vec(), "gossip");
+        }
+    }
+
+    /// One message through the link model: cut, loss, tampering, delay, duplication.
+    fn send(&mut self, from: NodeIx, to: NodeIx, bytes: Vec<u8>, how: &str) {
+        self.stats.messages += 1;
+        self.stats.bytes += bytes.len() as u64;
+        let label = self.names.message(&bytes);
+        let (a, b) = (self.name(from), self.name(to));
+        let id = self.new_arrow(from, to, &label);
+        let head = format!("{how} #{id} {a}->{b} {label} {}B", bytes.len());
+        let link = self.plan.link(from, to);
+        let dropped = if !self.up(from) {
+            self.stats.offline += 1;
+            Some("offline")
+        } else if self.cuts.get(&(from, to)).is_some_and(|c| *c > 0) {
+            self.stats.cut += 1;
+            Some("cut")
+        } else if self.net.chance(link.loss_ppm) {
+            self.stats.lost += 1;
+            Some("lost")
+        } else {
+            None
+        };
+        if let Some(why) = dropped {
+            self.mark_dropped(id, why);
+            return self.log(&format!("{head} dropped: {why}"));
+        }
+        let bytes = if self.net.chance(link.tamper_ppm) {
+            self.stats.tampered += 1;
+            tamper(bytes)
+        } else {
+            bytes
+        };
+        let delay = self.delay(from, to);
+        self.log(&format!("{head} +{delay}ms"));
+        self.set_arrival(id, self.now + delay);
+        if self.net.chance(link.dup_ppm) {
+            let copy = self.new_arrow(from, to, &label);
+            let again = self.delay(from, to);
+            self.stats.duplicated += 1;
+            self.log(&format!("dup #{id} as #{copy} +{again}ms"));
+            self.set_arrival(copy, self.now + again);
+            self.at(
+                self.now + again,
+                Event::Deliver(Packet {
+                    id: copy,
+                    from,
+                    to,
+                    bytes: bytes.clone(),
+                }),
+            );
+        }
+        self.at(
+            self.now + delay,
+            Event::Deliver(Packet {
+                id,
+                from,
+                to,
+                bytes,
+            }),
+        );
+    }
+
+    fn new_arrow(&mut self, from: NodeIx, to: NodeIx, label: &str) -> u64 {
+        self.next_message += 1;
+        if let Some(arrows) = &mut self.arrows {
+            arrows.push(Arrow {
+                from,
+                to,
+                sent: self.now,
+                until: self.now,
+                dropped: None,
+                label: label.to_string(),
+            });
+        }
+        self.next_message
+    }
+
+    fn set_arrival(&mut self, id: u64, at: Millis) {
+        let index = usize::try_from(id).ok().and_then(|id| id.checked_sub(1));
+        if let (Some(arrows), Some(i)) = (self.arrows.as_mut(), index)
+            && let Some(arrow) = arrows.get_mut(i)
+        {
+            arrow.until = at;
+        }
+    }
+
+    fn delay(&mut self, from: NodeIx, to: NodeIx) -> Millis {
+        let link = self.plan.link(from, to);
+        let tail = if self.net.chance(link.tail_ppm) {
+            self.net.below(link.tail_ms + 1)
+        } else {
+            0
+        };
+        link.base_ms + self.net.below(link.jitter_ms + 1) + tail
+    }
+
+    fn apply(&mut self, effect: Effect) -> Result<Option<NodeIx>> {
+        match effect {
+            Effect::Cut(ix, on) => {
+                let (label, links) = self.cut_links.get(ix).cloned().unwrap_or_default();
+                for link in links {
+                    let count = self.cuts.entry(link).or_insert(0);
+                    *count = if on {
+                        *count + 1
+                    } else {
+                        count.saturating_sub(1)
+                    };
+                }
+                self.log(&format!(
+                    "fault cut {label} {}",
+                    if on { "begins" } else { "heals" }
+                ));
+                Ok(None)
+            }
+            Effect::Offline(ix, on) => self.offline(ix, on),
+            Effect::Crash(ix) => {
+                if let Some(status) = self.status.get_mut(ix).filter(|s| !s.down) {
+                    status.down = true;
+                    self.cluster.crash(ix)?;
+                    self.log(&format!("fault crash {}", self.name(ix)));
+                }
+                Ok(None)
+            }
+            Effect::Restart(ix) => {
+                if let Some(status) = self.status.get_mut(ix).filter(|s| s.down) {
+                    status.down = false;
+                    self.cluster.restart(ix)?;
+                    self.checker.restarted(ix);
+                    self.log(&format!("fault restart {} from its store", self.name(ix)));
+                    self.drain(ix, "restart")?;
+                    return Ok(Some(ix));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn offline(&mut self, ix: NodeIx, on: bool) -> Result<Option<NodeIx>> {
+        let Some(status) = self.status.get_mut(ix) else {
+            return Ok(None);
+        };
+        let was = status.offline;
+        status.offline = if on { was + 1 } else { was.saturating_sub(1) };
+        let now = status.offline;
+        if was == 0 && now > 0 {
+            self.cluster.stop(ix)?;
+            self.log(&format!("fault offline {}", self.name(ix)));
+        } else if was > 0 && now == 0 {
+            self.log(&format!("fault online {}", self.name(ix)));
+            return Ok(Some(ix));
+        }
+        Ok(None)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The workload
+    // ---------------------------------------------------------------------------------------
+
+    fn act(&mut self, i: usize) -> Result<Option<NodeIx>> {
+        let Some(action) = self.plan.script.get(i).map(|a| a.what.clone()) else {
+            return Ok(None);
+        };
+        let (node, other) = match &action {
+            Action::CreateThread { node, .. } | Action::Append { node, .. } => (*node, *node),
+            Action::Invite { from, to, .. } => (*to, *from),
+            Action::SetRoles { admin, .. } => (*admin, *admin),
+        };
+        // A crashed peer cannot act; an offline one still can (its messages are lost).
+        if let Some(down) = [node, other]
+            .into_iter()
+            .find(|n| self.status.get(*n).is_none_or(|s| s.down))
+        {
+            self.log(&format!("skip {action:?}: {} is down", self.name(down)));
+            return Ok(None);
+        }
+        match action {
+            Action::CreateThread { node, variant } => self.create(node, variant)?,
+            Action::Append {
+                node,
+                thread,
+                count,
+            } => self.append(node, thread, count)?,
+            Action::Invite {
+                from,
+                to,
+                thread,
+                role,
+            } => self.invite(from, to, thread, role)?,
+            Action::SetRoles {
+                admin,
+                thread,
+                peer,
+                roles,
+            } => self.set_roles(admin, thread, peer, roles)?,
+        }
+        self.drain(node, "")?;
+        Ok(Some(node))
+    }
+
+    fn thread(&self, slot: usize) -> Result<ThreadId> {
+        self.threads.get(slot).cloned().ok_or_else(|| {
+            SimError::Usage(format!("the script uses thread {slot} before creating it"))
+        })
+    }
+
+    fn create(&mut self, node: NodeIx, variant: threads::id::Variant) -> Result<()> {
+        let local = self.local(node);
+        let (thread, log) = self.cluster.create_thread(node, variant, local)?;
+        self.threads.push(thread.clone());
+        self.names.add_thread(&thread);
+        self.subs.entry(thread.clone()).or_default().insert(node);
+        self.checker.set_role(node, &thread, InviteRole::Writer);
+        if let Some(key) = self.cluster.follow_key(node, &thread)? {
+            self.truth.follow.insert(thread.clone(), key);
+        }
+        self.log(&format!(
+            "create {} by {} ({variant:?})",
+            self.names.thread(&thread),
+            self.name(node)
+        ));
+        self.own_log(node, &thread, log)
+    }
+
+    /// Records `log` as the node's own and learns what it wrote so far.
+    fn own_log(&mut self, node: NodeIx, thread: &ThreadId, log: LogId) -> Result<()> {
+        self.own_logs.insert((node, thread.clone()), log);
+        self.names.add_log(log, node, thread);
+        self.learn(node, thread, &log)
+    }
+
+    /// Adds the records the writer holds beyond what is known to the ground truth.
+    fn learn(&mut self, node: NodeIx, thread: &ThreadId, log: &LogId) -> Result<()> {
+        let heads = self.cluster.heads(node, thread)?;
+        let (head, counter) = heads.get(log).copied().unwrap_or((None, 0));
+        let known = self.truth.len(thread, log);
+        if counter <= known {
+            return Ok(());
+        }
+        let fresh = self.cluster.envelopes(node, thread, log, known as usize)?;
+        for seq in known + 1..=counter {
+            let envelope = fresh
+                .as_ref()
+                .and_then(|f| f.get((seq - known - 1) as usize))
+                .cloned();
+            let cid = match (&envelope, head) {
+                (Some(e), _) => e.record_cid(),
+                (None, Some(head)) if seq == counter => head,
+                _ => {
+                    return Err(SimError::Adapter(format!(
+                        "{} wrote {} records at once; their CIDs are unknown",
+                        self.name(node),
+                        counter - known
+                    )));
+                }
+            };
+            self.truth.push(thread, *log, node, cid, envelope);
+        }
+        self.stats.records = self.truth.records();
+        // Everyone is now behind on this thread until checked again (the writer right away).
+        for ((_, t), at) in self.converged.iter_mut() {
+            if t == thread {
+                *at = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, node: NodeIx, slot: usize, count: u32) -> Result<()> {
+        let thread = self.thread(slot)?;
+        for _ in 0..count {
+            self.bodies += 1;
+            let body = format!("{} event {}", self.name(node), self.bodies);
+            let local = self.local(node);
+            let (log, seq, _) = self.cluster.append(node, &thread, body.as_bytes(), local)?;
+            if !self.own_logs.contains_key(&(node, thread.clone())) {
+                self.names.add_log(log, node, &thread);
+                self.own_logs.insert((node, thread.clone()), log);
+            }
+            self.learn(node, &thread, &log)?;
+            if count <= 4 {
+                self.log(&format!("append {} seq {seq}", self.names.log(&log)));
+            }
+        }
+        if count > 4 {
+            self.log(&format!("append {} events by {}", count, self.name(node)));
+        }
+        Ok(())
+    }
+
+    fn invite(&mut self, from: NodeIx, to: NodeIx, slot: usize, role: InviteRole) -> Result<()> {
+        let thread = self.thread(slot)?;
+        let invite = self.cluster.invite(from, &thread, role, to)?;
+        let local = self.local(to);
+        let (joined, _) = self.cluster.join(to, &invite, local)?;
+        if joined != thread {
+            return Err(SimError::Adapter(format!(
+                "{} joined another thread",
+                self.name(to)
+            )));
+        }
+        self.subs.entry(thread.clone()).or_default().insert(to);
+        self.checker.set_role(to, &thread, role);
+        self.log(&format!(
+            "invite {} to {} as {} by {}",
+            self.name(to),
+            self.names.thread(&thread),
+            role.name(),
+            self.name(from)
+        ));
+        // The inviter has nothing to send; the invited peer pulls, and a writer starts its log.
+        self.drain(from, "")?;
+        if role == InviteRole::Writer {
+            self.joined_log(to, &thread)?;
+        }
+        Ok(())
+    }
+
+    /// A new writer's log is the one it holds records of right after joining (its join event,
+    /// INV-7): it cannot have received anything yet.
+    fn joined_log(&mut self, node: NodeIx, thread: &ThreadId) -> Result<()> {
+        let heads = self.cluster.heads(node, thread)?;
+        let own = heads
+            .iter()
+            .find(|(log, (_, c))| *c > self.truth.len(thread, log))
+            .map(|(log, _)| *log);
+        match own {
+            Some(log) => self.own_log(node, thread, log),
+            None => Err(SimError::Adapter(format!(
+                "{} joined as a writer without a join event",
+                self.name(node)
+            ))),
+        }
+    }
+
+    fn set_roles(
+        &mut self,
+        admin: NodeIx,
+        slot: usize,
+        peer: NodeIx,
+        roles: threads::acl::Roles,
+    ) -> Result<()> {
+        let thread = self.thread(slot)?;
+        let peer_id = self
+            .ids
+            .get(peer)
+            .copied()
+            .ok_or_else(|| SimError::Usage(format!("no node {peer}")))?;
+        let cut = self
+            .cluster
+            .heads(admin, &thread)?
+            .get(&peer_id)
+            .map_or(0, |(_, c)| *c);
+        let local = self.local(admin);
+        self.cluster.set_roles(admin, &thread, peer, roles, local)?;
+        let admin_log = self
+            .own_logs
+            .get(&(admin, thread.clone()))
+            .copied()
+            .ok_or_else(|| SimError::Usage(format!("{} holds no log", self.name(admin))))?;
+        self.learn(admin, &thread, &admin_log)?;
+        let names: Vec<&str> = roles.names();
+        self.log(&format!(
+            "acl {} sets {} to {names:?}",
+            self.name(admin),
+            self.name(peer)
+        ));
+        if !roles.names_write() {
+            let seq = self.truth.len(&thread, &admin_log);
+            self.truth
+                .revocations
+                .entry(thread)
+                .or_default()
+                .push(crate::truth::Revocation {
+                    log: peer_id,
+                    cut,
+                    admin_log,
+                    seq,
+                });
+            self.log(&format!("revocation of {} with cut {cut}", self.name(peer)));
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Invariants and liveness
+    // ---------------------------------------------------------------------------------------
+
+    fn check(&mut self, ix: NodeIx) -> Result<Option<Violation>> {
+        // A crashed node has no state to check; its restart is checked.
+        if self.status.get(ix).is_none_or(|s| s.down) {
+            return Ok(None);
+        }
+        let threads: Vec<ThreadId> = self
+            .subs
+            .iter()
+            .filter(|(_, nodes)| nodes.contains(&ix))
+            .map(|(t, _)| t.clone())
+            .collect();
+        for thread in threads {
+            let mut cx = Context {
+                cluster: &mut *self.cluster,
+                truth: &self.truth,
+                names: &self.names,
+            };
+            match self.checker.check(&mut cx, ix, &thread) {
+                Ok(lags) => self.note_convergence(ix, &thread, lags.is_empty()),
+                Err(Stop::Driver(e)) => return Err(e),
+                Err(Stop::Broke(invariant, detail)) => {
+                    return Ok(Some(self.violation(ix, invariant, detail)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn violation(&mut self, ix: NodeIx, invariant: Invariant, detail: String) -> Violation {
+        let v = Violation {
+            step: self.step,
+            time: self.now,
+            seed: self.seed,
+            node: self.name(ix),
+            invariant,
+            detail,
+        };
+        self.log(&format!("VIOLATION {v}"));
+        v
+    }
+
+    fn note_convergence(&mut self, ix: NodeIx, thread: &ThreadId, converged: bool) {
+        let entry = self.converged.entry((ix, thread.clone())).or_insert(None);
+        match (converged, *entry) {
+            (true, None) => *entry = Some(self.now),
+            (false, Some(_)) => *entry = None,
+            _ => {}
+        }
+    }
+
+    /// The (node, thread) pairs that must converge: every thread of every node that is up.
+    fn required(&self) -> Vec<(NodeIx, ThreadId)> {
+        self.subs
+            .iter()
+            .flat_map(|(t, nodes)| nodes.iter().map(move |n| (*n, t.clone())))
+            .filter(|(n, _)| self.up(*n))
+            .collect()
+    }
+
+    fn all_converged(&self) -> bool {
+        self.required()
+            .iter()
+            .all(|pair| self.converged.get(pair).is_some_and(Option::is_some))
+    }
+
+    fn liveness_failure(&mut self) -> Result<Verdict> {
+        let mut lagging = Vec::new();
+        for (ix, thread) in self.required() {
+            let heads = self.cluster.heads(ix, &thread)?;
+            for lag in check::lags(&self.truth, &thread, &heads) {
+                lagging.push(format!(
+                    "{} lags on log {}: {} of {} records",
+                    self.name(ix),
+                    self.names.log(&lag.log),
+                    lag.have,
+                    lag.want
+                ));
+            }
+        }
+        self.log(&format!("LIVENESS {}", lagging.join("; ")));
+        Ok(Verdict::Fail(Failure::Liveness {
+            deadline: self.now,
+            seed: self.seed,
+            lagging,
+        }))
+    }
+
+    fn finish(self, verdict: Verdict, wall: Duration) -> Outcome {
+        let mut stats = self.stats.clone();
+        stats.steps = self.step;
+        stats.end = self.now;
+        let converged = (0..self.plan.nodes.len())
+            .map(|ix| (self.name(ix), self.converged_at(ix)))
+            .collect();
+        let mut trace = self.trace;
+        trace.line(self.now, self.step, &format!("END {}", verdict.word()));
+        stats.lines = trace.count();
+        Outcome {
+            verdict,
+            trace_hash: trace.hash(),
+            stats,
+            converged,
+            implementation: self.cluster.caps().implementation.clone(),
+            lines: trace.into_lines(),
+            arrows: self.arrows.unwrap_or_default(),
+            wall,
+        }
+    }
+
+    /// When the node last became converged on every thread it holds, if it is now.
+    fn converged_at(&self, ix: NodeIx) -> Option<Millis> {
+        let mine: Vec<Option<Millis>> = self
+            .converged
+            .iter()
+            .filter(|((n, _), _)| *n == ix)
+            .map(|(_, at)| *at)
+            .collect();
+        if mine.is_empty() || !self.up(ix) {
+            return None;
+        }
+        mine.into_iter()
+            .try_fold(0, |acc, at| at.map(|at| acc.max(at)))
+    }
+}
+
+/// Flips one byte of the first envelope's body, so that the record no longer verifies (its body
+/// no longer matches the CID the event links); a message that is not a `records` message with an
+/// envelope gets its last byte flipped instead.
+fn tamper(bytes: Vec<u8>) -> Vec<u8> {
+    if let Ok(Message::Records {
+        thread,
+        log,
+        counter,
+        mut envelopes,
+    }) = Message::from_bytes(&bytes)
+        && let Some(last) = envelopes.first_mut().and_then(|e| e.body.last_mut())
+    {
+        *last ^= 1;
+        return Message::Records {
+            thread,
+            log,
+            counter,
+            envelopes,
+        }
+        .to_bytes();
+    }
+    let mut bytes = bytes;
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 1;
+    }
+    bytes
+}
