@@ -12,12 +12,14 @@
 //!
 //! After criterion's own report it prints each rate beside the bound measured in the same run.
 
+mod common;
+
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use threads::envelope::Envelope;
 use threads::verify;
-use threads_benches::{Bound, Ed25519Fixture, EventFixture, Recorder};
+use threads_benches::{Bound, EventFixture, Recorder};
 
 /// Samples per benchmark; set per group so the recorders know which calls are the samples.
 const SAMPLES: usize = 50;
@@ -26,18 +28,7 @@ const SAMPLES: usize = 50;
 const BODIES: [(&str, usize); 2] = [("64B", 64), ("4KiB", 4096)];
 
 fn events(c: &mut Criterion) {
-    let mut bound = Recorder::new(SAMPLES);
-    {
-        let fixture = Ed25519Fixture::new(1);
-        let mut group = c.benchmark_group("bound");
-        group
-            .sample_size(SAMPLES)
-            .throughput(Throughput::Elements(1));
-        group.bench_function("ed25519_verify_strict_200B", |b| {
-            b.iter_custom(|iters| bound.time(iters, || assert!(fixture.verify())));
-        });
-        group.finish();
-    }
+    let bound = common::measure_bound(c);
 
     let mut lines = Vec::new();
     for (name, len) in BODIES {

@@ -15,21 +15,19 @@
 //! Unlike the in-memory catch-up, the writer and the joiner run on different threads, so on a
 //! machine with two or more cores the joiner's verification can overlap the writer's serving.
 
+mod common;
+
 use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use threads::invite::InviteRole;
+use threads_benches::Recorder;
 use threads_benches::loopback::{LoopbackWriter, invited_node, join_and_catch_up, writer_node};
-use threads_benches::{Bound, Ed25519Fixture, Recorder};
 
 /// Events in the log.
 const EVENTS: u64 = 10_000;
 /// Body length of every event.
 const BODY_LEN: usize = 64;
-/// Samples of each catch-up: each takes on the order of a second.
-const SAMPLES: usize = 10;
-/// Samples of the bound.
-const BOUND_SAMPLES: usize = 50;
 
 fn bench_role(
     c: &mut Criterion,
@@ -37,68 +35,46 @@ fn bench_role(
     role: InviteRole,
     name: &str,
 ) -> Recorder {
-    let mut recorder = Recorder::new(SAMPLES);
     let mut joined = 0u64;
-    let mut group = c.benchmark_group("loopback_10k");
-    group
-        .sample_size(SAMPLES)
-        .sampling_mode(SamplingMode::Flat)
-        .throughput(Throughput::Elements(EVENTS));
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            recorder.time_with_setup(
-                iters,
-                writer,
-                |writer| {
-                    joined += 1;
-                    invited_node(writer, role, joined)
-                },
-                |writer, (mut node, invite)| {
-                    join_and_catch_up(&mut node, &invite, &writer.thread, &writer.log, EVENTS);
-                    // Stopped (when dropped) outside the timed part.
-                    node
-                },
-            )
-        });
-    });
-    group.finish();
-    recorder
+    common::catch_up_bench(
+        c,
+        ("loopback_10k", name),
+        EVENTS,
+        writer,
+        |writer| {
+            joined += 1;
+            invited_node(writer, role, joined)
+        },
+        |writer, (mut node, invite)| {
+            join_and_catch_up(&mut node, &invite, &writer.thread, &writer.log, EVENTS);
+            // Stopped (when dropped) outside the timed part.
+            node
+        },
+    )
 }
 
 fn loopback(c: &mut Criterion) {
-    let mut bound = Recorder::new(BOUND_SAMPLES);
-    {
-        let fixture = Ed25519Fixture::new(1);
-        let mut group = c.benchmark_group("bound");
-        group
-            .sample_size(BOUND_SAMPLES)
-            .throughput(Throughput::Elements(1));
-        group.bench_function("ed25519_verify_strict_200B", |b| {
-            b.iter_custom(|iters| bound.time(iters, || assert!(fixture.verify())));
-        });
-        group.finish();
-    }
-
+    let bound = common::measure_bound(c);
     let mut writer = writer_node(EVENTS, BODY_LEN, 1);
     let follower = bench_role(c, &mut writer, InviteRole::Follower, "follower");
     let reader = bench_role(c, &mut writer, InviteRole::Reader, "reader");
-
-    if follower.per_second().is_none() && reader.per_second().is_none() {
-        return;
-    }
-    let bound = Bound::from_recorder_or_measure(&bound);
-    let per_event = |recorder: &Recorder| recorder.per_second().map(|r| r * EVENTS as f64);
-    println!();
-    println!("{}", bound.headline());
-    if let Some(rate) = per_event(&follower) {
-        let note = "1 verify per record; plus TCP, Noise, Yamux, one durable redb write per \
-                    batch of 256, and the writer node serving, on the machine's cores";
-        println!("{}", bound.line("loopback follower", rate, 1, note));
-    }
-    if let Some(rate) = per_event(&reader) {
-        let note = "1 verify per record; the reader also opens each header and body on ingest";
-        println!("{}", bound.line("loopback reader", rate, 1, note));
-    }
+    common::report_catch_ups(
+        &bound,
+        EVENTS,
+        &[
+            (
+                "loopback follower",
+                &follower,
+                "1 verify per record; plus TCP, Noise, Yamux, one durable redb write per batch \
+                 of 256, and the writer node serving, on the machine's cores",
+            ),
+            (
+                "loopback reader",
+                &reader,
+                "1 verify per record; the reader also opens each header and body on ingest",
+            ),
+        ],
+    );
 }
 
 criterion_group! {
