@@ -57,6 +57,25 @@ proptest! {
         decode_all(&bytes);
     }
 
+    /// A store holding arbitrary bytes: a restart reports STORE_CORRUPT or accepts what is valid,
+    /// never panics [SYNC-13] (the cargo-fuzz target `stored_thread`).
+    #[test]
+    fn a_store_of_arbitrary_bytes_never_panics_a_restart(
+        meta in proptest::collection::vec(any::<u8>(), 0..200),
+        record in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        use rand_core::SeedableRng;
+        use threads::store::{MemoryStore, Store};
+        let thread = ThreadId::from_parts(threads::id::Variant::Raw, &[7; 32]).expect("tid");
+        let log = IdentityKey::from_seed(&[1; 32]).log_id();
+        let mut store = MemoryStore::new();
+        store.put_thread(thread.as_bytes(), &meta).expect("memory");
+        store.put_records(thread.as_bytes(), &log.to_bytes(), 1, &[record]).expect("memory");
+        let rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
+        let opened = threads::sync::Peer::open(IdentityKey::from_seed(&[2; 32]), rng, store);
+        prop_assert_eq!(opened.err().map(|e| e.code), Some(threads::ErrorCode::StoreCorrupt));
+    }
+
     #[test]
     fn arbitrary_text_never_panics_the_text_decoders(text in "\\PC{0,120}") {
         let _ = ThreadId::from_str(&text);

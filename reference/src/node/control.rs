@@ -266,6 +266,14 @@ mod tests {
         line.parse::<Command>().err().map(|e| e.code)
     }
 
+    proptest::proptest! {
+        /// Any line a user or script types gives a command or a registry error, never a panic.
+        #[test]
+        fn arbitrary_lines_never_panic_the_parser(line in "\\PC{0,200}") {
+            let _ = line.parse::<Command>();
+        }
+    }
+
     #[test]
     fn commands_parse_and_append_keeps_the_rest_of_the_line() {
         assert_eq!("id".parse(), Ok(Command::Id));
