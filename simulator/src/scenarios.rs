@@ -452,15 +452,9 @@ pub fn late_joiner(s: &Setup) -> Plan {
     b.finish(60_000 + 2 * s.events, TICKS)
 }
 
-/// **flapping-links**: while the writer appends (1–40 s), its links with the reader flap both
-/// ways (down 1–3 s, up 1–4 s, drawn per seed) from 5 s to 40 s; the follower's messages to the
-/// writer flap one way from 3 s to 35 s (its pulls are lost, the writer's pushes still arrive);
-/// and with K ≥ 4 the writer's messages to `reader-2` are cut one way from 10 s to 20 s, so it
-/// must learn of the records from others' announcements [SYNC-8].
-///
-/// Peers: K ≥ 3 (default 4). **Liveness bound: 30 s after the flapping stops.**
-pub fn flapping_links(s: &Setup) -> Plan {
-    let mut b = Builder::new(s, "flapping-links");
+/// A writer that creates a raw thread at 0 ms and invites a reader (100 ms), a follower (110 ms)
+/// and, with K > 3 peers, more readers (from 120 ms): the cast several scenarios share.
+fn raw_thread_of_readers(b: &mut Builder, s: &Setup) -> (NodeIx, NodeIx, NodeIx, Vec<NodeIx>) {
     let (writer, reader, follower) = (b.node("writer"), b.node("reader"), b.node("follower"));
     let others: Vec<NodeIx> = (3..s.peers).map(|i| b.node(&reader_name(i - 1))).collect();
     b.at(
@@ -475,6 +469,19 @@ pub fn flapping_links(s: &Setup) -> Plan {
     for (k, o) in others.iter().enumerate() {
         b.invite(120 + k as Millis, writer, *o, InviteRole::Reader);
     }
+    (writer, reader, follower, others)
+}
+
+/// **flapping-links**: while the writer appends (1–40 s), its links with the reader flap both
+/// ways (down 1–3 s, up 1–4 s, drawn per seed) from 5 s to 40 s; the follower's messages to the
+/// writer flap one way from 3 s to 35 s (its pulls are lost, the writer's pushes still arrive);
+/// and with K ≥ 4 the writer's messages to `reader-2` are cut one way from 10 s to 20 s, so it
+/// must learn of the records from others' announcements [SYNC-8].
+///
+/// Peers: K ≥ 3 (default 4). **Liveness bound: 30 s after the flapping stops.**
+pub fn flapping_links(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "flapping-links");
+    let (writer, reader, follower, others) = raw_thread_of_readers(&mut b, s);
     b.appends(writer, s.events, 1_000, 40_000);
     let both = vec![(writer, reader), (reader, writer)];
     b.flap(both, "writer <-> reader".into(), 5_000, 40_000);
@@ -598,20 +605,7 @@ pub fn acl_revocation_partition(s: &Setup) -> Plan {
 /// restart, whichever is later.**
 pub fn crash_restart(s: &Setup) -> Plan {
     let mut b = Builder::new(s, "crash-restart");
-    let (writer, reader, follower) = (b.node("writer"), b.node("reader"), b.node("follower"));
-    let others: Vec<NodeIx> = (3..s.peers).map(|i| b.node(&reader_name(i - 1))).collect();
-    b.at(
-        0,
-        Action::CreateThread {
-            node: writer,
-            variant: Variant::Raw,
-        },
-    );
-    b.invite(100, writer, reader, InviteRole::Reader);
-    b.invite(110, writer, follower, InviteRole::Follower);
-    for (k, o) in others.iter().enumerate() {
-        b.invite(120 + k as Millis, writer, *o, InviteRole::Reader);
-    }
+    let (writer, reader, follower, others) = raw_thread_of_readers(&mut b, s);
     b.appends(writer, s.events, 1_000, 30_000);
     b.crash(follower, 5_000, Some(9_000));
     let (quick, quicker) = (b.between(1, 500), b.between(1, 500));
