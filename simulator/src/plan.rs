@@ -296,6 +296,31 @@ impl Fault {
         }
     }
 
+    /// The windows during which a cut or a flapping fault's links are down, in order; none for
+    /// other faults.
+    pub fn cut_windows(&self) -> Vec<(Millis, Millis)> {
+        match self {
+            Fault::Cut { from, until, .. } => vec![(*from, *until)],
+            Fault::Flap {
+                from,
+                until,
+                down_ms,
+                up_ms,
+                ..
+            } => {
+                let mut windows = Vec::new();
+                let mut t = *from;
+                while t < *until {
+                    let end = (t + down_ms).min(*until);
+                    windows.push((t, end));
+                    t = end + up_ms;
+                }
+                windows
+            }
+            Fault::Offline { .. } | Fault::Crash { .. } => Vec::new(),
+        }
+    }
+
     /// A one-line description using the plan's node names.
     pub fn describe(&self, nodes: &[NodeSpec]) -> String {
         let name = |ix: &NodeIx| nodes.get(*ix).map_or("?", |n| n.name.as_str()).to_string();

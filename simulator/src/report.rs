@@ -195,20 +195,12 @@ fn moments(plan: &Plan, outcome: &Outcome, arrows: &[&Arrow]) -> Vec<Millis> {
     let mut moments: Vec<Millis> = arrows.iter().flat_map(|a| [a.sent, a.until]).collect();
     for fault in &plan.faults {
         match fault {
-            Fault::Cut { from, until, .. } => moments.extend([*from, *until]),
-            Fault::Flap {
-                from,
-                until,
-                down_ms,
-                up_ms,
-                ..
-            } => {
-                let mut t = *from;
-                while t < *until {
-                    moments.extend([t, (t + down_ms).min(*until)]);
-                    t += down_ms + up_ms;
-                }
-            }
+            Fault::Cut { .. } | Fault::Flap { .. } => moments.extend(
+                fault
+                    .cut_windows()
+                    .into_iter()
+                    .flat_map(|(from, until)| [from, until]),
+            ),
             Fault::Offline { from, until, .. } => {
                 moments.extend([Some(*from), *until].into_iter().flatten())
             }
@@ -315,25 +307,9 @@ fn lanes(s: &mut String, plan: &Plan, scale: &Scale, end: Millis) {
 fn bands(s: &mut String, plan: &Plan, scale: &Scale, end: Millis) {
     for fault in &plan.faults {
         match fault {
-            Fault::Cut {
-                label,
-                links,
-                from,
-                until,
-            } => cut_band(s, scale, label, links, *from, *until),
-            Fault::Flap {
-                label,
-                links,
-                from,
-                until,
-                down_ms,
-                up_ms,
-            } => {
-                let mut t = *from;
-                while t < *until {
-                    let stop = (t + down_ms).min(*until);
-                    cut_band(s, scale, label, links, t, stop);
-                    t = stop + up_ms;
+            Fault::Cut { label, links, .. } | Fault::Flap { label, links, .. } => {
+                for (from, until) in fault.cut_windows() {
+                    cut_band(s, scale, label, links, from, until);
                 }
             }
             Fault::Offline { node, from, until } => {

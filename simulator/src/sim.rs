@@ -348,25 +348,9 @@ impl<'a> Sim<'a> {
 
     fn schedule_fault(&mut self, fault: &Fault) {
         match fault {
-            Fault::Cut {
-                label,
-                links,
-                from,
-                until,
-            } => self.schedule_cut(label, links, *from, *until),
-            Fault::Flap {
-                label,
-                links,
-                from,
-                until,
-                down_ms,
-                up_ms,
-            } => {
-                let mut t = *from;
-                while t < *until {
-                    let end = (t + down_ms).min(*until);
-                    self.schedule_cut(label, links, t, end);
-                    t = end + up_ms;
+            Fault::Cut { label, links, .. } | Fault::Flap { label, links, .. } => {
+                for (from, until) in fault.cut_windows() {
+                    self.schedule_cut(label, links, from, until);
                 }
             }
             Fault::Offline { node, from, until } => {
