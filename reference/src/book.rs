@@ -3,9 +3,7 @@
 //! The key book is each thread's [`crate::keys::KeySet`] and the head book each log's
 //! [`crate::log::Log`]; both live with the thread in [`crate::sync`]. Addresses are different:
 //! they go stale as peers move, so each carries an expiry time and a [`AddrBook::expire`] on every
-//! tick forgets the old ones. Time is always an argument, in milliseconds; an address learned
-//! before the peer's first tick (from its store, or an invite read at start-up) is timed from that
-//! tick.
+//! timeout forgets the old ones. Time is always an argument, in milliseconds.
 
 use std::collections::BTreeMap;
 
@@ -16,21 +14,20 @@ use crate::id::LogId;
 /// How long an address is kept after it was last learned or confirmed [SYNC-9].
 pub const ADDR_TTL_MS: u64 = 60 * 60 * 1000;
 
-/// Peers' multiaddrs, each with the time it expires (`None`: not timed yet) [SYNC-9].
+/// Peers' multiaddrs, each with the time it expires [SYNC-9].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddrBook {
-    addrs: BTreeMap<LogId, BTreeMap<Multiaddr, Option<u64>>>,
+    addrs: BTreeMap<LogId, BTreeMap<Multiaddr, u64>>,
 }
 
 impl AddrBook {
-    /// Adds or refreshes `addr` for `peer` until `now + ADDR_TTL_MS` (`now` is `None` before the
-    /// first tick). The address is kept ending in `/p2p/<peer>`, the form a log address embeds
+    /// Adds or refreshes `addr` for `peer` until `now + ADDR_TTL_MS`. The address is kept ending in `/p2p/<peer>`, the form a log address embeds
     /// [ADDR-1]; an address naming another peer is ignored. True if the address is new.
-    pub fn add(&mut self, peer: LogId, addr: Multiaddr, now: Option<u64>) -> bool {
+    pub fn add(&mut self, peer: LogId, addr: Multiaddr, now: u64) -> bool {
         let Some(addr) = with_peer(addr, &peer) else {
             return false;
         };
-        let expires = now.map(|now| now.saturating_add(ADDR_TTL_MS));
+        let expires = now.saturating_add(ADDR_TTL_MS);
         self.addrs
             .entry(peer)
             .or_default()
@@ -46,16 +43,17 @@ impl AddrBook {
             .unwrap_or_default()
     }
 
-    /// Forgets every address whose expiry is at or before `now`; starts the clock of those not
-    /// timed yet.
+    /// Forgets every address whose expiry is at or before `now`.
     pub fn expire(&mut self, now: u64) {
         for addrs in self.addrs.values_mut() {
-            for expires in addrs.values_mut() {
-                expires.get_or_insert(now.saturating_add(ADDR_TTL_MS));
-            }
-            addrs.retain(|_, expires| expires.is_some_and(|e| e > now));
+            addrs.retain(|_, expires| *expires > now);
         }
         self.addrs.retain(|_, addrs| !addrs.is_empty());
+    }
+
+    /// When the next address expires, if any: a peer wants a timeout then [SYNC-9].
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.addrs.values().flat_map(|a| a.values().copied()).min()
     }
 }
 
@@ -66,15 +64,6 @@ pub fn with_peer(addr: Multiaddr, peer: &LogId) -> Option<Multiaddr> {
         _ => Some(addr.with(Protocol::P2p(peer.to_peer_id()))),
     }
 }
-
-/// When a request not yet answered is sent again [SYNC-10]: after 1 s, then twice as long each
-/// time up to 32 s; after [`MAX_ATTEMPTS`] the request is dropped and head exchange takes over.
-pub fn retry_delay(attempt: u32) -> u64 {
-    1000u64 << attempt.min(5)
-}
-
-/// Sends of one request before it is given up [SYNC-10].
-pub const MAX_ATTEMPTS: u32 = 6;
 
 #[cfg(test)]
 mod tests {
@@ -90,23 +79,20 @@ mod tests {
         let (a, b) = (peer(1), peer(2));
         let tcp: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().expect("multiaddr");
         let mut book = AddrBook::default();
-        book.add(a, tcp.clone(), Some(0));
-        book.add(b, tcp.clone(), None);
+        book.add(a, tcp.clone(), 0);
+        book.add(b, tcp.clone(), ADDR_TTL_MS / 2);
         assert_eq!(
             book.get(&a),
             vec![tcp.clone().with(Protocol::P2p(a.to_peer_id()))]
         );
-        book.expire(ADDR_TTL_MS / 2);
-        assert_eq!(
-            book.get(&b).len(),
-            1,
-            "b's address is timed from the first expiry"
-        );
+        assert_eq!(book.next_expiry(), Some(ADDR_TTL_MS));
         book.expire(ADDR_TTL_MS);
         assert!(book.get(&a).is_empty(), "a's address expired");
         assert_eq!(book.get(&b).len(), 1, "b's lives until half a TTL later");
+        assert_eq!(book.next_expiry(), Some(ADDR_TTL_MS / 2 + ADDR_TTL_MS));
         book.expire(ADDR_TTL_MS / 2 + ADDR_TTL_MS);
         assert!(book.get(&b).is_empty());
+        assert_eq!(book.next_expiry(), None);
     }
 
     #[test]
@@ -116,13 +102,7 @@ mod tests {
             .parse()
             .expect("multiaddr");
         let mut book = AddrBook::default();
-        book.add(a, of_b, Some(0));
+        book.add(a, of_b, 0);
         assert!(book.get(&a).is_empty());
-    }
-
-    #[test]
-    fn retries_back_off_exponentially_to_a_cap() {
-        let delays: Vec<u64> = (0..8).map(retry_delay).collect();
-        assert_eq!(delays, [1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000]);
     }
 }

@@ -44,6 +44,11 @@ impl Envelope {
         block::cid_of(&self.record)
     }
 
+    /// The bytes of its four blocks together: what it costs in a batch [SYNC-5].
+    pub fn size(&self) -> usize {
+        self.record.len() + self.event.len() + self.header.len() + self.body.len()
+    }
+
     /// Checks every block against the 1 MiB limit [REC-4].
     pub fn check_sizes(&self) -> Result<()> {
         block::check_size("record", &self.record)?;

@@ -26,6 +26,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod acl;
+pub mod acl_view;
 pub mod addr;
 pub mod block;
 pub mod book;

@@ -1,5 +1,11 @@
-//! Single-writer logs (spec/logs.md §4): heads, counters, and the acceptance decision for each
-//! verified record — appended, duplicate, fork, broken link or gap.
+//! Single-writer logs (spec/logs.md, chapter 4): heads, counters, and the acceptance decision for
+//! each verified record — appended, duplicate, fork, broken link or gap — and [`LogReplica`], a
+//! log as a peer holds it: the chain, the envelopes it serves, and what a reader opened of them.
+//!
+//! Every path that decides records goes through [`LogReplica`]: the sync [`crate::sync::Peer`],
+//! the ACL view ([`crate::acl`]) and the vector operations, so they cannot disagree.
+
+use std::collections::BTreeSet;
 
 use cid::Cid;
 use rand_core::CryptoRng;
@@ -9,7 +15,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 use crate::keys::{IdentityKey, KeySet};
 use crate::record::{self, Author, Position};
-use crate::verify::{VerifiedRecord, verify_follower};
+use crate::sync::{MAX_BATCH_BYTES, PULL_LIMIT};
+use crate::verify::{self, OpenedEvent, VerifiedRecord};
 
 /// What accepting a verified record did to the log [LOG-3], [LOG-4].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,51 +116,262 @@ fn fmt_link(cid: Option<&Cid>) -> String {
     cid.map_or_else(|| "none".to_string(), Cid::to_string)
 }
 
-/// A writer's own log: seals events at the next position and keeps head and counter [LOG-1].
-pub struct LogWriter {
-    thread: ThreadId,
-    identity: IdentityKey,
-    keys: KeySet,
-    log: Log,
+/// What a reader made of a record it holds [VERIFY-2].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// Held without the read key (a follower): verified, never opened [KEY-7].
+    Sealed,
+    /// Verified and decrypted, once, on arrival.
+    Event(OpenedEvent),
+    /// Passed [VERIFY-1] but its header or body does not open: it still belongs to its log and is
+    /// stored and served, but never read [SYNC-6].
+    Unreadable(Error),
 }
 
-impl LogWriter {
-    /// A writer for a new, empty log; `keys` must hold the read key [KEY-6].
-    pub fn new(thread: ThreadId, identity: IdentityKey, keys: KeySet) -> Result<LogWriter> {
-        keys.read_key()?;
-        Ok(LogWriter {
+impl Opened {
+    /// The opened event, if this record was opened.
+    pub fn event(&self) -> Option<&OpenedEvent> {
+        match self {
+            Opened::Event(event) => Some(event),
+            Opened::Sealed | Opened::Unreadable(_) => None,
+        }
+    }
+}
+
+/// What admitting one record to a [`LogReplica`] came to [SYNC-6].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// Verified, linked and appended.
+    Appended,
+    /// Already held: dropped without verification [LOG-4].
+    Duplicate,
+    /// Beyond the next position: the records before it are missing [LOG-7].
+    Gap,
+    /// Fails [VERIFY-1], forks or breaks the chain: dropped, never stored [VERIFY-3], [LOG-5],
+    /// [LOG-6].
+    Rejected(Error),
+}
+
+/// How a peer decided the records of one `records` message [SYNC-6], [SYNC-7].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decided {
+    /// The records appended, in order.
+    pub appended: Vec<Envelope>,
+    /// How many were already held [LOG-4].
+    pub duplicates: u64,
+    /// Each dropped record's index in the message and why [VERIFY-3], [LOG-5], [LOG-6].
+    pub rejected: Vec<(usize, Error)>,
+    /// The index of the first record beyond the next position, where deciding stopped [LOG-7].
+    pub gap: Option<usize>,
+    /// The log's counter afterwards.
+    pub counter: u64,
+}
+
+/// One log of one thread as a peer holds it [LOG-2], [SYNC-6]: the chain of record CIDs, the
+/// envelopes in seq order (what the peer stores and serves), and for a reader each record opened
+/// once on arrival.
+///
+/// It only grows by verified records that extend the chain, so it is always a prefix of the
+/// writer's log [LOG-8].
+#[derive(Debug, Clone)]
+pub struct LogReplica {
+    thread: ThreadId,
+    log: LogId,
+    chain: Log,
+    envelopes: Vec<Envelope>,
+    /// The CIDs of the records held, so a duplicate is dropped before it costs a verification.
+    known: BTreeSet<Cid>,
+    /// `opened[i]` is what became of `envelopes[i]` under the read key.
+    opened: Vec<Opened>,
+}
+
+impl LogReplica {
+    /// An empty replica of `log` in `thread`.
+    pub fn new(thread: ThreadId, log: LogId) -> LogReplica {
+        LogReplica {
             thread,
-            identity,
-            keys,
-            log: Log::new(),
-        })
+            log,
+            chain: Log::new(),
+            envelopes: Vec::new(),
+            known: BTreeSet::new(),
+            opened: Vec::new(),
+        }
     }
 
-    /// The log being written.
+    /// The log's ID.
     pub fn id(&self) -> LogId {
-        self.identity.log_id()
+        self.log
     }
 
-    /// The log's chain so far.
-    pub fn log(&self) -> &Log {
-        &self.log
+    /// The chain held so far [LOG-2].
+    pub fn chain(&self) -> &Log {
+        &self.chain
     }
 
-    /// Seals `body` as the next event and appends it [LOG-1], [LOG-3].
+    /// The head's seq: how many records are held [LOG-2].
+    pub fn counter(&self) -> u64 {
+        self.chain.counter()
+    }
+
+    /// The envelopes held, in seq order, as this peer stores and serves them [SYNC-5].
+    pub fn envelopes(&self) -> &[Envelope] {
+        &self.envelopes
+    }
+
+    /// What became of each held record under the read key, in seq order [VERIFY-2].
+    pub fn opened(&self) -> &[Opened] {
+        &self.opened
+    }
+
+    /// Verifies `envelope` as a record of this log under `keys` and appends it if it is the next
+    /// one [VERIFY-1], [LOG-3] to [LOG-7].
     ///
-    /// The writer verifies its own envelope like any follower would, so a writer can never append
-    /// a record its followers would reject.
-    pub fn append(&mut self, body: &[u8], time: u64, rng: &mut impl CryptoRng) -> Result<Envelope> {
-        let read = self.keys.read_key()?;
+    /// Every peer stores and serves every verified, linked record; what is applied is the ACL's
+    /// and the application's business [ACL-7]. A reader opens each record once, here [VERIFY-2].
+    pub fn admit(&mut self, keys: &KeySet, envelope: Envelope) -> Admitted {
+        let cid = envelope.record_cid();
+        if self.known.contains(&cid) {
+            return Admitted::Duplicate;
+        }
+        let (record, opened) = match self.verify(keys, &envelope) {
+            Ok(verified) => verified,
+            Err(e) => return Admitted::Rejected(e),
+        };
+        self.link(cid, envelope, &record, opened)
+    }
+
+    /// [VERIFY-1], then [VERIFY-2] when `keys` holds the read key.
+    fn verify(&self, keys: &KeySet, envelope: &Envelope) -> Result<(VerifiedRecord, Opened)> {
+        let record = verify::verify_follower(envelope, &self.thread, &self.log, &keys.follow)?;
+        let opened = match keys.read {
+            None => Opened::Sealed,
+            Some(_) => match verify::open_verified(envelope, &record, keys) {
+                Ok(event) => Opened::Event(event),
+                Err(e) => Opened::Unreadable(e),
+            },
+        };
+        Ok((record, opened))
+    }
+
+    fn link(
+        &mut self,
+        cid: Cid,
+        envelope: Envelope,
+        record: &VerifiedRecord,
+        opened: Opened,
+    ) -> Admitted {
+        match self.chain.accept(record) {
+            Ok(Accepted::Appended) => {}
+            Ok(Accepted::Duplicate) => return Admitted::Duplicate,
+            Err(e) if e.code == ErrorCode::LogGap => return Admitted::Gap,
+            Err(e) => return Admitted::Rejected(e),
+        }
+        self.known.insert(cid);
+        self.envelopes.push(envelope);
+        self.opened.push(opened);
+        Admitted::Appended
+    }
+
+    /// Decides the records of one `records` message in order, stopping at a gap [SYNC-6],
+    /// [SYNC-7].
+    pub fn decide(&mut self, keys: &KeySet, envelopes: Vec<Envelope>) -> Decided {
+        let mut decided = Decided::default();
+        for (index, envelope) in envelopes.into_iter().enumerate() {
+            match self.admit(keys, envelope.clone()) {
+                Admitted::Appended => decided.appended.push(envelope),
+                Admitted::Duplicate => decided.duplicates += 1,
+                Admitted::Gap => {
+                    decided.gap = Some(index);
+                    break;
+                }
+                Admitted::Rejected(error) => decided.rejected.push((index, error)),
+            }
+        }
+        decided.counter = self.counter();
+        decided
+    }
+
+    /// The answer to a pull [SYNC-5]: the envelopes after seq `after`, oldest first, at most
+    /// min(`limit`, [`PULL_LIMIT`]) of them and no more than [`MAX_BATCH_BYTES`] unless the first
+    /// alone is larger.
+    pub fn serve_pull(&self, after: u64, limit: u64) -> Vec<Envelope> {
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(self.envelopes.len());
+        let limit = usize::try_from(limit.min(PULL_LIMIT)).unwrap_or(usize::MAX);
+        let mut bytes = 0usize;
+        self.envelopes[start..]
+            .iter()
+            .take(limit)
+            .take_while(|e| {
+                let first = bytes == 0;
+                bytes = bytes.saturating_add(e.size());
+                first || bytes <= MAX_BATCH_BYTES
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Seals `body` as this log's next event, written by `identity` (whose log this is) at header
+    /// time `time`, and appends it [LOG-1], [REC-5] to [REC-9].
+    ///
+    /// The writer checks its own record as any reader would, so it never serves one they reject.
+    /// KEY_UNAVAILABLE without the read key [KEY-7]; INTERNAL if `identity` is not this log's.
+    pub fn append_own(
+        &mut self,
+        identity: &IdentityKey,
+        keys: &KeySet,
+        body: &[u8],
+        time: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Envelope> {
+        if identity.log_id() != self.log {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "only the log's own identity key writes to it",
+            ));
+        }
         let author = Author {
             thread: &self.thread,
-            identity: &self.identity,
-            follow: &self.keys.follow,
-            read,
+            identity,
+            follow: &keys.follow,
+            read: keys.read_key()?,
         };
-        let envelope = record::create(&author, self.log.next_position(), body, time, rng);
-        let verified = verify_follower(&envelope, &self.thread, &self.id(), &self.keys.follow)?;
-        self.log.accept(&verified)?;
-        Ok(envelope)
+        let envelope = record::create(&author, self.chain.next_position(), body, time, rng);
+        match self.admit(keys, envelope.clone()) {
+            Admitted::Appended => Ok(envelope),
+            other => Err(Error::new(
+                ErrorCode::Internal,
+                format!("a record this peer just wrote does not extend its own log: {other:?}"),
+            )),
+        }
+    }
+}
+
+/// Where to pull from next after deciding a `records` message [SYNC-7]: after this peer's
+/// `counter`, if the sender's `sender_counter` is ahead of it.
+pub fn pull_after(sender_counter: u64, counter: u64) -> Option<u64> {
+    (sender_counter > counter).then_some(counter)
+}
+
+impl LogReplica {
+    /// A replica holding `held`, a log's records from seq 1, each verified and linked as on
+    /// arrival: how the vector operations set up the peer they ask [SYNC-5], [SYNC-6].
+    /// BAD_REQUEST if `held` is not such a log.
+    pub fn from_held(
+        thread: ThreadId,
+        log: LogId,
+        keys: &KeySet,
+        held: Vec<Envelope>,
+    ) -> Result<LogReplica> {
+        let mut replica = LogReplica::new(thread, log);
+        let count = held.len();
+        if replica.decide(keys, held).appended.len() != count {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                "the records said to be held do not verify and link from seq 1",
+            ));
+        }
+        Ok(replica)
     }
 }

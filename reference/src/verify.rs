@@ -140,6 +140,17 @@ pub fn verify_reader(
     keys: &KeySet,
 ) -> Result<OpenedEvent> {
     let record = verify_follower(envelope, thread, log, &keys.follow)?;
+    open_verified(envelope, &record, keys)
+}
+
+/// Steps 9–10 of [VERIFY-2] on an envelope whose record already passed [VERIFY-1]: opens the
+/// header with the read key and the body with the content key it carries.
+pub fn open_verified(
+    envelope: &Envelope,
+    record: &VerifiedRecord,
+    keys: &KeySet,
+) -> Result<OpenedEvent> {
+    let (thread, log) = (record.thread(), record.log());
     let read = keys.read_key()?;
     // Step 9: the header opens with the read key and carries the content key.
     let header = Header::from_bytes(&open_block(
@@ -158,7 +169,7 @@ pub fn verify_reader(
         &envelope.body,
     )?;
     Ok(OpenedEvent {
-        record,
+        record: record.clone(),
         header,
         body,
     })

@@ -72,7 +72,7 @@ proptest! {
         store.put_thread(thread.as_bytes(), &meta).expect("memory");
         store.put_records(thread.as_bytes(), &log.to_bytes(), 1, &[record]).expect("memory");
         let rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
-        let opened = threads::sync::Peer::open(IdentityKey::from_seed(&[2; 32]), rng, store);
+        let opened = threads::sync::Peer::open(IdentityKey::from_seed(&[2; 32]), rng, store, 0);
         prop_assert_eq!(opened.err().map(|e| e.code), Some(threads::ErrorCode::StoreCorrupt));
     }
 

@@ -3,7 +3,7 @@
 //! `XChaCha20Poly1305` directly and the signature checked with `ed25519_dalek::verify_strict`.
 //!
 //! Nothing here calls `threads::record`, `threads::verify`, `threads::seal` or `threads::block`; the
-//! reference is only used to *make* the envelopes (`threads::log::LogWriter`).
+//! reference is only used to *make* the envelopes (`threads::log::LogReplica`).
 //!
 //! Covers [ENV-1], [REC-1], [REC-5]..[REC-9], [SEAL-1]..[SEAL-3], [SIG-1], [SIG-2], [LOGID-1], [TID-1].
 
@@ -20,7 +20,7 @@ use ipld_core::ipld::Ipld;
 use sha2::{Digest, Sha256};
 use threads::id::{ThreadId, Variant};
 use threads::keys::{FollowKey, IdentityKey, KeySet, ReadKey};
-use threads::log::LogWriter;
+use threads::log::LogReplica;
 
 const SEED: [u8; 32] = [0x11; 32];
 const RANDOM: [u8; 32] = [0x5a; 32];
@@ -117,7 +117,8 @@ fn env_1_sig_1_reference_envelopes_check_out_independently() {
         follow: FollowKey::from(FOLLOW),
         read: Some(ReadKey::from(READ)),
     };
-    let mut writer = LogWriter::new(thread, IdentityKey::from_seed(&SEED), keys).expect("a writer");
+    let identity = IdentityKey::from_seed(&SEED);
+    let mut writer = LogReplica::new(thread, identity.log_id());
     let events: [(&[u8], u64); 3] = [
         (b"first event", 1_700_000_000_000),
         (b"", 1_700_000_000_001),
@@ -128,7 +129,7 @@ fn env_1_sig_1_reference_envelopes_check_out_independently() {
         .iter()
         .map(|(body, time)| {
             writer
-                .append(body, *time, &mut r)
+                .append_own(&identity, &keys, body, *time, &mut r)
                 .expect("appends")
                 .to_bytes()
         })
@@ -207,7 +208,7 @@ fn env_1_sig_1_reference_envelopes_check_out_independently() {
 
         // [REC-1] the reference names the record by the same CID, in base32 text `bafyrei…`.
         let record_cid = cid_bytes(&record);
-        let held = writer.log().get(i as u64 + 1).expect("the writer holds it");
+        let held = writer.chain().get(i as u64 + 1).expect("the writer holds it");
         assert_eq!(held.to_bytes(), record_cid);
         let text = format!("b{}", base32_lower(&record_cid));
         assert!(text.starts_with("bafyrei"));

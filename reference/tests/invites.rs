@@ -17,7 +17,7 @@ use threads::invite::{
     self, HPKE_INFO, Invite, InviteRole, InviteTerms, Join, LogEntry, MAX_INVITE_SIZE, OpenedInvite,
 };
 use threads::keys::{FollowKey, IdentityKey, KeySet, ReadKey};
-use threads::log::LogWriter;
+use threads::log::LogReplica;
 use threads::verify;
 use threads::{ErrorCode, Result};
 
@@ -930,14 +930,19 @@ fn an_invited_writer_joins_and_the_inviter_reads_its_join() {
             Variant::AccessControlled => world.recipient.clone(),
             Variant::Raw => IdentityKey::generate(&mut world.rng),
         };
-        let mut writer =
-            LogWriter::new(opened.thread.clone(), identity, opened.keys.clone()).expect("writer");
-        let log = writer.id();
+        let log = identity.log_id();
+        let mut writer = LogReplica::new(opened.thread.clone(), log);
         let join = Join {
             addrs: vec![address(&world.recipient.log_id(), &log)],
         };
         let envelope = writer
-            .append(&join.to_bytes(), 1_700_000_000_000, &mut world.rng)
+            .append_own(
+                &identity,
+                &opened.keys,
+                &join.to_bytes(),
+                1_700_000_000_000,
+                &mut world.rng,
+            )
             .expect("appends");
         let read = verify::verify_reader(&envelope, &world.thread, &log, &world.keys)
             .expect("the inviter reads the new log");
@@ -951,14 +956,15 @@ fn a_follower_verifies_but_cannot_read() {
     let mut world = World::raw();
     let bytes = world.invite(InviteRole::Follower).to_bytes();
     let opened = world.open(&bytes).expect("opens");
-    let mut writer = LogWriter::new(
-        world.thread.clone(),
-        world.inviter.clone(),
-        world.keys.clone(),
-    )
-    .expect("writer");
+    let mut writer = LogReplica::new(world.thread.clone(), world.inviter.log_id());
     let envelope = writer
-        .append(b"hello", 1_700_000_000_000, &mut world.rng)
+        .append_own(
+            &world.inviter,
+            &world.keys,
+            b"hello",
+            1_700_000_000_000,
+            &mut world.rng,
+        )
         .expect("appends");
     let log = world.inviter.log_id();
     assert!(verify::verify_follower(&envelope, &world.thread, &log, &opened.keys.follow).is_ok());

@@ -8,7 +8,7 @@ use common::{Fixture, RFC8032_PUBLIC, cbor_bytes, cbor_map, cbor_text, code, rfc
 use ed25519_dalek::{Signer, SigningKey};
 use threads::ErrorCode;
 use threads::keys::{ContentKey, FollowKey, IdentityKey, KeySet, ReadKey, Role};
-use threads::log::LogWriter;
+use threads::log::LogReplica;
 use threads::record;
 
 /// Checks [KEY-1].
@@ -237,14 +237,18 @@ fn key_6_roles_and_what_a_follower_is_sent() {
 /// Checks [KEY-6].
 #[test]
 fn key_6_a_writer_needs_the_read_key() {
-    let fx = Fixture::new(6);
-    let writer = LogWriter::new(
-        fx.thread.clone(),
-        fx.identity.clone(),
-        fx.keys.for_follower(),
+    let mut fx = Fixture::new(6);
+    let mut writer = LogReplica::new(fx.thread.clone(), fx.identity.log_id());
+    let follower = fx.keys.for_follower();
+    let refused = writer.append_own(&fx.identity, &follower, b"event", 1, &mut fx.rng);
+    assert_eq!(code(refused), ErrorCode::KeyUnavailable);
+    assert_eq!(writer.counter(), 0, "a refused append changes nothing");
+    let keys = fx.keys.clone();
+    assert!(
+        writer
+            .append_own(&fx.identity, &keys, b"event", 1, &mut fx.rng)
+            .is_ok()
     );
-    assert_eq!(code(writer.map(|w| w.id())), ErrorCode::KeyUnavailable);
-    assert!(LogWriter::new(fx.thread.clone(), fx.identity.clone(), fx.keys.clone()).is_ok());
 }
 
 /// Checks [KEY-7].

@@ -10,20 +10,21 @@ use common::{Fixture, code, rng};
 use proptest::prelude::*;
 use threads::envelope::Envelope;
 use threads::keys::IdentityKey;
-use threads::log::{Accepted, Log, LogWriter};
+use threads::log::{Accepted, Log, LogReplica};
 use threads::record::{self, Position};
 use threads::verify::VerifiedRecord;
 use threads::{ErrorCode, block};
 
 /// A fixture and a writer for its log that has appended `n` events.
-fn written(seed: u64, n: usize) -> (Fixture, LogWriter, Vec<Envelope>) {
+fn written(seed: u64, n: usize) -> (Fixture, LogReplica, Vec<Envelope>) {
     let mut fx = Fixture::new(seed);
-    let mut writer = LogWriter::new(fx.thread.clone(), fx.identity.clone(), fx.keys.clone())
-        .expect("the fixture holds the read key");
+    let mut writer = LogReplica::new(fx.thread.clone(), fx.identity.log_id());
     let envelopes = (0..n)
         .map(|i| {
             writer
-                .append(
+                .append_own(
+                    &fx.identity,
+                    &fx.keys,
                     format!("event {i}").as_bytes(),
                     1000 + i as u64,
                     &mut fx.rng,
@@ -72,7 +73,7 @@ fn log_2_log_3_next_record_is_appended_and_head_and_counter_advance() {
         assert_eq!(log.counter(), i as u64 + 1);
         assert_eq!(log.get(i as u64 + 1), Some(&env.record_cid()));
     }
-    assert_eq!(&log, writer.log());
+    assert_eq!(&log, writer.chain());
 }
 
 /// Checks [LOG-4].
@@ -152,7 +153,7 @@ fn log_7_gap_is_rejected_until_the_missing_records_arrive() {
     assert_rejected(&mut log, &records[2], ErrorCode::LogGap);
     assert_eq!(log.accept(&records[1]), Ok(Accepted::Appended));
     assert_eq!(log.accept(&records[2]), Ok(Accepted::Appended));
-    assert_eq!(&log, writer.log());
+    assert_eq!(&log, writer.chain());
 }
 
 /// Checks [LOG-8].
@@ -203,8 +204,8 @@ fn log_1_writer_appends_at_counter_plus_one_linking_the_head() {
         content_keys.push(opened.header.content_key);
         prev = Some(env.record_cid());
     }
-    assert_eq!(writer.log().counter(), 4);
-    assert_eq!(writer.log().head(), prev.as_ref());
+    assert_eq!(writer.chain().counter(), 4);
+    assert_eq!(writer.chain().head(), prev.as_ref());
     // [KEY-4] a fresh content key per event; [SEAL-1] fresh nonces for the header and body layers.
     for (i, a) in envelopes.iter().enumerate() {
         for (j, b) in envelopes.iter().enumerate().skip(i + 1) {
@@ -228,7 +229,7 @@ fn log_1_a_followers_log_accepts_the_writers_envelopes_in_order() {
             .expect("a follower verifies");
         assert_eq!(log.accept(&record), Ok(Accepted::Appended));
     }
-    assert_eq!(&log, writer.log());
+    assert_eq!(&log, writer.chain());
 }
 
 /// Checks [LOG-1].
@@ -283,7 +284,7 @@ fn verify_3_failed_verification_never_changes_stored_state() {
         receive(&fx, &mut log, &envelopes[1]),
         Ok(Accepted::Appended)
     );
-    assert_eq!(&log, writer.log());
+    assert_eq!(&log, writer.chain());
 }
 
 const N: usize = 8;
@@ -294,7 +295,7 @@ fn delivered() -> &'static (Log, Vec<VerifiedRecord>) {
     DELIVERED.get_or_init(|| {
         let (fx, writer, envelopes) = written(11, N);
         let records = envelopes.iter().map(|e| verified(&fx, e)).collect();
-        (writer.log().clone(), records)
+        (writer.chain().clone(), records)
     })
 }
 

@@ -2,7 +2,7 @@
 //! store, head exchange, retries, batch limits, and a property test under loss, duplication and
 //! reordering.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -12,7 +12,9 @@ use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::InviteRole;
 use threads::keys::IdentityKey;
 use threads::store::{MemoryStore, Store, StoredThread};
-use threads::sync::{HEADS_INTERVAL_MS, MAX_BATCH_BYTES, Message, Output, PULL_LIMIT, Peer};
+use threads::sync::{
+    Destination, HEADS_INTERVAL_MS, MAX_BATCH_BYTES, Message, Net, PULL_LIMIT, Peer, retry_delay,
+};
 
 type TestPeer<S = MemoryStore> = Peer<ChaCha20Rng, S>;
 
@@ -24,62 +26,31 @@ fn peer(seed: u64) -> TestPeer {
     Peer::new(identity(seed), ChaCha20Rng::seed_from_u64(seed + 1000))
 }
 
-/// Messages in flight, carried through their wire encoding; a message to a peer that is not
-/// online is lost.
-#[derive(Default)]
-struct Net {
-    queue: VecDeque<(LogId, LogId, Vec<u8>)>,
-    delivered: usize,
-}
-
-impl Net {
-    fn collect<S: Store>(&mut self, peer: &mut TestPeer<S>) {
-        let from = peer.id();
-        for (to, message) in peer.take_messages() {
-            self.queue.push_back((from, to, message.to_bytes()));
-        }
-    }
-
-    /// Delivers until nothing is in flight; messages to peers not in `online` are lost.
-    fn run(&mut self, peers: &mut [&mut TestPeer], online: &[bool]) {
-        for p in peers.iter_mut() {
-            self.collect(p);
-        }
-        while let Some((from, to, bytes)) = self.queue.pop_front() {
-            let Some(i) = peers.iter().position(|p| p.id() == to) else {
-                continue;
-            };
-            if !online[i] {
-                continue;
-            }
-            let message = Message::from_bytes(&bytes).expect("own encoding decodes");
-            peers[i].receive(from, message).expect("memory store");
-            self.delivered += 1;
-            self.collect(peers[i]);
-            assert!(self.delivered < 1_000_000, "messages still moving");
-        }
-    }
+fn deliver<S: Store>(to: &mut TestPeer<S>, now: u64, from: LogId, message: &Message) -> Result<()> {
+    to.handle_message(now, from, &message.to_bytes())
 }
 
 /// A writer with `n` events in a raw thread, and a follower and a reader joined to it.
 fn thread_of_three(n: u64) -> (ThreadId, LogId, [TestPeer; 3]) {
     let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
-    let (thread, log) = writer.create_thread(Variant::Raw, 0).expect("create");
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
     for i in 0..n {
         writer
-            .append(&thread, format!("event {i}").as_bytes(), i)
+            .append(i, &thread, format!("event {i}").as_bytes())
             .expect("append");
     }
     // The follower syncs before the reader is invited, so the reader's invite lists it too.
     let invite = writer
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
-    follower.join(&invite, 0).expect("join");
-    Net::default().run(&mut [&mut writer, &mut follower], &[true; 2]);
+    follower.join(0, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut writer, &mut follower])
+        .expect("pump");
     let invite = writer
         .invite(&thread, InviteRole::Reader, reader.id())
         .expect("invite");
-    reader.join(&invite, 0).expect("join");
+    reader.join(0, &invite).expect("join");
     (thread, log, [writer, follower, reader])
 }
 
@@ -98,7 +69,9 @@ fn bodies(p: &TestPeer<impl Store>, thread: &ThreadId) -> Vec<Vec<u8>> {
 #[test]
 fn a_peer_reopened_from_its_store_holds_every_record_and_the_same_heads() {
     let (thread, log, [mut writer, mut follower, mut reader]) = thread_of_three(70);
-    Net::default().run(&mut [&mut writer, &mut follower, &mut reader], &[true; 3]);
+    Net::new(0)
+        .pump(&mut [&mut writer, &mut follower, &mut reader])
+        .expect("pump");
     for (seed, p) in [(2, follower), (3, reader)] {
         let heads = p.heads(&thread).expect("heads");
         let read = p.read(&thread).map(|e| e.len()).map_err(|e| e.code);
@@ -106,6 +79,7 @@ fn a_peer_reopened_from_its_store_holds_every_record_and_the_same_heads() {
             identity(seed),
             ChaCha20Rng::seed_from_u64(seed),
             p.into_store(),
+            0,
         )
         .expect("reopen");
         assert_eq!(reopened.heads(&thread).expect("heads"), heads);
@@ -120,10 +94,11 @@ fn a_peer_reopened_from_its_store_holds_every_record_and_the_same_heads() {
         identity(1),
         ChaCha20Rng::seed_from_u64(9),
         writer.into_store(),
+        0,
     )
     .expect("reopen");
     let (_, seq, _) = writer
-        .append(&thread, b"after restart", 99)
+        .append(99, &thread, b"after restart")
         .expect("append");
     assert_eq!(seq, 71);
 }
@@ -167,47 +142,47 @@ fn a_peer_whose_store_fails_acknowledges_nothing_more_and_stops() {
         budget: 2,
     };
     let mut follower =
-        Peer::open(identity(20), ChaCha20Rng::seed_from_u64(20), store).expect("open");
+        Peer::open(identity(20), ChaCha20Rng::seed_from_u64(20), store, 0).expect("open");
     let invite = writer
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
-    follower.join(&invite, 0).expect("join");
-    follower.take_outputs();
+    follower.join(0, &invite).expect("join");
+    Net::outbox(&mut follower);
     let records = |after: u64, writer: &mut TestPeer| {
-        writer
-            .receive(
-                follower_id(after),
-                Message::Pull {
-                    thread: thread.clone(),
-                    log,
-                    after,
-                    limit: 1,
-                },
-            )
-            .expect("serve");
-        writer.take_messages().pop().expect("an answer").1
+        let pull = Message::Pull {
+            thread: thread.clone(),
+            log,
+            after,
+            limit: 1,
+        };
+        deliver(writer, 0, follower_id(after), &pull).expect("serve");
+        Net::sent(writer).pop().expect("an answer").1
     };
     let first = records(0, &mut writer);
-    follower.receive(writer.id(), first).expect("stored");
+    deliver(&mut follower, 0, writer.id(), &first).expect("stored");
     assert_eq!(counter(&follower, &thread, &log), 1);
-    follower.take_outputs();
+    Net::outbox(&mut follower);
     let second = records(1, &mut writer);
     assert_eq!(
-        follower.receive(writer.id(), second).map_err(|e| e.code),
+        deliver(&mut follower, 0, writer.id(), &second).map_err(|e| e.code),
         Err(ErrorCode::StoreFailed)
     );
-    assert!(
-        follower.take_outputs().is_empty(),
+    assert_eq!(
+        follower.poll_transmit(),
+        None,
         "nothing unstored is announced or pulled on"
     );
+    assert_eq!(follower.poll_event(), None);
+    assert_eq!(follower.poll_timeout(), None, "a failed peer wants no timer");
     assert_eq!(
-        follower.tick(10_000).map_err(|e| e.code),
+        follower.handle_timeout(10_000).map_err(|e| e.code),
         Err(ErrorCode::StoreFailed),
         "a failed peer refuses to go on"
     );
     // Restarted from what was stored, it holds exactly the acknowledged record.
     let store = follower.into_store().inner;
-    let reopened = Peer::open(identity(20), ChaCha20Rng::seed_from_u64(21), store).expect("open");
+    let reopened =
+        Peer::open(identity(20), ChaCha20Rng::seed_from_u64(21), store, 0).expect("open");
     assert_eq!(counter(&reopened, &thread, &log), 1);
 }
 
@@ -218,7 +193,7 @@ fn follower_id(seed: u64) -> LogId {
 #[test]
 fn stored_data_that_no_longer_verifies_is_store_corrupt() {
     let (thread, _, [mut writer, ..]) = thread_of_three(2);
-    writer.take_outputs();
+    Net::outbox(&mut writer);
     let mut stored = writer.into_store().load().expect("load");
     let logs = &mut stored
         .get_mut(thread.as_bytes())
@@ -234,7 +209,7 @@ fn stored_data_that_no_longer_verifies_is_store_corrupt() {
         }
     }
     assert_eq!(
-        Peer::open(identity(1), ChaCha20Rng::seed_from_u64(1), store)
+        Peer::open(identity(1), ChaCha20Rng::seed_from_u64(1), store, 0)
             .err()
             .map(|e| e.code),
         Some(ErrorCode::StoreCorrupt)
@@ -244,25 +219,24 @@ fn stored_data_that_no_longer_verifies_is_store_corrupt() {
 #[test]
 fn a_peer_that_missed_pushes_catches_up_at_the_next_head_exchange() {
     let (thread, log, [mut writer, mut follower, mut reader]) = thread_of_three(5);
-    let mut net = Net::default();
-    net.run(&mut [&mut writer, &mut follower, &mut reader], &[true; 3]);
+    let mut net = Net::new(0);
+    net.pump(&mut [&mut writer, &mut follower, &mut reader])
+        .expect("pump");
     for i in 0..10 {
         writer
-            .append(&thread, b"while away", 100 + i)
+            .append(100 + i, &thread, b"while away")
             .expect("append");
     }
     // The reader is offline: the pushes to it are lost.
-    net.run(
-        &mut [&mut writer, &mut follower, &mut reader],
-        &[true, true, false],
-    );
+    net.set_online(reader.id(), false);
+    net.pump(&mut [&mut writer, &mut follower, &mut reader])
+        .expect("pump");
     assert_eq!(counter(&reader, &thread, &log), 5);
     // The writer goes offline; the follower's periodic heads bring the reader up to date.
-    follower.tick(HEADS_INTERVAL_MS).expect("tick");
-    net.run(
-        &mut [&mut writer, &mut follower, &mut reader],
-        &[false, true, true],
-    );
+    net.set_online(reader.id(), true);
+    net.set_online(writer.id(), false);
+    net.run_until(&mut [&mut follower, &mut reader], HEADS_INTERVAL_MS)
+        .expect("run");
     assert_eq!(counter(&reader, &thread, &log), 15);
     assert_eq!(bodies(&reader, &thread).len(), 15);
 }
@@ -272,7 +246,7 @@ fn an_unanswered_pull_is_sent_again_with_backoff_and_only_one_waits_at_a_time() 
     let (thread, log, [writer, _, mut reader]) = thread_of_three(3);
     let w = writer.id();
     let pulls_to_writer = |p: &mut TestPeer| {
-        p.take_messages()
+        Net::sent(p)
             .into_iter()
             .filter(|(to, m)| *to == w && matches!(m, Message::Pull { .. }))
             .count()
@@ -282,9 +256,18 @@ fn an_unanswered_pull_is_sent_again_with_backoff_and_only_one_waits_at_a_time() 
         1,
         "the join pulls the writer's log"
     );
-    // The join came before the reader's first tick: its retry clock starts at that tick.
-    for (now, expected) in [(0, 0), (999, 0), (1_000, 1), (2_999, 0), (3_000, 1)] {
-        reader.tick(now).expect("tick");
+    // The join at time 0 waits retry_delay(0) for its answer, then twice as long.
+    let first = retry_delay(0);
+    let second = first + retry_delay(1);
+    assert_eq!(reader.poll_timeout(), Some(0), "heads go out first");
+    for (now, expected) in [
+        (0, 0),
+        (first - 1, 0),
+        (first, 1),
+        (second - 1, 0),
+        (second, 1),
+    ] {
+        reader.handle_timeout(now).expect("timeout");
         assert_eq!(
             pulls_to_writer(&mut reader),
             expected,
@@ -296,7 +279,7 @@ fn an_unanswered_pull_is_sent_again_with_backoff_and_only_one_waits_at_a_time() 
         thread: thread.clone(),
         heads: vec![(log, 3)],
     };
-    reader.receive(w, heads).expect("receive");
+    deliver(&mut reader, second, w, &heads).expect("receive");
     assert_eq!(pulls_to_writer(&mut reader), 0);
     // Two pulls wait (to the writer and to the follower), each sent again twice.
     assert_eq!(reader.counters().pulls_retried, 4);
@@ -306,23 +289,20 @@ fn an_unanswered_pull_is_sent_again_with_backoff_and_only_one_waits_at_a_time() 
 #[test]
 fn a_pull_answer_is_cut_at_the_byte_limit_and_the_puller_pulls_the_rest() {
     let (mut writer, mut follower) = (peer(30), peer(31));
-    let (thread, log) = writer.create_thread(Variant::Raw, 0).expect("create");
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
     let body = vec![7u8; 200 * 1024];
     let n = 40u64;
     for i in 0..n {
-        writer.append(&thread, &body, i).expect("append");
+        writer.append(i, &thread, &body).expect("append");
     }
-    writer
-        .receive(
-            follower.id(),
-            Message::Pull {
-                thread: thread.clone(),
-                log,
-                after: 0,
-                limit: PULL_LIMIT,
-            },
-        )
-        .expect("serve");
+    Net::outbox(&mut writer);
+    let pull = Message::Pull {
+        thread: thread.clone(),
+        log,
+        after: 0,
+        limit: PULL_LIMIT,
+    };
+    deliver(&mut writer, n, follower.id(), &pull).expect("serve");
     let Some((
         _,
         Message::Records {
@@ -330,22 +310,21 @@ fn a_pull_answer_is_cut_at_the_byte_limit_and_the_puller_pulls_the_rest() {
             counter: c,
             ..
         },
-    )) = writer.take_messages().pop()
+    )) = Net::sent(&mut writer).pop()
     else {
         panic!("a pull is answered with records");
     };
-    let bytes: usize = envelopes
-        .iter()
-        .map(|e| e.record.len() + e.event.len() + e.header.len() + e.body.len())
-        .sum();
+    let bytes: usize = envelopes.iter().map(|e| e.size()).sum();
     assert!(envelopes.len() < n as usize && !envelopes.is_empty());
     assert!(bytes <= MAX_BATCH_BYTES, "{bytes} bytes in one batch");
     assert_eq!(c, n, "the answer carries the server's counter");
     let invite = writer
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
-    follower.join(&invite, 0).expect("join");
-    Net::default().run(&mut [&mut writer, &mut follower], &[true; 2]);
+    follower.join(n, &invite).expect("join");
+    Net::new(n)
+        .pump(&mut [&mut writer, &mut follower])
+        .expect("pump");
     assert_eq!(counter(&follower, &thread, &log), n);
 }
 
@@ -357,7 +336,7 @@ enum Step {
     Drop,
     Duplicate,
     Swap,
-    Tick(u64),
+    Wait(u64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -367,8 +346,29 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Drop),
         1 => Just(Step::Duplicate),
         1 => Just(Step::Swap),
-        1 => (1u64..4_000).prop_map(Step::Tick),
+        1 => (1u64..4_000).prop_map(Step::Wait),
     ]
+}
+
+/// Messages in flight as (from, to, bytes), in the order the faults left them.
+type Flight = Vec<(LogId, LogId, Vec<u8>)>;
+
+fn take(p: &mut TestPeer, flight: &mut Flight) {
+    let from = p.id();
+    while let Some(t) = p.poll_transmit() {
+        if let Destination::Peer(to) = t.destination {
+            flight.push((from, to, t.bytes));
+        }
+    }
+}
+
+/// Wakes every peer whose timer is due at `now`.
+fn wake(peers: &mut [&mut TestPeer], now: u64) {
+    for p in peers.iter_mut() {
+        if p.poll_timeout().is_some_and(|t| t <= now) {
+            p.handle_timeout(now).expect("timeout");
+        }
+    }
 }
 
 proptest! {
@@ -384,37 +384,29 @@ proptest! {
     ) {
         let (thread, log, [mut writer, mut follower, mut reader]) = thread_of_three(2);
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut flight: Vec<(LogId, LogId, Vec<u8>)> = Vec::new();
+        let mut flight = Flight::new();
         let mut now = 0u64;
         let mut last = [0u64; 3];
         let mut appended = 2u64;
         let mut peers = [&mut writer, &mut follower, &mut reader];
-        let take = |p: &mut TestPeer, flight: &mut Vec<_>| {
-            let from = p.id();
-            for (to, m) in p.take_messages() {
-                flight.push((from, to, m.to_bytes()));
-            }
-        };
         for p in peers.iter_mut() {
             take(p, &mut flight);
         }
         for s in steps {
             match s {
                 Step::Append => {
-                    peers[0].append(&thread, &appended.to_be_bytes(), now).expect("append");
+                    peers[0].append(now, &thread, &appended.to_be_bytes()).expect("append");
                     appended += 1;
                 }
-                Step::Tick(dt) => {
+                Step::Wait(dt) => {
                     now += dt;
-                    for p in peers.iter_mut() {
-                        p.tick(now).expect("tick");
-                    }
+                    wake(&mut peers, now);
                 }
                 _ if flight.is_empty() => {}
                 Step::Deliver => {
                     let (from, to, bytes) = flight.remove(0);
                     if let Some(p) = peers.iter_mut().find(|p| p.id() == to) {
-                        p.receive(from, Message::from_bytes(&bytes).expect("decodes")).expect("store");
+                        p.handle_message(now, from, &bytes).expect("store");
                     }
                 }
                 Step::Drop => {
@@ -446,14 +438,14 @@ proptest! {
         // Faults stop: deliver everything and let the clocks run past every retry.
         for _ in 0..20 {
             now += HEADS_INTERVAL_MS;
+            wake(&mut peers, now);
             for p in peers.iter_mut() {
-                p.tick(now).expect("tick");
                 take(p, &mut flight);
             }
             while !flight.is_empty() {
                 let (from, to, bytes) = flight.remove(0);
                 if let Some(p) = peers.iter_mut().find(|p| p.id() == to) {
-                    p.receive(from, Message::from_bytes(&bytes).expect("decodes")).expect("store");
+                    p.handle_message(now, from, &bytes).expect("store");
                     take(p, &mut flight);
                 }
             }
@@ -467,8 +459,8 @@ proptest! {
 
 #[test]
 fn messages_about_unknown_threads_or_from_itself_change_nothing_and_get_no_answer() {
-    let (thread, log, [mut writer, mut follower, _]) = thread_of_three(3);
-    writer.take_outputs();
+    let (thread, log, [mut writer, follower, _]) = thread_of_three(3);
+    Net::outbox(&mut writer);
     let before = writer.heads(&thread).expect("heads");
     let mut rng = ChaCha20Rng::seed_from_u64(77);
     let stranger_thread = ThreadId::generate(Variant::Raw, &mut rng);
@@ -495,43 +487,47 @@ fn messages_about_unknown_threads_or_from_itself_change_nothing_and_get_no_answe
     };
     // A thread it does not hold, from a peer it knows [SYNC-3].
     for message in messages(&stranger_thread) {
-        writer.receive(follower.id(), message).expect("receive");
+        deliver(&mut writer, 0, follower.id(), &message).expect("receive");
     }
-    // Its own thread, but claiming to come from itself [SYNC-3].
+    // Its own thread, but arriving from itself [SYNC-3].
     let me = writer.id();
     for message in messages(&thread) {
-        writer.receive(me, message).expect("receive");
+        deliver(&mut writer, 0, me, &message).expect("receive");
     }
     assert!(
-        writer.take_outputs().is_empty(),
+        Net::outbox(&mut writer).is_empty(),
         "no answer, no pull, no announcement"
     );
+    assert_eq!(writer.poll_event(), None);
     assert_eq!(writer.threads(), vec![thread.clone()]);
     assert_eq!(writer.heads(&thread).expect("heads"), before);
     assert!(!writer.peers_of(&thread).contains(&me));
-    follower.take_outputs();
 }
 
 #[test]
 fn a_restarted_peer_still_knows_where_its_thread_peers_are() {
     let (thread, _, [writer, mut follower, _]) = thread_of_three(1);
     let at: multiaddr::Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().expect("multiaddr");
-    follower.add_address(writer.id(), at.clone()).expect("file");
+    follower
+        .add_address(0, writer.id(), at.clone())
+        .expect("file");
     assert!(follower.peers_of(&thread).contains(&writer.id()));
+    let restart = 1_000_000_000;
     let mut reopened = Peer::open(
         identity(2),
         ChaCha20Rng::seed_from_u64(5),
         follower.into_store(),
+        restart,
     )
     .expect("reopen");
     let expected = at.with(multiaddr::Protocol::P2p(writer.id().to_peer_id()));
     assert_eq!(reopened.addresses(&writer.id()), vec![expected.clone()]);
-    // Timed from the first tick after the restart, not from time zero [SYNC-9].
-    reopened.tick(1_000_000_000).expect("tick");
+    // Timed from the restart, not from time zero [SYNC-9].
+    let expiry = restart + threads::book::ADDR_TTL_MS;
+    reopened.handle_timeout(expiry - 1).expect("timeout");
     assert_eq!(reopened.addresses(&writer.id()), vec![expected]);
-    reopened
-        .tick(1_000_000_000 + threads::book::ADDR_TTL_MS)
-        .expect("tick");
+    assert!(reopened.poll_timeout().is_some_and(|t| t <= expiry));
+    reopened.handle_timeout(expiry).expect("timeout");
     assert!(reopened.addresses(&writer.id()).is_empty());
 }
 
@@ -539,46 +535,34 @@ fn a_restarted_peer_still_knows_where_its_thread_peers_are() {
 fn an_appended_record_is_pushed_to_every_peer_of_the_thread_and_published_on_its_topic() {
     let (thread, log, [mut writer, follower, reader]) = thread_of_three(1);
     // The reader has not talked to the writer yet; make it a peer of the thread as a pull would.
-    writer
-        .receive(
-            reader.id(),
-            Message::Pull {
-                thread: thread.clone(),
-                log,
-                after: 1,
-                limit: PULL_LIMIT,
-            },
-        )
-        .expect("receive");
-    writer.take_outputs();
-    let (_, seq, cid) = writer.append(&thread, b"news", 5).expect("append");
-    let outputs = writer.take_outputs();
+    let pull = Message::Pull {
+        thread: thread.clone(),
+        log,
+        after: 1,
+        limit: PULL_LIMIT,
+    };
+    deliver(&mut writer, 0, reader.id(), &pull).expect("receive");
+    Net::outbox(&mut writer);
+    let (_, seq, cid) = writer.append(5, &thread, b"news").expect("append");
+    let outputs = Net::outbox(&mut writer);
     let expected = Message::Records {
         thread: thread.clone(),
         log,
         counter: seq,
         envelopes: writer.envelopes(&thread, &log).expect("held")[1..].to_vec(),
     };
-    assert_eq!(
-        expected.clone(),
-        match &outputs[0] {
-            Output::Send { message, .. } => message.clone(),
-            other => panic!("a push first, got {other:?}"),
-        }
+    assert!(
+        matches!(&outputs[0], (Some(_), m) if *m == expected),
+        "a push first, got {:?}",
+        outputs[0]
     );
     let pushed: Vec<LogId> = outputs
         .iter()
-        .filter_map(|o| match o {
-            Output::Send { to, message } if *message == expected => Some(*to),
-            _ => None,
-        })
+        .filter_map(|(to, message)| (*message == expected).then_some(*to).flatten())
         .collect();
     let mut peers = vec![follower.id(), reader.id()];
     peers.sort();
     assert_eq!(pushed, peers, "pushed to every peer of the thread [SYNC-4]");
-    assert!(outputs.contains(&Output::Publish {
-        thread: thread.clone(),
-        message: expected
-    }));
+    assert!(outputs.contains(&(None, expected)), "and published");
     assert_eq!(writer.heads(&thread).expect("heads")[&log], (Some(cid), 2));
 }

@@ -115,8 +115,7 @@ fn run(cli: Cli, data: &Path) -> Result<()> {
 /// Appends `text` as one event, or each stdin line as one, printing a reply per event; stops at
 /// the first failure, with its reply printed and a non-zero exit.
 fn append(data: &Path, thread: &ThreadId, text: &[String]) -> Result<()> {
-    let (_, mut peer) = datadir::open_peer(data)?;
-    peer.tick(node::unix_ms())?;
+    let (_, mut peer) = datadir::open_peer(data, node::unix_ms())?;
     let mut one = |body: &[u8]| -> Result<()> {
         let reply = control::append(&mut peer, thread, body, node::unix_ms());
         match reply {

@@ -188,7 +188,7 @@ pub fn run_on_peer<R: CryptoRng, S: Store>(
 ) -> Result<Value> {
     Ok(match command {
         Command::Create(variant) => {
-            let (thread, log) = peer.create_thread(variant, now)?;
+            let (thread, log) = peer.create_thread(now, variant)?;
             ok(json!({"thread": thread.to_string(), "log": log.to_string()}))
         }
         Command::Append { thread, body } => append(peer, &thread, &body, now)?,
@@ -198,7 +198,7 @@ pub fn run_on_peer<R: CryptoRng, S: Store>(
             recipient,
         } => ok(json!({"invite": hex::encode(peer.invite(&thread, role, recipient)?)})),
         Command::Join(invite) => {
-            let (thread, role) = peer.join(&invite, now)?;
+            let (thread, role) = peer.join(now, &invite)?;
             ok(json!({"thread": thread.to_string(), "role": role.name()}))
         }
         Command::Heads(thread) => heads(peer, &thread)?,
@@ -221,7 +221,7 @@ pub fn append<R: CryptoRng, S: Store>(
     body: &[u8],
     now: u64,
 ) -> Result<Value> {
-    let (log, seq, cid) = peer.append(thread, body, now)?;
+    let (log, seq, cid) = peer.append(now, thread, body)?;
     Ok(ok(
         json!({"log": log.to_string(), "seq": seq, "cid": cid.to_string()}),
     ))

@@ -28,15 +28,15 @@ pub const IDENTITY_FILE: &str = "identity.key";
 /// The store file's name inside the data directory.
 pub const STORE_FILE: &str = "store.redb";
 
-/// Opens the peer kept in `dir`, creating the directory and its identity on first run, and
+/// Opens the peer kept in `dir` at time `now`, creating the directory and its identity on first run, and
 /// re-verifying every stored record [SYNC-13]; returns the identity too, for the libp2p key.
 /// STORE_FAILED when the directory or a file cannot be read or written, or the store is open in
 /// another process; STORE_CORRUPT when the identity or a stored record is damaged.
-pub fn open_peer(dir: &Path) -> Result<(IdentityKey, NodePeer)> {
+pub fn open_peer(dir: &Path, now: u64) -> Result<(IdentityKey, NodePeer)> {
     let identity = open_identity(dir)?;
     let store = RedbStore::open(&dir.join(STORE_FILE))?;
     let rng = ChaCha20Rng::from_seed(os_seed()?);
-    let peer = Peer::open(identity.clone(), rng, store)?;
+    let peer = Peer::open(identity.clone(), rng, store, now)?;
     Ok((identity, peer))
 }
 

@@ -4,15 +4,16 @@
 //! The driver owns everything the peer must not touch — the clock, the sockets, the entropy and
 //! the disk — and shuttles between them and the peer:
 //!
-//! - every [`Output::Send`] becomes a request on [`transport::SYNC_PROTOCOL`] to that peer,
-//!   dialing the addresses [`Peer::addresses`] knows when no connection is up; every
-//!   [`Output::Publish`] a gossipsub message on the thread's topic;
-//! - every inbound request or gossip message becomes [`Peer::receive`]; a message that does not
-//!   decode is logged with its error code and dropped, and the connection goes on;
+//! - every [`Transmit`] to a peer becomes a request on [`transport::SYNC_PROTOCOL`] to that peer,
+//!   dialing the addresses [`Peer::addresses`] knows when no connection is up; every one to a
+//!   topic a gossipsub message on the thread's topic;
+//! - the bytes of every inbound request or gossip message go to [`Peer::handle_message`], which
+//!   decodes them and drops what is malformed [SYNC-2];
 //! - identify's listen addresses and the addresses this node dials go into the peer's address
 //!   book [SYNC-9];
-//! - a ~100 ms timer calls [`Peer::tick`] with the wall clock, for retries [SYNC-10] and head
-//!   exchange [SYNC-8];
+//! - a timer set to [`Peer::poll_timeout`] calls [`Peer::handle_timeout`] with the wall clock,
+//!   for retries [SYNC-10], head exchange [SYNC-8] and address expiry [SYNC-9]: the node sleeps
+//!   exactly until the peer has something to do;
 //! - control commands come in one per line ([`control`]).
 //!
 //! After each of these inputs the peer's outputs are drained at once. When the store fails the
@@ -33,14 +34,12 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
-use crate::sync::{Message, Notification, Output, PULL_LIMIT};
+#[cfg(doc)]
+use crate::sync::Peer;
+use crate::sync::{Destination, Notification, PULL_LIMIT, Transmit};
 use control::Command;
 use datadir::NodePeer;
 use transport::{NetEvent, Transport};
-
-/// How often the peer is ticked. Well below the first retry delay (1 s), so retries and head
-/// exchange run close to when they are due.
-const TICK: Duration = Duration::from_millis(100);
 
 /// A long catch-up logs its progress every this many records of a log.
 const PROGRESS_EVERY: u64 = 500;
@@ -199,8 +198,7 @@ impl Node {
     /// Opens the data directory and starts listening; the peer's clock starts now, so that the
     /// addresses it files from now on get their full lifetime [SYNC-9].
     fn start(config: &Config, replies: Replies) -> Result<Node> {
-        let (identity, mut peer) = datadir::open_peer(&config.data)?;
-        peer.tick(unix_ms())?;
+        let (identity, peer) = datadir::open_peer(&config.data, unix_ms())?;
         // The libp2p key is the identity key, so the PeerId connections authenticate is the log
         // ID the peer knows itself by.
         let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
@@ -220,23 +218,22 @@ impl Node {
         })
     }
 
-    /// The event loop: network events, the tick, commands and termination signals, one at a time,
-    /// each followed by draining the peer's outputs.
+    /// The event loop: network events, the peer's timer, commands and termination signals, one at
+    /// a time, each followed by draining the peer's outputs.
     async fn run(
         &mut self,
         mut lines: mpsc::UnboundedReceiver<String>,
         exit_on_stdin_close: bool,
     ) -> Result<()> {
         let mut stdin_open = true;
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let terminated = terminated();
         tokio::pin!(terminated);
         self.drain();
         loop {
+            let wake = self.peer.poll_timeout();
             let step = tokio::select! {
                 event = self.net.next_event() => self.on_net(event)?,
-                _ = tick.tick() => self.peer.tick(unix_ms()).map(|()| Step::Continue)?,
+                () = sleep_until_unix_ms(wake) => self.peer.handle_timeout(unix_ms()).map(|()| Step::Continue)?,
                 line = lines.recv(), if stdin_open && self.ready => match line {
                     Some(line) => self.on_line(&line)?,
                     None => {
@@ -262,14 +259,14 @@ impl Node {
             NetEvent::Connected { peer, dialed } => {
                 tracing::info!(%peer, "connected");
                 if let (Some(addr), Some(log)) = (dialed, log_id(peer)) {
-                    self.peer.add_address(log, addr)?;
+                    self.peer.add_address(unix_ms(), log, addr)?;
                 }
             }
             NetEvent::Disconnected { peer } => tracing::info!(%peer, "disconnected"),
             NetEvent::Identified { peer, listen_addrs } => {
                 if let Some(log) = log_id(peer) {
                     for addr in listen_addrs {
-                        self.peer.add_address(log, addr)?;
+                        self.peer.add_address(unix_ms(), log, addr)?;
                     }
                 }
             }
@@ -296,22 +293,18 @@ impl Node {
         }
     }
 
-    /// Decodes and hands one sync message to the peer. A malformed message is the sender's
-    /// problem: logged and dropped. The peer fails only when its store does [SYNC-12].
+    /// Hands the bytes of one sync message to the peer, which drops them if they do not decode
+    /// [SYNC-2]. The peer fails only when its store does [SYNC-12].
     fn on_message(&mut self, from: PeerId, bytes: &[u8]) -> Result<()> {
         let Some(log) = log_id(from) else {
             return Ok(());
         };
-        match Message::from_bytes(bytes) {
-            Ok(message) => {
-                self.progress.sender_at(&message);
-                self.peer.receive(log, message)
-            }
-            Err(e) => {
-                tracing::warn!(%from, code = %e.code, error = %e.detail, "malformed message dropped");
-                Ok(())
-            }
+        let malformed = self.peer.counters().messages_malformed;
+        self.peer.handle_message(unix_ms(), log, bytes)?;
+        if self.peer.counters().messages_malformed > malformed {
+            tracing::warn!(%from, "malformed message dropped");
         }
+        Ok(())
     }
 
     /// Runs one command line and prints its reply. A store failure is fatal after the reply.
@@ -359,7 +352,7 @@ impl Node {
             _ => None,
         };
         if let Some(log) = named {
-            self.peer.add_address(log, addr.clone())?;
+            self.peer.add_address(unix_ms(), log, addr.clone())?;
         }
         self.net.dial(addr)?;
         Ok(control::ok(json!({"peer": named.map(|l| l.to_string())})))
@@ -373,21 +366,21 @@ impl Node {
             }
             self.topics.insert(thread);
         }
-        for output in self.peer.take_outputs() {
-            match output {
-                Output::Send { to, message } => {
+        while let Some(Transmit { destination, bytes }) = self.peer.poll_transmit() {
+            match destination {
+                Destination::Peer(to) => {
                     let addrs = if self.net.is_connected(&to.to_peer_id()) {
                         Vec::new()
                     } else {
                         self.peer.addresses(&to)
                     };
-                    self.net.send(to.to_peer_id(), message.to_bytes(), addrs);
+                    self.net.send(to.to_peer_id(), bytes, addrs);
                 }
-                Output::Publish { thread, message } => {
-                    self.net.publish(&thread.to_string(), message.to_bytes());
-                }
-                Output::Notify(notification) => self.progress.note(&notification),
+                Destination::Topic(thread) => self.net.publish(&thread.to_string(), bytes),
             }
+        }
+        while let Some(notification) = self.peer.poll_event() {
+            self.progress.note(&notification);
         }
     }
 }
@@ -441,36 +434,23 @@ async fn terminated() {
     }
 }
 
-/// Catch-up reporting, per (thread, log): the counter the last sender had, the last counter
-/// seen here, and where the current catch-up started.
+/// Catch-up reporting, per (thread, log): the last counter seen here, and where the current
+/// catch-up started.
 #[derive(Default)]
 struct Progress {
-    target: BTreeMap<(ThreadId, LogId), u64>,
     last: BTreeMap<(ThreadId, LogId), u64>,
     start: BTreeMap<(ThreadId, LogId), u64>,
 }
 
 impl Progress {
-    /// Notes how far the sender of a `Records` message is, to know when this node has caught up.
-    fn sender_at(&mut self, message: &Message) {
-        if let Message::Records {
-            thread,
-            log,
-            counter,
-            ..
-        } = message
-        {
-            self.target.insert((thread.clone(), *log), *counter);
-        }
-    }
-
     fn note(&mut self, notification: &Notification) {
         match notification {
             Notification::Appended {
                 thread,
                 log,
                 counter,
-            } => self.appended(thread, log, *counter),
+                sender_counter,
+            } => self.appended(thread, log, *counter, *sender_counter),
             Notification::Rejected {
                 from,
                 thread,
@@ -482,18 +462,14 @@ impl Progress {
 
     /// Logs progress every [`PROGRESS_EVERY`] records, and "caught up" when a catch-up of more
     /// than one batch reaches the sender's counter; single pushes stay at debug level.
-    fn appended(&mut self, thread: &ThreadId, log: &LogId, counter: u64) {
+    fn appended(&mut self, thread: &ThreadId, log: &LogId, counter: u64, target: u64) {
         let key = (thread.clone(), *log);
         let last = self.last.insert(key.clone(), counter).unwrap_or(0);
         let start = *self.start.entry(key.clone()).or_insert(last);
         if counter / PROGRESS_EVERY > last / PROGRESS_EVERY {
             tracing::info!(%thread, %log, counter, "catching up");
         }
-        if self
-            .target
-            .get(&key)
-            .is_some_and(|target| counter >= *target)
-        {
+        if counter >= target {
             self.start.remove(&key);
             if counter.saturating_sub(start) > PULL_LIMIT {
                 tracing::info!(%thread, %log, counter, "caught up");
@@ -501,5 +477,13 @@ impl Progress {
                 tracing::debug!(%thread, %log, counter, "up to date");
             }
         }
+    }
+}
+
+/// Completes at Unix time `at` (milliseconds), or never when there is no time to wake at.
+async fn sleep_until_unix_ms(at: Option<u64>) {
+    match at {
+        Some(at) => tokio::time::sleep(Duration::from_millis(at.saturating_sub(unix_ms()))).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,0 +1,282 @@
+//! What the application asks of a peer (spec/sync.md, [SYNC-4], [SYNC-9]; chapters 5 and 6):
+//! create and join threads, append events, change the ACL, write invites, file addresses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use cid::Cid;
+use multiaddr::Multiaddr;
+use rand_core::CryptoRng;
+
+use super::thread::{GenesisRef, ThreadState};
+use super::{Message, Peer};
+use crate::acl::{AclAnchor, AclDocument, AclEvent, AclOp, Action, Roles};
+use crate::addr::LogAddr;
+use crate::book;
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::{LogId, ThreadId, Variant};
+use crate::invite::{Invite, InviteRole, InviteTerms, Join, LogEntry};
+use crate::keys::{IdentityKey, KeySet};
+use crate::log::LogReplica;
+use crate::store::Store;
+
+impl<R: CryptoRng, S: Store> Peer<R, S> {
+    /// This peer's own addresses, put into the invites it writes [INV-3], [SYNC-9].
+    pub fn set_listen_addrs(&mut self, addrs: Vec<Multiaddr>) {
+        let me = self.id();
+        self.listen = addrs
+            .into_iter()
+            .filter_map(|a| book::with_peer(a, &me))
+            .collect();
+    }
+
+    /// Files `addr` for `peer` in the address book at time `now`, for [`book::ADDR_TTL_MS`]
+    /// [SYNC-9]. A new address of a peer of a thread is stored with the thread, so a restarted
+    /// peer can still reach it [SYNC-12]; STORE_FAILED if that write fails.
+    pub fn add_address(&mut self, now: u64, peer: LogId, addr: Multiaddr) -> Result<()> {
+        self.check_alive()?;
+        self.advance(now);
+        if !self.addrs.add(peer, addr, self.now) {
+            return Ok(());
+        }
+        let threads: Vec<ThreadId> = self
+            .threads
+            .iter()
+            .filter(|(_, state)| state.peers.contains(&peer))
+            .map(|(thread, _)| thread.clone())
+            .collect();
+        for thread in threads {
+            self.save_thread(&thread)?;
+        }
+        Ok(())
+    }
+
+    /// Creates a thread at time `now` with fresh keys and a log this peer writes; returns the
+    /// thread and the log.
+    ///
+    /// An access-controlled thread's log is the peer's own identity, and its first record is the
+    /// genesis naming this peer the only admin [ACL-4].
+    pub fn create_thread(&mut self, now: u64, variant: Variant) -> Result<(ThreadId, LogId)> {
+        self.check_alive()?;
+        self.advance(now);
+        let thread = ThreadId::generate(variant, &mut self.rng);
+        let keys = KeySet::generate(&mut self.rng);
+        let writer = match variant {
+            Variant::AccessControlled => self.identity.clone(),
+            Variant::Raw => IdentityKey::generate(&mut self.rng),
+        };
+        let log = writer.log_id();
+        let acl = (variant == Variant::AccessControlled).then_some(GenesisRef {
+            creator: log,
+            genesis: None,
+        });
+        let state = ThreadState {
+            keys,
+            writer: Some(writer),
+            logs: BTreeMap::from([(log, LogReplica::new(thread.clone(), log))]),
+            peers: BTreeSet::new(),
+            acl,
+        };
+        self.threads.insert(thread.clone(), state);
+        self.save_thread(&thread)?;
+        if variant == Variant::AccessControlled {
+            let genesis = AclEvent::Genesis {
+                acl: AclDocument::for_thread(&thread, log),
+            };
+            let (_, _, cid) = self.append(now, &thread, &genesis.to_bytes())?;
+            if let Some(acl) = self.state_mut(&thread)?.acl.as_mut() {
+                acl.genesis = Some(cid);
+            }
+            self.save_thread(&thread)?;
+        }
+        Ok((thread, log))
+    }
+
+    /// Appends an event to this peer's log in `thread`, with header time `now`: stored first,
+    /// then pushed to the thread's peers and published on its topic [SYNC-4], [SYNC-12]. Returns
+    /// the log, the record's seq and its CID.
+    pub fn append(
+        &mut self,
+        now: u64,
+        thread: &ThreadId,
+        body: &[u8],
+    ) -> Result<(LogId, u64, Cid)> {
+        self.check_alive()?;
+        self.advance(now);
+        let state = self
+            .threads
+            .get_mut(thread)
+            .ok_or_else(|| super::peer::unknown_thread(thread))?;
+        let identity = state.writer.clone().ok_or_else(|| {
+            Error::new(
+                ErrorCode::KeyUnavailable,
+                "this peer holds no log of its own in the thread",
+            )
+        })?;
+        let log = identity.log_id();
+        let keys = state.keys.clone();
+        let replica = state
+            .logs
+            .entry(log)
+            .or_insert_with(|| LogReplica::new(thread.clone(), log));
+        let envelope = replica.append_own(&identity, &keys, body, now, &mut self.rng)?;
+        let counter = replica.counter();
+        let cid = envelope.record_cid();
+        self.save_records(thread, log, counter, std::slice::from_ref(&envelope))?;
+        self.counters.records_appended += 1;
+        let bytes = Message::Records {
+            thread: thread.clone(),
+            log,
+            counter,
+            envelopes: vec![envelope],
+        }
+        .to_bytes();
+        for peer in self.peers_of(thread) {
+            self.send_bytes(peer, bytes.clone());
+        }
+        self.publish(thread, bytes);
+        Ok((log, counter, cid))
+    }
+
+    /// Changes a peer's roles in an access-controlled thread at time `now`: a signed ACL change
+    /// event in this peer's log [ACL-5]. Revoking write records the cut: the revoked peer's
+    /// counter as known here.
+    pub fn set_roles(
+        &mut self,
+        now: u64,
+        thread: &ThreadId,
+        peer: LogId,
+        roles: Roles,
+    ) -> Result<Cid> {
+        let view = self.acl_view(thread)?;
+        view.acl().may(&self.id(), Action::Admin)?;
+        let counter = self.state(thread)?.counter(&peer);
+        let change = view
+            .acl()
+            .next_change(AclOp::set_peer(peer, roles, counter))?;
+        let (_, _, cid) = self.append(now, thread, &AclEvent::Change(change).to_bytes())?;
+        Ok(cid)
+    }
+
+    /// A signed invite for `recipient` [INV-3]: the key set for `role` sealed to it, every log with
+    /// the addresses of the peers that serve it [SYNC-9], and, in an access-controlled thread,
+    /// the ACL anchor [INV-9].
+    pub fn invite(
+        &mut self,
+        thread: &ThreadId,
+        role: InviteRole,
+        recipient: LogId,
+    ) -> Result<Vec<u8>> {
+        let state = self.state(thread)?;
+        let servers: Vec<LogId> = std::iter::once(self.id())
+            .chain(state.peers.iter().copied())
+            .filter(|peer| *peer != recipient)
+            .collect();
+        let logs = state
+            .logs
+            .keys()
+            .map(|log| LogEntry {
+                log: *log,
+                addrs: servers
+                    .iter()
+                    .flat_map(|peer| self.log_addrs(peer, log))
+                    .collect(),
+            })
+            .collect();
+        let acl = match &state.acl {
+            Some(_) => Some(AclAnchor::of(self.acl_view(thread)?.acl()).to_bytes()),
+            None => None,
+        };
+        let terms = InviteTerms {
+            thread: thread.clone(),
+            role,
+            recipient,
+            logs,
+            acl,
+        };
+        let keys = state.keys.clone();
+        Ok(Invite::create(&self.identity, terms, &keys, &mut self.rng)?.to_bytes())
+    }
+
+    /// The log addresses of `log` at `peer`: one per known address of the peer, or the bare
+    /// `/p2p/<peer>/ipel/<log>` when none is known [ADDR-1].
+    fn log_addrs(&self, peer: &LogId, log: &LogId) -> Vec<String> {
+        let addrs = self.addresses(peer);
+        if addrs.is_empty() {
+            return vec![format!("/p2p/{peer}/ipel/{log}")];
+        }
+        addrs.iter().map(|a| format!("{a}/ipel/{log}")).collect()
+    }
+
+    /// Joins a thread at time `now` from an invite addressed to this peer [INV-6]: files the
+    /// addresses it lists [SYNC-9], asks every listed peer for every listed log; a writer also
+    /// starts its own log with a join event [INV-7].
+    pub fn join(&mut self, now: u64, invite: &[u8]) -> Result<(ThreadId, InviteRole)> {
+        self.check_alive()?;
+        self.advance(now);
+        let opened = Invite::open(invite, &self.identity)?;
+        let me = self.id();
+        let mut peers = BTreeSet::from([opened.inviter]);
+        for entry in &opened.logs {
+            for addr in entry.addrs.iter().filter_map(|a| LogAddr::from_str(a).ok()) {
+                peers.insert(addr.peer());
+                // A bare `/p2p/<peer>` names the peer but says nothing about where it is.
+                if addr.peer_addr().iter().count() > 1 {
+                    self.addrs
+                        .add(addr.peer(), addr.peer_addr().clone(), self.now);
+                }
+            }
+        }
+        let acl = match &opened.acl {
+            Some(bytes) => {
+                let anchor = AclAnchor::from_bytes(bytes)?;
+                // In an access-controlled thread a log's owner serves it too.
+                peers.extend(opened.logs.iter().map(|e| e.log));
+                Some(GenesisRef {
+                    creator: anchor.creator,
+                    genesis: Some(anchor.genesis),
+                })
+            }
+            None => None,
+        };
+        peers.remove(&me);
+        let writer = (opened.role == InviteRole::Writer).then(|| match acl {
+            Some(_) => self.identity.clone(),
+            None => IdentityKey::generate(&mut self.rng),
+        });
+        let thread = opened.thread;
+        let state = ThreadState {
+            keys: opened.keys,
+            writer,
+            logs: opened
+                .logs
+                .iter()
+                .map(|e| (e.log, LogReplica::new(thread.clone(), e.log)))
+                .collect(),
+            peers,
+            acl,
+        };
+        self.threads.insert(thread.clone(), state);
+        self.save_thread(&thread)?;
+        self.pull_all(&thread);
+        if opened.role == InviteRole::Writer {
+            self.append(now, &thread, &Join { addrs: Vec::new() }.to_bytes())?;
+        }
+        Ok((thread, opened.role))
+    }
+
+    /// Asks every peer of the thread for everything after this peer's counter, for every log.
+    fn pull_all(&mut self, thread: &ThreadId) {
+        let Some(state) = self.threads.get(thread) else {
+            return;
+        };
+        let wanted: Vec<(LogId, LogId)> = state
+            .peers
+            .iter()
+            .flat_map(|peer| state.logs.keys().map(|log| (*peer, *log)))
+            .collect();
+        for (peer, log) in wanted {
+            self.pull(thread, log, peer);
+        }
+    }
+}

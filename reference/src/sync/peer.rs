@@ -1,0 +1,301 @@
+//! The [`Peer`]: its state, its constructors, its getters and its output queues (spec/sync.md).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use cid::Cid;
+use multiaddr::Multiaddr;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, SeedableRng};
+
+use super::pulls::Pending;
+use super::thread::ThreadState;
+use super::{Counters, Destination, Message, Notification, Transmit};
+use crate::acl::AclDocument;
+use crate::acl_view::AclView;
+use crate::book::AddrBook;
+use crate::envelope::Envelope;
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::{LogId, ThreadId};
+use crate::keys::{IdentityKey, KeySet};
+use crate::store::{MemoryStore, Store};
+use crate::verify::OpenedEvent;
+
+/// A peer: its identity, its threads, its books, and what it wants done. See the
+/// [module documentation](super) for the contract: getters, inputs, commands and outputs.
+pub struct Peer<R, S = MemoryStore> {
+    pub(super) identity: IdentityKey,
+    pub(super) rng: R,
+    pub(super) store: S,
+    pub(super) threads: BTreeMap<ThreadId, ThreadState>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Notification>,
+    pub(super) addrs: AddrBook,
+    pub(super) listen: Vec<Multiaddr>,
+    /// Unanswered pulls by (thread, log, peer asked).
+    pub(super) pending: BTreeMap<(ThreadId, LogId, LogId), Pending>,
+    /// The latest time an input carried; never goes back.
+    pub(super) now: u64,
+    /// When heads go out next [SYNC-8]; 0 sends them at the first timeout.
+    pub(super) next_heads: u64,
+    pub(super) counters: Counters,
+    /// Set when the store failed: what is in memory may be ahead of what is stored, so the peer
+    /// refuses to go on and must be reopened from its store [SYNC-12].
+    failed: bool,
+}
+
+impl Peer<ChaCha20Rng, MemoryStore> {
+    /// A peer with an empty in-memory store whose identity and every later random value come from
+    /// `seed`: the identity key is the first draw of a ChaCha20 RNG seeded with it. The harness
+    /// adapter and the simulator create their nodes this way (HP-29).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let identity = IdentityKey::generate(&mut rng);
+        Peer::new(identity, rng)
+    }
+}
+
+impl<R: CryptoRng> Peer<R, MemoryStore> {
+    /// A peer with a host identity and an empty in-memory store, drawing all its randomness from
+    /// `rng`.
+    pub fn new(identity: IdentityKey, rng: R) -> Self {
+        Peer::empty(identity, rng, MemoryStore::new(), 0)
+    }
+}
+
+impl<R: CryptoRng, S: Store> Peer<R, S> {
+    fn empty(identity: IdentityKey, rng: R, store: S, now: u64) -> Self {
+        Peer {
+            identity,
+            rng,
+            store,
+            threads: BTreeMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            addrs: AddrBook::default(),
+            listen: Vec::new(),
+            pending: BTreeMap::new(),
+            now,
+            next_heads: 0,
+            counters: Counters::default(),
+            failed: false,
+        }
+    }
+
+    /// A peer restarted at time `now` from its store [SYNC-13]: every stored thread and record,
+    /// each record verified again as it was on arrival, and the stored addresses, which live
+    /// [`crate::book::ADDR_TTL_MS`] from `now`. STORE_CORRUPT if anything stored does not decode,
+    /// verify or link.
+    pub fn open(identity: IdentityKey, rng: R, store: S, now: u64) -> Result<Self> {
+        let stored = store.load()?;
+        let mut peer = Peer::empty(identity, rng, store, now);
+        for (id, contents) in stored {
+            let (thread, state, addrs) = super::persist::restore(&id, contents)?;
+            for (at, addr) in addrs {
+                peer.addrs.add(at, addr, now);
+            }
+            peer.threads.insert(thread, state);
+        }
+        Ok(peer)
+    }
+
+    /// Gives the store back, e.g. to reopen a peer from it after a simulated crash.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// This peer's ID [LOGID-4].
+    pub fn id(&self) -> LogId {
+        self.identity.log_id()
+    }
+
+    /// The threads this peer holds, in order.
+    pub fn threads(&self) -> Vec<ThreadId> {
+        self.threads.keys().cloned().collect()
+    }
+
+    /// What the peer has done so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Where `peer` can be reached, as far as this peer knows [SYNC-9].
+    pub fn addresses(&self, peer: &LogId) -> Vec<Multiaddr> {
+        if *peer == self.id() {
+            return self.listen.clone();
+        }
+        self.addrs.get(peer)
+    }
+
+    /// Head and counter of every log of `thread` [LOG-2].
+    pub fn heads(&self, thread: &ThreadId) -> Result<BTreeMap<LogId, (Option<Cid>, u64)>> {
+        Ok(self
+            .state(thread)?
+            .logs
+            .iter()
+            .map(|(log, replica)| (*log, (replica.chain().head().copied(), replica.counter())))
+            .collect())
+    }
+
+    /// The envelopes of one log, in seq order, as this peer stores and serves them.
+    pub fn envelopes(&self, thread: &ThreadId, log: &LogId) -> Result<&[Envelope]> {
+        Ok(self
+            .state(thread)?
+            .logs
+            .get(log)
+            .map_or(&[][..], |replica| replica.envelopes()))
+    }
+
+    /// The peers this peer syncs `thread` with [SYNC-4].
+    pub fn peers_of(&self, thread: &ThreadId) -> Vec<LogId> {
+        self.threads
+            .get(thread)
+            .map(|s| s.peers.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The keys this peer holds for `thread` [KEY-6].
+    pub fn keys(&self, thread: &ThreadId) -> Result<&KeySet> {
+        Ok(&self.state(thread)?.keys)
+    }
+
+    /// The thread's current ACL document [ACL-3], [ACL-6].
+    pub fn acl_document(&self, thread: &ThreadId) -> Result<AclDocument> {
+        Ok(self.acl_view(thread)?.acl().document().clone())
+    }
+
+    /// Every application event of `thread` a reader can open, by log then seq. In an
+    /// access-controlled thread the ACL decides what is applied: not the ACL's own events, not
+    /// records it refuses [ACL-7], not deleted events [ACL-8]. KEY_UNAVAILABLE for a follower
+    /// [KEY-7], [VERIFY-2].
+    pub fn read(&self, thread: &ThreadId) -> Result<Vec<OpenedEvent>> {
+        let state = self.state(thread)?;
+        state.keys.read_key()?;
+        let view = match &state.acl {
+            Some(_) => Some(self.acl_view(thread)?),
+            None => None,
+        };
+        Ok(state
+            .logs
+            .values()
+            .flat_map(|replica| replica.opened().iter().filter_map(|o| o.event()))
+            .filter(|event| view.as_ref().is_none_or(|view| view.shows(event)))
+            .cloned()
+            .collect())
+    }
+
+    /// The ACL view of an access-controlled thread, from the logs this peer holds [ACL-6].
+    /// ACL_DENIED for a raw thread; KEY_UNAVAILABLE without the read key; ACL_MALFORMED until the
+    /// genesis is held [ACL-4].
+    pub(super) fn acl_view(&self, thread: &ThreadId) -> Result<AclView> {
+        let state = self.state(thread)?;
+        let anchor = state.acl.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorCode::AclDenied,
+                format!("thread {thread} is not access-controlled"),
+            )
+        })?;
+        state.keys.read_key()?;
+        AclView::from_logs(
+            thread,
+            &anchor.creator,
+            anchor.genesis.as_ref(),
+            state.logs.values(),
+        )
+    }
+
+    // ---- outputs ----
+
+    /// The next bytes to send, oldest first; `None` when there are none [SYNC-3].
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next notification for the application, oldest first [SYNC-3].
+    pub fn poll_event(&mut self) -> Option<Notification> {
+        self.events.pop_front()
+    }
+
+    /// When the peer next wants [`Peer::handle_timeout`]: the earliest of the head-exchange
+    /// timer [SYNC-8], a pending pull's deadline [SYNC-7], [SYNC-10] and an address's expiry
+    /// [SYNC-9]. `None` once the store failed: the peer then does nothing until reopened.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.failed {
+            return None;
+        }
+        let heads = (!self.threads.is_empty()).then_some(self.next_heads);
+        [heads, self.pulls_due(), self.addrs.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub(super) fn send(&mut self, to: LogId, message: &Message) {
+        self.send_bytes(to, message.to_bytes());
+    }
+
+    /// Queues bytes already encoded, so a message for many peers is encoded once.
+    pub(super) fn send_bytes(&mut self, to: LogId, bytes: Vec<u8>) {
+        self.counters.messages_out += 1;
+        self.transmits.push_back(Transmit {
+            destination: Destination::Peer(to),
+            bytes,
+        });
+    }
+
+    pub(super) fn publish(&mut self, thread: &ThreadId, bytes: Vec<u8>) {
+        self.counters.messages_out += 1;
+        self.transmits.push_back(Transmit {
+            destination: Destination::Topic(thread.clone()),
+            bytes,
+        });
+    }
+
+    pub(super) fn notify(&mut self, notification: Notification) {
+        self.events.push_back(notification);
+    }
+
+    /// Moves the clock to `now`, unless that is in the past: a clock that goes back is ignored.
+    pub(super) fn advance(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    /// A failed write leaves memory ahead of the store; from then on the peer only refuses
+    /// [SYNC-12].
+    pub(super) fn stop_on_failure(&mut self, result: Result<()>) -> Result<()> {
+        if result.is_err() {
+            self.failed = true;
+            self.transmits.clear();
+            self.events.clear();
+        }
+        result
+    }
+
+    pub(super) fn check_alive(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::new(
+                ErrorCode::StoreFailed,
+                "the store failed earlier; reopen the peer from its store",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn state(&self, thread: &ThreadId) -> Result<&ThreadState> {
+        self.threads
+            .get(thread)
+            .ok_or_else(|| unknown_thread(thread))
+    }
+
+    pub(super) fn state_mut(&mut self, thread: &ThreadId) -> Result<&mut ThreadState> {
+        self.threads
+            .get_mut(thread)
+            .ok_or_else(|| unknown_thread(thread))
+    }
+}
+
+pub(super) fn unknown_thread(thread: &ThreadId) -> Error {
+    Error::new(
+        ErrorCode::KeyUnavailable,
+        format!("this peer holds no keys for thread {thread}"),
+    )
+}

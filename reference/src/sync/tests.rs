@@ -1,0 +1,283 @@
+//! Unit tests of the [`Peer`] on an in-memory [`Net`].
+
+use super::*;
+use crate::acl::{Role, Roles};
+use crate::error::ErrorCode;
+use crate::id::Variant;
+use crate::invite::InviteRole;
+use rand_chacha::ChaCha20Rng;
+
+type TestPeer = Peer<ChaCha20Rng>;
+
+fn peer(seed: u8) -> TestPeer {
+    Peer::from_seed([seed; 32])
+}
+
+fn sent(peer: &mut TestPeer) -> Vec<(LogId, Message)> {
+    Net::sent(peer)
+}
+
+fn deliver(to: &mut TestPeer, from: LogId, message: &Message) {
+    to.handle_message(0, from, &message.to_bytes())
+        .expect("the memory store does not fail");
+}
+
+#[test]
+fn a_reader_catches_up_from_a_follower_while_the_writer_is_offline() {
+    let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
+    let mut net = Net::new(0);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    for i in 0..150u64 {
+        writer
+            .append(1_000 + i, &thread, format!("event {i}").as_bytes())
+            .expect("append");
+    }
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [&mut writer, &mut follower, &mut reader])
+        .expect("pump");
+    assert_eq!(
+        follower.heads(&thread).expect("heads")[&log],
+        writer.heads(&thread).expect("heads")[&log]
+    );
+    assert_eq!(
+        follower.read(&thread).map_err(|e| e.code),
+        Err(ErrorCode::KeyUnavailable)
+    );
+
+    let invite = writer
+        .invite(&thread, InviteRole::Reader, reader.id())
+        .expect("invite");
+    reader.join(0, &invite).expect("join");
+    net.set_online(writer.id(), false);
+    net.pump(&mut [&mut writer, &mut follower, &mut reader])
+        .expect("pump");
+    let events = reader.read(&thread).expect("a reader reads");
+    assert_eq!(events.len(), 150);
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.body, format!("event {i}").into_bytes());
+        assert_eq!(event.header.time, 1_000 + i as u64);
+    }
+}
+
+#[test]
+fn new_records_are_pushed_to_peers_that_pulled() {
+    let (mut writer, mut follower) = (peer(4), peer(5));
+    let mut net = Net::new(0);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    writer.append(7, &thread, b"later").expect("append");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 1);
+}
+
+#[test]
+fn records_that_fail_verification_are_never_stored() {
+    let (mut writer, mut follower) = (peer(6), peer(7));
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    writer.append(1, &thread, b"genuine").expect("append");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    sent(&mut follower);
+    let pull = Message::Pull {
+        thread: thread.clone(),
+        log,
+        after: 0,
+        limit: 10,
+    };
+    deliver(&mut writer, follower.id(), &pull);
+    let Some((_, Message::Records { mut envelopes, .. })) = sent(&mut writer).pop() else {
+        panic!("the writer answers a pull with records");
+    };
+    let last = envelopes[0].record.len() - 1;
+    envelopes[0].record[last] ^= 1;
+    let forged = Message::Records {
+        thread: thread.clone(),
+        log,
+        counter: 1,
+        envelopes,
+    };
+    deliver(&mut follower, writer.id(), &forged);
+    assert_eq!(follower.heads(&thread).expect("heads")[&log], (None, 0));
+    assert!(matches!(
+        follower.poll_event(),
+        Some(Notification::Rejected { .. })
+    ));
+}
+
+#[test]
+fn a_pull_beyond_the_log_or_with_limit_zero_is_answered_without_panicking() {
+    let mut writer = peer(9);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    writer.append(1, &thread, b"one").expect("append");
+    sent(&mut writer);
+    let asker = peer(10).id();
+    for (after, limit) in [(u64::MAX, u64::MAX), (5, 1), (0, 0)] {
+        let pull = Message::Pull {
+            thread: thread.clone(),
+            log,
+            after,
+            limit,
+        };
+        deliver(&mut writer, asker, &pull);
+        let Some((_, Message::Records { envelopes, .. })) = sent(&mut writer).pop() else {
+            panic!("a pull is answered");
+        };
+        assert!(envelopes.is_empty());
+    }
+}
+
+#[test]
+fn malformed_bytes_are_dropped_and_counted_never_an_error() {
+    let mut writer = peer(15);
+    let (thread, _) = writer.create_thread(0, Variant::Raw).expect("create");
+    let stranger = peer(16).id();
+    for bytes in [&[][..], &[0xa0], &[0xff; 64]] {
+        writer
+            .handle_message(1, stranger, bytes)
+            .expect("malformed input is not an error");
+    }
+    assert_eq!(writer.counters().messages_malformed, 3);
+    assert_eq!(writer.counters().messages_in, 3);
+    assert!(writer.peers_of(&thread).is_empty(), "nobody was filed");
+    assert_eq!(writer.poll_transmit(), None);
+}
+
+#[test]
+fn poll_timeout_names_the_earliest_timer_and_a_timeout_before_it_does_nothing() {
+    let (mut writer, mut follower) = (peer(17), peer(18));
+    assert_eq!(writer.poll_timeout(), None, "no thread, no timer");
+    let (thread, _) = writer.create_thread(100, Variant::Raw).expect("create");
+    assert_eq!(
+        writer.poll_timeout(),
+        Some(0),
+        "heads go out at the first timeout"
+    );
+    writer.handle_timeout(100).expect("timeout");
+    assert_eq!(writer.poll_timeout(), Some(100 + HEADS_INTERVAL_MS));
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(200, &invite).expect("join");
+    // The join's pull waits for its answer: its retry is the follower's earliest timer.
+    assert_eq!(follower.poll_timeout(), Some(0));
+    follower.handle_timeout(200).expect("timeout");
+    assert_eq!(follower.poll_timeout(), Some(200 + retry_delay(0)));
+    sent(&mut follower);
+    follower.handle_timeout(1_100).expect("early");
+    assert!(sent(&mut follower).is_empty(), "nothing is due yet");
+    follower.handle_timeout(1_200).expect("due");
+    let retried = sent(&mut follower);
+    assert_eq!(retried.len(), 1, "the pull is sent again: {retried:?}");
+    assert_eq!(follower.counters().pulls_retried, 1);
+}
+
+#[test]
+fn run_until_drives_retries_and_head_exchange_through_poll_timeout() {
+    let (mut writer, mut follower) = (peer(19), peer(20));
+    let mut net = Net::new(0);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    // The follower misses three pushes, then learns of them at the next head exchange.
+    net.set_online(follower.id(), false);
+    for i in 0..3 {
+        writer.append(i, &thread, b"missed").expect("append");
+    }
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    net.set_online(follower.id(), true);
+    net.run_until(&mut [&mut writer, &mut follower], 2 * HEADS_INTERVAL_MS)
+        .expect("run");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 3);
+}
+
+#[test]
+fn in_an_access_controlled_thread_a_revoked_writers_records_beyond_its_cut_are_not_applied() {
+    let (mut admin, mut writer, mut reader, mut follower) =
+        (peer(11), peer(12), peer(13), peer(14));
+    let mut net = Net::new(0);
+    let (thread, _) = admin
+        .create_thread(0, Variant::AccessControlled)
+        .expect("create");
+    let grants = [
+        (writer.id(), Role::Write),
+        (reader.id(), Role::Read),
+        (follower.id(), Role::Follow),
+    ];
+    for (peer, role) in grants {
+        admin
+            .set_roles(1, &thread, peer, Roles::of(role))
+            .expect("admin grants");
+    }
+    // Nobody gets an invite beyond its role.
+    assert_eq!(
+        admin
+            .invite(&thread, InviteRole::Reader, follower.id())
+            .map_err(|e| e.code),
+        Err(ErrorCode::AclDenied)
+    );
+    for (p, role) in [
+        (&mut writer, InviteRole::Writer),
+        (&mut reader, InviteRole::Reader),
+        (&mut follower, InviteRole::Follower),
+    ] {
+        let invite = admin.invite(&thread, role, p.id()).expect("invite");
+        p.join(2, &invite).expect("join");
+    }
+    net.pump(&mut [&mut admin, &mut writer, &mut reader, &mut follower])
+        .expect("pump");
+    writer.append(3, &thread, b"allowed 1").expect("append");
+    writer.append(4, &thread, b"allowed 2").expect("append");
+    net.pump(&mut [&mut admin, &mut writer, &mut reader, &mut follower])
+        .expect("pump");
+    let w = writer.id();
+    assert_eq!(
+        reader.heads(&thread).expect("heads")[&w].1,
+        3,
+        "join and two events"
+    );
+    assert_eq!(follower.keys(&thread).expect("keys").read, None);
+    assert_eq!(
+        reader.keys(&thread).expect("keys"),
+        admin.keys(&thread).expect("keys")
+    );
+
+    // The admin revokes write (cut 3) while the writer, not yet told, appends once more.
+    admin
+        .set_roles(5, &thread, w, Roles::of(Role::Read))
+        .expect("revoke");
+    writer
+        .append(6, &thread, b"too late")
+        .expect("the writer does not know yet");
+    net.pump(&mut [&mut admin, &mut writer, &mut reader, &mut follower])
+        .expect("pump");
+    // Every peer links and stores the record (logs stay one chain); readers do not apply it.
+    for p in [&admin, &reader, &follower] {
+        assert_eq!(p.heads(&thread).expect("heads")[&w].1, 4);
+    }
+    for p in [&admin, &reader] {
+        let bodies: Vec<Vec<u8>> = p
+            .read(&thread)
+            .expect("read")
+            .into_iter()
+            .map(|e| e.body)
+            .collect();
+        assert!(!bodies.contains(&b"too late".to_vec()));
+        assert!(bodies.contains(&b"allowed 2".to_vec()));
+    }
+    assert_eq!(
+        reader.acl_document(&thread).expect("acl"),
+        admin.acl_document(&thread).expect("acl")
+    );
+}
