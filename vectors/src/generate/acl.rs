@@ -184,7 +184,7 @@ fn write() -> Roles {
 }
 
 /// Generates the `acl` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
+pub fn generate() -> Result<SuiteFile> {
     let mut s = SuiteBuilder::new(
         "acl",
         &[
@@ -196,20 +196,21 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
         ],
     );
     notes(&mut s);
+    let mut rng = s.rng("cast");
     let random: Vec<u8> = (0u8..32).collect();
     let ctx = Ctx {
         thread: ThreadId::from_parts(Variant::AccessControlled, &random)
             .map_err(|e| e.to_string())?,
-        keys: KeySet::generate(rng),
+        keys: KeySet::generate(&mut rng),
     };
     let cast = Cast {
         a: identity(RFC8032_SEEDS[1])?,
         b: identity(RFC8032_SEEDS[0])?,
         c: identity(RFC8032_SEEDS[2])?,
-        d: random_identity(rng),
-        e: random_identity(rng),
-        f: random_identity(rng),
-        g: random_identity(rng),
+        d: random_identity(&mut rng),
+        e: random_identity(&mut rng),
+        f: random_identity(&mut rng),
+        g: random_identity(&mut rng),
     };
     let base = json!({
         "thread": ctx.thread.to_string(),
@@ -219,15 +220,24 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
     });
     let mut evaluate: Vec<EvaluateCase> = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
-    worked_example(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    bypass(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    clock_order(&ctx, &cast, &mut evaluate, rng)?;
-    revocation(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    replayed_grant(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    deletes(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    malformed_events(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    defaults_and_admins(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    let no_genesis = invalid_genesis(&ctx, &cast, rng)?;
+    let mut rng = s.rng("worked-example");
+    worked_example(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("bypass");
+    bypass(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("clock-order");
+    clock_order(&ctx, &cast, &mut evaluate, &mut rng)?;
+    let mut rng = s.rng("revocation");
+    revocation(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("replayed-grant");
+    replayed_grant(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("deletes");
+    deletes(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("malformed-events");
+    malformed_events(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("defaults-and-admins");
+    defaults_and_admins(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("invalid-genesis");
+    let no_genesis = invalid_genesis(&ctx, &cast, &mut rng)?;
 
     s.group("AclEvaluate", "acl.evaluate", base.clone());
     for case in &evaluate {

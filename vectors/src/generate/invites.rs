@@ -358,7 +358,7 @@ fn add_group_order(mut sig: [u8; 64]) -> [u8; 64] {
 }
 
 /// Generates the `invites` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
+pub fn generate() -> Result<SuiteFile> {
     let mut s = SuiteBuilder::new(
         "invites",
         &[
@@ -370,13 +370,19 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
         ],
     );
     notes(&mut s);
-    let w = world(rng);
-    hpke_open(&mut s, &w, rng)?;
-    recipient_keys(&mut s, rng);
-    open_valid(&mut s, &w, rng)?;
-    open_malformed(&mut s, &w, rng)?;
-    open_steps(&mut s, &w, rng)?;
-    open_acl(&mut s, &w, rng)?;
+    let w = world(&mut s.rng("world"));
+    let mut rng = s.rng("hpke-open");
+    hpke_open(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("recipient-keys");
+    recipient_keys(&mut s, &mut rng);
+    let mut rng = s.rng("open-valid");
+    open_valid(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("open-malformed");
+    open_malformed(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("open-steps");
+    open_steps(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("open-acl");
+    open_acl(&mut s, &w, &mut rng)?;
     s.finish()
 }
 

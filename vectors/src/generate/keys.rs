@@ -23,7 +23,7 @@ pub const RFC8032_SEEDS: &[&str] = &[
 ];
 
 /// Generates the `keys` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "keys",
         &[
@@ -32,10 +32,14 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    identities(&mut s, rng);
-    log_ids(&mut s, rng);
-    log_addrs(&mut s, rng);
-    key_sets(&mut s, rng);
+    let mut rng = s.rng("identities");
+    identities(&mut s, &mut rng);
+    let mut rng = s.rng("log-ids");
+    log_ids(&mut s, &mut rng);
+    let mut rng = s.rng("log-addrs");
+    log_addrs(&mut s, &mut rng);
+    let mut rng = s.rng("key-sets");
+    key_sets(&mut s, &mut rng);
     s.finish()
 }
 

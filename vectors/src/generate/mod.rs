@@ -14,7 +14,7 @@ pub mod records;
 mod sync;
 mod tid;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -35,23 +35,34 @@ pub fn all_suites() -> Result<Vec<SuiteFile>, String> {
 
 /// Generates one suite by name.
 pub fn suite(name: &str) -> Result<SuiteFile, String> {
-    let mut rng = suite_rng(name);
     match name {
-        "tid" => tid::generate(&mut rng),
-        "keys" => keys::generate(&mut rng),
-        "records" => records::generate(&mut rng),
-        "logs" => logs::generate(&mut rng),
-        "invites" => invites::generate(&mut rng),
-        "acl" => acl::generate(&mut rng),
-        "sync" => sync::generate(&mut rng),
+        "tid" => tid::generate(),
+        "keys" => keys::generate(),
+        "records" => records::generate(),
+        "logs" => logs::generate(),
+        "invites" => invites::generate(),
+        "acl" => acl::generate(),
+        "sync" => sync::generate(),
         other => Err(format!("unknown suite {other}")),
     }
 }
 
-/// The suite's RNG, seeded from its name so suites do not shift when another one changes.
-fn suite_rng(name: &str) -> ChaCha20Rng {
-    let seed: [u8; 32] = Sha256::digest(format!("threads-vectors/{name}")).into();
-    ChaCha20Rng::from_seed(seed)
+/// Domain label of the scenario seeds; a new label (v2, ...) would re-randomise every suite.
+const SCENARIO_RNG_DOMAIN: &str = "threads-vectors/scenario-rng/v1";
+
+/// The RNG of one scenario of a suite: ChaCha20 seeded with SHA-256 over the domain label, the
+/// suite's name and the scenario's name, each preceded by its length as a u64 big-endian (so no
+/// two different name pairs hash the same bytes).
+///
+/// Every scenario draws from its own stream, so adding or changing a case changes the bytes of
+/// its scenario only, not those of every later case of the suite.
+pub fn scenario_rng(suite: &str, scenario: &str) -> ChaCha20Rng {
+    let mut hash = Sha256::new();
+    for part in [SCENARIO_RNG_DOMAIN, suite, scenario] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    ChaCha20Rng::from_seed(hash.finalize().into())
 }
 
 /// What the generator intends a case to be; checked against the reference.
@@ -68,6 +79,8 @@ pub struct SuiteBuilder {
     file: SuiteFile,
     next_id: u64,
     errors: Vec<String>,
+    /// Scenario names already given an RNG: two scenarios sharing a name would share bytes.
+    scenarios: BTreeSet<String>,
 }
 
 impl SuiteBuilder {
@@ -85,7 +98,17 @@ impl SuiteBuilder {
             },
             next_id: 1,
             errors: Vec::new(),
+            scenarios: BTreeSet::new(),
         }
+    }
+
+    /// The RNG of the scenario `name` of this suite ([`scenario_rng`]); each name may be used once.
+    pub fn rng(&mut self, name: &str) -> ChaCha20Rng {
+        if !self.scenarios.insert(name.to_string()) {
+            self.errors
+                .push(format!("scenario name {name:?} used twice in one suite"));
+        }
+        scenario_rng(&self.file.suite, name)
     }
 
     /// Documents a flag.

@@ -67,7 +67,7 @@ fn key_hex(key: &[u8]) -> String {
 }
 
 /// Generates the `records` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "records",
         &[
@@ -76,12 +76,16 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    let w = world(rng);
+    let w = world(&mut s.rng("world"));
     associated_data(&mut s, &w);
-    seal_open(&mut s, &w, rng);
-    signing_input(&mut s, &w, rng);
-    verify_follower(&mut s, &w, rng);
-    verify_reader(&mut s, &w, rng);
+    let mut rng = s.rng("seal-open");
+    seal_open(&mut s, &w, &mut rng);
+    let mut rng = s.rng("signing-input");
+    signing_input(&mut s, &w, &mut rng);
+    let mut rng = s.rng("verify-follower");
+    verify_follower(&mut s, &w, &mut rng);
+    let mut rng = s.rng("verify-reader");
+    verify_reader(&mut s, &w, &mut rng);
     s.finish()
 }
 

@@ -45,7 +45,7 @@ type PullCase = (
 const LOG_LENGTH: usize = 300;
 
 /// Generates the `sync` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "sync",
         &[
@@ -61,11 +61,13 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    let fx = Fixture::new(rng);
+    let fx = Fixture::new(&mut s.rng("fixture"));
     let mut errors = Vec::new();
-    decode_message(&mut s, &fx, rng, &mut errors);
+    let mut rng = s.rng("decode-message");
+    decode_message(&mut s, &fx, &mut rng, &mut errors);
     serve_pull(&mut s, &fx, &mut errors);
-    decide_records(&mut s, &fx, rng, &mut errors);
+    let mut rng = s.rng("decide-records");
+    decide_records(&mut s, &fx, &mut rng, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }

@@ -39,7 +39,7 @@ pub const ACCEPTED_BASES: &[(Base, &str)] = &[
 ];
 
 /// Generates the `tid` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "tid",
         &[
@@ -48,8 +48,9 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    let raw = random_tid(Variant::Raw, 32, rng);
-    let acl = random_tid(Variant::AccessControlled, 32, rng);
+    let mut rng = s.rng("canonical");
+    let raw = random_tid(Variant::Raw, 32, &mut rng);
+    let acl = random_tid(Variant::AccessControlled, 32, &mut rng);
 
     s.group("TidDecodeText", "tid.decode", json!({}));
     s.case(
@@ -66,8 +67,9 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         json!({"text": acl.to_string()}),
         Intent::Valid,
     );
+    let mut rng = s.rng("random-length-bounds");
     for len in [16, 64] {
-        let tid = random_tid(Variant::Raw, len, rng);
+        let tid = random_tid(Variant::Raw, len, &mut rng);
         s.case(
             "TID-4",
             &["BOUNDARY"],
