@@ -12,28 +12,16 @@ use threads::invite::Join;
 use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
 
-use super::cbor;
 use super::forge::{Tweaks, Writer, after, raw_codec_cid, reseal};
 use super::invites::{array, document_cbor};
-use super::keys::RFC8032_SEEDS;
 use super::records::TIME;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 use crate::ops;
+use threads_fixtures::acl_worked_example as worked;
+use threads_fixtures::cbor;
 
 type Result<T> = std::result::Result<T, String>;
-
-/// spec/acl.md 6.12: the worked example's final document.
-const WORKED_EXAMPLE_DOCUMENT: &str = r#"{
-  "_id": "bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy",
-  "admins": ["12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"],
-  "default": "no-access",
-  "peers": {
-    "12D3KooWDwTirQce1RRKnasT5fPVFgzXCy6SiRgSwrwPGLC7zE91": ["write"],
-    "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV": ["write"],
-    "12D3KooWSoKFn4y7TtC1chE8CRkXdPZZfkjfNbTSUK5rjjp4oPHn": ["read"]
-  }
-}"#;
 
 /// The peers: A, B and C are those of the worked example (RFC 8032 TEST 2, 1 and 3, so their log
 /// IDs sort A < B < C); D to G come from the suite's RNG.
@@ -197,16 +185,15 @@ pub fn generate() -> Result<SuiteFile> {
     );
     notes(&mut s);
     let mut rng = s.rng("cast");
-    let random: Vec<u8> = (0u8..32).collect();
     let ctx = Ctx {
-        thread: ThreadId::from_parts(Variant::AccessControlled, &random)
+        thread: ThreadId::from_parts(Variant::AccessControlled, &worked::THREAD_RANDOM)
             .map_err(|e| e.to_string())?,
         keys: KeySet::generate(&mut rng),
     };
     let cast = Cast {
-        a: identity(RFC8032_SEEDS[1])?,
-        b: identity(RFC8032_SEEDS[0])?,
-        c: identity(RFC8032_SEEDS[2])?,
+        a: identity(worked::SEED_A)?,
+        b: identity(worked::SEED_B)?,
+        c: identity(worked::SEED_C)?,
         d: random_identity(&mut rng),
         e: random_identity(&mut rng),
         f: random_identity(&mut rng),
@@ -449,7 +436,7 @@ fn worked_example(
 
     let full = logs(&[la.all(), lb.all(), lc.all()]);
     let expected: Value =
-        serde_json::from_str(WORKED_EXAMPLE_DOCUMENT).map_err(|e| e.to_string())?;
+        serde_json::from_str(worked::FINAL_DOCUMENT).map_err(|e| e.to_string())?;
     let mut inputs = Map::new();
     inputs.insert("thread".into(), ctx.thread.to_string().into());
     inputs.insert(

@@ -17,12 +17,12 @@ use threads::invite::{
 use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
 
-use super::cbor;
 use super::forge::{Writer, after};
 use super::keys::RFC8032_SEEDS;
 use super::records::TIME;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
+use threads_fixtures::cbor;
 
 /// RFC 9180 Appendix A.2.1: mode_base, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
 /// ChaCha20Poly1305; the encryption of sequence number 0.

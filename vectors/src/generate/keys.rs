@@ -8,19 +8,15 @@ use threads::ErrorCode as E;
 use threads::id::LOG_ID_PREFIX;
 use threads::keys::{IdentityKey, KeySet};
 
-use super::cbor;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
+use threads_fixtures::cbor;
 
 /// A case over a byte input: section, flags, comment, bytes, and the error it must give (if any).
 type ByteCase<'a> = (&'a str, &'a [&'a str], &'a str, Vec<u8>, Option<E>);
 
-/// RFC 8032 §7.1 TEST 1–3 secret keys (seeds); their public keys are published beside them.
-pub const RFC8032_SEEDS: &[&str] = &[
-    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-    "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
-    "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
-];
+/// RFC 8032 §7.1 TEST 1 to 3 seeds, as published.
+pub use threads_fixtures::RFC8032_SEEDS;
 
 /// Generates the `keys` suite.
 pub fn generate() -> Result<SuiteFile, String> {

@@ -5,7 +5,6 @@
 //! reference, and generation fails if the reference disagrees with the intent.
 
 mod acl;
-mod cbor;
 mod forge;
 mod invites;
 mod keys;

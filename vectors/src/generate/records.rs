@@ -12,10 +12,10 @@ use threads::keys::{IdentityKey, KeySet};
 use threads::record::{Event, Position, Record};
 use threads::seal::{self, Layer};
 
-use super::cbor;
 use super::forge::{Tweaks, Writer, after, raw_codec_cid, reseal};
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
+use threads_fixtures::cbor;
 
 /// draft-irtf-cfrg-xchacha-03 §A.3.1: the published AEAD_XChaCha20_Poly1305 example.
 pub mod xchacha_draft {

@@ -13,12 +13,12 @@ use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
 use threads::sync::Message;
 
-use super::cbor::{self, bytes, map, text, uint};
 use super::forge::{Tweaks, Writer, after, reseal};
 use super::records::TIME;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 use crate::ops;
+use threads_fixtures::cbor::{self, bytes, map, text, uint};
 
 /// A message case: spec section, flags, comment, message bytes, and the error code it must fail
 /// with.

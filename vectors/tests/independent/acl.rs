@@ -418,16 +418,8 @@ fn evaluate_acl(inputs: &Map<String, Value>) -> Result<Model, &'static str> {
 
 /// spec/acl.md 6.12: the worked example's final document, as printed.
 fn spec_worked_example_document() -> Value {
-    json!({
-        "_id": "bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy",
-        "admins": ["12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"],
-        "default": "no-access",
-        "peers": {
-            "12D3KooWDwTirQce1RRKnasT5fPVFgzXCy6SiRgSwrwPGLC7zE91": ["write"],
-            "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV": ["write"],
-            "12D3KooWSoKFn4y7TtC1chE8CRkXdPZZfkjfNbTSUK5rjjp4oPHn": ["read"]
-        }
-    })
+    serde_json::from_str(threads_fixtures::acl_worked_example::FINAL_DOCUMENT)
+        .expect("the fixture is JSON")
 }
 
 #[test]
