@@ -130,6 +130,30 @@ const ACL_CONTEXT: [(&str, Kind); 5] = [
     ("logs", Kind::LogMap),
 ];
 
+/// `shared` followed by an operation's own fields, as one array of `M` fields: the tables name a
+/// shared context once instead of copying its entries. `M` is stated by the caller (stable Rust
+/// cannot add const generics); a wrong `M` fails the build, never a run.
+const fn with<const M: usize>(
+    shared: &[(&'static str, Kind)],
+    own: &[(&'static str, Kind)],
+) -> [(&'static str, Kind); M] {
+    assert!(
+        M == shared.len() + own.len(),
+        "M must be the number of fields"
+    );
+    let mut out = [("", Kind::Hex); M];
+    let mut i = 0;
+    while i < M {
+        out[i] = if i < shared.len() {
+            shared[i]
+        } else {
+            own[i - shared.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
 /// Every operation, in the order vectors/README.md documents them.
 pub const OPERATIONS: &[OpSpec] = &[
     OpSpec {
@@ -208,20 +232,21 @@ pub const OPERATIONS: &[OpSpec] = &[
         name: "seal.associatedData",
         run: plain!(associated_data),
         summary: "Build a layer's associated data.",
-        inputs: &[CONTEXT[0], CONTEXT[1], ("layer", Kind::Layer)],
+        inputs: &with::<3>(&CONTEXT, &[("layer", Kind::Layer)]),
         output: &[("ad", Kind::Hex)],
     },
     OpSpec {
         name: "seal.open",
         run: plain!(seal_open),
         summary: "Open a sealed layer of a thread's log (associated data built from thread, log and layer); the record layer must carry its synthetic nonce (SEAL-5).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("layer", Kind::Layer),
-            ("key", Kind::Hex),
-            ("sealed", Kind::Hex),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("layer", Kind::Layer),
+                ("key", Kind::Hex),
+                ("sealed", Kind::Hex),
+            ],
+        ),
         output: &[("plaintext", Kind::Hex)],
     },
     OpSpec {
@@ -240,39 +265,42 @@ pub const OPERATIONS: &[OpSpec] = &[
         name: "record.signingInput",
         run: plain!(signing_input),
         summary: "Build the bytes a writer signs.",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("block", Kind::Cid),
-            ("prev", Kind::OptCid),
-            ("seq", Kind::Uint),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("block", Kind::Cid),
+                ("prev", Kind::OptCid),
+                ("seq", Kind::Uint),
+            ],
+        ),
         output: &[("bytes", Kind::Hex)],
     },
     OpSpec {
         name: "envelope.verifyFollower",
         run: plain!(verify_follower),
         summary: "Decode an envelope and run follower verification (VERIFY-1).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("readKey", Kind::OptHex),
-            ("envelope", Kind::Hex),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("readKey", Kind::OptHex),
+                ("envelope", Kind::Hex),
+            ],
+        ),
         output: &VERIFIED_OUT,
     },
     OpSpec {
         name: "envelope.verifyReader",
         run: plain!(verify_reader),
         summary: "Decode an envelope and run reader verification (VERIFY-2).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("readKey", Kind::OptHex),
-            ("envelope", Kind::Hex),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("readKey", Kind::OptHex),
+                ("envelope", Kind::Hex),
+            ],
+        ),
         output: &[
             VERIFIED_OUT[0],
             VERIFIED_OUT[1],
@@ -288,12 +316,10 @@ pub const OPERATIONS: &[OpSpec] = &[
         name: "log.replay",
         run: log_replay,
         summary: "Deliver envelopes in order to an empty log; report each outcome and the final head and counter.",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("deliveries", Kind::HexArray),
-        ],
+        inputs: &with::<4>(
+            &CONTEXT,
+            &[("followKey", Kind::Hex), ("deliveries", Kind::HexArray)],
+        ),
         output: &[
             ("counter", Kind::Uint),
             ("head", Kind::OptCid),
@@ -352,44 +378,24 @@ pub const OPERATIONS: &[OpSpec] = &[
         name: "acl.checkChange",
         run: plain!(acl_check_change),
         summary: "Check one ACL event of the logs as a single event: its outcome in the folded set.",
-        inputs: &[
-            ACL_CONTEXT[0],
-            ACL_CONTEXT[1],
-            ACL_CONTEXT[2],
-            ACL_CONTEXT[3],
-            ACL_CONTEXT[4],
-            ("cid", Kind::Cid),
-        ],
+        inputs: &with::<6>(&ACL_CONTEXT, &[("cid", Kind::Cid)]),
         output: &[],
     },
     OpSpec {
         name: "acl.acceptsRecord",
         run: plain!(acl_accepts_record),
         summary: "Whether the folded ACL accepts the record of `author` at `seq` (write, or a cut covering it).",
-        inputs: &[
-            ACL_CONTEXT[0],
-            ACL_CONTEXT[1],
-            ACL_CONTEXT[2],
-            ACL_CONTEXT[3],
-            ACL_CONTEXT[4],
-            ("author", Kind::Text),
-            ("seq", Kind::Uint),
-        ],
+        inputs: &with::<7>(&ACL_CONTEXT, &[("author", Kind::Text), ("seq", Kind::Uint)]),
         output: &[],
     },
     OpSpec {
         name: "acl.decide",
         run: plain!(acl_decide),
         summary: "The folded ACL's decision for `peer` and `action`.",
-        inputs: &[
-            ACL_CONTEXT[0],
-            ACL_CONTEXT[1],
-            ACL_CONTEXT[2],
-            ACL_CONTEXT[3],
-            ACL_CONTEXT[4],
-            ("peer", Kind::Text),
-            ("action", Kind::Action),
-        ],
+        inputs: &with::<7>(
+            &ACL_CONTEXT,
+            &[("peer", Kind::Text), ("action", Kind::Action)],
+        ),
         output: &[],
     },
     OpSpec {
@@ -403,29 +409,31 @@ pub const OPERATIONS: &[OpSpec] = &[
         name: "sync.servePull",
         run: plain!(serve_pull),
         summary: "Answer a pull from a log held from seq 1 (SYNC-5): the server's counter and the records of its answer.",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("held", Kind::HexArray),
-            ("after", Kind::Uint),
-            ("limit", Kind::Uint),
-        ],
+        inputs: &with::<6>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("held", Kind::HexArray),
+                ("after", Kind::Uint),
+                ("limit", Kind::Uint),
+            ],
+        ),
         output: &[("counter", Kind::Uint), ("records", Kind::CidArray)],
     },
     OpSpec {
         name: "sync.decideRecords",
         run: plain!(decide_records),
         summary: "Decide the envelopes of one records message at a peer holding `held` (SYNC-6, SYNC-7, SYNC-11).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("readKey", Kind::OptHex),
-            ("held", Kind::HexArray),
-            ("incoming", Kind::HexArray),
-            ("senderCounter", Kind::Uint),
-        ],
+        inputs: &with::<7>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("readKey", Kind::OptHex),
+                ("held", Kind::HexArray),
+                ("incoming", Kind::HexArray),
+                ("senderCounter", Kind::Uint),
+            ],
+        ),
         output: &[
             ("appended", Kind::CidArray),
             ("counter", Kind::Uint),

@@ -2,7 +2,6 @@
 //! records — the genesis, change events, deletes — and the decisions it gives (spec chapter 6).
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::Rng;
 use serde_json::{Map, Value, json};
 use threads::ErrorCode as E;
 use threads::acl::{AclChange, AclDocument, AclEvent, AclOp, Role, Roles};
@@ -15,7 +14,7 @@ use threads::record::Position;
 use super::forge::{Tweaks, Writer, after, raw_codec_cid, reseal};
 use super::invites::{array, document_cbor};
 use super::records::TIME;
-use super::{Intent, SuiteBuilder};
+use super::{Intent, SuiteBuilder, random_seed};
 use crate::format::SuiteFile;
 use crate::ops;
 use threads_fixtures::acl_worked_example as worked;
@@ -44,9 +43,7 @@ fn identity(seed_hex: &str) -> Result<IdentityKey> {
 }
 
 fn random_identity(rng: &mut ChaCha20Rng) -> IdentityKey {
-    let mut seed = [0u8; 32];
-    rng.fill_bytes(&mut seed);
-    IdentityKey::from_seed(&seed)
+    IdentityKey::from_seed(&random_seed(rng))
 }
 
 /// The thread of the worked example (variant 0x70, random part 00 01 … 1f) and its keys.

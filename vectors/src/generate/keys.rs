@@ -2,13 +2,12 @@
 
 use multibase::Base;
 use rand_chacha::ChaCha20Rng;
-use rand_core::Rng;
 use serde_json::json;
 use threads::ErrorCode as E;
 use threads::id::LOG_ID_PREFIX;
 use threads::keys::{IdentityKey, KeySet};
 
-use super::{Intent, SuiteBuilder};
+use super::{Intent, SuiteBuilder, random_seed};
 use crate::format::SuiteFile;
 use threads_fixtures::cbor;
 
@@ -39,12 +38,6 @@ pub fn generate() -> Result<SuiteFile, String> {
     s.finish()
 }
 
-fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    rng.fill_bytes(&mut seed);
-    seed
-}
-
 fn identities(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
     s.group("IdentityFromSeed", "identity.fromSeed", json!({}));
     for (i, seed) in RFC8032_SEEDS.iter().enumerate() {
@@ -63,7 +56,7 @@ fn identities(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
             "KEY-1",
             &["NORMAL"],
             comment,
-            json!({"seed": hex::encode(seed(rng))}),
+            json!({"seed": hex::encode(random_seed(rng))}),
             Intent::Valid,
         );
     }
@@ -75,7 +68,7 @@ fn base58(bytes: &[u8]) -> String {
 }
 
 fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
-    let log = IdentityKey::from_seed(&seed(rng)).log_id();
+    let log = IdentityKey::from_seed(&random_seed(rng)).log_id();
     let good = log.to_bytes();
     let with_key = |key: &[u8]| [&LOG_ID_PREFIX[..], key].concat();
     // The Ed25519 identity point (small order) and a non-canonical encoding of y = 1 (y + p).
@@ -167,8 +160,8 @@ fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
 }
 
 fn log_addrs(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
-    let peer = IdentityKey::from_seed(&seed(rng)).log_id();
-    let log = IdentityKey::from_seed(&seed(rng)).log_id();
+    let peer = IdentityKey::from_seed(&random_seed(rng)).log_id();
+    let log = IdentityKey::from_seed(&random_seed(rng)).log_id();
     s.group("LogAddrDecode", "logAddr.decode", json!({}));
     let valid = [
         format!("/ip4/127.0.0.1/tcp/4006/p2p/{peer}/ipel/{log}"),

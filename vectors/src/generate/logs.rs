@@ -203,9 +203,7 @@ pub fn generate() -> Result<SuiteFile, String> {
             E::SignatureInvalid,
         ),
     ];
-    for (section, flags, comment, input, code) in invalid {
-        s.case(section, flags, comment, input, Intent::Invalid(code));
-    }
+    s.invalid_cases(invalid, |input| input);
     s.finish()
 }
 

@@ -16,7 +16,7 @@ mod tid;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use threads::ErrorCode;
@@ -64,6 +64,13 @@ pub fn scenario_rng(suite: &str, scenario: &str) -> ChaCha20Rng {
     ChaCha20Rng::from_seed(hash.finalize().into())
 }
 
+/// 32 bytes from a scenario's RNG: a seed for an identity key.
+pub fn random_seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    seed
+}
+
 /// What the generator intends a case to be; checked against the reference.
 #[derive(Debug, Clone, Copy)]
 pub enum Intent {
@@ -72,6 +79,9 @@ pub enum Intent {
     /// Must fail with this code.
     Invalid(ErrorCode),
 }
+
+/// A row of a table of invalid cases: section, flags, comment, the input, the expected code.
+pub type InvalidRow<'a, T> = (&'a str, &'a [&'a str], &'a str, T, ErrorCode);
 
 /// Builds one suite file, computing every expected value with the reference.
 pub struct SuiteBuilder {
@@ -175,6 +185,23 @@ impl SuiteBuilder {
             error_code,
         });
         self.next_id += 1;
+    }
+
+    /// Adds one invalid case per row of a table, its inputs made from the row's input by `inputs`.
+    pub fn invalid_cases<'a, T>(
+        &mut self,
+        rows: impl IntoIterator<Item = InvalidRow<'a, T>>,
+        inputs: impl Fn(T) -> Value,
+    ) {
+        for (section, flags, comment, input, code) in rows {
+            self.case(
+                section,
+                flags,
+                comment,
+                inputs(input),
+                Intent::Invalid(code),
+            );
+        }
     }
 
     /// Finishes the suite, or reports every case whose intent the reference contradicted.

@@ -12,7 +12,7 @@ use threads::keys::{IdentityKey, KeySet};
 use threads::record::{Event, Position, Record};
 use threads::seal::{self, Layer};
 
-use super::forge::{Tweaks, Writer, after, raw_codec_cid, reseal};
+use super::forge::{Tweaks, Writer, add_group_order, after, raw_codec_cid, reseal};
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 use threads_fixtures::cbor;
@@ -756,25 +756,7 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             E::BlockMalformed,
         ),
     ];
-    for (section, flags, comment, input, code) in cases {
-        s.case(section, flags, comment, input, Intent::Invalid(code));
-    }
-}
-
-/// Adds the group order L to the S half of a signature: a non-canonical S that lax verifiers accept.
-fn add_group_order(mut sig: [u8; 64]) -> [u8; 64] {
-    const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x10,
-    ];
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = u16::from(sig[32 + i]) + u16::from(L[i]) + carry;
-        sig[32 + i] = sum as u8;
-        carry = sum >> 8;
-    }
-    sig
+    s.invalid_cases(cases, |input| input);
 }
 
 fn verify_reader(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
@@ -908,9 +890,7 @@ fn verify_reader(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             E::BodyDecryptFailed,
         ),
     ];
-    for (section, flags, comment, input, code) in cases {
-        s.case(section, flags, comment, input, Intent::Invalid(code));
-    }
+    s.invalid_cases(cases, |input| input);
 }
 
 fn notes(s: &mut SuiteBuilder) {

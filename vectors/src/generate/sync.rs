@@ -712,9 +712,7 @@ fn decode_message(
             E::EnvelopeMalformed,
         ),
     ];
-    for (section, flags, comment, message, code) in own_codes {
-        s.case(section, flags, comment, b(&message), Intent::Invalid(code));
-    }
+    s.invalid_cases(own_codes, |message| b(&message));
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -202,15 +202,7 @@ pub fn generate() -> Result<SuiteFile, String> {
             E::TidUnknownVariant,
         ),
     ];
-    for (section, flags, comment, text, code) in invalid_text {
-        s.case(
-            section,
-            flags,
-            comment,
-            json!({"text": text}),
-            Intent::Invalid(*code),
-        );
-    }
+    s.invalid_cases(invalid_text.iter().cloned(), |text| json!({"text": text}));
 
     s.group("TidDecodeBytes", "tid.decodeBytes", json!({}));
     s.case(
@@ -337,15 +329,10 @@ pub fn generate() -> Result<SuiteFile, String> {
             E::TidLongRandom,
         ),
     ];
-    for (section, flags, comment, bytes, code) in invalid_bytes {
-        s.case(
-            section,
-            flags,
-            comment,
-            json!({"bytes": bytes}),
-            Intent::Invalid(*code),
-        );
-    }
+    s.invalid_cases(
+        invalid_bytes.iter().cloned(),
+        |bytes| json!({"bytes": bytes}),
+    );
 
     s.group("TidEncode", "tid.encode", json!({}));
     let r: Vec<u8> = (0u8..32).collect();

@@ -81,11 +81,12 @@ mod field {
         true
     }
 
-    fn minus_p(a: &Fe) -> Fe {
+    /// a - b limb by limb with borrows, for a >= b.
+    fn limb_sub(a: &Fe, b: &Fe) -> Fe {
         let mut out = [0u32; 8];
         let mut borrow = 0i64;
         for i in 0..8 {
-            let d = i64::from(a[i]) - i64::from(P[i]) - borrow;
+            let d = i64::from(a[i]) - i64::from(b[i]) - borrow;
             borrow = i64::from(d < 0);
             out[i] = d.rem_euclid(1 << 32) as u32;
         }
@@ -118,7 +119,7 @@ mod field {
             *o = l as u32;
         }
         while at_least_p(&out) {
-            out = minus_p(&out);
+            out = limb_sub(&out, &P);
         }
         out
     }
@@ -155,14 +156,7 @@ mod field {
 
     /// a - b as a + (p - b); both reduced.
     pub fn sub(a: &Fe, b: &Fe) -> Fe {
-        let mut neg = [0u32; 8];
-        let mut borrow = 0i64;
-        for i in 0..8 {
-            let d = i64::from(P[i]) - i64::from(b[i]) - borrow;
-            borrow = i64::from(d < 0);
-            neg[i] = d.rem_euclid(1 << 32) as u32;
-        }
-        add(a, &neg)
+        add(a, &limb_sub(&P, b))
     }
 
     pub fn mul(a: &Fe, b: &Fe) -> Fe {
