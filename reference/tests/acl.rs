@@ -604,26 +604,23 @@ fn rfc8032(seed: &str) -> LogId {
 /// Reproduces §6.12 step by step: A and B change C concurrently, then disagree.
 #[test]
 fn worked_example_two_admins() {
+    use threads_fixtures::acl_worked_example as worked;
+
     // RFC 8032 §7.1 TEST 2, TEST 1 and TEST 3 keys; their log ID bytes sort A < B < C.
-    let a = rfc8032("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
-    let b = rfc8032("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
-    let c = rfc8032("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7");
+    let a = rfc8032(worked::SEED_A);
+    let b = rfc8032(worked::SEED_B);
+    let c = rfc8032(worked::SEED_C);
     assert_eq!(
-        a.to_string(),
-        "12D3KooWDwTirQce1RRKnasT5fPVFgzXCy6SiRgSwrwPGLC7zE91"
-    );
-    assert_eq!(
-        b.to_string(),
-        "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"
-    );
-    assert_eq!(
-        c.to_string(),
-        "12D3KooWSoKFn4y7TtC1chE8CRkXdPZZfkjfNbTSUK5rjjp4oPHn"
+        [a, b, c].map(|peer| peer.to_string()),
+        worked::PEER_IDS,
+        "the peer IDs spec/acl.md 6.12 prints"
     );
     assert!(a < b && b < c);
+    let example_thread =
+        ThreadId::from_parts(Variant::AccessControlled, &worked::THREAD_RANDOM).expect("32 bytes");
     let genesis = genesis_of(
         a,
-        AclDocument::for_thread(&thread(), a)
+        AclDocument::for_thread(&example_thread, a)
             .with_admin(b)
             .with_peer(b, Roles::of(Role::Write))
             .with_peer(c, Roles::of(Role::Write)),
@@ -667,19 +664,9 @@ fn worked_example_two_admins() {
     assert_eq!(step3.document(), step2.document());
 
     let json = serde_json::to_value(step3.document()).expect("serialisable");
-    assert_eq!(
-        json,
-        serde_json::json!({
-            "_id": "bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy",
-            "admins": ["12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"],
-            "default": "no-access",
-            "peers": {
-                "12D3KooWDwTirQce1RRKnasT5fPVFgzXCy6SiRgSwrwPGLC7zE91": ["write"],
-                "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV": ["write"],
-                "12D3KooWSoKFn4y7TtC1chE8CRkXdPZZfkjfNbTSUK5rjjp4oPHn": ["read"],
-            },
-        })
-    );
+    let printed: serde_json::Value =
+        serde_json::from_str(worked::FINAL_DOCUMENT).expect("the fixture is JSON");
+    assert_eq!(json, printed);
 }
 
 /// The bodies §6.6 shows, byte for byte.

@@ -84,6 +84,19 @@ pub struct OpSpec {
     pub inputs: &'static [(&'static str, Kind)],
     /// Fields of `expected`.
     pub output: &'static [(&'static str, Kind)],
+    /// Runs the operation with the reference (private: the runner calls [`execute`]).
+    run: Handler,
+}
+
+/// An operation's implementation. Only `log.replay` fails with a state; every other operation
+/// fails with a plain [`Error`] and is adapted by `plain!`.
+type Handler = fn(&Inputs) -> Result<Value, Failure>;
+
+/// Adapts an operation that fails with a plain [`Error`] to a [`Handler`].
+macro_rules! plain {
+    ($run:path) => {
+        |input: &Inputs| $run(input).map_err(Failure::from)
+    };
 }
 
 const TID_OUT: &[(&str, Kind)] = &[
@@ -117,46 +130,77 @@ const ACL_CONTEXT: [(&str, Kind); 5] = [
     ("logs", Kind::LogMap),
 ];
 
+/// `shared` followed by an operation's own fields, as one array of `M` fields: the tables name a
+/// shared context once instead of copying its entries. `M` is stated by the caller (stable Rust
+/// cannot add const generics); a wrong `M` fails the build, never a run.
+const fn with<const M: usize>(
+    shared: &[(&'static str, Kind)],
+    own: &[(&'static str, Kind)],
+) -> [(&'static str, Kind); M] {
+    assert!(
+        M == shared.len() + own.len(),
+        "M must be the number of fields"
+    );
+    let mut out = [("", Kind::Hex); M];
+    let mut i = 0;
+    while i < M {
+        out[i] = if i < shared.len() {
+            shared[i]
+        } else {
+            own[i - shared.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
 /// Every operation, in the order vectors/README.md documents them.
 pub const OPERATIONS: &[OpSpec] = &[
     OpSpec {
         name: "tid.decode",
+        run: plain!(tid_decode),
         summary: "Decode a Thread ID's text form (any accepted multibase).",
         inputs: &[("text", Kind::Text)],
         output: TID_OUT,
     },
     OpSpec {
         name: "tid.decodeBytes",
+        run: plain!(tid_decode_bytes),
         summary: "Decode a Thread ID's binary form.",
         inputs: &[("bytes", Kind::Hex)],
         output: TID_OUT,
     },
     OpSpec {
         name: "tid.encode",
+        run: plain!(tid_encode),
         summary: "Build a Thread ID from a variant and a random part.",
         inputs: &[("variant", Kind::Variant), ("random", Kind::Hex)],
         output: TID_OUT,
     },
     OpSpec {
         name: "identity.fromSeed",
+        run: plain!(identity_from_seed),
         summary: "Derive the log ID of an Ed25519 seed.",
         inputs: &[("seed", Kind::Hex)],
         output: LOG_ID_OUT,
     },
     OpSpec {
         name: "logId.decode",
+        run: plain!(log_id_decode),
         summary: "Decode a log ID's base58btc text form.",
         inputs: &[("text", Kind::Text)],
         output: LOG_ID_OUT,
     },
     OpSpec {
         name: "logId.decodeBytes",
+        run: plain!(log_id_decode_bytes),
         summary: "Decode a log ID's binary form.",
         inputs: &[("bytes", Kind::Hex)],
         output: LOG_ID_OUT,
     },
     OpSpec {
         name: "logAddr.decode",
+        run: plain!(log_addr_decode),
         summary: "Decode a log address.",
         inputs: &[("text", Kind::Text)],
         output: &[
@@ -168,6 +212,7 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "keyset.decode",
+        run: plain!(keyset_decode),
         summary: "Decode a key set.",
         inputs: &[("bytes", Kind::Hex)],
         output: &[
@@ -178,30 +223,35 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "keyset.encode",
+        run: plain!(keyset_encode),
         summary: "Encode a key set.",
         inputs: &[("followKey", Kind::Hex), ("readKey", Kind::OptHex)],
         output: &[("bytes", Kind::Hex)],
     },
     OpSpec {
         name: "seal.associatedData",
+        run: plain!(associated_data),
         summary: "Build a layer's associated data.",
-        inputs: &[CONTEXT[0], CONTEXT[1], ("layer", Kind::Layer)],
+        inputs: &with::<3>(&CONTEXT, &[("layer", Kind::Layer)]),
         output: &[("ad", Kind::Hex)],
     },
     OpSpec {
         name: "seal.open",
+        run: plain!(seal_open),
         summary: "Open a sealed layer of a thread's log (associated data built from thread, log and layer); the record layer must carry its synthetic nonce (SEAL-5).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("layer", Kind::Layer),
-            ("key", Kind::Hex),
-            ("sealed", Kind::Hex),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("layer", Kind::Layer),
+                ("key", Kind::Hex),
+                ("sealed", Kind::Hex),
+            ],
+        ),
         output: &[("plaintext", Kind::Hex)],
     },
     OpSpec {
         name: "seal.openRaw",
+        run: plain!(seal_open_raw),
         summary: "Open nonce ‖ ciphertext ‖ tag with explicit associated data; errors use the layer's code.",
         inputs: &[
             ("layer", Kind::Layer),
@@ -213,38 +263,44 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "record.signingInput",
+        run: plain!(signing_input),
         summary: "Build the bytes a writer signs.",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("block", Kind::Cid),
-            ("prev", Kind::OptCid),
-            ("seq", Kind::Uint),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("block", Kind::Cid),
+                ("prev", Kind::OptCid),
+                ("seq", Kind::Uint),
+            ],
+        ),
         output: &[("bytes", Kind::Hex)],
     },
     OpSpec {
         name: "envelope.verifyFollower",
+        run: plain!(verify_follower),
         summary: "Decode an envelope and run follower verification (VERIFY-1).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("readKey", Kind::OptHex),
-            ("envelope", Kind::Hex),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("readKey", Kind::OptHex),
+                ("envelope", Kind::Hex),
+            ],
+        ),
         output: &VERIFIED_OUT,
     },
     OpSpec {
         name: "envelope.verifyReader",
+        run: plain!(verify_reader),
         summary: "Decode an envelope and run reader verification (VERIFY-2).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("readKey", Kind::OptHex),
-            ("envelope", Kind::Hex),
-        ],
+        inputs: &with::<5>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("readKey", Kind::OptHex),
+                ("envelope", Kind::Hex),
+            ],
+        ),
         output: &[
             VERIFIED_OUT[0],
             VERIFIED_OUT[1],
@@ -258,13 +314,12 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "log.replay",
+        run: log_replay,
         summary: "Deliver envelopes in order to an empty log; report each outcome and the final head and counter.",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("deliveries", Kind::HexArray),
-        ],
+        inputs: &with::<4>(
+            &CONTEXT,
+            &[("followKey", Kind::Hex), ("deliveries", Kind::HexArray)],
+        ),
         output: &[
             ("counter", Kind::Uint),
             ("head", Kind::OptCid),
@@ -273,6 +328,7 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "hpke.open",
+        run: plain!(hpke_open),
         summary: "RFC 9180 single-shot open, base mode, DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20Poly1305.",
         inputs: &[
             ("skR", Kind::Hex),
@@ -285,12 +341,14 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "invite.recipientKeys",
+        run: plain!(recipient_keys),
         summary: "The X25519 key pair an invite is sealed to, derived from an Ed25519 seed.",
         inputs: &[("seed", Kind::Hex)],
         output: &[("x25519Public", Kind::Hex), ("x25519Secret", Kind::Hex)],
     },
     OpSpec {
         name: "invite.open",
+        run: plain!(invite_open),
         summary: "Open an invite with the recipient's seed: every check of INV-6, then INV-9.",
         inputs: &[("recipientSeed", Kind::Hex), ("invite", Kind::Hex)],
         output: &[
@@ -305,6 +363,7 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "acl.evaluate",
+        run: plain!(acl_evaluate),
         summary: "Verify and link every log's envelopes, then fold the genesis and the ACL events.",
         inputs: &ACL_CONTEXT,
         output: &[
@@ -317,76 +376,64 @@ pub const OPERATIONS: &[OpSpec] = &[
     },
     OpSpec {
         name: "acl.checkChange",
+        run: plain!(acl_check_change),
         summary: "Check one ACL event of the logs as a single event: its outcome in the folded set.",
-        inputs: &[
-            ACL_CONTEXT[0],
-            ACL_CONTEXT[1],
-            ACL_CONTEXT[2],
-            ACL_CONTEXT[3],
-            ACL_CONTEXT[4],
-            ("cid", Kind::Cid),
-        ],
+        inputs: &with::<6>(&ACL_CONTEXT, &[("cid", Kind::Cid)]),
         output: &[],
     },
     OpSpec {
         name: "acl.acceptsRecord",
+        run: plain!(acl_accepts_record),
         summary: "Whether the folded ACL accepts the record of `author` at `seq` (write, or a cut covering it).",
-        inputs: &[
-            ACL_CONTEXT[0],
-            ACL_CONTEXT[1],
-            ACL_CONTEXT[2],
-            ACL_CONTEXT[3],
-            ACL_CONTEXT[4],
-            ("author", Kind::Text),
-            ("seq", Kind::Uint),
-        ],
+        inputs: &with::<7>(&ACL_CONTEXT, &[("author", Kind::Text), ("seq", Kind::Uint)]),
         output: &[],
     },
     OpSpec {
         name: "acl.decide",
+        run: plain!(acl_decide),
         summary: "The folded ACL's decision for `peer` and `action`.",
-        inputs: &[
-            ACL_CONTEXT[0],
-            ACL_CONTEXT[1],
-            ACL_CONTEXT[2],
-            ACL_CONTEXT[3],
-            ACL_CONTEXT[4],
-            ("peer", Kind::Text),
-            ("action", Kind::Action),
-        ],
+        inputs: &with::<7>(
+            &ACL_CONTEXT,
+            &[("peer", Kind::Text), ("action", Kind::Action)],
+        ),
         output: &[],
     },
     OpSpec {
         name: "sync.decodeMessage",
+        run: plain!(decode_message),
         summary: "Decode a sync message (SYNC-1, SYNC-2); envelopes are given by their record CIDs.",
         inputs: &[("bytes", Kind::Hex)],
         output: &[("message", Kind::SyncMessage)],
     },
     OpSpec {
         name: "sync.servePull",
+        run: plain!(serve_pull),
         summary: "Answer a pull from a log held from seq 1 (SYNC-5): the server's counter and the records of its answer.",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("held", Kind::HexArray),
-            ("after", Kind::Uint),
-            ("limit", Kind::Uint),
-        ],
+        inputs: &with::<6>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("held", Kind::HexArray),
+                ("after", Kind::Uint),
+                ("limit", Kind::Uint),
+            ],
+        ),
         output: &[("counter", Kind::Uint), ("records", Kind::CidArray)],
     },
     OpSpec {
         name: "sync.decideRecords",
+        run: plain!(decide_records),
         summary: "Decide the envelopes of one records message at a peer holding `held` (SYNC-6, SYNC-7, SYNC-11).",
-        inputs: &[
-            CONTEXT[0],
-            CONTEXT[1],
-            ("followKey", Kind::Hex),
-            ("readKey", Kind::OptHex),
-            ("held", Kind::HexArray),
-            ("incoming", Kind::HexArray),
-            ("senderCounter", Kind::Uint),
-        ],
+        inputs: &with::<7>(
+            &CONTEXT,
+            &[
+                ("followKey", Kind::Hex),
+                ("readKey", Kind::OptHex),
+                ("held", Kind::HexArray),
+                ("incoming", Kind::HexArray),
+                ("senderCounter", Kind::Uint),
+            ],
+        ),
         output: &[
             ("appended", Kind::CidArray),
             ("counter", Kind::Uint),
@@ -420,44 +467,33 @@ impl From<Error> for Failure {
 
 /// Runs `operation` on `inputs` (group parameters merged with the case's inputs).
 pub fn execute(operation: &str, inputs: &Map<String, Value>) -> Result<Value, Failure> {
-    if operation == "log.replay" {
-        return log_replay(&Inputs(inputs));
+    match spec_of(operation) {
+        Some(op) => (op.run)(&Inputs(inputs)),
+        None => Err(Failure::from(Error::new(
+            ErrorCode::Unsupported,
+            format!("unknown operation {operation}"),
+        ))),
     }
-    execute_single(operation, &Inputs(inputs)).map_err(Failure::from)
 }
 
-fn execute_single(operation: &str, input: &Inputs) -> Result<Value> {
-    match operation {
-        "tid.decode" => Ok(tid_json(&ThreadId::from_str(input.str("text")?)?)),
-        "tid.decodeBytes" => Ok(tid_json(&ThreadId::from_bytes(&input.hex("bytes")?)?)),
-        "tid.encode" => tid_encode(input),
-        "identity.fromSeed" => identity_from_seed(input),
-        "logId.decode" => Ok(log_id_json(&LogId::from_str(input.str("text")?)?)),
-        "logId.decodeBytes" => Ok(log_id_json(&LogId::from_bytes(&input.hex("bytes")?)?)),
-        "logAddr.decode" => log_addr_decode(input),
-        "keyset.decode" => Ok(keyset_json(&KeySet::from_bytes(&input.hex("bytes")?)?)),
-        "keyset.encode" => keyset_encode(input),
-        "seal.associatedData" => associated_data(input),
-        "seal.open" => seal_open(input),
-        "seal.openRaw" => seal_open_raw(input),
-        "record.signingInput" => signing_input(input),
-        "envelope.verifyFollower" => verify_follower(input),
-        "envelope.verifyReader" => verify_reader(input),
-        "sync.decodeMessage" => decode_message(input),
-        "sync.servePull" => serve_pull(input),
-        "sync.decideRecords" => decide_records(input),
-        "hpke.open" => hpke_open(input),
-        "invite.recipientKeys" => recipient_keys(input),
-        "invite.open" => invite_open(input),
-        "acl.evaluate" => acl_evaluate(input),
-        "acl.checkChange" => acl_check_change(input),
-        "acl.acceptsRecord" => acl_accepts_record(input),
-        "acl.decide" => acl_decide(input),
-        other => Err(Error::new(
-            ErrorCode::Unsupported,
-            format!("unknown operation {other}"),
-        )),
-    }
+fn tid_decode(input: &Inputs) -> Result<Value> {
+    Ok(tid_json(&ThreadId::from_str(input.str("text")?)?))
+}
+
+fn tid_decode_bytes(input: &Inputs) -> Result<Value> {
+    Ok(tid_json(&ThreadId::from_bytes(&input.hex("bytes")?)?))
+}
+
+fn log_id_decode(input: &Inputs) -> Result<Value> {
+    Ok(log_id_json(&LogId::from_str(input.str("text")?)?))
+}
+
+fn log_id_decode_bytes(input: &Inputs) -> Result<Value> {
+    Ok(log_id_json(&LogId::from_bytes(&input.hex("bytes")?)?))
+}
+
+fn keyset_decode(input: &Inputs) -> Result<Value> {
+    Ok(keyset_json(&KeySet::from_bytes(&input.hex("bytes")?)?))
 }
 
 /// Typed access to a case's inputs; a missing or ill-typed input is BAD_REQUEST.

@@ -225,46 +225,12 @@ pub fn base32_lower(bytes: &[u8]) -> String {
     out
 }
 
-/// A minimal CBOR head: major type and argument.
-pub fn cbor_head(major: u8, value: u64) -> Vec<u8> {
-    let m = major << 5;
-    match value {
-        0..=23 => vec![m | value as u8],
-        24..=0xff => vec![m | 24, value as u8],
-        0x100..=0xffff => [vec![m | 25], (value as u16).to_be_bytes().to_vec()].concat(),
-        0x1_0000..=0xffff_ffff => [vec![m | 26], (value as u32).to_be_bytes().to_vec()].concat(),
-        _ => [vec![m | 27], value.to_be_bytes().to_vec()].concat(),
-    }
-}
-
-/// A CBOR unsigned integer.
-pub fn cbor_uint(value: u64) -> Vec<u8> {
-    cbor_head(0, value)
-}
-
-/// A CBOR byte string.
-pub fn cbor_bytes(bytes: &[u8]) -> Vec<u8> {
-    [cbor_head(2, bytes.len() as u64), bytes.to_vec()].concat()
-}
-
-/// A CBOR text string.
-pub fn cbor_text(text: &str) -> Vec<u8> {
-    [cbor_head(3, text.len() as u64), text.as_bytes().to_vec()].concat()
-}
-
-/// A CBOR map with the entries in exactly the given order (so tests can build non-canonical maps).
-pub fn cbor_map(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut out = cbor_head(5, entries.len() as u64);
-    for (key, value) in entries {
-        out.extend(cbor_text(key));
-        out.extend_from_slice(value);
-    }
-    out
-}
-
-/// A CID link (tag 42 with the 0x00 multibase-identity prefix) as DAG-CBOR.
-pub fn cbor_link(cid: &Cid) -> Vec<u8> {
-    let mut out = vec![0xd8, 0x2a];
-    out.extend(cbor_bytes(&[&[0u8][..], &cid.to_bytes()].concat()));
-    out
-}
+/// The hand-written CBOR writer of `threads-fixtures`, independent of the reference's encoder,
+/// under the names these tests use (`cbor_map` keeps its entries in the given order, so tests can
+/// build non-canonical maps). Each test binary uses a few of them, hence the allow, as for the
+/// module's dead code.
+#[allow(unused_imports)]
+pub use threads_fixtures::cbor::{
+    bytes as cbor_bytes, head as cbor_head, link as cbor_link, map as cbor_map, text as cbor_text,
+    uint as cbor_uint,
+};

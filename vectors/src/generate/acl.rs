@@ -2,7 +2,6 @@
 //! records — the genesis, change events, deletes — and the decisions it gives (spec chapter 6).
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::Rng;
 use serde_json::{Map, Value, json};
 use threads::ErrorCode as E;
 use threads::acl::{AclChange, AclDocument, AclEvent, AclOp, Role, Roles};
@@ -12,28 +11,16 @@ use threads::invite::Join;
 use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
 
-use super::cbor;
 use super::forge::{Tweaks, Writer, after, raw_codec_cid, reseal};
 use super::invites::{array, document_cbor};
-use super::keys::RFC8032_SEEDS;
 use super::records::TIME;
-use super::{Intent, SuiteBuilder};
+use super::{Intent, SuiteBuilder, random_seed};
 use crate::format::SuiteFile;
 use crate::ops;
+use threads_fixtures::acl_worked_example as worked;
+use threads_fixtures::cbor;
 
 type Result<T> = std::result::Result<T, String>;
-
-/// spec/acl.md 6.12: the worked example's final document.
-const WORKED_EXAMPLE_DOCUMENT: &str = r#"{
-  "_id": "bafyaaaicamcakbqhbaequcymbuha6earcijrifiwc4mbsgq3dqor4hy",
-  "admins": ["12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV"],
-  "default": "no-access",
-  "peers": {
-    "12D3KooWDwTirQce1RRKnasT5fPVFgzXCy6SiRgSwrwPGLC7zE91": ["write"],
-    "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV": ["write"],
-    "12D3KooWSoKFn4y7TtC1chE8CRkXdPZZfkjfNbTSUK5rjjp4oPHn": ["read"]
-  }
-}"#;
 
 /// The peers: A, B and C are those of the worked example (RFC 8032 TEST 2, 1 and 3, so their log
 /// IDs sort A < B < C); D to G come from the suite's RNG.
@@ -56,9 +43,7 @@ fn identity(seed_hex: &str) -> Result<IdentityKey> {
 }
 
 fn random_identity(rng: &mut ChaCha20Rng) -> IdentityKey {
-    let mut seed = [0u8; 32];
-    rng.fill_bytes(&mut seed);
-    IdentityKey::from_seed(&seed)
+    IdentityKey::from_seed(&random_seed(rng))
 }
 
 /// The thread of the worked example (variant 0x70, random part 00 01 … 1f) and its keys.
@@ -184,7 +169,7 @@ fn write() -> Roles {
 }
 
 /// Generates the `acl` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
+pub fn generate() -> Result<SuiteFile> {
     let mut s = SuiteBuilder::new(
         "acl",
         &[
@@ -196,20 +181,20 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
         ],
     );
     notes(&mut s);
-    let random: Vec<u8> = (0u8..32).collect();
+    let mut rng = s.rng("cast");
     let ctx = Ctx {
-        thread: ThreadId::from_parts(Variant::AccessControlled, &random)
+        thread: ThreadId::from_parts(Variant::AccessControlled, &worked::THREAD_RANDOM)
             .map_err(|e| e.to_string())?,
-        keys: KeySet::generate(rng),
+        keys: KeySet::generate(&mut rng),
     };
     let cast = Cast {
-        a: identity(RFC8032_SEEDS[1])?,
-        b: identity(RFC8032_SEEDS[0])?,
-        c: identity(RFC8032_SEEDS[2])?,
-        d: random_identity(rng),
-        e: random_identity(rng),
-        f: random_identity(rng),
-        g: random_identity(rng),
+        a: identity(worked::SEED_A)?,
+        b: identity(worked::SEED_B)?,
+        c: identity(worked::SEED_C)?,
+        d: random_identity(&mut rng),
+        e: random_identity(&mut rng),
+        f: random_identity(&mut rng),
+        g: random_identity(&mut rng),
     };
     let base = json!({
         "thread": ctx.thread.to_string(),
@@ -219,15 +204,24 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
     });
     let mut evaluate: Vec<EvaluateCase> = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
-    worked_example(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    bypass(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    clock_order(&ctx, &cast, &mut evaluate, rng)?;
-    revocation(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    replayed_grant(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    deletes(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    malformed_events(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    defaults_and_admins(&ctx, &cast, &mut evaluate, &mut groups, rng)?;
-    let no_genesis = invalid_genesis(&ctx, &cast, rng)?;
+    let mut rng = s.rng("worked-example");
+    worked_example(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("bypass");
+    bypass(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("clock-order");
+    clock_order(&ctx, &cast, &mut evaluate, &mut rng)?;
+    let mut rng = s.rng("revocation");
+    revocation(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("replayed-grant");
+    replayed_grant(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("deletes");
+    deletes(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("malformed-events");
+    malformed_events(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("defaults-and-admins");
+    defaults_and_admins(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("invalid-genesis");
+    let no_genesis = invalid_genesis(&ctx, &cast, &mut rng)?;
 
     s.group("AclEvaluate", "acl.evaluate", base.clone());
     for case in &evaluate {
@@ -439,7 +433,7 @@ fn worked_example(
 
     let full = logs(&[la.all(), lb.all(), lc.all()]);
     let expected: Value =
-        serde_json::from_str(WORKED_EXAMPLE_DOCUMENT).map_err(|e| e.to_string())?;
+        serde_json::from_str(worked::FINAL_DOCUMENT).map_err(|e| e.to_string())?;
     let mut inputs = Map::new();
     inputs.insert("thread".into(), ctx.thread.to_string().into());
     inputs.insert(

@@ -191,3 +191,20 @@ pub fn after(envelope: &Envelope, seq: u64) -> Position {
 pub fn raw_codec_cid(bytes: &[u8]) -> Cid {
     Cid::new_v1(0x55, *block::cid_of(bytes).hash())
 }
+
+/// Adds the group order L to the S half of a signature: a non-canonical S that lax verifiers
+/// accept [SIG-2].
+pub fn add_group_order(mut sig: [u8; 64]) -> [u8; 64] {
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x10,
+    ];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(sig[32 + i]) + u16::from(L[i]) + carry;
+        sig[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    sig
+}

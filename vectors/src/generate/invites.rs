@@ -17,12 +17,12 @@ use threads::invite::{
 use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
 
-use super::cbor;
-use super::forge::{Writer, after};
+use super::forge::{Writer, add_group_order, after};
 use super::keys::RFC8032_SEEDS;
 use super::records::TIME;
-use super::{Intent, SuiteBuilder};
+use super::{Intent, SuiteBuilder, random_seed};
 use crate::format::SuiteFile;
+use threads_fixtures::cbor;
 
 /// RFC 9180 Appendix A.2.1: mode_base, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
 /// ChaCha20Poly1305; the encryption of sequence number 0.
@@ -70,16 +70,10 @@ struct World {
     keys: KeySet,
 }
 
-fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    rng.fill_bytes(&mut seed);
-    seed
-}
-
 fn world(rng: &mut ChaCha20Rng) -> World {
-    let inviter = IdentityKey::from_seed(&seed(rng));
-    let recipient = IdentityKey::from_seed(&seed(rng));
-    let bystander = IdentityKey::from_seed(&seed(rng));
+    let inviter = IdentityKey::from_seed(&random_seed(rng));
+    let recipient = IdentityKey::from_seed(&random_seed(rng));
+    let bystander = IdentityKey::from_seed(&random_seed(rng));
     World {
         raw: ThreadId::generate(Variant::Raw, rng),
         ac: ThreadId::generate(Variant::AccessControlled, rng),
@@ -341,24 +335,8 @@ fn sized(w: &World, base: &Invite, target: usize) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Adds the group order L to the S half of a signature: a non-canonical S [SIG-2].
-fn add_group_order(mut sig: [u8; 64]) -> [u8; 64] {
-    const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x10,
-    ];
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = u16::from(sig[32 + i]) + u16::from(L[i]) + carry;
-        sig[32 + i] = sum as u8;
-        carry = sum >> 8;
-    }
-    sig
-}
-
 /// Generates the `invites` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
+pub fn generate() -> Result<SuiteFile> {
     let mut s = SuiteBuilder::new(
         "invites",
         &[
@@ -370,13 +348,19 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile> {
         ],
     );
     notes(&mut s);
-    let w = world(rng);
-    hpke_open(&mut s, &w, rng)?;
-    recipient_keys(&mut s, rng);
-    open_valid(&mut s, &w, rng)?;
-    open_malformed(&mut s, &w, rng)?;
-    open_steps(&mut s, &w, rng)?;
-    open_acl(&mut s, &w, rng)?;
+    let w = world(&mut s.rng("world"));
+    let mut rng = s.rng("hpke-open");
+    hpke_open(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("recipient-keys");
+    recipient_keys(&mut s, &mut rng);
+    let mut rng = s.rng("open-valid");
+    open_valid(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("open-malformed");
+    open_malformed(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("open-steps");
+    open_steps(&mut s, &w, &mut rng)?;
+    let mut rng = s.rng("open-acl");
+    open_acl(&mut s, &w, &mut rng)?;
     s.finish()
 }
 
@@ -503,7 +487,7 @@ fn recipient_keys(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
             "INV-2",
             &["NORMAL"],
             "a seed drawn from the suite's seeded RNG",
-            json!({"seed": hex_of(&seed(rng))}),
+            json!({"seed": hex_of(&random_seed(rng))}),
             Intent::Valid,
         );
     }
@@ -1171,15 +1155,7 @@ fn open_steps(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) -> Result<
             E::InviteMalformed,
         ));
     }
-    for (section, flags, comment, bytes, code) in cases {
-        s.case(
-            section,
-            flags,
-            comment,
-            invite_input(&bytes),
-            Intent::Invalid(code),
-        );
-    }
+    s.invalid_cases(cases, |bytes| invite_input(&bytes));
     Ok(())
 }
 
@@ -1360,15 +1336,7 @@ fn open_acl(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) -> Result<()
             E::InviteMalformed,
         ),
     ];
-    for (section, flags, comment, bytes, code) in cases {
-        s.case(
-            section,
-            flags,
-            comment,
-            invite_input(&bytes),
-            Intent::Invalid(code),
-        );
-    }
+    s.invalid_cases(cases, |bytes| invite_input(&bytes));
     Ok(())
 }
 

@@ -2,28 +2,23 @@
 
 use multibase::Base;
 use rand_chacha::ChaCha20Rng;
-use rand_core::Rng;
 use serde_json::json;
 use threads::ErrorCode as E;
 use threads::id::LOG_ID_PREFIX;
 use threads::keys::{IdentityKey, KeySet};
 
-use super::cbor;
-use super::{Intent, SuiteBuilder};
+use super::{Intent, SuiteBuilder, random_seed};
 use crate::format::SuiteFile;
+use threads_fixtures::cbor;
 
 /// A case over a byte input: section, flags, comment, bytes, and the error it must give (if any).
 type ByteCase<'a> = (&'a str, &'a [&'a str], &'a str, Vec<u8>, Option<E>);
 
-/// RFC 8032 §7.1 TEST 1–3 secret keys (seeds); their public keys are published beside them.
-pub const RFC8032_SEEDS: &[&str] = &[
-    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-    "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
-    "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
-];
+/// RFC 8032 §7.1 TEST 1 to 3 seeds, as published.
+pub use threads_fixtures::RFC8032_SEEDS;
 
 /// Generates the `keys` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "keys",
         &[
@@ -32,17 +27,15 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    identities(&mut s, rng);
-    log_ids(&mut s, rng);
-    log_addrs(&mut s, rng);
-    key_sets(&mut s, rng);
+    let mut rng = s.rng("identities");
+    identities(&mut s, &mut rng);
+    let mut rng = s.rng("log-ids");
+    log_ids(&mut s, &mut rng);
+    let mut rng = s.rng("log-addrs");
+    log_addrs(&mut s, &mut rng);
+    let mut rng = s.rng("key-sets");
+    key_sets(&mut s, &mut rng);
     s.finish()
-}
-
-fn seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    rng.fill_bytes(&mut seed);
-    seed
 }
 
 fn identities(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
@@ -63,7 +56,7 @@ fn identities(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
             "KEY-1",
             &["NORMAL"],
             comment,
-            json!({"seed": hex::encode(seed(rng))}),
+            json!({"seed": hex::encode(random_seed(rng))}),
             Intent::Valid,
         );
     }
@@ -75,7 +68,7 @@ fn base58(bytes: &[u8]) -> String {
 }
 
 fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
-    let log = IdentityKey::from_seed(&seed(rng)).log_id();
+    let log = IdentityKey::from_seed(&random_seed(rng)).log_id();
     let good = log.to_bytes();
     let with_key = |key: &[u8]| [&LOG_ID_PREFIX[..], key].concat();
     // The Ed25519 identity point (small order) and a non-canonical encoding of y = 1 (y + p).
@@ -167,8 +160,8 @@ fn log_ids(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
 }
 
 fn log_addrs(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
-    let peer = IdentityKey::from_seed(&seed(rng)).log_id();
-    let log = IdentityKey::from_seed(&seed(rng)).log_id();
+    let peer = IdentityKey::from_seed(&random_seed(rng)).log_id();
+    let log = IdentityKey::from_seed(&random_seed(rng)).log_id();
     s.group("LogAddrDecode", "logAddr.decode", json!({}));
     let valid = [
         format!("/ip4/127.0.0.1/tcp/4006/p2p/{peer}/ipel/{log}"),

@@ -1,7 +1,6 @@
 //! Suite `logs`: delivering a log's records to a peer in every order that matters — chains, replays,
 //! forks, broken links, gaps and out-of-order arrival (spec chapter 4).
 
-use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 use serde_json::{Value, json};
 use threads::ErrorCode as E;
@@ -16,7 +15,7 @@ use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 
 /// Generates the `logs` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "logs",
         &[
@@ -26,13 +25,15 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
+    let mut rng = s.rng("writer");
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let writer = Writer {
-        thread: ThreadId::generate(Variant::Raw, rng),
+        thread: ThreadId::generate(Variant::Raw, &mut rng),
         identity: IdentityKey::from_seed(&seed),
-        keys: KeySet::generate(rng),
+        keys: KeySet::generate(&mut rng),
     };
+    let mut rng = s.rng("chain");
     let mut chain: Vec<Envelope> = Vec::new();
     for i in 0..5u64 {
         let position = chain.last().map_or(Position::FIRST, |last| after(last, i));
@@ -40,13 +41,14 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             position,
             format!("event {}", i + 1).as_bytes(),
             TIME + i,
-            rng,
+            &mut rng,
         ));
     }
     let [e1, e2, e3, e4, e5] = [0, 1, 2, 3, 4].map(|i| chain[i].clone());
+    let mut rng = s.rng("altered-records");
     // A second record at seq 3, signed by the writer: an equivocation.
-    let fork3 = writer.envelope(after(&e2, 2), b"the other event 3", TIME, rng);
-    let fork1 = writer.envelope(Position::FIRST, b"the other event 1", TIME, rng);
+    let fork3 = writer.envelope(after(&e2, 2), b"the other event 3", TIME, &mut rng);
+    let fork1 = writer.envelope(Position::FIRST, b"the other event 1", TIME, &mut rng);
     // Seq 3 linking seq 1: correctly signed, but not linked to the head.
     let skip_link = writer.envelope(
         Position {
@@ -55,10 +57,10 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         },
         b"x",
         TIME,
-        rng,
+        &mut rng,
     );
     // e3's own content, re-sealed by a follow-key holder with a random nonce: a new CID.
-    let resealed3 = reseal(&writer, &e3, rng);
+    let resealed3 = reseal(&writer, &e3, &mut rng);
     let mut tampered = e2.clone();
     tampered.record[10] ^= 0x01;
     let forged = writer.forge(
@@ -72,7 +74,7 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             }),
             ..Default::default()
         },
-        rng,
+        &mut rng,
     );
 
     let mut params = json!({"thread": writer.thread.to_string(), "log": writer.log().to_string()});
@@ -201,9 +203,7 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             E::SignatureInvalid,
         ),
     ];
-    for (section, flags, comment, input, code) in invalid {
-        s.case(section, flags, comment, input, Intent::Invalid(code));
-    }
+    s.invalid_cases(invalid, |input| input);
     s.finish()
 }
 

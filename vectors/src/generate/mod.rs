@@ -5,7 +5,6 @@
 //! reference, and generation fails if the reference disagrees with the intent.
 
 mod acl;
-mod cbor;
 mod forge;
 mod invites;
 mod keys;
@@ -14,10 +13,10 @@ pub mod records;
 mod sync;
 mod tid;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use threads::ErrorCode;
@@ -35,23 +34,41 @@ pub fn all_suites() -> Result<Vec<SuiteFile>, String> {
 
 /// Generates one suite by name.
 pub fn suite(name: &str) -> Result<SuiteFile, String> {
-    let mut rng = suite_rng(name);
     match name {
-        "tid" => tid::generate(&mut rng),
-        "keys" => keys::generate(&mut rng),
-        "records" => records::generate(&mut rng),
-        "logs" => logs::generate(&mut rng),
-        "invites" => invites::generate(&mut rng),
-        "acl" => acl::generate(&mut rng),
-        "sync" => sync::generate(&mut rng),
+        "tid" => tid::generate(),
+        "keys" => keys::generate(),
+        "records" => records::generate(),
+        "logs" => logs::generate(),
+        "invites" => invites::generate(),
+        "acl" => acl::generate(),
+        "sync" => sync::generate(),
         other => Err(format!("unknown suite {other}")),
     }
 }
 
-/// The suite's RNG, seeded from its name so suites do not shift when another one changes.
-fn suite_rng(name: &str) -> ChaCha20Rng {
-    let seed: [u8; 32] = Sha256::digest(format!("threads-vectors/{name}")).into();
-    ChaCha20Rng::from_seed(seed)
+/// Domain label of the scenario seeds; a new label (v2, ...) would re-randomise every suite.
+const SCENARIO_RNG_DOMAIN: &str = "threads-vectors/scenario-rng/v1";
+
+/// The RNG of one scenario of a suite: ChaCha20 seeded with SHA-256 over the domain label, the
+/// suite's name and the scenario's name, each preceded by its length as a u64 big-endian (so no
+/// two different name pairs hash the same bytes).
+///
+/// Every scenario draws from its own stream, so adding or changing a case changes the bytes of
+/// its scenario only, not those of every later case of the suite.
+pub fn scenario_rng(suite: &str, scenario: &str) -> ChaCha20Rng {
+    let mut hash = Sha256::new();
+    for part in [SCENARIO_RNG_DOMAIN, suite, scenario] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    ChaCha20Rng::from_seed(hash.finalize().into())
+}
+
+/// 32 bytes from a scenario's RNG: a seed for an identity key.
+pub fn random_seed(rng: &mut ChaCha20Rng) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    seed
 }
 
 /// What the generator intends a case to be; checked against the reference.
@@ -63,11 +80,16 @@ pub enum Intent {
     Invalid(ErrorCode),
 }
 
+/// A row of a table of invalid cases: section, flags, comment, the input, the expected code.
+pub type InvalidRow<'a, T> = (&'a str, &'a [&'a str], &'a str, T, ErrorCode);
+
 /// Builds one suite file, computing every expected value with the reference.
 pub struct SuiteBuilder {
     file: SuiteFile,
     next_id: u64,
     errors: Vec<String>,
+    /// Scenario names already given an RNG: two scenarios sharing a name would share bytes.
+    scenarios: BTreeSet<String>,
 }
 
 impl SuiteBuilder {
@@ -85,7 +107,17 @@ impl SuiteBuilder {
             },
             next_id: 1,
             errors: Vec::new(),
+            scenarios: BTreeSet::new(),
         }
+    }
+
+    /// The RNG of the scenario `name` of this suite ([`scenario_rng`]); each name may be used once.
+    pub fn rng(&mut self, name: &str) -> ChaCha20Rng {
+        if !self.scenarios.insert(name.to_string()) {
+            self.errors
+                .push(format!("scenario name {name:?} used twice in one suite"));
+        }
+        scenario_rng(&self.file.suite, name)
     }
 
     /// Documents a flag.
@@ -153,6 +185,23 @@ impl SuiteBuilder {
             error_code,
         });
         self.next_id += 1;
+    }
+
+    /// Adds one invalid case per row of a table, its inputs made from the row's input by `inputs`.
+    pub fn invalid_cases<'a, T>(
+        &mut self,
+        rows: impl IntoIterator<Item = InvalidRow<'a, T>>,
+        inputs: impl Fn(T) -> Value,
+    ) {
+        for (section, flags, comment, input, code) in rows {
+            self.case(
+                section,
+                flags,
+                comment,
+                inputs(input),
+                Intent::Invalid(code),
+            );
+        }
     }
 
     /// Finishes the suite, or reports every case whose intent the reference contradicted.

@@ -12,10 +12,10 @@ use threads::keys::{IdentityKey, KeySet};
 use threads::record::{Event, Position, Record};
 use threads::seal::{self, Layer};
 
-use super::cbor;
-use super::forge::{Tweaks, Writer, after, raw_codec_cid, reseal};
+use super::forge::{Tweaks, Writer, add_group_order, after, raw_codec_cid, reseal};
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
+use threads_fixtures::cbor;
 
 /// draft-irtf-cfrg-xchacha-03 §A.3.1: the published AEAD_XChaCha20_Poly1305 example.
 pub mod xchacha_draft {
@@ -67,7 +67,7 @@ fn key_hex(key: &[u8]) -> String {
 }
 
 /// Generates the `records` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "records",
         &[
@@ -76,12 +76,16 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    let w = world(rng);
+    let w = world(&mut s.rng("world"));
     associated_data(&mut s, &w);
-    seal_open(&mut s, &w, rng);
-    signing_input(&mut s, &w, rng);
-    verify_follower(&mut s, &w, rng);
-    verify_reader(&mut s, &w, rng);
+    let mut rng = s.rng("seal-open");
+    seal_open(&mut s, &w, &mut rng);
+    let mut rng = s.rng("signing-input");
+    signing_input(&mut s, &w, &mut rng);
+    let mut rng = s.rng("verify-follower");
+    verify_follower(&mut s, &w, &mut rng);
+    let mut rng = s.rng("verify-reader");
+    verify_reader(&mut s, &w, &mut rng);
     s.finish()
 }
 
@@ -752,25 +756,7 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             E::BlockMalformed,
         ),
     ];
-    for (section, flags, comment, input, code) in cases {
-        s.case(section, flags, comment, input, Intent::Invalid(code));
-    }
-}
-
-/// Adds the group order L to the S half of a signature: a non-canonical S that lax verifiers accept.
-fn add_group_order(mut sig: [u8; 64]) -> [u8; 64] {
-    const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x10,
-    ];
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let sum = u16::from(sig[32 + i]) + u16::from(L[i]) + carry;
-        sig[32 + i] = sum as u8;
-        carry = sum >> 8;
-    }
-    sig
+    s.invalid_cases(cases, |input| input);
 }
 
 fn verify_reader(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
@@ -904,9 +890,7 @@ fn verify_reader(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             E::BodyDecryptFailed,
         ),
     ];
-    for (section, flags, comment, input, code) in cases {
-        s.case(section, flags, comment, input, Intent::Invalid(code));
-    }
+    s.invalid_cases(cases, |input| input);
 }
 
 fn notes(s: &mut SuiteBuilder) {

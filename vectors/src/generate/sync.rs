@@ -13,12 +13,12 @@ use threads::keys::{IdentityKey, KeySet};
 use threads::record::Position;
 use threads::sync::Message;
 
-use super::cbor::{self, bytes, map, text, uint};
 use super::forge::{Tweaks, Writer, after, reseal};
 use super::records::TIME;
 use super::{Intent, SuiteBuilder};
 use crate::format::SuiteFile;
 use crate::ops;
+use threads_fixtures::cbor::{self, bytes, map, text, uint};
 
 /// A message case: spec section, flags, comment, message bytes, and the error code it must fail
 /// with.
@@ -45,7 +45,7 @@ type PullCase = (
 const LOG_LENGTH: usize = 300;
 
 /// Generates the `sync` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "sync",
         &[
@@ -61,11 +61,13 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    let fx = Fixture::new(rng);
+    let fx = Fixture::new(&mut s.rng("fixture"));
     let mut errors = Vec::new();
-    decode_message(&mut s, &fx, rng, &mut errors);
+    let mut rng = s.rng("decode-message");
+    decode_message(&mut s, &fx, &mut rng, &mut errors);
     serve_pull(&mut s, &fx, &mut errors);
-    decide_records(&mut s, &fx, rng, &mut errors);
+    let mut rng = s.rng("decide-records");
+    decide_records(&mut s, &fx, &mut rng, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
@@ -710,9 +712,7 @@ fn decode_message(
             E::EnvelopeMalformed,
         ),
     ];
-    for (section, flags, comment, message, code) in own_codes {
-        s.case(section, flags, comment, b(&message), Intent::Invalid(code));
-    }
+    s.invalid_cases(own_codes, |message| b(&message));
 }
 
 // -------------------------------------------------------------------------------------------------

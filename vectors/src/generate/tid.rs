@@ -39,7 +39,7 @@ pub const ACCEPTED_BASES: &[(Base, &str)] = &[
 ];
 
 /// Generates the `tid` suite.
-pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
+pub fn generate() -> Result<SuiteFile, String> {
     let mut s = SuiteBuilder::new(
         "tid",
         &[
@@ -48,8 +48,9 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         ],
     );
     notes(&mut s);
-    let raw = random_tid(Variant::Raw, 32, rng);
-    let acl = random_tid(Variant::AccessControlled, 32, rng);
+    let mut rng = s.rng("canonical");
+    let raw = random_tid(Variant::Raw, 32, &mut rng);
+    let acl = random_tid(Variant::AccessControlled, 32, &mut rng);
 
     s.group("TidDecodeText", "tid.decode", json!({}));
     s.case(
@@ -66,8 +67,9 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
         json!({"text": acl.to_string()}),
         Intent::Valid,
     );
+    let mut rng = s.rng("random-length-bounds");
     for len in [16, 64] {
-        let tid = random_tid(Variant::Raw, len, rng);
+        let tid = random_tid(Variant::Raw, len, &mut rng);
         s.case(
             "TID-4",
             &["BOUNDARY"],
@@ -200,15 +202,7 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             E::TidUnknownVariant,
         ),
     ];
-    for (section, flags, comment, text, code) in invalid_text {
-        s.case(
-            section,
-            flags,
-            comment,
-            json!({"text": text}),
-            Intent::Invalid(*code),
-        );
-    }
+    s.invalid_cases(invalid_text.iter().cloned(), |text| json!({"text": text}));
 
     s.group("TidDecodeBytes", "tid.decodeBytes", json!({}));
     s.case(
@@ -335,15 +329,10 @@ pub fn generate(rng: &mut ChaCha20Rng) -> Result<SuiteFile, String> {
             E::TidLongRandom,
         ),
     ];
-    for (section, flags, comment, bytes, code) in invalid_bytes {
-        s.case(
-            section,
-            flags,
-            comment,
-            json!({"bytes": bytes}),
-            Intent::Invalid(*code),
-        );
-    }
+    s.invalid_cases(
+        invalid_bytes.iter().cloned(),
+        |bytes| json!({"bytes": bytes}),
+    );
 
     s.group("TidEncode", "tid.encode", json!({}));
     let r: Vec<u8> = (0u8..32).collect();
