@@ -145,8 +145,8 @@ pub enum Admitted {
     Appended,
     /// Already held: dropped without verification [LOG-4].
     Duplicate,
-    /// Beyond the next position: the records before it are missing [LOG-7].
-    Gap,
+    /// Beyond the next position: the records before it are missing (LOG_GAP) [LOG-7].
+    Gap(Error),
     /// Fails [VERIFY-1], forks or breaks the chain: dropped, never stored [VERIFY-3], [LOG-5],
     /// [LOG-6].
     Rejected(Error),
@@ -263,7 +263,7 @@ impl LogReplica {
         match self.chain.accept(record) {
             Ok(Accepted::Appended) => {}
             Ok(Accepted::Duplicate) => return Admitted::Duplicate,
-            Err(e) if e.code == ErrorCode::LogGap => return Admitted::Gap,
+            Err(e) if e.code == ErrorCode::LogGap => return Admitted::Gap(e),
             Err(e) => return Admitted::Rejected(e),
         }
         self.known.insert(cid);
@@ -280,7 +280,7 @@ impl LogReplica {
             match self.admit(keys, envelope.clone()) {
                 Admitted::Appended => decided.appended.push(envelope),
                 Admitted::Duplicate => decided.duplicates += 1,
-                Admitted::Gap => {
+                Admitted::Gap(_) => {
                     decided.gap = Some(index);
                     break;
                 }

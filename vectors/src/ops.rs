@@ -6,21 +6,21 @@
 //! other implementations. Inputs use lower-case hex for bytes and the spec's text forms for IDs.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
-use threads::acl::{Acl, AclEvent, AclEventRef, AclOp, Action, Genesis};
+use threads::acl::{AclEvent, AclOp, Action};
 use threads::envelope::Envelope;
 use threads::error::{Error, ErrorCode, Result};
 use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::{self, Invite};
 use threads::keys::{FollowKey, IdentityKey, KeySet, ReadKey, Role};
-use threads::log::{Accepted, Log};
+use threads::log::{Accepted, Admitted, Log, LogReplica, pull_after};
 use threads::record;
 use threads::seal::{self, Layer};
-use threads::sync::{self, Message};
+use threads::sync::Message;
 use threads::verify::{self, VerifiedRecord};
 use threads::{Cid, addr::LogAddr};
 
@@ -121,12 +121,14 @@ const VERIFIED_OUT: [(&str, Kind); 6] = [
 ];
 
 /// The inputs every ACL operation shares: the thread, its keys, the creator (the log whose seq 1
-/// is the genesis) and the logs a reader holds.
-const ACL_CONTEXT: [(&str, Kind); 5] = [
+/// is the genesis), the genesis record's CID when an anchor named it (ACL-11), and the logs a
+/// reader holds.
+const ACL_CONTEXT: [(&str, Kind); 6] = [
     ("thread", Kind::Text),
     ("followKey", Kind::Hex),
     ("readKey", Kind::Hex),
     ("creator", Kind::Text),
+    ("genesis", Kind::OptCid),
     ("logs", Kind::LogMap),
 ];
 
@@ -378,21 +380,21 @@ pub const OPERATIONS: &[OpSpec] = &[
         name: "acl.checkChange",
         run: plain!(acl_check_change),
         summary: "Check one ACL event of the logs as a single event: its outcome in the folded set.",
-        inputs: &with::<6>(&ACL_CONTEXT, &[("cid", Kind::Cid)]),
+        inputs: &with::<7>(&ACL_CONTEXT, &[("cid", Kind::Cid)]),
         output: &[],
     },
     OpSpec {
         name: "acl.acceptsRecord",
         run: plain!(acl_accepts_record),
         summary: "Whether the folded ACL accepts the record of `author` at `seq` (write, or a cut covering it).",
-        inputs: &with::<7>(&ACL_CONTEXT, &[("author", Kind::Text), ("seq", Kind::Uint)]),
+        inputs: &with::<8>(&ACL_CONTEXT, &[("author", Kind::Text), ("seq", Kind::Uint)]),
         output: &[],
     },
     OpSpec {
         name: "acl.decide",
         run: plain!(acl_decide),
         summary: "The folded ACL's decision for `peer` and `action`.",
-        inputs: &with::<7>(
+        inputs: &with::<8>(
             &ACL_CONTEXT,
             &[("peer", Kind::Text), ("action", Kind::Action)],
         ),
@@ -835,35 +837,38 @@ fn envelopes(input: &Inputs, key: &str) -> Result<Vec<Envelope>> {
         .collect()
 }
 
+/// A replica of the input log holding `held`, its records from seq 1, which must verify and link.
+fn held_replica(input: &Inputs) -> Result<(LogReplica, KeySet)> {
+    let (thread, log, keys) = (input.thread()?, input.log()?, input.key_set()?);
+    let replica = LogReplica::from_held(thread, log, &keys, envelopes(input, "held")?)?;
+    Ok((replica, keys))
+}
+
 /// Answers a pull from `held`, a log's records from seq 1, which must verify and link [SYNC-5].
 fn serve_pull(input: &Inputs) -> Result<Value> {
-    let (thread, log, keys) = (input.thread()?, input.log()?, input.key_set()?);
-    let held = envelopes(input, "held")?;
-    // A server holds only records it verified and linked: check that `held` is such a log.
-    let counter = sync::decide_records(&thread, log, &keys, &held, Vec::new())?.counter;
-    let answer = sync::serve_pull(&held, input.u64("after")?, input.u64("limit")?);
-    Ok(json!({ "counter": counter, "records": record_cids(&answer) }))
+    let (replica, _) = held_replica(input)?;
+    let answer = replica.serve_pull(input.u64("after")?, input.u64("limit")?);
+    Ok(json!({ "counter": replica.counter(), "records": record_cids(&answer) }))
 }
 
 /// Decides the envelopes of one `records` message for a peer holding `held`, and the pull it sends
 /// next given the message's `counter` [SYNC-6], [SYNC-7], [SYNC-11].
 fn decide_records(input: &Inputs) -> Result<Value> {
-    let (thread, log, keys) = (input.thread()?, input.log()?, input.key_set()?);
-    let held = envelopes(input, "held")?;
+    let (mut replica, keys) = held_replica(input)?;
     let incoming = envelopes(input, "incoming")?;
     let sender_counter = input.u64("senderCounter")?;
-    let decided = sync::decide_records(&thread, log, &keys, &held, incoming)?;
+    let decided = replica.decide(&keys, incoming);
     let rejected: Vec<Value> = decided
         .rejected
         .iter()
-        .map(|(index, code)| json!({"errorCode": code.name(), "index": index}))
+        .map(|(index, error)| json!({"errorCode": error.code.name(), "index": index}))
         .collect();
     Ok(json!({
         "appended": record_cids(&decided.appended),
         "counter": decided.counter,
         "duplicates": decided.duplicates,
         "gap": decided.gap,
-        "pullAfter": sync::pull_after(sender_counter, decided.counter),
+        "pullAfter": pull_after(sender_counter, decided.counter),
         "rejected": rejected,
     }))
 }
@@ -913,45 +918,36 @@ fn invite_open(input: &Inputs) -> Result<Value> {
     }))
 }
 
-/// What a reader holding the input logs knows: the folded ACL and what became of every record.
+/// What a reader holding the input logs knows: the core's view (the folded ACL, the malformed
+/// and the unreadable records), and the records no log could take.
 struct AclView {
-    acl: Acl,
-    /// The ACL events among the accepted records, the genesis included, by record CID.
-    events: BTreeMap<Cid, AclEventRef>,
-    /// Accepted records whose body claims a reserved type without its exact shape [ACL-12].
-    malformed: BTreeMap<Cid, Error>,
-    /// Records that failed verification (VERIFY-2) or log linkage (LOG-5 to LOG-7).
+    view: threads::acl_view::AclView,
+    /// Records that failed [VERIFY-1] or log linkage (LOG-5 to LOG-7), and records that passed
+    /// them but do not open under the read key [SYNC-6]: neither takes part in the fold.
     rejected: BTreeMap<Cid, Error>,
 }
 
-fn acl_malformed(detail: impl Into<String>) -> Error {
-    Error::new(ErrorCode::AclMalformed, detail)
-}
-
-/// Verifies (VERIFY-2) and links (chapter 4) every log's envelopes, classifies the bodies
-/// [ACL-12], checks the genesis at seq 1 of `creator` [ACL-4] and folds the events [ACL-6]. In an
-/// access-controlled thread a log's ID is its author's peer ID. An envelope that does not decode
-/// fails the whole operation (nothing names it); a thread without a valid genesis has no ACL:
-/// ACL_MALFORMED.
+/// Admits every log's envelopes in order to a replica of that log, as a reader receiving them
+/// would [SYNC-6], then builds the core's ACL view from the replicas [ACL-4], [ACL-6], [ACL-12].
+/// In an access-controlled thread a log's ID is its author's peer ID. An envelope that does not
+/// decode fails the whole operation (nothing names it); a thread without a valid genesis has no
+/// ACL: ACL_MALFORMED.
 fn acl_view(input: &Inputs) -> Result<AclView> {
     let thread = input.thread()?;
     let keys = input.key_set()?;
     let creator = LogId::from_str(input.str("creator")?)?;
+    let genesis = input.cid("genesis")?;
     let logs = input
         .value("logs")?
         .as_object()
         .ok_or_else(|| bad_request("logs must be an object".into()))?;
-    let mut events = BTreeMap::new();
-    let mut malformed = BTreeMap::new();
+    let mut replicas = Vec::new();
     let mut rejected = BTreeMap::new();
-    let mut accepted = BTreeSet::new();
-    let mut genesis_cid = None;
     for (text, envelopes) in logs {
-        let log = LogId::from_str(text)?;
+        let mut replica = LogReplica::new(thread.clone(), LogId::from_str(text)?);
         let envelopes = envelopes
             .as_array()
             .ok_or_else(|| bad_request(format!("logs[{text}] must be an array")))?;
-        let mut chain = Log::new();
         for item in envelopes {
             let bytes = item
                 .as_str()
@@ -959,54 +955,24 @@ fn acl_view(input: &Inputs) -> Result<AclView> {
                 .ok_or_else(|| bad_request("each envelope must be a hex string".into()))?;
             let envelope = Envelope::from_bytes(&bytes)?;
             let cid = envelope.record_cid();
-            let outcome = verify::verify_reader(&envelope, &thread, &log, &keys)
-                .and_then(|opened| chain.accept(&opened.record).map(|a| (opened, a)));
-            let opened = match outcome {
-                Ok((opened, Accepted::Appended)) => opened,
-                Ok((_, Accepted::Duplicate)) => continue,
-                Err(error) => {
+            match replica.admit(&keys, envelope) {
+                Admitted::Appended | Admitted::Duplicate => {}
+                Admitted::Gap(error) | Admitted::Rejected(error) => {
                     rejected.entry(cid).or_insert(error);
-                    continue;
-                }
-            };
-            accepted.insert(cid);
-            if log == creator && opened.record.seq() == 1 {
-                genesis_cid = Some(cid);
-            }
-            match AclEventRef::from_opened(&opened) {
-                Ok(Some(event)) => {
-                    events.insert(cid, event);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    malformed.insert(cid, error);
                 }
             }
+        }
+        replicas.push(replica);
+    }
+    // A record some log holds is not "rejected" because a copy failed under another log.
+    for replica in &replicas {
+        for cid in replica.chain().records() {
+            rejected.remove(cid);
         }
     }
-    // A record some log accepted is not "rejected" because a copy failed under another log.
-    rejected.retain(|cid, _| !accepted.contains(cid));
-    let cid = genesis_cid.ok_or_else(|| {
-        acl_malformed(format!(
-            "no accepted record at seq 1 of the creator's log {creator}: the thread has no genesis"
-        ))
-    })?;
-    let genesis = match (events.get(&cid), malformed.get(&cid)) {
-        (Some(event), _) => Genesis::new(&thread, event)?,
-        (None, Some(error)) => return Err(error.clone()),
-        (None, None) => {
-            return Err(acl_malformed(
-                "seq 1 of the creator's log is not an acl-genesis body",
-            ));
-        }
-    };
-    let acl = Acl::from_events(genesis, events.values().cloned());
-    Ok(AclView {
-        acl,
-        events,
-        malformed,
-        rejected,
-    })
+    let view = threads::acl_view::AclView::from_logs(&thread, &creator, genesis.as_ref(), &replicas)?;
+    rejected.extend(view.unreadable().iter().map(|(cid, e)| (*cid, e.clone())));
+    Ok(AclView { view, rejected })
 }
 
 thread_local! {
@@ -1049,7 +1015,7 @@ fn code_map<'a>(errors: impl IntoIterator<Item = (&'a Cid, &'a Error)>) -> Map<S
 
 fn acl_evaluate(input: &Inputs) -> Result<Value> {
     let view = cached_acl_view(input)?;
-    let acl = &view.acl;
+    let acl = view.view.acl();
     let document = serde_json::to_value(acl.document())
         .map_err(|e| Error::new(ErrorCode::Internal, format!("ACL document as JSON: {e}")))?;
     // Only set-peer ops give cuts [ACL-7], so their peers are every peer that may have one.
@@ -1067,7 +1033,7 @@ fn acl_evaluate(input: &Inputs) -> Result<Value> {
         "applied": applied,
         "cuts": cuts,
         "document": document,
-        "ignored": code_map(acl.ignored().iter().chain(view.malformed.iter())),
+        "ignored": code_map(acl.ignored().iter().chain(view.view.malformed())),
         "rejected": code_map(view.rejected.iter()),
     }))
 }
@@ -1077,21 +1043,25 @@ fn acl_check_change(input: &Inputs) -> Result<Value> {
         .cid("cid")?
         .ok_or_else(|| bad_request("missing input cid".into()))?;
     let view = cached_acl_view(input)?;
-    if let Some(error) = view.rejected.get(&cid).or(view.malformed.get(&cid)) {
+    if let Some(error) = view.rejected.get(&cid).or(view.view.malformed().get(&cid)) {
         return Err(error.clone());
     }
     let event = view
-        .events
+        .view
+        .events()
         .get(&cid)
         .ok_or_else(|| bad_request(format!("{cid} is not an ACL event among the logs")))?;
-    view.acl.check_change(event)?;
+    view.view.acl().check_change(event)?;
     Ok(json!({}))
 }
 
 fn acl_accepts_record(input: &Inputs) -> Result<Value> {
     let author = LogId::from_str(input.str("author")?)?;
     let seq = input.u64("seq")?;
-    cached_acl_view(input)?.acl.accepts_record(&author, seq)?;
+    cached_acl_view(input)?
+        .view
+        .acl()
+        .accepts_record(&author, seq)?;
     Ok(json!({}))
 }
 
@@ -1105,6 +1075,6 @@ fn acl_decide(input: &Inputs) -> Result<Value> {
         "admin" => Action::Admin,
         other => return Err(bad_request(format!("unknown action {other}"))),
     };
-    cached_acl_view(input)?.acl.may(&peer, action)?;
+    cached_acl_view(input)?.view.acl().may(&peer, action)?;
     Ok(json!({}))
 }

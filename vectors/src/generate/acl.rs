@@ -104,6 +104,22 @@ impl Chain {
         envelope
     }
 
+    /// Appends a record that passes VERIFY-1 but whose header is sealed under another read key,
+    /// so no reader opens it (VERIFY-2).
+    fn push_unreadable(&mut self, rng: &mut ChaCha20Rng) -> Envelope {
+        let position = self.next();
+        let tweaks = Tweaks {
+            header_key: Some(random_seed(rng)),
+            ..Tweaks::default()
+        };
+        let body = b"sealed under a read key no reader holds";
+        let envelope = self
+            .writer
+            .forge(position, body, TIME + position.seq, tweaks, rng);
+        self.envs.push(envelope.clone());
+        envelope
+    }
+
     fn genesis(&mut self, document: AclDocument, rng: &mut ChaCha20Rng) -> Envelope {
         self.push(&AclEvent::Genesis { acl: document }.to_bytes(), rng)
     }
@@ -220,6 +236,8 @@ pub fn generate() -> Result<SuiteFile> {
     malformed_events(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
     let mut rng = s.rng("defaults-and-admins");
     defaults_and_admins(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
+    let mut rng = s.rng("anchor-and-unreadable");
+    anchor_and_unreadable(&ctx, &cast, &mut evaluate, &mut groups, &mut rng)?;
     let mut rng = s.rng("invalid-genesis");
     let no_genesis = invalid_genesis(&ctx, &cast, &mut rng)?;
 
@@ -1631,6 +1649,74 @@ fn genesis_cbor(document: Vec<u8>, extra: Option<(&'static str, Vec<u8>)>) -> Ve
 }
 
 /// Threads without a valid genesis have no ACL: nothing is accepted [ACL-4].
+/// The genesis an invite's anchor names must be seq 1 of the creator's log [ACL-11]; a record a
+/// reader cannot open is still linked, so the records after it in its log count [SYNC-6].
+fn anchor_and_unreadable(
+    ctx: &Ctx,
+    cast: &Cast,
+    evaluate: &mut Vec<EvaluateCase>,
+    groups: &mut Vec<Group>,
+    rng: &mut ChaCha20Rng,
+) -> Result<()> {
+    let (a, c, d) = (cast.a.log_id(), cast.c.log_id(), cast.d.log_id());
+    let mut la = Chain::new(ctx, &cast.a);
+    let genesis = la.genesis(
+        AclDocument::for_thread(&ctx.thread, a).with_peer(c, write()),
+        rng,
+    );
+    la.push_unreadable(rng);
+    la.change(1, AclOp::set_peer(d, write(), 0), rng)?;
+    let mut lc = Chain::new(ctx, &cast.c);
+    let unreadable = lc.push_unreadable(rng);
+    lc.apps(1, rng);
+    let mut ld = Chain::new(ctx, &cast.d);
+    ld.apps(1, rng);
+    let all = logs(&[la.all(), lc.all(), ld.all()]);
+    evaluated(
+        evaluate,
+        "SYNC-6",
+        &["UNREADABLE_RECORD"],
+        "A's seq 2 and C's seq 1 pass VERIFY-1 but do not open: each is listed as rejected, yet linked, so A's grant at seq 3 is applied",
+        all.clone(),
+    );
+    let mut linked = Group::new("AclUnreadable", "acl.acceptsRecord", &all);
+    linked.record(
+        "SYNC-6",
+        &["UNREADABLE_RECORD"],
+        "C's seq 2 comes after its unreadable seq 1, which is linked: no gap",
+        &cast.c,
+        2,
+        OK,
+    );
+    linked.record(
+        "SYNC-6",
+        &["UNREADABLE_RECORD"],
+        "D was granted write by A's change that follows A's unreadable seq 2",
+        &cast.d,
+        1,
+        OK,
+    );
+    groups.push(linked);
+    let mut anchored = Group::new("AclGenesisAnchor", "acl.acceptsRecord", &all);
+    let query = |genesis: &Envelope| json!({"genesis": cid(genesis), "author": text(&cast.c), "seq": 2});
+    anchored.add(
+        "ACL-11",
+        &["NORMAL"],
+        "the anchor names the creator's seq 1",
+        query(&genesis),
+        OK,
+    );
+    anchored.add(
+        "ACL-11",
+        &["MISMATCHED_GENESIS"],
+        "the anchor names a record other than the creator's seq 1: the thread has no valid genesis",
+        query(&unreadable),
+        MALFORMED,
+    );
+    groups.push(anchored);
+    Ok(())
+}
+
 fn invalid_genesis(ctx: &Ctx, cast: &Cast, rng: &mut ChaCha20Rng) -> Result<Vec<Case>> {
     let (a, b, c) = (cast.a.log_id(), cast.b.log_id(), cast.c.log_id());
     let id = ctx.thread.to_string();
@@ -1840,6 +1926,16 @@ fn notes(s: &mut SuiteBuilder) {
         "MALFORMED_ACL_EVENT",
         "MISSING_CHECK",
         "A body claiming a reserved type without its exact canonical shape is ACL_MALFORMED and takes no effect.",
+    );
+    s.note(
+        "UNREADABLE_RECORD",
+        "FUNCTIONALITY",
+        "A record that passes VERIFY-1 but not VERIFY-2 is linked, stored and served, never read: the records after it in its log are no gap.",
+    );
+    s.note(
+        "MISMATCHED_GENESIS",
+        "MISSING_CHECK",
+        "The genesis an invite's anchor names must be the record at seq 1 of the creator's log; otherwise the thread has no valid genesis.",
     );
     s.note(
         "MALFORMED_GENESIS",

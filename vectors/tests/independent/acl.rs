@@ -259,6 +259,7 @@ fn evaluate_acl(inputs: &Map<String, Value>) -> Result<Model, &'static str> {
     let mut ignored = BTreeMap::new();
     let mut rejected = BTreeMap::new();
     let mut accepted = BTreeSet::new();
+    let mut unreadable = BTreeMap::new();
     let mut genesis = None;
     for (log_text, envelopes) in inputs["logs"].as_object().unwrap() {
         let log = multibase::decode(format!("z{log_text}")).unwrap().1;
@@ -269,38 +270,47 @@ fn evaluate_acl(inputs: &Map<String, Value>) -> Result<Model, &'static str> {
                 panic!("every envelope decodes")
             };
             let cid = cid_text(&bytes_node(env.get("record")));
-            let outcome =
-                raw_verify(&thread, &log, &follow, Some(&read), &envelope).and_then(|r| {
-                    let seq = r["seq"].as_u64().unwrap() as usize;
-                    if seq <= held.len() {
-                        return if held[seq - 1] == cid {
-                            Ok(None)
-                        } else {
-                            Err("LOG_FORK")
-                        };
-                    }
-                    if seq > held.len() + 1 {
-                        return Err("LOG_GAP");
-                    }
-                    if r["prev"].as_str() != held.last().map(String::as_str) {
-                        return Err("LOG_BROKEN_LINK");
-                    }
-                    held.push(cid.clone());
-                    Ok(Some(r))
-                });
-            let record = match outcome {
-                Ok(Some(record)) => record,
+            // VERIFY-1 decides whether the record joins its log; VERIFY-2 only whether it is read
+            // (SYNC-6): a record that does not open is linked, listed as rejected, never applied.
+            let outcome = raw_verify(&thread, &log, &follow, None, &envelope).and_then(|r| {
+                let seq = r["seq"].as_u64().unwrap() as usize;
+                if seq <= held.len() {
+                    return if held[seq - 1] == cid {
+                        Ok(None)
+                    } else {
+                        Err("LOG_FORK")
+                    };
+                }
+                if seq > held.len() + 1 {
+                    return Err("LOG_GAP");
+                }
+                if r["prev"].as_str() != held.last().map(String::as_str) {
+                    return Err("LOG_BROKEN_LINK");
+                }
+                held.push(cid.clone());
+                Ok(Some(r))
+            });
+            match outcome {
+                Ok(Some(_)) => {}
                 Ok(None) => continue,
                 Err(code) => {
                     rejected.entry(cid).or_insert(code.to_string());
                     continue;
                 }
-            };
-            accepted.insert(cid.clone());
-            let seq = record["seq"].as_u64().unwrap();
+            }
+            let seq = held.len() as u64;
             if log_text == creator && seq == 1 {
                 genesis = Some(cid.clone());
             }
+            let record = match raw_verify(&thread, &log, &follow, Some(&read), &envelope) {
+                Ok(record) => record,
+                Err(code) => {
+                    unreadable.insert(cid.clone(), code.to_string());
+                    accepted.insert(cid.clone());
+                    continue;
+                }
+            };
+            accepted.insert(cid.clone());
             match classify(&hex_of(&record["plaintext"])) {
                 Ok(None) => {}
                 Ok(Some(body)) => {
@@ -320,7 +330,16 @@ fn evaluate_acl(inputs: &Map<String, Value>) -> Result<Model, &'static str> {
         }
     }
     rejected.retain(|cid, _| !accepted.contains(cid));
+    rejected.extend(unreadable);
     let genesis = genesis.ok_or("ACL_MALFORMED")?;
+    // An anchor's genesis (ACL-11) must be the creator's seq 1.
+    if inputs
+        .get("genesis")
+        .and_then(Value::as_str)
+        .is_some_and(|named| named != genesis)
+    {
+        return Err("ACL_MALFORMED");
+    }
     let variant = parse_tid(&thread).unwrap().0;
     let mut doc = match events.get(&genesis).map(|e| &e.body) {
         Some(Body::Genesis(doc))
