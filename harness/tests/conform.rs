@@ -2,6 +2,9 @@
 //! passes), against adapters that misbehave (the run goes on, the right cases fail), and with
 //! inputs the harness must refuse (exit status 2).
 
+// Helpers outside `#[test]` functions unwrap too: clippy.toml only covers test functions.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -23,8 +23,6 @@
 //! Nothing here reads a clock, a socket or a random-number generator of its own: time and
 //! randomness are always arguments.
 
-#![cfg_attr(not(test), warn(clippy::unwrap_used))]
-
 pub mod acl;
 pub mod acl_view;
 pub mod addr;

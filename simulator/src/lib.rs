@@ -20,7 +20,7 @@
 //! 5. [`nodes`] — in-process peers (and deliberately broken ones) or a subprocess adapter.
 //! 6. [`run`], [`shrink`], [`report`], [`trace`] — command-line runs, shrinking, reports.
 
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), warn(clippy::expect_used))]
 
 pub mod check;
 pub mod error;

@@ -8,8 +8,6 @@
 //! - [`lint`]: consistency checks over the files and the spec.
 //! - [`run`]: runs the reference against the vector files.
 
-#![cfg_attr(not(test), warn(clippy::unwrap_used))]
-
 pub mod format;
 pub mod generate;
 pub mod lint;

@@ -7,12 +7,14 @@
 //! with every record it acknowledged and with heads that match its logs.
 //!
 //! Two stores implement the trait: [`MemoryStore`] for tests and the simulator (it survives a
-//! simulated crash because the simulator keeps it), and [`redb::RedbStore`] on disk.
+//! simulated crash because the simulator keeps it), and `redb::RedbStore` on disk (feature `redb`,
+//! which `node` enables: the sans-IO core itself never touches a disk).
 
 use std::collections::BTreeMap;
 
 use crate::error::Result;
 
+#[cfg(feature = "redb")]
 pub mod redb;
 
 /// Everything stored for one thread, as [`Store::load`] returns it.
