@@ -2,7 +2,7 @@
 //! verify bound.
 //!
 //! Two [`Peer`](threads::sync::Peer)s in memory; every message goes through
-//! `Message::to_bytes` and `Message::from_bytes` as on the wire ([`pump`]). The log (64-byte
+//! their wire encoding, on the core's in-memory network ([`pump`]). The log (64-byte
 //! bodies) is built once, outside the measurement. Each iteration a fresh peer joins (invite and
 //! join are setup, not timed) and the timer runs while the two peers talk until both are quiet:
 //! the writer serving and encoding batches of 256, the joiner decoding, verifying [VERIFY-1],

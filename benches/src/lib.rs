@@ -9,7 +9,7 @@
 //!
 //! - [`writer_with_log`]: a writer [`Peer`] and a log of N events, all from a seeded RNG;
 //! - [`EventFixture`]: one event's keys and envelope, for the per-event costs;
-//! - [`pump`]: carries messages between two peers through their wire encoding;
+//! - [`pump`]: carries messages between two peers on the core's in-memory [`Net`];
 //! - [`join`] and [`catch_up`]: a new follower or reader, caught up from the writer;
 //! - [`Recorder`], [`Bound`]: the timings criterion asked for, and the bound lines;
 //! - [`loopback`]: a writer `threads-node` serving a long log, and fresh nodes that join it over
@@ -31,7 +31,7 @@ use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::InviteRole;
 use threads::keys::{IdentityKey, KeySet};
 use threads::record::{self, Author, Position};
-use threads::sync::{Message, Peer};
+use threads::sync::{Net, Peer};
 
 /// The peers the benches drive: deterministic, seeded randomness.
 pub type BenchPeer = Peer<ChaCha20Rng>;
@@ -42,8 +42,7 @@ pub const BOUND_MESSAGE_LEN: usize = 200;
 
 /// A peer whose identity and all later randomness come from `seed`.
 pub fn peer(seed: u64) -> BenchPeer {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    Peer::new(IdentityKey::generate(&mut rng), rng)
+    Peer::from_seed(ChaCha20Rng::seed_from_u64(seed).get_seed())
 }
 
 /// The body of event `index`: `len` bytes, the index in the first eight (when they fit), so
@@ -71,11 +70,11 @@ pub struct WriterLog {
 pub fn writer_with_log(events: u64, body_len: usize, seed: u64) -> WriterLog {
     let mut writer = peer(seed);
     let (thread, log) = writer
-        .create_thread(Variant::Raw, 0)
+        .create_thread(0, Variant::Raw)
         .expect("a new peer creates a thread");
     for i in 0..events {
         writer
-            .append(&thread, &body(i, body_len), 1_000 + i)
+            .append(1_000 + i, &thread, &body(i, body_len))
             .expect("the writer appends to its own log");
     }
     WriterLog {
@@ -85,44 +84,17 @@ pub fn writer_with_log(events: u64, body_len: usize, seed: u64) -> WriterLog {
     }
 }
 
-/// Carries every message between `a` and `b`, each through [`Message::to_bytes`] and
-/// [`Message::from_bytes`] as on the wire, until neither has anything to send. Messages for any
-/// other peer are dropped. Returns how many messages were carried.
+/// Carries every message between `a` and `b` as bytes, on the core's in-memory [`Net`], until
+/// neither has anything to send. Messages for any other peer are dropped. Returns how many
+/// messages were carried.
 ///
 /// # Panics
 ///
-/// If a message does not decode from its own encoding, or the peers are still talking after a
-/// million rounds.
-pub fn pump(a: &mut BenchPeer, b: &mut BenchPeer) -> usize {
-    let (a_id, b_id) = (a.id(), b.id());
-    let mut carried = 0;
-    for _ in 0..1_000_000 {
-        let from_a = a.take_messages();
-        let from_b = b.take_messages();
-        if from_a.is_empty() && from_b.is_empty() {
-            return carried;
-        }
-        for (to, message) in from_a {
-            if to == b_id {
-                b.receive(a_id, wire(&message))
-                    .expect("the memory store does not fail");
-                carried += 1;
-            }
-        }
-        for (to, message) in from_b {
-            if to == a_id {
-                a.receive(b_id, wire(&message))
-                    .expect("the memory store does not fail");
-                carried += 1;
-            }
-        }
-    }
-    panic!("the two peers are still talking after a million rounds");
-}
-
-/// A message as the other side receives it: encoded, then decoded.
-fn wire(message: &Message) -> Message {
-    Message::from_bytes(&message.to_bytes()).expect("a message decodes from its own encoding")
+/// If a peer's memory store fails, or the peers never stop talking.
+pub fn pump(a: &mut BenchPeer, b: &mut BenchPeer) -> u64 {
+    let mut net = Net::new(0);
+    net.pump(&mut [a, b]).expect("two peers on a memory store");
+    net.carried()
 }
 
 /// A new peer (seeded with `seed`) joined to the writer's thread with `role`; it has sent nothing
@@ -136,7 +108,7 @@ pub fn join(log: &mut WriterLog, role: InviteRole, seed: u64) -> BenchPeer {
         .writer
         .invite(&log.thread, role, joiner.id())
         .expect("the writer invites");
-    let (thread, joined) = joiner.join(&invite, 0).expect("the invite opens");
+    let (thread, joined) = joiner.join(0, &invite).expect("the invite opens");
     assert_eq!((&thread, joined), (&log.thread, role));
     joiner
 }

@@ -65,11 +65,11 @@ fn fill_store(
     let rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
     let mut writer: BenchPeer = threads::sync::Peer::new(identity, rng);
     let (thread, log) = writer
-        .create_thread(Variant::Raw, 0)
+        .create_thread(0, Variant::Raw)
         .expect("a new peer creates a thread");
     for i in 0..events {
         writer
-            .append(&thread, &body(i, body_len), 1_000 + i)
+            .append(1_000 + i, &thread, &body(i, body_len))
             .expect("the writer appends");
     }
     let mut disk = RedbStore::open(&data.join(STORE_FILE)).expect("the writer's store");

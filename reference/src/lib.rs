@@ -24,7 +24,6 @@
 //! randomness are always arguments.
 
 pub mod acl;
-pub mod acl_view;
 pub mod addr;
 pub mod block;
 pub mod book;

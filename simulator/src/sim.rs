@@ -2,8 +2,9 @@
 //! seeded network RNG. It plays a [`Plan`] on a [`Cluster`], carries every message through the
 //! link model, checks the invariants after every step and judges liveness at the end.
 //!
-//! Peers tick every 100 ms of their own, drifted, clock: ticks drive retries [SYNC-10] and head
-//! exchange [SYNC-8]. A publication [SYNC-4] goes to every other node that holds the thread, like
+//! Each peer is woken when it asks to be (`Peer::poll_timeout`, in its own drifted clock), which
+//! drives its retries [SYNC-10], head exchange [SYNC-8] and address expiry [SYNC-9]; the engine
+//! asks again after every event that touched the peer. A publication [SYNC-4] goes to every other node that holds the thread, like
 //! a gossip mesh, through the same links and faults as a direct message.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,9 +20,6 @@ use crate::nodes::{Cluster, Out};
 use crate::plan::{Action, Fault, Millis, NodeIx, Plan};
 use crate::rng::{SimRng, derive_seed};
 use crate::trace::{Names, Stats, Trace};
-
-/// How often, in a peer's local milliseconds, it ticks.
-pub const TICK_MS: u64 = 100;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +166,7 @@ pub fn run(plan: &Plan, seed: u64, cluster: &mut dyn Cluster, record: bool) -> O
 enum Event {
     Action(usize),
     Effect(Effect),
-    Tick(NodeIx),
+    Wake(NodeIx),
     Deliver(Packet),
     Deadline,
 }
@@ -220,6 +218,8 @@ struct Sim<'a> {
     arrows: Option<Vec<Arrow>>,
     next_message: u64,
     bodies: u64,
+    /// Each node's pending wake-up, by its key in `queue`.
+    wakes: Vec<Option<(Millis, u64)>>,
 }
 
 impl<'a> Sim<'a> {
@@ -250,12 +250,15 @@ impl<'a> Sim<'a> {
             arrows: record.then(Vec::new),
             next_message: 0,
             bodies: 0,
+            wakes: vec![None; plan.nodes.len()],
         }
     }
 
-    fn at(&mut self, time: Millis, event: Event) {
+    fn at(&mut self, time: Millis, event: Event) -> (Millis, u64) {
         self.inserted += 1;
-        self.queue.insert((time, self.inserted), event);
+        let key = (time, self.inserted);
+        self.queue.insert(key, event);
+        key
     }
 
     fn log(&mut self, text: &str) {
@@ -307,10 +310,11 @@ impl<'a> Sim<'a> {
                 Event::Deadline => return self.liveness_failure(),
                 event => self.handle(event)?,
             };
-            if let Some(ix) = touched
-                && let Some(violation) = self.check(ix)?
-            {
-                return Ok(Verdict::Fail(Failure::Invariant(violation)));
+            if let Some(ix) = touched {
+                if let Some(violation) = self.check(ix)? {
+                    return Ok(Verdict::Fail(Failure::Invariant(violation)));
+                }
+                self.schedule_wake(ix)?;
             }
             if self.now >= quiet && self.all_converged() {
                 self.stats.converged_at = Some(self.now);
@@ -335,12 +339,6 @@ impl<'a> Sim<'a> {
         }
         for fault in &self.plan.faults {
             self.schedule_fault(fault);
-        }
-        if self.cluster.caps().ticks {
-            for ix in 0..self.plan.nodes.len() {
-                let first = self.net.below(TICK_MS);
-                self.at(first, Event::Tick(ix));
-            }
         }
         let deadline = self.plan.quiet_at() + self.plan.bound_ms;
         self.at(deadline, Event::Deadline);
@@ -391,26 +389,58 @@ impl<'a> Sim<'a> {
         match event {
             Event::Action(i) => self.act(i),
             Event::Effect(effect) => self.apply(effect),
-            Event::Tick(ix) => self.tick(ix),
+            Event::Wake(ix) => self.wake(ix),
             Event::Deliver(packet) => self.deliver(packet),
             Event::Deadline => Ok(None),
         }
     }
 
-    fn tick(&mut self, ix: NodeIx) -> Result<Option<NodeIx>> {
-        let period = self
-            .plan
-            .nodes
-            .get(ix)
-            .map_or(TICK_MS, |n| n.clock.virtual_span(TICK_MS));
-        self.at(self.now + period, Event::Tick(ix));
+    fn wake(&mut self, ix: NodeIx) -> Result<Option<NodeIx>> {
+        if let Some(wake) = self.wakes.get_mut(ix) {
+            *wake = None;
+        }
         if !self.up(ix) {
             return Ok(None);
         }
         let local = self.local(ix);
-        self.cluster.tick(ix, local)?;
-        self.drain(ix, "tick")?;
+        self.cluster.wake(ix, local)?;
+        self.drain(ix, "wake")?;
         Ok(Some(ix))
+    }
+
+    /// Sets the node's wake-up to when it now asks for one, replacing the one pending: a node
+    /// that is down or offline is woken when it comes back. Nodes that cannot be woken (no
+    /// `ticks`) never are.
+    fn schedule_wake(&mut self, ix: NodeIx) -> Result<()> {
+        if !self.cluster.caps().ticks {
+            return Ok(());
+        }
+        let wanted = match self.up(ix) {
+            true => self.cluster.next_wake(ix)?,
+            false => None,
+        };
+        let at = wanted.map(|local| {
+            let behind = local.saturating_sub(self.local(ix));
+            let span = self
+                .plan
+                .nodes
+                .get(ix)
+                .map_or(behind, |n| n.clock.virtual_span(behind));
+            // At least 1 ms on: a node is never woken twice at one instant.
+            self.now + span.max(1)
+        });
+        let pending = self.wakes.get(ix).copied().flatten();
+        if pending.map(|(time, _)| time) == at {
+            return Ok(());
+        }
+        if let Some(key) = pending {
+            self.queue.remove(&key);
+        }
+        let key = at.map(|at| self.at(at, Event::Wake(ix)));
+        if let Some(wake) = self.wakes.get_mut(ix) {
+            *wake = key;
+        }
+        Ok(())
     }
 
     fn deliver(&mut self, packet: Packet) -> Result<Option<NodeIx>> {
@@ -620,7 +650,8 @@ impl<'a> Sim<'a> {
             Effect::Restart(ix) => {
                 if let Some(status) = self.status.get_mut(ix).filter(|s| s.down) {
                     status.down = false;
-                    self.cluster.restart(ix)?;
+                    let local = self.local(ix);
+                    self.cluster.restart(ix, local)?;
                     self.checker.restarted(ix);
                     self.log(&format!("fault restart {} from its store", self.name(ix)));
                     self.drain(ix, "restart")?;

@@ -921,7 +921,7 @@ fn invite_open(input: &Inputs) -> Result<Value> {
 /// What a reader holding the input logs knows: the core's view (the folded ACL, the malformed
 /// and the unreadable records), and the records no log could take.
 struct AclView {
-    view: threads::acl_view::AclView,
+    view: threads::acl::AclView,
     /// Records that failed [VERIFY-1] or log linkage (LOG-5 to LOG-7), and records that passed
     /// them but do not open under the read key [SYNC-6]: neither takes part in the fold.
     rejected: BTreeMap<Cid, Error>,
@@ -970,7 +970,7 @@ fn acl_view(input: &Inputs) -> Result<AclView> {
             rejected.remove(cid);
         }
     }
-    let view = threads::acl_view::AclView::from_logs(&thread, &creator, genesis.as_ref(), &replicas)?;
+    let view = threads::acl::AclView::from_logs(&thread, &creator, genesis.as_ref(), &replicas)?;
     rejected.extend(view.unreadable().iter().map(|(cid, e)| (*cid, e.clone())));
     Ok(AclView { view, rejected })
 }

@@ -27,5 +27,5 @@ fuzz_target!(|data: &[u8]| {
         .put_records(&thread, &log, 1, &[record.to_vec()])
         .expect("memory");
     let rng = ChaCha20Rng::seed_from_u64(0);
-    let _ = Peer::open(IdentityKey::from_seed(&[2; 32]), rng, store);
+    let _ = Peer::open(IdentityKey::from_seed(&[2; 32]), rng, store, 0);
 });

@@ -25,17 +25,21 @@
 //! The chapter in four parts, each re-exported here: `roles` (roles and actions, [ACL-1],
 //! [ACL-2]), `document` (the ACL document and entity ACLs, [ACL-3], [ACL-14]), `events` (the
 //! bodies and their classification, [ACL-5], [ACL-12]) and `fold` (the genesis, the merge, cuts
-//! and deletes, [ACL-4], [ACL-6] to [ACL-8]).
+//! and deletes, [ACL-4], [ACL-6] to [ACL-8]). [`AclView`] (`view`) builds a reader's ACL from the
+//! [`crate::log::LogReplica`]s it holds: the one place that decides which record is the genesis
+//! and what becomes of malformed and unreadable events [ACL-11], [ACL-12], [SYNC-6].
 
 mod document;
 mod events;
 mod fold;
 mod roles;
+mod view;
 
 pub use document::{AclDocument, EntityAcl};
 pub use events::{AclChange, AclEvent, AclEventRef, AclOp};
 pub use fold::{Acl, AclAnchor, Genesis};
 pub use roles::{Action, Role, Roles};
+pub use view::AclView;
 
 use crate::error::{Error, ErrorCode};
 

@@ -11,7 +11,7 @@ use super::pulls::Pending;
 use super::thread::ThreadState;
 use super::{Counters, Destination, Message, Notification, Transmit};
 use crate::acl::AclDocument;
-use crate::acl_view::AclView;
+use crate::acl::AclView;
 use crate::book::AddrBook;
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};

@@ -12,7 +12,7 @@ use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::InviteRole;
 use threads::keys::{FollowKey, IdentityKey};
 use threads::store::{MemoryStore, Store, StoredThread};
-use threads::sync::{Message, Notification, Output, Peer};
+use threads::sync::{Destination, Message, Notification, Peer, Transmit};
 use threads::verify::verify_reader;
 
 use super::{Caps, Cluster, Heads, Out, ReadOutcome};
@@ -73,8 +73,8 @@ struct LocalNode {
     broken: Option<Broken>,
     restarts: u32,
     state: State,
-    /// Outputs taken from the peer while delivering, to be handed out by `take`.
-    outbox: Vec<Output>,
+    /// Notifications taken from the peer while delivering, to be handed out by `take`.
+    outbox: Vec<Notification>,
     /// Records a [`Broken::SkipsVerification`] node kept although its peer rejected them.
     unverified: BTreeMap<(ThreadId, LogId), Vec<Envelope>>,
 }
@@ -138,24 +138,29 @@ impl LocalCluster {
             .ok_or_else(|| SimError::Usage(format!("no node {ix}")))
     }
 
-    fn convert(&self, output: Output) -> Option<Out> {
-        match output {
-            Output::Send { to, message } => Some(Out::Send {
+    fn transmit(&self, transmit: Transmit) -> Out {
+        match transmit.destination {
+            Destination::Peer(to) => Out::Send {
                 to: self.ids.get(&to).copied().ok_or_else(|| to.to_string()),
-                bytes: message.to_bytes(),
-            }),
-            Output::Publish { thread, message } => Some(Out::Publish {
+                bytes: transmit.bytes,
+            },
+            Destination::Topic(thread) => Out::Publish {
                 thread,
-                bytes: message.to_bytes(),
-            }),
-            Output::Notify(Notification::Rejected {
+                bytes: transmit.bytes,
+            },
+        }
+    }
+
+    fn notification(&self, notification: Notification) -> Option<Out> {
+        match notification {
+            Notification::Rejected {
                 from, log, code, ..
-            }) => Some(Out::Rejected {
+            } => Some(Out::Rejected {
                 from: self.ids.get(&from).copied(),
                 log,
                 code: code.name().to_string(),
             }),
-            Output::Notify(_) => None,
+            Notification::Appended { .. } => None,
         }
     }
 
@@ -181,7 +186,12 @@ impl LocalCluster {
 
     /// [`Broken::SkipsVerification`]: after the peer rejected records of a message, the node
     /// keeps the ones it does not hold anyway, as a peer that never verified would.
-    fn keep_unverified(&mut self, ix: NodeIx, message: &Message, outputs: &[Output]) -> Result<()> {
+    fn keep_unverified(
+        &mut self,
+        ix: NodeIx,
+        message: &Message,
+        events: &[Notification],
+    ) -> Result<()> {
         let Message::Records {
             thread,
             log,
@@ -191,9 +201,9 @@ impl LocalCluster {
         else {
             return Ok(());
         };
-        let rejected = outputs.iter().any(
-            |o| matches!(o, Output::Notify(Notification::Rejected { log: l, .. }) if l == log),
-        );
+        let rejected = events
+            .iter()
+            .any(|e| matches!(e, Notification::Rejected { log: l, .. } if l == log));
         if !rejected {
             return Ok(());
         }
@@ -219,14 +229,15 @@ impl Cluster for LocalCluster {
     }
 
     fn add_node(&mut self, spec: &NodeSpec, seed: [u8; 32]) -> Result<LogId> {
-        // As in the harness adapter: the identity, then every other draw, from the node's seed.
+        // As Peer::from_seed, which the harness adapter uses: the identity, then every other
+        // draw, from the node's seed; here over a store the simulator keeps across crashes.
         let mut rng = ChaCha20Rng::from_seed(seed);
         let identity = IdentityKey::generate(&mut rng);
         let store = match spec.broken {
             Some(Broken::ForgetsWrites) => SimStore::Forgetful(MemoryStore::new()),
             _ => SimStore::Honest(MemoryStore::new()),
         };
-        let peer = Peer::open(identity.clone(), rng, store)?;
+        let peer = Peer::open(identity.clone(), rng, store, 0)?;
         let id = peer.id();
         self.ids.insert(id, self.nodes.len());
         self.by_index.push(id);
@@ -248,7 +259,7 @@ impl Cluster for LocalCluster {
         variant: Variant,
         time: u64,
     ) -> Result<(ThreadId, LogId)> {
-        Ok(self.peer(ix)?.create_thread(variant, time)?)
+        Ok(self.peer(ix)?.create_thread(time, variant)?)
     }
 
     fn append(
@@ -258,7 +269,7 @@ impl Cluster for LocalCluster {
         body: &[u8],
         time: u64,
     ) -> Result<(LogId, u64, Cid)> {
-        Ok(self.peer(ix)?.append(thread, body, time)?)
+        Ok(self.peer(ix)?.append(time, thread, body)?)
     }
 
     fn invite(
@@ -273,7 +284,7 @@ impl Cluster for LocalCluster {
     }
 
     fn join(&mut self, ix: NodeIx, invite: &[u8], time: u64) -> Result<(ThreadId, InviteRole)> {
-        Ok(self.peer(ix)?.join(invite, time)?)
+        Ok(self.peer(ix)?.join(time, invite)?)
     }
 
     fn set_roles(
@@ -285,42 +296,48 @@ impl Cluster for LocalCluster {
         time: u64,
     ) -> Result<Cid> {
         let peer = self.id(peer)?;
-        Ok(self.peer(ix)?.set_roles(thread, peer, roles, time)?)
+        Ok(self.peer(ix)?.set_roles(time, thread, peer, roles)?)
     }
 
-    fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], _time: u64) -> Result<()> {
+    fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], time: u64) -> Result<()> {
         let from = self.id(from)?;
-        // Like a network peer, a node drops a message it cannot decode [SYNC-2].
-        let Ok(message) = Message::from_bytes(bytes) else {
-            return Ok(());
-        };
         let broken = self.node(ix)?.broken;
-        if broken == Some(Broken::IgnoresHeads) && matches!(message, Message::Heads { .. }) {
+        // The broken variants look at what they are handed; an honest node leaves decoding (and
+        // dropping what does not decode) to its peer [SYNC-2].
+        let message = match broken {
+            Some(Broken::IgnoresHeads | Broken::SkipsVerification) => Message::from_bytes(bytes).ok(),
+            _ => None,
+        };
+        if broken == Some(Broken::IgnoresHeads) && matches!(message, Some(Message::Heads { .. })) {
             return Ok(());
         }
-        let keep = (broken == Some(Broken::SkipsVerification)).then(|| message.clone());
         let peer = self.peer(ix)?;
-        peer.receive(from, message)?;
-        let outputs = peer.take_outputs();
-        if let Some(message) = keep {
-            self.keep_unverified(ix, &message, &outputs)?;
+        peer.handle_message(time, from, bytes)?;
+        let events: Vec<Notification> = std::iter::from_fn(|| peer.poll_event()).collect();
+        if let (Some(Broken::SkipsVerification), Some(message)) = (broken, &message) {
+            self.keep_unverified(ix, message, &events)?;
         }
-        self.node(ix)?.outbox.extend(outputs);
+        self.node(ix)?.outbox.extend(events);
         Ok(())
     }
 
-    fn tick(&mut self, ix: NodeIx, time: u64) -> Result<()> {
-        Ok(self.peer(ix)?.tick(time)?)
+    fn wake(&mut self, ix: NodeIx, time: u64) -> Result<()> {
+        Ok(self.peer(ix)?.handle_timeout(time)?)
+    }
+
+    fn next_wake(&mut self, ix: NodeIx) -> Result<Option<u64>> {
+        Ok(self.peer_ref(ix)?.poll_timeout())
     }
 
     fn take(&mut self, ix: NodeIx, _time: u64) -> Result<Vec<Out>> {
-        let fresh = self.peer(ix)?.take_outputs();
-        let mut outputs = std::mem::take(&mut self.node(ix)?.outbox);
-        outputs.extend(fresh);
-        Ok(outputs
-            .into_iter()
-            .filter_map(|o| self.convert(o))
-            .collect())
+        let peer = self.peer(ix)?;
+        let transmits: Vec<Transmit> = std::iter::from_fn(|| peer.poll_transmit()).collect();
+        let fresh: Vec<Notification> = std::iter::from_fn(|| peer.poll_event()).collect();
+        let mut events = std::mem::take(&mut self.node(ix)?.outbox);
+        events.extend(fresh);
+        let mut outputs: Vec<Out> = transmits.into_iter().map(|t| self.transmit(t)).collect();
+        outputs.extend(events.into_iter().filter_map(|e| self.notification(e)));
+        Ok(outputs)
     }
 
     fn stop(&mut self, _ix: NodeIx) -> Result<()> {
@@ -338,7 +355,7 @@ impl Cluster for LocalCluster {
         Ok(())
     }
 
-    fn restart(&mut self, ix: NodeIx) -> Result<()> {
+    fn restart(&mut self, ix: NodeIx, time: u64) -> Result<()> {
         let node = self.node(ix)?;
         let State::Down(store) = std::mem::replace(&mut node.state, State::Gone) else {
             return Err(SimError::Usage(format!("node {ix} is not down")));
@@ -348,7 +365,7 @@ impl Cluster for LocalCluster {
         let label = format!("{}/restart/{}", hex::encode(node.seed), node.restarts);
         let rng = ChaCha20Rng::from_seed(derive_seed(0, &label));
         let identity = IdentityKey::from_seed(&node.identity);
-        node.state = State::Up(Box::new(Peer::open(identity, rng, store)?));
+        node.state = State::Up(Box::new(Peer::open(identity, rng, store, time)?));
         Ok(())
     }
 

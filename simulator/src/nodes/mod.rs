@@ -114,16 +114,20 @@ pub trait Cluster {
     ) -> Result<Cid>;
     /// Hands the node a message from `from`.
     fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], time: u64) -> Result<()>;
-    /// Lets the node's clock advance to `time`.
-    fn tick(&mut self, ix: NodeIx, time: u64) -> Result<()>;
+    /// Wakes the node at `time`, its local time: it does what its timers ask for [SYNC-8],
+    /// [SYNC-10] (`Peer::handle_timeout`; `node.tick`, HP-51).
+    fn wake(&mut self, ix: NodeIx, time: u64) -> Result<()>;
+    /// When, in its local time, the node next wants to be woken (`Peer::poll_timeout`); `None`
+    /// when it has nothing to wait for.
+    fn next_wake(&mut self, ix: NodeIx) -> Result<Option<u64>>;
     /// Everything the node wants sent or published, and what it rejected, since the last call.
     fn take(&mut self, ix: NodeIx, time: u64) -> Result<Vec<Out>>;
     /// Tells the node it went offline; it comes back with its state.
     fn stop(&mut self, ix: NodeIx) -> Result<()>;
     /// Crashes the node: its memory is lost, its store kept.
     fn crash(&mut self, ix: NodeIx) -> Result<()>;
-    /// Restarts a crashed node from its store [SYNC-13].
-    fn restart(&mut self, ix: NodeIx) -> Result<()>;
+    /// Restarts a crashed node from its store at `time`, its local time [SYNC-13].
+    fn restart(&mut self, ix: NodeIx, time: u64) -> Result<()>;
     /// The node's heads for the thread (empty if it does not hold it).
     fn heads(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Heads>;
     /// The envelopes of one log the node stores, from position `from` on; `None` when the nodes

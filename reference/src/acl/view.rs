@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use cid::Cid;
 
-use crate::acl::{Acl, AclEvent, AclEventRef, Genesis};
+use super::{Acl, AclEvent, AclEventRef, Genesis};
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 use crate::log::{LogReplica, Opened};
