@@ -144,6 +144,25 @@ impl fmt::Display for Action {
     }
 }
 
+/// The action with this name (as [`Action::name`] writes it); any other text is BAD_REQUEST
+/// [ACL-2].
+impl FromStr for Action {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Action> {
+        [
+            Action::Follow,
+            Action::Read,
+            Action::Write,
+            Action::Delete,
+            Action::Admin,
+        ]
+        .into_iter()
+        .find(|action| action.name() == name)
+        .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("unknown action {name:?}")))
+    }
+}
+
 /// One peer's entry in `peers`: at most one ordered role and, optionally, delete [ACL-3].
 ///
 /// An entry without an ordered role takes the document's `default` for ordered decisions
