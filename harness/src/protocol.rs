@@ -631,8 +631,31 @@ pub struct Reply {
     pub outcome: Outcome,
 }
 
+/// The result of a method [HP-8]: what a client reads out of a success reply.
+pub trait MethodResult: DeserializeOwned + Serialize {}
+
+macro_rules! method_results {
+    ($($t:ty),* $(,)?) => { $(impl MethodResult for $t {})* };
+}
+
+method_results!(
+    Empty,
+    HelloResult,
+    NodeCreated,
+    ThreadCreated,
+    Appended,
+    InviteExported,
+    InviteAccepted,
+    AclChanged,
+    Collected,
+    Heads,
+    Events,
+    AclDocument,
+    Keys,
+);
+
 /// Reads a typed result out of a JSON result, saying what does not fit.
-pub fn result_as<T: DeserializeOwned>(result: &Value) -> Result<T, String> {
+pub fn result_as<T: MethodResult>(result: &Value) -> Result<T, String> {
     T::deserialize(result).map_err(|e| e.to_string())
 }
 

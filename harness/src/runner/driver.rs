@@ -4,12 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-
 use super::client::{Fault, Reply};
 use super::session::Session;
 use crate::protocol::{
-    Call, Collected, Hex, NodeAt, NodeCreate, NodeCreated, NodeDeliver, NodeOnly,
+    Call, Collected, Hex, MethodResult, NodeAt, NodeCreate, NodeCreated, NodeDeliver, NodeOnly,
 };
 use crate::schema::{self, Members};
 
@@ -129,7 +127,7 @@ impl<'s> Driver<'s> {
 
     /// A step whose reply must be a success whose result has the shape of H.9: it is checked
     /// against `node-results.schema.json`, whose extra members are ignored as in replies (HP-10).
-    pub fn step<R: DeserializeOwned>(&mut self, call: Call) -> Result<R, StepError> {
+    pub fn step<R: MethodResult>(&mut self, call: Call) -> Result<R, StepError> {
         let step = step_name(&call);
         let method = call.method();
         let result = self
