@@ -114,7 +114,7 @@ impl Node {
 
     fn heads(&mut self, thread: &str) -> Heads {
         let reply = self.ok(&format!("heads {thread}"));
-        let heads = reply["heads"].as_object().expect("heads object");
+        let heads = reply["logs"].as_object().expect("logs object");
         heads
             .iter()
             .map(|(log, h)| {
