@@ -120,30 +120,27 @@ fn skipping_the_link_check_is_caught() {
     caught_by_flag("skip-link-check", "BROKEN_LINK", &["--suite", "logs"]);
 }
 
-#[test]
-fn leaking_plaintext_to_a_follower_is_caught_by_the_live_scenario() {
-    let (code, report) = run_with_fault("leak-plaintext", &["--suite", "writer-follower-reader"]);
+/// Runs the live scenario `scenario` against `fault`; a check citing `section` must fail.
+fn caught_by_scenario(fault: &str, scenario: &str, section: &str) {
+    let (code, report) = run_with_fault(fault, &["--suite", scenario]);
     assert_eq!(code, 1);
     let failed = failures(&report);
     assert!(
         failed
             .iter()
-            .any(|(group, section, _)| group == "writer-follower-reader" && section == "KEY-7"),
+            .any(|(group, s, _)| group == scenario && s == section),
         "{failed:?}"
     );
 }
 
 #[test]
+fn leaking_plaintext_to_a_follower_is_caught_by_the_live_scenario() {
+    caught_by_scenario("leak-plaintext", "writer-follower-reader", "KEY-7");
+}
+
+#[test]
 fn ignoring_revocations_is_caught_by_the_acl_scenario() {
-    let (code, report) = run_with_fault("ignore-revocation", &["--suite", "acl-revocation"]);
-    assert_eq!(code, 1);
-    let failed = failures(&report);
-    assert!(
-        failed
-            .iter()
-            .any(|(group, section, _)| group == "acl-revocation" && section == "ACL-7"),
-        "{failed:?}"
-    );
+    caught_by_scenario("ignore-revocation", "acl-revocation", "ACL-7");
 }
 
 #[test]
