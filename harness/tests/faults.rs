@@ -153,40 +153,30 @@ fn wrong_error_codes_are_caught() {
     assert_eq!(group_counts(&report, "tid")["passed"], valid);
 }
 
+/// How many cases of a group passed.
+fn passed(report: &Value, group: &str) -> u64 {
+    group_counts(report, group)["passed"].as_u64().unwrap_or(0)
+}
+
 #[test]
 fn a_crash_fails_its_case_and_the_run_goes_on() {
     let report = caught_by_flag("crash", "CRASH", &[]);
     assert!(report["restarts"].as_u64().unwrap_or(0) >= 1);
     // The suites after the crash still ran and passed.
     assert_eq!(group_counts(&report, "logs")["failed"], 0);
-    assert!(
-        group_counts(&report, "logs")["passed"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    );
+    assert!(passed(&report, "logs") > 0);
 }
 
 #[test]
 fn a_hang_times_out_and_the_run_goes_on() {
     let report = caught_by_flag("hang", "TIMEOUT", &["--suite", "keys", "--timeout", "2"]);
-    assert!(
-        group_counts(&report, "keys")["passed"]
-            .as_u64()
-            .unwrap_or(0)
-            > 20
-    );
+    assert!(passed(&report, "keys") > 20);
 }
 
 #[test]
 fn garbage_on_stdout_is_a_protocol_violation() {
     let report = caught_by_flag("garbage", "PROTOCOL_VIOLATION", &["--suite", "keys"]);
-    assert!(
-        group_counts(&report, "keys")["passed"]
-            .as_u64()
-            .unwrap_or(0)
-            > 20
-    );
+    assert!(passed(&report, "keys") > 20);
 }
 
 #[test]
