@@ -117,7 +117,7 @@ pub fn join_and_catch_up(
     let query = format!("heads {thread}");
     loop {
         let heads = ok(node.command(&query));
-        let counter = heads["heads"][log.to_string()]["counter"].as_u64();
+        let counter = heads["logs"][log.to_string()]["counter"].as_u64();
         if counter == Some(events) {
             return;
         }

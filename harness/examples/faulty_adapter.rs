@@ -15,6 +15,7 @@ use threads::keys::{FollowKey, KeySet};
 use threads::seal::{self, Layer};
 use threads::verify;
 use threads_harness::adapter::Adapter;
+use threads_harness::protocol::Reply;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -29,8 +30,8 @@ fn main() {
         let request: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         let reply = match faulty(&fault, &request) {
             Some(Action::Reply(reply)) => reply,
-            Some(Action::Forward(changed)) => adapter.handle(&changed),
-            None => adapter.handle_line(&line),
+            Some(Action::Forward(changed)) => json_of(adapter.handle(changed)),
+            None => json_of(adapter.handle_line(&line)),
         };
         let mut out = stdout.lock();
         let _ = writeln!(out, "{reply}");
@@ -39,6 +40,11 @@ fn main() {
             break;
         }
     }
+}
+
+/// A reply as JSON, which the faults below change by hand.
+fn json_of(reply: Reply) -> Value {
+    serde_json::to_value(reply).unwrap_or(Value::Null)
 }
 
 /// What a fault does with a request.
@@ -88,7 +94,7 @@ fn reply(fault: &str, request: &Value) -> Option<Value> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let inputs = params.get("inputs").and_then(Value::as_object);
-    let honest = || Adapter::default().handle(request);
+    let honest = || json_of(Adapter::default().handle(request.clone()));
     match (fault, request["method"].as_str()?) {
         ("forged-signatures", "vector") => {
             let reply = honest();

@@ -2,7 +2,11 @@
 //! `spec/harness-protocol.md`.
 //!
 //! - [`adapter`]: the reference implementation behind that protocol (`threads-reference-adapter`).
+//! - [`protocol`]: the protocol's messages as serde types, shared by both and by the simulator.
 //! - [`runner`]: the conformance runner behind `threads-conform run`.
+//! - [`schema`]: the JSON Schemas of `harness/schemas/`, applied to requests, replies and results.
 
 pub mod adapter;
+pub mod protocol;
 pub mod runner;
+pub mod schema;

@@ -120,30 +120,27 @@ fn skipping_the_link_check_is_caught() {
     caught_by_flag("skip-link-check", "BROKEN_LINK", &["--suite", "logs"]);
 }
 
-#[test]
-fn leaking_plaintext_to_a_follower_is_caught_by_the_live_scenario() {
-    let (code, report) = run_with_fault("leak-plaintext", &["--suite", "writer-follower-reader"]);
+/// Runs the live scenario `scenario` against `fault`; a check citing `section` must fail.
+fn caught_by_scenario(fault: &str, scenario: &str, section: &str) {
+    let (code, report) = run_with_fault(fault, &["--suite", scenario]);
     assert_eq!(code, 1);
     let failed = failures(&report);
     assert!(
         failed
             .iter()
-            .any(|(group, section, _)| group == "writer-follower-reader" && section == "KEY-7"),
+            .any(|(group, s, _)| group == scenario && s == section),
         "{failed:?}"
     );
 }
 
 #[test]
+fn leaking_plaintext_to_a_follower_is_caught_by_the_live_scenario() {
+    caught_by_scenario("leak-plaintext", "writer-follower-reader", "KEY-7");
+}
+
+#[test]
 fn ignoring_revocations_is_caught_by_the_acl_scenario() {
-    let (code, report) = run_with_fault("ignore-revocation", &["--suite", "acl-revocation"]);
-    assert_eq!(code, 1);
-    let failed = failures(&report);
-    assert!(
-        failed
-            .iter()
-            .any(|(group, section, _)| group == "acl-revocation" && section == "ACL-7"),
-        "{failed:?}"
-    );
+    caught_by_scenario("ignore-revocation", "acl-revocation", "ACL-7");
 }
 
 #[test]
@@ -156,40 +153,30 @@ fn wrong_error_codes_are_caught() {
     assert_eq!(group_counts(&report, "tid")["passed"], valid);
 }
 
+/// How many cases of a group passed.
+fn passed(report: &Value, group: &str) -> u64 {
+    group_counts(report, group)["passed"].as_u64().unwrap_or(0)
+}
+
 #[test]
 fn a_crash_fails_its_case_and_the_run_goes_on() {
     let report = caught_by_flag("crash", "CRASH", &[]);
     assert!(report["restarts"].as_u64().unwrap_or(0) >= 1);
     // The suites after the crash still ran and passed.
     assert_eq!(group_counts(&report, "logs")["failed"], 0);
-    assert!(
-        group_counts(&report, "logs")["passed"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    );
+    assert!(passed(&report, "logs") > 0);
 }
 
 #[test]
 fn a_hang_times_out_and_the_run_goes_on() {
     let report = caught_by_flag("hang", "TIMEOUT", &["--suite", "keys", "--timeout", "2"]);
-    assert!(
-        group_counts(&report, "keys")["passed"]
-            .as_u64()
-            .unwrap_or(0)
-            > 20
-    );
+    assert!(passed(&report, "keys") > 20);
 }
 
 #[test]
 fn garbage_on_stdout_is_a_protocol_violation() {
     let report = caught_by_flag("garbage", "PROTOCOL_VIOLATION", &["--suite", "keys"]);
-    assert!(
-        group_counts(&report, "keys")["passed"]
-            .as_u64()
-            .unwrap_or(0)
-            > 20
-    );
+    assert!(passed(&report, "keys") > 20);
 }
 
 #[test]

@@ -49,6 +49,29 @@ impl Variant {
     }
 }
 
+/// The variant's name in the harness protocol and the vectors: `raw` or `access-controlled`
+/// [TID-3], [HP-33].
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Variant::Raw => "raw",
+            Variant::AccessControlled => "access-controlled",
+        })
+    }
+}
+
+/// The variant with this name; any other text is BAD_REQUEST [HP-12].
+impl FromStr for Variant {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Variant> {
+        [Variant::Raw, Variant::AccessControlled]
+            .into_iter()
+            .find(|variant| variant.to_string() == name)
+            .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("unknown variant {name:?}")))
+    }
+}
+
 /// A Thread ID: `uvarint(1) ‖ uvarint(variant) ‖ random` [TID-1].
 ///
 /// The value is always valid: every constructor checks [TID-2]..[TID-5]. Equality is equality of the

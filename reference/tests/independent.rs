@@ -208,7 +208,10 @@ fn env_1_sig_1_reference_envelopes_check_out_independently() {
 
         // [REC-1] the reference names the record by the same CID, in base32 text `bafyrei…`.
         let record_cid = cid_bytes(&record);
-        let held = writer.chain().get(i as u64 + 1).expect("the writer holds it");
+        let held = writer
+            .chain()
+            .get(i as u64 + 1)
+            .expect("the writer holds it");
         assert_eq!(held.to_bytes(), record_cid);
         let text = format!("b{}", base32_lower(&record_cid));
         assert!(text.starts_with("bafyrei"));

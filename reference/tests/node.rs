@@ -114,7 +114,7 @@ impl Node {
 
     fn heads(&mut self, thread: &str) -> Heads {
         let reply = self.ok(&format!("heads {thread}"));
-        let heads = reply["heads"].as_object().expect("heads object");
+        let heads = reply["logs"].as_object().expect("logs object");
         heads
             .iter()
             .map(|(log, h)| {
@@ -346,8 +346,13 @@ fn reopen_offline(dir: &Path) -> threads::sync::Peer<rand_chacha::ChaCha20Rng, R
     use rand_core::SeedableRng;
     let store = RedbStore::open(&dir.join("store.redb")).expect("open the store");
     let identity = threads::node::datadir::open_identity(dir).expect("identity");
-    threads::sync::Peer::open(identity, rand_chacha::ChaCha20Rng::seed_from_u64(0), store, 0)
-        .expect("every stored record verifies and links")
+    threads::sync::Peer::open(
+        identity,
+        rand_chacha::ChaCha20Rng::seed_from_u64(0),
+        store,
+        0,
+    )
+    .expect("every stored record verifies and links")
 }
 
 /// `threads-node append --data DIR --thread T` with one event per stdin line, as a script would.

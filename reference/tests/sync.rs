@@ -173,7 +173,11 @@ fn a_peer_whose_store_fails_acknowledges_nothing_more_and_stops() {
         "nothing unstored is announced or pulled on"
     );
     assert_eq!(follower.poll_event(), None);
-    assert_eq!(follower.poll_timeout(), None, "a failed peer wants no timer");
+    assert_eq!(
+        follower.poll_timeout(),
+        None,
+        "a failed peer wants no timer"
+    );
     assert_eq!(
         follower.handle_timeout(10_000).map_err(|e| e.code),
         Err(ErrorCode::StoreFailed),

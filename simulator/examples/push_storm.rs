@@ -10,11 +10,9 @@
 //! `cargo run --release -p threads-simulator --example push_storm`
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use threads::id::Variant;
 use threads::invite::InviteRole;
-use threads::keys::IdentityKey;
-use threads::sync::{Message, Output, Peer};
+use threads::sync::{Message, Net, Peer};
 use threads_simulator::nodes::local::LocalCluster;
 use threads_simulator::plan::{Action, Clock, LinkModel, Needs, NodeSpec, Plan, Timed};
 use threads_simulator::sim;
@@ -68,20 +66,18 @@ fn plan(events: u64, per_ms: u64, jitter_ms: u64) -> Plan {
     }
 }
 
-fn peer(seed: u64) -> Peer<ChaCha20Rng> {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    Peer::new(IdentityKey::generate(&mut rng), rng)
+fn peer(seed: u8) -> Peer<ChaCha20Rng> {
+    Peer::from_seed([seed; 32])
 }
 
-/// The pushes a writer sends to its follower.
-fn pushes(outputs: Vec<Output>) -> Vec<Message> {
-    outputs
-        .into_iter()
-        .filter_map(|o| match o {
-            Output::Send { message, .. } => Some(message),
-            _ => None,
-        })
-        .collect()
+/// The messages `peer` sends to single peers.
+fn pushes(peer: &mut Peer<ChaCha20Rng>) -> Vec<Message> {
+    Net::sent(peer).into_iter().map(|(_, m)| m).collect()
+}
+
+fn deliver(to: &mut Peer<ChaCha20Rng>, from: &Peer<ChaCha20Rng>, message: &Message) {
+    to.handle_message(0, from.id(), &message.to_bytes())
+        .expect("the memory store does not fail");
 }
 
 /// Pushes r3 then r2 arrive before r1: each is a gap, and each sends a pull, because the second
@@ -89,31 +85,25 @@ fn pushes(outputs: Vec<Output>) -> Vec<Message> {
 /// message from that peer, SYNC-10's "until a records message ... arrives").
 fn root_cause() {
     let (mut writer, mut follower) = (peer(1), peer(2));
-    let (thread, _) = writer.create_thread(Variant::Raw, 0).expect("create");
+    let (thread, _) = writer.create_thread(0, Variant::Raw).expect("create");
     let invite = writer
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
-    follower.join(&invite, 0).expect("join");
-    let join_pulls = follower.take_outputs();
-    writer
-        .receive(follower.id(), pushes(join_pulls).remove(0))
-        .expect("the writer hears the follower's first pull");
-    let answer = pushes(writer.take_outputs());
-    follower
-        .receive(writer.id(), answer[0].clone())
-        .expect("empty answer");
+    follower.join(0, &invite).expect("join");
+    let join_pull = pushes(&mut follower).remove(0);
+    deliver(&mut writer, &follower, &join_pull);
+    let answer = pushes(&mut writer);
+    deliver(&mut follower, &writer, &answer[0]);
     let mut pushed = Vec::new();
     for i in 1..=3u8 {
-        writer.append(&thread, &[i], u64::from(i)).expect("append");
-        pushed.push(pushes(writer.take_outputs()).remove(0));
+        writer.append(u64::from(i), &thread, &[i]).expect("append");
+        pushed.push(pushes(&mut writer).remove(0));
     }
     let before = follower.counters().pulls_sent;
     for push in [&pushed[2], &pushed[1]] {
-        follower
-            .receive(writer.id(), push.clone())
-            .expect("receive");
+        deliver(&mut follower, &writer, push);
     }
-    let waiting: Vec<Message> = pushes(follower.take_outputs())
+    let waiting: Vec<Message> = pushes(&mut follower)
         .into_iter()
         .filter(|m| matches!(m, Message::Pull { .. }))
         .collect();

@@ -589,28 +589,17 @@ fn bad_request(detail: String) -> Error {
     Error::new(ErrorCode::BadRequest, detail)
 }
 
-fn variant_name(variant: Variant) -> &'static str {
-    match variant {
-        Variant::Raw => "raw",
-        Variant::AccessControlled => "access-controlled",
-    }
-}
-
 fn tid_json(tid: &ThreadId) -> Value {
     json!({
         "bytes": hex::encode(tid.as_bytes()),
         "random": hex::encode(tid.random()),
         "text": tid.to_string(),
-        "variant": variant_name(tid.variant()),
+        "variant": tid.variant().to_string(),
     })
 }
 
 fn tid_encode(input: &Inputs) -> Result<Value> {
-    let variant = match input.str("variant")? {
-        "raw" => Variant::Raw,
-        "access-controlled" => Variant::AccessControlled,
-        other => return Err(bad_request(format!("unknown variant {other}"))),
-    };
+    let variant = Variant::from_str(input.str("variant")?)?;
     Ok(tid_json(&ThreadId::from_parts(
         variant,
         &input.hex("random")?,
@@ -1067,14 +1056,7 @@ fn acl_accepts_record(input: &Inputs) -> Result<Value> {
 
 fn acl_decide(input: &Inputs) -> Result<Value> {
     let peer = LogId::from_str(input.str("peer")?)?;
-    let action = match input.str("action")? {
-        "follow" => Action::Follow,
-        "read" => Action::Read,
-        "write" => Action::Write,
-        "delete" => Action::Delete,
-        "admin" => Action::Admin,
-        other => return Err(bad_request(format!("unknown action {other}"))),
-    };
+    let action = Action::from_str(input.str("action")?)?;
     cached_acl_view(input)?.view.acl().may(&peer, action)?;
     Ok(json!({}))
 }

@@ -8,24 +8,16 @@ mod nodes;
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use threads::{Error, ErrorCode};
 use threads_vectors::ops;
 
+use crate::protocol::{
+    Call, Capabilities, ErrorBody, HelloParams, HelloResult, Outcome, PROTOCOL, RawRequest, Reply,
+    Request, VectorParams,
+};
+
 pub use nodes::Nodes;
-
-/// Prefixes of the node methods (spec/harness-protocol.md, node methods).
-const NODE_METHOD_PREFIXES: &[&str] = &["node.", "thread.", "log.", "invite.", "acl."];
-
-/// The harness protocol version this adapter speaks.
-pub const PROTOCOL: u64 = 1;
-
-/// What a request asked for, decoded.
-struct Request<'a> {
-    id: Value,
-    method: &'a str,
-    params: Map<String, Value>,
-}
 
 /// The reference behind the harness protocol: vector operations and node instances.
 #[derive(Default)]
@@ -40,108 +32,75 @@ impl Adapter {
         self.done
     }
 
-    /// Handles one request line; always returns exactly one reply.
-    pub fn handle_line(&mut self, line: &str) -> Value {
+    /// Handles one request line; always returns exactly one reply [HP-23].
+    pub fn handle_line(&mut self, line: &str) -> Reply {
         match serde_json::from_str::<Value>(line) {
-            Ok(request) => self.handle(&request),
-            Err(e) => error_reply(
-                Value::Null,
+            Ok(request) => self.handle(request),
+            Err(e) => failure(
+                None,
                 &Error::new(ErrorCode::BadRequest, format!("not JSON: {e}")),
                 None,
             ),
         }
     }
 
-    /// Handles one decoded request.
-    pub fn handle(&mut self, request: &Value) -> Value {
-        let request = match parse_request(request) {
-            Ok(r) => r,
-            Err(e) => {
-                return error_reply(request.get("id").cloned().unwrap_or(Value::Null), &e, None);
-            }
-        };
-        match self.dispatch(&request) {
-            Ok(result) => json!({"id": request.id, "result": result}),
-            Err(failure) => error_reply(request.id, &failure.error, failure.state),
+    /// Handles one decoded request. A value that is not a request is BAD_REQUEST, replied to with
+    /// its `id` if that is an unsigned integer and `null` otherwise [HP-11].
+    pub fn handle(&mut self, request: Value) -> Reply {
+        let id = request.get("id").and_then(Value::as_u64);
+        let request = serde_json::from_value::<RawRequest>(request)
+            .map_err(|e| Error::new(ErrorCode::BadRequest, format!("not a request: {e}")))
+            .and_then(Request::decode);
+        match request {
+            Err(e) => failure(id, &e, None),
+            Ok(Request { id, call }) => match self.dispatch(call) {
+                Ok(result) => Reply {
+                    id: Some(id),
+                    outcome: Outcome::Result(result),
+                },
+                Err(f) => failure(Some(id), &f.error, f.state),
+            },
         }
     }
 
-    fn dispatch(&mut self, request: &Request) -> Result<Value, ops::Failure> {
-        match request.method {
-            "hello" => hello(&request.params).map_err(ops::Failure::from),
-            "vector" => vector(&request.params),
-            "shutdown" => {
+    fn dispatch(&mut self, call: Call) -> Result<Value, ops::Failure> {
+        match call {
+            Call::Hello(params) => hello(&params).map_err(ops::Failure::from),
+            Call::Vector(VectorParams { operation, inputs }) => ops::execute(&operation, &inputs),
+            Call::Shutdown(_) => {
                 self.done = true;
                 Ok(json!({}))
             }
-            method if NODE_METHOD_PREFIXES.iter().any(|p| method.starts_with(p)) => self
-                .nodes
-                .handle(method, &request.params)
-                .map_err(ops::Failure::from),
-            other => {
-                Err(Error::new(ErrorCode::Unsupported, format!("unknown method {other}")).into())
-            }
+            node_call => self.nodes.handle(node_call).map_err(ops::Failure::from),
         }
     }
 }
 
-fn parse_request(request: &Value) -> Result<Request<'_>, Error> {
-    let bad = |why: &str| Error::new(ErrorCode::BadRequest, why.to_string());
-    let id = request
-        .get("id")
-        .filter(|id| id.is_u64())
-        .ok_or_else(|| bad("id must be an unsigned integer"))?;
-    let method = request
-        .get("method")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("method must be a string"))?;
-    let params = match request.get("params") {
-        None => Map::new(),
-        Some(Value::Object(map)) => map.clone(),
-        Some(_) => return Err(bad("params must be an object")),
-    };
-    Ok(Request {
-        id: id.clone(),
-        method,
-        params,
-    })
-}
-
-fn error_reply(id: Value, error: &Error, state: Option<Value>) -> Value {
-    let mut body = json!({"code": error.code.name(), "message": error.detail});
-    if let Some(state) = state {
-        body["state"] = state;
+fn failure(id: Option<u64>, error: &Error, state: Option<Value>) -> Reply {
+    Reply {
+        id,
+        outcome: Outcome::Error(ErrorBody::new(error, state)),
     }
-    json!({"id": id, "error": body})
 }
 
-fn hello(params: &Map<String, Value>) -> Result<Value, Error> {
-    if params.get("protocol").and_then(Value::as_u64) != Some(PROTOCOL) {
+/// The `hello` result [HP-14]; BAD_REQUEST for another protocol number [HP-15].
+fn hello(params: &HelloParams) -> Result<Value, Error> {
+    if params.protocol != PROTOCOL {
         return Err(Error::new(
             ErrorCode::BadRequest,
             format!("this adapter speaks protocol {PROTOCOL}"),
         ));
     }
-    let operations: Vec<&str> = ops::OPERATIONS.iter().map(|op| op.name).collect();
-    Ok(json!({
-        "protocol": PROTOCOL,
-        "implementation": "threads-reference",
-        "version": env!("CARGO_PKG_VERSION"),
-        "capabilities": {"operations": operations, "scenarios": ["nodes", "acl", "ticks"]},
-    }))
-}
-
-fn vector(params: &Map<String, Value>) -> Result<Value, ops::Failure> {
-    let bad = |why: &str| ops::Failure::from(Error::new(ErrorCode::BadRequest, why.to_string()));
-    let operation = params
-        .get("operation")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("operation must be a string"))?;
-    let inputs = params
-        .get("inputs")
-        .and_then(Value::as_object)
-        .ok_or_else(|| bad("inputs must be an object"))?;
-    ops::execute(operation, inputs)
+    let result = HelloResult {
+        protocol: PROTOCOL,
+        implementation: "threads-reference".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        capabilities: Capabilities {
+            operations: ops::OPERATIONS.iter().map(|op| op.name.into()).collect(),
+            scenarios: ["nodes", "acl", "ticks"].map(String::from).to_vec(),
+        },
+    };
+    serde_json::to_value(result).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
 }
 
 /// Serves requests from `input` until `shutdown` or end of input, one reply line per request line.
@@ -152,7 +111,8 @@ pub fn serve(input: impl BufRead, mut output: impl Write, adapter: &mut Adapter)
             continue;
         }
         let reply = adapter.handle_line(&line);
-        writeln!(output, "{reply}")?;
+        serde_json::to_writer(&mut output, &reply)?;
+        writeln!(output)?;
         output.flush()?;
         if adapter.done() {
             break;

@@ -1,18 +1,24 @@
-//! Node instances for the harness's live scenarios (spec/harness-protocol.md, node methods): each is
-//! a reference [`Peer`] whose messages the harness carries.
+//! Node instances for the harness's live scenarios (spec/harness-protocol.md, H.9): each is a
+//! reference [`Peer`] whose messages the harness carries.
+//!
+//! The calls into the [`Peer`] that drive the network side (creating a peer, delivering a message,
+//! collecting the outbox, a clock tick) are each in one small method at the end of this file.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use threads::acl::Roles;
-use threads::id::{LogId, ThreadId, Variant};
-use threads::invite::InviteRole;
-use threads::keys::IdentityKey;
-use threads::sync::{Message, Peer};
+use threads::id::{LogId, ThreadId};
+use threads::sync::{Destination, Peer, Transmit};
 use threads::{Error, ErrorCode, Result};
+
+use crate::protocol::{
+    self, AclChanged, Appended, Call, Collected, Empty, Event, Events, Head, Heads, Hex,
+    InviteAccepted, InviteExported, Keys, NodeCreated, Outgoing, ThreadCreated,
+};
 
 /// The harness's named nodes.
 #[derive(Default)]
@@ -21,214 +27,192 @@ pub struct Nodes {
     names: BTreeMap<LogId, String>,
 }
 
-/// Typed access to a request's params; missing or ill-typed ones are BAD_REQUEST.
-struct Params<'a>(&'a Map<String, Value>);
+/// A result as the JSON of its reply.
+fn json(result: impl Serialize) -> Result<Value> {
+    serde_json::to_value(result).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
+}
 
-impl Params<'_> {
-    fn str(&self, key: &str) -> Result<&str> {
-        self.0.get(key).and_then(Value::as_str).ok_or_else(|| {
-            Error::new(
-                ErrorCode::BadRequest,
-                format!("param {key} must be a string"),
-            )
-        })
-    }
-
-    fn hex(&self, key: &str) -> Result<Vec<u8>> {
-        hex::decode(self.str(key)?)
-            .map_err(|e| Error::new(ErrorCode::BadRequest, format!("param {key}: {e}")))
-    }
-
-    fn u64(&self, key: &str) -> Result<u64> {
-        self.0.get(key).and_then(Value::as_u64).ok_or_else(|| {
-            Error::new(
-                ErrorCode::BadRequest,
-                format!("param {key} must be an unsigned integer"),
-            )
-        })
-    }
-
-    fn thread(&self) -> Result<ThreadId> {
-        ThreadId::from_str(self.str("thread")?)
-    }
+fn thread(text: &str) -> Result<ThreadId> {
+    ThreadId::from_str(text)
 }
 
 impl Nodes {
-    /// Handles one node method.
-    pub fn handle(&mut self, method: &str, params: &Map<String, Value>) -> Result<Value> {
-        let p = Params(params);
-        let name = p.str("node")?.to_string();
-        match method {
-            "node.create" => return self.create(name, &p),
-            "invite.export" => {
-                let role = InviteRole::from_name(p.str("role")?).ok_or_else(|| {
-                    Error::new(
-                        ErrorCode::BadRequest,
-                        "role must be follower, reader or writer",
-                    )
-                })?;
-                let recipient = self.peer_id(p.str("recipient")?)?;
-                let thread = p.thread()?;
-                let invite = self.peer_mut(&name)?.invite(&thread, role, recipient)?;
-                return Ok(json!({"invite": hex::encode(invite)}));
+    /// Handles one node method (H.9); UNSUPPORTED for a call that is not one.
+    pub fn handle(&mut self, call: Call) -> Result<Value> {
+        match call {
+            Call::NodeCreate(p) => {
+                let seed: [u8; 32] = p
+                    .seed
+                    .0
+                    .try_into()
+                    .map_err(|_| Error::new(ErrorCode::BadRequest, "seed must be 32 bytes"))?;
+                json(NodeCreated {
+                    peer: self.create(p.node, seed)?.to_string(),
+                })
             }
-            "acl.set" => {
-                let target = self.peer_id(p.str("peer")?)?;
-                let names: Vec<String> =
-                    p.0.get("roles")
-                        .and_then(Value::as_array)
-                        .map(|roles| {
-                            roles
-                                .iter()
-                                .filter_map(|r| r.as_str().map(String::from))
-                                .collect()
-                        })
-                        .ok_or_else(|| {
-                            Error::new(
-                                ErrorCode::BadRequest,
-                                "param roles must be an array of role names",
-                            )
-                        })?;
-                let roles = Roles::from_names(&names)?;
-                let (thread, time) = (p.thread()?, p.u64("time")?);
-                let cid = self
-                    .peer_mut(&name)?
-                    .set_roles(&thread, target, roles, time)?;
-                return Ok(json!({"recordCid": cid.to_string()}));
+            Call::ThreadCreate(p) => {
+                let (thread, log) = self.peer_mut(&p.node)?.create_thread(p.time, p.variant)?;
+                json(ThreadCreated {
+                    thread: thread.to_string(),
+                    log: log.to_string(),
+                })
             }
-            "node.deliver" => {
-                let from = self.peer_id(p.str("from")?)?;
-                let bytes = p.hex("message")?;
-                let peer = self.peer_mut(&name)?;
-                // Like a network peer, a node drops a message it cannot decode [HP-37].
-                if let Ok(message) = Message::from_bytes(&bytes) {
-                    peer.receive(from, message)?;
-                }
-                return Ok(json!({}));
+            Call::LogAppend(p) => {
+                let peer = self.peer_mut(&p.node)?;
+                let (log, seq, cid) = peer.append(p.time, &thread(&p.thread)?, &p.body.0)?;
+                json(Appended {
+                    log: log.to_string(),
+                    seq,
+                    record_cid: cid.to_string(),
+                })
             }
-            _ => {}
-        }
-        let peer = self
-            .peers
-            .get_mut(&name)
-            .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("no node named {name}")))?;
-        match method {
-            "thread.create" => {
-                let variant = match p.str("variant")? {
-                    "raw" => Variant::Raw,
-                    "access-controlled" => Variant::AccessControlled,
-                    other => {
-                        return Err(Error::new(
-                            ErrorCode::BadRequest,
-                            format!("unknown variant {other}"),
-                        ));
-                    }
-                };
-                let (thread, log) = peer.create_thread(variant, p.u64("time")?)?;
-                Ok(json!({"thread": thread.to_string(), "log": log.to_string()}))
+            Call::InviteExport(p) => {
+                let recipient = self.peer_id(&p.recipient)?;
+                let peer = self.peer_mut(&p.node)?;
+                let invite = peer.invite(&thread(&p.thread)?, p.role, recipient)?;
+                json(InviteExported {
+                    invite: Hex(invite),
+                })
             }
-            "log.append" => {
-                let (log, seq, cid) = peer.append(&p.thread()?, &p.hex("body")?, p.u64("time")?)?;
-                Ok(json!({"log": log.to_string(), "seq": seq, "recordCid": cid.to_string()}))
+            Call::InviteAccept(p) => {
+                let (thread, role) = self.peer_mut(&p.node)?.join(p.time, &p.invite.0)?;
+                json(InviteAccepted {
+                    thread: thread.to_string(),
+                    role,
+                })
             }
-            "invite.accept" => {
-                let (thread, role) = peer.join(&p.hex("invite")?, p.u64("time")?)?;
-                Ok(json!({"thread": thread.to_string(), "role": role.name()}))
+            Call::AclSet(p) => {
+                let target = self.peer_id(&p.peer)?;
+                let roles = Roles::from_names(&p.roles)?;
+                let peer = self.peer_mut(&p.node)?;
+                let cid = peer.set_roles(p.time, &thread(&p.thread)?, target, roles)?;
+                json(AclChanged {
+                    record_cid: cid.to_string(),
+                })
             }
-            "node.acl" => {
-                let document = peer.acl_document(&p.thread()?)?;
-                Ok(json!({"document": serde_json::to_value(&document).unwrap_or(Value::Null)}))
+            Call::NodeDeliver(p) => {
+                let from = self.peer_id(&p.from)?;
+                self.deliver(&p.node, from, &p.message.0, p.time)?;
+                json(Empty {})
             }
-            "node.keys" => {
-                let keys = peer.keys(&p.thread()?)?;
-                Ok(json!({
-                    "followKey": hex::encode(keys.follow.as_bytes()),
-                    "readKey": keys.read.as_ref().map(|k| hex::encode(k.as_bytes())),
-                }))
-            }
-            "node.collect" => {
-                let outbox = peer.take_messages();
-                let messages: Vec<Value> = outbox
-                    .into_iter()
-                    .filter_map(|(to, message)| {
-                        let to = self.names.get(&to)?;
-                        Some(json!({"to": to, "message": hex::encode(message.to_bytes())}))
-                    })
-                    .collect();
-                Ok(json!({"messages": messages}))
-            }
-            "node.heads" => {
-                let logs: Map<String, Value> = peer
-                    .heads(&p.thread()?)?
+            Call::NodeCollect(p) => json(self.collect(&p.node, p.time)?),
+            Call::NodeHeads(p) => {
+                let heads = self.peer_mut(&p.node)?.heads(&thread(&p.thread)?)?;
+                let logs = heads
                     .into_iter()
                     .map(|(log, (head, counter))| {
-                        (
-                            log.to_string(),
-                            json!({"head": head.map(|c| c.to_string()), "counter": counter}),
-                        )
+                        let head = head.map(|cid| cid.to_string());
+                        (log.to_string(), Head { head, counter })
                     })
                     .collect();
-                Ok(json!({"logs": logs}))
+                json(Heads { logs })
             }
-            "node.read" => {
-                let events: Vec<Value> = peer
-                    .read(&p.thread()?)?
+            Call::NodeRead(p) => {
+                let events = self.peer_mut(&p.node)?.read(&thread(&p.thread)?)?;
+                let events = events
                     .into_iter()
-                    .map(|e| {
-                        json!({
-                            "log": e.record.log().to_string(),
-                            "seq": e.record.seq(),
-                            "body": hex::encode(&e.body),
-                            "time": e.header.time,
-                        })
+                    .map(|e| Event {
+                        log: e.record.log().to_string(),
+                        seq: e.record.seq(),
+                        body: Hex(e.body),
+                        time: e.header.time,
                     })
                     .collect();
-                Ok(json!({"events": events}))
+                json(Events { events })
             }
-            // The harness stops carrying messages to and from a stopped node; its state is kept.
-            "node.stop" => Ok(json!({})),
-            // Capability "ticks" (HP-51): retries and head exchange come out of the next collect.
-            "node.tick" => {
-                peer.tick(p.u64("time")?)?;
-                Ok(json!({}))
+            Call::NodeAcl(p) => {
+                let document = self.peer_mut(&p.node)?.acl_document(&thread(&p.thread)?)?;
+                json(protocol::AclDocument {
+                    document: json(&document)?,
+                })
+            }
+            Call::NodeKeys(p) => {
+                let keys = self.peer_mut(&p.node)?.keys(&thread(&p.thread)?)?;
+                json(Keys {
+                    follow_key: Hex::from(keys.follow.as_bytes().as_slice()),
+                    read_key: keys
+                        .read
+                        .as_ref()
+                        .map(|k| Hex::from(k.as_bytes().as_slice())),
+                })
+            }
+            // The harness stops carrying messages to and from a stopped node; its state is kept
+            // [HP-30].
+            Call::NodeStop(p) => {
+                self.peer_mut(&p.node)?;
+                json(Empty {})
+            }
+            Call::NodeTick(p) => {
+                self.tick(&p.node, p.time)?;
+                json(Empty {})
             }
             other => Err(Error::new(
                 ErrorCode::Unsupported,
-                format!("unknown method {other}"),
+                format!("{} is not a node method", other.method()),
             )),
         }
-    }
-
-    fn create(&mut self, name: String, p: &Params) -> Result<Value> {
-        if self.peers.contains_key(&name) {
-            return Err(Error::new(
-                ErrorCode::BadRequest,
-                format!("a node named {name} exists"),
-            ));
-        }
-        let seed: [u8; 32] = p
-            .hex("seed")?
-            .try_into()
-            .map_err(|_| Error::new(ErrorCode::BadRequest, "seed must be 32 bytes"))?;
-        // The node's identity and all its randomness come from the harness's seed.
-        let mut rng = ChaCha20Rng::from_seed(seed);
-        let peer = Peer::new(IdentityKey::generate(&mut rng), rng);
-        let id = peer.id();
-        self.names.insert(id, name.clone());
-        self.peers.insert(name, peer);
-        Ok(json!({"peer": id.to_string()}))
     }
 
     fn peer_id(&self, name: &str) -> Result<LogId> {
         self.peers
             .get(name)
             .map(Peer::id)
-            .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("no node named {name}")))
+            .ok_or_else(|| no_node(name))
     }
 
     fn peer_mut(&mut self, name: &str) -> Result<&mut Peer<ChaCha20Rng>> {
-        self.peers
-            .get_mut(name)
-            .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("no node named {name}")))
+        self.peers.get_mut(name).ok_or_else(|| no_node(name))
     }
+
+    /// Creates the node `name`; its identity and all its randomness come from `seed` [HP-29].
+    fn create(&mut self, name: String, seed: [u8; 32]) -> Result<LogId> {
+        if self.peers.contains_key(&name) {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                format!("a node named {name} exists"),
+            ));
+        }
+        let peer = Peer::from_seed(seed);
+        let id = peer.id();
+        self.names.insert(id, name.clone());
+        self.peers.insert(name, peer);
+        Ok(id)
+    }
+
+    /// Hands the node a message from `from` at `time` [HP-37]; the peer drops what does not
+    /// decode, as a network peer does.
+    fn deliver(&mut self, name: &str, from: LogId, bytes: &[u8], time: u64) -> Result<()> {
+        self.peer_mut(name)?.handle_message(time, from, bytes)
+    }
+
+    /// Empties the node's outbox, addressing each message by node name [HP-38]; a message to a
+    /// peer that is no node of this process, or a publication (the harness carries no topics), is
+    /// dropped; notifications are not the harness's business. The result says when the node
+    /// next wants a tick [HP-52].
+    fn collect(&mut self, name: &str, _time: u64) -> Result<Collected> {
+        let peer = self.peer_mut(name)?;
+        let transmits: Vec<Transmit> = std::iter::from_fn(|| peer.poll_transmit()).collect();
+        while peer.poll_event().is_some() {}
+        let wake_at = peer.poll_timeout();
+        let messages = transmits
+            .into_iter()
+            .filter_map(|t| match t.destination {
+                Destination::Peer(to) => Some(Outgoing {
+                    to: self.names.get(&to)?.clone(),
+                    message: Hex(t.bytes),
+                }),
+                Destination::Topic(_) => None,
+            })
+            .collect();
+        Ok(Collected { messages, wake_at })
+    }
+
+    /// The node's time has come [HP-51]: retries and head exchange come out of the next collect.
+    fn tick(&mut self, name: &str, time: u64) -> Result<()> {
+        self.peer_mut(name)?.handle_timeout(time)
+    }
+}
+
+fn no_node(name: &str) -> Error {
+    Error::new(ErrorCode::BadRequest, format!("no node named {name}"))
 }

@@ -13,12 +13,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::tail::StderrTail;
-
-/// The harness protocol version this client speaks.
-pub const PROTOCOL: u64 = 1;
+use crate::protocol::{Call, Empty, HelloParams, HelloResult, Request};
+pub use crate::protocol::{ErrorBody as ErrorReply, PROTOCOL};
 
 /// How long a crashed adapter is given to report its exit status.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -73,27 +72,6 @@ impl Fault {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind.note(), self.detail)
-    }
-}
-
-/// An error reply: a registry code name, a message and, for some operations, a state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ErrorReply {
-    /// The registry code name, e.g. `TID_SHORT_RANDOM` (not checked against the registry here).
-    pub code: String,
-    /// The adapter's message, for people.
-    pub message: String,
-    /// The state the failed operation left (`log.replay`), if any; `null` counts as none.
-    pub state: Option<Value>,
-}
-
-impl fmt::Display for ErrorReply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
-        if let Some(state) = &self.state {
-            write!(f, " with state {state}")?;
-        }
-        Ok(())
     }
 }
 
@@ -157,15 +135,15 @@ impl AdapterProcess {
     /// Sends one request and waits at most `timeout` for its reply.
     ///
     /// Ids count from 1 in each process. A [`Fault`] means the process is no longer usable.
-    pub fn request(
-        &mut self,
-        method: &str,
-        params: Value,
-        timeout: Duration,
-    ) -> Result<Reply, Fault> {
+    pub fn request(&mut self, call: &Call, timeout: Duration) -> Result<Reply, Fault> {
         let id = self.next_id;
         self.next_id += 1;
-        let line = json!({"id": id, "method": method, "params": params}).to_string();
+        let method = call.method();
+        let line = Request {
+            id,
+            call: call.clone(),
+        }
+        .to_line();
         let sent = self
             .requests
             .as_ref()
@@ -231,7 +209,7 @@ impl AdapterProcess {
         let reply = if self.has_exited() {
             None
         } else {
-            match self.request("shutdown", json!({}), timeout) {
+            match self.request(&Call::Shutdown(Empty {}), timeout) {
                 Ok(Ok(_)) => None,
                 Ok(Err(error)) => Some(format!("shutdown failed: error {error}")),
                 Err(fault) => Some(format!("shutdown failed: {fault}")),
@@ -369,28 +347,17 @@ pub fn parse_reply(line: &[u8], id: u64) -> Result<Reply, Fault> {
     }
 }
 
+/// The `error` of a failure reply: an object with a string `code` and a string `message`, and
+/// possibly a `state`, `null` counting as none [HP-9], [HP-10].
 fn parse_error(error: Value, text: &str) -> Result<ErrorReply, Fault> {
-    let violation = |why: &str| {
+    serde_json::from_value(error).map_err(|e| {
         Fault::new(
             FaultKind::ProtocolViolation,
-            format!("{why}: {}", quote(text)),
+            format!(
+                "error is not an object with a string code and message ({e}): {}",
+                quote(text)
+            ),
         )
-    };
-    let Value::Object(mut error) = error else {
-        return Err(violation("error is not an object"));
-    };
-    let code = match error.remove("code") {
-        Some(Value::String(code)) => code,
-        _ => return Err(violation("error.code is not a string")),
-    };
-    let Some(Value::String(message)) = error.remove("message") else {
-        return Err(violation("error.message is not a string"));
-    };
-    let state = error.remove("state").filter(|s| !s.is_null());
-    Ok(ErrorReply {
-        code,
-        message,
-        state,
     })
 }
 
@@ -408,21 +375,16 @@ pub struct Hello {
 }
 
 impl Hello {
-    /// The `hello` request's params for this harness.
-    pub fn params() -> Value {
-        json!({
-            "protocol": PROTOCOL,
-            "harness": concat!("threads-conform ", env!("CARGO_PKG_VERSION")),
-        })
+    /// The `hello` request for this harness [HP-14].
+    pub fn call() -> Call {
+        Call::Hello(HelloParams::this_harness())
     }
 
-    /// Reads a `hello` result; `Err` says what is wrong with it.
+    /// Reads a `hello` result [HP-14], [HP-15]; `Err` says what is wrong with it.
     pub fn from_result(result: &Value) -> Result<Hello, String> {
-        let object = result
-            .as_object()
-            .ok_or("the hello result is not an object")?;
-        match object.get("protocol").and_then(Value::as_u64) {
-            Some(PROTOCOL) => {}
+        // The protocol number first: another protocol's result may have another shape.
+        match result.get("protocol") {
+            Some(p) if p.as_u64() == Some(PROTOCOL) => {}
             Some(other) => {
                 return Err(format!(
                     "the adapter speaks protocol {other}; this harness speaks {PROTOCOL}"
@@ -430,47 +392,47 @@ impl Hello {
             }
             None => return Err("the hello result has no protocol number".into()),
         }
-        let text = |key: &str| {
-            object
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| format!("the hello result has no non-empty string `{key}`"))
-        };
-        let Some(Value::Object(capabilities)) = object.get("capabilities") else {
-            return Err("the hello result has no capabilities object".into());
-        };
+        let hello: HelloResult = serde_json::from_value(result.clone())
+            .map_err(|e| format!("the hello result does not have the shape of HP-14: {e}"))?;
+        for (key, text) in [
+            ("implementation", &hello.implementation),
+            ("version", &hello.version),
+        ] {
+            if text.is_empty() {
+                return Err(format!("the hello result has an empty `{key}`"));
+            }
+        }
+        let capabilities = hello.capabilities;
         Ok(Hello {
-            implementation: text("implementation")?,
-            version: text("version")?,
-            operations: names(capabilities, "operations")?,
-            scenarios: names(capabilities, "scenarios")?,
+            implementation: hello.implementation,
+            version: hello.version,
+            operations: distinct("operations", capabilities.operations)?,
+            scenarios: distinct("scenarios", capabilities.scenarios)?,
         })
     }
 }
 
-/// A list of distinct names in the capabilities object (HP-14).
-fn names(capabilities: &Map<String, Value>, key: &str) -> Result<BTreeSet<String>, String> {
-    let bad = || format!("capabilities.{key} is not an array of distinct strings");
-    let Some(Value::Array(items)) = capabilities.get(key) else {
-        return Err(bad());
-    };
-    let mut names = BTreeSet::new();
-    for item in items {
-        if !item
-            .as_str()
-            .is_some_and(|name| names.insert(name.to_string()))
-        {
-            return Err(bad());
-        }
+/// A list of names that must hold no duplicates [HP-14].
+fn distinct(key: &str, names: Vec<String>) -> Result<BTreeSet<String>, String> {
+    let count = names.len();
+    let set: BTreeSet<String> = names.into_iter().collect();
+    if set.len() == count {
+        Ok(set)
+    } else {
+        Err(format!("capabilities.{key} holds a name twice"))
     }
-    Ok(names)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::NodeOnly;
+    use serde_json::json;
+
+    /// Any request: the scripts below do not read it.
+    fn any() -> Call {
+        Call::NodeStop(NodeOnly { node: "n".into() })
+    }
 
     fn sh(script: &str) -> AdapterProcess {
         let argv = ["sh".to_string(), "-c".to_string(), script.to_string()];
@@ -484,32 +446,29 @@ mod tests {
         let mut p = sh(r#"read l; echo '{"id":1,"result":{"ok":true}}'
 read l; echo '{"id":2,"error":{"code":"TID_SHORT_RANDOM","message":"short","state":null}}'
 read l; printf '{"id":3,"error":{"code":"LOG_GAP","message":"gap","state":{"counter":2}},"extra":1}\r\n'"#);
-        assert_eq!(p.request("a", json!({}), LONG), Ok(Ok(json!({"ok": true}))));
-        let e = p.request("b", json!({}), LONG).unwrap().unwrap_err();
+        assert_eq!(p.request(&any(), LONG), Ok(Ok(json!({"ok": true}))));
+        let e = p.request(&any(), LONG).unwrap().unwrap_err();
         assert_eq!(
             (e.code.as_str(), e.message.as_str(), e.state),
             ("TID_SHORT_RANDOM", "short", None)
         );
-        let e = p.request("c", json!({}), LONG).unwrap().unwrap_err();
+        let e = p.request(&any(), LONG).unwrap().unwrap_err();
         assert_eq!(e.state, Some(json!({"counter": 2})));
     }
 
     #[test]
     fn the_request_line_is_json_with_id_method_and_params() {
         let mut p = sh(r#"read l; printf '{"id":1,"result":%s}\n' "$l""#);
-        let echoed = p
-            .request("vector", json!({"x": [1]}), LONG)
-            .unwrap()
-            .unwrap();
+        let echoed = p.request(&any(), LONG).unwrap().unwrap();
         assert_eq!(
             echoed,
-            json!({"id": 1, "method": "vector", "params": {"x": [1]}})
+            json!({"id": 1, "method": "node.stop", "params": {"node": "n"}})
         );
     }
 
     fn fault(script: &str, timeout: Duration) -> Fault {
         let mut p = sh(script);
-        let fault = p.request("vector", json!({}), timeout).unwrap_err();
+        let fault = p.request(&any(), timeout).unwrap_err();
         p.kill();
         fault
     }
@@ -568,7 +527,7 @@ read l; printf '{"id":3,"error":{"code":"LOG_GAP","message":"gap","state":{"coun
     #[test]
     fn stderr_is_captured() {
         let mut p = sh("echo 'starting up' >&2; read l; echo 'about to fail' >&2; exit 1");
-        assert!(p.request("x", json!({}), LONG).is_err());
+        assert!(p.request(&any(), LONG).is_err());
         p.kill();
         assert_eq!(p.stderr().lines(), ["starting up", "about to fail"]);
     }

@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde_json::{Map, Value, json};
-
 use super::client::{Fault, Reply};
 use super::session::Session;
+use crate::protocol::{
+    Call, Collected, Hex, MethodResult, NodeAt, NodeCreate, NodeCreated, NodeDeliver, NodeOnly,
+};
+use crate::schema::{self, Members};
 
 /// The scenario clock's first reading, t0 (2019-10-01T00:00:00Z in Unix milliseconds, HP-43).
 pub const START_TIME: u64 = 1_569_888_000_000;
@@ -15,15 +17,6 @@ pub const START_TIME: u64 = 1_569_888_000_000;
 pub const TIME_STEP: u64 = 1000;
 /// The pump stops after this many rounds (HP-44).
 pub const MAX_PUMP_ROUNDS: usize = 50;
-/// Methods whose params carry `time` (HP-31).
-const TIMED: &[&str] = &[
-    "thread.create",
-    "log.append",
-    "invite.accept",
-    "node.deliver",
-    "node.collect",
-    "acl.set",
-];
 
 /// A step that could not be carried out, which stops the scenario (HP-43): the adapter
 /// misbehaved, answered a step with an error, or gave a result without the shape of H.9.
@@ -115,39 +108,45 @@ impl<'s> Driver<'s> {
         self.time
     }
 
-    /// Sends one request; a timed method carries the clock's reading, and the clock then advances.
-    /// A misbehaving adapter stops the scenario; an error reply is returned.
-    pub fn call(&mut self, method: &str, mut params: Value) -> Result<Reply, StepError> {
-        if TIMED.contains(&method) {
-            params["time"] = json!(self.time);
+    /// Sends one request; a method that lets time pass carries the clock's reading (whatever
+    /// `time` the caller put in it), and the clock then advances (HP-43). A misbehaving adapter
+    /// stops the scenario; an error reply is returned.
+    pub fn call(&mut self, mut call: Call) -> Result<Reply, StepError> {
+        if let Some(time) = call.time_mut() {
+            *time = self.time;
             self.time += TIME_STEP;
         }
-        let step = step_name(method, &params);
         self.session
-            .request_same_process(method, params)
+            .request_same_process(&call)
             .map_err(|fault| StepError {
-                step,
+                step: step_name(&call),
                 detail: fault.to_string(),
                 fault: Some(fault),
             })
     }
 
-    /// A step whose reply must be a success with the shape of H.9.
-    pub fn step(&mut self, method: &str, params: Value) -> Result<Value, StepError> {
-        let step = step_name(method, &params);
+    /// A step whose reply must be a success whose result has the shape of H.9: it is checked
+    /// against `node-results.schema.json`, whose extra members are ignored as in replies (HP-10).
+    pub fn step<R: MethodResult>(&mut self, call: Call) -> Result<R, StepError> {
+        let step = step_name(&call);
+        let method = call.method();
         let result = self
-            .call(method, params)?
+            .call(call)?
             .map_err(|error| StepError::new(&step, format!("the reply is the error {error}")))?;
-        check_shape(method, &result)
-            .map_err(|why| StepError::new(&step, format!("{why}; the result is {result}")))?;
-        Ok(result)
+        let shaped = schema::schemas()
+            .and_then(|s| s.check_result(method, &result, Members::AllowExtra))
+            .and_then(|()| crate::protocol::result_as(&result));
+        shaped.map_err(|why| StepError::new(&step, format!("{why}; the result is {result}")))
     }
 
-    /// Creates a node named `node` with a 32-byte hex seed; it is online. Returns its peer ID,
+    /// Creates a node named `node` with a 32-byte seed; it is online. Returns its peer ID,
     /// which must differ from every other node's.
-    pub fn create(&mut self, node: &str, seed: &str) -> Result<String, StepError> {
-        let result = self.step("node.create", json!({"node": node, "seed": seed}))?;
-        let peer = result["peer"].as_str().unwrap_or_default().to_string();
+    pub fn create(&mut self, node: &str, seed: [u8; 32]) -> Result<String, StepError> {
+        let call = Call::NodeCreate(NodeCreate {
+            node: node.into(),
+            seed: Hex(seed.to_vec()),
+        });
+        let NodeCreated { peer } = self.step(call)?;
         if let Some(other) = self.peers.get(&peer) {
             return Err(StepError::new(
                 &format!("node.create on {node}"),
@@ -162,7 +161,8 @@ impl<'s> Driver<'s> {
 
     /// Stops a node: the pump no longer collects from it or delivers to it (HP-30).
     pub fn stop(&mut self, node: &str) -> Result<(), StepError> {
-        self.step("node.stop", json!({"node": node}))?;
+        let _: crate::protocol::Empty =
+            self.step(Call::NodeStop(NodeOnly { node: node.into() }))?;
         self.online.remove(node);
         Ok(())
     }
@@ -194,21 +194,20 @@ impl<'s> Driver<'s> {
         Ok(stats)
     }
 
-    fn collect(&mut self, node: &str) -> Result<Vec<(String, String)>, StepError> {
-        let result = self.step("node.collect", json!({"node": node}))?;
-        Ok(result["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| (text(&m["to"]), text(&m["message"])))
-            .collect())
+    fn collect(&mut self, node: &str) -> Result<Vec<(String, Hex)>, StepError> {
+        let call = Call::NodeCollect(NodeAt {
+            node: node.into(),
+            time: self.time,
+        });
+        let Collected { messages, .. } = self.step(call)?;
+        Ok(messages.into_iter().map(|m| (m.to, m.message)).collect())
     }
 
     fn deliver(
         &mut self,
         from: String,
         to: String,
-        message: String,
+        message: Hex,
         stats: &mut PumpStats,
     ) -> Result<(), StepError> {
         if to == from || !self.nodes.contains(&to) {
@@ -218,8 +217,13 @@ impl<'s> Driver<'s> {
             stats.dropped += 1;
         } else {
             stats.delivered += 1;
-            let params = json!({"node": to, "from": from, "message": message});
-            self.step("node.deliver", params)?;
+            let call = Call::NodeDeliver(NodeDeliver {
+                node: to,
+                from,
+                message,
+                time: self.time,
+            });
+            let _: crate::protocol::Empty = self.step(call)?;
         }
         Ok(())
     }
@@ -239,143 +243,16 @@ impl<'s> Driver<'s> {
     }
 }
 
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_default().to_string()
-}
-
-fn step_name(method: &str, params: &Value) -> String {
-    match params["node"].as_str() {
-        Some(node) => format!("{method} on {node}"),
-        None => method.to_string(),
-    }
-}
-
-/// The JSON types of result members (HP-31).
-#[derive(Clone, Copy)]
-enum Kind {
-    Text,
-    Hex,
-    Uint,
-    TextOrNull,
-}
-
-fn member(object: &Map<String, Value>, key: &str, kind: Kind) -> Result<(), String> {
-    let value = object.get(key).unwrap_or(&Value::Null);
-    let ok = match kind {
-        Kind::Text => value.is_string(),
-        Kind::Hex => value.as_str().is_some_and(is_hex),
-        Kind::Uint => value.is_u64(),
-        Kind::TextOrNull => value.is_string() || value.is_null(),
-    };
-    let want = match kind {
-        Kind::Text => "a string",
-        Kind::Hex => "lower-case hex",
-        Kind::Uint => "an unsigned integer",
-        Kind::TextOrNull => "a string or null",
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{key}` is not {want}"))
-    }
-}
-
-fn is_hex(text: &str) -> bool {
-    text.len().is_multiple_of(2) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn members(value: &Value, wanted: &[(&str, Kind)]) -> Result<(), String> {
-    let object = value.as_object().ok_or("not an object")?;
-    wanted
-        .iter()
-        .try_for_each(|(key, kind)| member(object, key, *kind))
-}
-
-fn each(value: &Value, key: &str, wanted: &[(&str, Kind)]) -> Result<(), String> {
-    let items = value[key]
-        .as_array()
-        .ok_or_else(|| format!("`{key}` is not an array"))?;
-    items
-        .iter()
-        .try_for_each(|item| members(item, wanted).map_err(|why| format!("in `{key}`: {why}")))
-}
-
-/// Checks a node method's result against the shape of H.9.
-pub fn check_shape(method: &str, result: &Value) -> Result<(), String> {
-    use Kind::*;
-    members(result, &[])?;
-    match method {
-        "node.create" => members(result, &[("peer", Text)]),
-        "thread.create" => members(result, &[("thread", Text), ("log", Text)]),
-        "log.append" => members(result, &[("log", Text), ("seq", Uint), ("recordCid", Text)]),
-        "invite.export" => members(result, &[("invite", Hex)]),
-        "invite.accept" => members(result, &[("thread", Text), ("role", Text)]),
-        "acl.set" => members(result, &[("recordCid", Text)]),
-        "node.keys" => members(result, &[("followKey", Hex), ("readKey", TextOrNull)]),
-        "node.acl" => result["document"]
-            .is_object()
-            .then_some(())
-            .ok_or_else(|| "`document` is not an object".to_string()),
-        "node.collect" => each(result, "messages", &[("to", Text), ("message", Hex)]),
-        "node.read" => each(
-            result,
-            "events",
-            &[("log", Text), ("seq", Uint), ("body", Hex), ("time", Uint)],
-        ),
-        "node.heads" => {
-            let logs = result["logs"]
-                .as_object()
-                .ok_or("`logs` is not an object")?;
-            logs.values().try_for_each(|entry| {
-                members(entry, &[("head", TextOrNull), ("counter", Uint)])
-                    .map_err(|why| format!("in `logs`: {why}"))
-            })
-        }
-        _ => Ok(()),
+fn step_name(call: &Call) -> String {
+    match call.node() {
+        Some(node) => format!("{} on {node}", call.method()),
+        None => call.method().to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn result_shapes_are_checked() {
-        assert!(check_shape("node.create", &json!({"peer": "12D3KooW"})).is_ok());
-        assert!(check_shape("node.create", &json!({"peer": 1})).is_err());
-        assert!(check_shape("node.stop", &json!([])).is_err());
-        assert!(
-            check_shape(
-                "node.collect",
-                &json!({"messages": [{"to": "a", "message": "00ff"}]})
-            )
-            .is_ok()
-        );
-        assert!(
-            check_shape(
-                "node.collect",
-                &json!({"messages": [{"to": "a", "message": "0FF"}]})
-            )
-            .is_err()
-        );
-        assert!(
-            check_shape(
-                "node.heads",
-                &json!({"logs": {"L": {"head": null, "counter": 0}}})
-            )
-            .is_ok()
-        );
-        assert!(
-            check_shape(
-                "node.heads",
-                &json!({"logs": {"L": {"head": null, "counter": -1}}})
-            )
-            .is_err()
-        );
-        let event = json!({"log": "L", "seq": 1, "body": "", "time": 5});
-        assert!(check_shape("node.read", &json!({"events": [event]})).is_ok());
-        assert!(check_shape("node.read", &json!({"events": {}})).is_err());
-    }
 
     #[test]
     fn pump_stats_read_well() {

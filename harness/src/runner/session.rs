@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use crate::protocol::Call;
 
 use super::client::{AdapterProcess, Fault, FaultKind, Hello, Reply};
 
@@ -58,14 +58,14 @@ impl Session {
     /// Sends one request, first restarting the adapter if it is gone or has exited.
     ///
     /// On a [`Fault`] the adapter is killed; the fault carries its last stderr lines.
-    pub fn request(&mut self, method: &str, params: Value) -> Result<Reply, Fault> {
+    pub fn request(&mut self, call: &Call) -> Result<Reply, Fault> {
         self.ready()?;
-        self.send(method, params)
+        self.send(call)
     }
 
     /// Sends one request to the same process as the previous one: if the adapter is gone or has
     /// exited, the request fails as a crash instead (a scenario's nodes died with it, HP-20).
-    pub fn request_same_process(&mut self, method: &str, params: Value) -> Result<Reply, Fault> {
+    pub fn request_same_process(&mut self, call: &Call) -> Result<Reply, Fault> {
         if let Some(unavailable) = self.unavailable_fault() {
             return Err(unavailable);
         }
@@ -77,24 +77,22 @@ impl Session {
             let stderr = self.retire();
             return Err(Fault {
                 kind: FaultKind::Crash,
-                detail: format!("{method}: the adapter exited between requests"),
+                detail: format!("{}: the adapter exited between requests", call.method()),
                 stderr,
             });
         }
-        self.send(method, params)
+        self.send(call)
     }
 
-    fn send(&mut self, method: &str, params: Value) -> Result<Reply, Fault> {
+    fn send(&mut self, call: &Call) -> Result<Reply, Fault> {
         let timeout = self.timeout;
         let Some(process) = self.process.as_mut() else {
             return Err(Fault::new(FaultKind::Crash, "the adapter is not running"));
         };
-        process
-            .request(method, params, timeout)
-            .map_err(|mut fault| {
-                fault.stderr = self.retire();
-                fault
-            })
+        process.request(call, timeout).map_err(|mut fault| {
+            fault.stderr = self.retire();
+            fault
+        })
     }
 
     /// Kills the current process, if any; returns its last stderr lines.
@@ -165,7 +163,7 @@ fn launch(argv: &[String], timeout: Duration) -> Result<(AdapterProcess, Hello),
     let shown = shell_words::join(argv);
     let mut process =
         AdapterProcess::spawn(argv).map_err(|e| format!("cannot start `{shown}`: {e}"))?;
-    let outcome = match process.request("hello", Hello::params(), timeout) {
+    let outcome = match process.request(&Hello::call(), timeout) {
         Ok(Ok(result)) => Hello::from_result(&result),
         Ok(Err(error)) => Err(format!("the adapter refused hello: {error}")),
         Err(fault) => Err(format!("hello failed: {fault}")),
@@ -198,7 +196,13 @@ fn with_stderr(message: String, stderr: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::NodeOnly;
     use serde_json::json;
+
+    /// Any request: the scripts below do not read it.
+    fn any() -> Call {
+        Call::NodeStop(NodeOnly { node: "n".into() })
+    }
 
     const HELLO: &str = r#"{"id":1,"result":{"protocol":1,"implementation":"fake","version":"0","capabilities":{"operations":[],"scenarios":[]}}}"#;
     const LONG: Duration = Duration::from_secs(30);
@@ -214,7 +218,7 @@ mod tests {
         );
         let mut session = Session::start(&sh(&script), LONG).unwrap();
         assert_eq!(session.hello().implementation, "fake");
-        assert_eq!(session.request("x", json!({})).unwrap(), Ok(json!(5)));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(5)));
         assert_eq!(session.shutdown(), None);
     }
 
@@ -224,7 +228,7 @@ mod tests {
         let script = format!("read l; echo '{HELLO}'; read l; echo boom >&2; exit 4");
         let mut session = Session::start(&sh(&script), LONG).unwrap();
         for _ in 0..2 {
-            let fault = session.request("x", json!({})).unwrap_err();
+            let fault = session.request(&any()).unwrap_err();
             assert_eq!(fault.kind, FaultKind::Crash);
             assert_eq!(fault.stderr, ["boom"]);
         }
@@ -236,12 +240,12 @@ mod tests {
         // Every process greets, answers one request, then exits.
         let script = format!("read l; echo '{HELLO}'; read l; echo '{{\"id\":2,\"result\":1}}'");
         let mut session = Session::start(&sh(&script), LONG).unwrap();
-        assert_eq!(session.request("x", json!({})).unwrap(), Ok(json!(1)));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(1)));
         // Give the process time to exit, so the next request sees it gone.
         std::thread::sleep(Duration::from_millis(500));
-        let fault = session.request_same_process("x", json!({})).unwrap_err();
+        let fault = session.request_same_process(&any()).unwrap_err();
         assert!(fault.detail.contains("exited between requests"), "{fault}");
-        assert_eq!(session.request("x", json!({})).unwrap(), Ok(json!(1)));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(1)));
         assert_eq!(session.restarts(), 1);
     }
 
@@ -262,10 +266,10 @@ mod tests {
             m = marker.display()
         );
         let mut session = Session::start(&sh(&script), LONG).unwrap();
-        let first = session.request("x", json!({})).unwrap_err();
+        let first = session.request(&any()).unwrap_err();
         assert!(first.detail.contains("closed its stdout"), "{first}");
         for _ in 0..2 {
-            let f = session.request("x", json!({})).unwrap_err();
+            let f = session.request(&any()).unwrap_err();
             assert_eq!(f.kind, FaultKind::AdapterUnavailable);
             assert!(f.detail.contains("second start"), "{f}");
         }

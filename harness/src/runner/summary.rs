@@ -146,10 +146,10 @@ pub fn shorten_hex(text: &str, max: usize) -> String {
     out
 }
 
+// The whole report's format is snapshotted in tests/reports.rs.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::results::{CaseFailure, GroupKind};
 
     #[test]
     fn long_hex_is_shortened_and_short_text_kept() {
@@ -164,61 +164,6 @@ mod tests {
         assert_eq!(
             shorten_hex("TID_SHORT_RANDOM deadbeef", 120),
             "TID_SHORT_RANDOM deadbeef"
-        );
-    }
-
-    #[test]
-    fn the_report_has_a_table_failures_and_a_closing_count() {
-        let case = |id: &str, status| CaseResult {
-            id: id.into(),
-            comment: "c".into(),
-            spec_section: "TID-4".into(),
-            flags: vec!["SHORT_RANDOM".into()],
-            status,
-        };
-        let report = RunReport {
-            command: vec!["my adapter".into()],
-            implementation: "impl".into(),
-            version: "1".into(),
-            restarts: 0,
-            notes: vec!["the adapter exited at shutdown (exit status: 3)".into()],
-            groups: vec![GroupResult {
-                name: "tid".into(),
-                kind: GroupKind::Suite,
-                skipped: None,
-                notes: vec![],
-                cases: vec![
-                    case("1", Status::Passed),
-                    case(
-                        "2",
-                        Status::Failed(CaseFailure {
-                            expected: "TID_SHORT_RANDOM".into(),
-                            actual: "TIMEOUT: no reply".into(),
-                            note: Some("TIMEOUT".into()),
-                            stderr: vec!["last words".into()],
-                        }),
-                    ),
-                ],
-            }],
-        };
-        let text = render(&report);
-        assert!(text.contains("adapter `'my adapter'`"), "{text}");
-        assert!(
-            text.contains("suite tid        1        1        0"),
-            "{text}"
-        );
-        assert!(
-            text.contains("FAIL TIMEOUT suite tid tcId 2 [TID-4] flags [SHORT_RANDOM, TIMEOUT]"),
-            "{text}"
-        );
-        assert!(text.contains("    | last words"), "{text}");
-        assert!(
-            text.contains("NOTE the adapter exited at shutdown"),
-            "{text}"
-        );
-        assert!(
-            text.ends_with("\n1 passed, 1 failed, 0 skipped\n"),
-            "{text}"
         );
     }
 }

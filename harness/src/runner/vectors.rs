@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use threads::{Error, ErrorCode};
 use threads_vectors::format::{SuiteFile, TestCase, TestGroup, Verdict};
 use threads_vectors::ops;
@@ -14,6 +14,7 @@ use super::progress::Progress;
 use super::results::{CaseFailure, CaseResult, GroupKind, GroupResult, Status};
 use super::select::Filter;
 use super::session::Session;
+use crate::protocol::{Call, VectorParams};
 
 /// The selected cases of a suite, in file order.
 pub fn selected<'a>(file: &'a SuiteFile, filter: &Filter) -> Vec<(&'a TestGroup, &'a TestCase)> {
@@ -85,10 +86,13 @@ fn case_result(case: &TestCase, status: Status) -> CaseResult {
 
 /// Sends one case to the adapter and judges the reply.
 fn run_case(session: &mut Session, group: &TestGroup, case: &TestCase) -> Status {
-    let params = json!({"operation": group.operation, "inputs": merged_inputs(group, case)});
+    let call = Call::Vector(VectorParams {
+        operation: group.operation.clone(),
+        inputs: merged_inputs(group, case),
+    });
     let reply = session.ready().and_then(|()| {
         let mark = session.stderr_mark();
-        session.request("vector", params).map(|reply| (reply, mark))
+        session.request(&call).map(|reply| (reply, mark))
     });
     let failure = |actual: String, note: Option<String>, stderr: Vec<String>| {
         Status::Failed(CaseFailure {
@@ -156,6 +160,7 @@ pub fn expected_text(case: &TestCase) -> String {
 mod tests {
     use super::*;
     use crate::runner::client::ErrorReply;
+    use serde_json::json;
 
     fn error(code: &str, state: Option<Value>) -> Reply {
         Err(ErrorReply {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{DELETE, malformed};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// A peer's ordered role [ACL-1]: each role implies every role below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -88,6 +88,25 @@ impl Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The action with this name (as [`Action::name`] writes it); any other text is BAD_REQUEST
+/// [ACL-2].
+impl FromStr for Action {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Action> {
+        [
+            Action::Follow,
+            Action::Read,
+            Action::Write,
+            Action::Delete,
+            Action::Admin,
+        ]
+        .into_iter()
+        .find(|action| action.name() == name)
+        .ok_or_else(|| Error::new(ErrorCode::BadRequest, format!("unknown action {name:?}")))
     }
 }
 

@@ -18,13 +18,13 @@ const CONTROL_HELP: &str = "\
 Control commands (one per line on stdin; each gets exactly one JSON line on stdout,
 {\"ok\":true,...} or {\"ok\":false,\"code\":\"NAME\",\"message\":\"...\"}):
   id                                   peer ID and listen addresses
-  create raw|acl                       a new thread; prints its ID and this node's log
+  create raw|access-controlled|acl     a new thread; prints its ID and this node's log
   append THREAD TEXT...                appends the rest of the line as one event
   invite THREAD writer|reader|follower PEER
                                        an invite for PEER, as hex
   join HEX                             joins the thread of an invite
   connect MULTIADDR                    dials an address (and files it if it ends in /p2p/ID)
-  heads THREAD                         each log's head CID and counter
+  heads THREAD                         each log's head CID and counter, under "logs"
   read THREAD                          the plaintext events (not for followers)
   counters                             what the peer has done so far
   threads                              the threads this node holds

@@ -51,6 +51,27 @@ impl InviteRole {
     }
 }
 
+/// The role's text [INV-1], as [`InviteRole::name`] writes it.
+impl std::fmt::Display for InviteRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The role with this text; any other text is BAD_REQUEST [INV-1], [HP-12].
+impl std::str::FromStr for InviteRole {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<InviteRole> {
+        InviteRole::from_name(name).ok_or_else(|| {
+            Error::new(
+                ErrorCode::BadRequest,
+                format!("unknown role {name:?}: follower, reader or writer"),
+            )
+        })
+    }
+}
+
 /// One log the inviter knows, with addresses the recipient can fetch it from [INV-3].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {

@@ -6,6 +6,11 @@
 //! Commands that only touch the [`Peer`] are run by [`run_on_peer`], which the one-shot
 //! subcommands of `threads-node` share; `id`, `connect` and `stop` need the network and are run
 //! by the node's event loop.
+//!
+//! Names are those of the harness protocol (spec/harness-protocol.md, H.9) wherever the two say
+//! the same thing: a variant is `raw` or `access-controlled` [HP-33], a role `follower`, `reader`
+//! or `writer` [HP-35], an appended record's CID is `recordCid` [HP-34], and the heads of a thread
+//! are `logs` keyed by log ID [HP-39].
 
 use std::str::FromStr;
 
@@ -24,7 +29,8 @@ use crate::sync::Peer;
 pub enum Command {
     /// `id`: this node's peer ID and listen addresses.
     Id,
-    /// `create raw|acl`: a new thread with this node as its first writer.
+    /// `create raw|access-controlled` (`acl` for short): a new thread with this node as its first
+    /// writer.
     Create(Variant),
     /// `append THREAD TEXT...`: the rest of the line, as bytes, is the event's body.
     Append {
@@ -68,9 +74,11 @@ impl FromStr for Command {
         match name {
             "append" => parse_append(rest),
             "create" => match args::<1>(name, rest)? {
-                ["raw"] => Ok(Command::Create(Variant::Raw)),
+                // The short form the node accepted first; the protocol's name works as well.
                 ["acl"] => Ok(Command::Create(Variant::AccessControlled)),
-                [other] => Err(bad(format!("create raw|acl, not {other:?}"))),
+                [variant] => Ok(Command::Create(variant.parse().map_err(|_| {
+                    bad(format!("create raw|access-controlled|acl, not {variant:?}"))
+                })?)),
             },
             "invite" => parse_invite(rest),
             "join" => {
@@ -123,8 +131,7 @@ fn parse_invite(rest: &str) -> Result<Command> {
     let [thread, role, recipient] = args::<3>("invite", rest)?;
     Ok(Command::Invite {
         thread: thread.parse()?,
-        role: InviteRole::from_name(role)
-            .ok_or_else(|| bad(format!("invite role writer|reader|follower, not {role:?}")))?,
+        role: role.parse::<InviteRole>()?,
         recipient: recipient.parse()?,
     })
 }
@@ -199,7 +206,7 @@ pub fn run_on_peer<R: CryptoRng, S: Store>(
         } => ok(json!({"invite": hex::encode(peer.invite(&thread, role, recipient)?)})),
         Command::Join(invite) => {
             let (thread, role) = peer.join(now, &invite)?;
-            ok(json!({"thread": thread.to_string(), "role": role.name()}))
+            ok(json!({"thread": thread.to_string(), "role": role.to_string()}))
         }
         Command::Heads(thread) => heads(peer, &thread)?,
         Command::Read(thread) => read(peer, &thread)?,
@@ -214,7 +221,7 @@ pub fn run_on_peer<R: CryptoRng, S: Store>(
     })
 }
 
-/// Appends one event to this peer's log in `thread`: `{"log","seq","cid"}`.
+/// Appends one event to this peer's log in `thread`: `{"log","seq","recordCid"}` [HP-34].
 pub fn append<R: CryptoRng, S: Store>(
     peer: &mut Peer<R, S>,
     thread: &ThreadId,
@@ -223,11 +230,11 @@ pub fn append<R: CryptoRng, S: Store>(
 ) -> Result<Value> {
     let (log, seq, cid) = peer.append(now, thread, body)?;
     Ok(ok(
-        json!({"log": log.to_string(), "seq": seq, "cid": cid.to_string()}),
+        json!({"log": log.to_string(), "seq": seq, "recordCid": cid.to_string()}),
     ))
 }
 
-/// Each log's head CID (or null) and counter [LOG-2], keyed by log ID.
+/// Each log's head CID (or null) and counter [LOG-2], keyed by log ID: `{"logs"}` [HP-39].
 fn heads<R: CryptoRng, S: Store>(peer: &Peer<R, S>, thread: &ThreadId) -> Result<Value> {
     let heads: Map<String, Value> = peer
         .heads(thread)?
@@ -237,7 +244,7 @@ fn heads<R: CryptoRng, S: Store>(peer: &Peer<R, S>, thread: &ThreadId) -> Result
             (log.to_string(), json!({"head": head, "counter": counter}))
         })
         .collect();
-    Ok(ok(json!({"heads": heads})))
+    Ok(ok(json!({"logs": heads})))
 }
 
 /// The events a reader opens, by log then seq; bodies as UTF-8, lossily. KEY_UNAVAILABLE for a
@@ -304,6 +311,74 @@ mod tests {
         assert_eq!(code("connect nowhere"), Some(ErrorCode::AddrInvalid));
         assert_eq!(code("heads !"), Some(ErrorCode::TidBadMultibase));
         assert_eq!(code("append"), Some(ErrorCode::BadRequest));
+    }
+
+    /// `text` with every run of more than 64 hex digits (invites) replaced by its length, so
+    /// that a snapshot shows the shape of a reply rather than random bytes.
+    fn shorten(text: &str) -> String {
+        let mut out = String::new();
+        let mut run = String::new();
+        for c in text.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+                run.push(c);
+                continue;
+            }
+            if run.len() > 64 {
+                out.push_str(&format!("<{} hex digits>", run.len()));
+            } else {
+                out.push_str(&run);
+            }
+            run.clear();
+            out.push(c);
+        }
+        out.pop();
+        out
+    }
+
+    /// What a script sees: every command's reply line, in the format of the module docs.
+    #[test]
+    fn control_replies_keep_their_format() {
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::SeedableRng;
+
+        let peer = |seed| {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            Peer::new(crate::keys::IdentityKey::generate(&mut rng), rng)
+        };
+        let (mut writer, mut reader) = (peer(1), peer(2));
+        let mut transcript = Vec::new();
+        let mut now = 1_569_888_000_000;
+        let mut run = |peer: &mut Peer<ChaCha20Rng>, line: &str| {
+            now += 1000;
+            let reply = line
+                .parse::<Command>()
+                .and_then(|command| run_on_peer(peer, command, now))
+                .unwrap_or_else(|e| error_reply(&e));
+            transcript.push(shorten(&format!("> {line}\n{}", render(&reply))));
+            reply
+        };
+        let created = run(&mut writer, "create raw");
+        let thread = created["thread"].as_str().unwrap_or_default().to_string();
+        run(&mut writer, &format!("append {thread} hello, world"));
+        run(&mut writer, &format!("append {thread} second"));
+        run(&mut writer, &format!("heads {thread}"));
+        run(&mut writer, &format!("read {thread}"));
+        let invite = run(
+            &mut writer,
+            &format!("invite {thread} reader {}", reader.id()),
+        );
+        let invite = invite["invite"].as_str().unwrap_or_default().to_string();
+        run(
+            &mut writer,
+            &format!("invite {thread} admin {}", reader.id()),
+        );
+        run(&mut reader, &format!("join {invite}"));
+        run(&mut reader, &format!("heads {thread}"));
+        run(&mut reader, "threads");
+        run(&mut writer, "create access-controlled");
+        run(&mut writer, "create acl");
+        run(&mut writer, "stop");
+        insta::assert_snapshot!(transcript.join("\n"));
     }
 
     #[test]

@@ -113,9 +113,7 @@ impl Net {
     /// Everything `peer` wants sent, decoded, oldest first, for a test that looks at the
     /// messages: each with its recipient, or `None` for a publication [SYNC-4]. Bytes that do not
     /// decode (the peer never sends any) are skipped.
-    pub fn outbox<R: CryptoRng, S: Store>(
-        peer: &mut Peer<R, S>,
-    ) -> Vec<(Option<LogId>, Message)> {
+    pub fn outbox<R: CryptoRng, S: Store>(peer: &mut Peer<R, S>) -> Vec<(Option<LogId>, Message)> {
         std::iter::from_fn(|| peer.poll_transmit())
             .filter_map(|t| {
                 let to = match t.destination {

@@ -419,7 +419,7 @@ impl Lab {
 
     fn heads(&mut self, node: Node, thread: &str) -> Result<Heads, String> {
         let reply = self.ok(node, &format!("heads {thread}"))?;
-        let Some(heads) = reply["heads"].as_object() else {
+        let Some(heads) = reply["logs"].as_object() else {
             return Err(self.fail(node, &format!("heads without a heads object: {reply}")));
         };
         Ok(heads

@@ -305,7 +305,9 @@ impl Cluster for LocalCluster {
         // The broken variants look at what they are handed; an honest node leaves decoding (and
         // dropping what does not decode) to its peer [SYNC-2].
         let message = match broken {
-            Some(Broken::IgnoresHeads | Broken::SkipsVerification) => Message::from_bytes(bytes).ok(),
+            Some(Broken::IgnoresHeads | Broken::SkipsVerification) => {
+                Message::from_bytes(bytes).ok()
+            }
             _ => None,
         };
         if broken == Some(Broken::IgnoresHeads) && matches!(message, Some(Message::Heads { .. })) {

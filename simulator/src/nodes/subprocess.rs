@@ -13,16 +13,21 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use threads::Cid;
 use threads::acl::Roles;
 use threads::envelope::Envelope;
 use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::InviteRole;
 use threads::keys::FollowKey;
+use threads_harness::protocol::{
+    self, AclChanged, AclSet, Appended, Call, Collected, Empty, Events, Heads, Hex, InviteAccept,
+    InviteAccepted, InviteExport, InviteExported, Keys, LogAppend, NodeAt, NodeCreate, NodeCreated,
+    NodeDeliver, NodeOnly, NodeThread, ThreadCreate, ThreadCreated,
+};
 use threads_harness::runner::client::{AdapterProcess, Hello};
 
-use super::{Caps, Cluster, Heads, Out, ReadOutcome};
+use super::{Caps, Cluster, Heads as NodeHeads, Out, ReadOutcome};
 use crate::error::{Result, SimError};
 use crate::plan::{NodeIx, NodeSpec};
 
@@ -37,32 +42,28 @@ pub struct ImplCluster {
     caps: Caps,
     /// Whether `ticks` is settled (listed in `hello`, or probed on the first node).
     ticks_known: bool,
+    /// Per node: the time of its last collect, and the `wakeAt` it reported then [HP-52].
+    wakes: BTreeMap<NodeIx, (u64, Option<u64>)>,
 }
+
+/// How often a node whose adapter reports no `wakeAt` is ticked, in its clock's milliseconds: the
+/// polling HP-52 allows, well below the first retry delay (1 s, SYNC-10).
+pub const POLL_MS: u64 = 100;
 
 fn adapter_error(e: impl std::fmt::Display) -> SimError {
     SimError::Adapter(e.to_string())
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> Result<&'a str> {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| adapter_error(format!("the result has no string {key}: {value}")))
-}
-
-fn parse<T: FromStr>(value: &Value, key: &str) -> Result<T>
+/// A text the adapter sent (a peer, log or thread ID, a CID), parsed by the core.
+fn parse<T: FromStr>(what: &str, text: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    T::from_str(text(value, key)?).map_err(|e| adapter_error(format!("{key}: {e}")))
+    T::from_str(text).map_err(|e| adapter_error(format!("{what} {text}: {e}")))
 }
 
 fn cid(text: &str) -> Result<Cid> {
     Cid::try_from(text).map_err(|e| adapter_error(format!("CID {text}: {e}")))
-}
-
-fn unhex(value: &Value, key: &str) -> Result<Vec<u8>> {
-    hex::decode(text(value, key)?).map_err(|e| adapter_error(format!("{key}: {e}")))
 }
 
 impl ImplCluster {
@@ -76,9 +77,10 @@ impl ImplCluster {
             by_name: BTreeMap::new(),
             caps: Caps::default(),
             ticks_known: false,
+            wakes: BTreeMap::new(),
         };
-        let hello =
-            Hello::from_result(&cluster.call("hello", Hello::params())?).map_err(adapter_error)?;
+        let hello = cluster.request(&Hello::call())?;
+        let hello = Hello::from_result(&hello).map_err(adapter_error)?;
         if !hello.scenarios.contains("nodes") {
             return Err(SimError::Unsupported(format!(
                 "{} does not list the scenario feature \"nodes\"",
@@ -96,8 +98,9 @@ impl ImplCluster {
         Ok(cluster)
     }
 
-    fn call(&mut self, method: &str, params: Value) -> Result<Value> {
-        match self.process.request(method, params, TIMEOUT) {
+    /// One request; an error reply is [`SimError::Refused`] with its code.
+    fn request(&mut self, call: &Call) -> Result<Value> {
+        match self.process.request(call, TIMEOUT) {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(reply)) => Err(SimError::Refused {
                 code: reply.code,
@@ -110,21 +113,33 @@ impl ImplCluster {
         }
     }
 
-    fn name(&self, ix: NodeIx) -> Result<&str> {
+    /// One request whose result has the type of H.9.
+    fn call<R: protocol::MethodResult>(&mut self, call: Call) -> Result<R> {
+        let result = self.request(&call)?;
+        protocol::result_as(&result)
+            .map_err(|why| adapter_error(format!("{} gave {result}: {why}", call.method())))
+    }
+
+    fn name(&self, ix: NodeIx) -> Result<String> {
         self.names
             .get(ix)
-            .map(String::as_str)
+            .cloned()
             .ok_or_else(|| SimError::Usage(format!("no node {ix}")))
     }
 
-    fn call_node(
-        &mut self,
-        method: &str,
-        ix: NodeIx,
-        mut params: Map<String, Value>,
-    ) -> Result<Value> {
-        params.insert("node".into(), json!(self.name(ix)?));
-        self.call(method, Value::Object(params))
+    /// A node and a thread, the params of the node's queries.
+    fn on(&self, ix: NodeIx, thread: &ThreadId) -> Result<NodeThread> {
+        Ok(NodeThread {
+            node: self.name(ix)?,
+            thread: thread.to_string(),
+        })
+    }
+
+    fn at(&self, ix: NodeIx, time: u64) -> Result<NodeAt> {
+        Ok(NodeAt {
+            node: self.name(ix)?,
+            time,
+        })
     }
 
     /// An adapter that does not list `ticks` may still implement `node.tick`: the reference
@@ -135,7 +150,7 @@ impl ImplCluster {
             return Ok(());
         }
         self.ticks_known = true;
-        let probe = self.call_node("node.tick", ix, params([("time", json!(time))]));
+        let probe = self.call::<Empty>(Call::NodeTick(self.at(ix, time)?));
         self.caps.ticks = match probe {
             Ok(_) => true,
             Err(SimError::Refused { code, .. }) if code == "UNSUPPORTED" => false,
@@ -143,10 +158,6 @@ impl ImplCluster {
         };
         Ok(())
     }
-}
-
-fn params<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 impl Cluster for ImplCluster {
@@ -158,12 +169,11 @@ impl Cluster for ImplCluster {
         let ix = self.names.len();
         self.names.push(spec.name.clone());
         self.by_name.insert(spec.name.clone(), ix);
-        let result = self.call_node(
-            "node.create",
-            ix,
-            params([("seed", json!(hex::encode(seed)))]),
-        )?;
-        let id = parse(&result, "peer")?;
+        let created: NodeCreated = self.call(Call::NodeCreate(NodeCreate {
+            node: spec.name.clone(),
+            seed: Hex(seed.to_vec()),
+        }))?;
+        let id = parse("peer", &created.peer)?;
         self.probe_ticks(ix, crate::plan::T0)?;
         Ok(id)
     }
@@ -174,13 +184,15 @@ impl Cluster for ImplCluster {
         variant: Variant,
         time: u64,
     ) -> Result<(ThreadId, LogId)> {
-        let variant = match variant {
-            Variant::Raw => "raw",
-            Variant::AccessControlled => "access-controlled",
-        };
-        let p = params([("variant", json!(variant)), ("time", json!(time))]);
-        let result = self.call_node("thread.create", ix, p)?;
-        Ok((parse(&result, "thread")?, parse(&result, "log")?))
+        let created: ThreadCreated = self.call(Call::ThreadCreate(ThreadCreate {
+            node: self.name(ix)?,
+            variant,
+            time,
+        }))?;
+        Ok((
+            parse("thread", &created.thread)?,
+            parse("log", &created.log)?,
+        ))
     }
 
     fn append(
@@ -190,20 +202,16 @@ impl Cluster for ImplCluster {
         body: &[u8],
         time: u64,
     ) -> Result<(LogId, u64, Cid)> {
-        let p = params([
-            ("thread", json!(thread.to_string())),
-            ("body", json!(hex::encode(body))),
-            ("time", json!(time)),
-        ]);
-        let result = self.call_node("log.append", ix, p)?;
-        let seq = result
-            .get("seq")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| adapter_error("log.append gave no seq"))?;
+        let appended: Appended = self.call(Call::LogAppend(LogAppend {
+            node: self.name(ix)?,
+            thread: thread.to_string(),
+            body: Hex::from(body),
+            time,
+        }))?;
         Ok((
-            parse(&result, "log")?,
-            seq,
-            cid(text(&result, "recordCid")?)?,
+            parse("log", &appended.log)?,
+            appended.seq,
+            cid(&appended.record_cid)?,
         ))
     }
 
@@ -214,23 +222,22 @@ impl Cluster for ImplCluster {
         role: InviteRole,
         recipient: NodeIx,
     ) -> Result<Vec<u8>> {
-        let p = params([
-            ("thread", json!(thread.to_string())),
-            ("role", json!(role.name())),
-            ("recipient", json!(self.name(recipient)?)),
-        ]);
-        unhex(&self.call_node("invite.export", ix, p)?, "invite")
+        let exported: InviteExported = self.call(Call::InviteExport(InviteExport {
+            node: self.name(ix)?,
+            thread: thread.to_string(),
+            role,
+            recipient: self.name(recipient)?,
+        }))?;
+        Ok(exported.invite.0)
     }
 
     fn join(&mut self, ix: NodeIx, invite: &[u8], time: u64) -> Result<(ThreadId, InviteRole)> {
-        let p = params([
-            ("invite", json!(hex::encode(invite))),
-            ("time", json!(time)),
-        ]);
-        let result = self.call_node("invite.accept", ix, p)?;
-        let role = InviteRole::from_name(text(&result, "role")?)
-            .ok_or_else(|| adapter_error("invite.accept gave an unknown role"))?;
-        Ok((parse(&result, "thread")?, role))
+        let accepted: InviteAccepted = self.call(Call::InviteAccept(InviteAccept {
+            node: self.name(ix)?,
+            invite: Hex::from(invite),
+            time,
+        }))?;
+        Ok((parse("thread", &accepted.thread)?, accepted.role))
     }
 
     fn set_roles(
@@ -241,52 +248,61 @@ impl Cluster for ImplCluster {
         roles: Roles,
         time: u64,
     ) -> Result<Cid> {
-        let p = params([
-            ("thread", json!(thread.to_string())),
-            ("peer", json!(self.name(peer)?)),
-            ("roles", json!(roles.names())),
-            ("time", json!(time)),
-        ]);
-        cid(text(&self.call_node("acl.set", ix, p)?, "recordCid")?)
+        let changed: AclChanged = self.call(Call::AclSet(AclSet {
+            node: self.name(ix)?,
+            thread: thread.to_string(),
+            peer: self.name(peer)?,
+            roles: roles.names().into_iter().map(String::from).collect(),
+            time,
+        }))?;
+        cid(&changed.record_cid)
     }
 
     fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], time: u64) -> Result<()> {
-        let p = params([
-            ("from", json!(self.name(from)?)),
-            ("message", json!(hex::encode(bytes))),
-            ("time", json!(time)),
-        ]);
-        self.call_node("node.deliver", ix, p).map(drop)
+        let Empty {} = self.call(Call::NodeDeliver(NodeDeliver {
+            node: self.name(ix)?,
+            from: self.name(from)?,
+            message: Hex::from(bytes),
+            time,
+        }))?;
+        Ok(())
     }
 
-    fn tick(&mut self, ix: NodeIx, time: u64) -> Result<()> {
+    fn wake(&mut self, ix: NodeIx, time: u64) -> Result<()> {
         if !self.caps.ticks {
             return Err(SimError::Unsupported("node.tick".into()));
         }
-        self.call_node("node.tick", ix, params([("time", json!(time))]))
-            .map(drop)
+        let Empty {} = self.call(Call::NodeTick(self.at(ix, time)?))?;
+        Ok(())
+    }
+
+    /// The `wakeAt` the node reported at its last collect, or [`POLL_MS`] after that collect
+    /// when it reports none [HP-52].
+    fn next_wake(&mut self, ix: NodeIx) -> Result<Option<u64>> {
+        Ok(self
+            .wakes
+            .get(&ix)
+            .map(|(last, wake_at)| wake_at.unwrap_or(last.saturating_add(POLL_MS))))
     }
 
     fn take(&mut self, ix: NodeIx, time: u64) -> Result<Vec<Out>> {
-        let result = self.call_node("node.collect", ix, params([("time", json!(time))]))?;
-        let messages = result
-            .get("messages")
-            .and_then(Value::as_array)
-            .ok_or_else(|| adapter_error("node.collect gave no messages array"))?;
-        messages
-            .iter()
-            .map(|m| {
-                let to = text(m, "to")?;
-                Ok(Out::Send {
-                    to: self.by_name.get(to).copied().ok_or_else(|| to.to_string()),
-                    bytes: unhex(m, "message")?,
-                })
+        let collected: Collected = self.call(Call::NodeCollect(self.at(ix, time)?))?;
+        self.wakes.insert(ix, (time, collected.wake_at));
+        Ok(collected
+            .messages
+            .into_iter()
+            .map(|m| Out::Send {
+                to: self.by_name.get(&m.to).copied().ok_or(m.to),
+                bytes: m.message.0,
             })
-            .collect()
+            .collect())
     }
 
     fn stop(&mut self, ix: NodeIx) -> Result<()> {
-        self.call_node("node.stop", ix, Map::new()).map(drop)
+        let Empty {} = self.call(Call::NodeStop(NodeOnly {
+            node: self.name(ix)?,
+        }))?;
+        Ok(())
     }
 
     fn crash(&mut self, _ix: NodeIx) -> Result<()> {
@@ -295,36 +311,28 @@ impl Cluster for ImplCluster {
         ))
     }
 
-    fn restart(&mut self, _ix: NodeIx) -> Result<()> {
+    fn restart(&mut self, _ix: NodeIx, _time: u64) -> Result<()> {
         Err(SimError::Unsupported(
             "the harness protocol cannot restart a node".into(),
         ))
     }
 
-    fn heads(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Heads> {
-        let p = params([("thread", json!(thread.to_string()))]);
-        let result = match self.call_node("node.heads", ix, p) {
-            Ok(result) => result,
+    fn heads(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<NodeHeads> {
+        let heads: Heads = match self.call(Call::NodeHeads(self.on(ix, thread)?)) {
+            Ok(heads) => heads,
             Err(SimError::Refused { code, .. }) if code == "KEY_UNAVAILABLE" => {
-                return Ok(Heads::new());
+                return Ok(NodeHeads::new());
             }
             Err(e) => return Err(e),
         };
-        let logs = result
-            .get("logs")
-            .and_then(Value::as_object)
-            .ok_or_else(|| adapter_error("node.heads gave no logs object"))?;
-        let mut heads = Heads::new();
-        for (log, entry) in logs {
-            let log = LogId::from_str(log).map_err(adapter_error)?;
-            let head = match entry.get("head").and_then(Value::as_str) {
-                Some(text) => Some(cid(text)?),
-                None => None,
-            };
-            let counter = entry.get("counter").and_then(Value::as_u64).unwrap_or(0);
-            heads.insert(log, (head, counter));
-        }
-        Ok(heads)
+        heads
+            .logs
+            .into_iter()
+            .map(|(log, entry)| {
+                let head = entry.head.as_deref().map(cid).transpose()?;
+                Ok((parse("log", &log)?, (head, entry.counter)))
+            })
+            .collect()
     }
 
     fn envelopes(
@@ -341,28 +349,20 @@ impl Cluster for ImplCluster {
         if !self.caps.acl {
             return Ok(None);
         }
-        let p = params([("thread", json!(thread.to_string()))]);
-        let result = self.call_node("node.keys", ix, p)?;
-        Ok(Some(result.get("readKey").is_some_and(|k| !k.is_null())))
+        let keys: Keys = self.call(Call::NodeKeys(self.on(ix, thread)?))?;
+        Ok(Some(keys.read_key.is_some()))
     }
 
     fn read(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<ReadOutcome> {
-        let p = params([("thread", json!(thread.to_string()))]);
-        let result = match self.call_node("node.read", ix, p) {
-            Ok(result) => result,
+        let read: Events = match self.call(Call::NodeRead(self.on(ix, thread)?)) {
+            Ok(read) => read,
             Err(SimError::Refused { code, .. }) => return Ok(Err(code)),
             Err(e) => return Err(e),
         };
-        let events = result
-            .get("events")
-            .and_then(Value::as_array)
-            .ok_or_else(|| adapter_error("node.read gave no events array"))?;
-        let shown = events
-            .iter()
-            .map(|e| {
-                let seq = e.get("seq").and_then(Value::as_u64).unwrap_or(0);
-                Ok((parse(e, "log")?, seq))
-            })
+        let shown = read
+            .events
+            .into_iter()
+            .map(|e| Ok((parse("log", &e.log)?, e.seq)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Ok(shown))
     }
@@ -377,6 +377,6 @@ impl Drop for ImplCluster {
         // Best effort: ask the adapter to exit (HP-42); the process is killed on drop anyway.
         let _ = self
             .process
-            .request("shutdown", json!({}), Duration::from_secs(1));
+            .request(&Call::Shutdown(Empty {}), Duration::from_secs(1));
     }
 }

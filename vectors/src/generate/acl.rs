@@ -1698,7 +1698,8 @@ fn anchor_and_unreadable(
     );
     groups.push(linked);
     let mut anchored = Group::new("AclGenesisAnchor", "acl.acceptsRecord", &all);
-    let query = |genesis: &Envelope| json!({"genesis": cid(genesis), "author": text(&cast.c), "seq": 2});
+    let query =
+        |genesis: &Envelope| json!({"genesis": cid(genesis), "author": text(&cast.c), "seq": 2});
     anchored.add(
         "ACL-11",
         &["NORMAL"],
