@@ -122,7 +122,7 @@ pub enum Opened {
     /// Held without the read key (a follower): verified, never opened [KEY-7].
     Sealed,
     /// Verified and decrypted, once, on arrival.
-    Event(OpenedEvent),
+    Event(Box<OpenedEvent>),
     /// Passed [VERIFY-1] but its header or body does not open: it still belongs to its log and is
     /// stored and served, but never read [SYNC-6].
     Unreadable(Error),
@@ -246,7 +246,7 @@ impl LogReplica {
         let opened = match keys.read {
             None => Opened::Sealed,
             Some(_) => match verify::open_verified(envelope, &record, keys) {
-                Ok(event) => Opened::Event(event),
+                Ok(event) => Opened::Event(Box::new(event)),
                 Err(e) => Opened::Unreadable(e),
             },
         };

@@ -24,7 +24,7 @@ Control commands (one per line on stdin; each gets exactly one JSON line on stdo
                                        an invite for PEER, as hex
   join HEX                             joins the thread of an invite
   connect MULTIADDR                    dials an address (and files it if it ends in /p2p/ID)
-  heads THREAD                         each log's head CID and counter, under "logs"
+  heads THREAD                         each log's head CID and counter, under \"logs\"
   read THREAD                          the plaintext events (not for followers)
   counters                             what the peer has done so far
   threads                              the threads this node holds

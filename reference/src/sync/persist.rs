@@ -45,13 +45,13 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     }
 }
 
+/// A thread restored from the store: its ID, its state, and its peers' stored addresses.
+type Restored = (ThreadId, ThreadState, Vec<(LogId, Multiaddr)>);
+
 /// A stored thread back in memory [SYNC-13]: its ID, its state with every record verified and
 /// linked again, and the stored addresses of its peers. STORE_CORRUPT if anything does not
 /// decode, verify or link.
-pub(super) fn restore(
-    id: &[u8],
-    contents: StoredThread,
-) -> Result<(ThreadId, ThreadState, Vec<(LogId, Multiaddr)>)> {
+pub(super) fn restore(id: &[u8], contents: StoredThread) -> Result<Restored> {
     let thread = ThreadId::from_bytes(id).map_err(corrupt)?;
     let (mut state, addrs) = from_description(&thread, &contents.meta)?;
     for (log, envelopes) in contents.logs {
