@@ -447,7 +447,7 @@ pub struct AclSet {
     pub thread: String,
     /// The name of the node whose entry is set.
     pub peer: String,
-    /// A role list of ACL-3; `[]` removes the entry.
+    /// A role list of [ACL-3]; `[]` removes the entry.
     pub roles: Vec<String>,
     /// The header's time [REC-6].
     pub time: u64,
@@ -562,7 +562,7 @@ pub struct Event {
     pub time: u64,
 }
 
-/// The result of `node.acl` [HP-49]: the JSON form of the ACL document (ACL-3), kept as JSON so
+/// The result of `node.acl` [HP-49]: the JSON form of the ACL document [ACL-3], kept as JSON so
 /// that documents are compared as JSON values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AclDocument {

@@ -372,7 +372,7 @@ fn acl_bypass_by_a_second_genesis_is_ignored() {
 }
 
 /// FORGED_AUTHOR: the ACL trusts an event's author, so a forged author must never reach it. A
-/// record C signs cannot pass as A's: VERIFY-1 binds every record to its log (associated data and
+/// record C signs cannot pass as A's: [VERIFY-1] binds every record to its log (associated data and
 /// signature), so the envelope fails before any ACL rule runs, and as C's own it is ACL_BYPASS.
 #[test]
 fn forged_author_is_stopped_by_the_signature_layer() {

@@ -1,5 +1,5 @@
 //! Invites and joins (spec/invites.md): the worked example of 5.11, round trips, every refusal with
-//! its exact code, the order of the checks of INV-6, and a writer joining through an invite.
+//! its exact code, the order of the checks of [INV-6], and a writer joining through an invite.
 
 mod common;
 
@@ -51,7 +51,7 @@ impl TryCryptoRng for FixedRng {}
 
 /// RFC 8032 §7.1 TEST 2 secret seed: the worked example's recipient.
 const RFC8032_TEST2_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
-/// The log address of 5.11: the peer of ADDR-1's example serving the RFC 8032 TEST 1 log.
+/// The log address of 5.11: the peer of [ADDR-1]'s example serving the RFC 8032 TEST 1 log.
 const EXAMPLE_ADDR: &str = "/ip4/127.0.0.1/tcp/4006/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq/ipel/12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV";
 
 fn seed(text: &str) -> [u8; 32] {
@@ -291,7 +291,7 @@ fn every_role_round_trips_in_raw_and_access_controlled_threads() {
     }
 }
 
-/// INV-4, KEY-6: a follower invite made from the full key set carries the follow key only.
+/// [INV-4], [KEY-6]: a follower invite made from the full key set carries the follow key only.
 #[test]
 fn a_follower_invite_never_carries_the_read_key() {
     let mut world = World::raw();
@@ -417,7 +417,7 @@ fn create_refuses_what_a_recipient_would_refuse() {
     );
 }
 
-/// INV-3: an invite of exactly 1 MiB is accepted, one byte more is INVITE_MALFORMED.
+/// [INV-3]: an invite of exactly 1 MiB is accepted, one byte more is INVITE_MALFORMED.
 #[test]
 fn the_size_limit_is_one_mebibyte_inclusive() {
     let mut world = World::new(Variant::AccessControlled);
@@ -890,7 +890,7 @@ fn a_key_set_that_does_not_fit_the_role_is_malformed() {
     );
 }
 
-/// INV-6: the first failing check names the error, whatever else is wrong.
+/// [INV-6]: the first failing check names the error, whatever else is wrong.
 #[test]
 fn the_checks_run_in_the_order_of_inv_6() {
     let mut world = World::raw();
@@ -1138,7 +1138,7 @@ proptest! {
     }
 }
 
-/// INV-9: in an access-controlled thread neither side lets an invite exceed what the ACL grants.
+/// [INV-9]: in an access-controlled thread neither side lets an invite exceed what the ACL grants.
 #[test]
 fn an_invite_for_a_role_the_acl_does_not_grant_is_refused_on_both_sides() {
     let mut world = World::new(Variant::AccessControlled);

@@ -1,7 +1,7 @@
 //! Reproduces a traffic blow-up in the reference `Peer` (see simulator/README.md, "Findings"):
 //! a writer appends at a steady rate to one follower over a link whose jitter reorders pushes.
 //! Every out-of-order push is a gap, and the gap pull is sent because the push before it ended the
-//! wait of the previous pull ([SYNC-10]); each answer starts another pull while the follower is
+//! wait of the previous pull [SYNC-10]; each answer starts another pull while the follower is
 //! behind, so concurrent pull chains pile up and the traffic grows with the square of the run.
 //!
 //! It first shows the root cause on two bare peers: two out-of-order pushes make the follower send
@@ -82,7 +82,7 @@ fn deliver(to: &mut Peer<ChaCha20Rng>, from: &Peer<ChaCha20Rng>, message: &Messa
 
 /// Pushes r3 then r2 arrive before r1: each is a gap, and each sends a pull, because the second
 /// push ended the wait for the first pull (`ingest` removes the pending entry for any `records`
-/// message from that peer, SYNC-10's "until a records message ... arrives").
+/// message from that peer, [SYNC-10]'s "until a records message ... arrives").
 fn root_cause() {
     let (mut writer, mut follower) = (peer(1), peer(2));
     let (thread, _) = writer.create_thread(0, Variant::Raw).expect("create");

@@ -1,6 +1,6 @@
 //! The invariants, checked on a node after every step that touched it (spec/sync.md).
 //!
-//! - **verified**: every envelope a node stores passes VERIFY-1 [SYNC-6];
+//! - **verified**: every envelope a node stores passes [VERIFY-1] [SYNC-6];
 //! - **prefix**: every node's copy of a log is a prefix of what its writer wrote [LOG-3];
 //! - **forward**: a node's counters never decrease, across crashes and restarts included
 //!   [SYNC-12], [SYNC-13];

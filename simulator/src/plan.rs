@@ -28,7 +28,7 @@ pub struct Clock {
     pub drift_ppm: i64,
 }
 
-/// The local time every clock starts from: 2019-10-01T00:00:00Z, as in the harness (HP-43).
+/// The local time every clock starts from: 2019-10-01T00:00:00Z, as in the harness [HP-43].
 pub const T0: u64 = 1_569_888_000_000;
 
 impl Clock {
@@ -92,7 +92,7 @@ impl Broken {
 /// One peer of the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSpec {
-    /// Its name in traces and reports (and its node name in the harness protocol, HP-27).
+    /// Its name in traces and reports (and its node name in the harness protocol, [HP-27]).
     pub name: String,
     /// Its clock.
     pub clock: Clock,

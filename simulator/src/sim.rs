@@ -132,7 +132,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// A run that never started because the nodes lack what it needs (HP-16: skipped, not failed).
+    /// A run that never started because the nodes lack what it needs ([HP-16]: skipped, not failed).
     pub fn skipped(why: String, implementation: String) -> Outcome {
         Outcome {
             verdict: Verdict::Skip(why),
@@ -843,7 +843,7 @@ impl<'a> Sim<'a> {
     }
 
     /// A new writer's log is the one it holds records of right after joining (its join event,
-    /// INV-7): it cannot have received anything yet.
+    /// [INV-7]): it cannot have received anything yet.
     fn joined_log(&mut self, node: NodeIx, thread: &ThreadId) -> Result<()> {
         let heads = self.cluster.heads(node, thread)?;
         let own = heads

@@ -217,7 +217,145 @@ pub fn lint(vectors_dir: &Path, spec_dir: &Path, suites: &[&str]) -> Result<Vec<
             ));
         }
     }
+    problems.extend(lint_anchors(spec_dir)?);
+    if let Some(root) = spec_dir.parent() {
+        problems.extend(lint_doc_tags(root, &tags)?);
+    }
     Ok(problems)
+}
+
+/// The crates' source folders whose doc comments cite spec tags.
+const SOURCE_DIRS: &[&str] = &[
+    "reference/src",
+    "reference/tests",
+    "vectors/src",
+    "vectors/tests",
+    "vectors/fixtures/src",
+    "harness/src",
+    "harness/tests",
+    "simulator/src",
+    "simulator/tests",
+    "benches/src",
+    "benches/benches",
+];
+
+/// Every tag definition (`**[TAG]**` at the start of a line) is preceded by its anchor,
+/// `<a id="tag"></a>`, so that a link to `file.md#tag` lands on it.
+fn lint_anchors(spec_dir: &Path) -> Result<Vec<String>, String> {
+    let mut problems = Vec::new();
+    for (name, text) in spec_chapters(spec_dir)? {
+        for line in text.lines() {
+            let Some((before, rest)) = line.split_once("**[") else {
+                continue;
+            };
+            let Some((tag, _)) = rest.split_once("]**") else {
+                continue;
+            };
+            let defines = is_tag(tag) && (before.is_empty() || before.ends_with("</a>"));
+            if defines && before != format!("<a id=\"{}\"></a>", tag.to_lowercase()) {
+                problems.push(format!(
+                    "{name}: the definition of {tag} is not preceded by <a id=\"{}\"></a>",
+                    tag.to_lowercase()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The spec's chapters (every Markdown file but the README), by file name.
+fn spec_chapters(spec_dir: &Path) -> Result<BTreeMap<String, String>, String> {
+    let mut chapters = BTreeMap::new();
+    let entries = fs::read_dir(spec_dir).map_err(|e| format!("{}: {e}", spec_dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") && name != "README.md" {
+            let text = fs::read_to_string(entry.path()).map_err(|e| format!("{name}: {e}"))?;
+            chapters.insert(name, text);
+        }
+    }
+    Ok(chapters)
+}
+
+/// Doc comments (`///`, `//!`) in the workspace's Rust sources cite tags one way, `[TAG-N]`, so
+/// that `cargo doc` links each to its definition: a tag written without brackets (outside code
+/// spans) is a problem, and so is one the spec does not define.
+fn lint_doc_tags(root: &Path, tags: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for dir in SOURCE_DIRS {
+        rust_files(&root.join(dir), &mut files)?;
+    }
+    files.sort();
+    for path in files {
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        for (n, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            if !(trimmed.starts_with("///") || trimmed.starts_with("//!")) {
+                continue;
+            }
+            for problem in doc_line_tags(&trimmed[3..], tags) {
+                problems.push(format!("{shown}:{}: {problem}", n + 1));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The problems with the tags one doc-comment line cites, outside its code spans.
+fn doc_line_tags(line: &str, tags: &BTreeMap<String, String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, prose) in line.split('`').enumerate() {
+        if i % 2 == 1 {
+            continue;
+        }
+        let bytes = prose.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            let Some(offset) = prose[start..].find(|c: char| c.is_ascii_uppercase()) else {
+                break;
+            };
+            let at = start + offset;
+            let end = prose[at..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(prose.len(), |e| at + e);
+            let word = &prose[at..end];
+            let boundary = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+            // Only the spec's areas: SHA-256 or UTF-8 are not tags.
+            let area = word.split('-').next().unwrap_or_default();
+            let spec_area = tags.keys().any(|t| t.split('-').next() == Some(area));
+            if boundary && is_tag(word) && spec_area {
+                let bracketed = at > 0 && bytes[at - 1] == b'[' && bytes.get(end) == Some(&b']');
+                if !bracketed {
+                    problems.push(format!("{word} is cited without brackets: write [{word}]"));
+                } else if !tags.contains_key(word) {
+                    problems.push(format!("[{word}] is not defined in spec/"));
+                }
+            }
+            start = end.max(at + 1);
+        }
+    }
+    problems
 }
 
 fn lint_file(
@@ -273,4 +411,47 @@ fn lint_file(
         problems.push(format!("{suite}: note {flag} is used by no case"));
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defined() -> BTreeMap<String, String> {
+        [("SYNC-4", "sync.md"), ("ACL-6", "acl.md")]
+            .into_iter()
+            .map(|(t, f)| (t.to_string(), f.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn doc_tags_are_bracketed_and_defined() {
+        let tags = defined();
+        assert!(doc_line_tags(" pushes [SYNC-4] and folds [ACL-6].", &tags).is_empty());
+        assert!(doc_line_tags(" `SYNC-4` in code, SHA-256, UTF-8, ACL_DENIED", &tags).is_empty());
+        let bare = doc_line_tags(" as SYNC-4 says (ACL-6)", &tags);
+        assert_eq!(bare.len(), 2, "{bare:?}");
+        assert!(bare[0].contains("write [SYNC-4]"));
+        let unknown = doc_line_tags(" [SYNC-99]", &tags);
+        assert_eq!(
+            unknown,
+            vec!["[SYNC-99] is not defined in spec/".to_string()]
+        );
+    }
+
+    #[test]
+    fn every_definition_needs_its_anchor() {
+        let dir = std::env::temp_dir().join(format!("lint-anchors-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir");
+        let chapter = "<a id=\"sync-4\"></a>**[SYNC-4]** anchored.\n\
+                       **[SYNC-5]** not anchored.\n\
+                       <a id=\"sync-7\"></a>**[SYNC-6]** the wrong anchor.\n\
+                       Cites **[SYNC-4]** in passing.\n";
+        fs::write(dir.join("sync.md"), chapter).expect("write");
+        fs::write(dir.join("README.md"), "**[TID-4]** an example\n").expect("write");
+        let problems = lint_anchors(&dir).expect("lint");
+        fs::remove_dir_all(&dir).ok();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("SYNC-5") && problems[1].contains("SYNC-6"));
+    }
 }

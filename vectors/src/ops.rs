@@ -121,7 +121,7 @@ const VERIFIED_OUT: [(&str, Kind); 6] = [
 ];
 
 /// The inputs every ACL operation shares: the thread, its keys, the creator (the log whose seq 1
-/// is the genesis), the genesis record's CID when an anchor named it (ACL-11), and the logs a
+/// is the genesis), the genesis record's CID when an anchor named it [ACL-11], and the logs a
 /// reader holds.
 const ACL_CONTEXT: [(&str, Kind); 6] = [
     ("thread", Kind::Text),
@@ -911,7 +911,7 @@ fn invite_open(input: &Inputs) -> Result<Value> {
 /// and the unreadable records), and the records no log could take.
 struct AclView {
     view: threads::acl::AclView,
-    /// Records that failed [VERIFY-1] or log linkage (LOG-5 to LOG-7), and records that passed
+    /// Records that failed [VERIFY-1] or log linkage ([LOG-5] to [LOG-7]), and records that passed
     /// them but do not open under the read key [SYNC-6]: neither takes part in the fold.
     rejected: BTreeMap<Cid, Error>,
 }

@@ -31,7 +31,7 @@ pub enum FaultKind {
     ProtocolViolation,
     /// No reply within the timeout.
     Timeout,
-    /// Not run: a restarted adapter failed its `hello` or answered it differently (HP-18).
+    /// Not run: a restarted adapter failed its `hello` or answered it differently [HP-18].
     AdapterUnavailable,
 }
 
@@ -202,7 +202,7 @@ impl AdapterProcess {
     }
 
     /// Sends `shutdown`, closes the adapter's stdin and waits up to `timeout` for it to exit,
-    /// killing it otherwise (HP-42). Returns what went wrong, if anything: a failed `shutdown`, a
+    /// killing it otherwise [HP-42]. Returns what went wrong, if anything: a failed `shutdown`, a
     /// non-zero exit status, or no exit in time.
     pub fn shutdown(mut self, timeout: Duration) -> Option<String> {
         // An adapter that already exited has nothing to answer; its exit status still counts.

@@ -1,4 +1,4 @@
-//! Drives node instances in one adapter process for live scenarios (HP-27 to HP-44): the virtual
+//! Drives node instances in one adapter process for live scenarios ([HP-27] to [HP-44]): the virtual
 //! clock, the result shapes, the online set, and the message pump that carries every message.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,14 +11,14 @@ use crate::protocol::{
 };
 use crate::schema::{self, Members};
 
-/// The scenario clock's first reading, t0 (2019-10-01T00:00:00Z in Unix milliseconds, HP-43).
+/// The scenario clock's first reading, t0 (2019-10-01T00:00:00Z in Unix milliseconds, [HP-43]).
 pub const START_TIME: u64 = 1_569_888_000_000;
-/// How far the clock advances after each request that carries `time` (HP-43).
+/// How far the clock advances after each request that carries `time` [HP-43].
 pub const TIME_STEP: u64 = 1000;
-/// The pump stops after this many rounds (HP-44).
+/// The pump stops after this many rounds [HP-44].
 pub const MAX_PUMP_ROUNDS: usize = 50;
 
-/// A step that could not be carried out, which stops the scenario (HP-43): the adapter
+/// A step that could not be carried out, which stops the scenario [HP-43]: the adapter
 /// misbehaved, answered a step with an error, or gave a result without the shape of H.9.
 #[derive(Debug, Clone)]
 pub struct StepError {
@@ -55,7 +55,7 @@ pub struct PumpStats {
     pub delivered: usize,
     /// Messages dropped because their node is offline.
     pub dropped: usize,
-    /// Messages dropped because their `to` names no other node (HP-38).
+    /// Messages dropped because their `to` names no other node [HP-38].
     pub misaddressed: usize,
     /// Whether a round delivered nothing before the round limit.
     pub settled: bool,
@@ -109,7 +109,7 @@ impl<'s> Driver<'s> {
     }
 
     /// Sends one request; a method that lets time pass carries the clock's reading (whatever
-    /// `time` the caller put in it), and the clock then advances (HP-43). A misbehaving adapter
+    /// `time` the caller put in it), and the clock then advances [HP-43]. A misbehaving adapter
     /// stops the scenario; an error reply is returned.
     pub fn call(&mut self, mut call: Call) -> Result<Reply, StepError> {
         if let Some(time) = call.time_mut() {
@@ -126,7 +126,7 @@ impl<'s> Driver<'s> {
     }
 
     /// A step whose reply must be a success whose result has the shape of H.9: it is checked
-    /// against `node-results.schema.json`, whose extra members are ignored as in replies (HP-10).
+    /// against `node-results.schema.json`, whose extra members are ignored as in replies [HP-10].
     pub fn step<R: MethodResult>(&mut self, call: Call) -> Result<R, StepError> {
         let step = step_name(&call);
         let method = call.method();
@@ -159,7 +159,7 @@ impl<'s> Driver<'s> {
         Ok(peer)
     }
 
-    /// Stops a node: the pump no longer collects from it or delivers to it (HP-30).
+    /// Stops a node: the pump no longer collects from it or delivers to it [HP-30].
     pub fn stop(&mut self, node: &str) -> Result<(), StepError> {
         let _: crate::protocol::Empty =
             self.step(Call::NodeStop(NodeOnly { node: node.into() }))?;
@@ -167,7 +167,7 @@ impl<'s> Driver<'s> {
         Ok(())
     }
 
-    /// Carries messages (HP-44): each round collects from every online node in creation order,
+    /// Carries messages [HP-44]: each round collects from every online node in creation order,
     /// then delivers each message to its online `to` node; it stops after a round that delivered
     /// nothing, or after [`MAX_PUMP_ROUNDS`] rounds.
     pub fn pump(&mut self) -> Result<PumpStats, StepError> {
@@ -228,7 +228,7 @@ impl<'s> Driver<'s> {
         Ok(())
     }
 
-    /// Notes on the messages the pump dropped because their `to` named no other node (HP-38).
+    /// Notes on the messages the pump dropped because their `to` named no other node [HP-38].
     pub fn notes(&self) -> Vec<String> {
         self.misaddressed
             .iter()

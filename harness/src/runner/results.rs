@@ -63,7 +63,7 @@ pub struct CaseResult {
 
 impl CaseResult {
     /// The case's flags, plus the harness's flag (CRASH, TIMEOUT…) when the adapter misbehaved
-    /// (HP-22).
+    /// [HP-22].
     pub fn reported_flags(&self) -> Vec<String> {
         let mut flags = self.flags.clone();
         if let Status::Failed(CaseFailure {

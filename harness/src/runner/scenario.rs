@@ -1,4 +1,4 @@
-//! Live scenarios (HP-43 to HP-45): node instances in one adapter process, every message carried
+//! Live scenarios ([HP-43] to [HP-45]): node instances in one adapter process, every message carried
 //! by the harness, each expectation a named check citing a requirement tag.
 
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The report name of a check: `<scenario>/<check>` (HP-43).
+    /// The report name of a check: `<scenario>/<check>` [HP-43].
     pub fn case_name(&self, check: &Check) -> String {
         format!("{}/{}", self.name, check.name)
     }
@@ -55,7 +55,7 @@ impl Scenario {
 /// How many events the writer appends.
 const EVENTS: u64 = 5;
 
-/// The `writer-follower-reader` scenario (HP-45).
+/// The `writer-follower-reader` scenario [HP-45].
 pub const WRITER_FOLLOWER_READER: Scenario = Scenario {
     name: "writer-follower-reader",
     feature: "nodes",
@@ -104,7 +104,7 @@ pub const WRITER_FOLLOWER_READER: Scenario = Scenario {
     play: writer_follower_reader,
 };
 
-/// The `acl-revocation` scenario (HP-47): invites in an access-controlled thread give each peer
+/// The `acl-revocation` scenario [HP-47]: invites in an access-controlled thread give each peer
 /// exactly its keys, and a revoked writer's new records are refused by the other readers.
 pub const ACL_REVOCATION: Scenario = Scenario {
     name: "acl-revocation",
@@ -153,7 +153,7 @@ pub const ACL_REVOCATION: Scenario = Scenario {
 pub const SCENARIOS: &[Scenario] = &[WRITER_FOLLOWER_READER, ACL_REVOCATION];
 
 /// The seed of node `node` in scenario `scenario`: SHA-256 of `threads-harness/<scenario>/<node>`
-/// (HP-43).
+/// [HP-43].
 pub fn seed(scenario: &str, node: &str) -> [u8; 32] {
     Sha256::digest(format!("threads-harness/{scenario}/{node}")).into()
 }
@@ -172,7 +172,7 @@ pub fn selected(scenario: &Scenario, filter: &Filter) -> Vec<Check> {
 }
 
 /// Runs a scenario and reports its selected checks; skips them all when the adapter lacks the
-/// scenario's feature (HP-16).
+/// scenario's feature [HP-16].
 pub fn run_scenario(
     session: &mut Session,
     scenario: &Scenario,
@@ -233,7 +233,7 @@ fn failure(expected: String, actual: String, stderr: Vec<String>) -> CaseFailure
 pub type Outcome = Result<(), (String, String)>;
 
 /// Plays the scenario: every check's status by name, and the run's notes. When a step fails,
-/// every check not yet made fails with that step's error (HP-43).
+/// every check not yet made fails with that step's error [HP-43].
 fn play(
     session: &mut Session,
     scenario: &Scenario,
@@ -279,7 +279,7 @@ fn play(
     (statuses, notes)
 }
 
-/// The steps of HP-45; pushes each check's outcome in [`WRITER_FOLLOWER_READER`]'s order.
+/// The steps of [HP-45]; pushes each check's outcome in [`WRITER_FOLLOWER_READER`]'s order.
 fn writer_follower_reader(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
     let name = WRITER_FOLLOWER_READER.name;
     for node in ["writer", "follower", "reader"] {
@@ -398,7 +398,7 @@ fn set_roles(
     }))
 }
 
-/// The steps of HP-47; pushes each check's outcome in [`ACL_REVOCATION`]'s order.
+/// The steps of [HP-47]; pushes each check's outcome in [`ACL_REVOCATION`]'s order.
 fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
     let name = ACL_REVOCATION.name;
     let mut peers = BTreeMap::new();

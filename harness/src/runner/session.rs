@@ -1,6 +1,6 @@
 //! A supervised adapter: restarted (with `hello` again) after every crash, protocol violation or
-//! timeout, so one misbehaving case never stops the run (HP-20, HP-21). A restart whose `hello`
-//! fails or differs from the first makes the adapter unavailable for the rest of the run (HP-18).
+//! timeout, so one misbehaving case never stops the run ([HP-20], [HP-21]). A restart whose `hello`
+//! fails or differs from the first makes the adapter unavailable for the rest of the run [HP-18].
 
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ impl Session {
     }
 
     /// Sends one request to the same process as the previous one: if the adapter is gone or has
-    /// exited, the request fails as a crash instead (a scenario's nodes died with it, HP-20).
+    /// exited, the request fails as a crash instead (a scenario's nodes died with it, [HP-20]).
     pub fn request_same_process(&mut self, call: &Call) -> Result<Reply, Fault> {
         if let Some(unavailable) = self.unavailable_fault() {
             return Err(unavailable);
@@ -112,8 +112,8 @@ impl Session {
             .map(|why| Fault::new(FaultKind::AdapterUnavailable, why.clone()))
     }
 
-    /// Makes sure an adapter process is running: restarts it if it is gone or has exited (HP-20,
-    /// HP-21). A failed restart makes the adapter unavailable for the rest of the run (HP-18).
+    /// Makes sure an adapter process is running: restarts it if it is gone or has exited ([HP-20],
+    /// [HP-21]). A failed restart makes the adapter unavailable for the rest of the run [HP-18].
     pub fn ready(&mut self) -> Result<(), Fault> {
         if let Some(unavailable) = self.unavailable_fault() {
             return Err(unavailable);
@@ -149,7 +149,7 @@ impl Session {
     }
 
     /// Sends `shutdown` and waits up to the case timeout for the adapter to exit, killing it
-    /// otherwise; returns what went wrong at shutdown, if anything (HP-42).
+    /// otherwise; returns what went wrong at shutdown, if anything [HP-42].
     pub fn shutdown(mut self) -> Option<String> {
         let timeout = self.timeout;
         self.process

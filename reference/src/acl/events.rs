@@ -309,7 +309,7 @@ fn decode_delete(bytes: &[u8]) -> Result<AclEvent> {
 
 /// An ACL event as a record of its author's log: who wrote it, where, and its record CID [ACL-6].
 ///
-/// The author is the log whose key signed the record (VERIFY-1); this module trusts it, so forged
+/// The author is the log whose key signed the record [VERIFY-1]; this module trusts it, so forged
 /// authors are the signature layer's job, not the ACL's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclEventRef {
@@ -339,7 +339,7 @@ impl AclEventRef {
 
     /// The merge order [ACL-6]: (clock, author log ID bytes, seq, record CID bytes). `LogId`
     /// orders by its key bytes, which is the binary form's order since every log ID shares one
-    /// prefix. The CID only decides between two records at one position: a fork (LOG-5).
+    /// prefix. The CID only decides between two records at one position: a fork [LOG-5].
     pub(super) fn order_key(&self, clock: u64) -> (u64, LogId, u64, Vec<u8>) {
         (clock, self.author, self.seq, self.cid.to_bytes())
     }

@@ -31,7 +31,7 @@ pub struct AclView {
 
 impl AclView {
     /// The view of a reader holding `logs` of `thread`, whose genesis is the record at seq 1 of
-    /// `creator`'s log [ACL-4]. `genesis`, when the peer was told it (an invite's anchor, ACL-11),
+    /// `creator`'s log [ACL-4]. `genesis`, when the peer was told it (an invite's anchor, [ACL-11]),
     /// must be that record's CID.
     ///
     /// ACL_MALFORMED when the thread has no valid genesis among the logs: the creator's seq 1 is

@@ -116,7 +116,7 @@ pub fn hpke_open(
 /// Returns `(enc, ct ‖ tag)`. Exposed so vectors can seal what no [`KeySet`] can hold (a
 /// malformed key set, for KEYSET_MALFORMED and KEY_BAD_LENGTH inside an invite). Fails only for a
 /// public key of small order, whose shared secret would be all zero (RFC 9180 §7.1.4): no valid
-/// peer ID maps to one (LOGID-3), so it is reported as LOG_ID_INVALID.
+/// peer ID maps to one [LOGID-3], so it is reported as LOG_ID_INVALID.
 pub fn hpke_seal(
     pk_r: &[u8; 32],
     info: &[u8],

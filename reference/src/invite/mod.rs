@@ -2,7 +2,7 @@
 //! and how an invited writer joins.
 //!
 //! ```text
-//!  key set (KEY-5) ──HPKE base mode, to the recipient's X25519 key──▶ "enc", "keys"
+//!  key set [KEY-5] ──HPKE base mode, to the recipient's X25519 key──▶ "enc", "keys"
 //!                     info = "threads/v1/invite", aad = header {inviter, recipient, role, thread}
 //!
 //!  invite = {acl, enc, inviter, keys, logs, recipient, role, sig, thread}

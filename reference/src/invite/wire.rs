@@ -77,7 +77,7 @@ impl std::str::FromStr for InviteRole {
 pub struct LogEntry {
     /// The log.
     pub log: LogId,
-    /// Log addresses (ADDR-1) of peers serving it, in the inviter's order of preference.
+    /// Log addresses [ADDR-1] of peers serving it, in the inviter's order of preference.
     pub addrs: Vec<String>,
 }
 
@@ -302,7 +302,7 @@ pub(super) fn check_logs(logs: &[LogEntry]) -> Result<()> {
     Ok(())
 }
 
-/// An address must be valid (ADDR-2) and serve the log it is listed under.
+/// An address must be valid [ADDR-2] and serve the log it is listed under.
 fn check_addr(text: &str, log: &LogId) -> Result<()> {
     let addr: LogAddr = text
         .parse()
@@ -347,7 +347,7 @@ pub const JOIN_TYPE: &str = "join";
 /// The body of a join event, the first event of an invited writer's log [INV-7].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Join {
-    /// Log addresses (ADDR-1) where the new log can be fetched, each naming the new log.
+    /// Log addresses [ADDR-1] where the new log can be fetched, each naming the new log.
     pub addrs: Vec<String>,
 }
 

@@ -32,7 +32,7 @@
 //!   head-exchange timer [SYNC-8], a pull's retry or grace deadline [SYNC-7], [SYNC-10], and an
 //!   address's expiry [SYNC-9]. A driver sleeps exactly until then.
 //!
-//! What the peer must not lose it writes to its [`Store`] before anything leaves it [SYNC-12];
+//! What the peer must not lose it writes to its [`Store`](crate::store::Store) before anything leaves it [SYNC-12];
 //! [`Peer::open`] restarts from what was stored [SYNC-13]. [`Net`] carries messages between
 //! peers in memory, for tests, benches and examples.
 

@@ -46,7 +46,7 @@ pub struct Peer<R, S = MemoryStore> {
 impl Peer<ChaCha20Rng, MemoryStore> {
     /// A peer with an empty in-memory store whose identity and every later random value come from
     /// `seed`: the identity key is the first draw of a ChaCha20 RNG seeded with it. The harness
-    /// adapter and the simulator create their nodes this way (HP-29).
+    /// adapter and the simulator create their nodes this way [HP-29].
     pub fn from_seed(seed: [u8; 32]) -> Self {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let identity = IdentityKey::generate(&mut rng);

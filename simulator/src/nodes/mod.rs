@@ -72,7 +72,7 @@ pub struct Caps {
 
 /// A set of nodes addressed by index, in the order they were added.
 ///
-/// Every method that lets time pass takes the node's local time (HP-29).
+/// Every method that lets time pass takes the node's local time [HP-29].
 pub trait Cluster {
     /// What these nodes support.
     fn caps(&self) -> &Caps;
@@ -115,7 +115,7 @@ pub trait Cluster {
     /// Hands the node a message from `from`.
     fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], time: u64) -> Result<()>;
     /// Wakes the node at `time`, its local time: it does what its timers ask for [SYNC-8],
-    /// [SYNC-10] (`Peer::handle_timeout`; `node.tick`, HP-51).
+    /// [SYNC-10] (`Peer::handle_timeout`; `node.tick`, [HP-51]).
     fn wake(&mut self, ix: NodeIx, time: u64) -> Result<()>;
     /// When, in its local time, the node next wants to be woken (`Peer::poll_timeout`); `None`
     /// when it has nothing to wait for.

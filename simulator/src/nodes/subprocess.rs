@@ -1,13 +1,13 @@
 //! Nodes of any implementation, driven through its adapter over the harness protocol
 //! (spec/harness-protocol.md, H.9): `--impl 'CMD'`.
 //!
-//! All the nodes of a run live in one adapter process (HP-27). The simulator plays the network
-//! between them exactly as the harness's pump does (HP-44), but with the faults and the clock of
+//! All the nodes of a run live in one adapter process [HP-27]. The simulator plays the network
+//! between them exactly as the harness's pump does [HP-44], but with the faults and the clock of
 //! the scenario. What the protocol does not show cannot be checked: the stored envelopes are not
 //! visible, so "every stored record verifies" is checked through the heads (a node's head CID at
 //! each counter must be the writer's record at that position, which commits to every byte of it);
 //! crash and restart have no method, so scenarios that need them are skipped; clock ticks need the
-//! optional method `node.tick` (capability `ticks`, HP-51).
+//! optional method `node.tick` (capability `ticks`, [HP-51]).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -31,7 +31,7 @@ use super::{Caps, Cluster, Heads as NodeHeads, Out, ReadOutcome};
 use crate::error::{Result, SimError};
 use crate::plan::{NodeIx, NodeSpec};
 
-/// How long one request may take (the harness's default case timeout, HP-19).
+/// How long one request may take (the harness's default case timeout, [HP-19]).
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The nodes of one adapter process.
@@ -47,7 +47,7 @@ pub struct ImplCluster {
 }
 
 /// How often a node whose adapter reports no `wakeAt` is ticked, in its clock's milliseconds: the
-/// polling HP-52 allows, well below the first retry delay (1 s, SYNC-10).
+/// polling [HP-52] allows, well below the first retry delay (1 s, [SYNC-10]).
 pub const POLL_MS: u64 = 100;
 
 fn adapter_error(e: impl std::fmt::Display) -> SimError {
@@ -144,7 +144,7 @@ impl ImplCluster {
 
     /// An adapter that does not list `ticks` may still implement `node.tick`: the reference
     /// adapter's `hello` is outside what the simulator may change, so the first node is asked
-    /// once, and UNSUPPORTED settles it (HP-13 makes that the reply to an unknown method).
+    /// once, and UNSUPPORTED settles it ([HP-13] makes that the reply to an unknown method).
     fn probe_ticks(&mut self, ix: NodeIx, time: u64) -> Result<()> {
         if self.ticks_known {
             return Ok(());

@@ -104,8 +104,8 @@ impl Chain {
         envelope
     }
 
-    /// Appends a record that passes VERIFY-1 but whose header is sealed under another read key,
-    /// so no reader opens it (VERIFY-2).
+    /// Appends a record that passes [VERIFY-1] but whose header is sealed under another read key,
+    /// so no reader opens it [VERIFY-2].
     fn push_unreadable(&mut self, rng: &mut ChaCha20Rng) -> Envelope {
         let position = self.next();
         let tweaks = Tweaks {

@@ -1,5 +1,5 @@
 //! Suite `invites`: HPKE as invites use it (with RFC 9180's own example), the recipient's X25519
-//! keys, and opening invites check by check (spec chapter 5, and the ACL checks of INV-9).
+//! keys, and opening invites check by check (spec chapter 5, and the ACL checks of [INV-9]).
 
 use ed25519_dalek::{Signer, SigningKey};
 use rand_chacha::ChaCha20Rng;

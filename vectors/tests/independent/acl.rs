@@ -16,7 +16,7 @@ fn rank(role: &str) -> usize {
     ORDERED_ROLES.iter().position(|r| *r == role).unwrap()
 }
 
-/// A role list of ACL-3: known names, at most one ordered role, sorted bytewise, each once.
+/// A role list of [ACL-3]: known names, at most one ordered role, sorted bytewise, each once.
 fn role_list(node: &Ipld) -> Option<Vec<String>> {
     let Ipld::List(items) = node else { return None };
     let names: Vec<String> = items
@@ -34,7 +34,7 @@ fn role_list(node: &Ipld) -> Option<Vec<String>> {
     (known && ordered <= 1 && sorted).then_some(names)
 }
 
-/// The ACL document of ACL-3, in its JSON form.
+/// The ACL document of [ACL-3], in its JSON form.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Doc {
     pub(crate) id: String,
@@ -103,7 +103,7 @@ impl Doc {
             .is_some_and(|names| names.iter().any(|n| n == "delete"))
     }
 
-    /// ACL-2.
+    /// [ACL-2].
     pub(crate) fn may(&self, peer: &str, action: &str) -> bool {
         match action {
             "delete" => self.has_delete(peer),
@@ -113,7 +113,7 @@ impl Doc {
     }
 }
 
-/// An ACL change op (ACL-5).
+/// An ACL change op [ACL-5].
 #[derive(Debug, Clone)]
 enum Op {
     Peer {
@@ -177,7 +177,7 @@ fn op_of(node: &Ipld) -> Option<Op> {
     }
 }
 
-/// Classifies a body plaintext (ACL-12): `Ok(None)` for application data, `Err` for a body that
+/// Classifies a body plaintext [ACL-12]: `Ok(None)` for application data, `Err` for a body that
 /// claims a reserved type without its exact shape.
 fn classify(body: &[u8]) -> Result<Option<Body>, ()> {
     let Ok(Ipld::Map(map)) = serde_ipld_dagcbor::from_slice::<Ipld>(body) else {

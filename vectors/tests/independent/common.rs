@@ -127,7 +127,7 @@ pub(crate) fn varint(n: usize) -> Vec<u8> {
     vec![n as u8]
 }
 
-/// A binary peer or log ID that LOGID-1 and LOGID-3 accept.
+/// A binary peer or log ID that [LOGID-1] and [LOGID-3] accept.
 pub(crate) fn valid_peer(bytes: &[u8]) -> bool {
     bytes.len() == 38
         && bytes[..6] == LOG_ID_PREFIX
@@ -135,7 +135,7 @@ pub(crate) fn valid_peer(bytes: &[u8]) -> bool {
             .is_ok_and(|k| !k.is_weak())
 }
 
-/// A peer ID text in its canonical form (LOGID-2) naming a valid peer.
+/// A peer ID text in its canonical form [LOGID-2] naming a valid peer.
 pub(crate) fn valid_peer_text(text: &str) -> bool {
     multibase::decode(format!("z{text}"))
         .is_ok_and(|(_, bytes)| valid_peer(&bytes) && base58(&bytes) == text)

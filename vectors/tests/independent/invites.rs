@@ -206,7 +206,7 @@ const SPEC_TEST2_X25519: (&str, &str) = (
     "68bd9ed75882d52815a97585caf4790a7f6c6b3b7f821c5e259a24b02e502e51",
 );
 
-/// Opens an invite by INV-6 and INV-9 with raw decoding and crypto; the output the vectors
+/// Opens an invite by [INV-6] and [INV-9] with raw decoding and crypto; the output the vectors
 /// expect, or the first failing check's code.
 fn open_invite(seed: &[u8], bytes: &[u8]) -> Result<Value, &'static str> {
     const MALFORMED: &str = "INVITE_MALFORMED";

@@ -7,7 +7,7 @@
 //! are decoded as `Ipld` and opened with the `hpke` crate directly, the recipient's X25519 keys
 //! derived by hand (SHA-512 and clamping; the Edwards-to-Montgomery map in hand-written field
 //! arithmetic), and the ACL is folded by a separate evaluator. Sync messages are decoded with the
-//! generic decoder by the rules of SYNC-1 and SYNC-2, pull answers recomputed by slice arithmetic,
+//! generic decoder by the rules of [SYNC-1] and [SYNC-2], pull answers recomputed by slice arithmetic,
 //! and batches decided by raw verification and the table of 4.4. Where a published example exists
 //! (RFC 8032, draft-irtf-cfrg-xchacha, RFC 9180, the spec's worked examples) the vector must match
 //! it.

@@ -1,5 +1,5 @@
 //! Raw crypto: the associated data of each layer, opening with XChaCha20-Poly1305 directly, the
-//! synthetic nonce by HMAC-SHA256, and a whole envelope verified step by step (VERIFY-1, VERIFY-2).
+//! synthetic nonce by HMAC-SHA256, and a whole envelope verified step by step ([VERIFY-1], [VERIFY-2]).
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,7 @@ use crate::raw::raw_verify;
 
 const MESSAGE_MALFORMED: &str = "MESSAGE_MALFORMED";
 
-/// The four blocks of an envelope ENV-1 accepts (canonical DAG-CBOR, exactly four byte strings):
+/// The four blocks of an envelope [ENV-1] accepts (canonical DAG-CBOR, exactly four byte strings):
 /// body, event, header, record.
 fn envelope_blocks(bytes: &[u8]) -> Option<[Vec<u8>; 4]> {
     let map = exact_map(bytes, &["body", "event", "header", "record"])?;
@@ -48,7 +48,7 @@ fn thread_text(bytes: &[u8]) -> Result<String, String> {
     Ok(format!("b{}", base32(bytes)))
 }
 
-/// A sync message decoded by SYNC-1 and SYNC-2 as written: first the whole shape (canonical
+/// A sync message decoded by [SYNC-1] and [SYNC-2] as written: first the whole shape (canonical
 /// DAG-CBOR, a known type, exactly its fields, each of its type), else MESSAGE_MALFORMED; then
 /// the thread ID, the log ID(s) and the envelopes in message order, each with its own code.
 fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
@@ -145,7 +145,7 @@ fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
 }
 
 /// A sync case's context: the binary thread and log IDs, the follow key, and the held log, each
-/// envelope verified by raw crypto (VERIFY-1) and linked from seq 1 (LOG-3), as (record CID,
+/// envelope verified by raw crypto [VERIFY-1] and linked from seq 1 [LOG-3], as (record CID,
 /// envelope size: the four blocks' lengths).
 struct Held {
     thread: Vec<u8>,
@@ -181,7 +181,7 @@ fn held_log(inputs: &Map<String, Value>) -> Held {
     }
 }
 
-/// SYNC-5 by slice arithmetic: the records after `after`, at most min(limit, 256), and no more
+/// [SYNC-5] by slice arithmetic: the records after `after`, at most min(limit, 256), and no more
 /// than 4 MiB of envelopes unless the first alone is larger.
 fn serve_pull_model(inputs: &Map<String, Value>) -> Result<Value, String> {
     let held = held_log(inputs).records;
@@ -199,7 +199,7 @@ fn serve_pull_model(inputs: &Map<String, Value>) -> Result<Value, String> {
     Ok(json!({"counter": held.len(), "records": records}))
 }
 
-/// SYNC-6, SYNC-7 and chapter 4 as written: every record verified (VERIFY-1 decides, even at a
+/// [SYNC-6], [SYNC-7] and chapter 4 as written: every record verified ([VERIFY-1] decides, even at a
 /// reader), then appended, a duplicate, a fork or a broken link by the table of 4.4, in order,
 /// stopping at the first gap; a pull after the counter if the sender is ahead.
 fn decide_model(inputs: &Map<String, Value>) -> Result<Value, String> {
