@@ -3,7 +3,7 @@
 use super::*;
 use crate::acl::{Role, Roles};
 use crate::error::ErrorCode;
-use crate::id::Variant;
+use crate::id::{ThreadId, Variant};
 use crate::invite::InviteRole;
 use rand_chacha::ChaCha20Rng;
 
@@ -15,6 +15,17 @@ fn peer(seed: u8) -> TestPeer {
 
 fn sent(peer: &mut TestPeer) -> Vec<(LogId, Message)> {
     Net::sent(peer)
+}
+
+/// A raw thread `writer` created, which `follower` joined as a follower and caught up with.
+fn followed(writer: &mut TestPeer, follower: &mut TestPeer, net: &mut Net) -> (ThreadId, LogId) {
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [writer, follower]).expect("pump");
+    (thread, log)
 }
 
 fn deliver(to: &mut TestPeer, from: LogId, message: &Message) {
@@ -66,12 +77,7 @@ fn a_reader_catches_up_from_a_follower_while_the_writer_is_offline() {
 fn new_records_are_pushed_to_peers_that_pulled() {
     let (mut writer, mut follower) = (peer(4), peer(5));
     let mut net = Net::new(0);
-    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
-    let invite = writer
-        .invite(&thread, InviteRole::Follower, follower.id())
-        .expect("invite");
-    follower.join(0, &invite).expect("join");
-    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
     writer.append(7, &thread, b"later").expect("append");
     net.pump(&mut [&mut writer, &mut follower]).expect("pump");
     assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 1);
@@ -184,12 +190,7 @@ fn poll_timeout_names_the_earliest_timer_and_a_timeout_before_it_does_nothing() 
 fn run_until_drives_retries_and_head_exchange_through_poll_timeout() {
     let (mut writer, mut follower) = (peer(19), peer(20));
     let mut net = Net::new(0);
-    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
-    let invite = writer
-        .invite(&thread, InviteRole::Follower, follower.id())
-        .expect("invite");
-    follower.join(0, &invite).expect("join");
-    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
     // The follower misses three pushes, then learns of them at the next head exchange.
     net.set_online(follower.id(), false);
     for i in 0..3 {
