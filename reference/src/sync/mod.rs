@@ -10,27 +10,10 @@
 //!
 //! # The contract
 //!
-//! The peer is a state machine in the manner of quinn-proto's `Connection`. It never reads a
-//! clock, a socket or an entropy source: every input carries the time, `now`, in milliseconds of
-//! Unix time (or any clock the driver keeps, as long as it never goes back), the RNG is handed in
-//! at construction, and everything it wants done waits in a queue for the driver. Its methods come
-//! in four kinds:
-//!
-//! - **getters** read state: [`Peer::id`], [`Peer::threads`], [`Peer::heads`],
-//!   [`Peer::envelopes`], [`Peer::read`], [`Peer::keys`], [`Peer::acl_document`],
-//!   [`Peer::addresses`], [`Peer::peers_of`], [`Peer::counters`];
-//! - **inputs** from the network and the clock: [`Peer::handle_message`] takes the bytes a peer
-//!   sent (the peer decodes them and drops what is malformed [SYNC-2]), and
-//!   [`Peer::handle_timeout`] tells it that the time [`Peer::poll_timeout`] asked for has come;
-//! - **commands** from the application: [`Peer::create_thread`], [`Peer::append`],
-//!   [`Peer::set_roles`], [`Peer::invite`], [`Peer::join`], [`Peer::add_address`],
-//!   [`Peer::set_listen_addrs`];
-//! - **outputs**, polled after every input or command until they return `None`:
-//!   [`Peer::poll_transmit`] gives the bytes to send and to whom ([`Transmit`]),
-//!   [`Peer::poll_event`] what to tell the application ([`Notification`]), and
-//!   [`Peer::poll_timeout`] when to call [`Peer::handle_timeout`] next: the earliest of the
-//!   head-exchange timer [SYNC-8], a pull's retry or grace deadline [SYNC-7], [SYNC-10], and an
-//!   address's expiry [SYNC-9]. A driver sleeps exactly until then.
+//! The peer is a state machine in the manner of quinn-proto's `Connection`: it never reads a
+//! clock, a socket or an entropy source; every input carries the time and every output waits in a
+//! queue for the driver. [`Peer`]'s documentation sorts its methods into getters, inputs, commands
+//! and outputs, and says how a driver uses them.
 //!
 //! What the peer must not lose it writes to its [`Store`](crate::store::Store) before anything leaves it [SYNC-12];
 //! [`Peer::open`] restarts from what was stored [SYNC-13]. [`Net`] carries messages between

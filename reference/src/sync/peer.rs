@@ -20,8 +20,39 @@ use crate::keys::{IdentityKey, KeySet};
 use crate::store::{MemoryStore, Store};
 use crate::verify::OpenedEvent;
 
-/// A peer: its identity, its threads, its books, and what it wants done. See the
-/// [module documentation](super) for the contract: getters, inputs, commands and outputs.
+/// A peer: its identity, its threads, its books, and what it wants done (spec/sync.md, chapter 7).
+///
+/// The peer is a state machine in the manner of quinn-proto's `Connection`. It never reads a
+/// clock, a socket or an entropy source: every input carries the time, `now`, in milliseconds of
+/// Unix time (or any clock the driver keeps, as long as it never goes back), the RNG is handed in
+/// at construction, and everything it wants done waits in a queue for the driver. Its methods come
+/// in four kinds:
+///
+/// - **getters** read state: [`Peer::id`], [`Peer::threads`], [`Peer::heads`],
+///   [`Peer::envelopes`], [`Peer::read`], [`Peer::keys`], [`Peer::acl_document`],
+///   [`Peer::addresses`], [`Peer::peers_of`], [`Peer::counters`];
+/// - **inputs** from the network and the clock: [`Peer::handle_message`] takes the bytes a peer
+///   sent (the peer decodes them and drops what is malformed [SYNC-2]), and
+///   [`Peer::handle_timeout`] tells it that the time [`Peer::poll_timeout`] asked for has come;
+/// - **commands** from the application: [`Peer::create_thread`], [`Peer::append`],
+///   [`Peer::set_roles`], [`Peer::invite`], [`Peer::join`], [`Peer::add_address`],
+///   [`Peer::set_listen_addrs`];
+/// - **outputs**, polled after every input or command until they return `None`:
+///   [`Peer::poll_transmit`] gives the bytes to send and to whom ([`Transmit`]),
+///   [`Peer::poll_event`] what to tell the application ([`Notification`]), and
+///   [`Peer::poll_timeout`] when to call [`Peer::handle_timeout`] next: the earliest of the
+///   head-exchange timer [SYNC-8], a pull's retry or grace deadline [SYNC-7], [SYNC-10], and an
+///   address's expiry [SYNC-9]. A driver sleeps exactly until then.
+///
+/// ```text
+///   driver                               Peer
+///   bytes from peer `from` ──▶ handle_message(now, from, &bytes)
+///   clock reaches the time ──▶ handle_timeout(now)
+///   application ─────────────▶ append(now, thread, body), join(now, invite), …
+///                              poll_transmit() ──▶ send bytes to a peer, or publish on a topic
+///                              poll_event()    ──▶ tell the application
+///                              poll_timeout()  ──▶ sleep until then
+/// ```
 pub struct Peer<R, S = MemoryStore> {
     pub(super) identity: IdentityKey,
     pub(super) rng: R,
