@@ -32,8 +32,15 @@ fn json(result: impl Serialize) -> Result<Value> {
     serde_json::to_value(result).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
 }
 
+/// A `thread` parameter: a text that is not a Thread ID is a malformed parameter, BAD_REQUEST,
+/// not the decoder's own code [HP-31].
 fn thread(text: &str) -> Result<ThreadId> {
-    ThreadId::from_str(text)
+    ThreadId::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorCode::BadRequest,
+            format!("param thread is not a Thread ID: {}", e.detail),
+        )
+    })
 }
 
 impl Nodes {
@@ -215,4 +222,20 @@ impl Nodes {
 
 fn no_node(name: &str) -> Error {
     Error::new(ErrorCode::BadRequest, format!("no node named {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_param_that_is_no_thread_id_is_bad_request() {
+        for text in ["", "not a tid", "bafkqo", "zzzz"] {
+            assert_eq!(
+                thread(text).map_err(|e| e.code),
+                Err(ErrorCode::BadRequest),
+                "{text:?}"
+            );
+        }
+    }
 }
