@@ -711,6 +711,28 @@ fn decode_message(
             malformed_envelope(Vec::new()),
             E::EnvelopeMalformed,
         ),
+        (
+            "SYNC-2",
+            &["BAD_THREAD_ID", "CHECK_ORDER"],
+            "a pull whose thread has version 2 and whose log is 37 bytes: the thread's code",
+            canonical(&with(
+                &with(&fields, "thread", Some(bytes(&tid_v2))),
+                "log",
+                Some(bytes(&lid[..37])),
+            )),
+            E::TidUnknownVersion,
+        ),
+        (
+            "SYNC-2",
+            &["BAD_LOG_ID", "CHECK_ORDER"],
+            "records whose log is 37 bytes and whose second envelope is empty: the log's code",
+            canonical(&with(
+                &records_fields(vec![env(1), bytes(&[])]),
+                "log",
+                Some(bytes(&lid[..37])),
+            )),
+            E::LogIdInvalid,
+        ),
     ];
     s.invalid_cases(own_codes, |message| b(&message));
 }
@@ -1476,6 +1498,11 @@ fn add_decide_cases(
 
 fn notes(s: &mut SuiteBuilder) {
     s.note("NORMAL", "BASIC", "A well-formed message, pull or batch.");
+    s.note(
+        "CHECK_ORDER",
+        "EDGE_CASE",
+        "Two fields fail to decode: the first in the order thread, log, then envelopes or heads entries names the code (SYNC-2).",
+    );
     s.note(
         "LARGEST_INTEGERS",
         "EDGE_CASE",
