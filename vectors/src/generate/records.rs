@@ -382,6 +382,21 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
         header: block::cid_of(&e2.header),
     }
     .to_bytes();
+    // An event whose body link's tag-42 payload is `payload`: the CID shapes of REC-2.
+    let body_cid = block::cid_of(&e2.body).to_bytes();
+    let event_linking = |payload: Vec<u8>| {
+        let mut link = vec![0xd8, 0x2a];
+        link.extend(cbor::bytes(&payload));
+        cbor::map(&[
+            ("body", link),
+            ("header", cbor::link(&block::cid_of(&e2.header))),
+        ])
+    };
+    let cid_v0 = [&[0x00, 0x12, 0x20][..], &body_cid[body_cid.len() - 32..]].concat();
+    let cid_v2 = [&[0x00, 0x02][..], &body_cid[1..]].concat();
+    let digest_short = [&[0x00][..], &body_cid[..body_cid.len() - 1]].concat();
+    let trailing = [&[0x00][..], &body_cid, &[0x00][..]].concat();
+    let no_prefix = body_cid.clone();
     let non_canonical_event = cbor::map(&[
         ("header", cbor::link(&block::cid_of(&e2.header))),
         ("body", cbor::link(&block::cid_of(&e2.body))),
@@ -743,6 +758,71 @@ fn verify_follower(s: &mut SuiteBuilder, w: &World, rng: &mut ChaCha20Rng) {
             E::CidUnsupported,
         ),
         (
+            "REC-2",
+            &["UNSUPPORTED_CID"],
+            "a signed event whose body link is a CIDv0 (well-formed, unsupported)",
+            env(&f(
+                Tweaks {
+                    event_block: Some(event_linking(cid_v0.clone())),
+                    ..Default::default()
+                },
+                rng,
+            )),
+            E::CidUnsupported,
+        ),
+        (
+            "REC-2",
+            &["MALFORMED_CID"],
+            "a signed event whose body link says CID version 2",
+            env(&f(
+                Tweaks {
+                    event_block: Some(event_linking(cid_v2.clone())),
+                    ..Default::default()
+                },
+                rng,
+            )),
+            E::BlockMalformed,
+        ),
+        (
+            "REC-2",
+            &["MALFORMED_CID"],
+            "a signed event whose body link's multihash declares 32 digest bytes and carries 31",
+            env(&f(
+                Tweaks {
+                    event_block: Some(event_linking(digest_short.clone())),
+                    ..Default::default()
+                },
+                rng,
+            )),
+            E::BlockMalformed,
+        ),
+        (
+            "REC-2",
+            &["MALFORMED_CID"],
+            "a signed event whose body link has a byte after the CID",
+            env(&f(
+                Tweaks {
+                    event_block: Some(event_linking(trailing.clone())),
+                    ..Default::default()
+                },
+                rng,
+            )),
+            E::BlockMalformed,
+        ),
+        (
+            "REC-2",
+            &["MALFORMED_CID"],
+            "a signed event whose body link lacks the 0x00 multibase prefix",
+            env(&f(
+                Tweaks {
+                    event_block: Some(event_linking(no_prefix.clone())),
+                    ..Default::default()
+                },
+                rng,
+            )),
+            E::BlockMalformed,
+        ),
+        (
             "REC-6",
             &["MALFORMED_HEADER"],
             "a signed event whose header block is a map, not a byte string",
@@ -979,6 +1059,11 @@ fn notes(s: &mut SuiteBuilder) {
         "NON_CANONICAL",
         "MALLEABILITY",
         "A DAG-CBOR encoding other than the canonical one.",
+    );
+    s.note(
+        "MALFORMED_CID",
+        "MISSING_CHECK",
+        "A tag-42 value that is not exactly one well-formed binary CID (REC-2): another version, a digest of another length than the multihash declares, trailing bytes, no 0x00 prefix. BLOCK_MALFORMED, not CID_UNSUPPORTED.",
     );
     s.note(
         "UNSUPPORTED_CID",
