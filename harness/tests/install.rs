@@ -18,7 +18,7 @@
 //! verifies from its `.crate` against the others through cargo's temporary registry.
 //!
 //! The test compiles the kit in release mode (a few minutes the first time; the build is kept in
-//! `target/install-test/`), so it runs only when `THREADS_INSTALL_TEST=1`, as CI sets it; else it
+//! `target/install-test/`, the unpacked crates in the system's temporary directory), so it runs only when `THREADS_INSTALL_TEST=1`, as CI sets it; else it
 //! says that it was skipped. It needs `python3` and `tar`.
 
 #![allow(clippy::unwrap_used)]
@@ -26,6 +26,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use sha2::Digest;
 
 /// The kit's packages threads-conform is built from, in dependency order.
 const PACKAGES: &[&str] = &[
@@ -93,7 +95,12 @@ fn the_packaged_kit_installs_and_runs_outside_the_checkout() {
     }
     let root = workspace();
     let work = root.join("target/install-test");
-    let unpacked = work.join("src");
+    // Unpacked outside the checkout (inside it, cargo would take them for workspace members), at
+    // a path fixed per checkout, so that the release build in `work` is reused from run to run.
+    let unpacked = std::env::temp_dir().join(format!(
+        "threads-install-test-{}",
+        hex::encode(&sha2::Sha256::digest(root.to_string_lossy().as_bytes())[..6])
+    ));
     let _ = fs::remove_dir_all(&unpacked);
     fs::create_dir_all(&unpacked).unwrap();
 
@@ -132,7 +139,7 @@ fn the_packaged_kit_installs_and_runs_outside_the_checkout() {
     let install_root = tempfile::tempdir().unwrap();
     let mut install = cargo();
     install
-        .current_dir(&work)
+        .current_dir(&unpacked)
         .env("CARGO_TARGET_DIR", work.join("target"))
         .args([
             "install",
