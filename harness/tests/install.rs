@@ -120,8 +120,11 @@ fn the_packaged_kit_installs_and_runs_outside_the_checkout() {
     let mut patch = Vec::new();
     for name in PACKAGES {
         let crate_file = work.join(format!("target/package/{name}-{VERSION}.crate"));
+        // `-m`: the files get the time of unpacking, not the time stored in the `.crate`, so the
+        // kit's crates are always rebuilt from them (a stored time older than the kept build would
+        // let cargo reuse a stale one); third-party crates stay built.
         run(Command::new("tar")
-            .arg("-xzf")
+            .arg("-xzmf")
             .arg(&crate_file)
             .arg("-C")
             .arg(&unpacked));
