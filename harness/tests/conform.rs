@@ -120,6 +120,14 @@ fn the_reference_adapter_passes_every_case() {
     assert!(!summary.contains("FAIL"), "{summary}");
 
     let report: Value = serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_schema_valid(&report);
+    assert_eq!(report["schemaVersion"], 1);
+    assert_eq!(report["vectors"]["source"], "embedded");
+    assert_eq!(report["vectors"]["signingKey"]["pinned"], true);
+    assert_eq!(
+        report["vectors"]["manifestSha256"],
+        threads_vectors::manifest::VectorSet::embedded_manifest_sha256()
+    );
     assert_eq!(report["implementation"], "threads-reference");
     assert_eq!(report["passed"], true);
     assert_eq!(
@@ -142,6 +150,27 @@ fn the_reference_adapter_passes_every_case() {
     );
     assert_eq!(junit.matches("<testcase ").count(), total);
     assert!(!junit.contains("<failure"));
+    // The spec tag is the class name: one test case per vector and per live check.
+    assert!(
+        junit.contains("<testcase classname=\"TID-6\" name=\"tid tcId 1: "),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("name=\"writer-follower-reader/writer-appends: "),
+        "{junit}"
+    );
+}
+
+/// Checks a report written by the real binary against the published schema.
+fn assert_schema_valid(report: &Value) {
+    let schema: Value =
+        serde_json::from_str(threads_harness::runner::results::REPORT_SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]
@@ -233,6 +262,7 @@ for line in sys.stdin:
     // lines arrive before the failure is reported depends on scheduling: not asserted here (the
     // crash tests check it for a dead adapter, whose stderr is complete).
     let report: Value = serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_schema_valid(&report);
     assert_eq!(report["passed"], false);
     assert_eq!(report["counts"]["failed"], failed);
 }
@@ -426,6 +456,135 @@ fn tampered_vectors_are_refused_with_exit_status_2() {
         "{message}"
     );
     assert!(message.contains("suites/tid.json"), "{message}");
+}
+
+/// The attack of issue 18 (item 4): change a suite, replace `vector-signing.pub` with a fresh key
+/// and re-sign with it. Refused (exit 2, naming --trust-key); run only when that key is trusted
+/// explicitly, and then the summary and the JSON report say so.
+#[test]
+fn a_set_re_signed_by_another_key_is_refused_unless_that_key_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("vectors");
+    let out = Command::new(CONFORM)
+        .args(["vectors", "export", set.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let suite = set.join("suites/tid.json");
+    let text = fs::read_to_string(&suite).unwrap();
+    fs::write(
+        &suite,
+        text.replacen("TID_SHORT_RANDOM", "TID_LONG_RANDOM", 1),
+    )
+    .unwrap();
+    // A fresh key: RFC 8032 TEST 2's seed, which is not the published one.
+    let seed = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+    let public = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    fs::write(set.join("vector-signing.pub"), format!("{public}\n")).unwrap();
+    let key = dir.path().join("attacker.key");
+    fs::write(&key, seed).unwrap();
+    assert_eq!(threads_vectors::manifest::sign(&set, &key).unwrap(), public);
+
+    let set_arg = set.to_str().unwrap();
+    let refused = conform(&["--vectors", set_arg, "--suite", "tid"]);
+    assert_eq!(exit_code(&refused), 2, "{}", stdout(&refused));
+    let message = stderr(&refused);
+    assert!(message.contains("not signed by a trusted key"), "{message}");
+    assert!(message.contains("VECTORS_UNTRUSTED_KEY"), "{message}");
+    assert!(message.contains("--trust-key"), "{message}");
+    assert!(
+        message.contains(public),
+        "names the key it found: {message}"
+    );
+    assert!(
+        stdout(&refused).is_empty(),
+        "no case ran: {}",
+        stdout(&refused)
+    );
+
+    let json_path = dir.path().join("report.json");
+    let trusted = conform(&[
+        "--vectors",
+        set_arg,
+        "--suite",
+        "tid",
+        "--trust-key",
+        public,
+        "--json",
+        json_path.to_str().unwrap(),
+    ]);
+    let summary = stdout(&trusted);
+    // It runs, and the changed case now fails against the reference.
+    assert_eq!(exit_code(&trusted), 1, "{summary}\n{}", stderr(&trusted));
+    let fingerprint = threads_vectors::manifest::fingerprint_hex(public).unwrap();
+    assert!(
+        summary.contains(&format!("WARNING: vectors signed by key {fingerprint}")),
+        "{summary}"
+    );
+    assert!(summary.contains("NOT the published key"), "{summary}");
+    let report: Value = serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_schema_valid(&report);
+    assert_eq!(report["vectors"]["signingKey"]["pinned"], false);
+    assert_eq!(report["vectors"]["signingKey"]["key"], public);
+    assert_eq!(report["vectors"]["source"], set_arg);
+}
+
+#[test]
+fn version_names_the_kit_spec_protocol_manifest_and_key() {
+    let out = Command::new(CONFORM).arg("--version").output().unwrap();
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let manifest = threads_vectors::manifest::VectorSet::embedded_manifest_sha256();
+    for line in [
+        format!("kit {}", env!("CARGO_PKG_VERSION")),
+        format!("spec {}", threads_vectors::format::SPEC_VERSION),
+        format!("suites {}", threads_vectors::format::SUITES_VERSION),
+        format!("harness protocol {}", threads_harness::protocol::PROTOCOL),
+        format!("vectors MANIFEST sha256 {manifest}"),
+        format!(
+            "vectors signing key {} (key ID fb0fa43c, pinned)",
+            threads_vectors::manifest::pinned_fingerprint()
+        ),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn the_exported_set_is_the_committed_one_and_runs_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("exported");
+    let out = Command::new(CONFORM)
+        .args(["vectors", "export", set.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&out), 0, "{}", stderr(&out));
+    for file in [
+        "MANIFEST",
+        "README.md",
+        "vector-signing.pub",
+        "suites/tid.json",
+    ] {
+        assert_eq!(
+            fs::read(set.join(file)).unwrap(),
+            fs::read(vectors_dir().join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let verified = threads_vectors::manifest::verify_dir(&set, &[]).unwrap();
+    assert!(verified.pinned);
+    // Run from a directory with nothing in it: the binary needs no source tree.
+    let empty = tempfile::tempdir().unwrap();
+    let run = Command::new(CONFORM)
+        .current_dir(empty.path())
+        .args(["run", "--suite", "tid", "--vectors", set.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&run), 0, "{}", stderr(&run));
+    assert!(stdout(&run).contains("(key ID fb0fa43c, pinned)"));
 }
 
 fn copy_dir(from: &Path, to: &Path, names: &[&str]) {

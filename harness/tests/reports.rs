@@ -5,9 +5,11 @@
 
 use serde_json::{Value, json};
 use threads_harness::runner::results::{
-    CaseFailure, CaseResult, GroupKind, GroupResult, HARNESS, RunReport, Status,
+    CaseFailure, CaseResult, GroupKind, GroupResult, HARNESS, KIT_VERSION, REPORT_SCHEMA,
+    RunReport, Status, VectorsInfo,
 };
 use threads_harness::runner::{junit, summary};
+use threads_vectors::manifest::Verified;
 
 /// What stands for the harness's name and version in the snapshots.
 const MASKED: &str = "threads-conform [version]";
@@ -41,6 +43,19 @@ fn report() -> RunReport {
         version: "1.2.3".into(),
         restarts: 1,
         notes: vec!["the adapter exited at shutdown (exit status: 3)".into()],
+        // A set trusted with --trust-key, so that the warning shows; fixed values, so that a
+        // new vector set changes no snapshot.
+        vectors: VectorsInfo {
+            source: "/tmp/vectors".into(),
+            verified: Verified {
+                files: 16,
+                manifest_sha256: "11".repeat(32),
+                key: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a".into(),
+                fingerprint: format!("SHA256:{}", "22".repeat(32)),
+                key_id: "0a0b0c0d".into(),
+                pinned: false,
+            },
+        },
         groups: vec![
             GroupResult {
                 name: "tid".into(),
@@ -104,7 +119,9 @@ fn report() -> RunReport {
 fn the_json_report_keeps_its_format() {
     let mut json: Value = report().to_json();
     assert_eq!(json["harness"], json!(HARNESS));
+    assert_eq!(json["kitVersion"], json!(KIT_VERSION));
     json["harness"] = json!(MASKED);
+    json["kitVersion"] = json!("[kit version]");
     json["specVersion"] = json!("[spec version]");
     json["suitesVersion"] = json!("[suites version]");
     insta::assert_json_snapshot!("report_json", json);
@@ -121,5 +138,41 @@ fn the_junit_report_keeps_its_format() {
 fn the_text_summary_keeps_its_format() {
     let text = summary::render(&report());
     assert!(text.contains(HARNESS));
-    insta::assert_snapshot!("report_text", text.replace(HARNESS, MASKED));
+    insta::assert_snapshot!("report_text", mask_versions(&text.replace(HARNESS, MASKED)));
+}
+
+/// The text report names the spec and suites versions and the pinned key's fingerprint (in the
+/// warning): masked, so that a release changes no snapshot.
+fn mask_versions(text: &str) -> String {
+    text.replace(
+        &format!(
+            "spec {}, suites {}",
+            threads_vectors::format::SPEC_VERSION,
+            threads_vectors::format::SUITES_VERSION
+        ),
+        "spec [version], suites [version]",
+    )
+    .replace(
+        &threads_vectors::manifest::pinned_fingerprint(),
+        "[pinned fingerprint]",
+    )
+}
+
+#[test]
+fn the_json_report_matches_its_published_schema() {
+    let schema: Value = serde_json::from_str(REPORT_SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let json = report().to_json();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema can fail: a report without its schema version, or with an unknown status.
+    let mut bad = json.clone();
+    bad.as_object_mut().unwrap().remove("schemaVersion");
+    assert!(!validator.is_valid(&bad));
+    let mut bad = json;
+    bad["groups"][0]["cases"][0]["status"] = json!("maybe");
+    assert!(!validator.is_valid(&bad));
 }

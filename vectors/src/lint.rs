@@ -218,10 +218,57 @@ pub fn lint(vectors_dir: &Path, spec_dir: &Path, suites: &[&str]) -> Result<Vec<
         }
     }
     problems.extend(lint_anchors(spec_dir)?);
+    problems.extend(lint_pinned_key(vectors_dir, spec_dir));
     if let Some(root) = spec_dir.parent() {
         problems.extend(lint_doc_tags(root, &tags)?);
     }
     Ok(problems)
+}
+
+/// The published key in three places must be one key: the one pinned in the binaries
+/// ([`crate::manifest::PINNED_PUBLIC_KEY`]), `vector-signing.pub` and the block under "Vector
+/// signing key" in `spec/README.md`.
+pub fn lint_pinned_key(vectors_dir: &Path, spec_dir: &Path) -> Vec<String> {
+    use crate::manifest::{PINNED_PUBLIC_KEY, PUBLIC_KEY_FILE};
+    let mut problems = Vec::new();
+    let file = vectors_dir.join(PUBLIC_KEY_FILE);
+    match fs::read_to_string(&file) {
+        Ok(text) if text.trim() == PINNED_PUBLIC_KEY => {}
+        Ok(text) => problems.push(format!(
+            "{PUBLIC_KEY_FILE} holds {:?}, not the key pinned in the binaries ({PINNED_PUBLIC_KEY})",
+            text.trim()
+        )),
+        Err(e) => problems.push(format!("{}: {e}", file.display())),
+    }
+    let readme = spec_dir.join("README.md");
+    match fs::read_to_string(&readme) {
+        Ok(text) => {
+            // Every 64-hex-digit line of the section must be the pinned key, and there must be one.
+            let section = text
+                .split_once("## Vector signing key")
+                .map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest))
+                .unwrap_or("");
+            let keys: Vec<&str> = section
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+                .collect();
+            if keys.is_empty() {
+                problems.push(
+                    "spec/README.md prints no vector-signing key under \"## Vector signing key\""
+                        .to_string(),
+                );
+            }
+            for key in keys.into_iter().filter(|k| *k != PINNED_PUBLIC_KEY) {
+                problems.push(format!(
+                    "spec/README.md prints the vector-signing key {key}, not the key pinned in \
+                     the binaries ({PINNED_PUBLIC_KEY})"
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("{}: {e}", readme.display())),
+    }
+    problems
 }
 
 /// The crates' source folders whose doc comments cite spec tags.
@@ -453,5 +500,38 @@ mod tests {
         fs::remove_dir_all(&dir).ok();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("SYNC-5") && problems[1].contains("SYNC-6"));
+    }
+
+    #[test]
+    fn the_published_key_must_be_the_pinned_one_everywhere() {
+        use crate::manifest::PINNED_PUBLIC_KEY;
+        let dir = std::env::temp_dir().join(format!("threads-lint-key-{}", std::process::id()));
+        let spec = dir.join("spec");
+        fs::create_dir_all(&spec).expect("temp dir");
+        let readme =
+            |key: &str| format!("# x\n\n## Vector signing key\n\n```\n{key}\n```\n\n## Next\n");
+        fs::write(
+            dir.join("vector-signing.pub"),
+            format!("{PINNED_PUBLIC_KEY}\n"),
+        )
+        .expect("write");
+        fs::write(spec.join("README.md"), readme(PINNED_PUBLIC_KEY)).expect("write");
+        assert_eq!(lint_pinned_key(&dir, &spec), Vec::<String>::new());
+        let other = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        fs::write(dir.join("vector-signing.pub"), other).expect("write");
+        fs::write(spec.join("README.md"), readme(other)).expect("write");
+        let problems = lint_pinned_key(&dir, &spec);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("vector-signing.pub holds"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("spec/README.md prints the vector-signing key d75a"),
+            "{problems:?}"
+        );
+        fs::write(spec.join("README.md"), "# no key\n").expect("write");
+        assert!(lint_pinned_key(&dir, &spec)[1].contains("prints no vector-signing key"));
+        fs::remove_dir_all(&dir).ok();
     }
 }

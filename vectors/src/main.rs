@@ -39,13 +39,14 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Check MANIFEST's signature and every file's digest.
+    /// Check MANIFEST's signature (by the pinned, published key) and every file's digest.
     Verify {
-        /// Vector directory [default: this crate's directory].
+        /// Vector directory [default: the set compiled into this program].
         dir: Option<PathBuf>,
-        /// Public key (hex) to check against instead of DIR/vector-signing.pub.
-        #[arg(long)]
-        public_key: Option<String>,
+        /// Also accept a MANIFEST signed by this Ed25519 public key (hex). The key file inside
+        /// DIR is never trusted.
+        #[arg(long, value_name = "HEX", alias = "public-key")]
+        trust_key: Vec<String>,
     },
     /// Check the files against their schemas and the spec (tcIds, counts, flags, tag coverage).
     Lint {
@@ -57,13 +58,31 @@ enum Command {
     },
     /// Verify the manifest, then run the reference implementation against every vector.
     Run {
-        /// Vector directory [default: this crate's directory].
+        /// Vector directory [default: the set compiled into this program].
         dir: Option<PathBuf>,
+        /// Also accept a MANIFEST signed by this Ed25519 public key (hex).
+        #[arg(long, value_name = "HEX")]
+        trust_key: Vec<String>,
     },
 }
 
+/// The maintainers' commands (`check-regen`, `sign`, `lint`) work on a source checkout: by
+/// default the directory this crate was built from. `verify` and `run` default to the embedded set.
 fn default_dir(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Loads the set to check: DIR, or the one compiled in.
+fn load_set(dir: Option<&Path>) -> Result<(String, manifest::VectorSet), String> {
+    match dir {
+        Some(dir) => manifest::VectorSet::read_dir(dir)
+            .map(|set| (dir.display().to_string(), set))
+            .map_err(|e| format!("[{}] {e}", e.code())),
+        None => Ok((
+            "the set compiled into this program".to_string(),
+            manifest::VectorSet::embedded(),
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -91,7 +110,9 @@ fn execute(command: Command) -> Result<bool, String> {
             );
             Ok(true)
         }
-        Command::Verify { dir, public_key } => verify(&default_dir(dir), public_key.as_deref()),
+        Command::Verify { dir, trust_key } => {
+            verify(dir.as_deref(), &trust_key).map(|v| v.is_some())
+        }
         Command::Lint { dir, spec } => {
             let dir = default_dir(dir);
             let spec = spec.unwrap_or_else(|| dir.join("..").join("spec"));
@@ -106,7 +127,7 @@ fn execute(command: Command) -> Result<bool, String> {
             );
             Ok(problems.is_empty())
         }
-        Command::Run { dir } => run_all(&default_dir(dir)),
+        Command::Run { dir, trust_key } => run_all(dir.as_deref(), &trust_key),
     }
 }
 
@@ -142,28 +163,36 @@ fn check_regen(dir: &Path) -> Result<bool, String> {
     Ok(same)
 }
 
-fn verify(dir: &Path, public_key: Option<&str>) -> Result<bool, String> {
-    match manifest::verify(dir, public_key) {
-        Ok(n) => {
-            println!("verify: MANIFEST signature valid; {n} files match their digests");
-            Ok(true)
+/// Verifies a set and prints the result with the signing key's fingerprint: `Ok(None)` when a
+/// check failed; `Err` (exit 2) when the set is unreadable or signed by no trusted key.
+fn verify(dir: Option<&Path>, trusted: &[String]) -> Result<Option<manifest::VectorSet>, String> {
+    let (name, set) = load_set(dir)?;
+    match set.verify(trusted) {
+        Ok(v) => {
+            println!("verify: {name}");
+            println!("verify: {}", v.key_line());
+            println!(
+                "verify: MANIFEST signature valid; {} files match their digests; MANIFEST sha256 {}",
+                v.files, v.manifest_sha256
+            );
+            Ok(Some(set))
         }
         Err(
             e @ (manifest::ManifestError::BadSignature(_)
             | manifest::ManifestError::Mismatch(_)
             | manifest::ManifestError::Malformed(_)),
         ) => {
-            println!("verify: {e}");
-            Ok(false)
+            println!("verify: {name}: [{}] {e}", e.code());
+            Ok(None)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(format!("{name}: [{}] {e}", e.code())),
     }
 }
 
-fn run_all(dir: &Path) -> Result<bool, String> {
-    if !verify(dir, None)? {
+fn run_all(dir: Option<&Path>, trusted: &[String]) -> Result<bool, String> {
+    let Some(set) = verify(dir, trusted)? else {
         return Ok(false);
-    }
+    };
     let tty = io::stderr().is_terminal();
     let mut all_passed = true;
     println!("{:<10} {:>7} {:>7}", "suite", "passed", "failed");
@@ -171,7 +200,7 @@ fn run_all(dir: &Path) -> Result<bool, String> {
         if tty {
             eprint!("running {suite}…\r");
         }
-        let file = lint::load(&dir.join("suites").join(format!("{suite}.json")))?;
+        let file = set.suite(suite)?;
         let report = run::run_suite(&file);
         println!(
             "{:<10} {:>7} {:>7}",

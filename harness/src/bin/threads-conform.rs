@@ -10,24 +10,45 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use threads_harness::runner::results::{HARNESS, KIT_VERSION};
 use threads_harness::runner::{self, Options, junit, summary};
+use threads_vectors::format::{SPEC_VERSION, SUITES_VERSION};
 
 /// Conformance runner for the Threads protocol.
 #[derive(Parser)]
-#[command(name = "threads-conform", version, about)]
+#[command(name = "threads-conform", about, disable_version_flag = true)]
 struct Cli {
+    /// Print the kit, spec, suites and harness protocol versions, the digest of the vectors'
+    /// MANIFEST and the fingerprint of the key that signed it.
+    #[arg(short = 'V', long)]
+    version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Check the signed vectors, then run every suite and live scenario against an adapter.
     Run(RunArgs),
+    /// The signed vector set compiled into this program.
+    Vectors {
+        #[command(subcommand)]
+        command: VectorsCommand,
+    },
     /// Serve the bundled reference adapter on stdin and stdout (what `run` starts by default).
     #[command(hide = true)]
     ReferenceAdapter,
+}
+
+#[derive(Subcommand)]
+enum VectorsCommand {
+    /// Write the embedded vector set (suites, schemas, README.md, vector-signing.pub and the
+    /// signed MANIFEST) into DIR, for test runners that read the JSON files themselves.
+    Export {
+        /// The directory to write into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -49,9 +70,14 @@ struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
-    /// The vector directory [default: this kit's vectors/].
+    /// Run the vector set in DIR instead of the one compiled in; it must be signed by the
+    /// published key pinned in this program (or by a key given with --trust-key).
     #[arg(long, value_name = "DIR")]
     vectors: Option<PathBuf>,
+    /// Also accept a MANIFEST signed by this Ed25519 public key (64 hex digits); the report
+    /// then says the set was not signed by the published key. Repeatable.
+    #[arg(long = "trust-key", value_name = "HEX")]
+    trust_keys: Vec<String>,
     /// How many seconds one case (one request) may take.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
     timeout: Duration,
@@ -69,11 +95,20 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match Cli::parse().command {
-        Command::Run(args) => args,
-        Command::ReferenceAdapter => return threads_harness::adapter::serve_stdio(),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        _ if cli.version => version().map(|()| true),
+        Some(Command::Run(args)) => execute(args),
+        Some(Command::Vectors {
+            command: VectorsCommand::Export { dir },
+        }) => export(&dir).map(|()| true),
+        Some(Command::ReferenceAdapter) => return threads_harness::adapter::serve_stdio(),
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
     };
-    match execute(args) {
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(message) => {
@@ -81,6 +116,45 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--version`: what a report is judged against, after checking the embedded set.
+fn version() -> Result<(), String> {
+    let (_, info) = runner::load_vectors(None, &[])?;
+    let v = &info.verified;
+    println!("{HARNESS}");
+    println!("kit {KIT_VERSION}");
+    println!("spec {SPEC_VERSION}");
+    println!("suites {SUITES_VERSION}");
+    println!("harness protocol {}", threads_harness::protocol::PROTOCOL);
+    println!("vectors MANIFEST sha256 {}", v.manifest_sha256);
+    println!(
+        "vectors signing key {} (key ID {}, pinned)",
+        v.fingerprint, v.key_id
+    );
+    Ok(())
+}
+
+/// `vectors export DIR`: writes the embedded set, then checks what was written.
+fn export(dir: &Path) -> Result<(), String> {
+    let (set, info) = runner::load_vectors(None, &[])?;
+    set.write_to(dir)
+        .map_err(|e| format!("[{}] {e}", e.code()))?;
+    let (_, written) = runner::load_vectors(Some(dir), &[])?;
+    if written.verified.manifest_sha256 != info.verified.manifest_sha256 {
+        return Err(format!(
+            "{}: the written set differs from the embedded one",
+            dir.display()
+        ));
+    }
+    println!(
+        "wrote {} files and MANIFEST (sha256 {}) to {}",
+        written.verified.files,
+        written.verified.manifest_sha256,
+        dir.display()
+    );
+    println!("{}", written.verified.key_line());
+    Ok(())
 }
 
 /// Runs and reports: `Ok(false)` when a case failed, `Err` when the harness could not run.
@@ -99,7 +173,8 @@ fn execute(args: RunArgs) -> Result<bool, String> {
         command,
         groups: args.suites,
         filter: args.filter,
-        vectors: args.vectors.unwrap_or_else(runner::default_vectors_dir),
+        vectors: args.vectors,
+        trusted_keys: args.trust_keys,
         timeout: args.timeout,
         progress: io::stderr().is_terminal(),
     };

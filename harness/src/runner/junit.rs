@@ -1,5 +1,6 @@
 //! The JUnit XML report (`--junit`): one `<testsuite>` per suite or scenario, one `<testcase>` per
-//! case, `<failure>` or `<skipped/>` inside.
+//! vector and per live check, `<failure>` or `<skipped/>` inside. A test case's `classname` is the
+//! spec tag it checks (`TID-4`), so CI viewers that group by class group by requirement.
 
 use std::fmt::Write;
 
@@ -48,14 +49,13 @@ fn suite(out: &mut String, group: &GroupResult) {
 
 fn testcase(out: &mut String, group: &GroupResult, case: &CaseResult) {
     let name = match group.kind {
-        GroupKind::Suite => format!("tcId {} [{}] {}", case.id, case.spec_section, case.comment),
-        GroupKind::Scenario => format!("{} [{}]", case.id, case.spec_section),
+        GroupKind::Suite => format!("{} tcId {}: {}", group.name, case.id, case.comment),
+        GroupKind::Scenario => format!("{}: {}", case.id, case.comment),
     };
     let _ = write!(
         out,
-        "    <testcase classname=\"{}.{}\" name=\"{}\"",
-        group.kind.label(),
-        escape(&group.name),
+        "    <testcase classname=\"{}\" name=\"{}\"",
+        escape(&case.spec_section),
         escape(&name)
     );
     match &case.status {

@@ -19,15 +19,15 @@ pub mod summary;
 pub mod tail;
 pub mod vectors;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use threads_vectors::format::SuiteFile;
 use threads_vectors::generate::SUITES;
-use threads_vectors::{lint, manifest};
+use threads_vectors::manifest::{ManifestError, VectorSet};
 
 use progress::Progress;
-use results::RunReport;
+use results::{RunReport, VectorsInfo};
 use scenario::SCENARIOS;
 use select::Filter;
 use session::Session;
@@ -44,18 +44,42 @@ pub struct Options {
     pub groups: Vec<String>,
     /// The `--filter` text.
     pub filter: Option<String>,
-    /// The vector directory (holding `MANIFEST` and `suites/`).
-    pub vectors: PathBuf,
+    /// The vector directory (holding `MANIFEST` and `suites/`); `None`: the signed set compiled
+    /// into this program.
+    pub vectors: Option<PathBuf>,
+    /// Keys (hex) besides the pinned one whose signature on `MANIFEST` the user accepts.
+    pub trusted_keys: Vec<String>,
     /// How long one request may take.
     pub timeout: Duration,
     /// Whether to show a progress line on stderr.
     pub progress: bool,
 }
 
-/// The vector directory of this kit: the `threads-vectors` crate beside this one.
-pub fn default_vectors_dir() -> PathBuf {
-    let harness = Path::new(env!("CARGO_MANIFEST_DIR"));
-    harness.parent().unwrap_or(harness).join("vectors")
+/// Loads the vector set a run uses (the embedded one, or `--vectors DIR`) and checks it against
+/// the pinned key and the keys the user trusts; `Err` says why it cannot be used.
+pub fn load_vectors(
+    dir: Option<&std::path::Path>,
+    trusted: &[String],
+) -> Result<(VectorSet, VectorsInfo), String> {
+    let (source, set) = match dir {
+        None => ("embedded".to_string(), VectorSet::embedded()),
+        Some(dir) => (
+            dir.display().to_string(),
+            VectorSet::read_dir(dir).map_err(|e| refused(dir.display(), &e))?,
+        ),
+    };
+    let verified = set.verify(trusted).map_err(|e| match dir {
+        Some(dir) => refused(dir.display(), &e),
+        None => refused("compiled into this program", &e),
+    })?;
+    Ok((set, VectorsInfo { source, verified }))
+}
+
+fn refused(place: impl std::fmt::Display, e: &ManifestError) -> String {
+    format!(
+        "the vectors in {place} do not match their signed MANIFEST: [{}] {e}",
+        e.code()
+    )
 }
 
 /// The bundled reference adapter: the running `threads-conform` with its hidden
@@ -70,16 +94,11 @@ pub fn default_adapter_command() -> std::io::Result<Vec<String>> {
 
 /// Runs the conformance suite; `Err` says why the harness itself could not run.
 pub fn run(options: &Options) -> Result<RunReport, String> {
-    manifest::verify(&options.vectors, None).map_err(|e| {
-        format!(
-            "the vectors in {} do not match their signed MANIFEST: {e}",
-            options.vectors.display()
-        )
-    })?;
+    let (set, vectors_info) = load_vectors(options.vectors.as_deref(), &options.trusted_keys)?;
     let scenario_names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
     let names = select::groups(&options.groups, SUITES, &scenario_names)?;
     let filter = Filter::new(options.filter.as_deref());
-    let plan = plan(&options.vectors, &names, &filter)?;
+    let plan = plan(&set, &names, &filter)?;
     if plan.iter().all(|item| item.cases() == 0) {
         return Err(format!(
             "no case matches --filter {:?} in {}",
@@ -111,6 +130,7 @@ pub fn run(options: &Options) -> Result<RunReport, String> {
         restarts,
         groups,
         notes,
+        vectors: vectors_info,
     })
 }
 
@@ -129,13 +149,13 @@ impl Planned {
 }
 
 /// Loads the named suites and finds the named scenarios.
-fn plan(dir: &Path, names: &[&str], filter: &Filter) -> Result<Vec<Planned>, String> {
+fn plan(set: &VectorSet, names: &[&str], filter: &Filter) -> Result<Vec<Planned>, String> {
     names
         .iter()
         .map(|name| match SCENARIOS.iter().find(|s| s.name == *name) {
             Some(s) => Ok(Planned::Scenario(s, scenario::selected(s, filter).len())),
             None => {
-                let file = lint::load(&dir.join("suites").join(format!("{name}.json")))?;
+                let file = set.suite(name)?;
                 let n = vectors::selected(&file, filter).len();
                 Ok(Planned::Suite(file, n))
             }

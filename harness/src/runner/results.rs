@@ -2,6 +2,41 @@
 //! JSON report.
 
 use serde_json::{Value, json};
+use threads_vectors::manifest::Verified;
+
+/// The version of the JSON report's format (`schemaVersion`), described by
+/// `harness/schemas/report.schema.json`: raised when a member changes meaning or goes away
+/// (new members may appear without it).
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The report's JSON Schema.
+pub const REPORT_SCHEMA: &str = include_str!("../../schemas/report.schema.json");
+
+/// Which vector set a run was judged against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorsInfo {
+    /// `embedded` (compiled into the program) or the `--vectors` directory.
+    pub source: String,
+    /// The set's manifest digest and signing key.
+    pub verified: Verified,
+}
+
+impl VectorsInfo {
+    fn json(&self) -> Value {
+        let v = &self.verified;
+        json!({
+            "source": self.source,
+            "files": v.files,
+            "manifestSha256": v.manifest_sha256,
+            "signingKey": {
+                "key": v.key,
+                "fingerprint": v.fingerprint,
+                "keyId": v.key_id,
+                "pinned": v.pinned,
+            },
+        })
+    }
+}
 
 /// Whether a group holds vector cases or a live scenario's checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +177,8 @@ pub struct RunReport {
     pub groups: Vec<GroupResult>,
     /// Things worth knowing that fail no case (e.g. a non-zero exit status at shutdown).
     pub notes: Vec<String>,
+    /// The vector set the run was judged against.
+    pub vectors: VectorsInfo,
 }
 
 impl RunReport {
@@ -162,6 +199,8 @@ impl RunReport {
     /// The machine-readable report (`--json`).
     pub fn to_json(&self) -> Value {
         json!({
+            "schemaVersion": REPORT_SCHEMA_VERSION,
+            "kitVersion": KIT_VERSION,
             "harness": HARNESS,
             "protocol": super::client::PROTOCOL,
             "specVersion": threads_vectors::format::SPEC_VERSION,
@@ -170,6 +209,7 @@ impl RunReport {
             "version": self.version,
             "command": self.command,
             "restarts": self.restarts,
+            "vectors": self.vectors.json(),
             "notes": self.notes,
             "passed": self.passed(),
             "counts": self.counts().json(),
@@ -177,6 +217,9 @@ impl RunReport {
         })
     }
 }
+
+/// The kit's version: every package of the kit shares it.
+pub const KIT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// This harness's name and version.
 pub const HARNESS: &str = concat!("threads-conform ", env!("CARGO_PKG_VERSION"));

@@ -22,6 +22,17 @@ pub fn render(report: &RunReport) -> String {
             n => format!(", restarted {n} time(s)"),
         }
     );
+    let v = &report.vectors;
+    let _ = writeln!(
+        out,
+        "vectors: {} (spec {}, suites {}), {} files, MANIFEST sha256 {}\n{}",
+        v.source,
+        threads_vectors::format::SPEC_VERSION,
+        threads_vectors::format::SUITES_VERSION,
+        v.verified.files,
+        v.verified.manifest_sha256,
+        v.verified.key_line()
+    );
     table(&mut out, report);
     skips_and_notes(&mut out, report);
     failures(&mut out, report);
