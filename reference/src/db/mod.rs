@@ -16,7 +16,7 @@ mod query;
 mod tests;
 mod value;
 
-pub use broadcast::{Broadcaster, Change, Delivery, SubscriberId};
+pub use broadcast::{Broadcaster, Change, Delivery, MAX_QUEUED, SubscriberId};
 pub use event::{
     DB_TYPE, DbEvent, MAX_INDEXES, MAX_OPS, Op, Patch, Schema, check_field, check_id, check_key,
     check_name,

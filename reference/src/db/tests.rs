@@ -105,6 +105,42 @@ fn the_empty_view_has_this_exact_encoding() {
     ];
     assert_eq!(DbView::new().to_bytes(), expected);
     assert_eq!(DbView::new().cid(), block::cid_of(&expected));
+    // The spec's worked example (8.10): after one put of "k" = 1, "kv" is a1 61 6b 01.
+    let put = rec(
+        1,
+        1,
+        1,
+        vec![Op::Put {
+            key: "k".into(),
+            value: int(1),
+        }],
+    );
+    let mut with_k = expected.to_vec();
+    with_k.splice(4..5, [0xa1, 0x61, b'k', 0x01]);
+    assert_eq!(DbView::from_records([&put]).to_bytes(), with_k);
+}
+
+#[test]
+fn values_beyond_the_json_safe_range_are_refused_before_appending() {
+    let (thread, mut peers) = writers(2, 20);
+    let mut db = Database::new(thread.clone());
+    let before = peers[0].read(&thread).expect("read").len();
+    let mut kv = db.kv(&mut peers[0], 1);
+    assert!(kv.put("max", &MAX_SAFE_INTEGER).is_ok());
+    assert_eq!(
+        kv.put("big", &(1u64 << 53)).map_err(|e| e.code),
+        Err(ErrorCode::DbMalformed)
+    );
+    assert_eq!(
+        kv.put("neg", &-(1i64 << 53)).map_err(|e| e.code),
+        Err(ErrorCode::DbMalformed)
+    );
+    assert_eq!(
+        kv.put("float", &0.5f64).map_err(|e| e.code),
+        Err(ErrorCode::DbMalformed)
+    );
+    assert_eq!(kv.get::<i64>("max"), Ok(Some(MAX_SAFE_INTEGER)));
+    assert_eq!(peers[0].read(&thread).expect("read").len(), before + 1);
 }
 
 #[test]
