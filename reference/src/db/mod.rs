@@ -7,6 +7,38 @@
 //! holds and the ACL lets through ([`Peer::read`], [DB-13]) is folded into one [`DbView`]; nothing
 //! else writes view state. After each fold the [`Broadcaster`] queues every committed change, in
 //! order, for each subscriber. Sans-IO: time is an argument, and there is no clock, RNG or I/O.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use threads::db::{Cmp, Database, Filter, Kind, Query, Schema};
+//! use threads::id::Variant;
+//! use threads::sync::Peer;
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+//! struct Person { name: String, age: u32 }
+//!
+//! let mut peer = Peer::from_seed([1; 32]);
+//! let (thread, _) = peer.create_thread(0, Variant::Raw)?;
+//! let mut db = Database::new(thread);
+//!
+//! // The key-value store.
+//! db.kv(&mut peer, 1).put("motd", &"hello")?;
+//! assert_eq!(db.kv(&mut peer, 1).get::<String>("motd")?, Some("hello".into()));
+//!
+//! // A collection with a schema and an index, then typed documents and a query.
+//! let schema = Schema {
+//!     fields: BTreeMap::from([("age".into(), vec![Kind::Integer])]),
+//!     required: vec!["age".into()],
+//! };
+//! db.declare(&mut peer, 2, "people", schema, &["age"])?;
+//! let mut people = db.docs(&mut peer, 3, "people");
+//! people.put("ada", &Person { name: "Ada".into(), age: 36 })?;
+//! people.put("alan", &Person { name: "Alan".into(), age: 41 })?;
+//! let found = people.query(Query::all("people").filter(Filter::cmp("age", Cmp::Gt, 40)))?;
+//! assert_eq!(found.docs[0].0, "alan");
+//! assert_eq!(found.examined, 1, "the index on age answered it");
+//! # Ok::<(), threads::Error>(())
+//! ```
 
 mod broadcast;
 mod event;
