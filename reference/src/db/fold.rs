@@ -299,6 +299,8 @@ pub struct DbView {
     malformed: BTreeMap<Cid, Error>,
     /// The state after the event at each key, every [`CHECKPOINT_EVERY`] events.
     checkpoints: BTreeMap<OrderKey, State>,
+    /// Events applied again because an event arrived out of order: what late arrivals cost.
+    refolded: u64,
 }
 
 impl DbView {
@@ -383,12 +385,19 @@ impl DbView {
         for key in pending {
             if let Some((cid, event)) = self.events.get(&key) {
                 self.state.apply(cid, event);
+                self.refolded += 1;
             }
             position += 1;
             if position.is_multiple_of(CHECKPOINT_EVERY) {
                 self.checkpoints.insert(key, self.state.clone());
             }
         }
+    }
+
+    /// How many events were applied again because others arrived out of order (8.9): at most
+    /// [`CHECKPOINT_EVERY`] plus the events after the late one, per late arrival.
+    pub fn refolded(&self) -> u64 {
+        self.refolded
     }
 
     /// The highest clock among the events applied: a writer's next event has this + 1 [DB-8].

@@ -57,7 +57,7 @@ pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
 pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
 pub use value::{Document, Kind, MAX_DEPTH, MAX_SAFE_INTEGER, Value};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cid::Cid;
 use rand_core::CryptoRng;
@@ -65,7 +65,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::id::ThreadId;
+use crate::id::{LogId, ThreadId};
 use crate::store::Store;
 use crate::sync::Peer;
 
@@ -81,6 +81,9 @@ pub struct Database {
     view: DbView,
     /// The record CIDs folded into `view`.
     folded: BTreeSet<Cid>,
+    /// The peer's heads at the last refresh: new records, ACL changes and deletes all arrive as
+    /// records, so unchanged heads mean an unchanged set [DB-13].
+    heads: Option<BTreeMap<LogId, (Option<Cid>, u64)>>,
     broadcaster: Broadcaster,
 }
 
@@ -91,6 +94,7 @@ impl Database {
             thread,
             view: DbView::new(),
             folded: BTreeSet::new(),
+            heads: None,
             broadcaster: Broadcaster::default(),
         }
     }
@@ -110,6 +114,10 @@ impl Database {
     /// (a revocation, a delete), the view is computed again from the whole set [DB-11].
     /// KEY_UNAVAILABLE for a follower [VERIFY-2].
     pub fn refresh<R: CryptoRng, S: Store>(&mut self, peer: &Peer<R, S>) -> Result<()> {
+        let heads = peer.heads(&self.thread)?;
+        if self.heads.as_ref() == Some(&heads) {
+            return Ok(());
+        }
         let records: Vec<DbRecord> = peer
             .read(&self.thread)?
             .iter()
@@ -129,6 +137,7 @@ impl Database {
             self.view = DbView::from_records(&records);
         }
         self.folded = held;
+        self.heads = Some(heads);
         if let Some(before) = before {
             self.broadcaster.publish(&before, &self.view);
         }

@@ -328,6 +328,55 @@ fn duplicates_count_once_and_late_arrivals_refold_past_checkpoints() {
     }
 }
 
+#[test]
+fn a_late_event_refolds_only_from_the_checkpoint_before_it() {
+    let n = 4 * CHECKPOINT_EVERY as u64;
+    let records: Vec<DbRecord> = (1..=n)
+        .map(|i| {
+            rec(
+                1,
+                i,
+                i + 1,
+                vec![Op::Put {
+                    key: format!("k{i}"),
+                    value: int(i as i64),
+                }],
+            )
+        })
+        .collect();
+    let mut view = DbView::from_records(&records);
+    assert_eq!(view.refolded(), 0, "in order: nothing applied twice");
+    // Another writer's event with clock n − 2 sorts three events from the end.
+    view.insert(&rec(
+        2,
+        1,
+        n - 2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(0),
+        }],
+    ));
+    assert!(
+        view.refolded() <= CHECKPOINT_EVERY as u64 + 3,
+        "refolded {}",
+        view.refolded()
+    );
+    let mut all = records.clone();
+    all.push(rec(
+        2,
+        1,
+        n - 2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(0),
+        }],
+    ));
+    assert_eq!(
+        view.to_bytes(),
+        DbView::from_records(all.iter().rev()).to_bytes()
+    );
+}
+
 // ---- queries ----
 
 fn people() -> DbView {
