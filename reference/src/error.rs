@@ -106,6 +106,20 @@ registry! {
     StoreFailed = 702, "STORE_FAILED";
     /// Stored data does not decode or no longer verifies on restart [SYNC-13].
     StoreCorrupt = 703, "STORE_CORRUPT";
+    /// A database event, operation, value, schema or patch is not of the defined shape [DB-1].
+    DbMalformed = 801, "DB_MALFORMED";
+    /// An operation or query names a collection not declared at its place in the order [DB-12].
+    DbUnknownCollection = 802, "DB_UNKNOWN_COLLECTION";
+    /// `create` of a document that exists [DB-12].
+    DbExists = 803, "DB_EXISTS";
+    /// `save` or `delete` of a missing document, `del` of a key not set [DB-12].
+    DbNotFound = 804, "DB_NOT_FOUND";
+    /// A created or patched document does not conform to its collection's schema [DB-7].
+    DbSchemaFailed = 805, "DB_SCHEMA_FAILED";
+    /// A collection declared a second time [DB-12].
+    DbCollectionExists = 806, "DB_COLLECTION_EXISTS";
+    /// A query document is not of the defined shape [DB-17].
+    DbQueryInvalid = 807, "DB_QUERY_INVALID";
     /// The implementation does not support the requested operation (harness protocol).
     Unsupported = 901, "UNSUPPORTED";
     /// The request is not a valid harness-protocol message (harness protocol).

@@ -19,6 +19,8 @@
 //!    with; revocation cuts and deletes (chapter 6).
 //! 8. [`sync`] — a sans-IO peer that pushes, pulls and exchanges heads, with the address
 //!    book in [`book`] and durable storage in [`store`] (chapter 7).
+//! 9. [`db`] — the event-sourced database: database events, the fold in total order, collections,
+//!    the key-value store, queries and the view CID (chapter 8).
 //!
 //! Nothing here reads a clock, a socket or a random-number generator of its own: time and
 //! randomness are always arguments.
@@ -27,6 +29,7 @@ pub mod acl;
 pub mod addr;
 pub mod block;
 pub mod book;
+pub mod db;
 pub mod envelope;
 pub mod error;
 pub mod id;

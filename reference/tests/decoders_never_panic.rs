@@ -10,6 +10,7 @@ use common::Fixture;
 use proptest::prelude::*;
 use threads::acl::{AclAnchor, AclDocument, AclEvent};
 use threads::addr::LogAddr;
+use threads::db::{DbEvent, DbRecord, DbView, Op, Patch, Query, Value};
 use threads::envelope::Envelope;
 use threads::id::{LogId, ThreadId};
 use threads::invite::Invite;
@@ -35,11 +36,53 @@ fn decode_all(bytes: &[u8]) {
     let _ = AclAnchor::from_bytes(bytes);
     let _ = AclEvent::classify(bytes);
     let _ = Message::from_bytes(bytes);
+    let _ = DbEvent::classify(bytes);
+    let _ = Query::from_bytes(bytes);
+    let _ = DbView::from_records([&db_record(bytes.to_vec())]).cid();
     if let Ok(text) = std::str::from_utf8(bytes) {
         let _ = ThreadId::from_str(text);
         let _ = LogId::from_str(text);
         let _ = LogAddr::from_str(text);
     }
+}
+
+/// A record carrying `body`, as the database fold takes it [DB-11].
+fn db_record(body: Vec<u8>) -> DbRecord {
+    DbRecord {
+        cid: threads::block::cid_of(&body),
+        log: IdentityKey::from_seed(&[5; 32]).log_id(),
+        seq: 1,
+        body,
+    }
+}
+
+/// A valid database event with every kind of value, for mutation [DB-1].
+fn valid_db_event() -> Vec<u8> {
+    let doc = [
+        (
+            "a".to_string(),
+            Value::List(vec![Value::Integer(-7), Value::Bytes(vec![1])]),
+        ),
+        ("b".to_string(), Value::Null),
+    ]
+    .into();
+    let ops = vec![
+        Op::Create {
+            coll: "c".into(),
+            id: "i".into(),
+            doc,
+        },
+        Op::Save {
+            coll: "c".into(),
+            id: "i".into(),
+            patch: Patch::default(),
+        },
+        Op::Put {
+            key: "k".into(),
+            value: Value::Bool(true),
+        },
+    ];
+    DbEvent::new(3, ops).expect("a valid event").to_bytes()
 }
 
 /// A valid envelope and its context, for mutation.
@@ -102,5 +145,19 @@ proptest! {
         if let Ok(record) = Envelope::from_bytes(&bytes).and_then(|env| verify::verify_follower(&env, &fx.thread, &fx.log, &fx.keys.follow)) {
             prop_assert!(Log::new().accept(&record).is_ok());
         }
+    }
+
+    /// A mutated database event decodes, is DB_MALFORMED or is not a database event; the fold of
+    /// it never panics and gives the same view twice [DB-1], [DB-11].
+    #[test]
+    fn a_mutated_database_event_never_panics_the_fold(index in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = valid_db_event();
+        let i = index.index(bytes.len());
+        bytes[i] = byte;
+        if let Err(e) = DbEvent::classify(&bytes) {
+            prop_assert_eq!(e.code, threads::ErrorCode::DbMalformed);
+        }
+        let record = db_record(bytes);
+        prop_assert_eq!(DbView::from_records([&record]).cid(), DbView::from_records([&record, &record]).cid());
     }
 }

@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
 use threads::acl::{AclEvent, AclOp, Action};
+use threads::db::{DbEvent, DbRecord, DbView, Op as DbOp, Query};
 use threads::envelope::Envelope;
 use threads::error::{Error, ErrorCode, Result};
 use threads::id::{LogId, ThreadId, Variant};
@@ -71,6 +72,9 @@ pub enum Kind {
     SyncMessage,
     /// An array of `{"index": uint, "errorCode": text}`: records dropped from a batch, and why.
     IndexedCodes,
+    /// An array of `{"record": CID, "log": text, "seq": uint, "body": hex}`: the applied events a
+    /// database view folds, in arrival order [DB-11].
+    DbEvents,
 }
 
 /// One operation's contract: its inputs and the fields of its output.
@@ -445,6 +449,27 @@ pub const OPERATIONS: &[OpSpec] = &[
             ("rejected", Kind::IndexedCodes),
         ],
     },
+    OpSpec {
+        name: "db.classify",
+        run: plain!(db_classify),
+        summary: "Classify a body: a database event (its clock and op names), or not one (null clock).",
+        inputs: &[("body", Kind::Hex)],
+        output: &[("clock", Kind::OptUint), ("ops", Kind::TextArray)],
+    },
+    OpSpec {
+        name: "db.fold",
+        run: plain!(db_fold),
+        summary: "Fold a set of applied events, given in arrival order, into the database view.",
+        inputs: &[("events", Kind::DbEvents)],
+        output: &[("view", Kind::Hex), ("viewCid", Kind::Cid)],
+    },
+    OpSpec {
+        name: "db.query",
+        run: plain!(db_query),
+        summary: "Fold a set of events, then run a query document over the view: the IDs in order.",
+        inputs: &[("events", Kind::DbEvents), ("query", Kind::Hex)],
+        output: &[("ids", Kind::TextArray)],
+    },
 ];
 
 /// The contract of an operation, by name.
@@ -583,6 +608,72 @@ impl Inputs<'_> {
     fn envelope(&self, key: &str) -> Result<Envelope> {
         Envelope::from_bytes(&self.hex(key)?)
     }
+}
+
+/// The events of a `DbEvents` input, in the order given.
+fn db_records(input: &Inputs) -> Result<Vec<DbRecord>> {
+    let items = input
+        .value("events")?
+        .as_array()
+        .ok_or_else(|| bad_request("events must be an array".into()))?;
+    items
+        .iter()
+        .map(|item| {
+            let field = |k: &str| {
+                item.get(k)
+                    .ok_or_else(|| bad_request(format!("an event lacks {k}")))
+            };
+            let text = |k: &str| {
+                field(k)?
+                    .as_str()
+                    .ok_or_else(|| bad_request(format!("event {k} must be text")))
+            };
+            Ok(DbRecord {
+                cid: Cid::from_str(text("record")?)
+                    .map_err(|e| bad_request(format!("event record: {e}")))?,
+                log: LogId::from_str(text("log")?)?,
+                seq: field("seq")?
+                    .as_u64()
+                    .ok_or_else(|| bad_request("event seq must be a uint".into()))?,
+                body: hex::decode(text("body")?)
+                    .map_err(|e| bad_request(format!("event body: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+fn db_classify(input: &Inputs) -> Result<Value> {
+    Ok(match DbEvent::classify(&input.hex("body")?)? {
+        Some(event) => json!({
+            "clock": event.clock,
+            "ops": event.ops.iter().map(db_op_name).collect::<Vec<_>>(),
+        }),
+        None => json!({"clock": null, "ops": []}),
+    })
+}
+
+fn db_op_name(op: &DbOp) -> &'static str {
+    match op {
+        DbOp::Collection { .. } => "collection",
+        DbOp::Create { .. } => "create",
+        DbOp::Save { .. } => "save",
+        DbOp::Delete { .. } => "delete",
+        DbOp::Put { .. } => "put",
+        DbOp::Del { .. } => "del",
+    }
+}
+
+fn db_fold(input: &Inputs) -> Result<Value> {
+    let view = DbView::from_records(&db_records(input)?);
+    Ok(json!({"view": hex::encode(view.to_bytes()), "viewCid": view.cid().to_string()}))
+}
+
+fn db_query(input: &Inputs) -> Result<Value> {
+    let view = DbView::from_records(&db_records(input)?);
+    let query = Query::from_bytes(&input.hex("query")?)?;
+    let result = query.run(view.collection(&query.coll)?);
+    let ids: Vec<String> = result.docs.into_iter().map(|(id, _)| id).collect();
+    Ok(json!({ "ids": ids }))
 }
 
 fn bad_request(detail: String) -> Error {

@@ -59,6 +59,12 @@ fn kind_schema(kind: Kind) -> Value {
             json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}})
         }
         Kind::OptUint => json!({"anyOf": [kind_schema(Kind::Uint), {"type": "null"}]}),
+        Kind::DbEvents => json!({"type": "array", "items": {
+            "type": "object",
+            "properties": {"record": cid, "log": {"type": "string"}, "seq": {"type": "integer", "minimum": 0}, "body": hex},
+            "required": ["record", "log", "seq", "body"],
+            "additionalProperties": false
+        }}),
         Kind::SyncMessage => {
             let uint = kind_schema(Kind::Uint);
             let text = kind_schema(Kind::Text);

@@ -5,6 +5,7 @@
 //! reference, and generation fails if the reference disagrees with the intent.
 
 mod acl;
+mod db;
 mod forge;
 mod invites;
 mod keys;
@@ -25,7 +26,9 @@ use crate::format::{Note, SPEC_VERSION, SuiteFile, TestCase, TestGroup, Verdict}
 use crate::ops;
 
 /// Names of every suite, in generation order.
-pub const SUITES: &[&str] = &["tid", "keys", "records", "logs", "invites", "acl", "sync"];
+pub const SUITES: &[&str] = &[
+    "tid", "keys", "records", "logs", "invites", "acl", "sync", "db",
+];
 
 /// Generates every suite.
 pub fn all_suites() -> Result<Vec<SuiteFile>, String> {
@@ -42,6 +45,7 @@ pub fn suite(name: &str) -> Result<SuiteFile, String> {
         "invites" => invites::generate(),
         "acl" => acl::generate(),
         "sync" => sync::generate(),
+        "db" => db::generate(),
         other => Err(format!("unknown suite {other}")),
     }
 }

@@ -21,6 +21,7 @@
 mod acl;
 mod cbor;
 mod common;
+mod db;
 mod invites;
 mod keys;
 mod logs;

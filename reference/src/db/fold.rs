@@ -1,0 +1,490 @@
+//! The fold (spec/database.md, [DB-9], [DB-11], [DB-12], [DB-14], [DB-15]): the view as a
+//! function of the set of applied database events, its canonical encoding and CID.
+//!
+//! [`DbView`] applies an event in order when it sorts after every event already applied, and
+//! otherwise folds again from the last checkpoint before it (8.9), so arrival order never shows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::event::{DbEvent, Op, Schema};
+use super::value::{Document, Value};
+use crate::block;
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::LogId;
+use crate::verify::OpenedEvent;
+
+/// A copy of the state is kept after every this many applied events (8.9).
+pub const CHECKPOINT_EVERY: usize = 32;
+
+/// One applied event as the fold needs it: the record's identity and position, and its body
+/// [DB-11], [DB-13].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbRecord {
+    /// The record CID: the event's identity.
+    pub cid: Cid,
+    /// The author's log.
+    pub log: LogId,
+    /// The record's seq in its log.
+    pub seq: u64,
+    /// The body plaintext.
+    pub body: Vec<u8>,
+}
+
+impl From<&OpenedEvent> for DbRecord {
+    fn from(event: &OpenedEvent) -> DbRecord {
+        DbRecord {
+            cid: *event.record.cid(),
+            log: *event.record.log(),
+            seq: event.record.seq(),
+            body: event.body.clone(),
+        }
+    }
+}
+
+/// The total order of database events: (clock, author log ID bytes, seq, record CID bytes)
+/// [DB-9]. The derived `Ord` compares the fields in that order; byte vectors compare bytewise with
+/// a proper prefix first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OrderKey {
+    /// The event's Lamport clock [DB-8].
+    pub clock: u64,
+    /// The author's log ID, binary form.
+    pub log: Vec<u8>,
+    /// The record's seq.
+    pub seq: u64,
+    /// The record CID, binary form.
+    pub cid: Vec<u8>,
+}
+
+/// A collection in the view: its declaration, documents and secondary indexes [DB-6], [DB-15].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    pub(super) schema: Schema,
+    pub(super) indexes: Vec<String>,
+    pub(super) docs: BTreeMap<String, Document>,
+    /// For each indexed field: the IDs of the documents holding each value, in [DB-16] order.
+    pub(super) index: BTreeMap<String, BTreeMap<Value, BTreeSet<String>>>,
+}
+
+impl Collection {
+    fn new(schema: Schema, indexes: Vec<String>) -> Collection {
+        let index = indexes
+            .iter()
+            .map(|f| (f.clone(), BTreeMap::new()))
+            .collect();
+        Collection {
+            schema,
+            indexes,
+            docs: BTreeMap::new(),
+            index,
+        }
+    }
+
+    /// The declared schema [DB-6].
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The documents by ID [DB-15].
+    pub fn docs(&self) -> &BTreeMap<String, Document> {
+        &self.docs
+    }
+
+    /// One document [DB-12].
+    pub fn get(&self, id: &str) -> Option<&Document> {
+        self.docs.get(id)
+    }
+
+    fn put(&mut self, id: &str, doc: Document) {
+        self.unindex(id);
+        for (field, entries) in &mut self.index {
+            if let Some(value) = doc.get(field) {
+                entries
+                    .entry(value.clone())
+                    .or_default()
+                    .insert(id.to_owned());
+            }
+        }
+        self.docs.insert(id.to_owned(), doc);
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.unindex(id);
+        self.docs.remove(id);
+    }
+
+    fn unindex(&mut self, id: &str) {
+        let Some(old) = self.docs.get(id) else {
+            return;
+        };
+        for (field, entries) in &mut self.index {
+            if let Some(ids) = old.get(field).and_then(|v| entries.get_mut(v)) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    entries.remove(&old[field]);
+                }
+            }
+        }
+    }
+
+    /// `{"docs", "indexes", "schema"}` [DB-15].
+    fn to_ipld(&self) -> Ipld {
+        let docs = self
+            .docs
+            .iter()
+            .map(|(id, doc)| (id.clone(), Value::Map(doc.clone()).to_ipld()))
+            .collect();
+        let indexes = self.indexes.iter().cloned().map(Ipld::String).collect();
+        Ipld::Map(BTreeMap::from([
+            ("docs".to_owned(), Ipld::Map(docs)),
+            ("indexes".to_owned(), Ipld::List(indexes)),
+            ("schema".to_owned(), self.schema.ipld()),
+        ]))
+    }
+
+    /// The collection's canonical encoding [DB-15].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        block::encode(&self.to_ipld())
+    }
+
+    /// The collection CID [DB-15].
+    pub fn cid(&self) -> Cid {
+        block::cid_of(&self.to_bytes())
+    }
+}
+
+/// What the fold computes and re-computes: everything in the view that depends on order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct State {
+    pub(super) collections: BTreeMap<String, Collection>,
+    pub(super) kv: BTreeMap<String, Value>,
+    /// Refused operations by (record CID bytes, op index) [DB-14].
+    pub(super) rejected: BTreeMap<(Vec<u8>, u32), ErrorCode>,
+}
+
+/// What an operation does to the state, decided before anything changes [DB-12].
+enum Effect {
+    Declare(String, Collection),
+    PutDoc(String, String, Document),
+    RemoveDoc(String, String),
+    PutKey(String, Value),
+    RemoveKey(String),
+}
+
+impl State {
+    /// The outcome of `op` at this point of the fold [DB-12]: its effect, or the code it is
+    /// refused with.
+    fn outcome(&self, op: &Op) -> Result<Effect> {
+        match op {
+            Op::Collection {
+                name,
+                schema,
+                indexes,
+            } => {
+                if self.collections.contains_key(name) {
+                    return Err(code(ErrorCode::DbCollectionExists, name));
+                }
+                let coll = Collection::new(schema.clone(), indexes.clone());
+                Ok(Effect::Declare(name.clone(), coll))
+            }
+            Op::Create { coll, id, doc } => {
+                let c = self.collection(coll)?;
+                if c.docs.contains_key(id) {
+                    return Err(code(ErrorCode::DbExists, id));
+                }
+                conform(c, doc)?;
+                Ok(Effect::PutDoc(coll.clone(), id.clone(), doc.clone()))
+            }
+            Op::Save { coll, id, patch } => {
+                let c = self.collection(coll)?;
+                let old = c
+                    .docs
+                    .get(id)
+                    .ok_or_else(|| code(ErrorCode::DbNotFound, id))?;
+                let new = patch.apply(old);
+                conform(c, &new)?;
+                Ok(Effect::PutDoc(coll.clone(), id.clone(), new))
+            }
+            Op::Delete { coll, id } => {
+                let c = self.collection(coll)?;
+                if !c.docs.contains_key(id) {
+                    return Err(code(ErrorCode::DbNotFound, id));
+                }
+                Ok(Effect::RemoveDoc(coll.clone(), id.clone()))
+            }
+            Op::Put { key, value } => Ok(Effect::PutKey(key.clone(), value.clone())),
+            Op::Del { key } => {
+                if !self.kv.contains_key(key) {
+                    return Err(code(ErrorCode::DbNotFound, key));
+                }
+                Ok(Effect::RemoveKey(key.clone()))
+            }
+        }
+    }
+
+    pub(super) fn collection(&self, name: &str) -> Result<&Collection> {
+        self.collections
+            .get(name)
+            .ok_or_else(|| code(ErrorCode::DbUnknownCollection, name))
+    }
+
+    fn effect(&mut self, effect: Effect) {
+        match effect {
+            Effect::Declare(name, coll) => {
+                self.collections.insert(name, coll);
+            }
+            Effect::PutDoc(coll, id, doc) => {
+                if let Some(c) = self.collections.get_mut(&coll) {
+                    c.put(&id, doc);
+                }
+            }
+            Effect::RemoveDoc(coll, id) => {
+                if let Some(c) = self.collections.get_mut(&coll) {
+                    c.remove(&id);
+                }
+            }
+            Effect::PutKey(key, value) => {
+                self.kv.insert(key, value);
+            }
+            Effect::RemoveKey(key) => {
+                self.kv.remove(&key);
+            }
+        }
+    }
+
+    /// Applies every op of one event in list order; a refusal is recorded and the fold goes on
+    /// [DB-11].
+    fn apply(&mut self, cid: &Cid, event: &DbEvent) {
+        for (index, op) in event.ops.iter().enumerate() {
+            match self.outcome(op) {
+                Ok(effect) => self.effect(effect),
+                Err(error) => {
+                    // MAX_OPS bounds the index well within u32.
+                    let index = u32::try_from(index).unwrap_or(u32::MAX);
+                    self.rejected.insert((cid.to_bytes(), index), error.code);
+                }
+            }
+        }
+    }
+}
+
+fn conform(c: &Collection, doc: &Document) -> Result<()> {
+    if c.schema.conforms(doc) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::DbSchemaFailed,
+            "the document does not conform to the collection's schema",
+        ))
+    }
+}
+
+fn code(code: ErrorCode, what: &str) -> Error {
+    Error::new(code, format!("{code} for {what:?}"))
+}
+
+/// The database view of one thread [DB-11]: the state folded from a set of database events, in
+/// the order of [DB-9], with checkpoints so late arrivals refold only a suffix.
+#[derive(Debug, Clone, Default)]
+pub struct DbView {
+    state: State,
+    /// Well-formed events, in order.
+    events: BTreeMap<OrderKey, (Cid, DbEvent)>,
+    /// Every record CID offered, database event or not: duplicates count once [DB-11].
+    seen: BTreeSet<Cid>,
+    /// DB_MALFORMED events by record CID [DB-1]; independent of order, so kept outside the state.
+    malformed: BTreeMap<Cid, Error>,
+    /// The state after the event at each key, every [`CHECKPOINT_EVERY`] events.
+    checkpoints: BTreeMap<OrderKey, State>,
+    /// Events applied again because an event arrived out of order: what late arrivals cost.
+    refolded: u64,
+}
+
+impl DbView {
+    /// The empty view [DB-11].
+    pub fn new() -> DbView {
+        DbView::default()
+    }
+
+    /// The view of a set of records [DB-11].
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a DbRecord>) -> DbView {
+        let mut view = DbView::new();
+        for record in records {
+            view.insert(record);
+        }
+        view
+    }
+
+    /// Adds one record to the set; returns whether the view may have changed. A record already
+    /// offered, or whose body is not a database event, changes nothing [DB-1], [DB-11].
+    pub fn insert(&mut self, record: &DbRecord) -> bool {
+        if !self.seen.insert(record.cid) {
+            return false;
+        }
+        let event = match DbEvent::classify(&record.body) {
+            Ok(Some(event)) => event,
+            Ok(None) => return false,
+            Err(error) => {
+                self.malformed.insert(record.cid, error);
+                return true;
+            }
+        };
+        let key = OrderKey {
+            clock: event.clock,
+            log: record.log.to_bytes(),
+            seq: record.seq,
+            cid: record.cid.to_bytes(),
+        };
+        let in_order = self
+            .events
+            .keys()
+            .next_back()
+            .is_none_or(|last| *last < key);
+        self.events.insert(key.clone(), (record.cid, event));
+        if in_order {
+            self.apply_last(&key);
+        } else {
+            self.refold_from(&key);
+        }
+        true
+    }
+
+    fn apply_last(&mut self, key: &OrderKey) {
+        if let Some((cid, event)) = self.events.get(key) {
+            self.state.apply(cid, event);
+        }
+        if self.events.len().is_multiple_of(CHECKPOINT_EVERY) {
+            self.checkpoints.insert(key.clone(), self.state.clone());
+        }
+    }
+
+    /// Folds again from the last checkpoint before `key`: the events before it keep their outcome
+    /// [DB-11]; checkpoints after it are stale.
+    fn refold_from(&mut self, key: &OrderKey) {
+        self.checkpoints.split_off(key);
+        let (start, state) = match self.checkpoints.iter().next_back() {
+            Some((at, state)) => (Some(at.clone()), state.clone()),
+            None => (None, State::default()),
+        };
+        self.state = state;
+        let mut position = start
+            .as_ref()
+            .map_or(0, |at| self.events.range(..=at).count());
+        let pending: Vec<OrderKey> = match &start {
+            Some(at) => self
+                .events
+                .range(at..)
+                .skip(1)
+                .map(|(k, _)| k.clone())
+                .collect(),
+            None => self.events.keys().cloned().collect(),
+        };
+        for key in pending {
+            if let Some((cid, event)) = self.events.get(&key) {
+                self.state.apply(cid, event);
+                self.refolded += 1;
+            }
+            position += 1;
+            if position.is_multiple_of(CHECKPOINT_EVERY) {
+                self.checkpoints.insert(key, self.state.clone());
+            }
+        }
+    }
+
+    /// How many events were applied again because others arrived out of order (8.9): at most
+    /// [`CHECKPOINT_EVERY`] plus the events after the late one, per late arrival.
+    pub fn refolded(&self) -> u64 {
+        self.refolded
+    }
+
+    /// The highest clock among the events applied: a writer's next event has this + 1 [DB-8].
+    pub fn max_clock(&self) -> u64 {
+        self.events.keys().map(|k| k.clock).max().unwrap_or(0)
+    }
+
+    /// The key-value store [DB-12].
+    pub fn kv(&self) -> &BTreeMap<String, Value> {
+        &self.state.kv
+    }
+
+    /// The collections [DB-6].
+    pub fn collections(&self) -> &BTreeMap<String, Collection> {
+        &self.state.collections
+    }
+
+    /// One collection, or DB_UNKNOWN_COLLECTION [DB-12].
+    pub fn collection(&self, name: &str) -> Result<&Collection> {
+        self.state.collection(name)
+    }
+
+    /// Whether `ops`, applied in turn after every event held, would all be applied: `Err` with
+    /// the first one's refusal code otherwise [DB-12]. A local writer checks this before appending.
+    pub fn check(&self, ops: &[Op]) -> Result<()> {
+        if let [op] = ops {
+            return self.state.outcome(op).map(|_| ());
+        }
+        // Later ops see the earlier ones' effect, as they will in the fold.
+        let mut state = self.state.clone();
+        for op in ops {
+            let effect = state.outcome(op)?;
+            state.effect(effect);
+        }
+        Ok(())
+    }
+
+    /// Every refusal: (record CID, op index or `None` for DB_MALFORMED) → code, in the order of
+    /// [DB-14].
+    pub fn rejected(&self) -> BTreeMap<(Vec<u8>, Option<u32>), ErrorCode> {
+        let malformed = self
+            .malformed
+            .keys()
+            .map(|cid| ((cid.to_bytes(), None), ErrorCode::DbMalformed));
+        let refused = self
+            .state
+            .rejected
+            .iter()
+            .map(|((cid, op), code)| ((cid.clone(), Some(*op)), *code));
+        malformed.chain(refused).collect()
+    }
+
+    /// The canonical encoding of the view, `{"collections", "kv", "rejected"}` [DB-15].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let collections = self
+            .state
+            .collections
+            .iter()
+            .map(|(name, c)| (name.clone(), c.to_ipld()))
+            .collect();
+        let kv = self
+            .state
+            .kv
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_ipld()))
+            .collect();
+        let rejected = self.rejected().into_iter().map(rejection).collect();
+        block::encode(&Ipld::Map(BTreeMap::from([
+            ("collections".to_owned(), Ipld::Map(collections)),
+            ("kv".to_owned(), Ipld::Map(kv)),
+            ("rejected".to_owned(), Ipld::List(rejected)),
+        ])))
+    }
+
+    /// The view CID [DB-15].
+    pub fn cid(&self) -> Cid {
+        block::cid_of(&self.to_bytes())
+    }
+}
+
+/// `{"code", "op", "record"}` [DB-14].
+fn rejection(((cid, op), code): ((Vec<u8>, Option<u32>), ErrorCode)) -> Ipld {
+    let record = Cid::try_from(cid.as_slice()).map_or(Ipld::Bytes(cid), Ipld::Link);
+    let op = op.map_or(Ipld::Null, |i| Ipld::Integer(i128::from(i)));
+    Ipld::Map(BTreeMap::from([
+        ("code".to_owned(), Ipld::Integer(i128::from(code.number()))),
+        ("op".to_owned(), op),
+        ("record".to_owned(), record),
+    ]))
+}

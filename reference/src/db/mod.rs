@@ -1,0 +1,316 @@
+//! The event-sourced database (spec/database.md, chapter 8): database events [DB-1], the fold in
+//! total order [DB-9], [DB-11], collections with schemas and indexes [DB-6], a key-value store,
+//! queries [DB-17], and the view CID [DB-15].
+//!
+//! Read as the paper's Figure 7: [`Database`] is the dispatcher. Local writes (its [`Kv`] and
+//! [`Docs`] handles) become events appended through the sync [`Peer`]; every event the peer
+//! holds and the ACL lets through ([`Peer::read`], [DB-13]) is folded into one [`DbView`]; nothing
+//! else writes view state. After each fold the [`Broadcaster`] queues every committed change, in
+//! order, for each subscriber. Sans-IO: time is an argument, and there is no clock, RNG or I/O.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use threads::db::{Cmp, Database, Filter, Kind, Query, Schema};
+//! use threads::id::Variant;
+//! use threads::sync::Peer;
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+//! struct Person { name: String, age: u32 }
+//!
+//! let mut peer = Peer::from_seed([1; 32]);
+//! let (thread, _) = peer.create_thread(0, Variant::Raw)?;
+//! let mut db = Database::new(thread);
+//!
+//! // The key-value store.
+//! db.kv(&mut peer, 1).put("motd", &"hello")?;
+//! assert_eq!(db.kv(&mut peer, 1).get::<String>("motd")?, Some("hello".into()));
+//!
+//! // A collection with a schema and an index, then typed documents and a query.
+//! let schema = Schema {
+//!     fields: BTreeMap::from([("age".into(), vec![Kind::Integer])]),
+//!     required: vec!["age".into()],
+//! };
+//! db.declare(&mut peer, 2, "people", schema, &["age"])?;
+//! let mut people = db.docs(&mut peer, 3, "people");
+//! people.put("ada", &Person { name: "Ada".into(), age: 36 })?;
+//! people.put("alan", &Person { name: "Alan".into(), age: 41 })?;
+//! let found = people.query(Query::all("people").filter(Filter::cmp("age", Cmp::Gt, 40)))?;
+//! assert_eq!(found.docs[0].0, "alan");
+//! assert_eq!(found.examined, 1, "the index on age answered it");
+//! # Ok::<(), threads::Error>(())
+//! ```
+
+mod broadcast;
+mod event;
+mod fold;
+mod query;
+#[cfg(test)]
+mod tests;
+mod value;
+
+pub use broadcast::{Broadcaster, Change, Delivery, MAX_QUEUED, SubscriberId};
+pub use event::{
+    DB_TYPE, DbEvent, MAX_INDEXES, MAX_OPS, Op, Patch, Schema, check_field, check_id, check_key,
+    check_name,
+};
+pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
+pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
+pub use value::{Document, Kind, MAX_DEPTH, MAX_SAFE_INTEGER, Value};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cid::Cid;
+use rand_core::CryptoRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::id::{LogId, ThreadId};
+use crate::store::Store;
+use crate::sync::Peer;
+
+pub(crate) fn malformed(detail: impl Into<String>) -> Error {
+    Error::new(ErrorCode::DbMalformed, detail)
+}
+
+/// The dispatcher of one thread's database [DB-11], [DB-13]: turns local calls into events
+/// appended through a [`Peer`] and folds every event the peer lets the application read.
+#[derive(Debug, Clone)]
+pub struct Database {
+    thread: ThreadId,
+    view: DbView,
+    /// The record CIDs folded into `view`.
+    folded: BTreeSet<Cid>,
+    /// The peer's heads at the last refresh: new records, ACL changes and deletes all arrive as
+    /// records, so unchanged heads mean an unchanged set [DB-13].
+    heads: Option<BTreeMap<LogId, (Option<Cid>, u64)>>,
+    broadcaster: Broadcaster,
+}
+
+impl Database {
+    /// An empty database for `thread`; call [`Database::refresh`] to fold what the peer holds.
+    pub fn new(thread: ThreadId) -> Database {
+        Database {
+            thread,
+            view: DbView::new(),
+            folded: BTreeSet::new(),
+            heads: None,
+            broadcaster: Broadcaster::default(),
+        }
+    }
+
+    /// The thread.
+    pub fn thread(&self) -> &ThreadId {
+        &self.thread
+    }
+
+    /// The current view [DB-11].
+    pub fn view(&self) -> &DbView {
+        &self.view
+    }
+
+    /// Folds every event `peer` lets the application read [DB-13] and queues the changes for
+    /// subscribers. New events are added to the fold; if the ACL withdrew an event already folded
+    /// (a revocation, a delete), the view is computed again from the whole set [DB-11].
+    /// KEY_UNAVAILABLE for a follower [VERIFY-2].
+    pub fn refresh<R: CryptoRng, S: Store>(&mut self, peer: &Peer<R, S>) -> Result<()> {
+        let heads = peer.heads(&self.thread)?;
+        if self.heads.as_ref() == Some(&heads) {
+            return Ok(());
+        }
+        let records: Vec<DbRecord> = peer
+            .read(&self.thread)?
+            .iter()
+            .map(DbRecord::from)
+            .collect();
+        let held: BTreeSet<Cid> = records.iter().map(|r| r.cid).collect();
+        // Only subscribers need the view as it was.
+        let before = self
+            .broadcaster
+            .has_subscribers()
+            .then(|| self.view.clone());
+        if self.folded.is_subset(&held) {
+            for record in records.iter().filter(|r| !self.folded.contains(&r.cid)) {
+                self.view.insert(record);
+            }
+        } else {
+            self.view = DbView::from_records(&records);
+        }
+        self.folded = held;
+        self.heads = Some(heads);
+        if let Some(before) = before {
+            self.broadcaster.publish(&before, &self.view);
+        }
+        Ok(())
+    }
+
+    /// Appends one event carrying `ops` at time `now`, after checking each would be applied at
+    /// the end of the order [DB-12]: a refused op is returned as its error and nothing is
+    /// appended. The clock is 1 + the highest clock folded [DB-8]. Returns the record CID.
+    pub fn commit<R: CryptoRng, S: Store>(
+        &mut self,
+        peer: &mut Peer<R, S>,
+        now: u64,
+        ops: Vec<Op>,
+    ) -> Result<Cid> {
+        self.refresh(peer)?;
+        let event = DbEvent::new(self.view.max_clock() + 1, ops)?;
+        self.view.check(&event.ops)?;
+        let (_, _, cid) = peer.append(now, &self.thread, &event.to_bytes())?;
+        self.refresh(peer)?;
+        Ok(cid)
+    }
+
+    /// Declares a collection [DB-6].
+    pub fn declare<R: CryptoRng, S: Store>(
+        &mut self,
+        peer: &mut Peer<R, S>,
+        now: u64,
+        name: &str,
+        schema: Schema,
+        indexes: &[&str],
+    ) -> Result<Cid> {
+        let op = Op::Collection {
+            name: name.to_owned(),
+            schema,
+            indexes: indexes.iter().map(|s| s.to_string()).collect(),
+        };
+        self.commit(peer, now, vec![op])
+    }
+
+    /// The key-value store, writing through `peer` at time `now`.
+    pub fn kv<'a, R: CryptoRng, S: Store>(
+        &'a mut self,
+        peer: &'a mut Peer<R, S>,
+        now: u64,
+    ) -> Kv<'a, R, S> {
+        Kv {
+            db: self,
+            peer,
+            now,
+        }
+    }
+
+    /// The documents of collection `coll`, writing through `peer` at time `now`.
+    pub fn docs<'a, R: CryptoRng, S: Store>(
+        &'a mut self,
+        peer: &'a mut Peer<R, S>,
+        now: u64,
+        coll: &str,
+    ) -> Docs<'a, R, S> {
+        Docs {
+            db: self,
+            peer,
+            now,
+            coll: coll.to_owned(),
+        }
+    }
+
+    /// Runs a query over the view [DB-17], [DB-18]; DB_UNKNOWN_COLLECTION if its collection is not
+    /// declared.
+    pub fn query(&self, query: &Query) -> Result<QueryResult> {
+        Ok(query.run(self.view.collection(&query.coll)?))
+    }
+
+    /// A new subscriber; it receives every change committed from now on, in order.
+    pub fn subscribe(&mut self) -> SubscriberId {
+        self.broadcaster.subscribe()
+    }
+
+    /// The subscriber's next delivery, oldest first.
+    pub fn poll_change(&mut self, subscriber: SubscriberId) -> Option<Delivery> {
+        self.broadcaster.poll(subscriber)
+    }
+}
+
+/// The key-value store of a [`Database`]: `put`, `get`, `del` [DB-2], [DB-12].
+pub struct Kv<'a, R, S> {
+    db: &'a mut Database,
+    peer: &'a mut Peer<R, S>,
+    now: u64,
+}
+
+impl<R: CryptoRng, S: Store> Kv<'_, R, S> {
+    /// Sets `key` to a serialisable value; DB_MALFORMED if it is not a database value [DB-4].
+    pub fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<Cid> {
+        let op = Op::Put {
+            key: check_key(key.to_owned())?,
+            value: Value::from_serialize(value)?,
+        };
+        self.db.commit(self.peer, self.now, vec![op])
+    }
+
+    /// The value of `key`, read as `T`, after folding what the peer holds.
+    pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>> {
+        self.db.refresh(self.peer)?;
+        self.db
+            .view
+            .kv()
+            .get(key)
+            .map(Value::to_deserialize)
+            .transpose()
+    }
+
+    /// Removes `key`; DB_NOT_FOUND if it is not set [DB-12].
+    pub fn del(&mut self, key: &str) -> Result<Cid> {
+        let op = Op::Del {
+            key: key.to_owned(),
+        };
+        self.db.commit(self.peer, self.now, vec![op])
+    }
+}
+
+/// One collection of a [`Database`]: `put`, `get`, `del`, `query` [DB-2], [DB-12], [DB-17].
+pub struct Docs<'a, R, S> {
+    db: &'a mut Database,
+    peer: &'a mut Peer<R, S>,
+    now: u64,
+    coll: String,
+}
+
+impl<R: CryptoRng, S: Store> Docs<'_, R, S> {
+    /// Writes document `id`: a `create` carrying the whole document when it does not exist, else
+    /// a `save` carrying only the changed fields (the paper's Examples 7 and 8) [DB-10].
+    pub fn put<T: Serialize>(&mut self, id: &str, doc: &T) -> Result<Cid> {
+        self.db.refresh(self.peer)?;
+        let Value::Map(doc) = Value::from_serialize(doc)? else {
+            return Err(malformed("a document must serialise to a map"));
+        };
+        let (coll, id) = (self.coll.clone(), id.to_owned());
+        let op = match self.db.view.collection(&coll)?.get(&id) {
+            Some(old) => Op::Save {
+                coll,
+                id,
+                patch: Patch::diff(old, &doc),
+            },
+            None => Op::Create { coll, id, doc },
+        };
+        self.db.commit(self.peer, self.now, vec![op])
+    }
+
+    /// Document `id`, read as `T`.
+    pub fn get<T: DeserializeOwned>(&mut self, id: &str) -> Result<Option<T>> {
+        self.db.refresh(self.peer)?;
+        let coll = self.db.view.collection(&self.coll)?;
+        coll.get(id)
+            .map(|doc| Value::Map(doc.clone()).to_deserialize())
+            .transpose()
+    }
+
+    /// Deletes document `id`; DB_NOT_FOUND if it does not exist [DB-12].
+    pub fn del(&mut self, id: &str) -> Result<Cid> {
+        let op = Op::Delete {
+            coll: self.coll.clone(),
+            id: id.to_owned(),
+        };
+        self.db.commit(self.peer, self.now, vec![op])
+    }
+
+    /// The documents matching `filter` (all when `None`), sorted, skipped and limited by `query`'s
+    /// other fields; its `coll` is this collection [DB-18].
+    pub fn query(&mut self, mut query: Query) -> Result<QueryResult> {
+        self.db.refresh(self.peer)?;
+        query.coll = self.coll.clone();
+        self.db.query(&query)
+    }
+}

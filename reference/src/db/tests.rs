@@ -1,0 +1,857 @@
+//! Tests of the database: every outcome of the fold [DB-12], order independence [DB-11], the
+//! view encoding [DB-15], queries [DB-16] to [DB-18], and the dispatcher over real peers [DB-13].
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+use super::*;
+use crate::block;
+use crate::error::ErrorCode;
+use crate::id::{LogId, Variant};
+use crate::invite::InviteRole;
+use crate::keys::IdentityKey;
+use crate::sync::{Destination, Net};
+
+fn log(seed: u8) -> LogId {
+    IdentityKey::from_seed(&[seed; 32]).log_id()
+}
+
+/// A record of `log`'s at `seq` carrying one event; its CID is derived from all three.
+fn rec(log_seed: u8, seq: u64, clock: u64, ops: Vec<Op>) -> DbRecord {
+    let body = DbEvent::new(clock, ops).expect("valid event").to_bytes();
+    raw(log_seed, seq, body)
+}
+
+fn raw(log_seed: u8, seq: u64, body: Vec<u8>) -> DbRecord {
+    let mut id = vec![log_seed];
+    id.extend(seq.to_be_bytes());
+    id.extend(&body);
+    DbRecord {
+        cid: block::cid_of(&id),
+        log: log(log_seed),
+        seq,
+        body,
+    }
+}
+
+fn doc(entries: &[(&str, Value)]) -> Document {
+    entries
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn int(n: i64) -> Value {
+    Value::Integer(n)
+}
+
+fn declare(indexes: &[&str]) -> Op {
+    Op::Collection {
+        name: "c".into(),
+        schema: Schema {
+            fields: BTreeMap::from([("n".into(), vec![Kind::Integer])]),
+            required: vec![],
+        },
+        indexes: indexes.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn create(id: &str, d: Document) -> Op {
+    Op::Create {
+        coll: "c".into(),
+        id: id.into(),
+        doc: d,
+    }
+}
+
+fn save(id: &str, set: Document, unset: &[&str]) -> Op {
+    Op::Save {
+        coll: "c".into(),
+        id: id.into(),
+        patch: Patch {
+            set,
+            unset: unset.iter().map(|s| s.to_string()).collect(),
+        },
+    }
+}
+
+fn delete(id: &str) -> Op {
+    Op::Delete {
+        coll: "c".into(),
+        id: id.into(),
+    }
+}
+
+fn codes(view: &DbView) -> Vec<(Option<u32>, ErrorCode)> {
+    view.rejected()
+        .into_iter()
+        .map(|((_, op), c)| (op, c))
+        .collect()
+}
+
+fn docs_of(view: &DbView) -> BTreeMap<String, Document> {
+    view.collection("c").expect("declared").docs().clone()
+}
+
+#[test]
+fn the_empty_view_has_this_exact_encoding() {
+    let expected = [
+        0xa3, 0x62, b'k', b'v', 0xa0, // "kv": {}
+        0x68, b'r', b'e', b'j', b'e', b'c', b't', b'e', b'd', 0x80, // "rejected": []
+        0x6b, b'c', b'o', b'l', b'l', b'e', b'c', b't', b'i', b'o', b'n', b's', 0xa0,
+    ];
+    assert_eq!(DbView::new().to_bytes(), expected);
+    assert_eq!(DbView::new().cid(), block::cid_of(&expected));
+    // The spec's worked example (8.10): after one put of "k" = 1, "kv" is a1 61 6b 01.
+    let put = rec(
+        1,
+        1,
+        1,
+        vec![Op::Put {
+            key: "k".into(),
+            value: int(1),
+        }],
+    );
+    let mut with_k = expected.to_vec();
+    with_k.splice(4..5, [0xa1, 0x61, b'k', 0x01]);
+    assert_eq!(DbView::from_records([&put]).to_bytes(), with_k);
+}
+
+#[test]
+fn values_beyond_the_json_safe_range_are_refused_before_appending() {
+    let (thread, mut peers) = writers(2, 20);
+    let mut db = Database::new(thread.clone());
+    let before = peers[0].read(&thread).expect("read").len();
+    let mut kv = db.kv(&mut peers[0], 1);
+    assert!(kv.put("max", &MAX_SAFE_INTEGER).is_ok());
+    assert_eq!(
+        kv.put("big", &(1u64 << 53)).map_err(|e| e.code),
+        Err(ErrorCode::DbMalformed)
+    );
+    assert_eq!(
+        kv.put("neg", &-(1i64 << 53)).map_err(|e| e.code),
+        Err(ErrorCode::DbMalformed)
+    );
+    assert_eq!(
+        kv.put("float", &0.5f64).map_err(|e| e.code),
+        Err(ErrorCode::DbMalformed)
+    );
+    assert_eq!(kv.get::<i64>("max"), Ok(Some(MAX_SAFE_INTEGER)));
+    assert_eq!(peers[0].read(&thread).expect("read").len(), before + 1);
+}
+
+#[test]
+fn every_refusal_is_recorded_with_its_code_and_the_fold_goes_on() {
+    let event = rec(
+        1,
+        1,
+        1,
+        vec![
+            create("a", doc(&[])),                      // 0: unknown collection
+            declare(&[]),                               // 1
+            declare(&[]),                               // 2: declared twice
+            create("a", doc(&[("n", int(1))])),         // 3
+            create("a", doc(&[("n", int(2))])),         // 4: exists
+            create("b", doc(&[("n", "x".into())])),     // 5: schema
+            save("a", doc(&[("n", Value::Null)]), &[]), // 6: schema, a unchanged
+            save("z", doc(&[]), &[]),                   // 7: not found, nothing made
+            delete("z"),                                // 8: not found
+            Op::Del { key: "k".into() },                // 9: not found
+            Op::Put {
+                key: "k".into(),
+                value: int(5),
+            }, // 10
+        ],
+    );
+    let view = DbView::from_records([&event]);
+    assert_eq!(
+        codes(&view),
+        vec![
+            (Some(0), ErrorCode::DbUnknownCollection),
+            (Some(2), ErrorCode::DbCollectionExists),
+            (Some(4), ErrorCode::DbExists),
+            (Some(5), ErrorCode::DbSchemaFailed),
+            (Some(6), ErrorCode::DbSchemaFailed),
+            (Some(7), ErrorCode::DbNotFound),
+            (Some(8), ErrorCode::DbNotFound),
+            (Some(9), ErrorCode::DbNotFound),
+        ]
+    );
+    assert_eq!(
+        docs_of(&view),
+        BTreeMap::from([("a".into(), doc(&[("n", int(1))]))])
+    );
+    assert_eq!(view.kv(), &BTreeMap::from([("k".into(), int(5))]));
+}
+
+#[test]
+fn a_malformed_event_is_recorded_without_an_op_and_changes_nothing_else() {
+    let body = block::encode(&BTreeMap::from([("type", "db")]));
+    let bad = raw(1, 1, body);
+    let good = rec(
+        2,
+        1,
+        1,
+        vec![Op::Put {
+            key: "k".into(),
+            value: int(1),
+        }],
+    );
+    let view = DbView::from_records([&bad, &good]);
+    assert_eq!(codes(&view), vec![(None, ErrorCode::DbMalformed)]);
+    assert_eq!(view.kv().len(), 1);
+    // Opaque bodies are not database events and leave no trace.
+    let opaque = raw(3, 1, b"hello".to_vec());
+    let with_opaque = DbView::from_records([&bad, &good, &opaque]);
+    assert_eq!(with_opaque.cid(), view.cid());
+}
+
+#[test]
+fn a_save_to_a_deleted_document_makes_nothing_and_a_create_makes_it_anew() {
+    let setup = rec(
+        1,
+        1,
+        1,
+        vec![
+            declare(&[]),
+            create("a", doc(&[("n", int(1)), ("x", int(1))])),
+        ],
+    );
+    let del = rec(1, 2, 2, vec![delete("a")]);
+    let late_save = rec(2, 1, 3, vec![save("a", doc(&[("y", int(1))]), &[])]);
+    let recreate = rec(2, 2, 4, vec![create("a", doc(&[("n", int(9))]))]);
+    let view = DbView::from_records([&setup, &del, &late_save]);
+    assert!(docs_of(&view).is_empty());
+    assert_eq!(codes(&view), vec![(Some(0), ErrorCode::DbNotFound)]);
+    let view = DbView::from_records([&setup, &del, &late_save, &recreate]);
+    assert_eq!(
+        docs_of(&view)["a"],
+        doc(&[("n", int(9))]),
+        "nothing of the old one remains"
+    );
+}
+
+#[test]
+fn a_delete_racing_a_save_resolves_by_the_order_the_same_everywhere() {
+    let setup = rec(
+        1,
+        1,
+        1,
+        vec![declare(&[]), create("a", doc(&[("n", int(1))]))],
+    );
+    // Both at clock 2: the log ID bytes decide; check both arrival orders give one answer.
+    let from_2 = rec(2, 1, 2, vec![save("a", doc(&[("n", int(2))]), &[])]);
+    let from_3 = rec(3, 1, 2, vec![delete("a")]);
+    let ab = DbView::from_records([&setup, &from_2, &from_3]);
+    let ba = DbView::from_records([&from_3, &from_2, &setup]);
+    assert_eq!(ab.to_bytes(), ba.to_bytes());
+    let save_first = log(2).to_bytes() < log(3).to_bytes();
+    assert_eq!(
+        docs_of(&ab).is_empty(),
+        save_first,
+        "delete last removes it"
+    );
+    // A higher clock always sorts later, whatever the log.
+    let late_save = rec(2, 1, 3, vec![save("a", doc(&[("n", int(2))]), &[])]);
+    let view = DbView::from_records([&late_save, &from_3, &setup]);
+    assert!(docs_of(&view).is_empty());
+    assert_eq!(codes(&view), vec![(Some(0), ErrorCode::DbNotFound)]);
+}
+
+#[test]
+fn concurrent_saves_merge_field_by_field_and_the_later_wins_a_field() {
+    let setup = rec(
+        1,
+        1,
+        1,
+        vec![declare(&[]), create("a", doc(&[("n", int(0))]))],
+    );
+    let x = rec(
+        2,
+        1,
+        2,
+        vec![save("a", doc(&[("x", int(1)), ("n", int(2))]), &[])],
+    );
+    let y = rec(
+        3,
+        1,
+        2,
+        vec![save("a", doc(&[("y", Value::Null), ("n", int(3))]), &["z"])],
+    );
+    let view = DbView::from_records([&y, &setup, &x]);
+    let winner = if log(2).to_bytes() < log(3).to_bytes() {
+        3
+    } else {
+        2
+    };
+    assert_eq!(
+        docs_of(&view)["a"],
+        doc(&[("n", int(winner)), ("x", int(1)), ("y", Value::Null)])
+    );
+}
+
+#[test]
+fn duplicates_count_once_and_late_arrivals_refold_past_checkpoints() {
+    let mut records = vec![rec(1, 1, 1, vec![declare(&["n"])])];
+    for i in 0..3 * CHECKPOINT_EVERY as u64 {
+        let writer = (i % 4) as u8 + 2;
+        let id = format!("d{}", i % 7);
+        let op = match i % 3 {
+            0 => create(&id, doc(&[("n", int(i as i64))])),
+            1 => save(&id, doc(&[("n", int(-(i as i64)))]), &["m"]),
+            _ => delete(&id),
+        };
+        let kv = Op::Put {
+            key: format!("k{}", i % 5),
+            value: int(i as i64),
+        };
+        records.push(rec(writer, i + 1, 2 + i / 3, vec![op, kv]));
+    }
+    let in_order = DbView::from_records(&records);
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    for _ in 0..5 {
+        let mut shuffled = records.clone();
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+        }
+        let dup = shuffled[3].clone();
+        shuffled.push(dup);
+        let view = DbView::from_records(&shuffled);
+        assert_eq!(view.to_bytes(), in_order.to_bytes());
+        assert_eq!(
+            view.collection("c").map(|c| c.index.clone()),
+            in_order.collection("c").map(|c| c.index.clone())
+        );
+    }
+}
+
+#[test]
+fn a_late_event_refolds_only_from_the_checkpoint_before_it() {
+    let n = 4 * CHECKPOINT_EVERY as u64;
+    let records: Vec<DbRecord> = (1..=n)
+        .map(|i| {
+            rec(
+                1,
+                i,
+                i + 1,
+                vec![Op::Put {
+                    key: format!("k{i}"),
+                    value: int(i as i64),
+                }],
+            )
+        })
+        .collect();
+    let mut view = DbView::from_records(&records);
+    assert_eq!(view.refolded(), 0, "in order: nothing applied twice");
+    // Another writer's event with clock n − 2 sorts three events from the end.
+    view.insert(&rec(
+        2,
+        1,
+        n - 2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(0),
+        }],
+    ));
+    assert!(
+        view.refolded() <= CHECKPOINT_EVERY as u64 + 3,
+        "refolded {}",
+        view.refolded()
+    );
+    let mut all = records.clone();
+    all.push(rec(
+        2,
+        1,
+        n - 2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(0),
+        }],
+    ));
+    assert_eq!(
+        view.to_bytes(),
+        DbView::from_records(all.iter().rev()).to_bytes()
+    );
+}
+
+// ---- queries ----
+
+fn people() -> DbView {
+    let docs = [
+        ("a", doc(&[("n", int(10)), ("s", "x".into())])),
+        ("b", doc(&[("n", int(9))])),
+        ("c", doc(&[("s", "y".into())])),
+        ("d", doc(&[("n", int(9)), ("s", Value::Null)])),
+        ("e", doc(&[("n", int(-3)), ("s", Value::Bytes(vec![1]))])),
+        ("f", doc(&[("s", Value::Bool(true))])),
+        ("g", doc(&[("s", Value::List(vec![]))])),
+        ("h", doc(&[("s", Value::Map(BTreeMap::new()))])),
+        ("i", doc(&[("s", int(100))])),
+    ];
+    let mut ops = vec![declare(&["n", "s"])];
+    ops.extend(docs.into_iter().map(|(id, d)| create(id, d)));
+    DbView::from_records([&rec(1, 1, 1, ops)])
+}
+
+fn ids(view: &DbView, q: Query) -> Vec<String> {
+    q.run(view.collection("c").expect("c"))
+        .docs
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[test]
+fn mixed_kinds_sort_by_rank_missing_fields_first_and_ids_break_ties() {
+    let view = people();
+    let asc = ids(&view, Query::all("c").sort("s", false));
+    // Missing (b), null (d), bool (f), integer (i), string (a "x", c "y"), bytes (e), list, map.
+    assert_eq!(asc, ["b", "d", "f", "i", "a", "c", "e", "g", "h"]);
+    let desc = ids(&view, Query::all("c").sort("s", true));
+    assert_eq!(desc, ["h", "g", "e", "c", "a", "i", "f", "d", "b"]);
+    // Numerically, not textually (go-threads sorted 10 before 9); ties by ID.
+    let by_n = ids(&view, Query::all("c").sort("n", true).limit(4));
+    assert_eq!(by_n, ["a", "b", "d", "e"]);
+    let paged = ids(&view, Query::all("c").sort("n", true).skip(1).limit(2));
+    assert_eq!(paged, ["b", "d"], "sorted before skip and limit");
+}
+
+#[test]
+fn comparisons_are_type_bracketed_and_missing_fields_match_nothing() {
+    let view = people();
+    let q = |f: Filter| ids(&view, Query::all("c").filter(f));
+    assert_eq!(q(Filter::cmp("n", Cmp::Lt, 10)), ["b", "d", "e"]);
+    assert_eq!(q(Filter::cmp("n", Cmp::Gte, 10)), ["a"]);
+    assert_eq!(q(Filter::cmp("s", Cmp::Gt, "")), ["a", "c"], "strings only");
+    assert_eq!(q(Filter::cmp("s", Cmp::Lte, 1000)), ["i"]);
+    assert_eq!(q(Filter::eq("s", Value::Null)), ["d"]);
+    assert_eq!(
+        q(Filter::cmp("n", Cmp::Ne, 9)),
+        ["a", "e"],
+        "not c, f, g, h, i: no n"
+    );
+    assert_eq!(q(Filter::cmp("_id", Cmp::Gt, "g")), ["h", "i"]);
+    let either = Filter::Or(vec![Filter::eq("n", 10), Filter::eq("s", "y")]);
+    assert_eq!(q(either), ["a", "c"]);
+    let both = Filter::And(vec![Filter::eq("n", 9), Filter::eq("s", Value::Null)]);
+    assert_eq!(q(both), ["d"]);
+}
+
+#[test]
+fn an_indexed_query_examines_only_its_range_and_agrees_with_a_scan() {
+    let view = people();
+    let coll = view.collection("c").expect("c");
+    let mut unindexed = coll.clone();
+    unindexed.index.clear();
+    for filter in [
+        Filter::eq("n", 9),
+        Filter::cmp("n", Cmp::Lt, 10),
+        Filter::cmp("n", Cmp::Gt, -3),
+        Filter::cmp("s", Cmp::Gte, "x"),
+        Filter::And(vec![
+            Filter::cmp("n", Cmp::Lte, 9),
+            Filter::eq("s", Value::Null),
+        ]),
+    ] {
+        let q = Query::all("c").filter(filter.clone()).sort("n", false);
+        let fast = q.run(coll);
+        let slow = q.run(&unindexed);
+        assert_eq!(fast.docs, slow.docs, "{filter:?}");
+        assert_eq!(slow.examined, 9);
+        assert!(fast.examined <= 3, "{filter:?} examined {}", fast.examined);
+    }
+}
+
+#[test]
+fn query_documents_decode_strictly() {
+    let q = Query::all("c")
+        .filter(Filter::And(vec![
+            Filter::eq("n", 1),
+            Filter::cmp("_id", Cmp::Ne, "x"),
+        ]))
+        .sort("n", true)
+        .skip(1)
+        .limit(2);
+    let node = |entries: Vec<(&str, ipld_core::ipld::Ipld)>| {
+        ipld_core::ipld::Ipld::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
+    };
+    use ipld_core::ipld::Ipld as I;
+    let cmp = |f: &str, op: &str, v: I| {
+        node(vec![
+            ("field", I::String(f.into())),
+            ("op", I::String(op.into())),
+            ("value", v),
+        ])
+    };
+    let good = node(vec![
+        ("coll", I::String("c".into())),
+        (
+            "filter",
+            node(vec![(
+                "and",
+                I::List(vec![
+                    cmp("n", "eq", I::Integer(1)),
+                    cmp("_id", "ne", I::String("x".into())),
+                ]),
+            )]),
+        ),
+        (
+            "sort",
+            I::List(vec![node(vec![
+                ("field", I::String("n".into())),
+                ("desc", I::Bool(true)),
+            ])]),
+        ),
+        ("skip", I::Integer(1)),
+        ("limit", I::Integer(2)),
+    ]);
+    assert_eq!(Query::from_bytes(&block::encode(&good)), Ok(q));
+    let bad = [
+        node(vec![
+            ("coll", I::String("c".into())),
+            ("filter", node(vec![("or", I::List(vec![]))])),
+        ]),
+        node(vec![
+            ("coll", I::String("c".into())),
+            ("filter", cmp("n", "like", I::Null)),
+        ]),
+        node(vec![
+            ("coll", I::String("c".into())),
+            ("filter", cmp("_x", "eq", I::Null)),
+        ]),
+        node(vec![
+            ("coll", I::String("c".into())),
+            ("limit", I::Integer(1 << 53)),
+        ]),
+        node(vec![("coll", I::String("c".into())), ("extra", I::Null)]),
+        node(vec![
+            ("coll", I::String("c".into())),
+            ("filter", cmp("n", "eq", I::Float(1.0))),
+        ]),
+    ];
+    for b in bad {
+        let err = Query::from_bytes(&block::encode(&b)).expect_err("invalid");
+        assert_eq!(err.code, ErrorCode::DbQueryInvalid, "{b:?}");
+    }
+    let mut deep = cmp("n", "eq", I::Null);
+    for _ in 0..MAX_FILTER_DEPTH {
+        deep = node(vec![("and", I::List(vec![deep]))]);
+    }
+    let deep = node(vec![("coll", I::String("c".into())), ("filter", deep)]);
+    assert_eq!(
+        Query::from_bytes(&block::encode(&deep)).map_err(|e| e.code),
+        Err(ErrorCode::DbQueryInvalid)
+    );
+}
+
+// ---- the dispatcher over peers ----
+
+type TestPeer = crate::sync::Peer<ChaCha20Rng>;
+
+/// A raw thread with `n` writers, all joined and synced; the first created it.
+fn writers(n: usize, seed: u8) -> (ThreadId, Vec<TestPeer>) {
+    let mut peers: Vec<TestPeer> = (0..n)
+        .map(|i| TestPeer::from_seed([seed.wrapping_add(i as u8); 32]))
+        .collect();
+    let (thread, _) = peers[0].create_thread(0, Variant::Raw).expect("create");
+    for i in 1..n {
+        let id = peers[i].id();
+        let invite = peers[0]
+            .invite(&thread, InviteRole::Writer, id)
+            .expect("invite");
+        peers[i].join(0, &invite).expect("join");
+        let mut all: Vec<&mut TestPeer> = peers.iter_mut().collect();
+        Net::new(0).pump(&mut all).expect("pump");
+    }
+    (thread, peers)
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Person {
+    name: String,
+    age: u32,
+}
+
+#[test]
+fn kv_and_documents_work_end_to_end_between_two_writers() {
+    let (thread, mut peers) = writers(2, 40);
+    let (mut a, mut b) = (peers.remove(0), peers.remove(0));
+    let (mut da, mut db) = (Database::new(thread.clone()), Database::new(thread.clone()));
+    let sub = db.subscribe();
+    da.kv(&mut a, 1).put("greeting", &"hello").expect("put");
+    let schema = Schema {
+        fields: BTreeMap::from([("age".into(), vec![Kind::Integer])]),
+        required: vec!["age".into()],
+    };
+    da.declare(&mut a, 2, "people", schema, &["age"])
+        .expect("declare");
+    let ada = Person {
+        name: "Ada".into(),
+        age: 36,
+    };
+    da.docs(&mut a, 3, "people")
+        .put("ada", &ada)
+        .expect("create");
+    Net::new(0).pump(&mut [&mut a, &mut b]).expect("pump");
+    assert_eq!(
+        db.kv(&mut b, 4).get::<String>("greeting"),
+        Ok(Some("hello".into()))
+    );
+    assert_eq!(
+        db.docs(&mut b, 4, "people").get::<Person>("ada"),
+        Ok(Some(ada))
+    );
+    // b updates: only the changed field travels.
+    let older = Person {
+        name: "Ada".into(),
+        age: 37,
+    };
+    let saved = db
+        .docs(&mut b, 5, "people")
+        .put("ada", &older)
+        .expect("save");
+    let events = b.read(&thread).expect("read");
+    let last = events
+        .iter()
+        .find(|e| *e.record.cid() == saved)
+        .expect("b's event")
+        .clone();
+    let Ok(Some(event)) = DbEvent::classify(&last.body) else {
+        panic!("a db event")
+    };
+    assert!(
+        matches!(&event.ops[0], Op::Save { patch, .. } if patch.set.len() == 1 && patch.set.contains_key("age"))
+    );
+    assert_eq!(event.clock, 4, "1 + the highest clock applied");
+    // Local refusals append nothing.
+    let counter = b.heads(&thread).expect("heads")[&last.record.log().clone()].1;
+    let bad = db
+        .docs(&mut b, 6, "people")
+        .put("bob", &BTreeMap::from([("name", "Bob")]));
+    assert_eq!(bad.map_err(|e| e.code), Err(ErrorCode::DbSchemaFailed));
+    assert_eq!(
+        db.kv(&mut b, 6).del("nothing").map_err(|e| e.code),
+        Err(ErrorCode::DbNotFound)
+    );
+    assert_eq!(
+        b.heads(&thread).expect("heads")[last.record.log()].1,
+        counter
+    );
+    Net::new(0).pump(&mut [&mut a, &mut b]).expect("pump");
+    da.refresh(&a).expect("refresh");
+    assert_eq!(da.view().cid(), db.view().cid());
+    let found = da
+        .docs(&mut a, 7, "people")
+        .query(Query::all("people").filter(Filter::cmp("age", Cmp::Gt, 36)))
+        .expect("query");
+    assert_eq!(found.docs.len(), 1);
+    assert_eq!(found.examined, 1);
+    // b's subscriber saw each committed change once, in order.
+    let mut seen = Vec::new();
+    while let Some(Delivery::Change(c)) = db.poll_change(sub) {
+        seen.push(c);
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    // The first refresh folded three events at once: one commit, reported collections first,
+    // then documents, then keys.
+    assert!(matches!(&seen[0], Change::Collection { name } if name == "people"));
+    assert!(
+        matches!(&seen[1], Change::Doc { id, doc: Some(d), .. } if id == "ada" && d["age"] == int(36))
+    );
+    assert!(matches!(&seen[2], Change::Key { key, .. } if key == "greeting"));
+    assert!(
+        matches!(&seen[3], Change::Doc { id, doc: Some(d), .. } if id == "ada" && d["age"] == int(37))
+    );
+}
+
+#[test]
+fn a_revoked_writers_later_events_are_stored_but_never_applied() {
+    use crate::acl::{Role, Roles};
+    let (mut admin, mut writer) = (TestPeer::from_seed([60; 32]), TestPeer::from_seed([61; 32]));
+    let (thread, _) = admin
+        .create_thread(0, Variant::AccessControlled)
+        .expect("create");
+    admin
+        .set_roles(1, &thread, writer.id(), Roles::of(Role::Write))
+        .expect("grant");
+    let invite = admin
+        .invite(&thread, InviteRole::Writer, writer.id())
+        .expect("invite");
+    writer.join(2, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    let mut dw = Database::new(thread.clone());
+    dw.kv(&mut writer, 3).put("a", &1).expect("put");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    admin
+        .set_roles(4, &thread, writer.id(), Roles::of(Role::Read))
+        .expect("revoke");
+    dw.kv(&mut writer, 5).put("b", &2).expect("not yet told");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    let mut da = Database::new(thread.clone());
+    da.refresh(&admin).expect("refresh");
+    assert_eq!(da.view().kv().keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(
+        admin.heads(&thread).expect("heads")[&writer.id()].1,
+        3,
+        "join, a, b: stored"
+    );
+    // The writer, told of its revocation, computes the same view again.
+    dw.refresh(&writer).expect("refresh");
+    assert_eq!(dw.view().cid(), da.view().cid());
+}
+
+// ---- the property: same set, same view CID ----
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// Writer `w` appends an event of these op codes.
+    Write(usize, Vec<u8>),
+    /// Deliver a random message in flight, maybe twice.
+    Deliver(bool),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (0usize..5, proptest::collection::vec(0u8..12, 1..4)).prop_map(|(w, ops)| Step::Write(w, ops)),
+        5 => any::<bool>().prop_map(Step::Deliver),
+    ]
+}
+
+/// A database operation (or a malformed or opaque body) from a small alphabet that collides
+/// often: three IDs, two keys, one collection.
+fn op_of(code: u8, n: i64) -> Result<Op, Vec<u8>> {
+    let id = ["a", "b", "c"][(n.unsigned_abs() % 3) as usize];
+    Ok(match code {
+        0 => declare(&["n"]),
+        1 | 2 => create(id, doc(&[("n", int(n))])),
+        3 => save(id, doc(&[("n", int(n))]), &[]),
+        4 => save(id, doc(&[("m", Value::List(vec![int(n)]))]), &["x"]),
+        5 => save(id, doc(&[("n", "bad".into())]), &[]),
+        6 => delete(id),
+        7 | 8 => Op::Put {
+            key: format!("k{}", n % 2),
+            value: int(n),
+        },
+        9 => Op::Del {
+            key: format!("k{}", n % 2),
+        },
+        10 => return Err(block::encode(&BTreeMap::from([("type", "db")]))),
+        _ => return Err(b"opaque".to_vec()),
+    })
+}
+
+type Flight = Vec<(LogId, LogId, Vec<u8>)>;
+
+/// Lets the head exchange run until every peer holds every record [SYNC-8].
+fn settle(peers: &mut [TestPeer]) {
+    let mut net = Net::new(1_000);
+    let mut now = 1_000;
+    for _ in 0..4 {
+        now += crate::sync::HEADS_INTERVAL_MS;
+        for p in peers.iter_mut() {
+            p.handle_timeout(now).expect("timeout");
+        }
+        let mut all: Vec<&mut TestPeer> = peers.iter_mut().collect();
+        net.pump(&mut all).expect("pump");
+    }
+}
+
+fn take(p: &mut TestPeer, flight: &mut Flight) {
+    let from = p.id();
+    while let Some(t) = p.poll_transmit() {
+        if let Destination::Peer(to) = t.destination {
+            flight.push((from, to, t.bytes));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Concurrent events from 2 to 5 writers, carried in random order and with duplicates, give
+    /// every peer the same view CID once all hold the same records; and every arrival order of
+    /// that set, with duplicates, folds to the same bytes [DB-11], [DB-15].
+    #[test]
+    fn every_reader_computes_the_same_view_whatever_the_arrival_order(
+        n in 2usize..=5,
+        steps in proptest::collection::vec(step(), 1..60),
+        seed: u64,
+    ) {
+        let (thread, mut peers) = writers(n, 80);
+        let mut dbs: Vec<Database> = (0..n).map(|_| Database::new(thread.clone())).collect();
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut flight = Flight::new();
+        for (t, s) in steps.into_iter().enumerate() {
+            let now = 10 + t as u64;
+            match s {
+                Step::Write(w, codes) => {
+                    let w = w % n;
+                    dbs[w].refresh(&peers[w]).expect("refresh");
+                    let clock = dbs[w].view().max_clock() + 1;
+                    let mut ops = Vec::new();
+                    let mut body = None;
+                    for c in codes {
+                        match op_of(c, (rng.next_u64() % 7) as i64 - 3) {
+                            Ok(op) => ops.push(op),
+                            Err(b) => body = Some(b),
+                        }
+                    }
+                    // Appended raw, unchecked: other writers' concurrent events make refusals
+                    // anyway, and the fold must record them the same everywhere.
+                    let body = match body {
+                        Some(b) => b,
+                        None => DbEvent::new(clock, ops).expect("valid").to_bytes(),
+                    };
+                    peers[w].append(now, &thread, &body).expect("append");
+                }
+                Step::Deliver(twice) if !flight.is_empty() => {
+                    let i = (rng.next_u64() % flight.len() as u64) as usize;
+                    let (from, to, bytes) = if twice { flight[i].clone() } else { flight.swap_remove(i) };
+                    if let Some(j) = peers.iter().position(|p| p.id() == to) {
+                        peers[j].handle_message(now, from, &bytes).expect("store");
+                        dbs[j].refresh(&peers[j]).expect("refresh");
+                    }
+                }
+                Step::Deliver(_) => {}
+            }
+            for p in peers.iter_mut() {
+                take(p, &mut flight);
+            }
+        }
+        settle(&mut peers);
+        let heads: Vec<_> = peers.iter().map(|p| p.heads(&thread).expect("heads")).collect();
+        prop_assert!(heads.windows(2).all(|w| w[0] == w[1]), "sync converged");
+        let mut cids = Vec::new();
+        for (p, db) in peers.iter().zip(dbs.iter_mut()) {
+            db.refresh(p).expect("refresh");
+            let scratch = DbView::from_records(&p.read(&thread).expect("read").iter().map(DbRecord::from).collect::<Vec<_>>());
+            prop_assert_eq!(db.view().to_bytes(), scratch.to_bytes(), "incremental = from scratch");
+            cids.push(db.view().cid());
+        }
+        prop_assert!(cids.windows(2).all(|w| w[0] == w[1]), "{cids:?}");
+        // The same set in random orders, with duplicates.
+        let mut records: Vec<DbRecord> = peers[0].read(&thread).expect("read").iter().map(DbRecord::from).collect();
+        for _ in 0..3 {
+            for i in (1..records.len()).rev() {
+                records.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+            }
+            let mut with_dups = records.clone();
+            with_dups.extend(records.iter().take(3).cloned());
+            prop_assert_eq!(DbView::from_records(&with_dups).cid(), cids[0]);
+        }
+    }
+}
