@@ -59,6 +59,7 @@ macro_rules! embed {
 const EMBEDDED_FILES: &[(&str, &[u8])] = embed!(
     "README.md",
     "schemas/acl.schema.json",
+    "schemas/db.schema.json",
     "schemas/invites.schema.json",
     "schemas/keys.schema.json",
     "schemas/logs.schema.json",
@@ -66,6 +67,7 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = embed!(
     "schemas/sync.schema.json",
     "schemas/tid.schema.json",
     "suites/acl.json",
+    "suites/db.json",
     "suites/invites.json",
     "suites/keys.json",
     "suites/logs.json",
