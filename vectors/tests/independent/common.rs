@@ -205,7 +205,9 @@ pub(crate) fn decode_tid_text(text: &str) -> Result<Vec<u8>, &'static str> {
         let data = rest.trim_end_matches('=');
         let chars = data.len();
         // The padding RFC 4648 prescribes fills the last block, and only that.
-        if rest.len() % block != 0 || rest.len() - chars != (block - chars % block) % block {
+        if !rest.len().is_multiple_of(block)
+            || rest.len() - chars != (block - chars % block) % block
+        {
             return Err(BAD);
         }
         data
