@@ -24,8 +24,10 @@ pub struct LogAddr {
 }
 
 impl LogAddr {
-    /// Joins a peer multiaddr (which must end in `/p2p/<peer-id>`) and a log [ADDR-1], [ADDR-2].
+    /// Joins a peer multiaddr (which must end in `/p2p/<peer-id>`) and a log [ADDR-1], [ADDR-2],
+    /// [ADDR-3].
     pub fn new(peer_addr: Multiaddr, log: LogId) -> Result<LogAddr> {
+        check_subset(&peer_addr)?;
         let peer = match peer_addr.iter().last() {
             Some(Protocol::P2p(peer)) => LogId::try_from(peer).ok(),
             _ => None,
@@ -66,7 +68,7 @@ impl fmt::Display for LogAddr {
     }
 }
 
-/// Parses the text form, rejecting every case of [ADDR-2].
+/// Parses the text form, rejecting every case of [ADDR-2], [ADDR-3] and [ADDR-4].
 impl FromStr for LogAddr {
     type Err = Error;
 
@@ -84,6 +86,85 @@ impl FromStr for LogAddr {
         let log = LogId::from_str(log).map_err(|e| bad(format!("log ID: {}", e.detail)))?;
         let peer_addr =
             Multiaddr::from_str(peer).map_err(|e| bad(format!("peer multiaddr: {e}")))?;
+        check_subset(&peer_addr)?;
+        // One text per address [ADDR-4]: the parser accepts spellings (`/ipfs/`, `+80`, `080`,
+        // uncompressed IPv6, a trailing `/`) that re-encode differently.
+        if peer_addr.to_string() != peer {
+            return Err(bad(format!(
+                "peer multiaddr is not in its canonical text {peer_addr}"
+            )));
+        }
         LogAddr::new(peer_addr, log)
+    }
+}
+
+/// Checks the grammar and values of [ADDR-3] on a parsed peer multiaddr (the values' canonical
+/// text is [ADDR-4]'s re-encoding check).
+fn check_subset(addr: &Multiaddr) -> Result<()> {
+    let bad = |why: String| Error::new(ErrorCode::AddrInvalid, why);
+    let parts: Vec<Protocol<'_>> = addr.iter().collect();
+    let (last, network) = parts
+        .split_last()
+        .ok_or_else(|| bad("empty peer multiaddr".into()))?;
+    if !matches!(last, Protocol::P2p(_)) {
+        return Err(bad("peer multiaddr must end in /p2p/<peer-id>".into()));
+    }
+    let host_ok = |p: &Protocol<'_>| -> Result<bool> {
+        Ok(match p {
+            Protocol::Ip4(_) => true,
+            Protocol::Ip6(ip) => {
+                if ip.to_ipv4_mapped().is_some() {
+                    return Err(bad(format!("{ip} is IPv4-mapped: use /ip4/")));
+                }
+                true
+            }
+            Protocol::Dns(name) | Protocol::Dns4(name) | Protocol::Dns6(name) => {
+                check_name(name)?;
+                true
+            }
+            _ => false,
+        })
+    };
+    let ok = match network {
+        [] => true,
+        [Protocol::Dnsaddr(name)] => {
+            check_name(name)?;
+            true
+        }
+        [host, Protocol::Tcp(_)] => host_ok(host)?,
+        [
+            host,
+            Protocol::Tcp(_),
+            Protocol::Ws(path) | Protocol::Wss(path),
+        ] => path == "/" && host_ok(host)?,
+        [host, Protocol::Udp(_), Protocol::QuicV1] => host_ok(host)?,
+        _ => false,
+    };
+    if !ok {
+        return Err(bad(format!(
+            "{addr} is not a peer multiaddr ADDR-3 accepts (ip4, ip6, dns, dns4, dns6 with tcp [ws|wss] \
+             or udp quic-v1, or dnsaddr, then p2p)"
+        )));
+    }
+    Ok(())
+}
+
+/// A host name as [ADDR-3] allows it: lower-case LDH labels of 1 to 63 characters, 253 in all.
+fn check_name(name: &str) -> Result<()> {
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if (1..=253).contains(&name.len()) && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::AddrInvalid,
+            format!("{name:?} is not a lower-case host name"),
+        ))
     }
 }

@@ -194,20 +194,47 @@ impl fmt::Debug for ThreadId {
     }
 }
 
-/// Parses any accepted multibase text form [TID-7] in its canonical text [TID-9], then the
+/// The multibase a Thread ID text with this prefix is written in, if [TID-7] accepts the prefix:
+/// the RFC 4648 family and base58btc, nothing else.
+pub fn accepted_base(prefix: char) -> Option<Base> {
+    Some(match prefix {
+        'f' => Base::Base16Lower,
+        'F' => Base::Base16Upper,
+        'b' => Base::Base32Lower,
+        'B' => Base::Base32Upper,
+        'c' => Base::Base32PadLower,
+        'C' => Base::Base32PadUpper,
+        'v' => Base::Base32HexLower,
+        'V' => Base::Base32HexUpper,
+        't' => Base::Base32HexPadLower,
+        'T' => Base::Base32HexPadUpper,
+        'm' => Base::Base64,
+        'M' => Base::Base64Pad,
+        'u' => Base::Base64Url,
+        'U' => Base::Base64UrlPad,
+        'z' => Base::Base58Btc,
+        _ => return None,
+    })
+}
+
+/// Parses a text form in an accepted multibase [TID-7] in its canonical text [TID-9], then the
 /// binary form [TID-1]..[TID-5].
 impl FromStr for ThreadId {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<ThreadId> {
         let bad = |why: String| Error::new(ErrorCode::TidBadMultibase, why);
-        if text.starts_with('\0') {
-            return Err(bad("the identity base is not a text form".into()));
-        }
-        let (base, bytes) = multibase::decode(text).map_err(|e| bad(e.to_string()))?;
+        let prefix = text
+            .chars()
+            .next()
+            .ok_or_else(|| bad("empty text".into()))?;
+        // Check the prefix first: the multibase crate knows more bases than [TID-7] accepts.
+        let base = accepted_base(prefix)
+            .ok_or_else(|| bad(format!("prefix {prefix:?} is not an accepted multibase")))?;
+        let (decoded_base, bytes) = multibase::decode(text).map_err(|e| bad(e.to_string()))?;
         // One text per ID and base [TID-9]: wrong case, stray padding or trailing bits decode
         // leniently in some bases, so compare with the canonical encoding.
-        if multibase::encode(base, &bytes) != text {
+        if decoded_base != base || multibase::encode(base, &bytes) != text {
             return Err(bad(format!("not the canonical {base:?} text of its bytes")));
         }
         ThreadId::from_bytes(&bytes)

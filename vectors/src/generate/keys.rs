@@ -224,6 +224,212 @@ fn log_addrs(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
             Intent::Invalid(E::AddrInvalid),
         );
     }
+    addr_edges(s, &peer.to_string(), &log.to_string());
+}
+
+/// The edges of [ADDR-3] and [ADDR-4]: each value's bounds, each non-canonical spelling the
+/// multiaddr parsers accept, and the protocols and orders outside the subset.
+fn addr_edges(s: &mut SuiteBuilder, peer: &str, log: &str) {
+    let at = |network: &str| format!("{network}/p2p/{peer}/ipel/{log}");
+    let label63 = "a".repeat(63);
+    let name253 = format!("{0}.{0}.{0}.{1}", label63, "b".repeat(61));
+    let valid: Vec<(&str, String)> = vec![
+        (
+            "ip4 0.0.0.0 and port 0, the lower bounds",
+            "/ip4/0.0.0.0/tcp/0".into(),
+        ),
+        (
+            "ip4 255.255.255.255 and port 65535, the upper bounds",
+            "/ip4/255.255.255.255/tcp/65535".into(),
+        ),
+        (
+            "ip6 with :: in the middle (RFC 5952)",
+            "/ip6/2001:db8::1/tcp/4006".into(),
+        ),
+        ("ip6 unspecified address ::", "/ip6/::/udp/1/quic-v1".into()),
+        (
+            "ip6 with one zero group, which is not compressed",
+            "/ip6/2001:db8:0:1:1:1:1:1/tcp/1".into(),
+        ),
+        (
+            "ip6 with two equal zero runs: the first is compressed",
+            "/ip6/2001:db8::1:0:0:1/tcp/1".into(),
+        ),
+        (
+            "ip6 whose longer zero run is the second",
+            "/ip6/2001:0:0:1::1/tcp/1".into(),
+        ),
+        ("dns with ws", "/dns/example.org/tcp/443/ws".into()),
+        (
+            "dns6 with quic-v1, digits and hyphens in labels",
+            "/dns6/a-1.b2.example/udp/443/quic-v1".into(),
+        ),
+        (
+            "dnsaddr, which carries no port",
+            "/dnsaddr/bootstrap.example.org".into(),
+        ),
+        (
+            "dns4 name 'ipel', the separator's own word",
+            "/dns4/ipel/tcp/4006".into(),
+        ),
+        (
+            "dns4 label of 63 characters",
+            format!("/dns4/{label63}.example/tcp/1"),
+        ),
+        (
+            "dns4 name of 253 characters",
+            format!("/dns4/{name253}/tcp/1"),
+        ),
+        (
+            "dns4 punycode label",
+            "/dns4/xn--bcher-kva.example/tcp/1".into(),
+        ),
+    ];
+    for (comment, network) in valid {
+        s.case(
+            "ADDR-3",
+            &["ADDR_EDGE"],
+            comment,
+            json!({"text": at(&network)}),
+            Intent::Valid,
+        );
+    }
+    let non_canonical: Vec<(&str, String)> = vec![
+        (
+            "ip4 with a leading zero octet 000",
+            "/ip4/127.000.0.1/tcp/1".into(),
+        ),
+        ("ip4 with a leading zero 01", "/ip4/127.0.0.01/tcp/1".into()),
+        ("ip6 uncompressed", "/ip6/2001:db8:0:0:0:0:0:1/tcp/1".into()),
+        ("ip6 with upper-case hex", "/ip6/2001:DB8::1/tcp/1".into()),
+        (
+            "ip6 with a leading zero in a group",
+            "/ip6/2001:0db8::1/tcp/1".into(),
+        ),
+        (
+            "ip6 with :: for a single zero group",
+            "/ip6/2001:db8::1:1:1:1:1/tcp/1".into(),
+        ),
+        (
+            "ip6 compressing the shorter zero run",
+            "/ip6/2001::1:0:0:0:1/tcp/1".into(),
+        ),
+        (
+            "ip6 with an embedded dotted IPv4 (::1.2.3.4)",
+            "/ip6/::1.2.3.4/tcp/1".into(),
+        ),
+        (
+            "tcp port with a leading zero",
+            "/ip4/127.0.0.1/tcp/04006".into(),
+        ),
+        (
+            "tcp port with a plus sign",
+            "/ip4/127.0.0.1/tcp/+4006".into(),
+        ),
+        (
+            "/ipfs/ alias for /p2p/",
+            format!("/ip4/127.0.0.1/tcp/1/ipfs/{peer}/ipel/{log}"),
+        ),
+        (
+            "peer part with a trailing slash",
+            format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}//ipel/{log}"),
+        ),
+        (
+            "an empty component",
+            format!("/ip4/127.0.0.1//tcp/1/p2p/{peer}/ipel/{log}"),
+        ),
+    ];
+    for (comment, network) in non_canonical {
+        let text = if network.contains("/ipel/") {
+            network
+        } else {
+            at(&network)
+        };
+        s.case(
+            "ADDR-4",
+            &["NON_CANONICAL_ADDR"],
+            comment,
+            json!({"text": text}),
+            Intent::Invalid(E::AddrInvalid),
+        );
+    }
+    let outside: Vec<(&str, String)> = vec![
+        ("ip4 with three numbers", "/ip4/127.0.1/tcp/1".into()),
+        ("ip4 number 256", "/ip4/256.0.0.1/tcp/1".into()),
+        ("tcp port 65536", "/ip4/127.0.0.1/tcp/65536".into()),
+        (
+            "ip6 IPv4-mapped, dotted",
+            "/ip6/::ffff:1.2.3.4/tcp/1".into(),
+        ),
+        (
+            "ip6 IPv4-mapped, in hex",
+            "/ip6/::ffff:102:304/tcp/1".into(),
+        ),
+        ("ip6 with a zone", "/ip6/fe80::1%eth0/tcp/1".into()),
+        (
+            "dns4 name with an upper-case letter",
+            "/dns4/Example.org/tcp/1".into(),
+        ),
+        (
+            "dns4 name with a trailing dot",
+            "/dns4/example.org./tcp/1".into(),
+        ),
+        (
+            "dns4 label starting with '-'",
+            "/dns4/-a.example/tcp/1".into(),
+        ),
+        (
+            "dns4 label ending with '-'",
+            "/dns4/a-.example/tcp/1".into(),
+        ),
+        (
+            "dns4 label with '_'",
+            "/dns4/_dnsaddr.example.org/tcp/1".into(),
+        ),
+        ("dns4 empty label", "/dns4/a..example/tcp/1".into()),
+        (
+            "dns4 label of 64 characters",
+            format!("/dns4/{}.example/tcp/1", "a".repeat(64)),
+        ),
+        (
+            "dns4 name of 254 characters",
+            format!("/dns4/{name253}a/tcp/1"),
+        ),
+        (
+            "dnsaddr name with a non-ASCII letter",
+            "/dnsaddr/exämple.org".into(),
+        ),
+        ("host without a transport", "/ip4/127.0.0.1".into()),
+        ("udp without quic-v1", "/ip4/127.0.0.1/udp/1".into()),
+        (
+            "quic (draft), not quic-v1",
+            "/ip4/127.0.0.1/udp/1/quic".into(),
+        ),
+        ("quic-v1 over tcp", "/ip4/127.0.0.1/tcp/1/quic-v1".into()),
+        (
+            "tls, a protocol outside the subset",
+            "/ip4/127.0.0.1/tcp/1/tls/ws".into(),
+        ),
+        ("transport before host", "/tcp/1/ip4/127.0.0.1".into()),
+        ("dnsaddr with a port", "/dnsaddr/example.org/tcp/1".into()),
+        ("ws without tcp", "/ip4/127.0.0.1/ws".into()),
+        ("two hosts", "/ip4/127.0.0.1/ip4/127.0.0.2/tcp/1".into()),
+        (
+            "a relay address (p2p-circuit)",
+            format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}/p2p-circuit"),
+        ),
+        ("two /p2p/ components", format!("/p2p/{peer}")),
+        ("memory transport", "/memory/1".into()),
+    ];
+    for (comment, network) in outside {
+        s.case(
+            "ADDR-3",
+            &["UNSUPPORTED_MULTIADDR"],
+            comment,
+            json!({"text": at(&network)}),
+            Intent::Invalid(E::AddrInvalid),
+        );
+    }
 }
 
 fn key_sets(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
@@ -401,6 +607,21 @@ fn notes(s: &mut SuiteBuilder) {
         "MALFORMED_ADDR",
         "MISSING_CHECK",
         "A log address that breaks ADDR-2.",
+    );
+    s.note(
+        "ADDR_EDGE",
+        "EDGE_CASE",
+        "A peer multiaddr at an edge of ADDR-3: a value's bound or a form that is easy to reject.",
+    );
+    s.note(
+        "NON_CANONICAL_ADDR",
+        "MALLEABILITY",
+        "A spelling multiaddr parsers accept that is not the address's one text (ADDR-4).",
+    );
+    s.note(
+        "UNSUPPORTED_MULTIADDR",
+        "MISSING_CHECK",
+        "A multiaddr, protocol or value outside the subset ADDR-3 accepts.",
     );
     s.note(
         "NON_CANONICAL",

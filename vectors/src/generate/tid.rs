@@ -12,9 +12,6 @@ use crate::format::SuiteFile;
 
 /// Every base [TID-7] requires decoders to accept, with its name.
 pub const ACCEPTED_BASES: &[(Base, &str)] = &[
-    (Base::Base2, "base2"),
-    (Base::Base8, "base8"),
-    (Base::Base10, "base10"),
     (Base::Base16Lower, "base16"),
     (Base::Base16Upper, "base16upper"),
     (Base::Base32Lower, "base32"),
@@ -25,15 +22,22 @@ pub const ACCEPTED_BASES: &[(Base, &str)] = &[
     (Base::Base32HexUpper, "base32hexupper"),
     (Base::Base32HexPadLower, "base32hexpad"),
     (Base::Base32HexPadUpper, "base32hexpadupper"),
-    (Base::Base32Z, "base32z"),
-    (Base::Base36Lower, "base36"),
-    (Base::Base36Upper, "base36upper"),
-    (Base::Base58Flickr, "base58flickr"),
     (Base::Base58Btc, "base58btc"),
     (Base::Base64, "base64"),
     (Base::Base64Pad, "base64pad"),
     (Base::Base64Url, "base64url"),
     (Base::Base64UrlPad, "base64urlpad"),
+];
+
+/// Multibases [TID-7] rejects since spec 0.2.0, with their names.
+pub const DROPPED_BASES: &[(Base, &str)] = &[
+    (Base::Base2, "base2"),
+    (Base::Base8, "base8"),
+    (Base::Base10, "base10"),
+    (Base::Base32Z, "base32z"),
+    (Base::Base36Lower, "base36"),
+    (Base::Base36Upper, "base36upper"),
+    (Base::Base58Flickr, "base58flickr"),
     (Base::Base45, "base45"),
     (Base::Base256Emoji, "base256emoji"),
 ];
@@ -92,6 +96,7 @@ pub fn generate() -> Result<SuiteFile, String> {
             Intent::Valid,
         );
     }
+    multibase_edges(&mut s, &raw);
     let b32 = |bytes: &[u8]| multibase::encode(Base::Base32Lower, bytes);
     let invalid_text: &[(&str, &[&str], &str, String, E)] = &[
         (
@@ -141,13 +146,6 @@ pub fn generate() -> Result<SuiteFile, String> {
             &["NON_CANONICAL_TEXT"],
             "base32 prefix 'b' with upper-case letters",
             format!("b{}", raw.to_string()[1..].to_uppercase()),
-            E::TidBadMultibase,
-        ),
-        (
-            "TID-9",
-            &["NON_CANONICAL_TEXT"],
-            "base45 with lower-case letters",
-            format!("R{}", raw.to_string_in(Base::Base45)[1..].to_lowercase()),
             E::TidBadMultibase,
         ),
         (
@@ -367,6 +365,290 @@ pub fn generate() -> Result<SuiteFile, String> {
     s.finish()
 }
 
+/// The edges of [TID-7] and [TID-9]: padding lengths, base58btc leading zeros, bases no longer
+/// accepted, and every non-canonical spelling of the accepted bases.
+fn multibase_edges(s: &mut SuiteBuilder, raw: &ThreadId) {
+    let mut rng = s.rng("multibase-edges");
+    // Binary lengths 18 to 22 leave every remainder mod 5 (base32 padding of 3, 1, 0, 6 and 4
+    // characters) and 18 to 20 every remainder mod 3 (base64 padding of 0, 2 and 1).
+    for len in 16..=20 {
+        let tid = random_tid(Variant::Raw, len, &mut rng);
+        for (base, name) in [
+            (Base::Base32PadLower, "base32pad"),
+            (Base::Base32HexPadUpper, "base32hexpadupper"),
+            (Base::Base64Pad, "base64pad"),
+            (Base::Base64UrlPad, "base64urlpad"),
+        ] {
+            if len > 18 && matches!(base, Base::Base64Pad | Base::Base64UrlPad) {
+                continue;
+            }
+            let text = tid.to_string_in(base);
+            let pad = text.len() - text.trim_end_matches('=').len();
+            s.case(
+                "TID-7",
+                &["PADDING"],
+                &format!("{} bytes in {name}: {pad} padding characters", len + 2),
+                json!({"text": text}),
+                Intent::Valid,
+            );
+        }
+    }
+    let zeros = ThreadId::from_parts(Variant::AccessControlled, &[0; 32]).expect("32 bytes");
+    s.case(
+        "TID-7",
+        &["BASE58_ZEROS"],
+        "base58btc of a random part of 32 zero bytes (zero bytes inside the number)",
+        json!({"text": zeros.to_string_in(Base::Base58Btc)}),
+        Intent::Valid,
+    );
+    let b58 = raw.to_string_in(Base::Base58Btc);
+    let leading: &[(&str, String, E)] = &[
+        (
+            "base58btc with one extra leading '1': a leading 00 byte, so version 0",
+            format!("z1{}", &b58[1..]),
+            E::TidUnknownVersion,
+        ),
+        (
+            "base58btc '1' alone is the byte 00: version 0",
+            "z1".into(),
+            E::TidUnknownVersion,
+        ),
+        (
+            "base58btc '11' is 00 00: version 0",
+            "z11".into(),
+            E::TidUnknownVersion,
+        ),
+        (
+            "base58btc prefix alone: no bytes",
+            "z".into(),
+            E::TidBadVarint,
+        ),
+    ];
+    for (comment, text, code) in leading {
+        s.case(
+            "TID-7",
+            &["BASE58_ZEROS"],
+            comment,
+            json!({"text": text}),
+            Intent::Invalid(*code),
+        );
+    }
+    for (base, name) in DROPPED_BASES {
+        s.case(
+            "TID-7",
+            &["UNSUPPORTED_BASE"],
+            &format!("{name} is a multibase, but not one TID-7 accepts"),
+            json!({"text": raw.to_string_in(*base)}),
+            Intent::Invalid(E::TidBadMultibase),
+        );
+    }
+    let tid19 = ThreadId::from_parts(Variant::Raw, &[0x5a; 19]).expect("19 bytes");
+    let enc = |base: Base| tid19.to_string_in(base);
+    let b32pad = enc(Base::Base32PadLower); // 21 bytes: 6 padding characters
+    let b64pad = enc(Base::Base64Pad); // 21 bytes: no padding
+    let b64pad_raw = raw.to_string_in(Base::Base64Pad); // 34 bytes: 2 padding characters
+    let b32padupper_raw = raw.to_string_in(Base::Base32HexPadUpper); // 34 bytes: 1 padding
+    let half = ThreadId::from_parts(Variant::Raw, &[0x5a; 16]).expect("16 bytes");
+    let half_b32pad = half.to_string_in(Base::Base32PadLower);
+    let non_canonical: Vec<(&str, String)> = vec![
+        (
+            "base32pad with its padding removed",
+            b32pad.trim_end_matches('=').to_string(),
+        ),
+        (
+            "base32pad with one padding character too few",
+            b32pad[..b32pad.len() - 1].to_string(),
+        ),
+        (
+            "base32pad with one padding character too many",
+            format!("{b32pad}="),
+        ),
+        (
+            "base32pad with a whole extra block of padding",
+            format!("{b32pad}========"),
+        ),
+        (
+            "base32hexpadupper with its single padding character removed",
+            b32padupper_raw.trim_end_matches('=').to_string(),
+        ),
+        (
+            "base32pad: two padded encodings concatenated",
+            format!("{half_b32pad}{}", &b32pad[1..]),
+        ),
+        (
+            "base64pad with one of its two padding characters removed",
+            b64pad_raw[..b64pad_raw.len() - 1].to_string(),
+        ),
+        (
+            "base64pad with padding added where none is due",
+            format!("{b64pad}===="),
+        ),
+        (
+            "base64 (unpadded) with padding",
+            format!("{}==", raw.to_string_in(Base::Base64)),
+        ),
+        (
+            "base32 (unpadded) with padding",
+            format!("{}=", raw.to_string_in(Base::Base32Lower)),
+        ),
+        (
+            "base64urlpad with its padding removed",
+            raw.to_string_in(Base::Base64UrlPad)
+                .trim_end_matches('=')
+                .to_string(),
+        ),
+        (
+            "base32 with non-zero trailing bits",
+            set_low_bit(&raw.to_string_in(Base::Base32Lower), B32),
+        ),
+        (
+            "base32pad with non-zero trailing bits",
+            set_low_bit(&b32pad, B32),
+        ),
+        (
+            "base32hex with non-zero trailing bits",
+            set_low_bit(&raw.to_string_in(Base::Base32HexLower), B32HEX),
+        ),
+        (
+            "base64 with non-zero trailing bits",
+            set_low_bit(&raw.to_string_in(Base::Base64), B64),
+        ),
+        (
+            "base64pad with non-zero trailing bits",
+            set_low_bit(&b64pad_raw, B64),
+        ),
+        (
+            "base64url with non-zero trailing bits",
+            set_low_bit(&raw.to_string_in(Base::Base64Url), B64URL),
+        ),
+        (
+            "base32 with a length no byte string encodes to (54 characters)",
+            raw.to_string()[..55].to_string(),
+        ),
+        (
+            "base16 with an odd number of digits",
+            raw.to_string_in(Base::Base16Lower)[..68].to_string(),
+        ),
+        (
+            "base64 with a length no byte string encodes to (45 characters)",
+            raw.to_string_in(Base::Base64)[..46].to_string(),
+        ),
+        (
+            "base16upper with lower-case letters",
+            format!(
+                "F{}",
+                raw.to_string_in(Base::Base16Upper)[1..].to_lowercase()
+            ),
+        ),
+        (
+            "base32upper with lower-case letters",
+            format!(
+                "B{}",
+                raw.to_string_in(Base::Base32Upper)[1..].to_lowercase()
+            ),
+        ),
+        (
+            "base32pad with upper-case letters",
+            format!("c{}", b32pad[1..].to_uppercase()),
+        ),
+        (
+            "base32padupper with lower-case letters",
+            format!("C{}", enc(Base::Base32PadUpper)[1..].to_lowercase()),
+        ),
+        (
+            "base32hex with upper-case letters",
+            format!(
+                "v{}",
+                raw.to_string_in(Base::Base32HexLower)[1..].to_uppercase()
+            ),
+        ),
+        (
+            "base32hexupper with lower-case letters",
+            format!(
+                "V{}",
+                raw.to_string_in(Base::Base32HexUpper)[1..].to_lowercase()
+            ),
+        ),
+        (
+            "base32hexpad with upper-case letters",
+            format!(
+                "t{}",
+                raw.to_string_in(Base::Base32HexPadLower)[1..].to_uppercase()
+            ),
+        ),
+        (
+            "base32hexpadupper with lower-case letters",
+            format!("T{}", b32padupper_raw[1..].to_lowercase()),
+        ),
+    ];
+    for (comment, text) in non_canonical {
+        s.case(
+            "TID-9",
+            &["NON_CANONICAL_TEXT"],
+            comment,
+            json!({"text": text}),
+            Intent::Invalid(E::TidBadMultibase),
+        );
+    }
+    let m = raw.to_string_in(Base::Base64);
+    let u = raw.to_string_in(Base::Base64Url);
+    let bad_chars: Vec<(&str, String)> = vec![
+        (
+            "base64 with '-', a base64url character",
+            format!("{}-{}", &m[..5], &m[6..]),
+        ),
+        (
+            "base64url with '+', a base64 character",
+            format!("{}+{}", &u[..5], &u[6..]),
+        ),
+        (
+            "base64url with '/', a base64 character",
+            format!("{}/{}", &u[..5], &u[6..]),
+        ),
+        (
+            "base58btc with 'l', outside the alphabet",
+            format!("{}l{}", &b58[..5], &b58[6..]),
+        ),
+        (
+            "base32hex with 'w', outside the alphabet",
+            format!(
+                "{}w{}",
+                &raw.to_string_in(Base::Base32HexLower)[..5],
+                &raw.to_string_in(Base::Base32HexLower)[6..]
+            ),
+        ),
+        (
+            "base32pad with '=' inside the data",
+            format!("{}={}", &b32pad[..5], &b32pad[6..]),
+        ),
+    ];
+    for (comment, text) in bad_chars {
+        s.case(
+            "TID-7",
+            &["BAD_MULTIBASE"],
+            comment,
+            json!({"text": text}),
+            Intent::Invalid(E::TidBadMultibase),
+        );
+    }
+}
+
+const B32: &str = "abcdefghijklmnopqrstuvwxyz234567";
+const B32HEX: &str = "0123456789abcdefghijklmnopqrstuv";
+const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Sets the lowest bit of the last data character (before any padding), which an encoder always
+/// leaves zero when the last character carries spare bits.
+fn set_low_bit(text: &str, alphabet: &str) -> String {
+    let data = text.trim_end_matches('=');
+    let pad = &text[data.len()..];
+    let last = data.chars().last().expect("non-empty");
+    let index = alphabet.find(last).expect("a character of the alphabet");
+    let next = alphabet.as_bytes()[index | 1] as char;
+    format!("{}{next}{pad}", &data[..data.len() - 1])
+}
+
 /// Upper-cases every other letter.
 fn mixed_case(text: &str) -> String {
     text.chars()
@@ -407,6 +689,21 @@ fn notes(s: &mut SuiteBuilder) {
         "BAD_MULTIBASE",
         "MISSING_CHECK",
         "Text that is not a multibase string this protocol accepts.",
+    );
+    s.note(
+        "UNSUPPORTED_BASE",
+        "MISSING_CHECK",
+        "A multibase outside TID-7's set (RFC 4648 bases and base58btc): decoders must reject it.",
+    );
+    s.note(
+        "PADDING",
+        "EDGE_CASE",
+        "A padded base at each length remainder: exactly the padding RFC 4648 prescribes.",
+    );
+    s.note(
+        "BASE58_ZEROS",
+        "EDGE_CASE",
+        "base58btc writes each leading zero byte as one leading '1'; zero bytes elsewhere are digits.",
     );
     s.note(
         "NON_CANONICAL_TEXT",

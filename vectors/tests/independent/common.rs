@@ -149,3 +149,88 @@ pub(crate) fn log_text(bytes: &[u8]) -> Result<String, String> {
         Err("LOG_ID_INVALID".into())
     }
 }
+
+/// Decodes a Thread ID text by the multibase rules of [TID-7] and [TID-9], written out by hand:
+/// the RFC 4648 bases with their padding, and base58btc. Any failure is TID_BAD_MULTIBASE.
+pub(crate) fn decode_tid_text(text: &str) -> Result<Vec<u8>, &'static str> {
+    const B32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const B32HEX: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+    const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const B58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    const BAD: &str = "TID_BAD_MULTIBASE";
+    let mut chars = text.chars();
+    let prefix = chars.next().ok_or(BAD)?;
+    let rest = chars.as_str();
+    let lower = |a: &str| a.to_ascii_lowercase();
+    // (alphabet, bits per character, padding block)
+    let (alphabet, bits, block): (String, u32, usize) = match prefix {
+        'f' => ("0123456789abcdef".into(), 4, 0),
+        'F' => ("0123456789ABCDEF".into(), 4, 0),
+        'b' => (lower(B32), 5, 0),
+        'B' => (B32.into(), 5, 0),
+        'c' => (lower(B32), 5, 8),
+        'C' => (B32.into(), 5, 8),
+        'v' => (lower(B32HEX), 5, 0),
+        'V' => (B32HEX.into(), 5, 0),
+        't' => (lower(B32HEX), 5, 8),
+        'T' => (B32HEX.into(), 5, 8),
+        'm' => (B64.into(), 6, 0),
+        'M' => (B64.into(), 6, 4),
+        'u' => (B64URL.into(), 6, 0),
+        'U' => (B64URL.into(), 6, 4),
+        'z' => {
+            // Leading '1's are zero bytes; the rest is a big-endian base-58 number.
+            let zeros = rest.chars().take_while(|&c| c == '1').count();
+            let mut number: Vec<u8> = Vec::new(); // little-endian base-256 digits
+            for c in rest.chars().skip(zeros) {
+                let mut carry = B58.find(c).ok_or(BAD)? as u32;
+                for byte in number.iter_mut() {
+                    carry += u32::from(*byte) * 58;
+                    *byte = carry as u8;
+                    carry >>= 8;
+                }
+                while carry > 0 {
+                    number.push(carry as u8);
+                    carry >>= 8;
+                }
+            }
+            let mut bytes = vec![0u8; zeros];
+            bytes.extend(number.iter().rev());
+            return Ok(bytes);
+        }
+        _ => return Err(BAD),
+    };
+    let data = if block > 0 {
+        let data = rest.trim_end_matches('=');
+        let chars = data.len();
+        // The padding RFC 4648 prescribes fills the last block, and only that.
+        if !rest.len().is_multiple_of(block)
+            || rest.len() - chars != (block - chars % block) % block
+        {
+            return Err(BAD);
+        }
+        data
+    } else {
+        rest
+    };
+    let mut acc = 0u32;
+    let mut held = 0u32;
+    let mut out = Vec::new();
+    for c in data.chars() {
+        let value = alphabet.find(c).ok_or(BAD)? as u32;
+        acc = (acc << bits) | value;
+        held += bits;
+        if held >= 8 {
+            held -= 8;
+            out.push((acc >> held) as u8);
+            acc &= (1 << held) - 1;
+        }
+    }
+    // Canonical (TID-9): the shortest encoding of out, and the spare bits zero.
+    let expected_chars = (out.len() * 8).div_ceil(bits as usize);
+    if data.len() != expected_chars || acc != 0 {
+        return Err(BAD);
+    }
+    Ok(out)
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use ipld_core::ipld::Ipld;
 use serde_json::Value;
 
-use crate::common::{LOG_ID_PREFIX, base58, cases, hex_of, load};
+use crate::common::{LOG_ID_PREFIX, base58, cases, hex_of, load, valid_peer_text};
 
 /// RFC 8032 §7.1 TEST 1–3: (secret key, public key) as published.
 pub(crate) const RFC8032: &[(&str, &str)] = &[
@@ -80,4 +80,133 @@ fn keys_vectors_agree_with_rfc8032_and_hand_encodings() {
         }
     }
     assert_eq!(rfc_seen, 3);
+}
+
+/// [ADDR-1] to [ADDR-4] by hand: the grammar of [ADDR-3] over the text's components, each value
+/// checked for its one spelling (IPv6 re-formatted by RFC 5952 here, not by the std `Display`).
+fn decode_log_addr(text: &str) -> Result<(String, String, String), &'static str> {
+    const BAD: &str = "ADDR_INVALID";
+    let (peer_part, log) = text.rsplit_once("/ipel/").ok_or(BAD)?;
+    if log.contains('/') || !valid_peer_text(log) {
+        return Err(BAD);
+    }
+    let parts: Vec<&str> = peer_part.split('/').collect();
+    let (first, rest) = parts.split_first().ok_or(BAD)?;
+    if !first.is_empty() {
+        return Err(BAD);
+    }
+    let (peer, network) = match rest {
+        [network @ .., "p2p", peer] => (*peer, network),
+        _ => return Err(BAD),
+    };
+    if !valid_peer_text(peer) {
+        return Err(BAD);
+    }
+    let host = |proto: &str, value: &str| match proto {
+        "ip4" => ip4_ok(value),
+        "ip6" => ip6_ok(value),
+        "dns" | "dns4" | "dns6" => name_ok(value),
+        _ => false,
+    };
+    let ok = match network {
+        [] => true,
+        ["dnsaddr", name] => name_ok(name),
+        [h, v, "tcp", port] => host(h, v) && port_ok(port),
+        [h, v, "tcp", port, "ws" | "wss"] => host(h, v) && port_ok(port),
+        [h, v, "udp", port, "quic-v1"] => host(h, v) && port_ok(port),
+        _ => false,
+    };
+    if !ok {
+        return Err(BAD);
+    }
+    Ok((peer.to_string(), log.to_string(), peer_part.to_string()))
+}
+
+fn decimal_ok(text: &str, max: u32) -> bool {
+    !text.is_empty()
+        && text.len() <= 5
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'))
+        && text.parse::<u32>().is_ok_and(|n| n <= max)
+}
+
+fn port_ok(text: &str) -> bool {
+    decimal_ok(text, 65535)
+}
+
+fn ip4_ok(text: &str) -> bool {
+    let octets: Vec<&str> = text.split('.').collect();
+    octets.len() == 4 && octets.iter().all(|o| decimal_ok(o, 255))
+}
+
+fn ip6_ok(text: &str) -> bool {
+    let Ok(ip) = text.parse::<std::net::Ipv6Addr>() else {
+        return false;
+    };
+    let g = ip.segments();
+    if g[..6] == [0, 0, 0, 0, 0, 0xffff] {
+        return false; // IPv4-mapped: written with /ip4/
+    }
+    // RFC 5952 §4: the first longest run of two or more zero groups becomes "::".
+    let (mut best, mut best_len, mut i) = (0, 0, 0);
+    while i < 8 {
+        let start = i;
+        while i < 8 && g[i] == 0 {
+            i += 1;
+        }
+        if i - start > best_len {
+            (best, best_len) = (start, i - start);
+        }
+        i += 1;
+    }
+    let hex = |s: &[u16]| {
+        s.iter()
+            .map(|x| format!("{x:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let canonical = if best_len >= 2 {
+        format!("{}::{}", hex(&g[..best]), hex(&g[best + best_len..]))
+    } else {
+        hex(&g)
+    };
+    canonical == text
+}
+
+fn name_ok(name: &str) -> bool {
+    (1..=253).contains(&name.len())
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+#[test]
+fn log_addr_vectors_agree_with_a_hand_parser_of_the_subset() {
+    let mut checked = 0;
+    for (op, inputs, case) in cases(&load("keys")) {
+        if op != "logAddr.decode" {
+            continue;
+        }
+        let text = inputs["text"].as_str().unwrap();
+        let got = decode_log_addr(text);
+        match case["errorCode"].as_str() {
+            Some(code) => assert_eq!(got.err(), Some(code), "tcId {}", case["tcId"]),
+            None => {
+                let (peer, log, peer_addr) =
+                    got.unwrap_or_else(|e| panic!("tcId {}: {e}", case["tcId"]));
+                let expected = &case["expected"];
+                assert_eq!(expected["peer"], peer.as_str());
+                assert_eq!(expected["log"], log.as_str());
+                assert_eq!(expected["peerAddr"], peer_addr.as_str());
+                assert_eq!(expected["text"], text, "the one text is the input [ADDR-4]");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 50);
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::common::{base32, cases, hex_of, load, parse_tid};
+use crate::common::{base32, cases, decode_tid_text, hex_of, load, parse_tid};
 
 fn outcome_code(case: &Value) -> Option<&str> {
     case["errorCode"].as_str()
@@ -42,14 +42,25 @@ fn tid_vectors_agree_with_a_hand_parser_and_hand_base32() {
                 let want = [&[1u8, code][..], &hex_of(&inputs["random"])].concat();
                 assert_eq!(hex_of(&expected["bytes"]), want);
             }
-            "tid.decode"
-                if inputs["text"].as_str().unwrap().starts_with('b')
-                    && case["result"] == "valid" =>
-            {
-                assert_eq!(
-                    inputs["text"], expected["text"],
-                    "base32 input is already canonical"
-                );
+            "tid.decode" => {
+                // [TID-7], [TID-9] by hand, then the binary rules.
+                let got = decode_tid_text(inputs["text"].as_str().unwrap())
+                    .and_then(|bytes| parse_tid(&bytes).map(|_| bytes));
+                match outcome_code(&case) {
+                    Some(code) => assert_eq!(got.err(), Some(code), "tcId {}", case["tcId"]),
+                    None => assert_eq!(
+                        got.as_deref().ok(),
+                        Some(hex_of(&expected["bytes"]).as_slice()),
+                        "tcId {}",
+                        case["tcId"]
+                    ),
+                }
+                if inputs["text"].as_str().unwrap().starts_with('b') && case["result"] == "valid" {
+                    assert_eq!(
+                        inputs["text"], expected["text"],
+                        "base32 input is already canonical"
+                    );
+                }
             }
             _ => {}
         }
