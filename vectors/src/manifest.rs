@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! threads-vectors
-//! spec 0.1.0
-//! suites 0.1.0
+//! spec 0.2.0
+//! suites 0.2.0
 //! <sha256 hex>  <path>
 //! ...
 //!

@@ -120,7 +120,8 @@ fn verify_rejects_a_changed_listing_and_another_key() {
     let manifest_path = dir.join("MANIFEST");
     let original = std::fs::read_to_string(&manifest_path).unwrap();
     // Change one hex digit of the first digest in the signed text: the signature must fail first.
-    let pos = original.find("suites 0.1.0\n").unwrap() + "suites 0.1.0\n".len();
+    let suites = format!("suites {}\n", threads_vectors::format::SUITES_VERSION);
+    let pos = original.find(&suites).unwrap() + suites.len();
     let mut bytes = original.clone().into_bytes();
     bytes[pos] = if bytes[pos] == b'0' { b'1' } else { b'0' };
     let changed = String::from_utf8(bytes).unwrap();
