@@ -44,6 +44,7 @@ mod broadcast;
 mod event;
 mod fold;
 mod query;
+mod reducer;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -55,6 +56,7 @@ pub use event::{
 };
 pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
 pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
+pub use reducer::{DB_VIEW, Reducer};
 pub use value::{Document, Kind, MAX_DEPTH, MAX_SAFE_INTEGER, Value};
 
 use std::collections::{BTreeMap, BTreeSet};
