@@ -10,6 +10,7 @@ use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::event::{DbEvent, Op, Schema};
+use super::reducer::RowKey;
 use super::value::{Document, Value};
 use crate::block;
 use crate::error::{Error, ErrorCode, Result};
@@ -301,6 +302,9 @@ pub struct DbView {
     checkpoints: BTreeMap<OrderKey, State>,
     /// Events applied again because an event arrived out of order: what late arrivals cost.
     refolded: u64,
+    /// The rows the events applied since the last [`crate::db::Reducer::take_rows`] may have
+    /// changed: each op's target and its rejection row.
+    touched: BTreeSet<RowKey>,
 }
 
 impl DbView {
@@ -329,6 +333,8 @@ impl DbView {
             Ok(None) => return false,
             Err(error) => {
                 self.malformed.insert(record.cid, error);
+                self.touched
+                    .insert(RowKey::Rejected(record.cid.to_bytes(), None));
                 return true;
             }
         };
@@ -355,6 +361,7 @@ impl DbView {
     fn apply_last(&mut self, key: &OrderKey) {
         if let Some((cid, event)) = self.events.get(key) {
             self.state.apply(cid, event);
+            touch_event(&mut self.touched, cid, event);
         }
         if self.events.len().is_multiple_of(CHECKPOINT_EVERY) {
             self.checkpoints.insert(key.clone(), self.state.clone());
@@ -385,6 +392,9 @@ impl DbView {
         for key in pending {
             if let Some((cid, event)) = self.events.get(&key) {
                 self.state.apply(cid, event);
+                // The state before this event may have differed only where the events from the
+                // checkpoint on touch it, so marking theirs covers every changed row.
+                touch_event(&mut self.touched, cid, event);
                 self.refolded += 1;
             }
             position += 1;
@@ -392,6 +402,36 @@ impl DbView {
                 self.checkpoints.insert(key, self.state.clone());
             }
         }
+    }
+
+    pub(super) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// How many records were offered, database events or not: the fold position.
+    pub(super) fn offered(&self) -> u64 {
+        self.seen.len() as u64
+    }
+
+    /// The code of one rejection, if the view records it [DB-14].
+    pub(super) fn rejection(&self, cid: &[u8], op: Option<u32>) -> Option<ErrorCode> {
+        match op {
+            None => {
+                let cid = Cid::try_from(cid).ok()?;
+                self.malformed
+                    .contains_key(&cid)
+                    .then_some(ErrorCode::DbMalformed)
+            }
+            Some(i) => self.state.rejected.get(&(cid.to_vec(), i)).copied(),
+        }
+    }
+
+    pub(super) fn touch(&mut self, rows: impl IntoIterator<Item = RowKey>) {
+        self.touched.extend(rows);
+    }
+
+    pub(super) fn take_touched(&mut self) -> BTreeSet<RowKey> {
+        std::mem::take(&mut self.touched)
     }
 
     /// How many events were applied again because others arrived out of order (8.9): at most
@@ -475,6 +515,21 @@ impl DbView {
     /// The view CID [DB-15].
     pub fn cid(&self) -> Cid {
         block::cid_of(&self.to_bytes())
+    }
+}
+
+/// Marks the rows `event` may change: each op's target and its rejection row [DB-12], [DB-14].
+fn touch_event(touched: &mut BTreeSet<RowKey>, cid: &Cid, event: &DbEvent) {
+    for (index, op) in event.ops.iter().enumerate() {
+        touched.insert(match op {
+            Op::Collection { name, .. } => RowKey::Collection(name.clone()),
+            Op::Create { coll, id, .. } | Op::Save { coll, id, .. } | Op::Delete { coll, id } => {
+                RowKey::Doc(coll.clone(), id.clone())
+            }
+            Op::Put { key, .. } | Op::Del { key } => RowKey::Key(key.clone()),
+        });
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        touched.insert(RowKey::Rejected(cid.to_bytes(), Some(index)));
     }
 }
 

@@ -4,8 +4,10 @@
 //!
 //! Read as the paper's Figure 7: [`Database`] is the dispatcher. Local writes (its [`Kv`] and
 //! [`Docs`] handles) become events appended through the sync [`Peer`]; every event the peer
-//! holds and the ACL lets through ([`Peer::read`], [DB-13]) is folded into one [`DbView`]; nothing
-//! else writes view state. After each fold the [`Broadcaster`] queues every committed change, in
+//! stores and the ACL lets through ([`Peer::read`], [DB-13]) is folded by a [`Reducer`] (the
+//! [`DbView`]) that the peer runs inside the store write of the record ([`Store::commit`]), so
+//! the event and the view change are stored together or not at all; nothing else writes view
+//! state. After each fold the [`Broadcaster`] queues every committed change, in
 //! order, for each subscriber. Sans-IO: time is an argument, and there is no clock, RNG or I/O.
 //!
 //! ```
@@ -44,6 +46,7 @@ mod broadcast;
 mod event;
 mod fold;
 mod query;
+mod reducer;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -55,9 +58,8 @@ pub use event::{
 };
 pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
 pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
+pub use reducer::{DB_VIEW, Reducer};
 pub use value::{Document, Kind, MAX_DEPTH, MAX_SAFE_INTEGER, Value};
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use cid::Cid;
 use rand_core::CryptoRng;
@@ -65,7 +67,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::id::{LogId, ThreadId};
+use crate::id::ThreadId;
 use crate::store::Store;
 use crate::sync::Peer;
 
@@ -74,29 +76,38 @@ pub(crate) fn malformed(detail: impl Into<String>) -> Error {
 }
 
 /// The dispatcher of one thread's database [DB-11], [DB-13]: turns local calls into events
-/// appended through a [`Peer`] and folds every event the peer lets the application read.
+/// appended through a [`Peer`], and reads the [`DbView`] the peer keeps as a registered
+/// [`Reducer`]: the peer folds every record it stores into the view and writes the view's rows in
+/// the same store write as the records ([`Store::commit`]), so nothing but that one transaction
+/// writes view state. Subscribers are told after the commit.
 #[derive(Debug, Clone)]
 pub struct Database {
     thread: ThreadId,
-    view: DbView,
-    /// The record CIDs folded into `view`.
-    folded: BTreeSet<Cid>,
-    /// The peer's heads at the last refresh: new records, ACL changes and deletes all arrive as
-    /// records, so unchanged heads mean an unchanged set [DB-13].
-    heads: Option<BTreeMap<LogId, (Option<Cid>, u64)>>,
+    /// The view as subscribers last saw it; kept only while there are subscribers.
+    published: Option<DbView>,
     broadcaster: Broadcaster,
 }
 
 impl Database {
-    /// An empty database for `thread`; call [`Database::refresh`] to fold what the peer holds.
+    /// A database for `thread`; the first [`Database::refresh`] registers its view with the peer.
     pub fn new(thread: ThreadId) -> Database {
         Database {
             thread,
-            view: DbView::new(),
-            folded: BTreeSet::new(),
-            heads: None,
+            published: None,
             broadcaster: Broadcaster::default(),
         }
+    }
+
+    /// A database for `thread`, its view registered with `peer` at once: folded from the events
+    /// the peer holds and checked against the rows its store holds for it (STORE_CORRUPT if they
+    /// differ), or stored [DB-11], [SYNC-13].
+    pub fn open<R: CryptoRng, S: Store>(
+        peer: &mut Peer<R, S>,
+        thread: ThreadId,
+    ) -> Result<Database> {
+        let mut db = Database::new(thread);
+        db.refresh(peer)?;
+        Ok(db)
     }
 
     /// The thread.
@@ -104,49 +115,43 @@ impl Database {
         &self.thread
     }
 
-    /// The current view [DB-11].
-    pub fn view(&self) -> &DbView {
-        &self.view
+    /// The current view [DB-11]: the one `peer` keeps. KEY_UNAVAILABLE until the view is
+    /// registered ([`Database::open`], [`Database::refresh`]).
+    pub fn view<'p, R: CryptoRng, S: Store>(&self, peer: &'p Peer<R, S>) -> Result<&'p DbView> {
+        peer.reducer(&self.thread, DB_VIEW)
+            .and_then(|r| r.as_any().downcast_ref::<DbView>())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::KeyUnavailable,
+                    format!("no database view is registered for thread {}", self.thread),
+                )
+            })
     }
 
-    /// Folds every event `peer` lets the application read [DB-13] and queues the changes for
-    /// subscribers. New events are added to the fold; if the ACL withdrew an event already folded
-    /// (a revocation, a delete), the view is computed again from the whole set [DB-11].
-    /// KEY_UNAVAILABLE for a follower [VERIFY-2].
-    pub fn refresh<R: CryptoRng, S: Store>(&mut self, peer: &Peer<R, S>) -> Result<()> {
-        let heads = peer.heads(&self.thread)?;
-        if self.heads.as_ref() == Some(&heads) {
+    /// Registers the view with `peer` if it is not yet [DB-13], then queues for subscribers every
+    /// change committed since the last refresh. KEY_UNAVAILABLE for a follower [VERIFY-2];
+    /// STORE_CORRUPT when the stored view differs from the events [SYNC-13].
+    pub fn refresh<R: CryptoRng, S: Store>(&mut self, peer: &mut Peer<R, S>) -> Result<()> {
+        if peer.reducer(&self.thread, DB_VIEW).is_none() {
+            peer.register(&self.thread, Box::new(DbView::new()))?;
+        }
+        if !self.broadcaster.has_subscribers() {
+            self.published = None;
             return Ok(());
         }
-        let records: Vec<DbRecord> = peer
-            .read(&self.thread)?
-            .iter()
-            .map(DbRecord::from)
-            .collect();
-        let held: BTreeSet<Cid> = records.iter().map(|r| r.cid).collect();
-        // Only subscribers need the view as it was.
-        let before = self
-            .broadcaster
-            .has_subscribers()
-            .then(|| self.view.clone());
-        if self.folded.is_subset(&held) {
-            for record in records.iter().filter(|r| !self.folded.contains(&r.cid)) {
-                self.view.insert(record);
-            }
-        } else {
-            self.view = DbView::from_records(&records);
+        let view = self.view(peer)?;
+        let before = self.published.take().unwrap_or_default();
+        if before.offered() != view.offered() || before.cid() != view.cid() {
+            self.broadcaster.publish(&before, view);
         }
-        self.folded = held;
-        self.heads = Some(heads);
-        if let Some(before) = before {
-            self.broadcaster.publish(&before, &self.view);
-        }
+        self.published = Some(view.clone());
         Ok(())
     }
 
     /// Appends one event carrying `ops` at time `now`, after checking each would be applied at
     /// the end of the order [DB-12]: a refused op is returned as its error and nothing is
-    /// appended. The clock is 1 + the highest clock folded [DB-8]. Returns the record CID.
+    /// appended. The clock is 1 + the highest clock folded [DB-8]. The peer stores the record and
+    /// the view rows it changes in one write. Returns the record CID.
     pub fn commit<R: CryptoRng, S: Store>(
         &mut self,
         peer: &mut Peer<R, S>,
@@ -154,8 +159,9 @@ impl Database {
         ops: Vec<Op>,
     ) -> Result<Cid> {
         self.refresh(peer)?;
-        let event = DbEvent::new(self.view.max_clock() + 1, ops)?;
-        self.view.check(&event.ops)?;
+        let view = self.view(peer)?;
+        let event = DbEvent::new(view.max_clock() + 1, ops)?;
+        view.check(&event.ops)?;
         let (_, _, cid) = peer.append(now, &self.thread, &event.to_bytes())?;
         self.refresh(peer)?;
         Ok(cid)
@@ -206,14 +212,22 @@ impl Database {
         }
     }
 
-    /// Runs a query over the view [DB-17], [DB-18]; DB_UNKNOWN_COLLECTION if its collection is not
-    /// declared.
-    pub fn query(&self, query: &Query) -> Result<QueryResult> {
-        Ok(query.run(self.view.collection(&query.coll)?))
+    /// Runs a query over the view `peer` keeps [DB-17], [DB-18]; DB_UNKNOWN_COLLECTION if its
+    /// collection is not declared.
+    pub fn query<R: CryptoRng, S: Store>(
+        &self,
+        peer: &Peer<R, S>,
+        query: &Query,
+    ) -> Result<QueryResult> {
+        Ok(query.run(self.view(peer)?.collection(&query.coll)?))
     }
 
-    /// A new subscriber; it receives every change committed from now on, in order.
-    pub fn subscribe(&mut self) -> SubscriberId {
+    /// A new subscriber; it receives every change committed after the view as `peer` holds it
+    /// now (the empty view if it is not registered yet), in order.
+    pub fn subscribe<R: CryptoRng, S: Store>(&mut self, peer: &Peer<R, S>) -> SubscriberId {
+        if self.published.is_none() {
+            self.published = Some(self.view(peer).cloned().unwrap_or_default());
+        }
         self.broadcaster.subscribe()
     }
 
@@ -244,7 +258,7 @@ impl<R: CryptoRng, S: Store> Kv<'_, R, S> {
     pub fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>> {
         self.db.refresh(self.peer)?;
         self.db
-            .view
+            .view(self.peer)?
             .kv()
             .get(key)
             .map(Value::to_deserialize)
@@ -277,7 +291,7 @@ impl<R: CryptoRng, S: Store> Docs<'_, R, S> {
             return Err(malformed("a document must serialise to a map"));
         };
         let (coll, id) = (self.coll.clone(), id.to_owned());
-        let op = match self.db.view.collection(&coll)?.get(&id) {
+        let op = match self.db.view(self.peer)?.collection(&coll)?.get(&id) {
             Some(old) => Op::Save {
                 coll,
                 id,
@@ -291,7 +305,7 @@ impl<R: CryptoRng, S: Store> Docs<'_, R, S> {
     /// Document `id`, read as `T`.
     pub fn get<T: DeserializeOwned>(&mut self, id: &str) -> Result<Option<T>> {
         self.db.refresh(self.peer)?;
-        let coll = self.db.view.collection(&self.coll)?;
+        let coll = self.db.view(self.peer)?.collection(&self.coll)?;
         coll.get(id)
             .map(|doc| Value::Map(doc.clone()).to_deserialize())
             .transpose()
@@ -311,6 +325,6 @@ impl<R: CryptoRng, S: Store> Docs<'_, R, S> {
     pub fn query(&mut self, mut query: Query) -> Result<QueryResult> {
         self.db.refresh(self.peer)?;
         query.coll = self.coll.clone();
-        self.db.query(&query)
+        self.db.query(self.peer, &query)
     }
 }

@@ -585,7 +585,7 @@ fn kv_and_documents_work_end_to_end_between_two_writers() {
     let (thread, mut peers) = writers(2, 40);
     let (mut a, mut b) = (peers.remove(0), peers.remove(0));
     let (mut da, mut db) = (Database::new(thread.clone()), Database::new(thread.clone()));
-    let sub = db.subscribe();
+    let sub = db.subscribe(&b);
     da.kv(&mut a, 1).put("greeting", &"hello").expect("put");
     let schema = Schema {
         fields: BTreeMap::from([("age".into(), vec![Kind::Integer])]),
@@ -646,8 +646,11 @@ fn kv_and_documents_work_end_to_end_between_two_writers() {
         counter
     );
     Net::new(0).pump(&mut [&mut a, &mut b]).expect("pump");
-    da.refresh(&a).expect("refresh");
-    assert_eq!(da.view().cid(), db.view().cid());
+    da.refresh(&mut a).expect("refresh");
+    assert_eq!(
+        da.view(&a).expect("view").cid(),
+        db.view(&b).expect("view").cid()
+    );
     let found = da
         .docs(&mut a, 7, "people")
         .query(Query::all("people").filter(Filter::cmp("age", Cmp::Gt, 36)))
@@ -702,16 +705,26 @@ fn a_revoked_writers_later_events_are_stored_but_never_applied() {
         .pump(&mut [&mut admin, &mut writer])
         .expect("pump");
     let mut da = Database::new(thread.clone());
-    da.refresh(&admin).expect("refresh");
-    assert_eq!(da.view().kv().keys().collect::<Vec<_>>(), ["a"]);
+    da.refresh(&mut admin).expect("refresh");
+    assert_eq!(
+        da.view(&admin)
+            .expect("view")
+            .kv()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
     assert_eq!(
         admin.heads(&thread).expect("heads")[&writer.id()].1,
         3,
         "join, a, b: stored"
     );
     // The writer, told of its revocation, computes the same view again.
-    dw.refresh(&writer).expect("refresh");
-    assert_eq!(dw.view().cid(), da.view().cid());
+    dw.refresh(&mut writer).expect("refresh");
+    assert_eq!(
+        dw.view(&writer).expect("view").cid(),
+        da.view(&admin).expect("view").cid()
+    );
 }
 
 // ---- the property: same set, same view CID ----
@@ -800,8 +813,8 @@ proptest! {
             match s {
                 Step::Write(w, codes) => {
                     let w = w % n;
-                    dbs[w].refresh(&peers[w]).expect("refresh");
-                    let clock = dbs[w].view().max_clock() + 1;
+                    dbs[w].refresh(&mut peers[w]).expect("refresh");
+                    let clock = dbs[w].view(&peers[w]).expect("view").max_clock() + 1;
                     let mut ops = Vec::new();
                     let mut body = None;
                     for c in codes {
@@ -823,7 +836,7 @@ proptest! {
                     let (from, to, bytes) = if twice { flight[i].clone() } else { flight.swap_remove(i) };
                     if let Some(j) = peers.iter().position(|p| p.id() == to) {
                         peers[j].handle_message(now, from, &bytes).expect("store");
-                        dbs[j].refresh(&peers[j]).expect("refresh");
+                        dbs[j].refresh(&mut peers[j]).expect("refresh");
                     }
                 }
                 Step::Deliver(_) => {}
@@ -836,11 +849,11 @@ proptest! {
         let heads: Vec<_> = peers.iter().map(|p| p.heads(&thread).expect("heads")).collect();
         prop_assert!(heads.windows(2).all(|w| w[0] == w[1]), "sync converged");
         let mut cids = Vec::new();
-        for (p, db) in peers.iter().zip(dbs.iter_mut()) {
+        for (p, db) in peers.iter_mut().zip(dbs.iter_mut()) {
             db.refresh(p).expect("refresh");
             let scratch = DbView::from_records(&p.read(&thread).expect("read").iter().map(DbRecord::from).collect::<Vec<_>>());
-            prop_assert_eq!(db.view().to_bytes(), scratch.to_bytes(), "incremental = from scratch");
-            cids.push(db.view().cid());
+            prop_assert_eq!(db.view(p).expect("view").to_bytes(), scratch.to_bytes(), "incremental = from scratch");
+            cids.push(db.view(p).expect("view").cid());
         }
         prop_assert!(cids.windows(2).all(|w| w[0] == w[1]), "{cids:?}");
         // The same set in random orders, with duplicates.

@@ -24,7 +24,15 @@ pub struct StoredThread {
     pub meta: Vec<u8>,
     /// Each log's envelopes, by log ID bytes, in seq order starting at seq 1.
     pub logs: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+    /// The thread's persisted view rows, by row key, as [`Store::commit`] and
+    /// [`Store::put_views`] last wrote them [DB-11]; empty for a store that keeps no views.
+    pub views: BTreeMap<Vec<u8>, Vec<u8>>,
 }
+
+/// One change to a thread's persisted view rows: the row key, and its new bytes or `None` to
+/// remove it. Reducers produce these ([`crate::db::Reducer`]); the store writes them in the same
+/// transaction as the records that caused them [DB-11], [SYNC-12].
+pub type ViewRow = (Vec<u8>, Option<Vec<u8>>);
 
 /// Durable storage: a map from thread ID bytes to the thread's description and its logs [SYNC-12].
 ///
@@ -46,6 +54,42 @@ pub trait Store {
         first: u64,
         envelopes: &[Vec<u8>],
     ) -> Result<()>;
+
+    /// [`Store::put_records`] and the view rows those records change, in one atomic write: after
+    /// a crash both are stored or neither is [SYNC-12], [DB-11].
+    ///
+    /// The default keeps no views: it ignores `views` and stores the records. That is safe, never
+    /// wrong: [`Store::load`] then returns no view rows, and a database reopened over the store
+    /// folds its view again from the records. [`MemoryStore`] and `redb::RedbStore` keep them.
+    fn commit(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+        views: &[ViewRow],
+    ) -> Result<()> {
+        let _ = views;
+        self.put_records(thread, log, first, envelopes)
+    }
+
+    /// Writes view rows without records, in one atomic write: a view persisted for the first
+    /// time, or rebuilt [DB-11]. STORE_FAILED for a thread never described. The default keeps no
+    /// views, as for [`Store::commit`].
+    fn put_views(&mut self, thread: &[u8], views: &[ViewRow]) -> Result<()> {
+        let _ = (thread, views);
+        Ok(())
+    }
+}
+
+/// Applies view row changes to a map of rows.
+pub(crate) fn apply_rows(rows: &mut BTreeMap<Vec<u8>, Vec<u8>>, views: &[ViewRow]) {
+    for (key, value) in views {
+        match value {
+            Some(bytes) => rows.insert(key.clone(), bytes.clone()),
+            None => rows.remove(key),
+        };
+    }
 }
 
 /// An in-memory [`Store`]; "durable" for as long as its owner keeps it.
@@ -93,6 +137,31 @@ impl Store for MemoryStore {
             .entry(log.to_vec())
             .or_default()
             .extend(envelopes.iter().cloned());
+        Ok(())
+    }
+
+    /// Records and rows change together or, when the records are refused, not at all.
+    fn commit(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+        views: &[ViewRow],
+    ) -> Result<()> {
+        self.put_records(thread, log, first, envelopes)?;
+        if let Some(stored) = self.threads.get_mut(thread) {
+            apply_rows(&mut stored.views, views);
+        }
+        Ok(())
+    }
+
+    fn put_views(&mut self, thread: &[u8], views: &[ViewRow]) -> Result<()> {
+        let stored = self
+            .threads
+            .get_mut(thread)
+            .ok_or_else(|| not_described(thread))?;
+        apply_rows(&mut stored.views, views);
         Ok(())
     }
 }

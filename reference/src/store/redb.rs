@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ::redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Store, StoredThread, check_next, not_described};
+use super::{Store, StoredThread, ViewRow, check_next, not_described};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Thread ID bytes → the thread's description.
@@ -27,6 +27,10 @@ const RECORDS: TableDefinition<RecordKey, &[u8]> = TableDefinition::new("records
 /// in the same transaction so that an append checks its position without scanning the log, and so
 /// that [`Store::load`] can tell a lost record from a short log.
 const LENGTHS: TableDefinition<(&[u8], &[u8]), u64> = TableDefinition::new("log_lengths");
+
+/// (thread ID bytes, row key) → row bytes: the thread's persisted view rows [DB-11], written in
+/// the same transaction as the records they were folded from.
+const VIEWS: TableDefinition<(&[u8], &[u8]), &[u8]> = TableDefinition::new("views");
 
 /// A [`Store`] on disk: one redb database file holding every thread's description and records.
 ///
@@ -66,6 +70,7 @@ impl RedbStore {
         txn.open_table(THREADS).map_err(|e| fail(&e))?;
         txn.open_table(RECORDS).map_err(|e| fail(&e))?;
         txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+        txn.open_table(VIEWS).map_err(|e| fail(&e))?;
         txn.commit().map_err(|e| fail(&e))?;
         Ok(RedbStore {
             db,
@@ -111,6 +116,7 @@ impl Store for RedbStore {
         let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
         let records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
         let lengths = txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+        let views = txn.open_table(VIEWS).map_err(|e| fail(&e))?;
 
         let mut loaded = BTreeMap::new();
         for entry in threads.iter().map_err(|e| fail(&e))? {
@@ -120,6 +126,7 @@ impl Store for RedbStore {
                 StoredThread {
                     meta: meta.value().to_vec(),
                     logs: BTreeMap::new(),
+                    views: BTreeMap::new(),
                 },
             );
         }
@@ -171,6 +178,18 @@ impl Store for RedbStore {
             envelopes.push(envelope.value().to_vec());
         }
 
+        for entry in views.iter().map_err(|e| fail(&e))? {
+            let (key, row) = entry.map_err(|e| fail(&e))?;
+            let (thread, row_key) = key.value();
+            let stored = loaded.get_mut(thread).ok_or_else(|| {
+                corrupt(
+                    &self.path,
+                    format!("a view row of undescribed thread {}", hex(thread)),
+                )
+            })?;
+            stored.views.insert(row_key.to_vec(), row.value().to_vec());
+        }
+
         for (thread, log, length) in expected {
             let found = loaded
                 .get(&thread)
@@ -211,6 +230,20 @@ impl Store for RedbStore {
         first: u64,
         envelopes: &[Vec<u8>],
     ) -> Result<()> {
+        self.commit(thread, log, first, envelopes, &[])
+    }
+
+    /// The records, the log's new length and the view rows in one redb write transaction, so a
+    /// crash leaves the events and the view they fold to both stored or neither [SYNC-12],
+    /// [DB-11].
+    fn commit(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+        views: &[ViewRow],
+    ) -> Result<()> {
         let fail = |e: &dyn fmt::Display| self.failed("put_records", e);
         let txn = self.db.begin_write().map_err(|e| fail(&e))?;
         {
@@ -238,9 +271,40 @@ impl Store for RedbStore {
                     .map_err(|e| fail(&e))?;
             }
             lengths.insert((thread, log), end).map_err(|e| fail(&e))?;
+            let mut rows = txn.open_table(VIEWS).map_err(|e| fail(&e))?;
+            write_rows(&mut rows, thread, views).map_err(|e| fail(&e))?;
         }
         txn.commit().map_err(|e| fail(&e))
     }
+
+    /// The rows in one committed, synced transaction [DB-11].
+    fn put_views(&mut self, thread: &[u8], views: &[ViewRow]) -> Result<()> {
+        let fail = |e: &dyn fmt::Display| self.failed("put_views", e);
+        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
+        {
+            let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
+            if threads.get(thread).map_err(|e| fail(&e))?.is_none() {
+                return Err(not_described(thread));
+            }
+            let mut rows = txn.open_table(VIEWS).map_err(|e| fail(&e))?;
+            write_rows(&mut rows, thread, views).map_err(|e| fail(&e))?;
+        }
+        txn.commit().map_err(|e| fail(&e))
+    }
+}
+
+fn write_rows(
+    rows: &mut ::redb::Table<(&[u8], &[u8]), &[u8]>,
+    thread: &[u8],
+    views: &[ViewRow],
+) -> std::result::Result<(), ::redb::StorageError> {
+    for (key, value) in views {
+        match value {
+            Some(bytes) => rows.insert((thread, key.as_slice()), bytes.as_slice())?,
+            None => rows.remove((thread, key.as_slice()))?,
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

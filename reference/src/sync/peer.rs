@@ -13,6 +13,7 @@ use super::{Counters, Destination, Message, Notification, Transmit};
 use crate::acl::AclDocument;
 use crate::acl::AclView;
 use crate::book::AddrBook;
+use crate::db::Reducer;
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
@@ -69,6 +70,12 @@ pub struct Peer<R, S = MemoryStore> {
     /// When heads go out next [SYNC-8]; 0 sends them at the first timeout.
     pub(super) next_heads: u64,
     pub(super) counters: Counters,
+    /// The reducers registered for each thread: the peer runs them on every record it stores
+    /// and writes their rows in the same store write [DB-11].
+    pub(super) reducers: BTreeMap<ThreadId, Vec<Box<dyn Reducer>>>,
+    /// View rows loaded from the store for threads whose reducers are not registered yet: checked
+    /// against the events when they are [SYNC-13].
+    pub(super) stored_views: BTreeMap<ThreadId, BTreeMap<Vec<u8>, Vec<u8>>>,
     /// Set when the store failed: what is in memory may be ahead of what is stored, so the peer
     /// refuses to go on and must be reopened from its store [SYNC-12].
     failed: bool,
@@ -108,6 +115,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             now,
             next_heads: 0,
             counters: Counters::default(),
+            reducers: BTreeMap::new(),
+            stored_views: BTreeMap::new(),
             failed: false,
         }
     }
@@ -119,8 +128,12 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     pub fn open(identity: IdentityKey, rng: R, store: S, now: u64) -> Result<Self> {
         let stored = store.load()?;
         let mut peer = Peer::empty(identity, rng, store, now);
-        for (id, contents) in stored {
+        for (id, mut contents) in stored {
+            let views = std::mem::take(&mut contents.views);
             let (thread, state, addrs) = super::persist::restore(&id, contents)?;
+            if !views.is_empty() {
+                peer.stored_views.insert(thread.clone(), views);
+            }
             for (at, addr) in addrs {
                 peer.addrs.add(at, addr, now);
             }

@@ -14,12 +14,13 @@ use super::Peer;
 use super::thread::{GenesisRef, ThreadState};
 use crate::block;
 use crate::book::AddrBook;
+use crate::db::{DbRecord, Reducer};
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 use crate::keys::{IdentityKey, KeySet};
 use crate::log::{Admitted, LogReplica};
-use crate::store::{Store, StoredThread};
+use crate::store::{Store, StoredThread, ViewRow};
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// Stores the description of `thread` [SYNC-12]; STORE_FAILED stops the peer.
@@ -38,11 +39,192 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         envelopes: &[Envelope],
     ) -> Result<()> {
         let bytes: Vec<Vec<u8>> = envelopes.iter().map(Envelope::to_bytes).collect();
-        let result = self
-            .store
-            .put_records(thread.as_bytes(), &log.to_bytes(), first, &bytes);
+        // The records are in memory already: a failure here, like a failed write, leaves memory
+        // ahead of the store, so it stops the peer too.
+        let result = self.reduce(thread, log, envelopes.len()).and_then(|views| {
+            self.store
+                .commit(thread.as_bytes(), &log.to_bytes(), first, &bytes, &views)
+        });
         self.stop_on_failure(result)
     }
+
+    /// Registers `reducer` for `thread` [DB-11]: folds every event the peer lets the application
+    /// read [DB-13] into it, then checks it against the rows stored for it, or stores them.
+    ///
+    /// Stored rows are never trusted: the fold from the (verified) events is the view, and the
+    /// stored rows, with the fold position, must be exactly its rows, or the store is damaged:
+    /// STORE_CORRUPT [SYNC-13]. Without stored rows (a first registration, or records stored while
+    /// no reducer ran) the rows are written afresh. From then on every record stored for the
+    /// thread runs through the reducer and its changed rows go into the same store write.
+    /// DB_EXISTS if a reducer of that name is registered for the thread; KEY_UNAVAILABLE for a
+    /// follower [VERIFY-2]; STORE_FAILED stops the peer.
+    pub fn register(&mut self, thread: &ThreadId, mut reducer: Box<dyn Reducer>) -> Result<()> {
+        self.check_alive()?;
+        let name = reducer.name().to_owned();
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::new(
+                ErrorCode::DbMalformed,
+                format!("reducer name {name:?} is empty or holds a NUL"),
+            ));
+        }
+        if self.reducer(thread, &name).is_some() {
+            return Err(Error::new(
+                ErrorCode::DbExists,
+                format!("a reducer {name:?} is registered for thread {thread}"),
+            ));
+        }
+        for event in self.read(thread)? {
+            reducer.apply(&DbRecord::from(&event));
+        }
+        reducer.take_rows();
+        let marker = marker(&name);
+        let mut rows: BTreeMap<Vec<u8>, Vec<u8>> = reducer
+            .rows()
+            .into_iter()
+            .map(|(key, row)| (prefixed(&name, &key), row))
+            .collect();
+        rows.insert(marker.clone(), reducer.position().to_be_bytes().to_vec());
+        let stored = self.take_stored_rows(thread, &name);
+        if stored.contains_key(&marker) {
+            if let Some(key) = first_difference(&stored, &rows) {
+                return Err(stored_err(format!(
+                    "the stored view {name:?} of thread {thread} differs from its events at row {}",
+                    hex(&key)
+                )));
+            }
+        } else {
+            let mut updates: Vec<ViewRow> = stored
+                .keys()
+                .filter(|key| !rows.contains_key(*key))
+                .map(|key| (key.clone(), None))
+                .collect();
+            updates.extend(rows.into_iter().map(|(key, row)| (key, Some(row))));
+            let result = self.store.put_views(thread.as_bytes(), &updates);
+            self.stop_on_failure(result)?;
+        }
+        self.reducers
+            .entry(thread.clone())
+            .or_default()
+            .push(reducer);
+        Ok(())
+    }
+
+    /// The reducer `name` registered for `thread`, if any.
+    pub fn reducer(&self, thread: &ThreadId, name: &str) -> Option<&dyn Reducer> {
+        self.reducers
+            .get(thread)?
+            .iter()
+            .find(|r| r.name() == name)
+            .map(|r| r.as_ref())
+    }
+
+    /// The stored rows of reducer `name` in `thread`, removed from what the peer keeps.
+    fn take_stored_rows(&mut self, thread: &ThreadId, name: &str) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        let Some(all) = self.stored_views.get_mut(thread) else {
+            return BTreeMap::new();
+        };
+        let marker = marker(name);
+        let prefix = prefixed(name, b"");
+        let (mine, others): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(all)
+            .into_iter()
+            .partition(|(key, _)| *key == marker || key.starts_with(&prefix));
+        *all = others;
+        mine
+    }
+
+    /// Runs the thread's reducers on the last `count` records of `log`, just admitted, and returns
+    /// the rows they changed, with each reducer's new position [DB-11]. In an access-controlled
+    /// thread a record can withdraw others [DB-13], so each reducer is reset and offered the
+    /// whole set. A thread with stored rows but no reducer loses its position markers, so that
+    /// the rows, now behind the events, are rebuilt when a reducer registers.
+    fn reduce(&mut self, thread: &ThreadId, log: LogId, count: usize) -> Result<Vec<ViewRow>> {
+        if !self.reducers.contains_key(thread) {
+            let Some(stored) = self.stored_views.get_mut(thread) else {
+                return Ok(Vec::new());
+            };
+            let markers: Vec<Vec<u8>> = stored
+                .keys()
+                .filter(|key| key.first() == Some(&0))
+                .cloned()
+                .collect();
+            for key in &markers {
+                stored.remove(key);
+            }
+            return Ok(markers.into_iter().map(|key| (key, None)).collect());
+        }
+        let state = self.state(thread)?;
+        let (reset, events): (bool, Vec<DbRecord>) = if state.acl.is_some() {
+            let events = self.read(thread)?;
+            (true, events.iter().map(DbRecord::from).collect())
+        } else {
+            let opened = state.logs.get(&log).map_or(&[][..], |r| r.opened());
+            let new = &opened[opened.len().saturating_sub(count)..];
+            (
+                false,
+                new.iter()
+                    .filter_map(|o| o.event())
+                    .map(DbRecord::from)
+                    .collect(),
+            )
+        };
+        let mut rows = Vec::new();
+        for reducer in self.reducers.get_mut(thread).into_iter().flatten() {
+            if reset {
+                reducer.reset();
+            }
+            for event in &events {
+                reducer.apply(event);
+            }
+            let name = reducer.name().to_owned();
+            rows.extend(
+                reducer
+                    .take_rows()
+                    .into_iter()
+                    .map(|(key, row)| (prefixed(&name, &key), row)),
+            );
+            rows.push((
+                marker(&name),
+                Some(reducer.position().to_be_bytes().to_vec()),
+            ));
+        }
+        Ok(rows)
+    }
+}
+
+/// A reducer's row key in the store: its name, a NUL, the reducer's own key.
+fn prefixed(name: &str, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 1 + key.len());
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    out.extend_from_slice(key);
+    out
+}
+
+/// The row holding a reducer's fold position: a NUL, then its name. No other row starts with NUL.
+fn marker(name: &str) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+/// The first key whose row differs between two row sets, if any.
+fn first_difference(
+    a: &BTreeMap<Vec<u8>, Vec<u8>>,
+    b: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Option<Vec<u8>> {
+    a.keys()
+        .chain(b.keys())
+        .filter(|key| a.get(*key) != b.get(*key))
+        .min()
+        .cloned()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stored_err(detail: String) -> Error {
+    Error::new(ErrorCode::StoreCorrupt, detail)
 }
 
 /// A thread restored from the store: its ID, its state, and its peers' stored addresses.
