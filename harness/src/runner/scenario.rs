@@ -1,4 +1,4 @@
-//! Live scenarios ([HP-43] to [HP-45]): node instances in one adapter process, every message carried
+//! Live scenarios ([HP-43] to [HP-45], [HP-47], [HP-70], [HP-71]): node instances in one adapter process, every message carried
 //! by the harness, each expectation a named check citing a requirement tag.
 
 use std::collections::BTreeMap;
@@ -284,8 +284,11 @@ pub fn run_scenario(
         group.notes = notes;
         statuses
     } else {
+        let names: Vec<String> = missing.iter().map(|f| format!("{f:?}")).collect();
+        let plural = if names.len() == 1 { "" } else { "s" };
         group.skipped = Some(format!(
-            "the adapter does not list the scenario feature(s) {missing:?}"
+            "the adapter does not list the scenario feature{plural} {}",
+            names.join(", ")
         ));
         BTreeMap::new()
     };
