@@ -3,12 +3,15 @@
 //! the harness against each and checks that it fails, naming the cases that caught it.
 //!
 //! Faults: forged-signatures, ignore-associated-data, short-random, skip-link-check,
-//! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage.
+//! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage, and for the database
+//! (chapter 8): arrival-order-fold, patch-replaces, unstable-query-order, unauthorised-delete.
 
+use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
 use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
+use threads::db::{DbEvent, DbRecord, DbView, Op, Query, Value as DbValue};
 use threads::envelope::Envelope;
 use threads::id::ThreadId;
 use threads::keys::{FollowKey, KeySet};
@@ -24,14 +27,34 @@ fn main() {
         None => String::new(),
     };
     let mut adapter = Adapter::default();
+    // unauthorised-delete: the documents some node deleted, by (thread, collection, id).
+    let mut deleted = BTreeSet::new();
     let stdout = io::stdout();
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let request: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let doc = |p: &Value| {
+            let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            (text("thread"), text("collection"), text("id"))
+        };
         let reply = match faulty(&fault, &request) {
             Some(Action::Reply(reply)) => reply,
             Some(Action::Forward(changed)) => json_of(adapter.handle(changed)),
-            None => json_of(adapter.handle_line(&line)),
+            // Every peer applies every delete it holds, whether or not the ACL refuses its
+            // record: a deleted document is gone for every node.
+            None if fault == "unauthorised-delete"
+                && request["method"] == "db.get"
+                && deleted.contains(&doc(&request["params"])) =>
+            {
+                json!({"id": request["id"], "result": {"doc": null}})
+            }
+            None => {
+                let reply = json_of(adapter.handle_line(&line));
+                if request["method"] == "db.delete" && reply.get("result").is_some() {
+                    deleted.insert(doc(&request["params"]));
+                }
+                reply
+            }
         };
         let mut out = stdout.lock();
         let _ = writeln!(out, "{reply}");
@@ -72,6 +95,32 @@ fn rewrite(fault: &str, request: &Value) -> Option<Value> {
             Some(request)
         }
         // Never takes write away: revocations are silently dropped.
+        // Folds in arrival order: as if each event's clock were its place in the arrival order.
+        ("arrival-order-fold", "vector") if operation(request).starts_with("db.") => {
+            rewrite_events(request, |i, event| {
+                DbEvent::new(i as u64 + 1, event.ops).ok()
+            })
+        }
+        // A save replaces the document by the patch's `set` instead of patching it.
+        ("patch-replaces", "vector") if operation(request).starts_with("db.") => {
+            rewrite_events(request, |_, event| {
+                let ops = event.ops.into_iter().flat_map(|op| match op {
+                    Op::Save { coll, id, patch } => vec![
+                        Op::Delete {
+                            coll: coll.clone(),
+                            id: id.clone(),
+                        },
+                        Op::Create {
+                            coll,
+                            id,
+                            doc: patch.set,
+                        },
+                    ],
+                    op => vec![op],
+                });
+                DbEvent::new(event.clock, ops.collect()).ok()
+            })
+        }
         ("ignore-revocation", "acl.set") => {
             let mut request = request.clone();
             let roles = request["params"]["roles"].as_array_mut()?;
@@ -127,6 +176,10 @@ fn reply(fault: &str, request: &Value) -> Option<Value> {
             }
             Some(reply)
         }
+        ("unstable-query-order", "vector") if operation == "db.query" => {
+            let ids = query_without_tie_break(inputs?)?;
+            Some(json!({"id": id, "result": {"ids": ids}}))
+        }
         ("crash", "vector") if operation == "keyset.decode" => std::process::exit(101),
         ("hang", "vector") if operation == "logId.decodeBytes" => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
@@ -136,6 +189,75 @@ fn reply(fault: &str, request: &Value) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+fn operation(request: &Value) -> &str {
+    request["params"]["operation"].as_str().unwrap_or_default()
+}
+
+/// The request with each database event of its `events` input replaced by `change(index, event)`;
+/// bodies that are no valid database event, and events `change` gives up on, stay as they are.
+fn rewrite_events(
+    request: &Value,
+    change: impl Fn(usize, DbEvent) -> Option<DbEvent>,
+) -> Option<Value> {
+    let mut request = request.clone();
+    let events = request["params"]["inputs"]["events"].as_array_mut()?;
+    for (i, event) in events.iter_mut().enumerate() {
+        let body = event["body"].as_str().and_then(|b| hex::decode(b).ok());
+        let parsed = body.and_then(|b| DbEvent::classify(&b).ok().flatten());
+        if let Some(changed) = parsed.and_then(|e| change(i, e)) {
+            event["body"] = hex::encode(changed.to_bytes()).into();
+        }
+    }
+    Some(request)
+}
+
+/// `db.query` whose sort leaves ties in an order of its own (here: reversed) instead of breaking
+/// them by document ID; `None` to let the reference answer (malformed inputs, invalid queries).
+fn query_without_tie_break(inputs: &Map<String, Value>) -> Option<Vec<String>> {
+    let records = inputs["events"]
+        .as_array()?
+        .iter()
+        .map(|e| {
+            Some(DbRecord {
+                cid: threads::Cid::from_str(e["record"].as_str()?).ok()?,
+                log: threads::id::LogId::from_str(e["log"].as_str()?).ok()?,
+                seq: e["seq"].as_u64()?,
+                body: hex::decode(e["body"].as_str()?).ok()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let view = DbView::from_records(&records);
+    let query = Query::from_bytes(&hex::decode(inputs["query"].as_str()?).ok()?).ok()?;
+    let all = Query {
+        skip: None,
+        limit: None,
+        ..query.clone()
+    };
+    let docs = all.run(view.collection(&query.coll).ok()?).docs;
+    let key = |(id, doc): &(String, threads::db::Document)| -> Vec<Option<DbValue>> {
+        let field = |f: &str| match f {
+            "_id" => Some(DbValue::String(id.clone())),
+            f => doc.get(f).cloned(),
+        };
+        query.sort.iter().map(|s| field(&s.field)).collect()
+    };
+    let mut ids: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    let mut last = None;
+    for entry in &docs {
+        let k = key(entry);
+        if last.as_ref() != Some(&k) {
+            ids.extend(run.drain(..).rev());
+        }
+        run.push(entry.0.clone());
+        last = Some(k);
+    }
+    ids.extend(run.drain(..).rev());
+    let skip = query.skip.unwrap_or(0) as usize;
+    let limit = query.limit.map_or(usize::MAX, |l| l as usize);
+    Some(ids.into_iter().skip(skip).take(limit).collect())
 }
 
 /// `log.replay` by a peer that appends any record at the next seq without checking its prev link.

@@ -178,11 +178,38 @@ pub enum Call {
     /// `node.tick` [HP-51] (feature `ticks`).
     #[serde(rename = "node.tick")]
     NodeTick(NodeAt),
+    /// `db.declare` [HP-61] (feature `db`).
+    #[serde(rename = "db.declare")]
+    DbDeclare(DbDeclare),
+    /// `db.put` [HP-62] (feature `db`).
+    #[serde(rename = "db.put")]
+    DbPut(DbPut),
+    /// `db.get` [HP-63] (feature `db`).
+    #[serde(rename = "db.get")]
+    DbGet(DbDoc),
+    /// `db.delete` [HP-64] (feature `db`).
+    #[serde(rename = "db.delete")]
+    DbDelete(DbDelete),
+    /// `kv.put` [HP-65] (feature `db`).
+    #[serde(rename = "kv.put")]
+    KvPut(KvPut),
+    /// `kv.get` [HP-66] (feature `db`).
+    #[serde(rename = "kv.get")]
+    KvGet(KvKey),
+    /// `kv.del` [HP-67] (feature `db`).
+    #[serde(rename = "kv.del")]
+    KvDel(KvDel),
+    /// `db.query` [HP-68] (feature `db`).
+    #[serde(rename = "db.query")]
+    DbQuery(DbQuery),
+    /// `db.view` [HP-69] (feature `db`).
+    #[serde(rename = "db.view")]
+    DbView(NodeThread),
 }
 
 impl Call {
     /// Every method name of this appendix [HP-7].
-    pub const METHODS: [&'static str; 17] = [
+    pub const METHODS: [&'static str; 26] = [
         "hello",
         "vector",
         "shutdown",
@@ -200,6 +227,15 @@ impl Call {
         "node.acl",
         "node.keys",
         "node.tick",
+        "db.declare",
+        "db.put",
+        "db.get",
+        "db.delete",
+        "kv.put",
+        "kv.get",
+        "kv.del",
+        "db.query",
+        "db.view",
     ];
 
     /// The method's name [HP-7].
@@ -222,6 +258,15 @@ impl Call {
             Call::NodeAcl(_) => "node.acl",
             Call::NodeKeys(_) => "node.keys",
             Call::NodeTick(_) => "node.tick",
+            Call::DbDeclare(_) => "db.declare",
+            Call::DbPut(_) => "db.put",
+            Call::DbGet(_) => "db.get",
+            Call::DbDelete(_) => "db.delete",
+            Call::KvPut(_) => "kv.put",
+            Call::KvGet(_) => "kv.get",
+            Call::KvDel(_) => "kv.del",
+            Call::DbQuery(_) => "db.query",
+            Call::DbView(_) => "db.view",
         }
     }
 
@@ -238,9 +283,19 @@ impl Call {
             Call::AclSet(p) => &p.node,
             Call::NodeCollect(p) | Call::NodeTick(p) => &p.node,
             Call::NodeStop(p) => &p.node,
-            Call::NodeHeads(p) | Call::NodeRead(p) | Call::NodeAcl(p) | Call::NodeKeys(p) => {
-                &p.node
-            }
+            Call::NodeHeads(p)
+            | Call::NodeRead(p)
+            | Call::NodeAcl(p)
+            | Call::NodeKeys(p)
+            | Call::DbView(p) => &p.node,
+            Call::DbDeclare(p) => &p.node,
+            Call::DbPut(p) => &p.node,
+            Call::DbGet(p) => &p.node,
+            Call::DbDelete(p) => &p.node,
+            Call::KvPut(p) => &p.node,
+            Call::KvGet(p) => &p.node,
+            Call::KvDel(p) => &p.node,
+            Call::DbQuery(p) => &p.node,
         })
     }
 
@@ -253,6 +308,11 @@ impl Call {
             Call::NodeDeliver(p) => &mut p.time,
             Call::NodeCollect(p) | Call::NodeTick(p) => &mut p.time,
             Call::AclSet(p) => &mut p.time,
+            Call::DbDeclare(p) => &mut p.time,
+            Call::DbPut(p) => &mut p.time,
+            Call::DbDelete(p) => &mut p.time,
+            Call::KvPut(p) => &mut p.time,
+            Call::KvDel(p) => &mut p.time,
             _ => return None,
         })
     }
@@ -327,7 +387,7 @@ pub struct HelloResult {
 pub struct Capabilities {
     /// Vector operations, by the names of `vectors/README.md`.
     pub operations: Vec<String>,
-    /// Scenario features: `nodes`, `acl`, `ticks`.
+    /// Scenario features: `nodes`, `acl`, `ticks`, `db`.
     pub scenarios: Vec<String>,
 }
 
@@ -451,6 +511,177 @@ pub struct AclSet {
     pub roles: Vec<String>,
     /// The header's time [REC-6].
     pub time: u64,
+}
+
+/// A collection's schema as `db.declare` carries it [HP-61]: the JSON form of the schema map of
+/// [DB-6].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbSchema {
+    /// The type names (`null`, `bool`, `integer`, `string`, `bytes`, `list`, `map`) of each field.
+    pub fields: BTreeMap<String, Vec<String>>,
+    /// Fields every document must have.
+    pub required: Vec<String>,
+}
+
+/// Params of `db.declare` [HP-61].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbDeclare {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The collection's name [DB-3].
+    pub collection: String,
+    /// Its schema [DB-6].
+    pub schema: DbSchema,
+    /// Its indexed fields, in bytewise order [DB-6].
+    pub indexes: Vec<String>,
+    /// The header's time [REC-6].
+    pub time: u64,
+}
+
+/// Params of `db.put` [HP-62].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbPut {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The collection.
+    pub collection: String,
+    /// The document ID [DB-3].
+    pub id: String,
+    /// The whole new document, in the JSON form of [DB-4].
+    pub doc: Map<String, Value>,
+    /// The header's time [REC-6].
+    pub time: u64,
+}
+
+/// Params of `db.get` [HP-63]: a document of a node's view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbDoc {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The collection.
+    pub collection: String,
+    /// The document ID.
+    pub id: String,
+}
+
+/// Params of `db.delete` [HP-64].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbDelete {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The collection.
+    pub collection: String,
+    /// The document ID.
+    pub id: String,
+    /// The header's time [REC-6].
+    pub time: u64,
+}
+
+/// Params of `kv.put` [HP-65].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvPut {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The key [DB-3].
+    pub key: String,
+    /// The value, in the JSON form of [DB-4].
+    pub value: Value,
+    /// The header's time [REC-6].
+    pub time: u64,
+}
+
+/// Params of `kv.get` [HP-66].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvKey {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The key.
+    pub key: String,
+}
+
+/// Params of `kv.del` [HP-67].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvDel {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The key.
+    pub key: String,
+    /// The header's time [REC-6].
+    pub time: u64,
+}
+
+/// Params of `db.query` [HP-68].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbQuery {
+    /// The node.
+    pub node: String,
+    /// The thread, in text form.
+    pub thread: String,
+    /// The query document of [DB-17] in the JSON form of [DB-4].
+    pub query: Map<String, Value>,
+}
+
+/// The result of `db.declare`, `db.put`, `db.delete`, `kv.put` and `kv.del` [HP-61] to [HP-67]:
+/// the record of the event appended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DbCommitted {
+    /// The CID of the event's record.
+    pub record_cid: String,
+}
+
+/// The result of `db.get` [HP-63].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbDocument {
+    /// The document in the JSON form of [DB-4]; `null` when the view has no such document.
+    pub doc: Option<Map<String, Value>>,
+}
+
+/// The result of `kv.get` [HP-66].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvValue {
+    /// Whether the key is set.
+    pub found: bool,
+    /// Its value in the JSON form of [DB-4]; `null` when it is not set.
+    pub value: Value,
+}
+
+/// One document of a query result [HP-68].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbHit {
+    /// The document ID.
+    pub id: String,
+    /// The document.
+    pub doc: Map<String, Value>,
+}
+
+/// The result of `db.query` [HP-68]: the result of [DB-18], in its order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DbQueryResult {
+    /// The matching documents, in order.
+    pub docs: Vec<DbHit>,
+}
+
+/// The result of `db.view` [HP-69].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DbViewCid {
+    /// The view CID of [DB-15].
+    pub view_cid: String,
 }
 
 /// The result of `node.create` [HP-32].
@@ -656,6 +887,11 @@ method_results!(
     Events,
     AclDocument,
     Keys,
+    DbCommitted,
+    DbDocument,
+    KvValue,
+    DbQueryResult,
+    DbViewCid,
 );
 
 /// Reads a typed result out of a JSON result, saying what does not fit.

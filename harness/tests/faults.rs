@@ -144,6 +144,26 @@ fn ignoring_revocations_is_caught_by_the_acl_scenario() {
 }
 
 #[test]
+fn a_fold_in_arrival_order_is_caught() {
+    caught_by_flag("arrival-order-fold", "ARRIVAL_ORDER", &["--suite", "db"]);
+}
+
+#[test]
+fn a_patch_that_replaces_the_document_is_caught() {
+    caught_by_flag("patch-replaces", "PATCH", &["--suite", "db"]);
+}
+
+#[test]
+fn a_query_without_the_id_tie_break_is_caught() {
+    caught_by_flag("unstable-query-order", "STABLE_ORDER", &["--suite", "db"]);
+}
+
+#[test]
+fn an_unauthorised_delete_applied_is_caught_by_the_db_access_scenario() {
+    caught_by_scenario("unauthorised-delete", "db-access", "DB-13");
+}
+
+#[test]
 fn wrong_error_codes_are_caught() {
     let (code, report) = run_with_fault("wrong-error-codes", &["--suite", "tid"]);
     assert_eq!(code, 1);

@@ -3,6 +3,7 @@
 //! [`Adapter::handle`] maps one request to one reply; [`serve`] runs it over newline-delimited
 //! JSON. The `threads-reference-adapter` binary is `serve` on stdin and stdout.
 
+mod dbjson;
 mod nodes;
 
 use std::io::{self, BufRead, Write};
@@ -97,7 +98,7 @@ fn hello(params: &HelloParams) -> Result<Value, Error> {
         version: env!("CARGO_PKG_VERSION").into(),
         capabilities: Capabilities {
             operations: ops::OPERATIONS.iter().map(|op| op.name.into()).collect(),
-            scenarios: ["nodes", "acl", "ticks"].map(String::from).to_vec(),
+            scenarios: ["nodes", "acl", "ticks", "db"].map(String::from).to_vec(),
         },
     };
     serde_json::to_value(result).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))

@@ -11,13 +11,16 @@ use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use serde_json::Value;
 use threads::acl::Roles;
+use threads::db::{Database, Kind, Op, Patch, Query, Schema, check_key};
 use threads::id::{LogId, ThreadId};
 use threads::sync::{Destination, Peer, Transmit};
 use threads::{Error, ErrorCode, Result};
 
+use super::dbjson;
 use crate::protocol::{
-    self, AclChanged, Appended, Call, Collected, Empty, Event, Events, Head, Heads, Hex,
-    InviteAccepted, InviteExported, Keys, NodeCreated, Outgoing, ThreadCreated,
+    self, AclChanged, Appended, Call, Collected, DbCommitted, DbDocument, DbHit, DbQueryResult,
+    DbSchema, DbViewCid, Empty, Event, Events, Head, Heads, Hex, InviteAccepted, InviteExported,
+    Keys, KvValue, NodeCreated, Outgoing, ThreadCreated,
 };
 
 /// The harness's named nodes.
@@ -25,6 +28,8 @@ use crate::protocol::{
 pub struct Nodes {
     peers: BTreeMap<String, Peer<ChaCha20Rng>>,
     names: BTreeMap<LogId, String>,
+    /// One database per (node, thread), driven through the node's peer [HP-60].
+    dbs: BTreeMap<(String, ThreadId), Database>,
 }
 
 /// A result as the JSON of its reply.
@@ -153,6 +158,88 @@ impl Nodes {
                 self.tick(&p.node, p.time)?;
                 json(Empty {})
             }
+            Call::DbDeclare(p) => {
+                let schema = schema(p.schema)?;
+                let indexes: Vec<&str> = p.indexes.iter().map(String::as_str).collect();
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                committed(db.declare(peer, p.time, &p.collection, schema, &indexes))
+            }
+            Call::DbPut(p) => {
+                let doc = dbjson::document(&p.doc, ErrorCode::DbMalformed)?;
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                db.refresh(peer)?;
+                let (coll, id) = (p.collection, p.id);
+                // A create carrying the whole document, or a save carrying the diff [DB-10].
+                let op = match db.view().collection(&coll)?.get(&id) {
+                    Some(old) => Op::Save {
+                        patch: Patch::diff(old, &doc),
+                        coll,
+                        id,
+                    },
+                    None => Op::Create { coll, id, doc },
+                };
+                committed(db.commit(peer, p.time, vec![op]))
+            }
+            Call::DbDelete(p) => {
+                let op = Op::Delete {
+                    coll: p.collection,
+                    id: p.id,
+                };
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                committed(db.commit(peer, p.time, vec![op]))
+            }
+            Call::DbGet(p) => {
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                db.refresh(peer)?;
+                let doc = db.view().collection(&p.collection)?.get(&p.id);
+                json(DbDocument {
+                    doc: doc.map(dbjson::document_json),
+                })
+            }
+            Call::KvPut(p) => {
+                let op = Op::Put {
+                    key: check_key(p.key)?,
+                    value: dbjson::value(&p.value, ErrorCode::DbMalformed)?,
+                };
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                committed(db.commit(peer, p.time, vec![op]))
+            }
+            Call::KvDel(p) => {
+                let op = Op::Del { key: p.key };
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                committed(db.commit(peer, p.time, vec![op]))
+            }
+            Call::KvGet(p) => {
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                db.refresh(peer)?;
+                let value = db.view().kv().get(&p.key);
+                json(KvValue {
+                    found: value.is_some(),
+                    value: value.map_or(Value::Null, dbjson::json),
+                })
+            }
+            Call::DbQuery(p) => {
+                let query = query(&p.query)?;
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                db.refresh(peer)?;
+                let docs = db.query(&query)?.docs;
+                json(DbQueryResult {
+                    docs: docs
+                        .iter()
+                        .map(|(id, doc)| DbHit {
+                            id: id.clone(),
+                            doc: dbjson::document_json(doc),
+                        })
+                        .collect(),
+                })
+            }
+            Call::DbView(p) => {
+                let (db, peer) = self.db(&p.node, &p.thread)?;
+                db.refresh(peer)?;
+                json(DbViewCid {
+                    view_cid: db.view().cid().to_string(),
+                })
+            }
             other => Err(Error::new(
                 ErrorCode::Unsupported,
                 format!("{} is not a node method", other.method()),
@@ -165,6 +252,19 @@ impl Nodes {
             .get(name)
             .map(Peer::id)
             .ok_or_else(|| no_node(name))
+    }
+
+    /// The database of `node` in `thread` and the node's peer; KEY_UNAVAILABLE (from the peer)
+    /// when the node has neither created nor joined the thread [HP-31].
+    fn db(&mut self, node: &str, text: &str) -> Result<(&mut Database, &mut Peer<ChaCha20Rng>)> {
+        let thread = thread(text)?;
+        let peer = self.peers.get_mut(node).ok_or_else(|| no_node(node))?;
+        peer.heads(&thread)?;
+        let db = self
+            .dbs
+            .entry((node.to_owned(), thread.clone()))
+            .or_insert_with(|| Database::new(thread));
+        Ok((db, peer))
     }
 
     fn peer_mut(&mut self, name: &str) -> Result<&mut Peer<ChaCha20Rng>> {
@@ -218,6 +318,45 @@ impl Nodes {
     fn tick(&mut self, name: &str, time: u64) -> Result<()> {
         self.peer_mut(name)?.handle_timeout(time)
     }
+}
+
+/// The result of a method that appends a database event [HP-61].
+fn committed(cid: Result<threads::Cid>) -> Result<Value> {
+    json(DbCommitted {
+        record_cid: cid?.to_string(),
+    })
+}
+
+/// A schema of `db.declare`: type names that are not those of [DB-6] are DB_MALFORMED.
+fn schema(schema: DbSchema) -> Result<Schema> {
+    let fields = schema
+        .fields
+        .into_iter()
+        .map(|(field, kinds)| {
+            let kinds = kinds
+                .iter()
+                .map(|k| {
+                    Kind::from_name(k).ok_or_else(|| {
+                        Error::new(ErrorCode::DbMalformed, format!("{k:?} is not a type name"))
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok((field, kinds))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Schema {
+        fields,
+        required: schema.required,
+    })
+}
+
+/// The query of `db.query`, from the JSON form of the query document: through its canonical
+/// DAG-CBOR encoding, so that it is checked exactly as [DB-17] says; DB_QUERY_INVALID when the
+/// JSON is no query.
+fn query(json: &serde_json::Map<String, Value>) -> Result<Query> {
+    let doc = dbjson::document(json, ErrorCode::DbQueryInvalid)?;
+    let bytes = threads::block::encode(&threads::db::Value::Map(doc).to_ipld());
+    Query::from_bytes(&bytes)
 }
 
 fn no_node(name: &str) -> Error {

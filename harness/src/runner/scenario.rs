@@ -1,4 +1,4 @@
-//! Live scenarios ([HP-43] to [HP-45]): node instances in one adapter process, every message carried
+//! Live scenarios ([HP-43] to [HP-45], [HP-47], [HP-70], [HP-71]): node instances in one adapter process, every message carried
 //! by the harness, each expectation a named check citing a requirement tag.
 
 use std::collections::BTreeMap;
@@ -16,9 +16,10 @@ use super::results::{CaseFailure, CaseResult, GroupKind, GroupResult, Status};
 use super::select::Filter;
 use super::session::Session;
 use crate::protocol::{
-    AclChanged, AclDocument, AclSet, Appended, Call, Event, Events, Head, Heads, Hex, InviteAccept,
-    InviteAccepted, InviteExport, InviteExported, Keys, LogAppend, NodeThread, ThreadCreate,
-    ThreadCreated,
+    AclChanged, AclDocument, AclSet, Appended, Call, DbCommitted, DbDeclare, DbDelete, DbDoc,
+    DbDocument, DbPut, DbQuery, DbQueryResult, DbSchema, DbViewCid, Event, Events, Head, Heads,
+    Hex, InviteAccept, InviteAccepted, InviteExport, InviteExported, Keys, KvDel, KvKey, KvPut,
+    KvValue, LogAppend, NodeThread, ThreadCreate, ThreadCreated,
 };
 
 /// One named expectation of a scenario.
@@ -37,8 +38,8 @@ pub struct Check {
 pub struct Scenario {
     /// Its name, as given to `--suite`.
     pub name: &'static str,
-    /// The scenario feature the adapter must list.
-    pub feature: &'static str,
+    /// The scenario features the adapter must list, every one [HP-16].
+    pub features: &'static [&'static str],
     /// Its checks, in the order they are made.
     pub checks: &'static [Check],
     /// Its steps: pushes each check's outcome, in `checks` order.
@@ -58,7 +59,7 @@ const EVENTS: u64 = 5;
 /// The `writer-follower-reader` scenario [HP-45].
 pub const WRITER_FOLLOWER_READER: Scenario = Scenario {
     name: "writer-follower-reader",
-    feature: "nodes",
+    features: &["nodes"],
     checks: &[
         Check {
             name: "writer-appends",
@@ -108,7 +109,7 @@ pub const WRITER_FOLLOWER_READER: Scenario = Scenario {
 /// exactly its keys, and a revoked writer's new records are refused by the other readers.
 pub const ACL_REVOCATION: Scenario = Scenario {
     name: "acl-revocation",
-    feature: "acl",
+    features: &["acl"],
     checks: &[
         Check {
             name: "invite-beyond-role-refused",
@@ -149,8 +150,93 @@ pub const ACL_REVOCATION: Scenario = Scenario {
     play: acl_revocation,
 };
 
+/// The `db-concurrent-edits` scenario [HP-70]: two writers edit the same documents and keys
+/// concurrently; once every message is delivered, every peer shows the same view.
+pub const DB_CONCURRENT_EDITS: Scenario = Scenario {
+    name: "db-concurrent-edits",
+    features: &["db"],
+    checks: &[
+        Check {
+            name: "base-replicated",
+            spec: "DB-11",
+            description: "after the first pump, db.view on db-bob and on db-carol equals db.view on db-alice",
+        },
+        Check {
+            name: "views-converge",
+            spec: "DB-15",
+            description: "after the concurrent edits and a pump, db.view gives the same viewCid on db-alice, db-bob and db-carol",
+        },
+        Check {
+            name: "patches-merge",
+            spec: "DB-10",
+            description: "db.get notes/a on db-carol is {n: 1, tag: \"bob\", title: \"alpha\"}: both concurrent saves applied",
+        },
+        Check {
+            name: "delete-races-save",
+            spec: "DB-12",
+            description: "db.get notes/b on db-carol is {doc: null}: the delete wins whichever of it and the concurrent save comes first",
+        },
+        Check {
+            name: "kv-converges",
+            spec: "DB-11",
+            description: "kv.get motd is the same on db-alice, db-bob and db-carol, and one of the two concurrent values",
+        },
+        Check {
+            name: "kv-deleted",
+            spec: "DB-12",
+            description: "kv.get old on db-carol is {found: false, value: null}",
+        },
+        Check {
+            name: "query-order",
+            spec: "DB-18",
+            description: "db.query of notes with n >= 1 sorted by n on db-carol gives the IDs a, c, d: ties broken by ID",
+        },
+        Check {
+            name: "queries-converge",
+            spec: "DB-18",
+            description: "that db.query gives equal results (IDs and documents) on db-alice, db-bob and db-carol",
+        },
+    ],
+    play: db_concurrent_edits,
+};
+
+/// The `db-access` scenario [HP-71]: a delete by a writer whose write role was revoked is not
+/// applied by any peer.
+pub const DB_ACCESS: Scenario = Scenario {
+    name: "db-access",
+    features: &["db", "acl"],
+    checks: &[
+        Check {
+            name: "writer-sees-document",
+            spec: "DB-13",
+            description: "after the pump, db.get docs/x on dba-writer is {v: 1}",
+        },
+        Check {
+            name: "unauthorised-delete-refused-by-admin",
+            spec: "DB-13",
+            description: "after the revocation and the revoked writer's delete of x, db.get docs/x on dba-admin is still {v: 1}",
+        },
+        Check {
+            name: "unauthorised-delete-refused-by-reader",
+            spec: "DB-13",
+            description: "db.get docs/x on dba-reader is still {v: 1}",
+        },
+        Check {
+            name: "views-converge",
+            spec: "DB-15",
+            description: "db.view gives the same viewCid on dba-admin, dba-reader and dba-writer",
+        },
+    ],
+    play: db_access,
+};
+
 /// Every live scenario, in run order.
-pub const SCENARIOS: &[Scenario] = &[WRITER_FOLLOWER_READER, ACL_REVOCATION];
+pub const SCENARIOS: &[Scenario] = &[
+    WRITER_FOLLOWER_READER,
+    ACL_REVOCATION,
+    DB_CONCURRENT_EDITS,
+    DB_ACCESS,
+];
 
 /// The seed of node `node` in scenario `scenario`: SHA-256 of `threads-harness/<scenario>/<node>`
 /// [HP-43].
@@ -187,14 +273,22 @@ pub fn run_scenario(
         cases: Vec::new(),
         notes: Vec::new(),
     };
-    let statuses = if session.hello().scenarios.contains(scenario.feature) {
+    let missing: Vec<&str> = scenario
+        .features
+        .iter()
+        .filter(|f| !session.hello().scenarios.contains(**f))
+        .copied()
+        .collect();
+    let statuses = if missing.is_empty() {
         let (statuses, notes) = play(session, scenario);
         group.notes = notes;
         statuses
     } else {
+        let names: Vec<String> = missing.iter().map(|f| format!("{f:?}")).collect();
+        let plural = if names.len() == 1 { "" } else { "s" };
         group.skipped = Some(format!(
-            "the adapter does not list the scenario feature {:?}",
-            scenario.feature
+            "the adapter does not list the scenario feature{plural} {}",
+            names.join(", ")
         ));
         BTreeMap::new()
     };
@@ -389,8 +483,18 @@ fn set_roles(
     peer: &str,
     roles: &[&str],
 ) -> Result<AclChanged, StepError> {
+    set_roles_by(d, "acl-admin", thread, peer, roles)
+}
+
+fn set_roles_by(
+    d: &mut Driver,
+    admin: &str,
+    thread: &str,
+    peer: &str,
+    roles: &[&str],
+) -> Result<AclChanged, StepError> {
     d.step(Call::AclSet(AclSet {
-        node: "acl-admin".into(),
+        node: admin.into(),
         thread: thread.into(),
         peer: peer.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
@@ -469,6 +573,270 @@ fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
     let admin_acl = acl(d, "acl-admin")?;
     made.push(equal(&admin_acl, &acl(d, "acl-reader")?));
     Ok(())
+}
+
+/// The database steps of one thread.
+struct Db<'t> {
+    thread: &'t str,
+    coll: &'static str,
+}
+
+impl Db<'_> {
+    fn declare(&self, d: &mut Driver, node: &str, schema: DbSchema, indexes: &[&str]) -> Step {
+        let _: DbCommitted = d.step(Call::DbDeclare(DbDeclare {
+            node: node.into(),
+            thread: self.thread.into(),
+            collection: self.coll.into(),
+            schema,
+            indexes: indexes.iter().map(|i| i.to_string()).collect(),
+            time: d.now(),
+        }))?;
+        Ok(())
+    }
+
+    fn put(&self, d: &mut Driver, node: &str, id: &str, doc: Value) -> Step {
+        let doc = match doc {
+            Value::Object(doc) => doc,
+            _ => Default::default(),
+        };
+        let _: DbCommitted = d.step(Call::DbPut(DbPut {
+            node: node.into(),
+            thread: self.thread.into(),
+            collection: self.coll.into(),
+            id: id.into(),
+            doc,
+            time: d.now(),
+        }))?;
+        Ok(())
+    }
+
+    fn delete(&self, d: &mut Driver, node: &str, id: &str) -> Step {
+        let _: DbCommitted = d.step(Call::DbDelete(DbDelete {
+            node: node.into(),
+            thread: self.thread.into(),
+            collection: self.coll.into(),
+            id: id.into(),
+            time: d.now(),
+        }))?;
+        Ok(())
+    }
+
+    fn get(&self, d: &mut Driver, node: &str, id: &str) -> Result<DbDocument, StepError> {
+        d.step(Call::DbGet(DbDoc {
+            node: node.into(),
+            thread: self.thread.into(),
+            collection: self.coll.into(),
+            id: id.into(),
+        }))
+    }
+
+    fn kv_put(&self, d: &mut Driver, node: &str, key: &str, value: Value) -> Step {
+        let _: DbCommitted = d.step(Call::KvPut(KvPut {
+            node: node.into(),
+            thread: self.thread.into(),
+            key: key.into(),
+            value,
+            time: d.now(),
+        }))?;
+        Ok(())
+    }
+
+    fn kv_del(&self, d: &mut Driver, node: &str, key: &str) -> Step {
+        let _: DbCommitted = d.step(Call::KvDel(KvDel {
+            node: node.into(),
+            thread: self.thread.into(),
+            key: key.into(),
+            time: d.now(),
+        }))?;
+        Ok(())
+    }
+
+    fn kv_get(&self, d: &mut Driver, node: &str, key: &str) -> Result<KvValue, StepError> {
+        d.step(Call::KvGet(KvKey {
+            node: node.into(),
+            thread: self.thread.into(),
+            key: key.into(),
+        }))
+    }
+
+    fn query(&self, d: &mut Driver, node: &str, query: Value) -> Result<DbQueryResult, StepError> {
+        let query = match query {
+            Value::Object(query) => query,
+            _ => Default::default(),
+        };
+        d.step(Call::DbQuery(DbQuery {
+            node: node.into(),
+            thread: self.thread.into(),
+            query,
+        }))
+    }
+
+    /// The view CIDs of `nodes`, in order.
+    fn views(&self, d: &mut Driver, nodes: &[&str]) -> Result<Vec<String>, StepError> {
+        nodes
+            .iter()
+            .map(|node| {
+                let view: DbViewCid = d.step(Call::DbView(on(node, self.thread)))?;
+                Ok(view.view_cid)
+            })
+            .collect()
+    }
+}
+
+type Step = Result<(), StepError>;
+
+/// Passes when every element of `values` equals the first.
+fn all_equal<T: Serialize + PartialEq>(values: &[T]) -> Outcome {
+    match values.first() {
+        Some(first) if values.iter().any(|v| v != first) => {
+            let want: Vec<&T> = values.iter().map(|_| first).collect();
+            equal(&want, &values.iter().collect())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The steps of [HP-70]; pushes each check's outcome in [`DB_CONCURRENT_EDITS`]'s order.
+fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
+    let name = DB_CONCURRENT_EDITS.name;
+    let nodes = ["db-alice", "db-bob", "db-carol"];
+    for node in nodes {
+        d.create(node, seed(name, node))?;
+    }
+    let created: ThreadCreated = d.step(Call::ThreadCreate(ThreadCreate {
+        node: "db-alice".into(),
+        variant: Variant::Raw,
+        time: d.now(),
+    }))?;
+    let db = Db {
+        thread: &created.thread,
+        coll: "notes",
+    };
+    let schema = DbSchema {
+        fields: BTreeMap::from([
+            ("n".into(), vec!["integer".into()]),
+            ("title".into(), vec!["string".into()]),
+        ]),
+        required: vec!["title".into()],
+    };
+    db.declare(d, "db-alice", schema, &["n"])?;
+    db.put(d, "db-alice", "a", json!({"title": "a", "n": 1}))?;
+    db.put(d, "db-alice", "b", json!({"title": "b", "n": 1}))?;
+    db.kv_put(d, "db-alice", "motd", json!("hello"))?;
+    db.kv_put(d, "db-alice", "old", json!({"x": [1, null]}))?;
+    for (node, role) in [
+        ("db-bob", InviteRole::Writer),
+        ("db-carol", InviteRole::Reader),
+    ] {
+        let invite = export_invite(d, "db-alice", db.thread, role, node)?;
+        accept(d, node, invite)?;
+    }
+    let pump = d.pump()?;
+    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+
+    // Concurrent edits: neither writer hears of the other's until the next pump.
+    db.put(d, "db-alice", "a", json!({"title": "alpha", "n": 1}))?;
+    db.put(
+        d,
+        "db-bob",
+        "a",
+        json!({"title": "a", "n": 1, "tag": "bob"}),
+    )?;
+    db.kv_put(d, "db-alice", "motd", json!("from alice"))?;
+    db.kv_put(d, "db-bob", "motd", json!("from bob"))?;
+    db.delete(d, "db-alice", "b")?;
+    db.put(d, "db-bob", "b", json!({"title": "b", "n": 2}))?;
+    db.put(d, "db-bob", "c", json!({"title": "c", "n": 1}))?;
+    db.put(d, "db-alice", "d", json!({"title": "d", "n": 1}))?;
+    db.kv_del(d, "db-bob", "old")?;
+    let pump = d.pump()?;
+    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    let a = db.get(d, "db-carol", "a")?;
+    let merged = json!({"doc": {"n": 1, "tag": "bob", "title": "alpha"}});
+    made.push(after(pump, equal(&merged, &shown_json(&a))));
+    let b = db.get(d, "db-carol", "b")?;
+    made.push(after(pump, equal(&json!({"doc": null}), &shown_json(&b))));
+    let motd = nodes
+        .iter()
+        .map(|node| db.kv_get(d, node, "motd").map(|v| shown_json(&v)))
+        .collect::<Result<Vec<_>, _>>()?;
+    made.push(after(
+        pump,
+        all_equal(&motd).and_then(|()| {
+            let one_of = [
+                json!({"found": true, "value": "from alice"}),
+                json!({"found": true, "value": "from bob"}),
+            ];
+            match one_of.contains(&motd[0]) {
+                true => Ok(()),
+                false => Err((shown(&one_of), shown(&motd[0]))),
+            }
+        }),
+    ));
+    let old = db.kv_get(d, "db-carol", "old")?;
+    let gone = json!({"found": false, "value": null});
+    made.push(after(pump, equal(&gone, &shown_json(&old))));
+    let query = json!({
+        "coll": "notes",
+        "filter": {"field": "n", "op": "gte", "value": 1},
+        "sort": [{"desc": false, "field": "n"}],
+    });
+    let results = nodes
+        .iter()
+        .map(|node| db.query(d, node, query.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<&str> = results[2].docs.iter().map(|h| h.id.as_str()).collect();
+    made.push(after(pump, equal(&["a", "c", "d"][..], &ids[..])));
+    made.push(after(pump, all_equal(&results)));
+    Ok(())
+}
+
+/// The steps of [HP-71]; pushes each check's outcome in [`DB_ACCESS`]'s order.
+fn db_access(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
+    let name = DB_ACCESS.name;
+    let nodes = ["dba-admin", "dba-reader", "dba-writer"];
+    for node in ["dba-admin", "dba-writer", "dba-reader"] {
+        d.create(node, seed(name, node))?;
+    }
+    let created: ThreadCreated = d.step(Call::ThreadCreate(ThreadCreate {
+        node: "dba-admin".into(),
+        variant: Variant::AccessControlled,
+        time: d.now(),
+    }))?;
+    let db = Db {
+        thread: &created.thread,
+        coll: "docs",
+    };
+    for (node, role, invite) in [
+        ("dba-writer", "write", InviteRole::Writer),
+        ("dba-reader", "read", InviteRole::Reader),
+    ] {
+        set_roles_by(d, "dba-admin", db.thread, node, &[role])?;
+        let invite = export_invite(d, "dba-admin", db.thread, invite, node)?;
+        accept(d, node, invite)?;
+    }
+    db.declare(d, "dba-admin", DbSchema::default(), &[])?;
+    db.put(d, "dba-admin", "x", json!({"v": 1}))?;
+    let pump = d.pump()?;
+    let kept = json!({"doc": {"v": 1}});
+    let seen = db.get(d, "dba-writer", "x")?;
+    made.push(after(pump, equal(&kept, &shown_json(&seen))));
+
+    // The admin revokes write; the writer, not told yet, deletes the document.
+    set_roles_by(d, "dba-admin", db.thread, "dba-writer", &["read"])?;
+    db.delete(d, "dba-writer", "x")?;
+    let pump = d.pump()?;
+    for node in ["dba-admin", "dba-reader"] {
+        let x = db.get(d, node, "x")?;
+        made.push(after(pump, equal(&kept, &shown_json(&x))));
+    }
+    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    Ok(())
+}
+
+/// A result as JSON, compared on the members of the spec only.
+fn shown_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// A value as a check's report shows it: JSON, with object members sorted by name.
