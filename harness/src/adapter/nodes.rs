@@ -170,7 +170,7 @@ impl Nodes {
                 db.refresh(peer)?;
                 let (coll, id) = (p.collection, p.id);
                 // A create carrying the whole document, or a save carrying the diff [DB-10].
-                let op = match db.view().collection(&coll)?.get(&id) {
+                let op = match db.view(peer)?.collection(&coll)?.get(&id) {
                     Some(old) => Op::Save {
                         patch: Patch::diff(old, &doc),
                         coll,
@@ -191,7 +191,7 @@ impl Nodes {
             Call::DbGet(p) => {
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
-                let doc = db.view().collection(&p.collection)?.get(&p.id);
+                let doc = db.view(peer)?.collection(&p.collection)?.get(&p.id);
                 json(DbDocument {
                     doc: doc.map(dbjson::document_json),
                 })
@@ -212,7 +212,7 @@ impl Nodes {
             Call::KvGet(p) => {
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
-                let value = db.view().kv().get(&p.key);
+                let value = db.view(peer)?.kv().get(&p.key);
                 json(KvValue {
                     found: value.is_some(),
                     value: value.map_or(Value::Null, dbjson::json),
@@ -222,7 +222,7 @@ impl Nodes {
                 let query = query(&p.query)?;
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
-                let docs = db.query(&query)?.docs;
+                let docs = db.query(peer, &query)?.docs;
                 json(DbQueryResult {
                     docs: docs
                         .iter()
@@ -237,7 +237,7 @@ impl Nodes {
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
                 json(DbViewCid {
-                    view_cid: db.view().cid().to_string(),
+                    view_cid: db.view(peer)?.cid().to_string(),
                 })
             }
             other => Err(Error::new(
