@@ -54,7 +54,7 @@ pub fn read_bounded_line(
 }
 
 /// Reads and drops the rest of a line, a bounded chunk at a time (forever, for a line without
-/// an end: the stream is drained, as HP-4 asks, in constant memory).
+/// an end: the stream is drained, as [HP-4] asks, in constant memory).
 pub fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
     let mut chunk = Vec::new();
     loop {
