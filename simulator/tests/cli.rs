@@ -293,3 +293,27 @@ fn absurd_sizes_are_refused_with_exit_2() {
         assert!(!stdout(&out).contains("PASS"), "{args:?} ran something");
     }
 }
+
+/// The liveness failure of issue 18: a pull lost while the writer's link to the reader flapped
+/// waited out a 32 s backoff while the writer's heads were ignored, and the reader stayed 7
+/// records behind past the bound. Heads now resend a waiting pull [SYNC-10].
+#[test]
+fn flapping_links_seed_2519_converges() {
+    let out = sim(&[
+        "run",
+        "--scenario",
+        "flapping-links",
+        "--seed",
+        "2519",
+        "--events",
+        "60",
+        "--faults",
+        "0",
+        "--quiet",
+        "drift",
+        "--no-shrink",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verdict   PASS"), "{text}");
+}

@@ -30,6 +30,9 @@ Control commands (one per line on stdin; each gets exactly one JSON line on stdo
   threads                              the threads this node holds
   stop                                 exits
 
+Every line gets one reply, in order: an empty line, one that is not UTF-8 or one over 1 MiB
+gets BAD_REQUEST. A controller that stops reading replies stops the commands (up to 256 replies
+wait for it), never the network; SIGTERM still stops the node.
 The first line on stdout is {\"ok\":true,\"ready\":true,\"peer\":...,\"addrs\":[...]}.
 Logs go to stderr; RUST_LOG sets their level (default: info).
 Exit status: 0 on stop, SIGTERM, ctrl-c or (with --exit-on-stdin-close) end of stdin;
@@ -46,7 +49,9 @@ struct Cli {
     #[arg(long, value_name = "DIR", global = true)]
     data: Option<PathBuf>,
 
-    /// The address to listen on.
+    /// The address to listen on. With port 0 (the default) a restart takes the port of the last
+    /// run again (remembered in DIR/listen.addr) when it is free, so peers that stored the
+    /// address still reach the node.
     #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/127.0.0.1/tcp/0")]
     listen: Multiaddr,
 

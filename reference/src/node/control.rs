@@ -1,7 +1,9 @@
-//! The node's control protocol: one command per line on stdin, exactly one JSON line per command
+//! The node's control protocol: one command per line on stdin, exactly one JSON line per line
 //! on stdout — `{"ok":true,...}` or `{"ok":false,"code":"NAME","message":"..."}` with a code from
 //! the registry (spec/errors.md). Meant for scripts and tests, so every reply is one line and
-//! nothing else is ever written to stdout.
+//! nothing else is ever written to stdout. Every line is answered, in order: an empty line, a
+//! line that is not UTF-8 and a line over [`MAX_LINE_BYTES`] each get a BAD_REQUEST reply (whose
+//! message never repeats more than a short prefix of what was sent), and the channel goes on.
 //!
 //! Commands that only touch the [`Peer`] are run by [`run_on_peer`], which the one-shot
 //! subcommands of `threads-node` share; `id`, `connect` and `stop` need the network and are run

@@ -242,9 +242,9 @@ struct Node {
     listen: Vec<Multiaddr>,
     /// Whether the ready line was printed: commands wait for it, so it is the first line out.
     ready: bool,
-    /// The data directory, where the first listen address is remembered when the node was asked
-    /// for any port; `None` when it was given a port.
-    remember_in: Option<PathBuf>,
+    /// The data directory, where the port bound is remembered when the node was asked for any
+    /// port, and the address it was asked for; `None` when it was given a port.
+    remember_in: Option<(PathBuf, Multiaddr)>,
     progress: Progress,
     replies: Replies,
 }
@@ -346,8 +346,25 @@ impl Node {
     /// Files a new listen address, and prints the ready line on the first one.
     fn on_listening(&mut self, addr: Multiaddr) {
         tracing::info!(%addr, "listening");
-        if let Some(dir) = self.remember_in.take() {
-            datadir::remember_listen(&dir, &addr);
+        if let Some((dir, asked)) = self.remember_in.take() {
+            // The address asked for with the port bound: listening on 0.0.0.0 reports one
+            // address per interface, and the next start must match what it is asked for.
+            let port = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+                _ => None,
+            });
+            if let Some(port) = port {
+                let bound: Multiaddr = asked
+                    .iter()
+                    .map(|p| match p {
+                        libp2p::multiaddr::Protocol::Tcp(0) => {
+                            libp2p::multiaddr::Protocol::Tcp(port)
+                        }
+                        other => other,
+                    })
+                    .collect();
+                datadir::remember_listen(&dir, &bound);
+            }
         }
         self.listen.push(addr);
         self.peer.set_listen_addrs(self.listen.clone());
@@ -455,7 +472,7 @@ impl Node {
 /// and a restart on a new one would leave them dialing a dead address while it, restarted too,
 /// might not know theirs either (issue 18) [SYNC-9]. If that port is taken it listens on a new
 /// one, with a warning. Returns where to remember the port bound, if the node should.
-fn listen(net: &mut Transport, config: &Config) -> Result<Option<PathBuf>> {
+fn listen(net: &mut Transport, config: &Config) -> Result<Option<(PathBuf, Multiaddr)>> {
     let asks_any = config
         .listen
         .iter()
@@ -465,7 +482,7 @@ fn listen(net: &mut Transport, config: &Config) -> Result<Option<PathBuf>> {
         // set it too; a plain bind first makes sure nobody holds it.
         let free = socket_addr(&addr).is_some_and(|a| std::net::TcpListener::bind(a).is_ok());
         match free.then(|| net.listen(addr.clone())) {
-            Some(Ok(())) => return Ok(Some(config.data.clone())),
+            Some(Ok(())) => return Ok(Some((config.data.clone(), config.listen.clone()))),
             Some(Err(e)) => {
                 tracing::warn!(%addr, error = %e, "cannot listen where this node listened before; taking a new port")
             }
@@ -475,7 +492,7 @@ fn listen(net: &mut Transport, config: &Config) -> Result<Option<PathBuf>> {
         }
     }
     net.listen(config.listen.clone())?;
-    Ok(asks_any.then(|| config.data.clone()))
+    Ok(asks_any.then(|| (config.data.clone(), config.listen.clone())))
 }
 
 /// The IP and TCP port of `addr`, if it has both.
