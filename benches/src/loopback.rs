@@ -88,6 +88,7 @@ fn config(data: &Path) -> Config {
         data: data.to_path_buf(),
         listen: "/ip4/127.0.0.1/tcp/0".parse().expect("a multiaddr"),
         exit_on_stdin_close: false,
+        recovery: Default::default(),
     }
 }
 

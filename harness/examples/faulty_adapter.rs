@@ -3,8 +3,9 @@
 //! the harness against each and checks that it fails, naming the cases that caught it.
 //!
 //! Faults: forged-signatures, ignore-associated-data, short-random, skip-link-check,
-//! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage, and for the database
-//! (chapter 8): arrival-order-fold, patch-replaces, unstable-query-order, unauthorised-delete.
+//! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage, endless-reply,
+//! huge-reply, stderr-flood, and for the database (chapter 8): arrival-order-fold, patch-replaces,
+//! unstable-query-order, unauthorised-delete.
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
@@ -185,6 +186,36 @@ fn reply(fault: &str, request: &Value) -> Option<Value> {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
         ("garbage", "vector") if operation == "logAddr.decode" => {
+            Some(json!("this is not a reply"))
+        }
+        // A reply line that never ends: the harness must stop reading it [HP-53].
+        ("endless-reply", "vector") if operation == "logAddr.decode" => {
+            let chunk = vec![b'x'; 1 << 16];
+            let mut out = io::stdout().lock();
+            while out.write_all(&chunk).is_ok() {}
+            std::process::exit(0)
+        }
+        // A 1 GiB reply line, then its end: still over the bound [HP-53].
+        ("huge-reply", "vector") if operation == "logAddr.decode" => {
+            let chunk = vec![b'x'; 1 << 20];
+            let mut out = io::stdout().lock();
+            for _ in 0..1024 {
+                if out.write_all(&chunk).is_err() {
+                    std::process::exit(0);
+                }
+            }
+            let _ = out.write_all(b"\n").and_then(|()| out.flush());
+            std::process::exit(0)
+        }
+        // 1 GiB of log in one line on stderr, then garbage, so that the report shows the tail:
+        // the harness drains it all but keeps a bounded part [HP-4].
+        ("stderr-flood", "vector") if operation == "logAddr.decode" => {
+            let chunk = vec![b'e'; 1 << 20];
+            let mut err = io::stderr().lock();
+            for _ in 0..1024 {
+                let _ = err.write_all(&chunk);
+            }
+            let _ = err.write_all(b"\nflood over\n");
             Some(json!("this is not a reply"))
         }
         _ => None,

@@ -199,6 +199,37 @@ fn garbage_on_stdout_is_a_protocol_violation() {
     assert!(passed(&report, "keys") > 20);
 }
 
+/// A reply line that never ends, and one of 1 GiB, fail their case with PROTOCOL_VIOLATION and
+/// the run goes on: the harness reads 16 MiB of each and no more (it held them whole, gigabytes,
+/// issue 18) [HP-53].
+#[test]
+fn over_long_reply_lines_are_protocol_violations() {
+    for fault in ["endless-reply", "huge-reply"] {
+        let report = caught_by_flag(fault, "PROTOCOL_VIOLATION", &["--suite", "keys"]);
+        assert!(passed(&report, "keys") > 20, "{fault}");
+        assert!(report["restarts"].as_u64().unwrap_or(0) >= 1, "{fault}");
+    }
+}
+
+/// 1 GiB of stderr in one line is drained and cut: the failed case shows a bounded tail (the
+/// harness held the whole line, issue 18) [HP-4].
+#[test]
+fn a_stderr_flood_is_drained_and_cut() {
+    let report = caught_by_flag("stderr-flood", "PROTOCOL_VIOLATION", &["--suite", "keys"]);
+    assert!(passed(&report, "keys") > 20);
+    let stderr: Vec<&str> = report["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["cases"].as_array().into_iter().flatten())
+        .flat_map(|c| c["stderr"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(stderr.contains(&"flood over"), "{stderr:?}");
+    assert!(stderr.iter().all(|l| l.len() <= 2_000), "the flood was cut");
+    assert!(stderr.iter().any(|l| l.starts_with("eeee")), "{stderr:?}");
+}
+
 #[test]
 fn the_same_adapter_without_a_fault_passes() {
     let (code, report) = run_with_fault("none", &[]);

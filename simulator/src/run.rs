@@ -10,6 +10,11 @@ use crate::scenarios::{self, Scenario};
 use crate::shrink::{self, Reduction, Shrunk};
 use crate::sim::{self, Failure, Outcome, Verdict};
 
+/// The most events a run may append: the simulator keeps every record of every peer in memory,
+/// so an unbounded `--events` would grow until the machine runs out (issue 18). A million is ten
+/// times the largest scenario's default.
+pub const MAX_EVENTS: u64 = 1_000_000;
+
 /// Everything that decides a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSpec {
@@ -63,7 +68,12 @@ impl RunSpec {
     }
 
     /// The scenario's whole plan, before reductions.
+    /// A usage error for `--events 0` (a run in which nothing happens proves nothing) or more
+    /// than [`MAX_EVENTS`].
     pub fn full_plan(&self) -> Result<Plan> {
+        if let Some(events) = self.events {
+            check_events("--events", events)?;
+        }
         self.scenario()?.plan(self.seed, self.peers, self.events)
     }
 
@@ -189,6 +199,16 @@ fn signature(failure: &Failure) -> String {
         Failure::Liveness { .. } => "liveness".into(),
         Failure::Driver { .. } => "driver".into(),
     }
+}
+
+/// A usage error unless `events` is between 1 and [`MAX_EVENTS`]; `flag` names the option.
+pub fn check_events(flag: &str, events: u64) -> Result<()> {
+    if events == 0 || events > MAX_EVENTS {
+        return Err(SimError::Usage(format!(
+            "{flag} {events}: expected 1 to {MAX_EVENTS} events"
+        )));
+    }
+    Ok(())
 }
 
 /// `0,2,5`, or `none`.

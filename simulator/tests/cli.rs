@@ -268,3 +268,52 @@ fn assert_skipped(adapter: &str, scenario: &str, why: &str) {
         "{text}"
     );
 }
+
+/// Arguments that would panic, exhaust memory or prove nothing are refused with exit 2 and a
+/// message naming the option, before any run starts (issue 18).
+#[test]
+fn absurd_sizes_are_refused_with_exit_2() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--seeds", "0..18446744073709551615"], "--seeds"),
+        (&["--seeds", "0..200000"], "split the sweep"),
+        (
+            &["--seed", "1", "--events", "18446744073709551615"],
+            "--events",
+        ),
+        (&["--seed", "1", "--events", "0"], "--events 0"),
+        (&["--seed", "1", "--max-events", "0"], "--max-events 0"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["run", "--scenario", "partition-heal"];
+        all.extend_from_slice(args);
+        let out = sim(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stdout(&out).contains("PASS"), "{args:?} ran something");
+    }
+}
+
+/// The liveness failure of issue 18: a pull lost while the writer's link to the reader flapped
+/// waited out a 32 s backoff while the writer's heads were ignored, and the reader stayed 7
+/// records behind past the bound. Heads now resend a waiting pull [SYNC-10].
+#[test]
+fn flapping_links_seed_2519_converges() {
+    let out = sim(&[
+        "run",
+        "--scenario",
+        "flapping-links",
+        "--seed",
+        "2519",
+        "--events",
+        "60",
+        "--faults",
+        "0",
+        "--quiet",
+        "drift",
+        "--no-shrink",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verdict   PASS"), "{text}");
+}

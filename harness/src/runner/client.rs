@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::tail::StderrTail;
+use super::tail::{BoundedLine, StderrTail, read_bounded_line};
 use crate::protocol::{Call, Empty, HelloParams, HelloResult, Request};
 pub use crate::protocol::{ErrorBody as ErrorReply, PROTOCOL};
 
@@ -82,6 +82,8 @@ pub type Reply = Result<Value, ErrorReply>;
 enum StdoutEvent {
     /// One line, without its line ending.
     Line(Vec<u8>),
+    /// A line longer than [`MAX_REPLY_BYTES`]; nothing more is read [HP-53].
+    TooLong,
     /// End of the stream (or a read error).
     End,
 }
@@ -159,6 +161,13 @@ impl AdapterProcess {
         }
         match self.replies.recv_timeout(timeout) {
             Ok(StdoutEvent::Line(bytes)) => parse_reply(&bytes, id),
+            Ok(StdoutEvent::TooLong) => Err(Fault::new(
+                FaultKind::ProtocolViolation,
+                format!(
+                    "{method}: the reply line is longer than {MAX_REPLY_BYTES} bytes (HP-53); \
+                     the rest was not read"
+                ),
+            )),
             Ok(StdoutEvent::End) | Err(RecvTimeoutError::Disconnected) => Err(Fault::new(
                 FaultKind::Crash,
                 format!(
@@ -268,23 +277,30 @@ fn spawn_writer(mut stdin: ChildStdin) -> Sender<String> {
     tx
 }
 
-/// A thread sending every line of the adapter's stdout, then [`StdoutEvent::End`].
+/// The longest reply line the harness reads, line feed excluded [HP-53]: far beyond any reply
+/// of protocol 1 (the largest, a `node.read` of a long thread, is a few megabytes), and a bound on
+/// what one adapter can make the harness hold (a line without an end grew it to 4 GB in 5 s).
+pub const MAX_REPLY_BYTES: usize = 16 << 20;
+
+/// A thread sending every line of the adapter's stdout, then [`StdoutEvent::End`]; a line over
+/// [`MAX_REPLY_BYTES`] is sent as [`StdoutEvent::TooLong`] and ends the reading, as the adapter
+/// is killed for it [HP-53].
 fn spawn_reader(stdout: impl io::Read + Send + 'static) -> Receiver<StdoutEvent> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         loop {
             let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if line.last() == Some(&b'\n') {
-                        line.pop();
-                    }
-                    if tx.send(StdoutEvent::Line(line)).is_err() {
-                        return;
-                    }
+            let event = match read_bounded_line(&mut reader, MAX_REPLY_BYTES, &mut line) {
+                Ok(BoundedLine::End) | Err(_) => break,
+                Ok(BoundedLine::Line) => StdoutEvent::Line(line),
+                Ok(BoundedLine::TooLong) => {
+                    let _ = tx.send(StdoutEvent::TooLong);
+                    return;
                 }
+            };
+            if tx.send(event).is_err() {
+                return;
             }
         }
         let _ = tx.send(StdoutEvent::End);
@@ -471,6 +487,15 @@ read l; printf '{"id":3,"error":{"code":"LOG_GAP","message":"gap","state":{"coun
         let fault = p.request(&any(), timeout).unwrap_err();
         p.kill();
         fault
+    }
+
+    /// A reply line without an end is read to the bound and no further: a protocol violation,
+    /// not gigabytes held [HP-53].
+    #[test]
+    fn a_reply_line_without_an_end_is_a_protocol_violation() {
+        let f = fault("read l; yes | tr -d '\\n'", Duration::from_secs(600));
+        assert_eq!(f.kind, FaultKind::ProtocolViolation, "{f}");
+        assert!(f.detail.contains("HP-53"), "{f}");
     }
 
     #[test]

@@ -30,10 +30,15 @@ Control commands (one per line on stdin; each gets exactly one JSON line on stdo
   threads                              the threads this node holds
   stop                                 exits
 
+Every line gets one reply, in order: an empty line, one that is not UTF-8 or one over 1 MiB
+gets BAD_REQUEST. A controller that stops reading replies stops the commands (up to 256 replies
+wait for it), never the network; SIGTERM still stops the node.
 The first line on stdout is {\"ok\":true,\"ready\":true,\"peer\":...,\"addrs\":[...]}.
 Logs go to stderr; RUST_LOG sets their level (default: info).
 Exit status: 0 on stop, SIGTERM, ctrl-c or (with --exit-on-stdin-close) end of stdin;
-1 when the store fails or the node cannot start.";
+1 when the store fails or the node cannot start, among others with STORE_CORRUPT when the data
+directory is damaged: store.redb missing or empty beside identity.key (--reset-store starts
+anew), or identity.key missing beside a store with threads (--new-identity starts as a new peer).";
 
 /// Runs one Threads peer: libp2p (tcp + noise + yamux), request-response sync and gossipsub on
 /// each thread's topic, with its identity and records in a data directory.
@@ -44,13 +49,25 @@ struct Cli {
     #[arg(long, value_name = "DIR", global = true)]
     data: Option<PathBuf>,
 
-    /// The address to listen on.
+    /// The address to listen on. With port 0 (the default) a restart takes the port of the last
+    /// run again (remembered in DIR/listen.addr) when it is free, so peers that stored the
+    /// address still reach the node.
     #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/127.0.0.1/tcp/0")]
     listen: Multiaddr,
 
     /// Exit (status 0) when stdin reaches its end, instead of running on without commands.
     #[arg(long)]
     exit_on_stdin_close: bool,
+
+    /// Start with an empty store although identity.key shows the node ran before (store.redb
+    /// deleted or truncated). Without it such a directory is refused with STORE_CORRUPT.
+    #[arg(long, global = true)]
+    reset_store: bool,
+
+    /// Create a new identity although store.redb holds threads (identity.key deleted): the node
+    /// becomes a different peer. Without it such a directory is refused with STORE_CORRUPT.
+    #[arg(long, global = true)]
+    new_identity: bool,
 
     #[command(subcommand)]
     command: Option<OneShot>,
@@ -94,28 +111,38 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, data: &Path) -> Result<()> {
+    let recovery = datadir::Recovery {
+        reset_store: cli.reset_store,
+        new_identity: cli.new_identity,
+    };
     match cli.command {
         None => node::run(node::Config {
             data: data.to_owned(),
             listen: cli.listen,
             exit_on_stdin_close: cli.exit_on_stdin_close,
+            recovery,
         }),
         Some(OneShot::Id) => {
-            let identity = datadir::open_identity(data)?;
+            let identity = datadir::open_identity_with(data, recovery)?;
             println!(
                 "{}",
                 control::render(&control::ok(json!({"peer": identity.log_id().to_string()})))
             );
             Ok(())
         }
-        Some(OneShot::Append { thread, text }) => append(data, &thread, &text),
+        Some(OneShot::Append { thread, text }) => append(data, &thread, &text, recovery),
     }
 }
 
 /// Appends `text` as one event, or each stdin line as one, printing a reply per event; stops at
 /// the first failure, with its reply printed and a non-zero exit.
-fn append(data: &Path, thread: &ThreadId, text: &[String]) -> Result<()> {
-    let (_, mut peer) = datadir::open_peer(data, node::unix_ms())?;
+fn append(
+    data: &Path,
+    thread: &ThreadId,
+    text: &[String],
+    recovery: datadir::Recovery,
+) -> Result<()> {
+    let (_, mut peer) = datadir::open_peer(data, node::unix_ms(), recovery)?;
     let mut one = |body: &[u8]| -> Result<()> {
         let reply = control::append(&mut peer, thread, body, node::unix_ms());
         match reply {

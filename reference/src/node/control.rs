@@ -1,7 +1,9 @@
-//! The node's control protocol: one command per line on stdin, exactly one JSON line per command
+//! The node's control protocol: one command per line on stdin, exactly one JSON line per line
 //! on stdout — `{"ok":true,...}` or `{"ok":false,"code":"NAME","message":"..."}` with a code from
 //! the registry (spec/errors.md). Meant for scripts and tests, so every reply is one line and
-//! nothing else is ever written to stdout.
+//! nothing else is ever written to stdout. Every line is answered, in order: an empty line, a
+//! line that is not UTF-8 and a line over [`MAX_LINE_BYTES`] each get a BAD_REQUEST reply (whose
+//! message never repeats more than a short prefix of what was sent), and the channel goes on.
 //!
 //! Commands that only touch the [`Peer`] are run by [`run_on_peer`], which the one-shot
 //! subcommands of `threads-node` share; `id`, `connect` and `stop` need the network and are run
@@ -12,6 +14,7 @@
 //! or `writer` [HP-35], an appended record's CID is `recordCid` [HP-34], and the heads of a thread
 //! are `logs` keyed by log ID [HP-39].
 
+use std::io::BufRead;
 use std::str::FromStr;
 
 use multiaddr::Multiaddr;
@@ -23,6 +26,72 @@ use crate::id::{LogId, ThreadId, Variant};
 use crate::invite::InviteRole;
 use crate::store::Store;
 use crate::sync::Peer;
+
+/// The longest command line the node reads, newline excluded. Commands are short (the longest,
+/// `join`, carries an invite of a few kilobytes per log); the bound keeps a line without an end
+/// from growing the node's memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The most of a word of the command line an error message quotes: replies stay short whatever
+/// was sent (a 200 MB unknown command was echoed back in full, issue 18).
+const QUOTE_CHARS: usize = 64;
+
+/// Reads the next command line from `input`, at most `max` bytes of it, without its newline
+/// (and a `\r` before it). `Ok(None)` at the end of input; `Ok(Some(Err(_)))`, BAD_REQUEST, for a
+/// line that is not UTF-8 or is longer than `max` (read to its end and dropped, and not quoted),
+/// so that every line gets exactly one reply and the channel goes on. `Err` only for a read
+/// error.
+pub fn read_line(input: &mut impl BufRead, max: usize) -> std::io::Result<Option<Result<String>>> {
+    let mut line = Vec::new();
+    let mut length = 0usize;
+    let mut any = false;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            if !any {
+                return Ok(None);
+            }
+            break;
+        }
+        any = true;
+        let end = buf.iter().position(|b| *b == b'\n');
+        let chunk = &buf[..end.unwrap_or(buf.len())];
+        length = length.saturating_add(chunk.len());
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = end.map_or(buf.len(), |i| i + 1);
+        input.consume(used);
+        if end.is_some() {
+            break;
+        }
+    }
+    if length > max {
+        return Ok(Some(Err(bad(format!(
+            "a command line of more than {max} bytes ({length}); it was dropped"
+        )))));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(String::from_utf8(line).map_err(|e| {
+        bad(format!(
+            "the command line is not UTF-8 (an invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })))
+}
+
+/// `word` for an error message: Debug-quoted, cut to [`QUOTE_CHARS`] characters.
+fn quote(word: &str) -> String {
+    match word.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &word[..cut], word.len()),
+        None => format!("{word:?}"),
+    }
+}
 
 /// One line of the control protocol, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +146,10 @@ impl FromStr for Command {
                 // The short form the node accepted first; the protocol's name works as well.
                 ["acl"] => Ok(Command::Create(Variant::AccessControlled)),
                 [variant] => Ok(Command::Create(variant.parse().map_err(|_| {
-                    bad(format!("create raw|access-controlled|acl, not {variant:?}"))
+                    bad(format!(
+                        "create raw|access-controlled|acl, not {}",
+                        quote(variant)
+                    ))
                 })?)),
             },
             "invite" => parse_invite(rest),
@@ -90,7 +162,7 @@ impl FromStr for Command {
             "connect" => {
                 let [addr] = args::<1>(name, rest)?;
                 Ok(Command::Connect(Multiaddr::from_str(addr).map_err(
-                    |e| Error::new(ErrorCode::AddrInvalid, format!("{addr}: {e}")),
+                    |e| Error::new(ErrorCode::AddrInvalid, format!("{}: {e}", quote(addr))),
                 )?))
             }
             "heads" => Ok(Command::Heads(args::<1>(name, rest)?[0].parse()?)),
@@ -108,7 +180,7 @@ fn parse_bare(name: &str, rest: &str) -> Result<Command> {
         "threads" => Command::Threads,
         "stop" => Command::Stop,
         "" => return Err(bad("an empty command")),
-        other => return Err(bad(format!("unknown command {other:?}"))),
+        other => return Err(bad(format!("unknown command {}", quote(other)))),
     };
     args::<0>(name, rest)?;
     Ok(command)
@@ -278,6 +350,50 @@ mod tests {
         #[test]
         fn arbitrary_lines_never_panic_the_parser(line in "\\PC{0,200}") {
             let _ = line.parse::<Command>();
+        }
+    }
+
+    fn lines(input: &[u8], max: usize) -> Vec<std::result::Result<String, ErrorCode>> {
+        let mut reader = std::io::BufReader::with_capacity(7, input);
+        let mut out = Vec::new();
+        while let Some(line) = read_line(&mut reader, max).expect("a slice reads") {
+            out.push(line.map_err(|e| e.code));
+        }
+        out
+    }
+
+    /// Every line, whatever its bytes, gives one line or one error, and the next line reads on
+    /// (issue 18: invalid UTF-8 ended the channel for good).
+    #[test]
+    fn bad_lines_are_errors_and_reading_goes_on() {
+        let mut input = b"id\r\n\xff\xfe\n\nstop".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100));
+        input.extend(b"\nthreads\n");
+        assert_eq!(
+            lines(&input, 50),
+            vec![
+                Ok("id".to_owned()),
+                Err(ErrorCode::BadRequest),
+                Ok(String::new()),
+                Err(ErrorCode::BadRequest),
+                Ok("threads".to_owned()),
+            ]
+        );
+        assert_eq!(lines(b"", 50), Vec::new());
+        assert_eq!(lines(b"id", 50), vec![Ok("id".to_owned())]);
+    }
+
+    /// An error quotes at most a short prefix of what was sent.
+    #[test]
+    fn errors_do_not_echo_long_words() {
+        let long = "y".repeat(100_000);
+        for line in [
+            long.clone(),
+            format!("create {long}"),
+            format!("connect {long}"),
+        ] {
+            let error = line.parse::<Command>().expect_err("not a command");
+            assert!(error.detail.len() < 200, "{}", error.detail.len());
         }
     }
 

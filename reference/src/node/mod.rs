@@ -14,7 +14,13 @@
 //! - a timer set to [`Peer::poll_timeout`] calls [`Peer::handle_timeout`] with the wall clock,
 //!   for retries [SYNC-10], head exchange [SYNC-8] and address expiry [SYNC-9]: the node sleeps
 //!   exactly until the peer has something to do;
-//! - control commands come in one per line ([`control`]).
+//! - control commands come in one per line ([`control`]), read on a thread of their own and at
+//!   most [`control::MAX_LINE_BYTES`] each; every line gets exactly one reply, an error for a line
+//!   that is empty, not UTF-8 or too long;
+//! - replies go out through a queue of [`REPLY_QUEUE`] lines to a thread that writes them to
+//!   stdout. A controller that stops reading fills the pipe, then the queue; the node then stops
+//!   reading commands (no reply is ever dropped) until there is room, while the network, the
+//!   timers and SIGTERM go on as before.
 //!
 //! After each of these inputs the peer's outputs are drained at once. When the store fails the
 //! peer refuses to go on [SYNC-12], and so does the node: it exits non-zero.
@@ -41,6 +47,20 @@ use control::Command;
 use datadir::NodePeer;
 use transport::{NetEvent, Transport};
 
+/// Replies waiting for the writer thread; when full, the node reads no more commands.
+pub const REPLY_QUEUE: usize = 256;
+
+/// Command lines read but not yet run; when full, the stdin thread waits, and so does a
+/// controller that writes faster than the node answers.
+const COMMAND_QUEUE: usize = 64;
+
+/// How long a stopping node waits for the replies still queued to be written: it must not hang on
+/// a controller that no longer reads, but should not lose the reply to `stop` either.
+const FLUSH_ON_EXIT: Duration = Duration::from_secs(2);
+
+/// One line from the controller: the command line, or the error its reply carries.
+type Input = Result<String>;
+
 /// A long catch-up logs its progress every this many records of a log.
 const PROGRESS_EVERY: u64 = 500;
 
@@ -53,20 +73,22 @@ pub struct Config {
     pub listen: Multiaddr,
     /// Exit when stdin closes, rather than running on without a control channel.
     pub exit_on_stdin_close: bool,
+    /// What a damaged data directory may be opened with ([`datadir::open_peer`]).
+    pub recovery: datadir::Recovery,
 }
 
 /// Runs a node until `stop`, a signal, or (with `exit_on_stdin_close`) the end of stdin. Fails
 /// when the store fails or the node cannot start; the caller exits non-zero then.
 pub fn run(config: Config) -> Result<()> {
-    run_with(&config, stdin_lines(), Replies::Stdout)
+    let (writer, flushed) = stdout_writer();
+    let result = run_with(&config, stdin_lines(), Replies::Stdout(writer));
+    // The sender is gone with the node; the writer thread ends once it has written the rest.
+    let _ = flushed.recv_timeout(FLUSH_ON_EXIT);
+    result
 }
 
 /// Runs a node on this thread with commands from `lines` and replies to `replies`.
-fn run_with(
-    config: &Config,
-    lines: mpsc::UnboundedReceiver<String>,
-    replies: Replies,
-) -> Result<()> {
+fn run_with(config: &Config, lines: mpsc::Receiver<Input>, replies: Replies) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -82,26 +104,54 @@ fn run_with(
 
 /// Where a node's reply lines go.
 enum Replies {
-    /// One JSON line each on stdout: the `threads-node` binary.
-    Stdout,
+    /// One JSON line each on stdout, through the writer thread's queue: the `threads-node`
+    /// binary.
+    Stdout(mpsc::Sender<String>),
     /// To a [`Handle`] in the same process.
     Channel(std::sync::mpsc::Sender<Value>),
 }
 
 impl Replies {
+    /// Queues a reply. The event loop reads a command only when the queue has room
+    /// ([`Replies::room`]) and answers it with one reply, so the queue is never full here; if it
+    /// were, the reply is dropped with an error in the log rather than the node blocked.
     fn send(&self, reply: &Value) {
         match self {
-            Replies::Stdout => print_line(reply),
+            Replies::Stdout(tx) => match tx.try_send(control::render(reply)) {
+                Ok(()) => {}
+                // The writer thread ended: stdout is closed, nobody reads replies any more.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::error!("the reply queue is full; a reply was dropped");
+                }
+            },
             // A dropped handle no longer wants replies.
             Replies::Channel(tx) => drop(tx.send(reply.clone())),
         }
+    }
+
+    /// A handle on the reply queue, to wait for room in it while the loop does other things.
+    fn waiter(&self) -> Option<mpsc::Sender<String>> {
+        match self {
+            Replies::Stdout(tx) => Some(tx.clone()),
+            Replies::Channel(_) => None,
+        }
+    }
+}
+
+/// Completes when the reply queue has room for one more reply, or at once when there is no
+/// queue or nobody writes it any more (its replies are dropped then anyway).
+async fn room(waiter: Option<&mpsc::Sender<String>>) {
+    if let Some(tx) = waiter {
+        // Only the event loop sends, so the room found stays free until its reply.
+        let _ = tx.reserve().await;
     }
 }
 
 /// A node running on a thread of its own in this process, controlled with the same command lines
 /// as `threads-node` (for benchmarks and tests that want real sockets without a subprocess).
 pub struct Handle {
-    commands: mpsc::UnboundedSender<String>,
+    commands: mpsc::Sender<Input>,
     replies: std::sync::mpsc::Receiver<Value>,
     thread: Option<std::thread::JoinHandle<Result<()>>>,
     /// The ready line: the node's peer ID and listen addresses.
@@ -111,7 +161,7 @@ pub struct Handle {
 impl Handle {
     /// Starts a node and waits for its ready line.
     pub fn spawn(config: Config) -> Result<Handle> {
-        let (commands, lines) = mpsc::unbounded_channel();
+        let (commands, lines) = mpsc::channel(COMMAND_QUEUE);
         let (tx, replies) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || run_with(&config, lines, Replies::Channel(tx)));
         let mut handle = Handle {
@@ -127,7 +177,7 @@ impl Handle {
     /// Sends one command line and returns its reply (an error reply is a reply, not an `Err`).
     pub fn command(&mut self, line: &str) -> Result<Value> {
         self.commands
-            .send(line.to_owned())
+            .blocking_send(Ok(line.to_owned()))
             .map_err(|_| self.stopped())?;
         self.reply()
     }
@@ -150,7 +200,9 @@ impl Handle {
     }
 
     fn stop_and_join(&mut self) -> Result<()> {
-        let _ = self.commands.send("stop".to_owned());
+        // Not blocking: a handle may be dropped anywhere, an async context included; a full queue
+        // means the node is busy with commands and gets `stop` as soon as there is room.
+        let _ = self.commands.try_send(Ok("stop".to_owned()));
         match self.thread.take().map(std::thread::JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(Error::new(ErrorCode::Internal, "the node panicked")),
@@ -190,6 +242,9 @@ struct Node {
     listen: Vec<Multiaddr>,
     /// Whether the ready line was printed: commands wait for it, so it is the first line out.
     ready: bool,
+    /// The data directory, where the port bound is remembered when the node was asked for any
+    /// port, and the address it was asked for; `None` when it was given a port.
+    remember_in: Option<(PathBuf, Multiaddr)>,
     progress: Progress,
     replies: Replies,
 }
@@ -198,14 +253,14 @@ impl Node {
     /// Opens the data directory and starts listening; the peer's clock starts now, so that the
     /// addresses it files from now on get their full lifetime [SYNC-9].
     fn start(config: &Config, replies: Replies) -> Result<Node> {
-        let (identity, peer) = datadir::open_peer(&config.data, unix_ms())?;
+        let (identity, peer) = datadir::open_peer(&config.data, unix_ms(), config.recovery)?;
         // The libp2p key is the identity key, so the PeerId connections authenticate is the log
         // ID the peer knows itself by.
         let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
             .map_err(|e| Error::new(ErrorCode::Internal, format!("libp2p identity: {e}")))?;
         let mut net = Transport::new(keypair)?;
         debug_assert_eq!(net.local_peer_id(), peer.id().to_peer_id());
-        net.listen(config.listen.clone())?;
+        let remember_in = listen(&mut net, config)?;
         tracing::info!(peer = %peer.id(), threads = peer.threads().len(), "node started");
         Ok(Node {
             peer,
@@ -213,6 +268,7 @@ impl Node {
             topics: BTreeSet::new(),
             listen: Vec::new(),
             ready: false,
+            remember_in,
             progress: Progress::default(),
             replies,
         })
@@ -222,20 +278,27 @@ impl Node {
     /// a time, each followed by draining the peer's outputs.
     async fn run(
         &mut self,
-        mut lines: mpsc::UnboundedReceiver<String>,
+        mut lines: mpsc::Receiver<Input>,
         exit_on_stdin_close: bool,
     ) -> Result<()> {
         let mut stdin_open = true;
         let terminated = terminated();
         tokio::pin!(terminated);
+        let waiter = self.replies.waiter();
         self.drain();
         loop {
             let wake = self.peer.poll_timeout();
+            // A command is read only when its reply has room in the queue: a controller that
+            // stops reading stops the commands, never the network (issue 18).
+            let next_line = async {
+                room(waiter.as_ref()).await;
+                lines.recv().await
+            };
             let step = tokio::select! {
                 event = self.net.next_event() => self.on_net(event)?,
                 () = sleep_until_unix_ms(wake) => self.peer.handle_timeout(unix_ms()).map(|()| Step::Continue)?,
-                line = lines.recv(), if stdin_open && self.ready => match line {
-                    Some(line) => self.on_line(&line)?,
+                line = next_line, if stdin_open && self.ready => match line {
+                    Some(line) => self.on_line(line)?,
                     None => {
                         stdin_open = false;
                         tracing::info!("stdin closed");
@@ -283,6 +346,26 @@ impl Node {
     /// Files a new listen address, and prints the ready line on the first one.
     fn on_listening(&mut self, addr: Multiaddr) {
         tracing::info!(%addr, "listening");
+        if let Some((dir, asked)) = self.remember_in.take() {
+            // The address asked for with the port bound: listening on 0.0.0.0 reports one
+            // address per interface, and the next start must match what it is asked for.
+            let port = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+                _ => None,
+            });
+            if let Some(port) = port {
+                let bound: Multiaddr = asked
+                    .iter()
+                    .map(|p| match p {
+                        libp2p::multiaddr::Protocol::Tcp(0) => {
+                            libp2p::multiaddr::Protocol::Tcp(port)
+                        }
+                        other => other,
+                    })
+                    .collect();
+                datadir::remember_listen(&dir, &bound);
+            }
+        }
         self.listen.push(addr);
         self.peer.set_listen_addrs(self.listen.clone());
         if !self.ready {
@@ -307,12 +390,11 @@ impl Node {
         Ok(())
     }
 
-    /// Runs one command line and prints its reply. A store failure is fatal after the reply.
-    fn on_line(&mut self, line: &str) -> Result<Step> {
-        if line.trim().is_empty() {
-            return Ok(Step::Continue);
-        }
-        let parsed = line.parse::<Command>();
+    /// Runs one command line and sends its reply: every line gets exactly one, an error for an
+    /// empty line or one the reader refused (not UTF-8, too long). A store failure is fatal after
+    /// the reply.
+    fn on_line(&mut self, line: Input) -> Result<Step> {
+        let parsed = line.and_then(|line| line.parse::<Command>());
         let step = match parsed {
             Ok(Command::Stop) => Step::Stop,
             _ => Step::Continue,
@@ -385,6 +467,50 @@ impl Node {
     }
 }
 
+/// Starts listening where `config` says. Asked for any TCP port (`/tcp/0`, the default), the node
+/// takes the port it had last time if it is free: its peers stored its address with the port,
+/// and a restart on a new one would leave them dialing a dead address while it, restarted too,
+/// might not know theirs either (issue 18) [SYNC-9]. If that port is taken it listens on a new
+/// one, with a warning. Returns where to remember the port bound, if the node should.
+fn listen(net: &mut Transport, config: &Config) -> Result<Option<(PathBuf, Multiaddr)>> {
+    let asks_any = config
+        .listen
+        .iter()
+        .any(|p| p == libp2p::multiaddr::Protocol::Tcp(0));
+    if let Some(addr) = datadir::remembered_listen(&config.data, &config.listen) {
+        // libp2p listens with SO_REUSEPORT, which would share the port with another process that
+        // set it too; a plain bind first makes sure nobody holds it.
+        let free = socket_addr(&addr).is_some_and(|a| std::net::TcpListener::bind(a).is_ok());
+        match free.then(|| net.listen(addr.clone())) {
+            Some(Ok(())) => return Ok(Some((config.data.clone(), config.listen.clone()))),
+            Some(Err(e)) => {
+                tracing::warn!(%addr, error = %e, "cannot listen where this node listened before; taking a new port")
+            }
+            None => {
+                tracing::warn!(%addr, "the port this node listened on before is taken; taking a new port, so peers that stored the old one must learn the new one")
+            }
+        }
+    }
+    net.listen(config.listen.clone())?;
+    Ok(asks_any.then(|| (config.data.clone(), config.listen.clone())))
+}
+
+/// The IP and TCP port of `addr`, if it has both.
+fn socket_addr(addr: &Multiaddr) -> Option<std::net::SocketAddr> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip = None;
+    let mut port = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    Some(std::net::SocketAddr::new(ip?, port?))
+}
+
 /// The log ID of a libp2p peer; `None` (and a debug line) for a key type logs cannot have.
 fn log_id(peer: PeerId) -> Option<LogId> {
     LogId::try_from(peer)
@@ -392,21 +518,43 @@ fn log_id(peer: PeerId) -> Option<LogId> {
         .ok()
 }
 
-/// Writes one reply line to stdout and flushes it, so a script waiting for it sees it at once.
-/// A closed stdout is not this node's problem: the reply is dropped.
-fn print_line(reply: &Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", control::render(reply)).and_then(|()| out.flush());
+/// The reply queue and the thread that writes it to stdout, a line at a time, each flushed so a
+/// script waiting for it sees it at once; a blocked write blocks this thread only. The receiver
+/// hears when the thread has written everything (the sender dropped) or stopped. A closed stdout
+/// is not this node's problem: the thread ends and later replies are dropped.
+fn stdout_writer() -> (mpsc::Sender<String>, std::sync::mpsc::Receiver<()>) {
+    let (tx, mut rx) = mpsc::channel::<String>(REPLY_QUEUE);
+    let (done, flushed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        while let Some(line) = rx.blocking_recv() {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                break;
+            }
+        }
+        let _ = done.send(());
+    });
+    (tx, flushed)
 }
 
 /// Lines from stdin, read on a thread of their own (a blocking read must not stall the event
-/// loop, nor keep the runtime from shutting down); the channel closes at end of input.
-fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
-    let (tx, rx) = mpsc::unbounded_channel();
+/// loop, nor keep the runtime from shutting down), each at most [`control::MAX_LINE_BYTES`]; a
+/// line that is too long or not UTF-8 comes as its error. The channel closes at end of input or
+/// on a read error; a full channel makes the thread wait.
+fn stdin_lines() -> mpsc::Receiver<Input> {
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     std::thread::spawn(move || {
-        for line in std::io::stdin().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let line = match control::read_line(&mut stdin, control::MAX_LINE_BYTES) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read stdin");
+                    break;
+                }
+            };
+            if tx.blocking_send(line).is_err() {
                 break;
             }
         }

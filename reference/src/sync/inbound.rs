@@ -195,7 +195,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             self.save_thread(thread)?;
         }
         for (log, peer) in behind {
-            self.pull(thread, log, peer);
+            self.pull_behind(thread, log, peer);
         }
         Ok(())
     }

@@ -282,3 +282,55 @@ fn in_an_access_controlled_thread_a_revoked_writers_records_beyond_its_cut_are_n
         admin.acl_document(&thread).expect("acl")
     );
 }
+
+/// A pull lost while the link was down waits out a backoff that grows to 32 s; heads from the
+/// peer it asked, showing it still ahead, prove the link works again and send the pull at once,
+/// with the backoff restarted (simulator, flapping-links seed 2519: a reader stayed 7 records
+/// behind past the liveness bound) [SYNC-10]. Heads within a second of a send do not resend.
+#[test]
+fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
+    let (mut writer, mut reader) = (peer(11), peer(12));
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    for i in 0..3u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    let invite = writer
+        .invite(&thread, InviteRole::Reader, reader.id())
+        .expect("invite");
+    reader.join(0, &invite).expect("join");
+    let pulls = |reader: &mut TestPeer| {
+        sent(reader)
+            .into_iter()
+            .filter(|(_, m)| matches!(m, Message::Pull { .. }))
+            .count()
+    };
+    // The first pull and its retries are all lost: sent at 0, 1, 3, 7, 15 and 31 s.
+    assert_eq!(pulls(&mut reader), 1);
+    let mut now = 0;
+    while now < 40_000 {
+        now = reader.poll_timeout().expect("a timer").max(now);
+        if now >= 40_000 {
+            break;
+        }
+        reader.handle_timeout(now).expect("timeout");
+        pulls(&mut reader);
+    }
+    let heads = Message::Heads {
+        thread: thread.clone(),
+        heads: vec![(log, 3)],
+    };
+    reader
+        .handle_message(40_000, writer.id(), &heads.to_bytes())
+        .expect("heads");
+    assert_eq!(pulls(&mut reader), 1, "the heads resend the waiting pull");
+    reader
+        .handle_message(40_500, writer.id(), &heads.to_bytes())
+        .expect("heads");
+    assert_eq!(pulls(&mut reader), 0, "not again within a second");
+    reader.handle_timeout(41_000).expect("timeout");
+    assert_eq!(
+        pulls(&mut reader),
+        1,
+        "the backoff starts over: the next retry comes 1 s after the resend"
+    );
+}

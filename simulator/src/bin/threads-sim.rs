@@ -9,6 +9,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use threads_simulator::plan::{Broken, Noise};
 use threads_simulator::report::{self, Header};
+use threads_simulator::run::check_events;
 use threads_simulator::scenarios::SCENARIOS;
 use threads_simulator::{Outcome, Result, RunSpec, SimError, Verdict};
 
@@ -44,16 +45,16 @@ struct Run {
     /// The seed of a single run.
     #[arg(long, conflicts_with = "seeds")]
     seed: Option<u64>,
-    /// A sweep: `A..B` runs seeds A to B inclusive.
+    /// A sweep: `A..B` runs seeds A to B inclusive (at most 100,000 runs in all).
     #[arg(long)]
     seeds: Option<String>,
     /// Number of peers, where the scenario scales (see `list` for the minimum).
     #[arg(long)]
     peers: Option<usize>,
-    /// Number of events the writers append (default: the scenario's).
+    /// Number of events the writers append (default: the scenario's), 1 to 1,000,000.
     #[arg(long)]
     events: Option<u64>,
-    /// Caps every scenario's event count (for quick sweeps over `all`).
+    /// Caps every scenario's event count (for quick sweeps over `all`), 1 to 1,000,000.
     #[arg(long)]
     max_events: Option<u64>,
     /// Keep only these faults of the schedule, by index (`0,2`), or `none`.
@@ -133,9 +134,15 @@ fn parse_list<T>(text: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> R
         .collect()
 }
 
-fn parse_seeds(run: &Run) -> Result<Vec<u64>> {
+/// The most runs one command may ask for (scenarios times seeds). Every run's spec and row is
+/// kept for the summary, so a sweep of 2^64 seeds would not fit in memory (it panicked with a
+/// capacity overflow, issue 18); 100,000 covers 10,000 seeds of every scenario. Split larger
+/// sweeps into several commands.
+const MAX_RUNS: u64 = 100_000;
+
+fn parse_seeds(run: &Run) -> Result<std::ops::RangeInclusive<u64>> {
     match (&run.seed, &run.seeds) {
-        (Some(seed), _) => Ok(vec![*seed]),
+        (Some(seed), _) => Ok(*seed..=*seed),
         (None, Some(range)) => {
             let bad = || SimError::Usage(format!("--seeds {range}: expected A..B"));
             let (a, b) = range.split_once("..").ok_or_else(bad)?;
@@ -144,7 +151,7 @@ fn parse_seeds(run: &Run) -> Result<Vec<u64>> {
             if a > b {
                 return Err(bad());
             }
-            Ok((a..=b).collect())
+            Ok(a..=b)
         }
         (None, None) => Err(SimError::Usage("give --seed N or --seeds A..B".into())),
     }
@@ -175,9 +182,28 @@ fn specs(run: &Run) -> Result<Vec<RunSpec>> {
         .as_deref()
         .map(|c| shell_words::split(c).map_err(|e| SimError::Usage(format!("--impl: {e}"))))
         .transpose()?;
-    let mut specs = Vec::new();
+    for (flag, events) in [("--events", run.events), ("--max-events", run.max_events)] {
+        if let Some(events) = events {
+            check_events(flag, events)?;
+        }
+    }
+    let seeds = parse_seeds(run)?;
+    // Counted before anything is allocated: the range may hold up to 2^64 seeds.
+    let runs = (seeds.end() - seeds.start())
+        .checked_add(1)
+        .and_then(|n| n.checked_mul(names.len() as u64))
+        .filter(|n| *n <= MAX_RUNS)
+        .ok_or_else(|| {
+            SimError::Usage(format!(
+                "--seeds {}..{} over {} scenario(s) asks for more than {MAX_RUNS} runs; split the sweep",
+                seeds.start(),
+                seeds.end(),
+                names.len()
+            ))
+        })?;
+    let mut specs = Vec::with_capacity(usize::try_from(runs).unwrap_or(0));
     for name in names {
-        for seed in parse_seeds(run)? {
+        for seed in seeds.clone() {
             let mut spec = RunSpec::new(name, seed)?;
             let default = spec.scenario()?.events;
             spec.events = match (run.events, run.max_events) {
