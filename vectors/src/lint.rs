@@ -215,7 +215,11 @@ pub fn lint(vectors_dir: &Path, spec_dir: &Path, suites: &[&str]) -> Result<Vec<
         .filter(|(_, file)| COVERED_CHAPTERS.contains(&file.as_str()))
         .map(|(tag, _)| tag)
         .collect();
-    for tag in covered {
+    let withdrawn = withdrawn_tags(spec_dir)?;
+    for tag in covered
+        .into_iter()
+        .filter(|t| !withdrawn.contains(t.as_str()))
+    {
         let elsewhere = CHECKED_ELSEWHERE.iter().any(|(t, _)| t == tag);
         if !cited.contains(tag.as_str()) && !elsewhere {
             problems.push(format!(
@@ -276,6 +280,23 @@ pub fn lint_pinned_key(vectors_dir: &Path, spec_dir: &Path) -> Vec<String> {
         Err(e) => problems.push(format!("{}: {e}", readme.display())),
     }
     problems
+}
+
+/// The tags whose definition is marked withdrawn (`**[TAG]** *(withdrawn in x.y.z)*`): they keep
+/// their paragraph and number, and check nothing.
+fn withdrawn_tags(spec_dir: &Path) -> Result<BTreeSet<String>, String> {
+    let mut withdrawn = BTreeSet::new();
+    for text in spec_chapters(spec_dir)?.values() {
+        for piece in text.split("**[").skip(1) {
+            if let Some((tag, rest)) = piece.split_once("]**")
+                && is_tag(tag)
+                && rest.trim_start().starts_with("*(withdrawn")
+            {
+                withdrawn.insert(tag.to_string());
+            }
+        }
+    }
+    Ok(withdrawn)
 }
 
 /// The crates' source folders whose doc comments cite spec tags.

@@ -1683,7 +1683,7 @@ fn anchor_and_unreadable(
     linked.record(
         "SYNC-6",
         &["UNREADABLE_RECORD"],
-        "C's seq 2 comes after its unreadable seq 1, which is linked: no gap",
+        "C, a writer since the genesis, keeps its seq 2 after its unreadable seq 1 (tcId 20 shows the linking)",
         &cast.c,
         2,
         OK,
