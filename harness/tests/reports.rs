@@ -46,7 +46,7 @@ fn report() -> RunReport {
         // A set trusted with --trust-key, so that the warning shows; fixed values, so that a
         // new vector set changes no snapshot.
         vectors: VectorsInfo {
-            source: "/tmp/vectors".into(),
+            source: "path/to/vectors".into(),
             verified: Verified {
                 files: 16,
                 manifest_sha256: "11".repeat(32),
