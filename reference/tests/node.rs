@@ -576,14 +576,123 @@ fn a_fresh_directory_starts_without_flags() {
     assert!(node.stop().success());
 }
 
-/// Writer and follower, both on the default `/tcp/0`, both killed and restarted again and again
-/// while the writer appends; afterwards the follower converges on its own, with no `connect`:
-/// each node takes its old port again, so the addresses the other stored stay good (issue 18:
-/// with new ports both kept dialing dead addresses for good) [SYNC-9], [SYNC-13].
+/// How many kills [`kills_at_random_moments_lose_nothing_acknowledged`] makes unless
+/// `THREADS_KILLS` says otherwise.
+const DEFAULT_KILLS: usize = 100;
+
+/// Which process a kill takes down.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Victim {
+    Writer,
+    Follower,
+    /// Both at once: neither is up to tell the other where it listens now.
+    Both,
+}
+
+/// A number below `n` from the test's seeded RNG.
+fn below(rng: &mut rand_chacha::ChaCha20Rng, n: u64) -> u64 {
+    use rand_core::Rng;
+    rng.next_u64() % n
+}
+
+/// A whole number from the environment, or `default`.
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+impl Node {
+    /// Kills the process (SIGKILL) and returns the replies it wrote before it died that the
+    /// test had not read yet: what it acknowledged, as a controller would have seen it. A line
+    /// cut short by the kill is no reply, so lines that are not JSON are dropped.
+    fn crash_and_drain(&mut self) -> Vec<Value> {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+        let mut late = Vec::new();
+        loop {
+            match self.replies.recv_timeout(REPLY_TIMEOUT) {
+                Ok(line) => late.extend(serde_json::from_str::<Value>(&line).ok()),
+                Err(RecvTimeoutError::Disconnected) => return late,
+                Err(RecvTimeoutError::Timeout) => self.fail("stdout still open after the kill"),
+            }
+        }
+    }
+}
+
+/// Counts the append replies in `replies` (each must be a success) and merges the counters of
+/// any `heads` reply into `reported`, keeping each log's highest.
+fn acknowledged_in(replies: &[Value], reported: &mut BTreeMap<String, u64>, context: &str) -> u64 {
+    let mut appends = 0;
+    for reply in replies {
+        assert_eq!(reply["ok"], true, "{context}: a failed reply {reply}");
+        if let Some(logs) = reply["logs"].as_object() {
+            for (log, head) in logs {
+                let counter = head["counter"].as_u64().expect("counter");
+                let best = reported.entry(log.clone()).or_default();
+                *best = (*best).max(counter);
+            }
+        } else {
+            assert!(
+                reply["seq"].is_u64(),
+                "{context}: not an append reply {reply}"
+            );
+            appends += 1;
+        }
+    }
+    appends
+}
+
+/// Checks that `heads` has every log at or past what was reported before, then makes them the
+/// new floor: a counter a node reported, or an append it acknowledged, survives any kill
+/// [SYNC-12], [SYNC-13].
+fn nothing_went_back(heads: &Heads, reported: &mut BTreeMap<String, u64>, context: &str) {
+    for (log, before) in reported.iter() {
+        let after = heads.get(log).map_or(0, |h| h.1);
+        assert!(
+            after >= *before,
+            "{context}: log {log} reported {before}, restarted with {after}"
+        );
+    }
+    for (log, (_, counter)) in heads {
+        reported.insert(log.clone(), *counter);
+    }
+}
+
+/// A killed node's store, opened without the node: it opens, every stored record verifies and
+/// links, and each log's counter is the number of records stored [SYNC-13].
+fn store_opens_consistent(dir: &Path, thread: &str, context: &str) {
+    let stored = stored_lengths(dir);
+    let reopened = reopen_offline(dir);
+    let heads = reopened
+        .heads(&thread.parse().expect("TID"))
+        .expect("heads");
+    for (log, (head, counter)) in &heads {
+        let on_disk = stored.get(&log.to_bytes()).copied().unwrap_or(0);
+        assert_eq!(on_disk, *counter, "{context}: log {log}");
+        assert_eq!(head.is_none(), *counter == 0, "{context}: log {log}");
+    }
+}
+
+/// Writer and follower, both on the default `/tcp/0`, killed (SIGKILL) `THREADS_KILLS` times
+/// (100 by default) at seeded random moments (`THREADS_KILL_SEED`) while the writer takes bursts
+/// of appends: the writer alone, the follower alone or both at once, mid-burst, with appends
+/// written but not yet answered and, for the follower, while it ingests. After every kill the
+/// store opens and nothing acknowledged is lost: every append the writer answered (including
+/// answers written just before it died) is in its log, and no counter the follower reported goes
+/// back. After the last restart, of both, the follower converges with no `connect`: each node
+/// takes its old port again, so the addresses the other stored stay good (issue 18: with new
+/// ports a follower stayed at 104 records of 25,951 for good) [SYNC-9], [SYNC-12], [SYNC-13].
 #[test]
-fn restarted_peers_on_default_ports_find_each_other_again() {
-    const ROUNDS: usize = 4;
-    const PER_ROUND: usize = 15;
+fn kills_at_random_moments_lose_nothing_acknowledged() {
+    use rand_core::SeedableRng;
+    let kills: usize = env_number("THREADS_KILLS", DEFAULT_KILLS).max(1);
+    let seed: u64 = env_number("THREADS_KILL_SEED", 18);
+    eprintln!("{kills} kills, seed {seed} (THREADS_KILLS, THREADS_KILL_SEED)");
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().expect("tempdir");
     let (writer_dir, follower_dir) = (tmp.path().join("writer"), tmp.path().join("follower"));
     let mut writer = Node::spawn("writer", &writer_dir);
@@ -594,26 +703,103 @@ fn restarted_peers_on_default_ports_find_each_other_again() {
         .to_owned();
     let invite = writer.ok(&format!("invite {thread} follower {}", follower.peer));
     follower.ok(&format!("join {}", invite["invite"].as_str().expect("hex")));
-    let mut appended = 0;
-    for round in 0..ROUNDS {
-        for i in 0..PER_ROUND {
-            writer.ok(&format!("append {thread} round {round} event {i}"));
-            appended += 1;
+
+    // The writer's log length it acknowledged, and each log's counter the follower reported.
+    let mut acknowledged: u64 = 0;
+    let mut reported = BTreeMap::new();
+    let mut tally = BTreeMap::new();
+    let start = Instant::now();
+    for kill in 0..kills {
+        let victim = match (kill + 1 == kills, below(&mut rng, 5)) {
+            (true, _) | (false, 0) => Victim::Both,
+            (false, 1 | 2) => Victim::Writer,
+            (false, _) => Victim::Follower,
+        };
+        *tally.entry(format!("{victim:?}")).or_insert(0) += 1;
+        let context = format!("kill {kill} of {kills} ({victim:?}), seed {seed}");
+
+        // A burst of appends written at once; the kill comes after a random number of answers.
+        let burst = 1 + below(&mut rng, 40);
+        let answered = below(&mut rng, burst + 1);
+        let lines: String = (0..burst)
+            .map(|i| format!("append {thread} kill {kill} event {i}\n"))
+            .collect();
+        writer.write_raw(lines.as_bytes());
+        let replies: Vec<Value> = (0..answered).map(|_| writer.reply()).collect();
+        acknowledged += acknowledged_in(&replies, &mut reported, &context);
+        // The follower is asked for its heads, answered or not when it dies.
+        let asked = below(&mut rng, 2) == 0;
+        if asked {
+            follower.write_raw(format!("heads {thread}\n").as_bytes());
         }
-        // Both go down at once (kill -9), then come back: neither can dial the other's new
-        // address, as neither is up to tell it.
-        writer.crash();
-        follower.crash();
-        writer = Node::spawn("writer", &writer_dir);
-        follower = Node::spawn("follower", &follower_dir);
+        thread::sleep(Duration::from_millis(below(&mut rng, 150)));
+
+        let (writer_dies, follower_dies) = (victim != Victim::Follower, victim != Victim::Writer);
+        let follower_first =
+            follower_dies && (victim == Victim::Follower || below(&mut rng, 2) == 0);
+        let mut follower_said = Vec::new();
+        if follower_first {
+            follower_said = follower.crash_and_drain();
+        }
+        let mut in_flight = 0;
+        if writer_dies {
+            let late = writer.crash_and_drain();
+            let late_acks = acknowledged_in(&late, &mut reported, &context);
+            acknowledged += late_acks;
+            in_flight = burst - answered - late_acks;
+        } else {
+            let rest: Vec<Value> = (answered..burst).map(|_| writer.reply()).collect();
+            acknowledged += acknowledged_in(&rest, &mut reported, &context);
+        }
+        if follower_dies && !follower_first {
+            follower_said = follower.crash_and_drain();
+        } else if !follower_dies && asked {
+            follower_said = vec![follower.reply()];
+        }
+        acknowledged_in(&follower_said, &mut reported, &context);
+
+        if writer_dies {
+            if below(&mut rng, 4) == 0 {
+                store_opens_consistent(&writer_dir, &thread, &context);
+            }
+            writer = Node::spawn("writer", &writer_dir);
+            let stored: u64 = writer.heads(&thread).values().map(|h| h.1).sum();
+            assert!(
+                (acknowledged..=acknowledged + in_flight).contains(&stored),
+                "{context}: {acknowledged} appends acknowledged and {in_flight} unanswered, \
+                 {stored} in the restarted writer's log"
+            );
+            // An unanswered append that made it to disk is acknowledged by `heads` now.
+            acknowledged = stored;
+        }
+        if follower_dies {
+            if below(&mut rng, 4) == 0 {
+                store_opens_consistent(&follower_dir, &thread, &context);
+            }
+            follower = Node::spawn("follower", &follower_dir);
+            let heads = follower.heads(&thread);
+            nothing_went_back(&heads, &mut reported, &context);
+        }
+        eprintln!(
+            "{context}: {acknowledged} acknowledged, {:?}",
+            start.elapsed()
+        );
     }
-    for i in 0..PER_ROUND {
+    eprintln!("kills by victim: {tally:?}; {acknowledged} appends acknowledged");
+
+    for i in 0..20 {
         writer.ok(&format!("append {thread} last {i}"));
-        appended += 1;
+        acknowledged += 1;
     }
     let written = writer.heads(&thread);
-    assert_eq!(written.values().map(|h| h.1).sum::<u64>(), appended as u64);
-    follower.wait_for_heads(&thread, |heads| *heads == written);
+    assert_eq!(
+        written.values().map(|h| h.1).sum::<u64>(),
+        acknowledged,
+        "the writer's log holds every acknowledged append and nothing else"
+    );
+    let converged = follower.wait_for_heads(&thread, |heads| *heads == written);
+    eprintln!("converged after {:?}", start.elapsed());
+    nothing_went_back(&converged, &mut reported, "after the last restart");
     assert!(follower.stop().success());
     assert!(writer.stop().success());
 }
