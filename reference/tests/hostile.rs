@@ -17,7 +17,7 @@ mod process;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -372,7 +372,7 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
     let (stop_dog, killed) = watchdog(writer.pid());
 
     insider.stall.store(true, Ordering::SeqCst);
-    let acks = insider.stats().acks;
+    let (acks, failures) = (insider.stats().acks, insider.stats().failures);
     let pull = Message::Pull {
         thread: t.clone(),
         log: wlog,
@@ -382,20 +382,21 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
     for _ in 0..pulls {
         insider.send(writer.peer_id(), writer.addr(), &pull);
     }
-    wait_until("the writer handled the pulls", || {
-        insider.stats().acks >= acks + pulls as u64 || killed.load(Ordering::SeqCst)
+    // Each pull is handled (acknowledged) or refused (a failed request).
+    wait_until("the writer handled or refused every pull", || {
+        let s = insider.stats();
+        s.acks + s.failures >= acks + failures + pulls as u64 || killed.load(Ordering::SeqCst)
     });
+    let s = insider.stats();
+    figure(TEST, "pulls handled / refused", format!("{} / {}", s.acks - acks, s.failures - failures));
     // An honest follower joins while the insider hoards; it must still catch up.
     let mut follower = Node::spawn("follower", &tmp.path().join("follower"));
     let invite = writer.invite(&thread, "follower", &follower.peer);
     follower.ok(&format!("join {invite}"));
-    let peak_queued = Arc::new(AtomicU64::new(0));
     let mut net = Value::Null;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) && !killed.load(Ordering::SeqCst) {
         net = writer.counters()["net"].clone();
-        let queued = net["queued_bytes"].as_u64().unwrap_or(0);
-        peak_queued.fetch_max(queued, Ordering::SeqCst);
         thread::sleep(Duration::from_millis(500));
     }
     let was_killed = killed.load(Ordering::SeqCst);
@@ -408,21 +409,79 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
         if was_killed { format!("over {} (killed)", mib(RSS_KILL)) } else { mib(peak) },
     );
     figure(TEST, "writer net counters", &net);
-    figure(TEST, "peak queued bytes", mib(peak_queued.load(Ordering::SeqCst)));
     assert!(!was_killed);
     follower.wait_for_heads(&thread, |h| *h == written);
     stop_dog.store(true, Ordering::SeqCst);
 
-    let budget = net["queued_bytes_budget"].as_u64().expect("the node reports its budget");
-    assert!(
-        peak_queued.load(Ordering::SeqCst) <= budget,
-        "queued {} over the budget {}",
-        peak_queued.load(Ordering::SeqCst),
-        budget
-    );
+    let budget = net["queued_bytes_budget"]
+        .as_u64()
+        .expect("the node reports its budget");
+    let queued = net["peak_peer_queued_bytes"].as_u64().unwrap_or(u64::MAX);
+    figure(TEST, "peak bytes queued for one peer", mib(queued));
+    assert!(queued <= budget, "queued {queued} over the budget {budget}");
     assert!(net["dropped"].as_u64().unwrap_or(0) > 0, "nothing was dropped: {net}");
     assert!(peak < RSS_BOUND, "writer peak RSS {}", mib(peak));
     drop(insider);
+}
+
+/// A member that stops reading while the writer appends: the writer's pushes to it stop at the
+/// per-peer message bound, the rest are dropped and counted, and an honest follower gets every
+/// record.
+#[test]
+fn pushes_to_a_peer_that_stops_reading_stop_at_the_message_bound() {
+    const TEST: &str = "stalled_member";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut writer, mut follower, thread) = writer_and_follower(tmp.path(), "raw", 1);
+    let crowd = Crowd::new();
+    let insider = crowd.insider(0x9053);
+    let invite = writer.invite(&thread, "follower", &insider.log.to_string());
+    let addr = writer.addr().to_owned();
+    insider
+        .with_insider(move |peer, now| {
+            peer.join(now, &hex::decode(invite).expect("hex"))?;
+            peer.add_address(now, log_of(&addr), addr.parse().expect("addr"))
+        })
+        .expect("the insider joins");
+    insider.dial(writer.addr());
+    let t = tid(&thread);
+    wait_until("the insider caught up", || {
+        let t = t.clone();
+        insider.with_insider(move |peer, _| {
+            peer.heads(&t).map(|h| h.values().map(|v| v.1).sum::<u64>()).unwrap_or(0)
+        }) == 1
+    });
+    insider.stall.store(true, Ordering::SeqCst);
+    let appends = 80;
+    for i in 0..appends {
+        writer.ok(&format!("append {thread} while the insider hoards {i}"));
+    }
+    let written = writer.heads(&thread);
+    follower.wait_for_heads(&thread, |h| *h == written);
+    let net = writer.counters()["net"].clone();
+    figure(TEST, "writer net counters", &net);
+    assert!(net["dropped"].as_u64() > Some(0), "{net}");
+    assert!(net["in_flight"].as_u64() <= Some(32 + 1), "{net}");
+    assert!(writer.peak_rss() < RSS_BOUND);
+    drop(insider);
+}
+
+/// One identity dials a node again and again: the node keeps at most two connections to it.
+#[test]
+fn a_peer_gets_at_most_two_connections() {
+    const TEST: &str = "connections";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::spawn("node", &tmp.path().join("node"));
+    let crowd = Crowd::new();
+    let attacker = crowd.stranger(0xd1a1);
+    for _ in 0..8 {
+        attacker.dial(node.addr());
+    }
+    wait_until("every dial settled", || attacker.stats().max_open >= 1);
+    thread::sleep(Duration::from_secs(3));
+    let stats = attacker.stats();
+    figure(TEST, "connections open / most at once", format!("{} / {}", stats.open, stats.max_open));
+    assert!(stats.open <= 2, "{} connections open", stats.open);
+    assert_eq!(node.ok("id")["peer"], node.peer.as_str());
 }
 
 fn log_of(addr: &str) -> LogId {

@@ -65,6 +65,9 @@ pub struct Stats {
     pub failures: u64,
     /// The victims it connected with.
     pub connected: BTreeSet<PeerId>,
+    /// Connections open now, and the most ever open at once.
+    pub open: u64,
+    pub max_open: u64,
 }
 
 impl Stats {
@@ -500,14 +503,16 @@ impl Task {
                     }
                 }
             }
+            SwarmEvent::ConnectionClosed { .. } => self.stats.lock().expect("stats").open -= 1,
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
-                self.stats
-                    .lock()
-                    .expect("stats")
-                    .connected
-                    .insert(peer_id);
+                {
+                    let mut stats = self.stats.lock().expect("stats");
+                    stats.connected.insert(peer_id);
+                    stats.open += 1;
+                    stats.max_open = stats.max_open.max(stats.open);
+                }
                 if let (Some(peer), libp2p::core::ConnectedPoint::Dialer { address, .. }) =
                     (&mut self.insider, endpoint)
                     && let Ok(log) = LogId::try_from(peer_id)
