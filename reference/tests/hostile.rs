@@ -238,8 +238,16 @@ fn one_forged_heads_message_leaves_no_trace() {
     let keys = |m: &std::collections::BTreeMap<String, u64>| -> BTreeSet<String> {
         m.keys().cloned().collect()
     };
-    assert_eq!(keys(&follower_logs), honest, "the follower stored forged logs");
-    assert_eq!(keys(&writer_stored), honest, "forged logs spread to the writer");
+    assert_eq!(
+        keys(&follower_logs),
+        honest,
+        "the follower stored forged logs"
+    );
+    assert_eq!(
+        keys(&writer_stored),
+        honest,
+        "forged logs spread to the writer"
+    );
     assert!(!follower_peers.contains(&forger_id), "the forger was filed");
     assert_eq!(pulls_to_forger, 0, "the follower pulled from the forger");
     assert!(joined, "a later invite and join failed: {invite}");
@@ -247,7 +255,10 @@ fn one_forged_heads_message_leaves_no_trace() {
 
 fn invite_outcome(reply: &Value) -> String {
     if reply["ok"] == true {
-        format!("ok, {} hex chars", reply["invite"].as_str().map_or(0, str::len))
+        format!(
+            "ok, {} hex chars",
+            reply["invite"].as_str().map_or(0, str::len)
+        )
     } else {
         format!("{} ({})", reply["code"], reply["message"])
     }
@@ -297,7 +308,11 @@ fn many_strangers_with_forged_logs_cost_bounded_memory() {
     }
     let acked: u64 = crowd_members.iter().map(|s| s.stats().acks).sum();
     let was_killed = killed.load(Ordering::SeqCst);
-    figure(TEST, "strangers / forged logs each", format!("{strangers} / {forged}"));
+    figure(
+        TEST,
+        "strangers / forged logs each",
+        format!("{strangers} / {forged}"),
+    );
     figure(TEST, "poison messages handled", acked);
     figure(TEST, "worst append latency", format!("{worst:?}"));
     let peak = if was_killed {
@@ -321,10 +336,18 @@ fn many_strangers_with_forged_logs_cost_bounded_memory() {
     drop(crowd_members);
     assert!(writer.stop().success());
     let (logs, peers) = stored(&tmp.path().join("writer"), &thread);
-    figure(TEST, "writer stored logs / peers", format!("{} / {}", logs.len(), peers.len()));
+    figure(
+        TEST,
+        "writer stored logs / peers",
+        format!("{} / {}", logs.len(), peers.len()),
+    );
     assert!(peak < RSS_BOUND, "writer peak RSS {}", mib(peak));
     assert_eq!(logs.keys().cloned().collect::<BTreeSet<_>>(), honest);
-    assert_eq!(peers, vec![follower.peer.clone()], "only the follower is filed");
+    assert_eq!(
+        peers,
+        vec![follower.peer.clone()],
+        "only the follower is filed"
+    );
 }
 
 /// Attack 4 (issue 17): a member sends 150 pulls for a log of 4 MiB batches and stops reading.
@@ -365,7 +388,9 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
     wait_until("the insider caught up", || {
         let t = t.clone();
         insider.with_insider(move |peer, _| {
-            peer.heads(&t).map(|h| h.values().map(|v| v.1).sum::<u64>()).unwrap_or(0)
+            peer.heads(&t)
+                .map(|h| h.values().map(|v| v.1).sum::<u64>())
+                .unwrap_or(0)
         }) == total
     });
     let before = writer.peak_rss();
@@ -388,7 +413,11 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
         s.acks + s.failures >= acks + failures + pulls as u64 || killed.load(Ordering::SeqCst)
     });
     let s = insider.stats();
-    figure(TEST, "pulls handled / refused", format!("{} / {}", s.acks - acks, s.failures - failures));
+    figure(
+        TEST,
+        "pulls handled / refused",
+        format!("{} / {}", s.acks - acks, s.failures - failures),
+    );
     // An honest follower joins while the insider hoards; it must still catch up.
     let mut follower = Node::spawn("follower", &tmp.path().join("follower"));
     let invite = writer.invite(&thread, "follower", &follower.peer);
@@ -406,7 +435,11 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
     figure(
         TEST,
         "writer peak RSS",
-        if was_killed { format!("over {} (killed)", mib(RSS_KILL)) } else { mib(peak) },
+        if was_killed {
+            format!("over {} (killed)", mib(RSS_KILL))
+        } else {
+            mib(peak)
+        },
     );
     figure(TEST, "writer net counters", &net);
     assert!(!was_killed);
@@ -419,7 +452,8 @@ fn pulls_from_a_peer_that_stops_reading_stay_within_the_budget() {
     let queued = net["peak_peer_queued_bytes"].as_u64().unwrap_or(u64::MAX);
     figure(TEST, "peak bytes queued for one peer", mib(queued));
     assert!(queued <= budget, "queued {queued} over the budget {budget}");
-    assert!(net["dropped"].as_u64().unwrap_or(0) > 0, "nothing was dropped: {net}");
+    let undelivered = net["dropped"].as_u64().unwrap_or(0) + net["failed"].as_u64().unwrap_or(0);
+    assert!(undelivered > 0, "every answer was queued: {net}");
     assert!(peak < RSS_BOUND, "writer peak RSS {}", mib(peak));
     drop(insider);
 }
@@ -447,7 +481,9 @@ fn pushes_to_a_peer_that_stops_reading_stop_at_the_message_bound() {
     wait_until("the insider caught up", || {
         let t = t.clone();
         insider.with_insider(move |peer, _| {
-            peer.heads(&t).map(|h| h.values().map(|v| v.1).sum::<u64>()).unwrap_or(0)
+            peer.heads(&t)
+                .map(|h| h.values().map(|v| v.1).sum::<u64>())
+                .unwrap_or(0)
         }) == 1
     });
     insider.stall.store(true, Ordering::SeqCst);
@@ -459,8 +495,11 @@ fn pushes_to_a_peer_that_stops_reading_stop_at_the_message_bound() {
     follower.wait_for_heads(&thread, |h| *h == written);
     let net = writer.counters()["net"].clone();
     figure(TEST, "writer net counters", &net);
-    assert!(net["dropped"].as_u64() > Some(0), "{net}");
-    assert!(net["in_flight"].as_u64() <= Some(32 + 1), "{net}");
+    // The stalled peer took some streams and then no more: the rest were dropped by the budget
+    // or refused by the stream bound, and never more than the bound waited for it.
+    let undelivered = net["dropped"].as_u64().unwrap_or(0) + net["failed"].as_u64().unwrap_or(0);
+    assert!(undelivered > 0, "{net}");
+    assert!(net["peak_peer_in_flight"].as_u64() <= Some(32), "{net}");
     assert!(writer.peak_rss() < RSS_BOUND);
     drop(insider);
 }
@@ -479,7 +518,11 @@ fn a_peer_gets_at_most_two_connections() {
     wait_until("every dial settled", || attacker.stats().max_open >= 1);
     thread::sleep(Duration::from_secs(3));
     let stats = attacker.stats();
-    figure(TEST, "connections open / most at once", format!("{} / {}", stats.open, stats.max_open));
+    figure(
+        TEST,
+        "connections open / most at once",
+        format!("{} / {}", stats.open, stats.max_open),
+    );
     assert!(stats.open <= 2, "{} connections open", stats.open);
     assert_eq!(node.ok("id")["peer"], node.peer.as_str());
 }
@@ -519,8 +562,14 @@ fn garbage_nesting_and_huge_lengths_are_refused_cheaply() {
         vec![0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0],
         vec![0x9b, 0, 0, 1, 0, 0, 0, 0, 0],
         // A heads whose thread is a byte string declaring 4 GiB.
-        [&[0xa2u8, 0x64][..], b"type", &[0x65], b"heads", &[0x5a, 0xff, 0xff, 0xff, 0xff]]
-            .concat(),
+        [
+            &[0xa2u8, 0x64][..],
+            b"type",
+            &[0x65],
+            b"heads",
+            &[0x5a, 0xff, 0xff, 0xff, 0xff],
+        ]
+        .concat(),
     ];
     for bytes in &malformed {
         attacker.send_frame(peer, &addr, frame(bytes));
@@ -544,7 +593,9 @@ fn garbage_nesting_and_huge_lengths_are_refused_cheaply() {
         thread: tid(&thread),
         heads: Vec::new(),
     };
-    let before = node.counters()["counters"]["messages_in"].as_u64().unwrap_or(0);
+    let before = node.counters()["counters"]["messages_in"]
+        .as_u64()
+        .unwrap_or(0);
     attacker.send(peer, &addr, &valid);
     wait_until("the valid message arrived", || {
         node.counters()["counters"]["messages_in"].as_u64() > Some(before)
@@ -585,7 +636,8 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
     let own = {
         let t1id = t1id.clone();
         insider.with_insider(move |peer, now| {
-            peer.join(now, &hex::decode(invite).expect("hex")).expect("join");
+            peer.join(now, &hex::decode(invite).expect("hex"))
+                .expect("join");
             peer.add_address(now, log_of(&waddr), waddr.parse().expect("addr"))
                 .expect("address");
             for i in 0..2 {
@@ -600,33 +652,38 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
     let (own_log, (_, own_count)) = own
         .iter()
         .find(|(_, (_, c))| *c > 0)
-        .map(|(l, h)| (*l, h.clone()))
+        .map(|(l, h)| (*l, *h))
         .unwrap_or_else(|| panic!("the insider's log: {own:?}"));
     // Everyone converges first: the follower holds both threads and the insider's log.
-    let w1 = writer.wait_for_heads(&t1, |h| h.get(&own_log.to_string()).map(|x| x.1) == Some(own_count));
+    let w1 = writer.wait_for_heads(&t1, |h| {
+        h.get(&own_log.to_string()).map(|x| x.1) == Some(own_count)
+    });
     let w2 = writer.heads(&t2);
     follower.wait_for_heads(&t1, |h| *h == w1);
     follower.wait_for_heads(&t2, |h| *h == w2);
-    let wlog1 = w1.keys().map(|l| log(l)).find(|l| *l != own_log).expect("writer log");
+    let wlog1 = w1
+        .keys()
+        .map(|l| log(l))
+        .find(|l| *l != own_log)
+        .expect("writer log");
     let wlog2 = log(w2.keys().next().expect("log"));
     let envelopes = |t: &ThreadId, l: LogId| {
         let t = t.clone();
-        insider.with_insider(move |peer, _| {
-            wait_envelopes(peer, &t, l)
-        })
+        insider.with_insider(move |peer, _| wait_envelopes(peer, &t, l))
     };
     let writer_envs = envelopes(&t1id, wlog1);
     let own_envs = envelopes(&t1id, own_log);
     assert_eq!(writer_envs.len(), 3);
     let counters_before = follower.counters()["counters"].clone();
-    let records = |thread: &ThreadId, log: LogId, counter: u64, envs: &[threads::envelope::Envelope]| {
-        Message::Records {
-            thread: thread.clone(),
-            log,
-            counter,
-            envelopes: envs.to_vec(),
-        }
-    };
+    let records =
+        |thread: &ThreadId, log: LogId, counter: u64, envs: &[threads::envelope::Envelope]| {
+            Message::Records {
+                thread: thread.clone(),
+                log,
+                counter,
+                envelopes: envs.to_vec(),
+            }
+        };
     let fp = follower.peer_id();
     let faddr = follower.addr().to_owned();
     // Replayed: duplicates.
@@ -637,23 +694,28 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
     // Cross-thread: thread one's records as thread two's log, and as a new log of thread two.
     insider.send(fp, &faddr, &records(&t2id, wlog2, 3, &writer_envs));
     insider.send(fp, &faddr, &records(&t2id, wlog1, 3, &writer_envs));
-    wait_until("the follower handled the forgeries", || {
-        insider.stats().acks >= 5
-    });
-    let after = follower.counters()["counters"].clone();
-    let delta = |k: &str| {
+    // Handled when the replay shows as duplicates and the four misplaced batches as rejections
+    // (each batch is refused at its first record).
+    let delta_of = |after: &Value, k: &str| {
         after[k].as_u64().unwrap_or(0) - counters_before[k].as_u64().unwrap_or(0)
     };
-    figure(TEST, "duplicates / rejected / appended", format!(
-        "{} / {} / {}",
-        delta("records_duplicate"),
-        delta("records_rejected"),
-        delta("records_appended")
-    ));
+    let mut after = Value::Null;
+    wait_until("the follower handled the forgeries", || {
+        after = follower.counters()["counters"].clone();
+        delta_of(&after, "records_duplicate") >= 3 && delta_of(&after, "records_rejected") >= 4
+    });
+    let delta = |k: &str| delta_of(&after, k);
+    figure(
+        TEST,
+        "duplicates / rejected / appended",
+        format!(
+            "{} / {} / {}",
+            delta("records_duplicate"),
+            delta("records_rejected"),
+            delta("records_appended")
+        ),
+    );
     assert_eq!(delta("records_appended"), 0);
-    assert!(delta("records_duplicate") >= 3, "the replay counts as duplicates");
-    // The two cross-log batches and the two cross-thread ones: every first record is refused.
-    assert!(delta("records_rejected") >= 4, "{after}");
 
     // Forged on gossip: a tampered record of the writer's log, published on thread one's topic.
     let mut bad = writer_envs[0].to_bytes();
@@ -663,8 +725,7 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
     insider.subscribe(&t1);
     let rejected = after["records_rejected"].as_u64().unwrap_or(0);
     let forged = match tampered {
-        Ok(env) => records(&t1id, wlog1, 4, &[writer_envs[1].clone(), env])
-            .to_bytes(),
+        Ok(env) => records(&t1id, wlog1, 4, &[writer_envs[1].clone(), env]).to_bytes(),
         // A tamper the decoder already refuses: gossip a record of thread two instead.
         Err(_) => records(&t1id, wlog1, 4, &envelopes(&t2id, wlog2)).to_bytes(),
     };
@@ -673,14 +734,19 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
     while start.elapsed() < Duration::from_secs(60) {
         insider.publish(&t1, forged.clone());
         thread::sleep(Duration::from_millis(1000));
-        let now = follower.counters()["counters"]["records_rejected"].as_u64().unwrap_or(0);
+        let now = follower.counters()["counters"]["records_rejected"]
+            .as_u64()
+            .unwrap_or(0);
         if now > rejected {
             gossip_rejected = true;
             break;
         }
     }
     figure(TEST, "gossiped forgery rejected", gossip_rejected);
-    assert!(gossip_rejected, "the gossiped forgery never arrived or was not refused");
+    assert!(
+        gossip_rejected,
+        "the gossiped forgery never arrived or was not refused"
+    );
     assert_eq!(follower.heads(&t1), w1, "thread one unchanged");
     let f2 = follower.heads(&t2);
     assert_eq!(
@@ -688,7 +754,11 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
         w2.get(&wlog2.to_string()),
         "thread two's log unchanged"
     );
-    figure(TEST, "logs thread two lists after the cross-thread batch", f2.len());
+    figure(
+        TEST,
+        "logs thread two lists after the cross-thread batch",
+        f2.len(),
+    );
 
     // The next honest record still arrives.
     writer.ok(&format!("append {t1} after the forgeries"));
@@ -721,7 +791,11 @@ fn a_rejected_batch_leaves_no_log_behind() {
     stranger.send(node.peer_id(), node.addr(), &empty);
     wait_until("handled", || stranger.stats().acks > 0);
     let heads = node.heads(&t2);
-    assert_eq!(heads.len(), 1, "thread two lists a log from a stranger: {heads:?}");
+    assert_eq!(
+        heads.len(),
+        1,
+        "thread two lists a log from a stranger: {heads:?}"
+    );
     assert!(node.stop().success());
     let (logs, peers) = stored(&tmp.path().join("node"), &t2);
     assert_eq!(logs.len(), 1, "{logs:?}");
@@ -734,5 +808,7 @@ fn wait_envelopes(
     thread: &ThreadId,
     log: LogId,
 ) -> Vec<threads::envelope::Envelope> {
-    peer.envelopes(thread, &log).map(<[_]>::to_vec).unwrap_or_default()
+    peer.envelopes(thread, &log)
+        .map(<[_]>::to_vec)
+        .unwrap_or_default()
 }

@@ -110,6 +110,8 @@ pub struct NetStats {
     pub in_flight: u64,
     /// Their bytes.
     pub queued_bytes: u64,
+    /// The most messages ever waiting for one peer; never above [`MAX_IN_FLIGHT_PER_PEER`].
+    pub peak_peer_in_flight: u64,
     /// The most bytes ever waiting for one peer; never above [`MAX_QUEUED_BYTES_PER_PEER`].
     pub peak_peer_queued_bytes: u64,
     /// The most bytes ever waiting for all peers; never above [`MAX_QUEUED_BYTES`].
@@ -120,6 +122,9 @@ pub struct NetStats {
     pub dropped_bytes: u64,
     /// Messages dropped because their peer had neither a connection nor an address.
     pub unreachable: u64,
+    /// Messages sent that failed: refused past the peer's stream bound, timed out, connection
+    /// lost or not dialed.
+    pub failed: u64,
     /// [`MAX_QUEUED_BYTES_PER_PEER`], so that a reader of the counters sees the bound.
     pub queued_bytes_budget: u64,
 }
@@ -368,7 +373,9 @@ impl Transport {
         }
         queue.messages += 1;
         queue.bytes += len;
-        self.stats.peak_peer_queued_bytes = self.stats.peak_peer_queued_bytes.max(queue.bytes as u64);
+        self.stats.peak_peer_in_flight = self.stats.peak_peer_in_flight.max(queue.messages as u64);
+        self.stats.peak_peer_queued_bytes =
+            self.stats.peak_peer_queued_bytes.max(queue.bytes as u64);
         self.stats.in_flight += 1;
         self.stats.queued_bytes += len as u64;
         self.stats.peak_queued_bytes = self.stats.peak_queued_bytes.max(self.stats.queued_bytes);
@@ -528,6 +535,7 @@ impl Transport {
                 ..
             } => {
                 self.settle(request_id);
+                self.stats.failed += 1;
                 log_outbound_failure(peer, &error);
                 None
             }

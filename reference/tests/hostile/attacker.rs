@@ -181,7 +181,6 @@ impl request_response::Codec for RawCodec {
     }
 }
 
-
 /// `uvarint(len) ‖ bytes`: the frame of one message [SYNC-15].
 pub fn frame(bytes: &[u8]) -> Vec<u8> {
     let mut buf = unsigned_varint::encode::u64_buffer();
@@ -197,6 +196,12 @@ struct Behaviour {
     sync: request_response::Behaviour<RawCodec>,
 }
 
+/// Work for an insider's peer, with the current time.
+type InsiderJob = Box<dyn FnOnce(&mut Insider, u64) + Send>;
+
+/// A task for the crowd's runtime.
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// What a test asks an identity to do.
 enum Command {
     /// Dial an address.
@@ -208,7 +213,7 @@ enum Command {
     /// Publish raw bytes on a topic.
     Publish(String, Vec<u8>),
     /// Run a closure on the insider's peer (join, append, …), with the current time.
-    Insider(Box<dyn FnOnce(&mut Insider, u64) + Send>),
+    Insider(InsiderJob),
     /// Stop.
     Quit,
 }
@@ -267,9 +272,11 @@ impl Attacker {
         f: impl FnOnce(&mut Insider, u64) -> T + Send + 'static,
     ) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
-        let _ = self.commands.send(Command::Insider(Box::new(move |peer, now| {
-            let _ = tx.send(f(peer, now));
-        })));
+        let _ = self
+            .commands
+            .send(Command::Insider(Box::new(move |peer, now| {
+                let _ = tx.send(f(peer, now));
+            })));
         rx.recv_timeout(Duration::from_secs(120))
             .expect("the insider answers")
     }
@@ -288,7 +295,7 @@ impl Drop for Attacker {
 
 /// A runtime thread that hosts any number of identities.
 pub struct Crowd {
-    spawn: mpsc::UnboundedSender<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    spawn: mpsc::UnboundedSender<Job>,
 }
 
 impl Default for Crowd {
@@ -300,9 +307,7 @@ impl Default for Crowd {
 impl Crowd {
     /// Starts the runtime thread.
     pub fn new() -> Crowd {
-        let (spawn, mut jobs) = mpsc::unbounded_channel::<
-            std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-        >();
+        let (spawn, mut jobs) = mpsc::unbounded_channel::<Job>();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
