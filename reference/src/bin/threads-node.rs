@@ -34,6 +34,13 @@ Every line gets one reply, in order: an empty line, one that is not UTF-8 or one
 gets BAD_REQUEST. A controller that stops reading replies stops the commands (up to 256 replies
 wait for it), never the network; SIGTERM still stops the node.
 The first line on stdout is {\"ok\":true,\"ready\":true,\"peer\":...,\"addrs\":[...]}.
+
+Network limits (issue 17): a sync message is at most 8 MiB, read as it arrives; at most 16
+requests in flight per connection, 2 connections per peer, 512 in all, 64 incoming handshakes
+at once; idle connections close after 60 s. Messages to one peer not yet acknowledged: at most
+32 and 16 MiB (64 MiB for all peers); past that a message is dropped, counted and logged with
+code PEER_OVERLOADED (the sync pulls again), as is one to a peer with no connection and no
+unexpired address. `counters` reports these under \"net\".
 Logs go to stderr; RUST_LOG sets their level (default: info).
 Exit status: 0 on stop, SIGTERM, ctrl-c or (with --exit-on-stdin-close) end of stdin;
 1 when the store fails or the node cannot start, among others with STORE_CORRUPT when the data

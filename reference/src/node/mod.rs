@@ -417,6 +417,11 @@ impl Node {
             Command::Id => Ok(self.id_reply()),
             Command::Stop => Ok(control::ok(json!({"stopping": true}))),
             Command::Connect(addr) => self.connect(addr),
+            Command::Counters => {
+                let mut reply = control::run_on_peer(&mut self.peer, Command::Counters, unix_ms())?;
+                reply["net"] = json!(self.net.stats());
+                Ok(reply)
+            }
             command => control::run_on_peer(&mut self.peer, command, unix_ms()),
         }
     }
@@ -456,7 +461,8 @@ impl Node {
                     } else {
                         self.peer.addresses(&to)
                     };
-                    self.net.send(to.to_peer_id(), bytes, addrs);
+                    // Past a budget the message is dropped and counted; the sync recovers it.
+                    let _ = self.net.send(to.to_peer_id(), bytes, addrs);
                 }
                 Destination::Topic(thread) => self.net.publish(&thread.to_string(), bytes),
             }

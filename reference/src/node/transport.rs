@@ -9,7 +9,27 @@
 //! - gossipsub, one topic per thread named by the Thread ID's text form, with signed messages and
 //!   strict validation, for records pushed to everyone interested at once;
 //! - identify, through which each side learns where the other listens.
+//!
+//! # Bounds (issue 17)
+//!
+//! A peer must not be able to make this node hold unbounded memory on its behalf, so the
+//! transport bounds what it queues and accepts, whatever the protocol above asks for:
+//!
+//! - outbound: at most [`MAX_IN_FLIGHT_PER_PEER`] messages and [`MAX_QUEUED_BYTES_PER_PEER`]
+//!   bytes waiting for one peer's acknowledgement, and [`MAX_QUEUED_BYTES`] for all peers
+//!   together. A message past a budget is dropped, counted in [`NetStats`] and logged with the
+//!   code [`PEER_OVERLOADED`]; the sync recovers it (a dropped pull answer is pulled again, a
+//!   dropped push or heads is made up by the next head exchange) [SYNC-10]. A peer that stops
+//!   reading holds its budget until [`REQUEST_TIMEOUT`] frees it.
+//! - a message to a peer that is neither connected nor has an address (they expire,
+//!   [SYNC-9]) is dropped at once and counted as unreachable, instead of a dial that cannot work;
+//! - inbound: a request is at most [`MAX_MESSAGE_BYTES`] and is buffered as its bytes arrive,
+//!   never by its declared length; at most [`MAX_STREAMS_PER_CONNECTION`] requests in flight
+//!   per connection, both ways;
+//! - connections: [`MAX_ESTABLISHED_PER_PEER`] per peer, [`MAX_ESTABLISHED`] in all,
+//!   [`MAX_PENDING_INCOMING`] handshakes at once; idle ones close after [`IDLE_TIMEOUT`].
 
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::time::Duration;
 
@@ -17,9 +37,13 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, PublishError, ValidationMode};
 use libp2p::identity::Keypair;
-use libp2p::request_response::{self, OutboundFailure, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{
+    self, OutboundFailure, OutboundRequestId, ProtocolSupport, ResponseChannel,
+};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, noise, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, tcp, yamux,
+};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::sync::MAX_MESSAGE_BYTES;
@@ -35,19 +59,83 @@ const IDENTIFY_VERSION: &str = "/threads/1";
 const GOSSIP_OVERHEAD: usize = 64 * 1024;
 
 /// How long a request may wait for its acknowledgement. Generous: a full 8 MiB message on a
-/// loaded machine; a lost request costs nothing but time, since the peer retries on its tick.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// loaded machine; a lost request costs nothing but time, since the peer retries on its tick. A
+/// peer that stops reading holds its outbound budget this long at most.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long an idle connection is kept. Long, because peers of a thread talk again at the next
-/// head exchange and a redial costs a noise handshake.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a connection with no request in flight is kept. Peers of a thread exchange heads
+/// every 5 s [SYNC-8], so only connections nobody syncs over go idle this long.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Messages to one peer sent and not yet acknowledged, at most; later ones are dropped.
+pub const MAX_IN_FLIGHT_PER_PEER: usize = 32;
+
+/// Bytes of messages to one peer sent and not yet acknowledged, at most: four full pull answers
+/// ([`crate::sync::MAX_BATCH_BYTES`]), or two of the largest messages.
+pub const MAX_QUEUED_BYTES_PER_PEER: usize = 16 << 20;
+
+/// Bytes of messages to all peers together sent and not yet acknowledged, at most.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+
+/// Requests in flight on one connection, inbound and outbound together; a stream past it is
+/// refused and its sender retries [SYNC-10].
+pub const MAX_STREAMS_PER_CONNECTION: usize = 16;
+
+/// Connections to one peer at most: one, and a second when both dial at once.
+pub const MAX_ESTABLISHED_PER_PEER: u32 = 2;
+
+/// Connections at most, to all peers.
+pub const MAX_ESTABLISHED: u32 = 512;
+
+/// Incoming connections still in their handshake, at most.
+pub const MAX_PENDING_INCOMING: u32 = 64;
+
+/// The code logged when a message is dropped because a budget is spent (proposed for
+/// spec/errors.md; see reference/tests/HOSTILE.md).
+pub const PEER_OVERLOADED: &str = "PEER_OVERLOADED";
 
 /// The node's network behaviours, polled together by the swarm.
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// What the transport held back and dropped, for the `counters` command and the tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NetStats {
+    /// Messages sent and not yet acknowledged, to all peers.
+    pub in_flight: u64,
+    /// Their bytes.
+    pub queued_bytes: u64,
+    /// The most messages ever waiting for one peer; never above [`MAX_IN_FLIGHT_PER_PEER`].
+    pub peak_peer_in_flight: u64,
+    /// The most bytes ever waiting for one peer; never above [`MAX_QUEUED_BYTES_PER_PEER`].
+    pub peak_peer_queued_bytes: u64,
+    /// The most bytes ever waiting for all peers; never above [`MAX_QUEUED_BYTES`].
+    pub peak_queued_bytes: u64,
+    /// Messages dropped because a budget was spent ([`PEER_OVERLOADED`]).
+    pub dropped: u64,
+    /// Their bytes.
+    pub dropped_bytes: u64,
+    /// Messages dropped because their peer had neither a connection nor an address.
+    pub unreachable: u64,
+    /// Messages sent that failed: refused past the peer's stream bound, timed out, connection
+    /// lost or not dialed.
+    pub failed: u64,
+    /// [`MAX_QUEUED_BYTES_PER_PEER`], so that a reader of the counters sees the bound.
+    pub queued_bytes_budget: u64,
+}
+
+/// The messages one peer has not acknowledged yet.
+#[derive(Debug, Default, Clone, Copy)]
+struct Queue {
+    messages: usize,
+    bytes: usize,
+    /// A drop was logged since the queue last emptied: one warning per overload, not per drop.
+    warned: bool,
 }
 
 /// Codec of [`SYNC_PROTOCOL`]: a request is one message's bytes behind an unsigned-varint length;
@@ -99,15 +187,19 @@ impl request_response::Codec for SyncCodec {
     }
 }
 
-/// Reads one length-prefixed frame, refusing a length over [`MAX_MESSAGE_BYTES`] before
-/// allocating anything, so a peer cannot make this node reserve memory it never sends.
+/// Reads one length-prefixed frame, refusing a length over [`MAX_MESSAGE_BYTES`] before reading
+/// on. The buffer grows with the bytes that arrive, not with the length declared, so a peer
+/// cannot make this node reserve memory it never sends.
 async fn read_frame<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<Vec<u8>> {
     let len = read_length(io).await?;
     if len > MAX_MESSAGE_BYTES as u64 {
         return Err(invalid("a sync message over the size limit"));
     }
-    let mut bytes = vec![0; len as usize];
-    io.read_exact(&mut bytes).await?;
+    let mut bytes = Vec::new();
+    io.take(len).read_to_end(&mut bytes).await?;
+    if bytes.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(bytes)
 }
 
@@ -187,6 +279,11 @@ pub enum NetEvent {
 /// A node's swarm and the few operations the driver needs of it.
 pub struct Transport {
     swarm: Swarm<Behaviour>,
+    /// Each unacknowledged request: its peer and size.
+    in_flight: HashMap<OutboundRequestId, (PeerId, usize)>,
+    /// Per peer, what it has not acknowledged.
+    queues: BTreeMap<PeerId, Queue>,
+    stats: NetStats,
 }
 
 impl Transport {
@@ -204,7 +301,20 @@ impl Transport {
             .map_err(internal)?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
             .build();
-        Ok(Transport { swarm })
+        Ok(Transport {
+            swarm,
+            in_flight: HashMap::new(),
+            queues: BTreeMap::new(),
+            stats: NetStats {
+                queued_bytes_budget: MAX_QUEUED_BYTES_PER_PEER as u64,
+                ..NetStats::default()
+            },
+        })
+    }
+
+    /// What the transport holds and has dropped so far.
+    pub fn stats(&self) -> NetStats {
+        self.stats
     }
 
     /// This node's libp2p identity.
@@ -233,12 +343,65 @@ impl Transport {
     }
 
     /// Sends one sync message to `peer`, dialing `addrs` first if no connection is up. Delivery is
-    /// best effort: a failure is logged, and the peer's own retries make up for it.
-    pub fn send(&mut self, peer: PeerId, bytes: Vec<u8>, addrs: Vec<Multiaddr>) {
-        self.swarm
+    /// best effort: a failure is logged, and the peer's own retries make up for it. Past the
+    /// peer's or the node's budget, or with no way to reach the peer, the message is dropped and
+    /// counted (see the module docs); false then.
+    pub fn send(&mut self, peer: PeerId, bytes: Vec<u8>, addrs: Vec<Multiaddr>) -> bool {
+        if addrs.is_empty() && !self.is_connected(&peer) {
+            self.stats.unreachable += 1;
+            tracing::debug!(%peer, "no connection and no address: message dropped");
+            return false;
+        }
+        let len = bytes.len();
+        let queue = self.queues.entry(peer).or_default();
+        let over = queue.messages >= MAX_IN_FLIGHT_PER_PEER
+            || queue.bytes + len > MAX_QUEUED_BYTES_PER_PEER
+            || self.stats.queued_bytes as usize + len > MAX_QUEUED_BYTES;
+        if over {
+            self.stats.dropped += 1;
+            self.stats.dropped_bytes += len as u64;
+            if !std::mem::replace(&mut queue.warned, true) {
+                tracing::warn!(
+                    %peer,
+                    code = PEER_OVERLOADED,
+                    messages = queue.messages,
+                    bytes = queue.bytes,
+                    "the peer does not take its messages: dropping more until it does"
+                );
+            }
+            return false;
+        }
+        queue.messages += 1;
+        queue.bytes += len;
+        self.stats.peak_peer_in_flight = self.stats.peak_peer_in_flight.max(queue.messages as u64);
+        self.stats.peak_peer_queued_bytes =
+            self.stats.peak_peer_queued_bytes.max(queue.bytes as u64);
+        self.stats.in_flight += 1;
+        self.stats.queued_bytes += len as u64;
+        self.stats.peak_queued_bytes = self.stats.peak_queued_bytes.max(self.stats.queued_bytes);
+        let id = self
+            .swarm
             .behaviour_mut()
             .sync
             .send_request_with_addresses(&peer, bytes, addrs);
+        self.in_flight.insert(id, (peer, len));
+        true
+    }
+
+    /// A request was acknowledged or failed: its bytes leave its peer's budget.
+    fn settle(&mut self, id: OutboundRequestId) {
+        let Some((peer, len)) = self.in_flight.remove(&id) else {
+            return;
+        };
+        self.stats.in_flight -= 1;
+        self.stats.queued_bytes -= len as u64;
+        if let Some(queue) = self.queues.get_mut(&peer) {
+            queue.messages -= 1;
+            queue.bytes -= len;
+            if queue.messages == 0 {
+                self.queues.remove(&peer);
+            }
+        }
     }
 
     /// Acknowledges a request once it is handled [SYNC-15].
@@ -358,7 +521,21 @@ impl Transport {
                     ack: channel,
                 })
             }
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::Message {
+                message: request_response::Message::Response { request_id, .. },
+                ..
+            } => {
+                self.settle(request_id);
+                None
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                self.settle(request_id);
+                self.stats.failed += 1;
                 log_outbound_failure(peer, &error);
                 None
             }
@@ -399,9 +576,18 @@ fn behaviour(
     let sync = request_response::Behaviour::with_codec(
         SyncCodec,
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+        request_response::Config::default()
+            .with_request_timeout(REQUEST_TIMEOUT)
+            .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION),
+    );
+    let limits = connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established_per_peer(Some(MAX_ESTABLISHED_PER_PEER))
+            .with_max_established(Some(MAX_ESTABLISHED))
+            .with_max_pending_incoming(Some(MAX_PENDING_INCOMING)),
     );
     Ok(Behaviour {
+        limits,
         identify,
         gossipsub,
         sync,
