@@ -266,8 +266,13 @@ impl LogId {
         Ok(LogId { key })
     }
 
-    /// Decodes the 38-byte binary form [LOGID-1], [LOGID-3].
+    /// Decodes the 38-byte binary form [LOGID-1], [LOGID-3]. Inside
+    /// [`crate::verify::memoised`], bytes already decoded get the verdict computed then.
     pub fn from_bytes(bytes: &[u8]) -> Result<LogId> {
+        crate::verify::memoised_log_id(bytes, || Self::decode(bytes))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<LogId> {
         let bad = |why: &str| Error::new(ErrorCode::LogIdInvalid, why.to_string());
         let key = bytes
             .strip_prefix(&LOG_ID_PREFIX)

@@ -14,6 +14,10 @@ use crate::keys::{FollowKey, KeySet};
 use crate::record::{Event, Header, Record, open_block};
 use crate::seal::Layer;
 
+mod memo;
+pub(crate) use memo::log_id as memoised_log_id;
+pub use memo::memoised;
+
 /// A record that passed follower verification [VERIFY-1]: safe to store, serve and link into a log.
 ///
 /// Only [`verify_follower`] (and a writer sealing its own record) make one, so holding a
@@ -91,8 +95,20 @@ pub struct OpenedEvent {
     pub body: Vec<u8>,
 }
 
-/// Follower verification, steps 1–8 of [VERIFY-1]; needs only the follow key.
+/// Follower verification, steps 1–8 of [VERIFY-1]; needs only the follow key. Inside
+/// [`memoised`], the verdict on inputs already checked is the one computed then.
 pub fn verify_follower(
+    envelope: &Envelope,
+    thread: &ThreadId,
+    log: &LogId,
+    follow: &FollowKey,
+) -> Result<VerifiedRecord> {
+    memo::follower(envelope, thread, log, follow, || {
+        check_follower(envelope, thread, log, follow)
+    })
+}
+
+fn check_follower(
     envelope: &Envelope,
     thread: &ThreadId,
     log: &LogId,
@@ -152,10 +168,26 @@ pub fn open_verified(
 ) -> Result<OpenedEvent> {
     let (thread, log) = (record.thread(), record.log());
     let read = keys.read_key()?;
+    let (header, body) = memo::opened(envelope, thread, log, read, || {
+        open_blocks(envelope, thread, log, read.as_bytes())
+    })?;
+    Ok(OpenedEvent {
+        record: record.clone(),
+        header,
+        body,
+    })
+}
+
+fn open_blocks(
+    envelope: &Envelope,
+    thread: &ThreadId,
+    log: &LogId,
+    read: &[u8; 32],
+) -> Result<(Header, Vec<u8>)> {
     // Step 9: the header opens with the read key and carries the content key.
     let header = Header::from_bytes(&open_block(
         Layer::Header,
-        read.as_bytes(),
+        read,
         thread,
         log,
         &envelope.header,
@@ -168,11 +200,7 @@ pub fn open_verified(
         log,
         &envelope.body,
     )?;
-    Ok(OpenedEvent {
-        record: record.clone(),
-        header,
-        body,
-    })
+    Ok((header, body))
 }
 
 fn check_cid(what: &str, bytes: &[u8], expected: &Cid) -> Result<()> {

@@ -1041,3 +1041,55 @@ fn verify_1_first_failing_step_decides_the_code() {
         ErrorCode::KeyUnavailable
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memoised verdicts (the simulator's shared memo)
+
+/// Checks [VERIFY-1], [VERIFY-2] and [LOGID-3] inside `verify::memoised`: every verdict, valid or
+/// not, is the one computed without the memo, asked once or twice, in either order; a verdict for
+/// one key is never handed out for another.
+#[test]
+fn memoised_verdicts_equal_plain_ones() {
+    let mut fx = Fixture::new(7);
+    let good = fx.first(b"one");
+    let mut tampered = good.clone();
+    if let Some(last) = tampered.body.last_mut() {
+        *last ^= 1;
+    }
+    let other = Fixture::new(8);
+    let bad_id = [0xffu8; 38];
+    let plain = |fx: &Fixture| {
+        let verdicts: Vec<_> = [&good, &tampered]
+            .into_iter()
+            .map(|e| {
+                (
+                    fx.verify(e),
+                    fx.read(e),
+                    verify_follower(e, &fx.thread, &fx.log, &other.keys.follow),
+                    verify_reader(e, &fx.thread, &other.log, &fx.keys),
+                )
+            })
+            .collect();
+        (verdicts, threads::id::LogId::from_bytes(&bad_id))
+    };
+    let expected = plain(&fx);
+    assert!(expected.0[0].0.is_ok() && expected.0[0].1.is_ok());
+    assert_eq!(code(expected.0[1].1.clone()), ErrorCode::CidMismatch);
+    assert_eq!(
+        code(expected.0[0].2.clone()),
+        ErrorCode::RecordDecryptFailed
+    );
+    let (first, second) = threads::verify::memoised(|| (plain(&fx), plain(&fx)));
+    assert_eq!(first, expected);
+    assert_eq!(second, expected);
+    // Another writer's record: accepted under its own thread and keys, refused under these,
+    // whichever is asked first.
+    let mut fx2 = Fixture::new(9);
+    let theirs = fx2.first(b"one");
+    let refused = code(fx.verify(&theirs));
+    threads::verify::memoised(|| {
+        assert!(fx2.verify(&theirs).is_ok());
+        assert_eq!(code(fx.verify(&theirs)), refused);
+        assert!(fx2.read(&theirs).is_ok());
+    });
+}

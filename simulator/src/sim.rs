@@ -149,7 +149,14 @@ impl Outcome {
 
 /// Runs `plan` with `seed` on `cluster`; `record` keeps the trace lines and the messages for a
 /// report.
+///
+/// The run's peers share one memo of verification verdicts ([`threads::verify::memoised`]): a
+/// record every peer receives is verified once, not once per peer, with the same verdict.
 pub fn run(plan: &Plan, seed: u64, cluster: &mut dyn Cluster, record: bool) -> Outcome {
+    threads::verify::memoised(|| play(plan, seed, cluster, record))
+}
+
+fn play(plan: &Plan, seed: u64, cluster: &mut dyn Cluster, record: bool) -> Outcome {
     let started = Instant::now();
     let mut sim = Sim::new(plan, seed, cluster, record);
     let verdict = match sim.play() {

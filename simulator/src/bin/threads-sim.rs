@@ -277,10 +277,37 @@ struct Row {
     outcome: std::result::Result<Outcome, SimError>,
 }
 
+/// How far a sweep has got, for its progress lines.
+struct Progress {
+    total: usize,
+    done: AtomicUsize,
+    started: Instant,
+}
+
+impl Progress {
+    /// Counts one more run and says where the sweep stands: `[done/total]`, and from the rate so
+    /// far, runs per second and the time left.
+    fn step(&self) -> String {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        let seconds = self.started.elapsed().as_secs_f64();
+        let rate = done as f64 / seconds.max(1e-9);
+        let left = (self.total - done.min(self.total)) as f64 / rate;
+        format!(
+            "[{done:>4}/{}] {seconds:.0} s, {rate:.1} runs/s, about {left:.0} s left",
+            self.total
+        )
+    }
+}
+
 fn sweep(run: &Run, specs: &[RunSpec]) -> Result<bool> {
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<Row>>> = Mutex::new((0..specs.len()).map(|_| None).collect());
     let started = Instant::now();
+    let progress = Progress {
+        total: specs.len(),
+        done: AtomicUsize::new(0),
+        started,
+    };
     std::thread::scope(|scope| {
         for _ in 0..run.jobs.max(1) {
             scope.spawn(|| {
@@ -289,7 +316,7 @@ fn sweep(run: &Run, specs: &[RunSpec]) -> Result<bool> {
                     let Some(spec) = specs.get(index) else {
                         break;
                     };
-                    let row = sweep_one(run, spec, specs.len(), &rows);
+                    let row = sweep_one(run, spec, &progress);
                     if let Ok(mut rows) = rows.lock()
                         && let Some(slot) = rows.get_mut(index)
                     {
@@ -308,16 +335,17 @@ fn sweep(run: &Run, specs: &[RunSpec]) -> Result<bool> {
     Ok(summarise(&rows, started.elapsed().as_secs_f64()))
 }
 
-fn sweep_one(run: &Run, spec: &RunSpec, total: usize, rows: &Mutex<Vec<Option<Row>>>) -> Row {
+fn sweep_one(run: &Run, spec: &RunSpec, progress: &Progress) -> Row {
     let outcome = spec.run(run.report.is_some());
-    let done = rows.lock().map_or(0, |r| r.iter().flatten().count()) + 1;
     let (word, wall) = match &outcome {
         Ok(o) => (o.verdict.word(), o.wall.as_secs_f64()),
         Err(_) => ("ERROR", 0.0),
     };
     eprintln!(
-        "[{done:>4}/{total}] {} seed {}: {word} ({wall:.2} s)",
-        spec.scenario, spec.seed
+        "{} {} seed {}: {word} ({wall:.2} s)",
+        progress.step(),
+        spec.scenario,
+        spec.seed
     );
     if let (Some(dir), Ok(outcome), Ok(plan)) = (&run.report, &outcome, spec.plan()) {
         let command = spec.command();
