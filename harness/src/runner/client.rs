@@ -270,12 +270,13 @@ impl AdapterProcess {
             match self.request(&Call::Shutdown(Empty {}), timeout) {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(error)) => Err(Ok(error)),
-                Err(fault) => {
-                    // The adapter is gone or useless: its whole stderr goes with the fault.
-                    self.kill();
+                Err(fault) if fault.kind == FaultKind::Crash => {
+                    // The adapter is gone: its whole stderr goes with the fault.
+                    self.stderr.wait_closed(Duration::from_secs(1));
                     let stderr = self.stderr.lines();
                     Err(Err(Fault { stderr, ..fault }))
                 }
+                Err(fault) => Err(Err(fault)),
             }
         };
         self.requests = None;

@@ -293,7 +293,7 @@ fn failure(out: &mut String, report: &RunReport, group: &GroupResult, case: &Cas
         "<details open>\n<summary>{} {} {} [{}]{}</summary>\n<dl>",
         group.kind.label(),
         escape(&group.name),
-        escape(&case.id),
+        escape(&group.case_label(case)),
         escape(&case.spec_section),
         if flags.is_empty() {
             String::new()
@@ -315,7 +315,11 @@ fn failure(out: &mut String, report: &RunReport, group: &GroupResult, case: &Cas
     );
     item(
         "case",
-        format!("{} {}", escape(&group.source()), escape(&case.id)),
+        format!(
+            "{} {}",
+            escape(&group.source()),
+            escape(&group.case_label(case))
+        ),
     );
     if let Some(inputs) = &f.inputs {
         let pretty = serde_json::to_string_pretty(inputs).unwrap_or_default();

@@ -99,7 +99,7 @@ fn testcase(out: &mut String, report: &RunReport, group: &GroupResult, case: &Ca
                 case.spec_section,
                 super::links::spec_url(&case.spec_section),
                 group.source(),
-                case.id
+                group.case_label(case)
             );
             if let Some(inputs) = &f.inputs {
                 let _ = writeln!(body, "inputs: {}", super::summary::compact(inputs));

@@ -198,6 +198,14 @@ impl GroupResult {
         }
     }
 
+    /// How a report names one of the group's cases: `tcId 35`, or `check <scenario>/<check>`.
+    pub fn case_label(&self, case: &CaseResult) -> String {
+        match self.kind {
+            GroupKind::Suite => format!("tcId {}", case.id),
+            GroupKind::Scenario => format!("check {}", case.id),
+        }
+    }
+
     /// The `--case` value that selects one of the group's cases: `SUITE:TCID`, or
     /// `SCENARIO:CHECK` [HP-85].
     pub fn case_selector(&self, case: &CaseResult) -> String {

@@ -367,7 +367,7 @@ mod tests {
         let mut session = Session::start(&sh(&script), LONG).unwrap();
         assert_eq!(session.hello().implementation, "fake");
         assert_eq!(session.request(&any()).unwrap(), Ok(json!(5)));
-        assert_eq!(session.shutdown(), None);
+        assert_eq!(session.shutdown(), (None, vec![]));
     }
 
     #[test]
@@ -383,17 +383,123 @@ mod tests {
         assert_eq!(session.restarts(), 1);
     }
 
+    fn key(id: &str) -> CaseKey {
+        CaseKey {
+            group: "g".into(),
+            id: Some(id.into()),
+        }
+    }
+
+    fn on(node: &str) -> Call {
+        Call::NodeStop(NodeOnly { node: node.into() })
+    }
+
+    /// Greets, then answers every request with its id, but exits on one that names `boom`, and
+    /// does `after` after each reply.
+    fn answering(after: &str) -> Vec<String> {
+        sh(&format!(
+            r#"read l; echo '{HELLO}'; n=1; while read l; do n=$((n+1)); case "$l" in *boom*) echo dying >&2; exit 3;; esac; echo "{{\"id\":$n,\"result\":$n}}"; {after}; done"#
+        ))
+    }
+
+    /// An adapter that exits after replying is charged to the case it replied to; the next
+    /// case runs on a restarted adapter and passes [HP-82].
     #[test]
-    fn an_exit_between_requests_restarts_silently_but_fails_a_same_process_request() {
-        // Every process greets, answers one request, then exits.
-        let script = format!("read l; echo '{HELLO}'; read l; echo '{{\"id\":2,\"result\":1}}'");
-        let mut session = Session::start(&sh(&script), LONG).unwrap();
-        assert_eq!(session.request(&any()).unwrap(), Ok(json!(1)));
-        // Give the process time to exit, so the next request sees it gone.
+    fn an_exit_right_after_a_reply_is_charged_to_that_case() {
+        let mut session = Session::start(&answering("exit 0"), LONG).unwrap();
+        session.begin(key("a"));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+        // Give the process time to exit, so the next request sees it gone before it is sent.
+        std::thread::sleep(Duration::from_millis(500));
+        session.begin(key("b"));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+        let blames = session.take_blames();
+        assert_eq!(blames.len(), 1, "{blames:?}");
+        assert_eq!((&blames[0].case, blames[0].fault.kind), (&key("a"), FaultKind::Crash));
+        assert!(blames[0].fault.detail.contains("after replying to node.stop"), "{blames:?}");
+        assert_eq!(session.restarts(), 1);
+    }
+
+    /// The same exit, seen only once the next request is pending: the request is sent once
+    /// more to a restarted adapter, which answers it, so the exit is the previous case's
+    /// [HP-82].
+    #[test]
+    fn an_exit_seen_only_after_the_next_send_is_charged_by_a_resend() {
+        // It sleeps before exiting, so that the harness sends the next request first.
+        let mut session = Session::start(&answering("sleep 0.3; exit 0"), LONG).unwrap();
+        session.begin(key("a"));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+        session.begin(key("b"));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+        let blames = session.take_blames();
+        assert_eq!(blames.len(), 1, "{blames:?}");
+        assert_eq!(blames[0].case, key("a"));
+        assert!(blames[0].fault.detail.contains("HP-82"), "{blames:?}");
+        assert_eq!(session.restarts(), 1);
+    }
+
+    /// A request that crashes the adapter by itself crashes the restarted one too: it is that
+    /// case's crash, and the case before is not charged [HP-82].
+    #[test]
+    fn a_request_that_crashes_every_adapter_is_charged_to_itself() {
+        let mut session = Session::start(&answering("true"), LONG).unwrap();
+        session.begin(key("a"));
+        assert_eq!(session.request(&on("fine")).unwrap(), Ok(json!(2)));
+        session.begin(key("b"));
+        let fault = session.request(&on("boom")).unwrap_err();
+        assert_eq!(fault.kind, FaultKind::Crash);
+        assert_eq!(fault.stderr, ["dying"]);
+        assert!(session.take_blames().is_empty());
+        session.begin(key("c"));
+        assert_eq!(session.request(&on("fine")).unwrap(), Ok(json!(2)));
+        assert_eq!(session.restarts(), 2);
+    }
+
+    /// A line written after a reply, with no request pending, breaks HP-6: it is charged to the
+    /// case before, not read as the next case's reply [HP-82].
+    #[test]
+    fn a_stray_line_after_a_reply_is_charged_to_that_case() {
+        let mut session = Session::start(&answering("echo '{\"id\":99,\"result\":0}'"), LONG).unwrap();
+        session.begin(key("a"));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+        std::thread::sleep(Duration::from_millis(300));
+        session.begin(key("b"));
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+        let blames = session.take_blames();
+        assert_eq!(blames.len(), 1, "{blames:?}");
+        assert_eq!(blames[0].fault.kind, FaultKind::ProtocolViolation);
+        assert!(blames[0].fault.detail.contains("HP-6"), "{blames:?}");
+        assert!(blames[0].fault.detail.contains("99"), "{blames:?}");
+    }
+
+    /// An exit after the last case's reply is that case's, whether it shows before `shutdown`
+    /// or only because `shutdown` finds the adapter gone [HP-82].
+    #[test]
+    fn an_exit_after_the_last_reply_is_charged_at_shutdown() {
+        for after in ["exit 0", "sleep 0.3; exit 0"] {
+            let mut session = Session::start(&answering(after), LONG).unwrap();
+            session.begin(key("last"));
+            assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
+            let (note, blames) = session.shutdown();
+            assert_eq!(note, None, "{after}");
+            assert_eq!(blames.len(), 1, "{after}: {blames:?}");
+            assert_eq!(blames[0].case, key("last"));
+        }
+    }
+
+    #[test]
+    fn an_exit_between_requests_fails_a_same_process_request() {
+        let mut session = Session::start(&answering("exit 0"), LONG).unwrap();
+        session.begin(CaseKey {
+            group: "scenario".into(),
+            id: None,
+        });
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
         std::thread::sleep(Duration::from_millis(500));
         let fault = session.request_same_process(&any()).unwrap_err();
-        assert!(fault.detail.contains("exited between requests"), "{fault}");
-        assert_eq!(session.request(&any()).unwrap(), Ok(json!(1)));
+        assert_eq!(fault.kind, FaultKind::Crash);
+        assert!(fault.detail.contains("after replying to node.stop"), "{fault}");
+        assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
         assert_eq!(session.restarts(), 1);
     }
 

@@ -151,10 +151,7 @@ fn failure(out: &mut String, report: &RunReport, group: &GroupResult, case: &Cas
     let Status::Failed(f) = &case.status else {
         return;
     };
-    let id = match group.kind {
-        GroupKind::Suite => format!("tcId {}", case.id),
-        GroupKind::Scenario => format!("check {}", case.id),
-    };
+    let id = group.case_label(case);
     let note = f
         .note
         .as_deref()
@@ -280,9 +277,9 @@ mod tests {
 
     #[test]
     fn inputs_are_compact() {
-        let inputs = serde_json::json!({"text": "ab".repeat(100), "list": ["cd".repeat(600); 4]});
+        let inputs = serde_json::json!({"text": "ab".repeat(100), "list": vec!["cd".repeat(600); 12]});
         let shown = compact(&inputs);
-        assert!(shown.contains("…(200 hex digits)"), "{shown}");
+        assert!(shown.contains("…(1200 hex digits)"), "{shown}");
         assert!(shown.ends_with("suite file)"), "{shown}");
         assert!(shown.chars().count() < MAX_INPUTS + 100);
     }
