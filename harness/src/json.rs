@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn unpaired_surrogates_read_as_replacement_characters() {
         let line = r#"{"id":1,"error":{"code":"X","message":"bad \ud83d here \udc00!"}}"#;
-        assert!(serde_json::from_str::<Value>(line).is_err(), "serde_json refuses it");
+        assert!(
+            serde_json::from_str::<Value>(line).is_err(),
+            "serde_json refuses it"
+        );
         let (value, replaced) = parse(line).unwrap();
         assert_eq!(replaced, 2);
         assert_eq!(value["error"]["message"], "bad \u{FFFD} here \u{FFFD}!");
@@ -122,7 +125,12 @@ mod tests {
 
     #[test]
     fn what_is_not_json_stays_not_json() {
-        for bad in [r#"\ud83d"#, r#"{"a":"\ud83d"#, r#"{"a":"\ud8"}"#, r#"{"a" "\udc00"}"#] {
+        for bad in [
+            r#"\ud83d"#,
+            r#"{"a":"\ud83d"#,
+            r#"{"a":"\ud8"}"#,
+            r#"{"a" "\udc00"}"#,
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         // The position of an error is that of the line as written.

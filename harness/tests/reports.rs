@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use threads_harness::runner::results::{
     CaseFailure, CaseResult, GroupKind, GroupResult, HARNESS, KIT_VERSION, REPORT_SCHEMA,
-    RunReport, Status, Verdict, VectorsInfo,
+    RunReport, Status, VectorsInfo, Verdict,
 };
 use threads_harness::runner::{html, junit, matrix, summary};
 use threads_vectors::manifest::Verified;
@@ -254,7 +254,9 @@ fn the_html_page_keeps_its_format() {
 fn the_html_page_is_self_contained_and_shows_each_failure_whole() {
     let reports = [report(), report()];
     for page in [html::render(&reports[..1]), html::render(&reports)] {
-        for asset in ["<script", "<link", "<img", "<iframe", "@import", "url(", " src="] {
+        for asset in [
+            "<script", "<link", "<img", "<iframe", "@import", "url(", " src=",
+        ] {
             assert!(!page.contains(asset), "the page loads {asset}");
         }
         assert_balanced(&page);
@@ -262,7 +264,10 @@ fn the_html_page_is_self_contained_and_shows_each_failure_whole() {
         let failures = report().counts().failed;
         let shown = page.matches("<details open>").count();
         assert_eq!(shown % failures, 0, "every failure expanded");
-        assert!(page.contains("<dt>inputs</dt><dd><pre>{\n  &quot;text&quot;"), "{page}");
+        assert!(
+            page.contains("<dt>inputs</dt><dd><pre>{\n  &quot;text&quot;"),
+            "{page}"
+        );
         assert!(page.contains("state.counter: expected 1, got 2"));
         assert!(page.contains("counter: expected 5, got 3"), "scenario diff");
         assert!(page.contains(&format!(
@@ -273,7 +278,12 @@ fn the_html_page_is_self_contained_and_shows_each_failure_whole() {
         assert!(page.contains("--case writer-follower-reader:follower-heads"));
         // Per requirement: one row per tag.
         assert!(page.contains("<h3>Requirements</h3>"));
-        assert!(page.contains(">LOG-5</a></td><td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">2</td>"), "{page}");
+        assert!(
+            page.contains(
+                ">LOG-5</a></td><td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">2</td>"
+            ),
+            "{page}"
+        );
     }
     // Several implementations: the matrix first, a section per implementation.
     let page = html::render(&reports);
@@ -302,7 +312,11 @@ fn assert_balanced(page: &str) {
             continue;
         }
         if tag.starts_with('/') {
-            assert_eq!(open.pop().as_deref(), Some(name.as_str()), "</{name}> closes another");
+            assert_eq!(
+                open.pop().as_deref(),
+                Some(name.as_str()),
+                "</{name}> closes another"
+            );
         } else {
             open.push(name);
         }
@@ -320,7 +334,10 @@ fn the_matrix_keeps_its_format() {
     let text = matrix::render_text(&[report(), other]);
     insta::assert_snapshot!("report_matrix", text);
     let xml = junit::render_all(&[report(), report()]);
-    assert!(xml.contains("<testsuite name=\"example 1.2.3 #2: tid\""), "{xml}");
+    assert!(
+        xml.contains("<testsuite name=\"example 1.2.3 #2: tid\""),
+        "{xml}"
+    );
     let json = matrix::to_json(&[report(), report()]);
     assert_eq!(json["kind"], "matrix");
     assert_eq!(json["exitStatus"], 1);
@@ -335,17 +352,28 @@ fn the_verdict_tells_a_run_that_ran_nothing_from_one_that_passed() {
     assert_eq!(report().verdict(), Verdict::Failed);
     let mut passing = report();
     passing.groups.retain(|g| g.name == "tid");
-    passing.groups[0].cases.retain(|c| c.id == "1" || c.id == "4");
-    assert_eq!(passing.verdict(), Verdict::Passed, "the named tid ran a case");
+    passing.groups[0]
+        .cases
+        .retain(|c| c.id == "1" || c.id == "4");
+    assert_eq!(
+        passing.verdict(),
+        Verdict::Passed,
+        "the named tid ran a case"
+    );
     // A named scenario skipped entirely: status 3, saying which and why.
     let mut named_skipped = report();
-    named_skipped.groups.retain(|g| g.name == "tid" || g.name == "acl-revocation");
+    named_skipped
+        .groups
+        .retain(|g| g.name == "tid" || g.name == "acl-revocation");
     named_skipped.groups[0].cases.retain(|c| c.id == "1");
     let Verdict::NotRun(why) = named_skipped.verdict() else {
         panic!("{:?}", named_skipped.verdict());
     };
     assert_eq!(why.len(), 1, "{why:?}");
-    assert!(why[0].contains("scenario acl-revocation was named"), "{why:?}");
+    assert!(
+        why[0].contains("scenario acl-revocation was named"),
+        "{why:?}"
+    );
     assert!(why[0].contains("\"acl\""), "{why:?}");
     // Not named: the same skip is no reason.
     named_skipped.named.clear();

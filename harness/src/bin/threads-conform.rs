@@ -210,10 +210,11 @@ fn execute(args: RunArgs) -> Result<u8, String> {
             timeout: args.timeout,
             progress: io::stderr().is_terminal(),
         };
-        let report = runner::run(&options).map_err(|e| match (line, args.implementations.len()) {
-            (Some(line), 2..) => format!("--impl {line:?}: {e}"),
-            _ => e,
-        })?;
+        let report =
+            runner::run(&options).map_err(|e| match (line, args.implementations.len()) {
+                (Some(line), 2..) => format!("--impl {line:?}: {e}"),
+                _ => e,
+            })?;
         print!("{}", summary::render(&report));
         reports.push(report);
     }

@@ -218,10 +218,12 @@ impl AdapterProcess {
     /// (HP-6).
     pub fn since_last_reply(&mut self) -> Between {
         match self.replies.try_recv() {
-            Ok(StdoutEvent::Line(bytes)) => Between::StrayLine(quote(&String::from_utf8_lossy(&bytes))),
-            Ok(StdoutEvent::TooLong) => Between::StrayLine(format!(
-                "a line longer than {MAX_REPLY_BYTES} bytes"
-            )),
+            Ok(StdoutEvent::Line(bytes)) => {
+                Between::StrayLine(quote(&String::from_utf8_lossy(&bytes)))
+            }
+            Ok(StdoutEvent::TooLong) => {
+                Between::StrayLine(format!("a line longer than {MAX_REPLY_BYTES} bytes"))
+            }
             Ok(StdoutEvent::End) | Err(mpsc::TryRecvError::Disconnected) => {
                 Between::Exited(self.exit_description())
             }
@@ -523,9 +525,7 @@ fn distinct(key: &str, names: Vec<String>) -> Result<BTreeSet<String>, String> {
     let mut set = BTreeSet::new();
     for name in names {
         if set.contains(&name) {
-            return Err(format!(
-                "HP-14: capabilities.{key} lists {name:?} twice"
-            ));
+            return Err(format!("HP-14: capabilities.{key} lists {name:?} twice"));
         }
         set.insert(name);
     }

@@ -74,7 +74,11 @@ fn walk(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
         }
         (e, a) if e == a => {}
         (e, a) => {
-            let shown = if path.is_empty() { "(the whole value)" } else { path };
+            let shown = if path.is_empty() {
+                "(the whole value)"
+            } else {
+                path
+            };
             out.push(format!("{shown}: expected {e}, got {a}"));
         }
     }
@@ -114,12 +118,12 @@ mod tests {
         let d = diff(&json!({"a b": [1, 2]}), &json!({"a b": [1], "c": null}));
         assert_eq!(
             d,
-            [
-                "[\"a b\"][1]: missing (expected 2)",
-                "c: unexpected null"
-            ]
+            ["[\"a b\"][1]: missing (expected 2)", "c: unexpected null"]
         );
-        assert_eq!(diff(&json!(1), &json!(2)), ["(the whole value): expected 1, got 2"]);
+        assert_eq!(
+            diff(&json!(1), &json!(2)),
+            ["(the whole value): expected 1, got 2"]
+        );
         assert!(diff(&json!({"a": [1]}), &json!({"a": [1]})).is_empty());
     }
 

@@ -191,7 +191,10 @@ fn groups_table(out: &mut String, report: &RunReport) {
 fn tags_table(out: &mut String, report: &RunReport) {
     let mut tags: BTreeMap<(String, u64), Counts> = BTreeMap::new();
     for case in report.groups.iter().flat_map(|g| &g.cases) {
-        let (area, number) = case.spec_section.split_once('-').unwrap_or((&case.spec_section, ""));
+        let (area, number) = case
+            .spec_section
+            .split_once('-')
+            .unwrap_or((&case.spec_section, ""));
         let key = (area.to_string(), number.parse().unwrap_or(0));
         let counts = tags.entry(key).or_default();
         match case.status {
@@ -328,7 +331,10 @@ fn failure(out: &mut String, report: &RunReport, group: &GroupResult, case: &Cas
     item("expected", pre(&shorten_hex(&f.expected, MAX_HEX)));
     item("actual", pre(&shorten_hex(&f.actual, MAX_HEX)));
     if !f.diff.is_empty() {
-        item("diff (expected → actual)", pre(&shorten_hex(&f.diff.join("\n"), MAX_HEX)));
+        item(
+            "diff (expected → actual)",
+            pre(&shorten_hex(&f.diff.join("\n"), MAX_HEX)),
+        );
     }
     item("rerun", pre(&report.rerun_command(group, case)));
     if !f.stderr.is_empty() {
@@ -366,7 +372,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(escape("a\u{1}b\nc"), "a\u{FFFD}b\nc");
     }
 }

@@ -28,7 +28,11 @@ pub fn render_all(reports: &[RunReport]) -> String {
             report.implementation,
             report.version
         ),
-        _ => format!("{} ({} implementations)", super::results::HARNESS, reports.len()),
+        _ => format!(
+            "{} ({} implementations)",
+            super::results::HARNESS,
+            reports.len()
+        ),
     };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(

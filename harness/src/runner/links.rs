@@ -36,7 +36,10 @@ pub fn chapter(tag: &str) -> Option<&'static str> {
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    AREAS.iter().find(|(a, _)| *a == area).map(|(_, file)| *file)
+    AREAS
+        .iter()
+        .find(|(a, _)| *a == area)
+        .map(|(_, file)| *file)
 }
 
 /// The link to `tag`'s section: the chapter at the kit's release, and the tag's anchor; the

@@ -251,7 +251,11 @@ pub fn selected(scenario: &Scenario, filter: &Filter) -> Vec<Check> {
         .iter()
         .filter(|c| {
             let name = scenario.case_name(c);
-            filter.matches(scenario.name, &[c.name, &name], &[&name, c.description, c.spec])
+            filter.matches(
+                scenario.name,
+                &[c.name, &name],
+                &[&name, c.description, c.spec],
+            )
         })
         .copied()
         .collect()

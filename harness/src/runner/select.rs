@@ -106,8 +106,16 @@ mod tests {
     #[test]
     fn filter_matches_ids_exactly_and_texts_loosely() {
         let f = Filter::new(Some("tid-4"));
-        assert!(f.matches("tid", &["35"], &["15 random bytes", "SHORT_RANDOM", "TID-4"]));
-        assert!(!f.matches("tid", &["35"], &["15 random bytes", "SHORT_RANDOM", "TID-7"]));
+        assert!(f.matches(
+            "tid",
+            &["35"],
+            &["15 random bytes", "SHORT_RANDOM", "TID-4"]
+        ));
+        assert!(!f.matches(
+            "tid",
+            &["35"],
+            &["15 random bytes", "SHORT_RANDOM", "TID-7"]
+        ));
         let id = Filter::new(Some("3"));
         assert!(id.matches("tid", &["3"], &[]));
         assert!(!id.matches("tid", &["35"], &["no digit here"]));

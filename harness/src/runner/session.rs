@@ -415,8 +415,17 @@ mod tests {
         assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
         let blames = session.take_blames();
         assert_eq!(blames.len(), 1, "{blames:?}");
-        assert_eq!((&blames[0].case, blames[0].fault.kind), (&key("a"), FaultKind::Crash));
-        assert!(blames[0].fault.detail.contains("after replying to node.stop"), "{blames:?}");
+        assert_eq!(
+            (&blames[0].case, blames[0].fault.kind),
+            (&key("a"), FaultKind::Crash)
+        );
+        assert!(
+            blames[0]
+                .fault
+                .detail
+                .contains("after replying to node.stop"),
+            "{blames:?}"
+        );
         assert_eq!(session.restarts(), 1);
     }
 
@@ -459,7 +468,8 @@ mod tests {
     /// case before, not read as the next case's reply [HP-82].
     #[test]
     fn a_stray_line_after_a_reply_is_charged_to_that_case() {
-        let mut session = Session::start(&answering("echo '{\"id\":99,\"result\":0}'"), LONG).unwrap();
+        let mut session =
+            Session::start(&answering("echo '{\"id\":99,\"result\":0}'"), LONG).unwrap();
         session.begin(key("a"));
         assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
         std::thread::sleep(Duration::from_millis(300));
@@ -498,7 +508,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(500));
         let fault = session.request_same_process(&any()).unwrap_err();
         assert_eq!(fault.kind, FaultKind::Crash);
-        assert!(fault.detail.contains("after replying to node.stop"), "{fault}");
+        assert!(
+            fault.detail.contains("after replying to node.stop"),
+            "{fault}"
+        );
         assert_eq!(session.request(&any()).unwrap(), Ok(json!(2)));
         assert_eq!(session.restarts(), 1);
     }

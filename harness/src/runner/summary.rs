@@ -270,14 +270,17 @@ mod tests {
 
     #[test]
     fn ids_read_as_ranges() {
-        let ids: Vec<String> = ["1", "2", "3", "5", "7", "8", "x"].map(String::from).to_vec();
+        let ids: Vec<String> = ["1", "2", "3", "5", "7", "8", "x"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(ranges(&ids), "1-3, 5, 7-8, x");
         assert_eq!(ranges(&[]), "");
     }
 
     #[test]
     fn inputs_are_compact() {
-        let inputs = serde_json::json!({"text": "ab".repeat(100), "list": vec!["cd".repeat(600); 12]});
+        let inputs =
+            serde_json::json!({"text": "ab".repeat(100), "list": vec!["cd".repeat(600); 12]});
         let shown = compact(&inputs);
         assert!(shown.contains("…(1200 hex digits)"), "{shown}");
         assert!(shown.ends_with("suite file)"), "{shown}");

@@ -130,7 +130,7 @@ fn run_case(session: &mut Session, group: &TestGroup, case: &TestCase) -> Status
             Vec::new(),
         ),
         Ok((reply, mark)) => {
-            let shown = reply_value(&reply);
+            let shown = reply_value(case, &reply);
             match outcome(reply) {
                 // HP-26: an acceptable case passes whatever the reply.
                 Err(_) if case.result == Verdict::Acceptable => Status::Passed,
@@ -147,42 +147,49 @@ fn run_case(session: &mut Session, group: &TestGroup, case: &TestCase) -> Status
     }
 }
 
-/// A reply as a value to compare with [`expected_value`]: `{"result": …}`, or `{"error": code}`
-/// with the `state` if it has one.
-fn reply_value(reply: &Reply) -> Value {
-    match reply {
-        Ok(result) => json!({"result": result}),
-        Err(error) => {
-            let mut value = json!({"error": error.code});
-            if let Some(state) = &error.state {
-                value["state"] = state.clone();
-            }
-            value
-        }
+/// The member a case's structured value is compared under: `state` for an invalid case that
+/// expects a state (a `log.replay` whose success result has the same shape), else `result`.
+fn value_key(case: &TestCase) -> &'static str {
+    match (case.result, &case.expected) {
+        (Verdict::Invalid, Some(_)) => "state",
+        _ => "result",
     }
+}
+
+/// A reply as a value to compare with [`expected_value`]: `{"outcome": "valid" or the code}`,
+/// and the result or the state under [`value_key`], so that a replay that should have failed
+/// shows which members of its state differ.
+fn reply_value(case: &TestCase, reply: &Reply) -> Value {
+    let (outcome, value) = match reply {
+        Ok(result) => ("valid".to_string(), Some(result.clone())),
+        Err(error) => (error.code.clone(), error.state.clone()),
+    };
+    let mut shown = json!({"outcome": outcome});
+    if let Some(value) = value {
+        shown[value_key(case)] = value;
+    }
+    shown
 }
 
 /// What a case expects, in the shape of [`reply_value`].
 fn expected_value(case: &TestCase) -> Value {
-    match case.result {
-        Verdict::Invalid => {
-            let mut value = json!({"error": case.error_code});
-            if let Some(state) = &case.expected {
-                value["state"] = state.clone();
-            }
-            value
-        }
-        _ => json!({"result": case.expected}),
+    let outcome = match case.result {
+        Verdict::Invalid => case.error_code.clone().unwrap_or_default(),
+        _ => "valid".to_string(),
+    };
+    let mut shown = json!({"outcome": outcome});
+    if let Some(value) = &case.expected {
+        shown[value_key(case)] = value.clone();
     }
+    shown
 }
 
 /// The differences between what a case expects and the reply, when either holds a structured
 /// value (a result, a replay's state); none for a bare error code against another.
 fn structured_diff(case: &TestCase, reply: &Value) -> Vec<String> {
     let expected = expected_value(case);
-    let structured = |v: &Value| {
-        v.get("result").is_some_and(|r| r.is_object() || r.is_array()) || v.get("state").is_some()
-    };
+    let key = value_key(case);
+    let structured = |v: &Value| v.get(key).is_some_and(|r| r.is_object() || r.is_array());
     if structured(&expected) || structured(reply) {
         super::diff::diff(&expected, reply)
     } else {
