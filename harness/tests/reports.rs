@@ -398,8 +398,8 @@ fn the_verdict_tells_a_run_that_ran_nothing_from_one_that_passed() {
 }
 
 fn assert_schema_valid(json: &Value) {
-    let schema: Value = serde_json::from_str(REPORT_SCHEMA).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+    let schema: Value = serde_json::from_str(REPORT_SCHEMA).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(json)
         .map(|e| format!("{}: {e}", e.instance_path()))

@@ -23,7 +23,7 @@ const REFERENCE_ADAPTER: &str = env!("CARGO_BIN_EXE_threads-reference-adapter");
 /// - `surrogates`: every error message ends with an unpaired surrogate escape (`\ud83d`);
 /// - `surrogate_text`: the `tid.decode` result for this input `text` gets one in `variant`.
 ///
-/// A request the harness must not send (HP-17: an operation or feature the proxy's `hello` did
+/// A request the harness must not send ([HP-17]: an operation or feature the proxy's `hello` did
 /// not list) is answered with a result no case expects, so it fails a case.
 const PROXY: &str = r#"
 import json, subprocess, sys

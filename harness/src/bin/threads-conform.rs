@@ -51,7 +51,7 @@ enum Command {
     /// Check the signed vectors, then run every suite and live scenario against an adapter (or
     /// several, side by side).
     #[command(after_help = RUN_AFTER_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The signed vector set compiled into this program.
     Vectors {
         #[command(subcommand)]
@@ -131,7 +131,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         _ if cli.version => version().map(|()| 0),
-        Some(Command::Run(args)) => execute(args),
+        Some(Command::Run(args)) => execute(*args),
         Some(Command::Vectors {
             command: VectorsCommand::Export { dir },
         }) => export(&dir).map(|()| 0),

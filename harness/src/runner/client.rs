@@ -82,7 +82,7 @@ pub enum Between {
     Quiet,
     /// It exited or closed its stdout; how it ended.
     Exited(String),
-    /// It wrote a line for which no request was pending (HP-6), quoted.
+    /// It wrote a line for which no request was pending [HP-6], quoted.
     StrayLine(String),
 }
 
@@ -215,7 +215,7 @@ impl AdapterProcess {
 
     /// What the adapter did since its last reply, with no request pending, looked at without
     /// waiting [HP-82]: nothing, an exit (or its stdout closed), or a line no request asked for
-    /// (HP-6).
+    /// ([HP-6]).
     pub fn since_last_reply(&mut self) -> Between {
         match self.replies.try_recv() {
             Ok(StdoutEvent::Line(bytes)) => {

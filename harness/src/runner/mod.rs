@@ -7,7 +7,7 @@
 //! - [`driver`] and [`scenario`]: live scenarios over node instances.
 //! - [`results`], [`summary`], [`junit`], [`html`]: what the run found, as JSON, text, JUnit XML
 //!   and a web page; [`matrix`]: several implementations side by side.
-//! - [`diff`] and [`links`]: what a failure report shows besides the values (HP-85).
+//! - [`diff`] and [`links`]: what a failure report shows besides the values [HP-85].
 
 pub mod client;
 pub mod diff;

@@ -464,7 +464,7 @@ mod tests {
         assert_eq!(session.restarts(), 2);
     }
 
-    /// A line written after a reply, with no request pending, breaks HP-6: it is charged to the
+    /// A line written after a reply, with no request pending, breaks [HP-6]: it is charged to the
     /// case before, not read as the next case's reply [HP-82].
     #[test]
     fn a_stray_line_after_a_reply_is_charged_to_that_case() {
