@@ -4,8 +4,8 @@
 //!
 //! Faults: forged-signatures, ignore-associated-data, short-random, skip-link-check,
 //! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage, endless-reply,
-//! huge-reply, stderr-flood, and for the database (chapter 8): arrival-order-fold, patch-replaces,
-//! unstable-query-order, unauthorised-delete.
+//! huge-reply, stderr-flood, exit-after-reply, and for the database (chapter 8):
+//! arrival-order-fold, patch-replaces, unstable-query-order, unauthorised-delete.
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, Write};
@@ -62,6 +62,11 @@ fn main() {
         let _ = out.flush();
         if adapter.done() {
             break;
+        }
+        // Replies correctly, then exits before the next request: the exit is that case's, not
+        // the next one's [HP-82].
+        if fault == "exit-after-reply" && operation(&request) == "keyset.encode" {
+            std::process::exit(0);
         }
     }
 }

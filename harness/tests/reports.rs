@@ -1,14 +1,14 @@
-//! Snapshots of the report formats people and CI tools read (spec/harness-protocol.md, [HP-46]):
-//! the JSON report (`--json`), the JUnit XML report (`--junit`) and the text summary, for one run
-//! that has every kind of outcome. The harness's and the vectors' versions are masked, so that a
-//! release changes no snapshot.
+//! Snapshots of the report formats people and CI tools read (spec/harness-protocol.md, [HP-46],
+//! [HP-85]): the JSON report (`--json`), the JUnit XML report (`--junit`), the text summary, the
+//! web page (`--html`) and the side-by-side matrix, for one run that has every kind of outcome.
+//! The harness's and the vectors' versions are masked, so that a release changes no snapshot.
 
 use serde_json::{Value, json};
 use threads_harness::runner::results::{
     CaseFailure, CaseResult, GroupKind, GroupResult, HARNESS, KIT_VERSION, REPORT_SCHEMA,
-    RunReport, Status, VectorsInfo,
+    RunReport, Status, VectorsInfo, Verdict,
 };
-use threads_harness::runner::{junit, summary};
+use threads_harness::runner::{html, junit, matrix, summary};
 use threads_vectors::manifest::Verified;
 
 /// What stands for the harness's name and version in the snapshots.
@@ -30,6 +30,20 @@ fn failed(expected: &str, actual: &str, note: Option<&str>, stderr: &[&str]) -> 
         actual: actual.into(),
         note: note.map(String::from),
         stderr: stderr.iter().map(|l| l.to_string()).collect(),
+        inputs: None,
+        diff: Vec::new(),
+    })
+}
+
+/// A failure with the case's inputs and, from the values, the diff [HP-85].
+fn failed_with(inputs: Value, expected: (&str, Value), actual: (&str, Value)) -> Status {
+    Status::Failed(CaseFailure {
+        expected: expected.0.into(),
+        actual: actual.0.into(),
+        note: None,
+        stderr: Vec::new(),
+        inputs: Some(inputs),
+        diff: threads_harness::runner::diff::diff(&expected.1, &actual.1),
     })
 }
 
@@ -56,6 +70,13 @@ fn report() -> RunReport {
                 pinned: false,
             },
         },
+        named: vec!["tid".into(), "acl-revocation".into()],
+        rerun: vec![
+            "threads-conform".into(),
+            "run".into(),
+            "--impl".into(),
+            "./adapter --flag 'two words'".into(),
+        ],
         groups: vec![
             GroupResult {
                 name: "tid".into(),
@@ -68,7 +89,11 @@ fn report() -> RunReport {
                         "2",
                         "TID-4",
                         &["SHORT_RANDOM"],
-                        failed("TID_SHORT_RANDOM", "valid: {\"variant\":\"raw\"}", None, &[]),
+                        failed_with(
+                            json!({"text": "bafkqobyha4dqobyha4dqobyha4dq"}),
+                            ("TID_SHORT_RANDOM", json!({"error": "TID_SHORT_RANDOM"})),
+                            ("valid: {\"variant\":\"raw\"}", json!({"result": {"variant": "raw"}})),
+                        ),
                     ),
                     case(
                         "3",
@@ -85,6 +110,33 @@ fn report() -> RunReport {
                 ],
             },
             GroupResult {
+                name: "logs".into(),
+                kind: GroupKind::Suite,
+                skipped: None,
+                notes: vec![],
+                cases: vec![
+                    case(
+                        "12",
+                        "LOG-4",
+                        &["GAP"],
+                        failed_with(
+                            json!({"log": "12D3KooW", "deliveries": [long_hex, "a464"]}),
+                            (
+                                "LOG_GAP with state {\"counter\":1,\"head\":\"b1\",\"outcomes\":[\"appended\",\"LOG_GAP\"]}",
+                                json!({"error": "LOG_GAP", "state": {"counter": 1, "head": "b1", "outcomes": ["appended", "LOG_GAP"]}}),
+                            ),
+                            (
+                                "LOG_GAP: gap with state {\"counter\":2,\"head\":\"b2\",\"outcomes\":[\"appended\",\"appended\"]}",
+                                json!({"error": "LOG_GAP", "state": {"counter": 2, "head": "b2", "outcomes": ["appended", "appended"]}}),
+                            ),
+                        ),
+                    ),
+                    case("13", "LOG-4", &[], Status::Skipped("the adapter does not list the operation log.replay".into())),
+                    case("14", "LOG-5", &[], Status::Skipped("the adapter does not list the operation log.replay".into())),
+                    case("20", "LOG-5", &[], Status::Skipped("the adapter does not list the operation log.other".into())),
+                ],
+            },
+            GroupResult {
                 name: "writer-follower-reader".into(),
                 kind: GroupKind::Scenario,
                 skipped: None,
@@ -95,7 +147,15 @@ fn report() -> RunReport {
                         "writer-follower-reader/follower-heads",
                         "LOG-3",
                         &[],
-                        failed("{\"counter\":5}", "null (pump: 1 round(s))", None, &[]),
+                        Status::Failed(CaseFailure {
+                            expected: "{\"counter\":5,\"head\":\"c5\"}".into(),
+                            actual: "{\"counter\":3,\"head\":\"c3\"} (pump: 1 round(s))".into(),
+                            diff: threads_harness::runner::diff::from_texts(
+                                "{\"counter\":5,\"head\":\"c5\"}",
+                                "{\"counter\":3,\"head\":\"c3\"} (pump: 1 round(s))",
+                            ),
+                            ..CaseFailure::default()
+                        }),
                     ),
                 ],
             },
@@ -124,6 +184,7 @@ fn the_json_report_keeps_its_format() {
     json["kitVersion"] = json!("[kit version]");
     json["specVersion"] = json!("[spec version]");
     json["suitesVersion"] = json!("[suites version]");
+    let json: Value = serde_json::from_str(&mask_versions(&json.to_string())).unwrap();
     insta::assert_json_snapshot!("report_json", json);
 }
 
@@ -131,7 +192,7 @@ fn the_json_report_keeps_its_format() {
 fn the_junit_report_keeps_its_format() {
     let xml = junit::render(&report());
     assert!(xml.contains(HARNESS));
-    insta::assert_snapshot!("report_junit", xml.replace(HARNESS, MASKED));
+    insta::assert_snapshot!("report_junit", mask_versions(&xml.replace(HARNESS, MASKED)));
 }
 
 #[test]
@@ -156,6 +217,7 @@ fn mask_versions(text: &str) -> String {
         &threads_vectors::manifest::pinned_fingerprint(),
         "[pinned fingerprint]",
     )
+    .replace(&format!("/blob/v{KIT_VERSION}/"), "/blob/v[kit version]/")
 }
 
 #[test]
@@ -175,4 +237,172 @@ fn the_json_report_matches_its_published_schema() {
     let mut bad = json;
     bad["groups"][0]["cases"][0]["status"] = json!("maybe");
     assert!(!validator.is_valid(&bad));
+}
+
+/// The page (`--html`) keeps its format: masked like the text, since it shows the same.
+#[test]
+fn the_html_page_keeps_its_format() {
+    let page = html::render(&[report()]);
+    assert!(page.contains(HARNESS));
+    insta::assert_snapshot!("report_html", mask_versions(&page.replace(HARNESS, MASKED)));
+}
+
+/// The page stands alone: nothing it would load (no script, style sheet, image, font or frame),
+/// its elements balanced, every failure expanded with inputs, diff, spec link and rerun command
+/// [HP-85].
+#[test]
+fn the_html_page_is_self_contained_and_shows_each_failure_whole() {
+    let reports = [report(), report()];
+    for page in [html::render(&reports[..1]), html::render(&reports)] {
+        for asset in [
+            "<script", "<link", "<img", "<iframe", "@import", "url(", " src=",
+        ] {
+            assert!(!page.contains(asset), "the page loads {asset}");
+        }
+        assert_balanced(&page);
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        let failures = report().counts().failed;
+        let shown = page.matches("<details open>").count();
+        assert_eq!(shown % failures, 0, "every failure expanded");
+        assert!(
+            page.contains("<dt>inputs</dt><dd><pre>{\n  &quot;text&quot;"),
+            "{page}"
+        );
+        assert!(page.contains("state.counter: expected 1, got 2"));
+        assert!(page.contains("counter: expected 5, got 3"), "scenario diff");
+        assert!(page.contains(&format!(
+            "<a href=\"{}\">TID-4</a>",
+            threads_harness::runner::links::spec_url("TID-4")
+        )));
+        assert!(page.contains("--case tid:2"), "rerun command");
+        assert!(page.contains("--case writer-follower-reader:follower-heads"));
+        // Per requirement: one row per tag.
+        assert!(page.contains("<h3>Requirements</h3>"));
+        assert!(
+            page.contains(
+                ">LOG-5</a></td><td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">2</td>"
+            ),
+            "{page}"
+        );
+    }
+    // Several implementations: the matrix first, a section per implementation.
+    let page = html::render(&reports);
+    assert!(page.contains("<h2>Side by side</h2>"));
+    assert!(page.contains("example 1.2.3 #1") && page.contains("example 1.2.3 #2"));
+    assert_eq!(page.matches("<h2 id=\"run-").count(), 2);
+}
+
+/// Every element opened is closed, in order (void elements aside).
+fn assert_balanced(page: &str) {
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find('<') {
+        let tag_end = rest[start..].find('>').expect("every tag ends") + start;
+        let tag = &rest[start + 1..tag_end];
+        rest = &rest[tag_end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if ["meta", "br", "hr"].contains(&name.as_str()) {
+            continue;
+        }
+        if tag.starts_with('/') {
+            assert_eq!(
+                open.pop().as_deref(),
+                Some(name.as_str()),
+                "</{name}> closes another"
+            );
+        } else {
+            open.push(name);
+        }
+    }
+    assert!(open.is_empty(), "never closed: {open:?}");
+}
+
+/// Several implementations side by side, as text: one column each, a row per suite or
+/// scenario, `-` where a run did not select it.
+#[test]
+fn the_matrix_keeps_its_format() {
+    let mut other = report();
+    other.implementation = "other".into();
+    other.groups.truncate(1);
+    let text = matrix::render_text(&[report(), other]);
+    insta::assert_snapshot!("report_matrix", text);
+    let xml = junit::render_all(&[report(), report()]);
+    assert!(
+        xml.contains("<testsuite name=\"example 1.2.3 #2: tid\""),
+        "{xml}"
+    );
+    let json = matrix::to_json(&[report(), report()]);
+    assert_eq!(json["kind"], "matrix");
+    assert_eq!(json["exitStatus"], 1);
+    assert_eq!(json["implementations"].as_array().map(Vec::len), Some(2));
+    assert_schema_valid(&json);
+}
+
+/// The exit status: 1 over 3 over 0; 3 when nothing ran or a named group was all skipped
+/// [HP-84].
+#[test]
+fn the_verdict_tells_a_run_that_ran_nothing_from_one_that_passed() {
+    assert_eq!(report().verdict(), Verdict::Failed);
+    let mut passing = report();
+    passing.groups.retain(|g| g.name == "tid");
+    passing.groups[0]
+        .cases
+        .retain(|c| c.id == "1" || c.id == "4");
+    assert_eq!(
+        passing.verdict(),
+        Verdict::Passed,
+        "the named tid ran a case"
+    );
+    // A named scenario skipped entirely: status 3, saying which and why.
+    let mut named_skipped = report();
+    named_skipped
+        .groups
+        .retain(|g| g.name == "tid" || g.name == "acl-revocation");
+    named_skipped.groups[0].cases.retain(|c| c.id == "1");
+    let Verdict::NotRun(why) = named_skipped.verdict() else {
+        panic!("{:?}", named_skipped.verdict());
+    };
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(
+        why[0].contains("scenario acl-revocation was named"),
+        "{why:?}"
+    );
+    assert!(why[0].contains("\"acl\""), "{why:?}");
+    // Not named: the same skip is no reason.
+    named_skipped.named.clear();
+    assert_eq!(named_skipped.verdict(), Verdict::Passed);
+    // Nothing ran at all.
+    let mut nothing = report();
+    nothing.named.clear();
+    nothing.groups.retain(|g| g.name == "acl-revocation");
+    let Verdict::NotRun(why) = nothing.verdict() else {
+        panic!("nothing ran");
+    };
+    assert!(why[0].starts_with("no case ran"), "{why:?}");
+    assert_eq!(nothing.to_json()["exitStatus"], 3);
+    assert_eq!(
+        Verdict::worst([Verdict::Passed, nothing.verdict(), Verdict::Passed]).exit_status(),
+        3
+    );
+    assert_eq!(
+        Verdict::worst([nothing.verdict(), Verdict::Failed]).exit_status(),
+        1
+    );
+}
+
+fn assert_schema_valid(json: &Value) {
+    let schema: Value = serde_json::from_str(REPORT_SCHEMA).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(json)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }

@@ -35,8 +35,9 @@ impl Adapter {
 
     /// Handles one request line; always returns exactly one reply [HP-23].
     pub fn handle_line(&mut self, line: &str) -> Reply {
-        match serde_json::from_str::<Value>(line) {
-            Ok(request) => self.handle(request),
+        // Unpaired surrogate escapes read as U+FFFD, as the harness reads them [HP-80].
+        match crate::json::parse(line) {
+            Ok((request, _)) => self.handle(request),
             Err(e) => failure(
                 None,
                 &Error::new(ErrorCode::BadRequest, format!("not JSON: {e}")),

@@ -1,8 +1,9 @@
 //! `threads-conform`: runs the Threads conformance suite (signed vectors and live scenarios)
 //! against any implementation's adapter.
 //!
-//! Exit status: 0 when every case that ran passed (skips allowed), 1 when a case failed, 2 when the
-//! harness could not run.
+//! Exit status ([HP-46], [HP-84]): 0 when cases ran and every one passed (skips allowed), 1 when
+//! a case failed, 2 when the harness could not run, 3 when no case failed but none ran, or a
+//! suite or scenario named with `--suite` or `--case` was entirely skipped.
 
 use std::fs;
 use std::io::{self, IsTerminal};
@@ -11,8 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use threads_harness::runner::results::{HARNESS, KIT_VERSION};
-use threads_harness::runner::{self, Options, junit, summary};
+use threads_harness::runner::results::{HARNESS, KIT_VERSION, RunReport};
+use threads_harness::runner::select::CaseName;
+use threads_harness::runner::{self, Options, html, junit, matrix, summary};
 use threads_vectors::format::{SPEC_VERSION, SUITES_VERSION};
 
 /// Conformance runner for the Threads protocol.
@@ -27,10 +29,29 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// Shown after `run --help`.
+const RUN_AFTER_HELP: &str = "\
+Exit status:
+  0  cases ran and every one passed (skipped cases allowed)
+  1  a case failed
+  2  the harness could not run: a bad command line, vectors that do not match their signed
+     MANIFEST, an adapter that cannot start or whose hello breaks a rule of appendix H (HP-14,
+     HP-15, HP-81: the message names it), a --filter or --case that selects nothing
+  3  no case failed, but no case ran, or a suite or scenario named with --suite or --case was
+     entirely skipped (the report says why, HP-84)
+With --impl repeated: 1 if any implementation failed a case, else 3 if any did not run, else 0.
+
+Examples:
+  threads-conform run --impl './my-adapter --flag'
+  threads-conform run --impl './my-adapter' --case tid:35          # one failed case again
+  threads-conform run --impl './a' --impl 'python3 b.py' --html out # side by side, as a page";
+
 #[derive(Subcommand)]
 enum Command {
-    /// Check the signed vectors, then run every suite and live scenario against an adapter.
-    Run(RunArgs),
+    /// Check the signed vectors, then run every suite and live scenario against an adapter (or
+    /// several, side by side).
+    #[command(after_help = RUN_AFTER_HELP)]
+    Run(Box<RunArgs>),
     /// The signed vector set compiled into this program.
     Vectors {
         #[command(subcommand)]
@@ -53,23 +74,35 @@ enum VectorsCommand {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The adapter's command line, split by shell rules
-    /// [default: the bundled reference adapter].
+    /// The adapter's command line, split by shell rules [default: the bundled reference
+    /// adapter]. Repeat it to run several implementations one after the other and compare them
+    /// side by side.
     #[arg(long = "impl", value_name = "CMD")]
-    implementation: Option<String>,
-    /// Run only this suite or scenario (repeatable).
+    implementations: Vec<String>,
+    /// Run only this suite or scenario (repeatable). A named suite or scenario that is
+    /// entirely skipped makes the run end with status 3.
     #[arg(long = "suite", value_name = "NAME")]
     suites: Vec<String>,
+    /// Run only this case: SUITE:TCID (e.g. tid:35) or SCENARIO:CHECK (the scenario runs whole;
+    /// only that check is reported). Repeatable. Every failure in a report ends with this
+    /// option, ready to copy.
+    #[arg(long = "case", value_name = "GROUP:ID", value_parser = CaseName::parse)]
+    cases: Vec<CaseName>,
     /// Run only cases whose tcId equals SUBSTR or whose comment, flags, specSection, check or
     /// scenario name contain it (ignoring case).
     #[arg(long, value_name = "SUBSTR")]
     filter: Option<String>,
-    /// Write a machine-readable report here.
+    /// Write a machine-readable report here (with --impl repeated: one document holding each
+    /// implementation's report).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
+    /// Write DIR/index.html: the run as one self-contained page (per suite, per requirement
+    /// tag, failures expanded; with --impl repeated, a side-by-side matrix first).
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
     /// Run the vector set in DIR instead of the one compiled in; it must be signed by the
     /// published key pinned in this program (or by a key given with --trust-key).
     #[arg(long, value_name = "DIR")]
@@ -97,11 +130,11 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        _ if cli.version => version().map(|()| true),
-        Some(Command::Run(args)) => execute(args),
+        _ if cli.version => version().map(|()| 0),
+        Some(Command::Run(args)) => execute(*args),
         Some(Command::Vectors {
             command: VectorsCommand::Export { dir },
-        }) => export(&dir).map(|()| true),
+        }) => export(&dir).map(|()| 0),
         Some(Command::ReferenceAdapter) => return threads_harness::adapter::serve_stdio(),
         None => {
             let _ = Cli::command().print_help();
@@ -109,8 +142,7 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(status) => ExitCode::from(status),
         Err(message) => {
             eprintln!("threads-conform: error: {message}");
             ExitCode::from(2)
@@ -157,37 +189,101 @@ fn export(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs and reports: `Ok(false)` when a case failed, `Err` when the harness could not run.
-fn execute(args: RunArgs) -> Result<bool, String> {
-    let command = match &args.implementation {
+/// Runs and reports: `Ok` with the exit status (0, 1 or 3, [HP-84]), `Err` when the harness
+/// could not run.
+fn execute(args: RunArgs) -> Result<u8, String> {
+    let lines: Vec<Option<&String>> = if args.implementations.is_empty() {
+        vec![None]
+    } else {
+        args.implementations.iter().map(Some).collect()
+    };
+    let mut reports = Vec::with_capacity(lines.len());
+    for line in lines {
+        let options = Options {
+            command: adapter_command(line)?,
+            groups: args.suites.clone(),
+            filter: args.filter.clone(),
+            cases: args.cases.clone(),
+            rerun: rerun_command(&args, line),
+            vectors: args.vectors.clone(),
+            trusted_keys: args.trust_keys.clone(),
+            timeout: args.timeout,
+            progress: io::stderr().is_terminal(),
+        };
+        let report =
+            runner::run(&options).map_err(|e| match (line, args.implementations.len()) {
+                (Some(line), 2..) => format!("--impl {line:?}: {e}"),
+                _ => e,
+            })?;
+        print!("{}", summary::render(&report));
+        reports.push(report);
+    }
+    let verdict = if let [report] = &reports[..] {
+        report.verdict()
+    } else {
+        print!("{}", matrix::render_text(&reports));
+        let verdict = matrix::verdict(&reports);
+        summary::print_not_run(&verdict);
+        verdict
+    };
+    write_reports(&args, &reports)?;
+    Ok(verdict.exit_status())
+}
+
+/// Writes the `--json`, `--junit` and `--html` reports asked for.
+fn write_reports(args: &RunArgs, reports: &[RunReport]) -> Result<(), String> {
+    if let Some(path) = &args.json {
+        let json = match reports {
+            [report] => report.to_json(),
+            _ => matrix::to_json(reports),
+        };
+        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+        write(path, &format!("{text}\n"))?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, &junit::render_all(reports))?;
+    }
+    if let Some(dir) = &args.html {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        write(&dir.join("index.html"), &html::render(reports))?;
+    }
+    Ok(())
+}
+
+/// The adapter's words: `--impl` split by shell rules, or the bundled reference adapter.
+fn adapter_command(line: Option<&String>) -> Result<Vec<String>, String> {
+    match line {
         Some(line) => {
             let words = shell_words::split(line).map_err(|e| format!("--impl {line:?}: {e}"))?;
             if words.is_empty() {
                 return Err("--impl is empty".into());
             }
-            words
+            Ok(words)
         }
-        None => default_adapter()?,
-    };
-    let options = Options {
-        command,
-        groups: args.suites,
-        filter: args.filter,
-        vectors: args.vectors,
-        trusted_keys: args.trust_keys,
-        timeout: args.timeout,
-        progress: io::stderr().is_terminal(),
-    };
-    let report = runner::run(&options)?;
-    print!("{}", summary::render(&report));
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?;
-        write(path, &format!("{text}\n"))?;
+        None => default_adapter(),
     }
-    if let Some(path) = &args.junit {
-        write(path, &junit::render(&report))?;
+}
+
+/// The command line that reruns this run against one implementation, for the report's
+/// per-case rerun commands (which add `--case`) [HP-85].
+fn rerun_command(args: &RunArgs, line: Option<&String>) -> Vec<String> {
+    let mut words = vec!["threads-conform".to_string(), "run".to_string()];
+    if let Some(line) = line {
+        words.extend(["--impl".to_string(), line.clone()]);
     }
-    Ok(report.passed())
+    if let Some(dir) = &args.vectors {
+        words.extend(["--vectors".to_string(), dir.display().to_string()]);
+    }
+    for key in &args.trust_keys {
+        words.extend(["--trust-key".to_string(), key.clone()]);
+    }
+    if args.timeout != runner::DEFAULT_TIMEOUT {
+        words.extend([
+            "--timeout".to_string(),
+            args.timeout.as_secs_f64().to_string(),
+        ]);
+    }
+    words
 }
 
 /// The bundled reference adapter: this very program with the hidden `reference-adapter`

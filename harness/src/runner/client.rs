@@ -75,6 +75,17 @@ impl fmt::Display for Fault {
     }
 }
 
+/// What an adapter did between a reply and the next request [HP-82].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Between {
+    /// Nothing: it waits for the next request, as it should.
+    Quiet,
+    /// It exited or closed its stdout; how it ended.
+    Exited(String),
+    /// It wrote a line for which no request was pending [HP-6], quoted.
+    StrayLine(String),
+}
+
 /// A well-formed reply: the result, or the error.
 pub type Reply = Result<Value, ErrorReply>;
 
@@ -202,6 +213,27 @@ impl AdapterProcess {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// What the adapter did since its last reply, with no request pending, looked at without
+    /// waiting [HP-82]: nothing, an exit (or its stdout closed), or a line no request asked for
+    /// ([HP-6]).
+    pub fn since_last_reply(&mut self) -> Between {
+        match self.replies.try_recv() {
+            Ok(StdoutEvent::Line(bytes)) => {
+                Between::StrayLine(quote(&String::from_utf8_lossy(&bytes)))
+            }
+            Ok(StdoutEvent::TooLong) => {
+                Between::StrayLine(format!("a line longer than {MAX_REPLY_BYTES} bytes"))
+            }
+            Ok(StdoutEvent::End) | Err(mpsc::TryRecvError::Disconnected) => {
+                Between::Exited(self.exit_description())
+            }
+            Err(mpsc::TryRecvError::Empty) if self.has_exited() => {
+                Between::Exited(self.exit_description())
+            }
+            Err(mpsc::TryRecvError::Empty) => Between::Quiet,
+        }
+    }
+
     /// Kills the process (if it still runs) and waits a little for its stderr to drain.
     pub fn kill(&mut self) {
         self.requests = None;
@@ -213,15 +245,40 @@ impl AdapterProcess {
     /// Sends `shutdown`, closes the adapter's stdin and waits up to `timeout` for it to exit,
     /// killing it otherwise [HP-42]. Returns what went wrong, if anything: a failed `shutdown`, a
     /// non-zero exit status, or no exit in time.
-    pub fn shutdown(mut self, timeout: Duration) -> Option<String> {
+    pub fn shutdown(self, timeout: Duration) -> Option<String> {
+        let (reply, exit) = self.shutdown_parts(timeout);
+        let reply = match reply {
+            Ok(()) => None,
+            Err(Ok(error)) => Some(format!("shutdown failed: error {error}")),
+            Err(Err(fault)) => Some(format!("shutdown failed: {fault}")),
+        };
+        match (reply, exit) {
+            (None, None) => None,
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// [`AdapterProcess::shutdown`] in two parts: how the `shutdown` request went (an error
+    /// reply, or a fault such as a crash before replying), and what went wrong with the exit.
+    pub fn shutdown_parts(
+        mut self,
+        timeout: Duration,
+    ) -> (Result<(), Result<ErrorReply, Fault>>, Option<String>) {
         // An adapter that already exited has nothing to answer; its exit status still counts.
         let reply = if self.has_exited() {
-            None
+            Ok(())
         } else {
             match self.request(&Call::Shutdown(Empty {}), timeout) {
-                Ok(Ok(_)) => None,
-                Ok(Err(error)) => Some(format!("shutdown failed: error {error}")),
-                Err(fault) => Some(format!("shutdown failed: {fault}")),
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(error)) => Err(Ok(error)),
+                Err(fault) if fault.kind == FaultKind::Crash => {
+                    // The adapter is gone: its whole stderr goes with the fault.
+                    self.stderr.wait_closed(Duration::from_secs(1));
+                    let stderr = self.stderr.lines();
+                    Err(Err(Fault { stderr, ..fault }))
+                }
+                Err(fault) => Err(Err(fault)),
             }
         };
         self.requests = None;
@@ -242,11 +299,7 @@ impl AdapterProcess {
                 }
             }
         };
-        match (reply, exit) {
-            (None, None) => None,
-            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-            (a, b) => a.or(b),
-        }
+        (reply, exit)
     }
 }
 
@@ -324,8 +377,9 @@ pub fn parse_reply(line: &[u8], id: u64) -> Result<Reply, Fault> {
     let Ok(text) = std::str::from_utf8(line) else {
         return violation(format!("reply to request {id} is not UTF-8"));
     };
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
+    // RFC 8259 exactly: an unpaired surrogate escape is JSON, read as U+FFFD [HP-80].
+    let value: Value = match crate::json::parse(text) {
+        Ok((value, _)) => value,
         Err(e) => {
             return violation(format!(
                 "reply to request {id} is not JSON ({e}): {}",
@@ -403,10 +457,10 @@ impl Hello {
             Some(p) if p.as_u64() == Some(PROTOCOL) => {}
             Some(other) => {
                 return Err(format!(
-                    "the adapter speaks protocol {other}; this harness speaks {PROTOCOL}"
+                    "HP-15: the adapter speaks protocol {other}; this harness speaks {PROTOCOL}"
                 ));
             }
-            None => return Err("the hello result has no protocol number".into()),
+            None => return Err("HP-14: the hello result has no protocol number".into()),
         }
         let hello: HelloResult = serde_json::from_value(result.clone())
             .map_err(|e| format!("the hello result does not have the shape of HP-14: {e}"))?;
@@ -415,28 +469,67 @@ impl Hello {
             ("version", &hello.version),
         ] {
             if text.is_empty() {
-                return Err(format!("the hello result has an empty `{key}`"));
+                return Err(format!("HP-14: the hello result has an empty `{key}`"));
             }
         }
         let capabilities = hello.capabilities;
+        let operations = distinct("operations", capabilities.operations)?;
+        let scenarios = distinct("scenarios", capabilities.scenarios)?;
+        check_features(&scenarios)?;
         Ok(Hello {
             implementation: hello.implementation,
             version: hello.version,
-            operations: distinct("operations", capabilities.operations)?,
-            scenarios: distinct("scenarios", capabilities.scenarios)?,
+            operations,
+            scenarios,
         })
     }
 }
 
-/// A list of names that must hold no duplicates [HP-14].
-fn distinct(key: &str, names: Vec<String>) -> Result<BTreeSet<String>, String> {
-    let count = names.len();
-    let set: BTreeSet<String> = names.into_iter().collect();
-    if set.len() == count {
-        Ok(set)
-    } else {
-        Err(format!("capabilities.{key} holds a name twice"))
+/// The scenario features protocol 1 defines, each with the feature it requires [HP-14]. A new
+/// feature needs new methods, so a new protocol number [HP-1]: a name not listed here is an
+/// error [HP-81].
+pub const FEATURES: [(&str, Option<&str>); 4] = [
+    ("nodes", None),
+    ("acl", Some("nodes")),
+    ("ticks", Some("nodes")),
+    ("db", Some("nodes")),
+];
+
+/// Checks a feature list against [`FEATURES`]: every name defined, and listed with the feature
+/// it requires [HP-14], [HP-81]. `Err` names the rule.
+fn check_features(listed: &BTreeSet<String>) -> Result<(), String> {
+    for name in listed {
+        match FEATURES.iter().find(|(feature, _)| feature == name) {
+            None => {
+                let known: Vec<&str> = FEATURES.iter().map(|(f, _)| *f).collect();
+                return Err(format!(
+                    "HP-81: capabilities.scenarios lists {name:?}, a feature protocol {PROTOCOL} \
+                     does not define (it defines {})",
+                    known.join(", ")
+                ));
+            }
+            Some((_, Some(required))) if !listed.contains(*required) => {
+                return Err(format!(
+                    "HP-14: capabilities.scenarios lists {name:?} without {required:?}, which it \
+                     requires"
+                ));
+            }
+            Some(_) => {}
+        }
     }
+    Ok(())
+}
+
+/// A list of names that must hold no duplicates [HP-14]; `Err` names the rule and the name.
+fn distinct(key: &str, names: Vec<String>) -> Result<BTreeSet<String>, String> {
+    let mut set = BTreeSet::new();
+    for name in names {
+        if set.contains(&name) {
+            return Err(format!("HP-14: capabilities.{key} lists {name:?} twice"));
+        }
+        set.insert(name);
+    }
+    Ok(set)
 }
 
 #[cfg(test)]

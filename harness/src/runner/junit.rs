@@ -9,45 +9,72 @@ use super::summary::{MAX_HEX, shorten_hex};
 
 /// The report as a JUnit XML document.
 pub fn render(report: &RunReport) -> String {
-    let c = report.counts();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
-        escape(&format!(
+    render_all(std::slice::from_ref(report))
+}
+
+/// Several implementations' reports as one JUnit XML document: each `<testsuite>` is named
+/// `<implementation> <version>: <suite>` when there is more than one.
+pub fn render_all(reports: &[RunReport]) -> String {
+    let mut c = super::results::Counts::default();
+    for counts in reports.iter().map(RunReport::counts) {
+        c.passed += counts.passed;
+        c.failed += counts.failed;
+        c.skipped += counts.skipped;
+    }
+    let name = match reports {
+        [report] => format!(
             "{} {} {}",
             super::results::HARNESS,
             report.implementation,
             report.version
-        )),
+        ),
+        _ => format!(
+            "{} ({} implementations)",
+            super::results::HARNESS,
+            reports.len()
+        ),
+    };
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+        escape(&name),
         c.passed + c.failed + c.skipped,
         c.failed,
         c.skipped
     );
-    for group in &report.groups {
-        suite(&mut out, group);
+    let columns = super::matrix::columns(reports);
+    for (report, column) in reports.iter().zip(columns) {
+        let prefix = if reports.len() > 1 {
+            format!("{column}: ")
+        } else {
+            String::new()
+        };
+        for group in &report.groups {
+            suite(&mut out, report, &prefix, group);
+        }
     }
     out.push_str("</testsuites>\n");
     out
 }
 
-fn suite(out: &mut String, group: &GroupResult) {
+fn suite(out: &mut String, report: &RunReport, prefix: &str, group: &GroupResult) {
     let c = group.counts();
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
-        escape(&group.name),
+        escape(&format!("{prefix}{}", group.name)),
         group.cases.len(),
         c.failed,
         c.skipped
     );
     for case in &group.cases {
-        testcase(out, group, case);
+        testcase(out, report, group, case);
     }
     out.push_str("  </testsuite>\n");
 }
 
-fn testcase(out: &mut String, group: &GroupResult, case: &CaseResult) {
+fn testcase(out: &mut String, report: &RunReport, group: &GroupResult, case: &CaseResult) {
     let name = match group.kind {
         GroupKind::Suite => format!("{} tcId {}: {}", group.name, case.id, case.comment),
         GroupKind::Scenario => format!("{}: {}", case.id, case.comment),
@@ -71,11 +98,21 @@ fn testcase(out: &mut String, group: &GroupResult, case: &CaseResult) {
             let kind = f.note.as_deref().unwrap_or("MISMATCH");
             let message = format!("expected {}, got {}", f.expected, f.actual);
             let mut body = format!(
-                "flags: {}\nexpected: {}\nactual: {}\n",
+                "flags: {}\nspec: {} {}\ncase: {} {}\n",
                 case.reported_flags().join(", "),
-                f.expected,
-                f.actual
+                case.spec_section,
+                super::links::spec_url(&case.spec_section),
+                group.source(),
+                group.case_label(case)
             );
+            if let Some(inputs) = &f.inputs {
+                let _ = writeln!(body, "inputs: {}", super::summary::compact(inputs));
+            }
+            let _ = writeln!(body, "expected: {}\nactual: {}", f.expected, f.actual);
+            for line in &f.diff {
+                let _ = writeln!(body, "diff | {line}");
+            }
+            let _ = writeln!(body, "rerun: {}", report.rerun_command(group, case));
             for line in &f.stderr {
                 let _ = writeln!(body, "stderr | {line}");
             }

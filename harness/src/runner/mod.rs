@@ -5,11 +5,17 @@
 //! - [`session`]: the adapter for a whole run, restarted after it misbehaves.
 //! - [`vectors`]: vector suites, judged with [`threads_vectors::run::judge`].
 //! - [`driver`] and [`scenario`]: live scenarios over node instances.
-//! - [`results`], [`summary`], [`junit`]: what the run found, as JSON, text and JUnit XML.
+//! - [`results`], [`summary`], [`junit`], [`html`]: what the run found, as JSON, text, JUnit XML
+//!   and a web page; [`matrix`]: several implementations side by side.
+//! - [`diff`] and [`links`]: what a failure report shows besides the values [HP-85].
 
 pub mod client;
+pub mod diff;
 pub mod driver;
+pub mod html;
 pub mod junit;
+pub mod links;
+pub mod matrix;
 pub mod progress;
 pub mod results;
 pub mod scenario;
@@ -27,10 +33,10 @@ use threads_vectors::generate::SUITES;
 use threads_vectors::manifest::{ManifestError, VectorSet};
 
 use progress::Progress;
-use results::{RunReport, VectorsInfo};
+use results::{CaseFailure, GroupResult, RunReport, Status, VectorsInfo};
 use scenario::SCENARIOS;
-use select::Filter;
-use session::Session;
+use select::{CaseName, Filter};
+use session::{Blame, Session};
 
 /// The default per-case timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,6 +50,11 @@ pub struct Options {
     pub groups: Vec<String>,
     /// The `--filter` text.
     pub filter: Option<String>,
+    /// The `--case` names: only these cases run.
+    pub cases: Vec<CaseName>,
+    /// The command line that reruns this run, for the report's rerun commands (without
+    /// `--case`); empty: `threads-conform run`.
+    pub rerun: Vec<String>,
     /// The vector directory (holding `MANIFEST` and `suites/`); `None`: the signed set compiled
     /// into this program.
     pub vectors: Option<PathBuf>,
@@ -96,9 +107,16 @@ pub fn default_adapter_command() -> std::io::Result<Vec<String>> {
 pub fn run(options: &Options) -> Result<RunReport, String> {
     let (set, vectors_info) = load_vectors(options.vectors.as_deref(), &options.trusted_keys)?;
     let scenario_names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-    let names = select::groups(&options.groups, SUITES, &scenario_names)?;
-    let filter = Filter::new(options.filter.as_deref());
+    let named = named_groups(options);
+    let requested = if options.groups.is_empty() {
+        &named
+    } else {
+        &options.groups
+    };
+    let names = select::groups(requested, SUITES, &scenario_names)?;
+    let filter = Filter::new(options.filter.as_deref()).with_cases(options.cases.clone());
     let plan = plan(&set, &names, &filter)?;
+    check_cases(&plan, options)?;
     if plan.iter().all(|item| item.cases() == 0) {
         return Err(format!(
             "no case matches --filter {:?} in {}",
@@ -118,11 +136,17 @@ pub fn run(options: &Options) -> Result<RunReport, String> {
                 scenario::run_scenario(&mut session, s, &filter, &mut progress)
             }
         });
+        charge(&mut groups, session.take_blames());
     }
     progress.clear();
     let hello = session.hello().clone();
     let restarts = session.restarts();
-    let notes = session.shutdown().into_iter().collect();
+    let mut notes: Vec<String> = unknown_operations(&set, &hello.operations)
+        .into_iter()
+        .collect();
+    let (shutdown_note, blames) = session.shutdown();
+    charge(&mut groups, blames);
+    notes.extend(shutdown_note);
     Ok(RunReport {
         command: options.command.clone(),
         implementation: hello.implementation,
@@ -131,7 +155,100 @@ pub fn run(options: &Options) -> Result<RunReport, String> {
         groups,
         notes,
         vectors: vectors_info,
+        named,
+        rerun: options.rerun.clone(),
     })
+}
+
+/// The suites and scenarios the user named, with `--suite` or in a `--case`, in the order given.
+fn named_groups(options: &Options) -> Vec<String> {
+    let mut named: Vec<String> = Vec::new();
+    let from_cases = options.cases.iter().map(|c| &c.group);
+    for name in options.groups.iter().chain(from_cases) {
+        if !named.contains(name) {
+            named.push(name.clone());
+        }
+    }
+    named
+}
+
+/// Every `--case` must name a case the run selects; `Err` names the first that does not.
+fn check_cases(plan: &[Planned], options: &Options) -> Result<(), String> {
+    for case in &options.cases {
+        let alone = Filter::new(options.filter.as_deref()).with_cases(vec![case.clone()]);
+        let found = plan.iter().any(|item| match item {
+            Planned::Suite(file, _) => !vectors::selected(file, &alone).is_empty(),
+            Planned::Scenario(s, _) => !scenario::selected(s, &alone).is_empty(),
+        });
+        if !found {
+            return Err(format!(
+                "--case {case} names no case of the selected suites and scenarios (a suite's \
+                 cases are named by tcId, a scenario's by check name)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A note on the operations the adapter lists that no suite of this kit uses: ignored, as a
+/// newer kit's operations are [HP-81].
+fn unknown_operations(
+    set: &VectorSet,
+    listed: &std::collections::BTreeSet<String>,
+) -> Option<String> {
+    let mut known = std::collections::BTreeSet::new();
+    for suite in SUITES {
+        if let Ok(file) = set.suite(suite) {
+            known.extend(file.test_groups.iter().map(|g| g.operation.clone()));
+        }
+    }
+    let unknown: Vec<&str> = listed
+        .iter()
+        .filter(|op| !known.contains(*op))
+        .map(String::as_str)
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "the adapter lists operation(s) no suite of this kit uses, ignored (HP-81): {}",
+            unknown.join(", ")
+        )
+    })
+}
+
+/// Charges each fault noticed after a reply to the case that reply answered [HP-82]: that case
+/// fails with the fault's flag. A scenario's step is no case: its scenario gets a note.
+fn charge(groups: &mut [GroupResult], blames: Vec<Blame>) {
+    for Blame { case: key, fault } in blames {
+        let Some(group) = groups.iter_mut().find(|g| g.name == key.group) else {
+            continue;
+        };
+        let target = key
+            .id
+            .as_ref()
+            .and_then(|id| group.cases.iter_mut().find(|c| &c.id == id));
+        let Some(case) = target else {
+            group.notes.push(format!("after its last step: {fault}"));
+            continue;
+        };
+        let note = Some(fault.kind.note().to_string());
+        case.status = match std::mem::replace(&mut case.status, Status::Passed) {
+            Status::Failed(earlier) => Status::Failed(CaseFailure {
+                actual: format!("{}; then {fault}", earlier.actual),
+                note,
+                stderr: fault.stderr,
+                ..earlier
+            }),
+            Status::Passed | Status::Skipped(_) => Status::Failed(CaseFailure {
+                expected: "the reply, and the adapter still running and reading the next request \
+                           (HP-23)"
+                    .into(),
+                actual: fault.to_string(),
+                note,
+                stderr: fault.stderr,
+                ..CaseFailure::default()
+            }),
+        };
+    }
 }
 
 /// A suite or scenario to run, with how many of its cases are selected.

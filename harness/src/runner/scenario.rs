@@ -251,7 +251,11 @@ pub fn selected(scenario: &Scenario, filter: &Filter) -> Vec<Check> {
         .iter()
         .filter(|c| {
             let name = scenario.case_name(c);
-            filter.matches(&[c.name, &name], &[&name, c.description, c.spec])
+            filter.matches(
+                scenario.name,
+                &[c.name, &name],
+                &[&name, c.description, c.spec],
+            )
         })
         .copied()
         .collect()
@@ -314,12 +318,15 @@ pub fn run_scenario(
     group
 }
 
+/// A failed check, with where its structured expected and actual values differ [HP-85].
 fn failure(expected: String, actual: String, stderr: Vec<String>) -> CaseFailure {
     CaseFailure {
+        diff: super::diff::from_texts(&expected, &actual),
         expected,
         actual,
         note: None,
         stderr,
+        inputs: None,
     }
 }
 
@@ -333,6 +340,10 @@ fn play(
     scenario: &Scenario,
 ) -> (BTreeMap<&'static str, Status>, Vec<String>) {
     let mut made = Vec::new();
+    session.begin(super::session::CaseKey {
+        group: scenario.name.to_string(),
+        id: None,
+    });
     let (stopped, notes, mark) = match session.ready() {
         Err(fault) => {
             let error = StepError {
@@ -365,6 +376,7 @@ fn play(
                     Some(fault) => fault.stderr.clone(),
                     None => session.stderr_since(mark),
                 },
+                ..CaseFailure::default()
             }),
             (None, None) => continue,
         };

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::results::{CaseResult, GroupResult, RunReport, Status};
+use serde_json::Value;
+
+use super::results::{CaseResult, GroupKind, GroupResult, RunReport, Status, Verdict};
 
 /// Hex runs longer than this are shortened in the text report.
 pub const MAX_HEX: usize = 120;
@@ -42,7 +44,24 @@ pub fn render(report: &RunReport) -> String {
         "\n{} passed, {} failed, {} skipped",
         c.passed, c.failed, c.skipped
     );
+    not_run(&mut out, &report.verdict());
     out
+}
+
+/// Prints [`not_run`]'s lines on standard output.
+pub fn print_not_run(verdict: &Verdict) {
+    let mut out = String::new();
+    not_run(&mut out, verdict);
+    print!("{out}");
+}
+
+/// Why a run that failed no case still ends with status 3 [HP-84].
+pub fn not_run(out: &mut String, verdict: &Verdict) {
+    if let Verdict::NotRun(why) = verdict {
+        for reason in why {
+            let _ = writeln!(out, "NOT RUN (exit status 3): {reason}");
+        }
+    }
 }
 
 fn table(out: &mut String, report: &RunReport) {
@@ -78,9 +97,7 @@ fn table(out: &mut String, report: &RunReport) {
 fn skips_and_notes(out: &mut String, report: &RunReport) {
     for group in &report.groups {
         let label = group.kind.label();
-        if let Some(reason) = &group.skipped {
-            let _ = writeln!(out, "\nSKIPPED {label} {}: {reason}", group.name);
-        }
+        skipped(out, group);
         for note in &group.notes {
             let _ = writeln!(out, "\nNOTE {label} {}: {note}", group.name);
         }
@@ -90,24 +107,51 @@ fn skips_and_notes(out: &mut String, report: &RunReport) {
     }
 }
 
-fn failures(out: &mut String, report: &RunReport) {
-    for group in &report.groups {
-        for case in &group.cases {
-            if let Status::Failed(_) = case.status {
-                failure(out, group, case);
+/// A group's skipped cases [HP-83]: one line when one reason covers them, else the reason of
+/// each run of cases.
+fn skipped(out: &mut String, group: &GroupResult) {
+    let skips = group.skips();
+    let count: usize = skips.iter().map(|(_, ids)| ids.len()).sum();
+    let total = group.cases.len();
+    let unit = match group.kind {
+        GroupKind::Suite => "cases",
+        GroupKind::Scenario => "checks",
+    };
+    let which = if count == total {
+        format!("all {total} {unit}")
+    } else {
+        format!("{count} of {total} {unit}")
+    };
+    let label = format!("SKIPPED {} {} ({which})", group.kind.label(), group.name);
+    match &skips[..] {
+        [] => {}
+        [(reason, _)] if count == total || group.kind == GroupKind::Scenario => {
+            let _ = writeln!(out, "\n{label}: {reason}");
+        }
+        _ => {
+            let _ = writeln!(out, "\n{label}:");
+            for (reason, ids) in &skips {
+                let _ = writeln!(out, "  tcId {}: {reason}", ranges(ids));
             }
         }
     }
 }
 
-fn failure(out: &mut String, group: &GroupResult, case: &CaseResult) {
+fn failures(out: &mut String, report: &RunReport) {
+    for group in &report.groups {
+        for case in &group.cases {
+            if let Status::Failed(_) = case.status {
+                failure(out, report, group, case);
+            }
+        }
+    }
+}
+
+fn failure(out: &mut String, report: &RunReport, group: &GroupResult, case: &CaseResult) {
     let Status::Failed(f) = &case.status else {
         return;
     };
-    let id = match group.kind {
-        super::results::GroupKind::Suite => format!("tcId {}", case.id),
-        super::results::GroupKind::Scenario => format!("check {}", case.id),
-    };
+    let id = group.case_label(case);
     let note = f
         .note
         .as_deref()
@@ -122,14 +166,76 @@ fn failure(out: &mut String, group: &GroupResult, case: &CaseResult) {
         case.reported_flags().join(", ")
     );
     let _ = writeln!(out, "  comment:  {}", case.comment);
+    let _ = writeln!(
+        out,
+        "  spec:     {} {}",
+        case.spec_section,
+        super::links::spec_url(&case.spec_section)
+    );
+    let _ = writeln!(out, "  case:     {} {id}", group.source());
+    if let Some(inputs) = &f.inputs {
+        let _ = writeln!(out, "  inputs:   {}", compact(inputs));
+    }
     let _ = writeln!(out, "  expected: {}", shorten_hex(&f.expected, MAX_HEX));
     let _ = writeln!(out, "  actual:   {}", shorten_hex(&f.actual, MAX_HEX));
+    if !f.diff.is_empty() {
+        let _ = writeln!(out, "  diff (expected → actual):");
+        for line in &f.diff {
+            let _ = writeln!(out, "    {}", shorten_hex(line, MAX_HEX));
+        }
+    }
+    let _ = writeln!(out, "  rerun:    {}", report.rerun_command(group, case));
     if !f.stderr.is_empty() {
         let _ = writeln!(out, "  adapter stderr (last {} lines):", f.stderr.len());
         for line in &f.stderr {
             let _ = writeln!(out, "    | {line}");
         }
     }
+}
+
+/// The text report's inputs are cut to this many characters; the JSON report has them whole.
+pub const MAX_INPUTS: usize = 1000;
+
+/// A case's inputs on one line: long hex shortened, the whole cut to [`MAX_INPUTS`] characters.
+pub fn compact(inputs: &Value) -> String {
+    let text = shorten_hex(&inputs.to_string(), MAX_HEX);
+    match text.char_indices().nth(MAX_INPUTS) {
+        Some((cut, _)) => format!(
+            "{}… (cut; the whole inputs are in the --json report and the suite file)",
+            &text[..cut]
+        ),
+        None => text,
+    }
+}
+
+/// Numeric ids as ranges (`1-12, 15, 20-21`); other ids as they are.
+pub fn ranges(ids: &[String]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(u64, u64)> = None;
+    let flush = |run: &mut Option<(u64, u64)>, parts: &mut Vec<String>| {
+        if let Some((first, last)) = run.take() {
+            parts.push(if first == last {
+                first.to_string()
+            } else {
+                format!("{first}-{last}")
+            });
+        }
+    };
+    for id in ids {
+        match (id.parse::<u64>(), run) {
+            (Ok(n), Some((first, last))) if n == last + 1 => run = Some((first, n)),
+            (Ok(n), _) => {
+                flush(&mut run, &mut parts);
+                run = Some((n, n));
+            }
+            (Err(_), _) => {
+                flush(&mut run, &mut parts);
+                parts.push(id.clone());
+            }
+        }
+    }
+    flush(&mut run, &mut parts);
+    parts.join(", ")
 }
 
 /// Shortens every run of more than `max` hex digits to its first `max` digits, `…` and the
@@ -161,6 +267,25 @@ pub fn shorten_hex(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_read_as_ranges() {
+        let ids: Vec<String> = ["1", "2", "3", "5", "7", "8", "x"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(ranges(&ids), "1-3, 5, 7-8, x");
+        assert_eq!(ranges(&[]), "");
+    }
+
+    #[test]
+    fn inputs_are_compact() {
+        let inputs =
+            serde_json::json!({"text": "ab".repeat(100), "list": vec!["cd".repeat(600); 12]});
+        let shown = compact(&inputs);
+        assert!(shown.contains("…(1200 hex digits)"), "{shown}");
+        assert!(shown.ends_with("suite file)"), "{shown}");
+        assert!(shown.chars().count() < MAX_INPUTS + 100);
+    }
 
     #[test]
     fn long_hex_is_shortened_and_short_text_kept() {
