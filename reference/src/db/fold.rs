@@ -442,7 +442,8 @@ impl DbView {
 
     /// The highest clock among the events applied: a writer's next event has this + 1 [DB-8].
     pub fn max_clock(&self) -> u64 {
-        self.events.keys().map(|k| k.clock).max().unwrap_or(0)
+        // The order compares the clock first, so the last event holds the highest.
+        self.events.keys().next_back().map_or(0, |k| k.clock)
     }
 
     /// The key-value store [DB-12].
