@@ -185,3 +185,40 @@ fn records_stored_without_the_view_make_it_rebuilt_not_corrupt() {
     let mut peer = open(peer.into_store()).expect("reopen");
     Database::open(&mut peer, thread).expect("checks");
 }
+
+#[test]
+fn the_acl_view_is_stored_as_a_model_and_a_damaged_acl_row_is_store_corrupt() {
+    let mut peer = open(MemoryStore::new()).expect("open");
+    let (thread, _) = peer
+        .create_thread(1, Variant::AccessControlled)
+        .expect("create");
+    let mut db = Database::open(&mut peer, thread.clone()).expect("open db");
+    db.kv(&mut peer, 2).put("k", &1).expect("put");
+    let acl = db.acl(&peer).expect("the ACL Model is registered").clone();
+    assert_eq!(
+        acl.acl().document(),
+        &peer.acl_document(&thread).expect("acl")
+    );
+    let mut store = peer.into_store();
+    let views = store.load().expect("load")[thread.as_bytes()].views.clone();
+    // Two records offered (the genesis and the put); the anchor row holds the genesis document.
+    assert_eq!(
+        views.get(b"\0acl".as_slice()),
+        Some(&2u64.to_be_bytes().to_vec())
+    );
+    assert!(views.contains_key(b"acl\0a".as_slice()));
+
+    let mut peer = open(store).expect("reopen");
+    let db = Database::open(&mut peer, thread.clone()).expect("the stored ACL view checks");
+    assert_eq!(db.acl(&peer).expect("acl"), &acl);
+    store = peer.into_store();
+    store
+        .put_views(
+            thread.as_bytes(),
+            &[(b"acl\0a".to_vec(), Some(b"\x01".to_vec()))],
+        )
+        .expect("damage");
+    let mut peer = open(store).expect("the records still verify");
+    let error = Database::open(&mut peer, thread).expect_err("damaged ACL row");
+    assert_eq!(error.code, ErrorCode::StoreCorrupt, "{error}");
+}

@@ -32,12 +32,14 @@
 mod document;
 mod events;
 mod fold;
+mod model;
 mod roles;
 mod view;
 
 pub use document::{AclDocument, EntityAcl};
 pub use events::{AclChange, AclEvent, AclEventRef, AclOp};
 pub use fold::{Acl, AclAnchor, Genesis};
+pub use model::{ACL_VIEW, AclModel};
 pub use roles::{Action, Role, Roles};
 pub use view::AclView;
 

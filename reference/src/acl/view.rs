@@ -16,7 +16,7 @@ use crate::verify::OpenedEvent;
 
 /// What a reader knows of an access-controlled thread's ACL: the state folded from every ACL
 /// event it holds, and what became of the records that could not take part [ACL-6].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclView {
     acl: Acl,
     /// The ACL events among the held records, the genesis included, by record CID.
@@ -53,23 +53,7 @@ impl AclView {
                 view.add(cid, opened);
             }
         }
-        let cid = first.ok_or_else(|| {
-            malformed(format!(
-                "no record at seq 1 of the creator's log {creator} is held: the thread has no genesis yet"
-            ))
-        })?;
-        if genesis.is_some_and(|named| *named != cid) {
-            return Err(malformed(
-                "the record at seq 1 of the creator's log is not the genesis the anchor names",
-            ));
-        }
-        let genesis = view.genesis(thread, &cid)?;
-        Ok(AclView {
-            acl: Acl::from_events(genesis, view.events.values().cloned()),
-            events: view.events,
-            malformed: view.malformed,
-            unreadable: view.unreadable,
-        })
+        view.build(thread, creator, genesis, first)
     }
 
     /// The folded ACL state [ACL-6].
@@ -102,9 +86,10 @@ impl AclView {
     }
 }
 
-/// The held records sorted by what they are to the ACL.
-#[derive(Default)]
-struct Classified {
+/// The held records sorted by what they are to the ACL: what [`AclView::from_logs`] and the
+/// [`super::AclModel`] both fold.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Classified {
     events: BTreeMap<Cid, AclEventRef>,
     malformed: BTreeMap<Cid, Error>,
     unreadable: BTreeMap<Cid, Error>,
@@ -117,16 +102,62 @@ impl Classified {
             Opened::Unreadable(error) => {
                 self.unreadable.insert(cid, error.clone());
             }
-            Opened::Event(event) => match AclEventRef::from_opened(event) {
-                Ok(Some(event)) => {
-                    self.events.insert(cid, event);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    self.malformed.insert(cid, error);
-                }
-            },
+            Opened::Event(event) => {
+                self.add_event(cid, AclEventRef::from_opened(event));
+            }
         }
+    }
+
+    /// Files one opened record by what its body is to the ACL [ACL-12]; returns whether it is
+    /// an ACL event or a malformed one, the only records the ACL depends on.
+    pub(super) fn add_event(&mut self, cid: Cid, event: Result<Option<AclEventRef>>) -> bool {
+        match event {
+            Ok(Some(event)) => {
+                self.events.insert(cid, event);
+            }
+            Ok(None) => return false,
+            Err(error) => {
+                self.malformed.insert(cid, error);
+            }
+        }
+        true
+    }
+
+    /// The view, with `first` the CID of the creator's seq 1 if held [ACL-4].
+    pub(super) fn build(
+        self,
+        thread: &ThreadId,
+        creator: &LogId,
+        genesis: Option<&Cid>,
+        first: Option<Cid>,
+    ) -> Result<AclView> {
+        let cid = first.ok_or_else(|| {
+            malformed(format!(
+                "no record at seq 1 of the creator's log {creator} is held: the thread has no genesis yet"
+            ))
+        })?;
+        if genesis.is_some_and(|named| *named != cid) {
+            return Err(malformed(
+                "the record at seq 1 of the creator's log is not the genesis the anchor names",
+            ));
+        }
+        let genesis = self.genesis(thread, &cid)?;
+        Ok(AclView {
+            acl: Acl::from_events(genesis, self.events.values().cloned()),
+            events: self.events,
+            malformed: self.malformed,
+            unreadable: self.unreadable,
+        })
+    }
+
+    /// The ACL events held, by record CID.
+    pub(super) fn events(&self) -> &BTreeMap<Cid, AclEventRef> {
+        &self.events
+    }
+
+    /// Held records with a malformed reserved-type body [ACL-12].
+    pub(super) fn malformed(&self) -> &BTreeMap<Cid, Error> {
+        &self.malformed
     }
 
     /// The genesis at `cid`, checked [ACL-4]; the first failure's ACL_MALFORMED.

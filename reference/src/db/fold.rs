@@ -299,7 +299,9 @@ pub struct DbView {
     /// DB_MALFORMED events by record CID [DB-1]; independent of order, so kept outside the state.
     malformed: BTreeMap<Cid, Error>,
     /// The state after the event at each key, every [`CHECKPOINT_EVERY`] events.
-    checkpoints: BTreeMap<OrderKey, State>,
+    /// Each with its position: how many events are at or before its key. Events inserted before
+    /// a checkpoint remove it, so a kept position stays right.
+    checkpoints: BTreeMap<OrderKey, (usize, State)>,
     /// Events applied again because an event arrived out of order: what late arrivals cost.
     refolded: u64,
     /// The rows the events applied since the last [`crate::db::Reducer::take_rows`] may have
@@ -364,7 +366,9 @@ impl DbView {
             touch_event(&mut self.touched, cid, event);
         }
         if self.events.len().is_multiple_of(CHECKPOINT_EVERY) {
-            self.checkpoints.insert(key.clone(), self.state.clone());
+            let position = self.events.len();
+            self.checkpoints
+                .insert(key.clone(), (position, self.state.clone()));
         }
     }
 
@@ -372,14 +376,11 @@ impl DbView {
     /// [DB-11]; checkpoints after it are stale.
     fn refold_from(&mut self, key: &OrderKey) {
         self.checkpoints.split_off(key);
-        let (start, state) = match self.checkpoints.iter().next_back() {
-            Some((at, state)) => (Some(at.clone()), state.clone()),
-            None => (None, State::default()),
+        let (start, mut position, state) = match self.checkpoints.iter().next_back() {
+            Some((at, (position, state))) => (Some(at.clone()), *position, state.clone()),
+            None => (None, 0, State::default()),
         };
         self.state = state;
-        let mut position = start
-            .as_ref()
-            .map_or(0, |at| self.events.range(..=at).count());
         let pending: Vec<OrderKey> = match &start {
             Some(at) => self
                 .events
@@ -399,7 +400,7 @@ impl DbView {
             }
             position += 1;
             if position.is_multiple_of(CHECKPOINT_EVERY) {
-                self.checkpoints.insert(key, self.state.clone());
+                self.checkpoints.insert(key, (position, self.state.clone()));
             }
         }
     }
@@ -442,7 +443,8 @@ impl DbView {
 
     /// The highest clock among the events applied: a writer's next event has this + 1 [DB-8].
     pub fn max_clock(&self) -> u64 {
-        self.events.keys().map(|k| k.clock).max().unwrap_or(0)
+        // The order compares the clock first, so the last event holds the highest.
+        self.events.keys().next_back().map_or(0, |k| k.clock)
     }
 
     /// The key-value store [DB-12].

@@ -7,7 +7,9 @@
 //! stores and the ACL lets through ([`Peer::read`], [DB-13]) is folded by a [`Reducer`] (the
 //! [`DbView`]) that the peer runs inside the store write of the record ([`Store::commit`]), so
 //! the event and the view change are stored together or not at all; nothing else writes view
-//! state. After each fold the [`Broadcaster`] queues every committed change, in
+//! state. The ACL view of chapter 6 is one more such Model: in an access-controlled thread the
+//! database registers an [`AclModel`], which the peer offers every event it opens, ACL events
+//! included ([`Scope::Opened`]), in the same write. After each fold the [`Broadcaster`] queues every committed change, in
 //! order, for each subscriber. Sans-IO: time is an argument, and there is no clock, RNG or I/O.
 //!
 //! ```
@@ -58,7 +60,7 @@ pub use event::{
 };
 pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
 pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
-pub use reducer::{DB_VIEW, Reducer};
+pub use reducer::{DB_VIEW, Reducer, Scope};
 pub use value::{Document, Kind, MAX_DEPTH, MAX_SAFE_INTEGER, Value};
 
 use cid::Cid;
@@ -66,6 +68,7 @@ use rand_core::CryptoRng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::acl::{ACL_VIEW, AclModel, AclView};
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::ThreadId;
 use crate::store::Store;
@@ -128,12 +131,34 @@ impl Database {
             })
     }
 
-    /// Registers the view with `peer` if it is not yet [DB-13], then queues for subscribers every
+    /// The ACL view of an access-controlled thread, as the [`AclModel`] registered with `peer`
+    /// keeps it [ACL-6], [DB-11]: the same as the peer's own ACL. KEY_UNAVAILABLE until the
+    /// model is registered ([`Database::open`], [`Database::refresh`]), which never happens for a
+    /// raw thread; ACL_MALFORMED while the genesis is not held [ACL-4].
+    pub fn acl<'p, R: CryptoRng, S: Store>(&self, peer: &'p Peer<R, S>) -> Result<&'p AclView> {
+        peer.reducer(&self.thread, ACL_VIEW)
+            .and_then(|r| r.as_any().downcast_ref::<AclModel>())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::KeyUnavailable,
+                    format!("no ACL view is registered for thread {}", self.thread),
+                )
+            })?
+            .view()
+    }
+
+    /// Registers the view with `peer` if it is not yet [DB-13], and in an access-controlled
+    /// thread the ACL view's [`AclModel`] [ACL-6], then queues for subscribers every
     /// change committed since the last refresh. KEY_UNAVAILABLE for a follower [VERIFY-2];
     /// STORE_CORRUPT when the stored view differs from the events [SYNC-13].
     pub fn refresh<R: CryptoRng, S: Store>(&mut self, peer: &mut Peer<R, S>) -> Result<()> {
         if peer.reducer(&self.thread, DB_VIEW).is_none() {
             peer.register(&self.thread, Box::new(DbView::new()))?;
+        }
+        if peer.reducer(&self.thread, ACL_VIEW).is_none()
+            && let Some(model) = peer.acl_model(&self.thread)?
+        {
+            peer.register(&self.thread, Box::new(model))?;
         }
         if !self.broadcaster.has_subscribers() {
             self.published = None;

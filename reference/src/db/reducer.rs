@@ -44,6 +44,23 @@ pub trait Reducer: Any + Send {
 
     /// The reducer as [`Any`], so its owner can read its state back.
     fn as_any(&self) -> &dyn Any;
+
+    /// Which events the peer offers it: by default those the application may read [DB-13].
+    fn scope(&self) -> Scope {
+        Scope::Applied
+    }
+}
+
+/// The events a peer offers a [`Reducer`] [DB-11], [DB-13].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The events the application may read ([`crate::sync::Peer::read`]): in an
+    /// access-controlled thread, what the ACL applies [ACL-7], [ACL-8], never the ACL's own
+    /// events. The set can shrink, so the peer may reset the reducer and offer it again.
+    Applied,
+    /// Every event the peer can open, ACL events and refused records included: what the ACL
+    /// itself is folded from [ACL-6]. The set only grows.
+    Opened,
 }
 
 /// The name [`DbView`] registers under.

@@ -868,3 +868,158 @@ proptest! {
         }
     }
 }
+
+// ---- the ACL view as one more Model ----
+
+#[derive(Debug, Clone)]
+enum AclStep {
+    /// Peer `a` sets peer `t`'s role (refused unless `a` is an admin).
+    SetRole(usize, usize, crate::acl::Role),
+    /// Peer `a` appends an ACL change without being an admin: ignored with ACL_BYPASS.
+    Bypass(usize),
+    /// Peer `a` appends a body claiming the ACL type without its shape: ACL_MALFORMED.
+    Malformed(usize),
+    /// Peer `a` deletes the `i`-th event it reads (counted only if it may delete).
+    Delete(usize, usize),
+    /// Peer `a` appends a database event.
+    Write(usize),
+    /// Deliver a random message in flight, maybe twice.
+    Deliver(bool),
+}
+
+/// Five peers: the creator (the admin), three writers and a reader.
+const ACL_PEERS: usize = 5;
+
+fn acl_step() -> impl Strategy<Value = AclStep> {
+    let peer = 0usize..ACL_PEERS;
+    let role = proptest::sample::select(crate::acl::Role::ALL.to_vec());
+    prop_oneof![
+        2 => (peer.clone(), 1usize..ACL_PEERS, role).prop_map(|(a, t, r)| AclStep::SetRole(a, t, r)),
+        1 => peer.clone().prop_map(AclStep::Bypass),
+        1 => peer.clone().prop_map(AclStep::Malformed),
+        1 => (peer.clone(), 0usize..8).prop_map(|(a, i)| AclStep::Delete(a, i)),
+        2 => peer.prop_map(AclStep::Write),
+        6 => any::<bool>().prop_map(AclStep::Deliver),
+    ]
+}
+
+/// The seed of ACL peer `i`.
+fn acl_seed(i: usize) -> [u8; 32] {
+    [90 + i as u8; 32]
+}
+
+/// Checks every peer's ACL Model against the ACL the sync core computes from its logs.
+fn acl_models_agree(peers: &[TestPeer], dbs: &[Database], thread: &ThreadId) {
+    for (p, db) in peers.iter().zip(dbs) {
+        let model = db.acl(p).map_err(|e| e.code);
+        let logs = p.acl_view(thread).map_err(|e| e.code);
+        assert_eq!(
+            model,
+            logs.as_ref().map_err(|c| *c),
+            "the ACL Model = AclView::from_logs"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The ACL view registered as a Model through the dispatcher, folded one record at a time as
+    /// records arrive in random orders with duplicates, always equals [`AclView::from_logs`] over
+    /// the same logs; and its stored rows check when the store is reopened [ACL-6], [DB-11].
+    #[test]
+    fn the_acl_model_equals_the_acl_view_of_the_logs(
+        steps in proptest::collection::vec(acl_step(), 1..50),
+        seed: u64,
+    ) {
+        use crate::acl::{AclChange, AclEvent, AclOp, Role, Roles};
+        let mut peers: Vec<TestPeer> = (0..ACL_PEERS).map(|i| TestPeer::from_seed(acl_seed(i))).collect();
+        let (thread, _) = peers[0].create_thread(0, Variant::AccessControlled).expect("create");
+        for i in 1..ACL_PEERS {
+            let (role, invite_role) = match i {
+                4 => (Role::Read, InviteRole::Reader),
+                _ => (Role::Write, InviteRole::Writer),
+            };
+            let id = peers[i].id();
+            peers[0].set_roles(1, &thread, id, Roles::of(role)).expect("grant");
+            let invite = peers[0].invite(&thread, invite_role, id).expect("invite");
+            peers[i].join(2, &invite).expect("join");
+        }
+        Net::new(3).pump(&mut peers.iter_mut().collect::<Vec<_>>()).expect("pump");
+        let mut dbs: Vec<Database> = peers
+            .iter_mut()
+            .map(|p| Database::open(p, thread.clone()).expect("registered"))
+            .collect();
+        acl_models_agree(&peers, &dbs, &thread);
+
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut flight = Flight::new();
+        for p in peers.iter_mut() {
+            take(p, &mut flight);
+        }
+        for (t, s) in steps.into_iter().enumerate() {
+            let now = 10 + t as u64;
+            let appended = match s {
+                AclStep::SetRole(a, target, role) => {
+                    let id = peers[target].id();
+                    peers[a].set_roles(now, &thread, id, Roles::of(role)).map(drop)
+                }
+                AclStep::Bypass(a) => {
+                    let change = AclChange::new(now, AclOp::SetDefault { role: Role::Write }).expect("change");
+                    peers[a].append(now, &thread, &AclEvent::Change(change).to_bytes()).map(drop)
+                }
+                AclStep::Malformed(a) => {
+                    let body = block::encode(&BTreeMap::from([("type", "acl")]));
+                    peers[a].append(now, &thread, &body).map(drop)
+                }
+                AclStep::Delete(a, i) => {
+                    let read = peers[a].read(&thread).expect("read");
+                    match read.get(i % read.len().max(1)) {
+                        Some(target) => {
+                            let body = AclEvent::Delete { target: *target.record.cid() }.to_bytes();
+                            peers[a].append(now, &thread, &body).map(drop)
+                        }
+                        None => Ok(()),
+                    }
+                }
+                AclStep::Write(a) => {
+                    let body = DbEvent::new(now, vec![Op::Put { key: "k".into(), value: int(now as i64) }])
+                        .expect("event")
+                        .to_bytes();
+                    peers[a].append(now, &thread, &body).map(drop)
+                }
+                AclStep::Deliver(twice) if !flight.is_empty() => {
+                    let i = (rng.next_u64() % flight.len() as u64) as usize;
+                    let (from, to, bytes) = if twice { flight[i].clone() } else { flight.swap_remove(i) };
+                    if let Some(j) = peers.iter().position(|p| p.id() == to) {
+                        peers[j].handle_message(now, from, &bytes).expect("store");
+                    }
+                    Ok(())
+                }
+                AclStep::Deliver(_) => Ok(()),
+            };
+            // Only the ACL refuses an append here: a reader has no log, a non-admin no change.
+            if let Err(e) = appended {
+                prop_assert!(matches!(e.code, ErrorCode::AclDenied | ErrorCode::KeyUnavailable), "{e}");
+            }
+            for p in peers.iter_mut() {
+                take(p, &mut flight);
+            }
+            acl_models_agree(&peers, &dbs, &thread);
+        }
+        settle(&mut peers);
+        acl_models_agree(&peers, &dbs, &thread);
+        let acls: Vec<_> = dbs.iter().zip(&peers).map(|(db, p)| db.acl(p).expect("acl").clone()).collect();
+        prop_assert!(acls.windows(2).all(|w| w[0].acl() == w[1].acl()), "every peer folds the same ACL");
+
+        // The rows stored with the records check on reopening.
+        for (i, p) in peers.drain(..).enumerate() {
+            let mut rng = ChaCha20Rng::from_seed(acl_seed(i));
+            let identity = IdentityKey::generate(&mut rng);
+            let mut p = crate::sync::Peer::open(identity, rng, p.into_store(), 10_000).expect("reopen");
+            let db = Database::open(&mut p, thread.clone()).expect("the stored ACL view checks");
+            prop_assert_eq!(db.acl(&p).expect("acl"), &acls[i]);
+        }
+        dbs.clear();
+    }
+}

@@ -230,7 +230,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// The ACL view of an access-controlled thread, from the logs this peer holds [ACL-6].
     /// ACL_DENIED for a raw thread; KEY_UNAVAILABLE without the read key; ACL_MALFORMED until the
     /// genesis is held [ACL-4].
-    pub(super) fn acl_view(&self, thread: &ThreadId) -> Result<AclView> {
+    pub(crate) fn acl_view(&self, thread: &ThreadId) -> Result<AclView> {
         let state = self.state(thread)?;
         let anchor = state.acl.as_ref().ok_or_else(|| {
             Error::new(

@@ -12,9 +12,10 @@ use serde_bytes::ByteBuf;
 
 use super::Peer;
 use super::thread::{GenesisRef, ThreadState};
+use crate::acl::AclModel;
 use crate::block;
 use crate::book::AddrBook;
-use crate::db::{DbRecord, Reducer};
+use crate::db::{DbRecord, Reducer, Scope};
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
@@ -73,8 +74,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 format!("a reducer {name:?} is registered for thread {thread}"),
             ));
         }
-        for event in self.read(thread)? {
-            reducer.apply(&DbRecord::from(&event));
+        for event in self.offered(thread, reducer.scope())? {
+            reducer.apply(&event);
         }
         reducer.take_rows();
         let marker = marker(&name);
@@ -109,6 +110,35 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         Ok(())
     }
 
+    /// The events of `thread` a reducer of `scope` is offered [DB-13], by log then seq.
+    /// KEY_UNAVAILABLE for a follower [VERIFY-2].
+    fn offered(&self, thread: &ThreadId, scope: Scope) -> Result<Vec<DbRecord>> {
+        let events = match scope {
+            Scope::Applied => self.read(thread)?,
+            Scope::Opened => {
+                let state = self.state(thread)?;
+                state.keys.read_key()?;
+                state
+                    .logs
+                    .values()
+                    .flat_map(|replica| replica.opened().iter().filter_map(|o| o.event()))
+                    .cloned()
+                    .collect()
+            }
+        };
+        Ok(events.iter().map(DbRecord::from).collect())
+    }
+
+    /// A fresh ACL view Model for `thread` [ACL-6], [DB-11], ready to [`Peer::register`]; `None`
+    /// for a raw thread, which has no ACL.
+    pub fn acl_model(&self, thread: &ThreadId) -> Result<Option<AclModel>> {
+        let state = self.state(thread)?;
+        Ok(state
+            .acl
+            .as_ref()
+            .map(|anchor| AclModel::new(thread.clone(), anchor.creator, anchor.genesis)))
+    }
+
     /// The reducer `name` registered for `thread`, if any.
     pub fn reducer(&self, thread: &ThreadId, name: &str) -> Option<&dyn Reducer> {
         self.reducers
@@ -134,8 +164,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
 
     /// Runs the thread's reducers on the last `count` records of `log`, just admitted, and returns
     /// the rows they changed, with each reducer's new position [DB-11]. In an access-controlled
-    /// thread a record can withdraw others [DB-13], so each reducer is reset and offered the
-    /// whole set. A thread with stored rows but no reducer loses its position markers, so that
+    /// thread a record can withdraw others [DB-13], so each reducer of [`Scope::Applied`] is
+    /// reset and offered the whole set; one of [`Scope::Opened`] (the ACL view) is offered the
+    /// new records, as in a raw thread. A thread with stored rows but no reducer loses its position markers, so that
     /// the rows, now behind the events, are rebuilt when a reducer registers.
     fn reduce(&mut self, thread: &ThreadId, log: LogId, count: usize) -> Result<Vec<ViewRow>> {
         if !self.reducers.contains_key(thread) {
@@ -153,27 +184,36 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             return Ok(markers.into_iter().map(|key| (key, None)).collect());
         }
         let state = self.state(thread)?;
-        let (reset, events): (bool, Vec<DbRecord>) = if state.acl.is_some() {
-            let events = self.read(thread)?;
-            (true, events.iter().map(DbRecord::from).collect())
-        } else {
-            let opened = state.logs.get(&log).map_or(&[][..], |r| r.opened());
-            let new = &opened[opened.len().saturating_sub(count)..];
-            (
-                false,
-                new.iter()
-                    .filter_map(|o| o.event())
-                    .map(DbRecord::from)
-                    .collect(),
-            )
+        let opened = state.logs.get(&log).map_or(&[][..], |r| r.opened());
+        let new: Vec<DbRecord> = opened[opened.len().saturating_sub(count)..]
+            .iter()
+            .filter_map(|o| o.event())
+            .map(DbRecord::from)
+            .collect();
+        // In an access-controlled thread a record can withdraw others from what the application
+        // reads [DB-13]: those reducers start again from the whole set.
+        let resets = self
+            .reducers
+            .get(thread)
+            .is_some_and(|all| all.iter().any(|r| r.scope() == Scope::Applied));
+        let applied = match state.acl {
+            Some(_) if resets => Some(self.offered(thread, Scope::Applied)?),
+            _ => None,
         };
         let mut rows = Vec::new();
         for reducer in self.reducers.get_mut(thread).into_iter().flatten() {
-            if reset {
-                reducer.reset();
-            }
-            for event in &events {
-                reducer.apply(event);
+            match (&applied, reducer.scope()) {
+                (Some(all), Scope::Applied) => {
+                    reducer.reset();
+                    for event in all {
+                        reducer.apply(event);
+                    }
+                }
+                _ => {
+                    for event in &new {
+                        reducer.apply(event);
+                    }
+                }
             }
             let name = reducer.name().to_owned();
             rows.extend(

@@ -1,0 +1,389 @@
+//! The event-sourced database (spec/database.md, chapter 8), each figure beside what bounds it in
+//! the same run.
+//!
+//! - `db_query_100k/{indexed,scan}`: one equality query over a 100,000-document collection,
+//!   through the index on `n` and over the unindexed `m` (the same values): the scan is the
+//!   figure the index must beat, and `examined` says why.
+//! - `db_fold_10k/{in_order,late_by_100,late_by_all}`: one more event folded into a view of
+//!   10,000 KV events: at the end of the order, or from another log with a lower clock, so the
+//!   fold redoes the suffix from the checkpoint before it (8.9). `late_by_100` lands 50 clocks
+//!   behind the end, where about 100 events follow it (each iteration also appends one in-order
+//!   event, untimed, so the distance holds); `late_by_all` lands at clock 1, before every event.
+//!   The in-order append is the figure beside the refolds, and the bench prints how many events
+//!   each late one made the fold redo (checkpoints are every 32 events).
+//! - `db_durable/{put_redb,put_memory,store_commit}`: a `Kv::put` through a peer on redb (sign,
+//!   seal, fold, one fsynced write transaction holding the record and the view rows), the same on
+//!   the in-memory store, and the store's raw rate: one redb write transaction of one envelope of
+//!   the same size, no views.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use threads::block;
+use threads::db::{Database, DbEvent, DbRecord, DbView, Filter, Op, Query, Schema, Value};
+use threads::id::{LogId, Variant};
+use threads::keys::IdentityKey;
+use threads::store::redb::RedbStore;
+use threads::store::{MemoryStore, Store};
+use threads::sync::Peer;
+use threads_benches::Recorder;
+
+/// Documents in the queried collection.
+const DOCS: i64 = 100_000;
+/// Distinct values of `n` and `m`: each query matches `DOCS / VALUES` documents.
+const VALUES: i64 = 1_000;
+/// Events in the view the fold benches extend.
+const FOLD_EVENTS: u64 = 10_000;
+/// How far behind the end the late event of `late_by_100` lands.
+const LATE_BY: u64 = 100;
+const SAMPLES: usize = 20;
+const DURABLE_SAMPLES: usize = 10;
+
+fn log(seed: u8) -> LogId {
+    IdentityKey::from_seed(&[seed; 32]).log_id()
+}
+
+/// A record of `log` at `seq` carrying one event.
+fn record(log: LogId, seq: u64, clock: u64, ops: Vec<Op>) -> DbRecord {
+    let body = DbEvent::new(clock, ops).expect("a valid event").to_bytes();
+    DbRecord {
+        cid: block::cid_of(&body),
+        log,
+        seq,
+        body,
+    }
+}
+
+/// A view holding collection `c`, indexed on `n` only, with [`DOCS`] documents `{n, m}`, `n` and
+/// `m` both the document's number modulo [`VALUES`].
+fn collection_view() -> DbView {
+    let writer = log(1);
+    let declare = Op::Collection {
+        name: "c".into(),
+        schema: Schema::default(),
+        indexes: vec!["n".into()],
+    };
+    let mut records = vec![record(writer, 1, 1, vec![declare])];
+    let per_event = threads::db::MAX_OPS as i64;
+    for (i, start) in (0..DOCS).step_by(per_event as usize).enumerate() {
+        let ops = (start..(start + per_event).min(DOCS))
+            .map(|d| Op::Create {
+                coll: "c".into(),
+                id: format!("d{d:06}"),
+                doc: BTreeMap::from([
+                    ("n".into(), Value::Integer(d % VALUES)),
+                    ("m".into(), Value::Integer(d % VALUES)),
+                ]),
+            })
+            .collect();
+        let seq = i as u64 + 2;
+        records.push(record(writer, seq, seq, ops));
+    }
+    DbView::from_records(&records)
+}
+
+/// A view of [`FOLD_EVENTS`] puts from one log, clocks 1, 2, …, over 100 keys.
+fn kv_view() -> DbView {
+    let writer = log(2);
+    let records: Vec<DbRecord> = (1..=FOLD_EVENTS)
+        .map(|i| record(writer, i, i, vec![put(i)]))
+        .collect();
+    DbView::from_records(&records)
+}
+
+fn put(i: u64) -> Op {
+    Op::Put {
+        key: format!("k{}", i % 100),
+        value: Value::Integer(i as i64),
+    }
+}
+
+fn flat_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    samples: usize,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(samples)
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Elements(1));
+    group
+}
+
+fn query(c: &mut Criterion) {
+    let view = collection_view();
+    let coll = view.collection("c").expect("declared");
+    let indexed = Query::all("c").filter(Filter::eq("n", 7));
+    let scan = Query::all("c").filter(Filter::eq("m", 7));
+    // The setup checks what the bench claims: one answer, and the index does not scan.
+    let (by_index, by_scan) = (indexed.run(coll), scan.run(coll));
+    let matches = (DOCS / VALUES) as usize;
+    assert_eq!(coll.docs().len(), DOCS as usize);
+    assert_eq!(by_index.docs.len(), matches);
+    assert_eq!(by_index.docs, by_scan.docs, "both find the same documents");
+    assert_eq!(
+        by_index.examined, matches,
+        "the index examines its matches only"
+    );
+    assert_eq!(
+        by_scan.examined, DOCS as usize,
+        "the scan examines every document"
+    );
+
+    let mut group = flat_group(c, "db_query_100k", SAMPLES);
+    let mut fast = Recorder::new(SAMPLES);
+    group.bench_function("indexed", |b| {
+        b.iter_custom(|iters| fast.time(iters, || indexed.run(coll)));
+    });
+    let mut slow = Recorder::new(SAMPLES);
+    group.bench_function("scan", |b| {
+        b.iter_custom(|iters| slow.time(iters, || scan.run(coll)));
+    });
+    group.finish();
+    if let (Some(fast), Some(slow)) = (fast.per_second(), slow.per_second()) {
+        println!();
+        println!(
+            "indexed query (n = 7 over {DOCS} documents): {:.1} µs/query, examined {} \
+             = {matches} matches",
+            1e6 / fast,
+            by_index.examined
+        );
+        println!(
+            "full scan (m = 7, unindexed, same documents): {:.1} µs/query, examined {}; the index \
+             is {:.0}x faster and examines {:.0}x fewer",
+            1e6 / slow,
+            by_scan.examined,
+            fast / slow,
+            by_scan.examined as f64 / by_index.examined as f64
+        );
+    }
+}
+
+/// A view being extended, and the seqs of its two writers' next events.
+struct Folding {
+    view: DbView,
+    /// The two writers' logs, derived once: deriving a log ID is a scalar multiplication.
+    own_log: LogId,
+    late_log: LogId,
+    own_seq: u64,
+    late_seq: u64,
+    inserted: u64,
+}
+
+impl Folding {
+    /// The next event of the view's own writer, at the end of the order.
+    fn in_order(&mut self) -> DbRecord {
+        self.own_seq += 1;
+        let clock = self.view.max_clock() + 1;
+        record(self.own_log, self.own_seq, clock, vec![put(self.own_seq)])
+    }
+
+    /// The next event of another writer, `by` clocks behind the end.
+    fn late(&mut self, by: u64) -> DbRecord {
+        self.late_seq += 1;
+        let clock = self.view.max_clock().saturating_sub(by).max(1);
+        record(
+            self.late_log,
+            self.late_seq,
+            clock,
+            vec![put(self.late_seq)],
+        )
+    }
+
+    fn insert(&mut self, record: &DbRecord) -> bool {
+        self.inserted += 1;
+        self.view.insert(record)
+    }
+}
+
+fn fold(c: &mut Criterion) {
+    let base = kv_view();
+    let mut group = flat_group(c, "db_fold_10k", SAMPLES);
+    let start = |view: &DbView| Folding {
+        view: view.clone(),
+        own_log: log(2),
+        late_log: log(3),
+        own_seq: FOLD_EVENTS,
+        late_seq: 0,
+        inserted: 0,
+    };
+
+    // One more event at the end per iteration: the view grows, the append's cost barely does.
+    // Only the insert is timed, here and below; encoding the record is the setup.
+    let mut cases = Vec::new();
+    let mut folding = start(&base);
+    let mut in_order = Recorder::new(SAMPLES);
+    group.bench_function("in_order", |b| {
+        b.iter_custom(|iters| {
+            in_order.time_with_setup(
+                iters,
+                &mut folding,
+                |f| f.in_order(),
+                |f, next| f.insert(&next),
+            )
+        });
+    });
+    cases.push((
+        "in_order",
+        in_order,
+        folding.view.refolded(),
+        folding.inserted,
+    ));
+
+    // A late event per iteration, after an untimed in-order one: the late event lands half `by`
+    // clocks behind the end, so about `by` events (half of them earlier late ones) follow it.
+    for (name, by) in [
+        ("late_by_100", LATE_BY / 2),
+        ("late_by_all", FOLD_EVENTS * 2),
+    ] {
+        let mut folding = start(&base);
+        let mut recorder = Recorder::new(SAMPLES);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                recorder.time_with_setup(
+                    iters,
+                    &mut folding,
+                    |f| {
+                        let next = f.in_order();
+                        f.view.insert(&next);
+                        f.late(by)
+                    },
+                    |f, late| f.insert(&late),
+                )
+            });
+        });
+        cases.push((name, recorder, folding.view.refolded(), folding.inserted));
+    }
+    group.finish();
+
+    let rates: Vec<_> = cases
+        .iter()
+        .filter_map(|(name, r, refolded, inserted)| {
+            let per_event = *refolded as f64 / (*inserted).max(1) as f64;
+            r.per_second().map(|rate| (*name, rate, per_event))
+        })
+        .collect();
+    let Some(&(_, in_order, _)) = rates.iter().find(|(name, _, _)| *name == "in_order") else {
+        return;
+    };
+    println!();
+    for (name, rate, refolded) in rates {
+        println!(
+            "fold {name} (view of {FOLD_EVENTS}+ events): {:.1} µs/event ({:.0} events/s) = \
+             {:.1}x the in-order append; {refolded:.0} events refolded per event",
+            1e6 / rate,
+            rate,
+            in_order / rate
+        );
+    }
+}
+
+fn durable(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RedbStore::open(&dir.path().join("db.redb")).expect("store");
+    let mut on_disk = Peer::open(
+        IdentityKey::from_seed(&[4; 32]),
+        ChaCha20Rng::seed_from_u64(4),
+        store,
+        0,
+    )
+    .expect("peer");
+    let mut in_memory = Peer::open(
+        IdentityKey::from_seed(&[5; 32]),
+        ChaCha20Rng::seed_from_u64(5),
+        MemoryStore::new(),
+        0,
+    )
+    .expect("peer");
+    let mut group = flat_group(c, "db_durable", DURABLE_SAMPLES);
+
+    let (thread, _) = on_disk.create_thread(1, Variant::Raw).expect("thread");
+    let mut db = Database::open(&mut on_disk, thread.clone()).expect("db");
+    // The envelope a put stores, for the raw store write of the same size.
+    db.kv(&mut on_disk, 1).put("k0", &0u64).expect("put");
+    let envelope = {
+        let heads = on_disk.heads(&thread).expect("heads");
+        let own = heads.keys().next().expect("the writer's log");
+        on_disk.envelopes(&thread, own).expect("log")[0].to_bytes()
+    };
+    let mut i = 0u64;
+    let mut redb_put = Recorder::new(DURABLE_SAMPLES);
+    group.bench_function("put_redb", |b| {
+        b.iter_custom(|iters| {
+            redb_put.time(iters, || {
+                i += 1;
+                db.kv(&mut on_disk, i + 1)
+                    .put(&format!("k{}", i % 100), &i)
+                    .expect("put")
+            })
+        });
+    });
+
+    let (thread_m, _) = in_memory.create_thread(1, Variant::Raw).expect("thread");
+    let mut db_m = Database::open(&mut in_memory, thread_m).expect("db");
+    let mut j = 0u64;
+    let mut memory_put = Recorder::new(DURABLE_SAMPLES);
+    group.bench_function("put_memory", |b| {
+        b.iter_custom(|iters| {
+            memory_put.time(iters, || {
+                j += 1;
+                db_m.kv(&mut in_memory, j + 1)
+                    .put(&format!("k{}", j % 100), &j)
+                    .expect("put")
+            })
+        });
+    });
+
+    let mut raw = RedbStore::open(&dir.path().join("raw.redb")).expect("store");
+    raw.put_thread(b"bench", b"meta").expect("thread");
+    let mut seq = 0u64;
+    let mut store_commit = Recorder::new(DURABLE_SAMPLES);
+    group.bench_function("store_commit", |b| {
+        b.iter_custom(|iters| {
+            store_commit.time(iters, || {
+                seq += 1;
+                raw.put_records(b"bench", b"log", seq, std::slice::from_ref(&envelope))
+                    .expect("commit")
+            })
+        });
+    });
+    group.finish();
+
+    let (Some(disk), Some(memory), Some(commit)) = (
+        redb_put.per_second(),
+        memory_put.per_second(),
+        store_commit.per_second(),
+    ) else {
+        return;
+    };
+    println!();
+    println!(
+        "redb write transaction, one {}-byte envelope, no views: {commit:.0} commits/s ({:.2} ms)",
+        envelope.len(),
+        1e3 / commit
+    );
+    println!(
+        "Kv::put on redb (sign, seal, fold, record and view rows in one transaction): {disk:.0} \
+         events/s ({:.2} ms) = {:.0}% of the store's raw commit rate",
+        1e3 / disk,
+        100.0 * disk / commit
+    );
+    println!(
+        "Kv::put in memory (the same without the disk): {memory:.0} events/s ({:.3} ms)",
+        1e3 / memory
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    targets = query, fold, durable
+}
+criterion_main!(benches);
