@@ -376,3 +376,48 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
         "the backoff starts over: the next retry comes 1 s after the resend"
     );
 }
+
+/// A publication opens only on its thread's topic and untampered; its records are decided like a
+/// push's, and a relay that has not proved membership is neither filed nor pulled from
+/// [SYNC-16], [SYNC-24].
+#[test]
+fn publications_are_opened_decided_and_their_unproven_relays_not_filed() {
+    let (mut writer, mut follower) = (peer(40), peer(41));
+    let relay = peer(42).id();
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    sent(&mut follower);
+    writer.append(1, &thread, b"gossiped").expect("append");
+    let publication = std::iter::from_fn(|| writer.poll_transmit())
+        .find(|t| t.destination == Destination::Topic(thread.clone()))
+        .expect("published")
+        .bytes;
+    assert!(
+        Message::from_bytes(&publication).is_err(),
+        "sealed, not a message"
+    );
+    let topic = follower.topic(&thread).expect("topic");
+    assert_eq!(topic, writer.topic(&thread).expect("topic"));
+    assert_ne!(topic, thread.to_string());
+    let mut tampered = publication.clone();
+    tampered[30] ^= 1;
+    for (on, bytes) in [("b-not-a-topic", &publication), (topic.as_str(), &tampered)] {
+        follower
+            .handle_publication(2, relay, on, bytes)
+            .expect("dropped, not an error");
+    }
+    assert_eq!(follower.counters().publications_invalid, 2);
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 0);
+    follower
+        .handle_publication(3, relay, &topic, &publication)
+        .expect("opens");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 1);
+    assert!(!follower.peers_of(&thread).contains(&relay));
+    assert!(
+        sent(&mut follower).iter().all(|(to, _)| *to != relay),
+        "nothing goes to an unproven relay"
+    );
+}
