@@ -568,3 +568,40 @@ proptest! {
         lossy_then_lossless(pattern);
     }
 }
+
+/// A thread files at most `MAX_PEERS_PER_THREAD` peers: the next member that proves itself is
+/// refused with PEER_LIMIT, neither filed nor proven, and served nothing [SYNC-23].
+#[test]
+fn peers_beyond_the_limit_are_refused_with_peer_limit() {
+    let mut writer = peer(1);
+    let (thread, _) = writer.create_thread(0, Variant::Raw).expect("create");
+    let mut net = Net::new(0);
+    for i in 0..=threads::sync::MAX_PEERS_PER_THREAD as u64 {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&(i + 10).to_be_bytes());
+        let mut member = Peer::from_seed(seed);
+        let invite = writer
+            .invite(&thread, InviteRole::Follower, member.id())
+            .expect("invite");
+        member.join(0, &invite).expect("join");
+        net.pump(&mut [&mut writer, &mut member]).expect("pump");
+        let filed = writer.peers_of(&thread).contains(&member.id());
+        if (i as usize) < threads::sync::MAX_PEERS_PER_THREAD {
+            assert!(
+                filed && writer.is_proven(&thread, &member.id()),
+                "member {i}"
+            );
+        } else {
+            assert!(!filed && !writer.is_proven(&thread, &member.id()));
+            let refused = std::iter::from_fn(|| writer.poll_event()).any(|e| {
+                matches!(e, threads::sync::Notification::Refused { code, .. } if code == ErrorCode::PeerLimit)
+            });
+            assert!(refused, "refused with PEER_LIMIT");
+        }
+        while writer.poll_event().is_some() {}
+    }
+    assert_eq!(
+        writer.peers_of(&thread).len(),
+        threads::sync::MAX_PEERS_PER_THREAD
+    );
+}

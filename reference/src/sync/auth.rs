@@ -222,15 +222,19 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             })
     }
 
-    /// The reply to a nonce from `from` [SYNC-20]: this peer's proof, or a decoy where it must
-    /// not give one, and its own nonce while `from` is not proven.
+    /// The reply to a nonce from `from` [SYNC-20]: this peer's proof, or a decoy where it does
+    /// not hold the thread or the ACL refuses `from`, and its own nonce while `from` is not
+    /// proven.
     fn answer(&self, from: LogId, thread: &ThreadId, nonce: &AuthNonce) -> Message {
         let me = self.id();
         let proven = self.is_proven(thread, &from);
-        let serves = self.threads.get(thread).filter(|s| {
-            !s.members.denied.contains(&from)
-                && (proven || s.peers.contains(&from) || s.peers.len() < MAX_PEERS_PER_THREAD)
-        });
+        // A peer refused only for the peer limit still gets a real proof: only a holder of the
+        // follow key can tell it from a decoy, and its proof in return is what this peer refuses
+        // with PEER_LIMIT [SYNC-23].
+        let serves = self
+            .threads
+            .get(thread)
+            .filter(|s| !s.members.denied.contains(&from));
         let proof = match serves {
             Some(state) => {
                 let key = membership::proof_key(thread, &state.keys.follow);
