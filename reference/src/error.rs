@@ -106,6 +106,19 @@ registry! {
     StoreFailed = 702, "STORE_FAILED";
     /// Stored data does not decode or no longer verifies on restart [SYNC-13].
     StoreCorrupt = 703, "STORE_CORRUPT";
+    /// A `heads` message lists more than `MAX_HEADS_ENTRIES` logs [SYNC-23].
+    HeadsTooLong = 704, "HEADS_TOO_LONG";
+    /// A message about a thread from a peer that has not proved membership of it; dropped and
+    /// answered with a challenge [SYNC-21].
+    MembershipUnproven = 705, "MEMBERSHIP_UNPROVEN";
+    /// A membership proof does not verify [SYNC-18], [SYNC-20].
+    ProofInvalid = 706, "PROOF_INVALID";
+    /// A new log would exceed a limit on logs: per thread, or pending per sender or in all [SYNC-23].
+    LogLimit = 707, "LOG_LIMIT";
+    /// A new peer of a thread would exceed `MAX_PEERS_PER_THREAD` [SYNC-23].
+    PeerLimit = 708, "PEER_LIMIT";
+    /// A publication on a thread's topic does not open with its gossip key [SYNC-24].
+    PublicationInvalid = 709, "PUBLICATION_INVALID";
     /// A database event, operation, value, schema or patch is not of the defined shape [DB-1].
     DbMalformed = 801, "DB_MALFORMED";
     /// An operation or query names a collection not declared at its place in the order [DB-12].

@@ -18,7 +18,8 @@
 //! 7. [`acl`] — roles, the ACL document, ACL events and the merge rule every reader folds them
 //!    with; revocation cuts and deletes (chapter 6).
 //! 8. [`sync`] — a sans-IO peer that pushes, pulls and exchanges heads, with the address
-//!    book in [`book`] and durable storage in [`store`] (chapter 7).
+//!    book in [`book`] and durable storage in [`store`]; membership proofs, the gossip topic and
+//!    sealed publications in [`membership`] (chapter 7).
 //! 9. [`db`] — the event-sourced database: database events, the fold in total order, collections,
 //!    the key-value store, queries and the view CID (chapter 8).
 //!
@@ -36,6 +37,7 @@ pub mod id;
 pub mod invite;
 pub mod keys;
 pub mod log;
+pub mod membership;
 #[cfg(feature = "node")]
 pub mod node;
 pub mod record;

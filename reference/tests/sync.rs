@@ -30,6 +30,48 @@ fn deliver<S: Store>(to: &mut TestPeer<S>, now: u64, from: LogId, message: &Mess
     to.handle_message(now, from, &message.to_bytes())
 }
 
+/// Runs the membership handshake between `a` and `b` for `thread` at time `now` [SYNC-20],
+/// carrying only `auth` messages: every other message either wanted sent meanwhile (earlier ones
+/// included) is lost, and returned with its sender.
+fn prove<S: Store, T: Store>(
+    a: &mut TestPeer<S>,
+    b: &mut TestPeer<T>,
+    thread: &ThreadId,
+    now: u64,
+) -> Vec<(LogId, LogId, Message)> {
+    let mut lost = Vec::new();
+    let poke = Message::Heads {
+        thread: thread.clone(),
+        heads: Vec::new(),
+    };
+    deliver(a, now, b.id(), &poke).expect("receive");
+    deliver(b, now, a.id(), &poke).expect("receive");
+    loop {
+        let mut moved = false;
+        for (to, message) in Net::sent(a) {
+            if to == b.id() && matches!(message, Message::Auth { .. }) {
+                deliver(b, now, a.id(), &message).expect("receive");
+                moved = true;
+            } else {
+                lost.push((a.id(), to, message));
+            }
+        }
+        for (to, message) in Net::sent(b) {
+            if to == a.id() && matches!(message, Message::Auth { .. }) {
+                deliver(a, now, b.id(), &message).expect("receive");
+                moved = true;
+            } else {
+                lost.push((b.id(), to, message));
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert!(a.is_proven(thread, &b.id()) && b.is_proven(thread, &a.id()));
+    lost
+}
+
 /// A writer with `n` events in a raw thread, and a follower and a reader joined to it.
 fn thread_of_three(n: u64) -> (ThreadId, LogId, [TestPeer; 3]) {
     let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
@@ -147,7 +189,8 @@ fn a_peer_whose_store_fails_acknowledges_nothing_more_and_stops() {
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
     follower.join(0, &invite).expect("join");
-    Net::outbox(&mut follower);
+    prove(&mut follower, &mut writer, &thread, 0);
+    let asker = follower.id();
     let records = |after: u64, writer: &mut TestPeer| {
         let pull = Message::Pull {
             thread: thread.clone(),
@@ -155,7 +198,7 @@ fn a_peer_whose_store_fails_acknowledges_nothing_more_and_stops() {
             after,
             limit: 1,
         };
-        deliver(writer, 0, follower_id(after), &pull).expect("serve");
+        deliver(writer, 0, asker, &pull).expect("serve");
         Net::sent(writer).pop().expect("an answer").1
     };
     let first = records(0, &mut writer);
@@ -188,10 +231,6 @@ fn a_peer_whose_store_fails_acknowledges_nothing_more_and_stops() {
     let reopened =
         Peer::open(identity(20), ChaCha20Rng::seed_from_u64(21), store, 0).expect("open");
     assert_eq!(counter(&reopened, &thread, &log), 1);
-}
-
-fn follower_id(seed: u64) -> LogId {
-    identity(500 + seed).log_id()
 }
 
 #[test]
@@ -247,7 +286,7 @@ fn a_peer_that_missed_pushes_catches_up_at_the_next_head_exchange() {
 
 #[test]
 fn an_unanswered_pull_is_sent_again_with_backoff_and_only_one_waits_at_a_time() {
-    let (thread, log, [writer, _, mut reader]) = thread_of_three(3);
+    let (thread, log, [mut writer, _, mut reader]) = thread_of_three(3);
     let w = writer.id();
     let pulls_to_writer = |p: &mut TestPeer| {
         Net::sent(p)
@@ -255,10 +294,15 @@ fn an_unanswered_pull_is_sent_again_with_backoff_and_only_one_waits_at_a_time() 
             .filter(|(to, m)| *to == w && matches!(m, Message::Pull { .. }))
             .count()
     };
+    let lost = prove(&mut reader, &mut writer, &thread, 0);
     assert_eq!(
-        pulls_to_writer(&mut reader),
+        lost.iter()
+            .filter(|(from, to, m)| *from == reader.id()
+                && *to == w
+                && matches!(m, Message::Pull { .. }))
+            .count(),
         1,
-        "the join pulls the writer's log"
+        "the join pulls the writer's log as soon as the writer proved membership (the pull is lost)"
     );
     // The join at time 0 waits retry_delay(0) for its answer, then twice as long.
     let first = retry_delay(0);
@@ -299,7 +343,11 @@ fn a_pull_answer_is_cut_at_the_byte_limit_and_the_puller_pulls_the_rest() {
     for i in 0..n {
         writer.append(i, &thread, &body).expect("append");
     }
-    Net::outbox(&mut writer);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(n, &invite).expect("join");
+    prove(&mut follower, &mut writer, &thread, n);
     let pull = Message::Pull {
         thread: thread.clone(),
         log,
@@ -322,13 +370,10 @@ fn a_pull_answer_is_cut_at_the_byte_limit_and_the_puller_pulls_the_rest() {
     assert!(envelopes.len() < n as usize && !envelopes.is_empty());
     assert!(bytes <= MAX_BATCH_BYTES, "{bytes} bytes in one batch");
     assert_eq!(c, n, "the answer carries the server's counter");
-    let invite = writer
-        .invite(&thread, InviteRole::Follower, follower.id())
-        .expect("invite");
-    follower.join(n, &invite).expect("join");
+    // The follower's own pull was lost while proving: it goes again at its retry.
     Net::new(n)
-        .pump(&mut [&mut writer, &mut follower])
-        .expect("pump");
+        .run_until(&mut [&mut writer, &mut follower], n + retry_delay(0))
+        .expect("run");
     assert_eq!(counter(&follower, &thread, &log), n);
 }
 
@@ -462,7 +507,7 @@ proptest! {
 }
 
 #[test]
-fn messages_about_unknown_threads_or_from_itself_change_nothing_and_get_no_answer() {
+fn messages_about_unknown_threads_get_only_a_challenge_and_from_itself_nothing() {
     let (thread, log, [mut writer, follower, _]) = thread_of_three(3);
     Net::outbox(&mut writer);
     let before = writer.heads(&thread).expect("heads");
@@ -489,9 +534,16 @@ fn messages_about_unknown_threads_or_from_itself_change_nothing_and_get_no_answe
             },
         ]
     };
-    // A thread it does not hold, from a peer it knows [SYNC-3].
+    // A thread it does not hold, from a peer it knows: a challenge, as if the thread were held
+    // and the sender unproven, and nothing else [SYNC-3], [SYNC-21].
     for message in messages(&stranger_thread) {
         deliver(&mut writer, 0, follower.id(), &message).expect("receive");
+        let answers = Net::outbox(&mut writer);
+        assert!(
+            matches!(&answers[..], [(Some(to), Message::Auth { thread, nonce, proof })]
+                if *to == follower.id() && *thread == stranger_thread && nonce.len() == 16 && proof.is_empty()),
+            "one challenge, got {answers:?}"
+        );
     }
     // Its own thread, but arriving from itself [SYNC-3].
     let me = writer.id();
@@ -537,16 +589,10 @@ fn a_restarted_peer_still_knows_where_its_thread_peers_are() {
 
 #[test]
 fn an_appended_record_is_pushed_to_every_peer_of_the_thread_and_published_on_its_topic() {
-    let (thread, log, [mut writer, follower, reader]) = thread_of_three(1);
-    // The reader has not talked to the writer yet; make it a peer of the thread as a pull would.
-    let pull = Message::Pull {
-        thread: thread.clone(),
-        log,
-        after: 1,
-        limit: PULL_LIMIT,
-    };
-    deliver(&mut writer, 0, reader.id(), &pull).expect("receive");
-    Net::outbox(&mut writer);
+    let (thread, log, [mut writer, follower, mut reader]) = thread_of_three(1);
+    // The reader has not talked to the writer yet; it becomes a peer of the thread by proving
+    // membership [SYNC-9].
+    prove(&mut reader, &mut writer, &thread, 0);
     let (_, seq, cid) = writer.append(5, &thread, b"news").expect("append");
     let outputs = Net::outbox(&mut writer);
     let expected = Message::Records {

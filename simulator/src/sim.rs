@@ -190,6 +190,8 @@ struct Packet {
     from: NodeIx,
     to: NodeIx,
     bytes: Vec<u8>,
+    /// The thread whose topic carried it, for a publication [SYNC-24].
+    gossip: Option<ThreadId>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -456,6 +458,7 @@ impl<'a> Sim<'a> {
             from,
             to,
             bytes,
+            gossip,
         } = packet;
         if !self.up(to) {
             self.stats.offline += 1;
@@ -474,7 +477,12 @@ impl<'a> Sim<'a> {
             self.name(to)
         ));
         let local = self.local(to);
-        self.cluster.deliver(to, from, &bytes, local)?;
+        match &gossip {
+            Some(thread) => self
+                .cluster
+                .deliver_publication(to, from, thread, &bytes, local)?,
+            None => self.cluster.deliver(to, from, &bytes, local)?,
+        }
         self.drain(to, "")?;
         Ok(Some(to))
     }
@@ -501,7 +509,7 @@ impl<'a> Sim<'a> {
         }
         for output in outputs {
             match output {
-                Out::Send { to: Ok(to), bytes } => self.send(ix, to, bytes, "send"),
+                Out::Send { to: Ok(to), bytes } => self.send(ix, to, bytes, None),
                 Out::Send { to: Err(peer), .. } => {
                     self.stats.unknown += 1;
                     self.log(&format!("drop {}->{peer}: no such node", self.name(ix)));
@@ -528,12 +536,14 @@ impl<'a> Sim<'a> {
             .map(|s| s.iter().copied().filter(|n| *n != from).collect())
             .unwrap_or_default();
         for to in subscribers {
-            self.send(from, to, bytes.to_vec(), "gossip");
+            self.send(from, to, bytes.to_vec(), Some(thread));
         }
     }
 
-    /// One message through the link model: cut, loss, tampering, delay, duplication.
-    fn send(&mut self, from: NodeIx, to: NodeIx, bytes: Vec<u8>, how: &str) {
+    /// One message through the link model: cut, loss, tampering, delay, duplication; `gossip`
+    /// names the thread of a publication.
+    fn send(&mut self, from: NodeIx, to: NodeIx, bytes: Vec<u8>, gossip: Option<&ThreadId>) {
+        let how = if gossip.is_some() { "gossip" } else { "send" };
         self.stats.messages += 1;
         self.stats.bytes += bytes.len() as u64;
         let label = self.names.message(&bytes);
@@ -579,6 +589,7 @@ impl<'a> Sim<'a> {
                     from,
                     to,
                     bytes: bytes.clone(),
+                    gossip: gossip.cloned(),
                 }),
             );
         }
@@ -589,6 +600,7 @@ impl<'a> Sim<'a> {
                 from,
                 to,
                 bytes,
+                gossip: gossip.cloned(),
             }),
         );
     }

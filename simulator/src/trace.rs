@@ -138,6 +138,16 @@ impl Names {
             Ok(Message::Heads { thread, heads }) => {
                 format!("heads {} n={}", self.thread(&thread), heads.len())
             }
+            Ok(Message::Auth {
+                thread,
+                nonce,
+                proof,
+            }) => format!(
+                "auth {}{}{}",
+                self.thread(&thread),
+                if nonce.is_empty() { "" } else { " nonce" },
+                if proof.is_empty() { "" } else { " proof" }
+            ),
             Err(_) => "msg".into(),
         }
     }

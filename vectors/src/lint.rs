@@ -60,7 +60,8 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     (
         "SYNC-3",
         "reference/tests/sync.rs \
-         messages_about_unknown_threads_or_from_itself_change_nothing_and_get_no_answer",
+         messages_about_unknown_threads_get_only_a_challenge_and_from_itself_nothing; \
+         reference/tests/membership.rs an_unknown_thread_and_a_bad_proof_get_answers_of_the_same_shape",
     ),
     (
         "SYNC-4",
@@ -139,7 +140,35 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
         "SYNC-16",
         "reference/src/node/transport.rs a_request_and_a_gossip_message_cross_between_two_swarms \
          (a publication crosses between two swarms whose gossipsub signs and strictly validates \
-         messages); that the topic is the TID's text is checked by no test yet",
+         messages); the topic and the sealed payload by the membership vectors (SYNC-24); \
+         Peer::handle_publication by reference/src/sync/tests.rs \
+         publications_are_opened_decided_and_their_unproven_relays_not_filed",
+    ),
+    (
+        "SYNC-19",
+        "reference/tests/membership.rs relayed_reflected_and_replayed_proofs_fail (a proof over an \
+         expired nonce, or presented to another verifier, is refused; one over a live nonce is \
+         accepted) and a_restarted_peer_re_proves_and_sync_resumes (a restart voids nonces and \
+         proofs); the nonce is the verifier's choice, so no vector can pin it",
+    ),
+    (
+        "SYNC-20",
+        "reference/tests/membership.rs the_handshake_completes_after_any_loss_followed_by_delivery \
+         (proptest), an_unknown_thread_and_a_bad_proof_get_answers_of_the_same_shape and \
+         relayed_reflected_and_replayed_proofs_fail (a bad proof gets no answer); the proof itself \
+         by the membership vectors (SYNC-18)",
+    ),
+    (
+        "SYNC-21",
+        "reference/tests/membership.rs \
+         a_stranger_who_knows_the_tid_gets_no_record_counter_or_log_id (a writer, a reader and a \
+         follower send a stranger only auth messages and file nothing) and \
+         a_restarted_peer_re_proves_and_sync_resumes; reference/tests/sync.rs and \
+         reference/src/sync/tests.rs prove every peer before it is served",
+    ),
+    (
+        "SYNC-22",
+        "reference/tests/membership.rs a_revoked_peer_is_refused_by_readers_and_writers_at_once",
     ),
 ];
 

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! threads-vectors
-//! spec 0.2.0
-//! suites 0.2.0
+//! spec 0.3.0
+//! suites 0.3.0
 //! <sha256 hex>  <path>
 //! ...
 //!
@@ -63,6 +63,7 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = embed!(
     "schemas/invites.schema.json",
     "schemas/keys.schema.json",
     "schemas/logs.schema.json",
+    "schemas/membership.schema.json",
     "schemas/records.schema.json",
     "schemas/sync.schema.json",
     "schemas/tid.schema.json",
@@ -71,6 +72,7 @@ const EMBEDDED_FILES: &[(&str, &[u8])] = embed!(
     "suites/invites.json",
     "suites/keys.json",
     "suites/logs.json",
+    "suites/membership.json",
     "suites/records.json",
     "suites/sync.json",
     "suites/tid.json",

@@ -19,6 +19,7 @@ use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::{self, Invite};
 use threads::keys::{FollowKey, IdentityKey, KeySet, ReadKey, Role};
 use threads::log::{Accepted, Admitted, Log, LogReplica, pull_after};
+use threads::membership;
 use threads::record;
 use threads::seal::{self, Layer};
 use threads::sync::Message;
@@ -134,6 +135,14 @@ const ACL_CONTEXT: [(&str, Kind); 6] = [
     ("creator", Kind::Text),
     ("genesis", Kind::OptCid),
     ("logs", Kind::LogMap),
+];
+
+/// The inputs every membership proof operation shares [SYNC-18].
+const MEMBERSHIP_CONTEXT: [(&str, Kind); 4] = [
+    ("thread", Kind::Text),
+    ("prover", Kind::Text),
+    ("verifier", Kind::Text),
+    ("nonce", Kind::Hex),
 ];
 
 /// `shared` followed by an operation's own fields, as one array of `M` fields: the tables name a
@@ -450,6 +459,64 @@ pub const OPERATIONS: &[OpSpec] = &[
         ],
     },
     OpSpec {
+        name: "membership.deriveKeys",
+        run: plain!(membership_derive),
+        summary: "Derive a thread's proof key, gossip topic and gossip key from its follow key with HKDF-SHA256 (SYNC-18, SYNC-24).",
+        inputs: &[("thread", Kind::Text), ("followKey", Kind::Hex)],
+        output: &[
+            ("gossipKey", Kind::Hex),
+            ("proofKey", Kind::Hex),
+            ("topic", Kind::Text),
+        ],
+    },
+    OpSpec {
+        name: "membership.transcript",
+        run: plain!(membership_transcript),
+        summary: "The DAG-CBOR transcript a membership proof covers (SYNC-18).",
+        inputs: &MEMBERSHIP_CONTEXT,
+        output: &[("transcript", Kind::Hex)],
+    },
+    OpSpec {
+        name: "membership.prove",
+        run: plain!(membership_prove),
+        summary: "The proof of `prover` for `verifier` over `nonce`: HMAC-SHA256 of the transcript under the proof key (SYNC-18).",
+        inputs: &with::<5>(&MEMBERSHIP_CONTEXT, &[("followKey", Kind::Hex)]),
+        output: &[("proof", Kind::Hex)],
+    },
+    OpSpec {
+        name: "membership.checkProof",
+        run: plain!(membership_check),
+        summary: "Check a proof received from `prover` at `verifier` over the verifier's `nonce` (SYNC-18); PROOF_INVALID if it does not check.",
+        inputs: &with::<6>(
+            &MEMBERSHIP_CONTEXT,
+            &[("followKey", Kind::Hex), ("proof", Kind::Hex)],
+        ),
+        output: &[],
+    },
+    OpSpec {
+        name: "membership.sealPublication",
+        run: plain!(membership_seal),
+        summary: "Seal a sync message for the thread's topic with the gossip key and a given 24-byte nonce (SYNC-24).",
+        inputs: &[
+            ("thread", Kind::Text),
+            ("followKey", Kind::Hex),
+            ("nonce", Kind::Hex),
+            ("message", Kind::Hex),
+        ],
+        output: &[("sealed", Kind::Hex)],
+    },
+    OpSpec {
+        name: "membership.openPublication",
+        run: plain!(membership_open),
+        summary: "Open a publication on the thread's topic with the gossip key (SYNC-24).",
+        inputs: &[
+            ("thread", Kind::Text),
+            ("followKey", Kind::Hex),
+            ("sealed", Kind::Hex),
+        ],
+        output: &[("message", Kind::Hex)],
+    },
+    OpSpec {
         name: "db.classify",
         run: plain!(db_classify),
         summary: "Classify a body: a database event (its clock and op names), or not one (null clock).",
@@ -676,6 +743,88 @@ fn db_query(input: &Inputs) -> Result<Value> {
     Ok(json!({ "ids": ids }))
 }
 
+fn membership_derive(input: &Inputs) -> Result<Value> {
+    let (thread, follow) = (
+        input.thread()?,
+        FollowKey::from_slice(&input.hex("followKey")?)?,
+    );
+    Ok(json!({
+        "gossipKey": hex::encode(membership::gossip_key(&thread, &follow)),
+        "proofKey": hex::encode(membership::proof_key(&thread, &follow)),
+        "topic": membership::topic(&thread, &follow),
+    }))
+}
+
+/// The thread, prover, verifier and nonce of a proof operation [SYNC-18].
+fn proof_context(input: &Inputs) -> Result<(ThreadId, LogId, LogId, membership::AuthNonce)> {
+    let nonce = input.hex("nonce")?;
+    let nonce = nonce.as_slice().try_into().map_err(|_| {
+        bad_request(format!(
+            "input nonce must be {} bytes",
+            membership::AUTH_NONCE_LEN
+        ))
+    })?;
+    Ok((
+        input.thread()?,
+        LogId::from_str(input.str("prover")?)?,
+        LogId::from_str(input.str("verifier")?)?,
+        nonce,
+    ))
+}
+
+fn membership_transcript(input: &Inputs) -> Result<Value> {
+    let (thread, prover, verifier, nonce) = proof_context(input)?;
+    let transcript = membership::transcript(&thread, &prover, &verifier, &nonce);
+    Ok(json!({ "transcript": hex::encode(transcript) }))
+}
+
+fn membership_prove(input: &Inputs) -> Result<Value> {
+    let (thread, prover, verifier, nonce) = proof_context(input)?;
+    let follow = FollowKey::from_slice(&input.hex("followKey")?)?;
+    let key = membership::proof_key(&thread, &follow);
+    let proof = membership::prove(&key, &thread, &prover, &verifier, &nonce);
+    Ok(json!({ "proof": hex::encode(proof) }))
+}
+
+fn membership_check(input: &Inputs) -> Result<Value> {
+    let (thread, prover, verifier, nonce) = proof_context(input)?;
+    let follow = FollowKey::from_slice(&input.hex("followKey")?)?;
+    let key = membership::proof_key(&thread, &follow);
+    membership::check(
+        &key,
+        &thread,
+        &prover,
+        &verifier,
+        &nonce,
+        &input.hex("proof")?,
+    )?;
+    Ok(json!({}))
+}
+
+fn membership_seal(input: &Inputs) -> Result<Value> {
+    let thread = input.thread()?;
+    let follow = FollowKey::from_slice(&input.hex("followKey")?)?;
+    let nonce: [u8; seal::NONCE_LEN] = input
+        .hex("nonce")?
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad_request("input nonce must be 24 bytes".into()))?;
+    let sealed = seal::seal_with_nonce(
+        &membership::gossip_key(&thread, &follow),
+        &nonce,
+        &membership::publication_ad(&thread),
+        &input.hex("message")?,
+    );
+    Ok(json!({ "sealed": hex::encode(sealed) }))
+}
+
+fn membership_open(input: &Inputs) -> Result<Value> {
+    let thread = input.thread()?;
+    let follow = FollowKey::from_slice(&input.hex("followKey")?)?;
+    let message = membership::open_publication(&thread, &follow, &input.hex("sealed")?)?;
+    Ok(json!({ "message": hex::encode(message) }))
+}
+
 fn bad_request(detail: String) -> Error {
     Error::new(ErrorCode::BadRequest, detail)
 }
@@ -878,6 +1027,16 @@ fn message_json(message: &Message) -> Value {
                 .iter()
                 .map(|(log, counter)| json!({"counter": counter, "log": log.to_string()}))
                 .collect::<Vec<_>>(),
+        }),
+        Message::Auth {
+            thread,
+            nonce,
+            proof,
+        } => json!({
+            "type": "auth",
+            "thread": thread.to_string(),
+            "nonce": hex::encode(nonce),
+            "proof": hex::encode(proof),
         }),
     }
 }

@@ -90,6 +90,9 @@ fn kind_schema(kind: Kind) -> Value {
                     "required": ["counter", "log"],
                     "additionalProperties": false
                 }}})),
+                shape("auth", json!({
+                    "thread": text, "nonce": kind_schema(Kind::Hex), "proof": kind_schema(Kind::Hex)
+                })),
             ]})
         }
         Kind::IndexedCodes => json!({"type": "array", "items": {

@@ -6,9 +6,11 @@
 //!
 //! - every [`Transmit`] to a peer becomes a request on [`transport::SYNC_PROTOCOL`] to that peer,
 //!   dialing the addresses [`Peer::addresses`] knows when no connection is up; every one to a
-//!   topic a gossipsub message on the thread's topic;
-//! - the bytes of every inbound request or gossip message go to [`Peer::handle_message`], which
-//!   decodes them and drops what is malformed [SYNC-2];
+//!   topic a gossipsub message on the thread's topic, [`Peer::topic`], derived from its follow
+//!   key [SYNC-24];
+//! - the bytes of every inbound request go to [`Peer::handle_message`], which decodes them and
+//!   drops what is malformed [SYNC-2], and those of every gossip message, with its topic, to
+//!   [`Peer::handle_publication`], which opens them [SYNC-24];
 //! - identify's listen addresses and the addresses this node dials go into the peer's address
 //!   book [SYNC-9];
 //! - a timer set to [`Peer::poll_timeout`] calls [`Peer::handle_timeout`] with the wall clock,
@@ -338,7 +340,12 @@ impl Node {
                 self.on_message(from, &bytes)?;
                 self.net.ack(ack);
             }
-            NetEvent::Gossip { from, bytes } => self.on_message(from, &bytes)?,
+            NetEvent::Gossip { from, topic, bytes } => {
+                if let Some(log) = log_id(from) {
+                    self.peer
+                        .handle_publication(unix_ms(), log, &topic, &bytes)?;
+                }
+            }
         }
         Ok(Step::Continue)
     }
@@ -448,7 +455,12 @@ impl Node {
     /// Carries out everything the peer asked for, and subscribes to any thread it newly holds.
     fn drain(&mut self) {
         for thread in self.peer.threads() {
-            if !self.topics.contains(&thread) && self.net.subscribe(&thread.to_string()) {
+            if self.topics.contains(&thread) {
+                continue;
+            }
+            if let Ok(topic) = self.peer.topic(&thread)
+                && self.net.subscribe(&topic)
+            {
                 tracing::debug!(%thread, "subscribed");
             }
             self.topics.insert(thread);
@@ -464,7 +476,11 @@ impl Node {
                     // Past a budget the message is dropped and counted; the sync recovers it.
                     let _ = self.net.send(to.to_peer_id(), bytes, addrs);
                 }
-                Destination::Topic(thread) => self.net.publish(&thread.to_string(), bytes),
+                Destination::Topic(thread) => {
+                    if let Ok(topic) = self.peer.topic(&thread) {
+                        self.net.publish(&topic, bytes);
+                    }
+                }
             }
         }
         while let Some(notification) = self.peer.poll_event() {
@@ -611,6 +627,9 @@ impl Progress {
                 log,
                 code,
             } => tracing::warn!(%from, %thread, %log, code = %code, "record rejected"),
+            Notification::Refused { from, thread, code } => {
+                tracing::warn!(%from, %thread, code = %code, "refused at a limit");
+            }
         }
     }
 

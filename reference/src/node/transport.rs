@@ -6,7 +6,8 @@
 //! - request-response on [`SYNC_PROTOCOL`]: one message per request, length-prefixed, answered by
 //!   an empty acknowledgement (pulls are answered by a separate request the other way, because
 //!   the peer answers when it is ready, not within the request);
-//! - gossipsub, one topic per thread named by the Thread ID's text form, with signed messages and
+//! - gossipsub, one topic per thread named by the topic the peer derives from its follow key
+//!   [SYNC-24], with signed messages and
 //!   strict validation, for records pushed to everyone interested at once;
 //! - identify, through which each side learns where the other listens.
 //!
@@ -271,7 +272,9 @@ pub enum NetEvent {
         /// The connected peer that passed it on: it holds what it forwards, so it is the one to
         /// ask for anything missing.
         from: PeerId,
-        /// The message's bytes, not yet decoded.
+        /// The topic it came on.
+        topic: String,
+        /// The message's bytes, sealed [SYNC-24].
         bytes: Vec<u8>,
     },
 }
@@ -496,6 +499,7 @@ impl Transport {
                 ..
             }) => Some(NetEvent::Gossip {
                 from: propagation_source,
+                topic: message.topic.into_string(),
                 bytes: message.data,
             }),
             BehaviourEvent::Sync(event) => self.sync_event(event),

@@ -9,7 +9,7 @@ use multiaddr::Multiaddr;
 use rand_core::CryptoRng;
 
 use super::thread::{GenesisRef, ThreadState};
-use super::{Message, Peer};
+use super::{MAX_LOGS_PER_THREAD, MAX_PEERS_PER_THREAD, Message, Peer};
 use crate::acl::{AclAnchor, AclDocument, AclEvent, AclOp, Action, Roles};
 use crate::addr::LogAddr;
 use crate::book;
@@ -76,8 +76,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             logs: BTreeMap::from([(log, LogReplica::new(thread.clone(), log))]),
             peers: BTreeSet::new(),
             acl,
+            members: Default::default(),
         };
-        self.threads.insert(thread.clone(), state);
+        self.insert_thread(thread.clone(), state);
         self.save_thread(&thread)?;
         if variant == Variant::AccessControlled {
             let genesis = AclEvent::Genesis {
@@ -132,9 +133,10 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         }
         .to_bytes();
         for peer in self.peers_of(thread) {
-            self.send_bytes(peer, bytes.clone());
+            self.send_about(thread, peer, bytes.clone());
         }
         self.publish(thread, bytes);
+        self.after_append(thread, log, 1);
         Ok((log, counter, cid))
     }
 
@@ -251,12 +253,14 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             logs: opened
                 .logs
                 .iter()
+                .take(MAX_LOGS_PER_THREAD)
                 .map(|e| (e.log, LogReplica::new(thread.clone(), e.log)))
                 .collect(),
-            peers,
+            peers: within_limit(opened.inviter, peers),
             acl,
+            members: Default::default(),
         };
-        self.threads.insert(thread.clone(), state);
+        self.insert_thread(thread.clone(), state);
         self.save_thread(&thread)?;
         self.pull_all(&thread);
         if opened.role == InviteRole::Writer {
@@ -279,4 +283,21 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             self.pull(thread, log, peer);
         }
     }
+}
+
+/// The peers an invite names, at most [`MAX_PEERS_PER_THREAD`], the inviter always among them
+/// [SYNC-23].
+fn within_limit(inviter: LogId, peers: BTreeSet<LogId>) -> BTreeSet<LogId> {
+    let mut kept: BTreeSet<LogId> = peers
+        .contains(&inviter)
+        .then_some(inviter)
+        .into_iter()
+        .collect();
+    kept.extend(
+        peers
+            .into_iter()
+            .filter(|p| *p != inviter)
+            .take(MAX_PEERS_PER_THREAD - kept.len()),
+    );
+    kept
 }

@@ -1,13 +1,14 @@
 //! What a peer does with a message from another peer (spec/sync.md, [SYNC-2], [SYNC-5] to
-//! [SYNC-8], [SYNC-11]).
+//! [SYNC-8], [SYNC-11], [SYNC-21]).
 
 use rand_core::CryptoRng;
 
 use super::{Message, Notification, Peer};
+use crate::acl::AclEvent;
 use crate::envelope::Envelope;
-use crate::error::Result;
+use crate::error::{ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
-use crate::log::{Decided, pull_after};
+use crate::log::{Decided, LogReplica, pull_after};
 use crate::store::Store;
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
@@ -27,10 +28,23 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         };
         // A peer never talks to itself: a message that arrives from this peer's own ID is
         // dropped [SYNC-3].
-        if from == self.id() || !self.threads.contains_key(message.thread()) {
+        if from == self.id() {
             return Ok(());
         }
-        self.note_peer(message.thread(), from)?;
+        if let Message::Auth {
+            thread,
+            nonce,
+            proof,
+        } = &message
+        {
+            return self.on_auth(from, thread, nonce, proof);
+        }
+        // A thread this peer does not hold and a sender that has not proved membership get the
+        // same answer, a challenge, and change nothing [SYNC-3], [SYNC-21].
+        if !self.is_proven(message.thread(), &from) {
+            self.challenge(from, message.thread());
+            return Ok(());
+        }
         match message {
             Message::Pull {
                 thread,
@@ -46,21 +60,10 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 log,
                 counter,
                 envelopes,
-            } => self.ingest(from, &thread, log, counter, envelopes),
+            } => self.ingest(from, true, &thread, log, counter, envelopes),
             Message::Heads { thread, heads } => self.on_heads(from, &thread, heads),
+            Message::Auth { .. } => Ok(()),
         }
-    }
-
-    /// Adds `peer` to the thread's peers (and stores that) the first time it talks about it.
-    fn note_peer(&mut self, thread: &ThreadId, peer: LogId) -> Result<()> {
-        let added = self
-            .threads
-            .get_mut(thread)
-            .is_some_and(|s| s.peers.insert(peer));
-        if added {
-            self.save_thread(thread)?;
-        }
-        Ok(())
     }
 
     /// Answers a pull with the next contiguous batch after `after` — possibly empty — and this
@@ -73,20 +76,28 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             Some(replica) => (replica.counter(), replica.serve_pull(after, limit)),
             None => (0, Vec::new()),
         };
-        let message = Message::Records {
-            thread,
+        let bytes = Message::Records {
+            thread: thread.clone(),
             log,
             counter,
             envelopes,
-        };
-        self.send(from, &message);
+        }
+        .to_bytes();
+        self.send_about(&thread, from, bytes);
     }
 
     /// Verifies and appends records in order, stores the new ones in one write, announces them to
     /// the thread's other peers, and pulls the rest if the sender has more [SYNC-6], [SYNC-7].
-    fn ingest(
+    ///
+    /// A log this peer does not hold is stored only once one of its records verifies, and only
+    /// while the thread holds fewer than [`super::MAX_LOGS_PER_THREAD`] logs [SYNC-11],
+    /// [SYNC-23]. `proven` is false for records that came in a publication relayed by a peer
+    /// that did not prove membership: they are decided, but the relay is not pulled from
+    /// [SYNC-24].
+    pub(super) fn ingest(
         &mut self,
         from: LogId,
+        proven: bool,
         thread: &ThreadId,
         log: LogId,
         counter: u64,
@@ -97,31 +108,43 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             return Ok(());
         };
         let new_log = !state.logs.contains_key(&log);
-        // In an access-controlled thread a log's ID is its writer's peer ID: a new log names a new
-        // writer to pull from directly, which also makes it push its later records here.
-        let owner = (state.acl.is_some() && new_log && log != me).then_some(log);
+        if new_log && state.logs.len() >= super::MAX_LOGS_PER_THREAD {
+            self.answered(thread, log, from);
+            self.forget_pending(thread, None, log);
+            self.refuse(from, thread, ErrorCode::LogLimit);
+            return Ok(());
+        }
         let before = state.counter(&log);
         let empty = envelopes.is_empty();
         let keys = state.keys.clone();
+        let mut replica = state
+            .logs
+            .remove(&log)
+            .unwrap_or_else(|| LogReplica::new(thread.clone(), log));
         let Decided {
             appended: fresh,
             duplicates,
             rejected,
             counter: after,
             gap,
-        } = state.replica(thread, log).decide(&keys, envelopes);
-        if let Some(owner) = owner {
-            state.peers.insert(owner);
+        } = replica.decide(&keys, envelopes);
+        // A log nobody has shown a verified record of is not stored [SYNC-23].
+        let stored = !new_log || !fresh.is_empty();
+        if stored {
+            state.logs.insert(log, replica);
         }
         // Only an answer ends the wait of a pull: a push that arrives beyond a gap does not, or
         // every out-of-order push would send one more pull [SYNC-10].
         if empty || !fresh.is_empty() || duplicates > 0 {
             self.answered(thread, log, from);
         }
-        self.counters.records_duplicate += duplicates;
-        if new_log {
+        if new_log && stored {
+            self.forget_pending(thread, None, log);
             self.save_thread(thread)?;
+        } else if new_log && empty {
+            self.forget_pending(thread, Some(from), log);
         }
+        self.counters.records_duplicate += duplicates;
         self.counters.records_rejected += rejected.len() as u64;
         for (_, error) in rejected {
             self.notify(Notification::Rejected {
@@ -141,9 +164,24 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 sender_counter: counter,
             });
             self.announce(thread, log, after, from);
+            self.after_append(thread, log, fresh.len());
         }
-        if let Some(owner) = owner {
-            self.pull(thread, log, owner);
+        // In an access-controlled thread a log's ID is its writer's peer ID: a new log names a new
+        // writer to pull from directly, which also makes it push its later records here [SYNC-11].
+        let acl = self.threads.get(thread).is_some_and(|s| s.acl.is_some());
+        if acl && new_log && stored && log != me && log != from && self.file_peer(thread, log)? {
+            self.pull(thread, log, log);
+        }
+        if !proven {
+            return Ok(());
+        }
+        if !stored {
+            // Records of an unknown log that did not verify, or lie beyond a gap: the sender says
+            // it holds more, which is worth a pull, within the same limits as heads [SYNC-23].
+            if counter > 0 && self.track_pending(thread, from, log) {
+                self.pull_behind(thread, log, from);
+            }
+            return Ok(());
         }
         if gap.is_some() && fresh.is_empty() {
             self.defer_pull(thread, log, from);
@@ -151,6 +189,25 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             self.pull(thread, log, from);
         }
         Ok(())
+    }
+
+    /// After records of `log` were appended: in an access-controlled thread, an ACL event among
+    /// them may change who is a member, so the proven peers are checked again [SYNC-22].
+    pub(super) fn after_append(&mut self, thread: &ThreadId, log: LogId, count: usize) {
+        let Some(state) = self.threads.get(thread) else {
+            return;
+        };
+        if state.acl.is_none() || state.keys.read.is_none() {
+            return;
+        }
+        let opened = state.logs.get(&log).map_or(&[][..], |r| r.opened());
+        let changed = opened[opened.len().saturating_sub(count)..]
+            .iter()
+            .filter_map(|o| o.event())
+            .any(|e| AclEvent::classify(&e.body).is_ok_and(|a| a.is_some()));
+        if changed {
+            self.recheck_members(thread);
+        }
     }
 
     /// Tells the thread's other peers this peer's new counter for `log`, so that those behind
@@ -162,40 +219,41 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         }
         .to_bytes();
         for peer in self.peers_of(thread).into_iter().filter(|p| *p != from) {
-            self.send_bytes(peer, bytes.clone());
+            self.send_about(thread, peer, bytes.clone());
         }
     }
 
-    /// Pulls every log on which `from` is ahead of this peer; learns logs it did not know
-    /// [SYNC-8], [SYNC-11].
+    /// Pulls every log on which `from` is ahead of this peer [SYNC-8]. A log this peer does not
+    /// hold is tracked in memory as pending from `from`, within the limits, and pulled from it;
+    /// it is stored only when one of its records verifies [SYNC-11], [SYNC-23].
     fn on_heads(&mut self, from: LogId, thread: &ThreadId, heads: Vec<(LogId, u64)>) -> Result<()> {
-        let me = self.id();
-        let Some(state) = self.threads.get_mut(thread) else {
+        let Some(state) = self.threads.get(thread) else {
             return Ok(());
         };
-        let mut learned = Vec::new();
         let mut behind = Vec::new();
+        let mut unknown = Vec::new();
         for (log, theirs) in heads {
-            if !state.logs.contains_key(&log) {
-                state.replica(thread, log);
-                learned.push(log);
-            }
-            if state.counter(&log) < theirs {
-                behind.push((log, from));
-            }
-        }
-        // In an access-controlled thread a new log's writer is a new peer to sync with [SYNC-11].
-        if state.acl.is_some() {
-            for log in learned.iter().filter(|log| **log != me && **log != from) {
-                state.peers.insert(*log);
-                behind.push((*log, *log));
+            if state.logs.contains_key(&log) {
+                if state.counter(&log) < theirs {
+                    behind.push(log);
+                }
+            } else if theirs > 0 {
+                unknown.push(log);
             }
         }
-        if !learned.is_empty() {
-            self.save_thread(thread)?;
+        let mut refused = false;
+        for log in unknown {
+            if self.track_pending(thread, from, log) {
+                behind.push(log);
+            } else {
+                refused = true;
+            }
         }
-        for (log, peer) in behind {
-            self.pull_behind(thread, log, peer);
+        if refused {
+            self.refuse(from, thread, ErrorCode::LogLimit);
+        }
+        for log in behind {
+            self.pull_behind(thread, log, from);
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use crate::block;
 use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
+use crate::membership::{AUTH_NONCE_LEN, PROOF_LEN};
 
 /// Most records one `Records` message carries; a puller asks again after a full batch [SYNC-5].
 pub const PULL_LIMIT: u64 = 256;
@@ -17,6 +18,9 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// Largest encoded message a peer accepts [SYNC-2]: a full batch plus one largest record.
 pub const MAX_MESSAGE_BYTES: usize = 8 << 20;
+
+/// Most entries one `heads` message lists; a sender splits longer head lists [SYNC-23].
+pub const MAX_HEADS_ENTRIES: usize = 1024;
 
 /// A message between peers [SYNC-1].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +47,22 @@ pub enum Message {
         /// The envelopes, in seq order.
         envelopes: Vec<Envelope>,
     },
-    /// The sender's counter for every log of a thread it holds: head exchange [SYNC-8].
+    /// The sender's counter for some or all logs of a thread it holds: head exchange [SYNC-8],
+    /// at most [`MAX_HEADS_ENTRIES`] [SYNC-23].
     Heads {
         /// The thread.
         thread: ThreadId,
         /// Each log and the sender's counter for it, in log ID order.
         heads: Vec<(LogId, u64)>,
+    },
+    /// A membership challenge, a proof, or both [SYNC-17].
+    Auth {
+        /// The thread.
+        thread: ThreadId,
+        /// Empty, or the sender's 16-byte challenge to the receiver.
+        nonce: Vec<u8>,
+        /// Empty, or the sender's 32-byte proof over the receiver's nonce [SYNC-18].
+        proof: Vec<u8>,
     },
 }
 
@@ -70,6 +84,11 @@ enum Wire {
     },
     Heads {
         heads: Vec<WireHead>,
+        thread: ByteBuf,
+    },
+    Auth {
+        nonce: ByteBuf,
+        proof: ByteBuf,
         thread: ByteBuf,
     },
 }
@@ -125,12 +144,23 @@ impl Message {
                     .collect(),
                 thread: ByteBuf::from(thread.as_bytes()),
             },
+            Message::Auth {
+                thread,
+                nonce,
+                proof,
+            } => Wire::Auth {
+                nonce: ByteBuf::from(nonce.clone()),
+                proof: ByteBuf::from(proof.clone()),
+                thread: ByteBuf::from(thread.as_bytes()),
+            },
         }
     }
 
     /// Decodes a message [SYNC-2]. A message that is too long, not canonical DAG-CBOR or not of a
-    /// defined type is MESSAGE_MALFORMED; a bad thread ID, log ID or envelope inside it carries
-    /// that field's own code. Never panics.
+    /// defined type, or an `auth` with a nonce or proof of another length [SYNC-17], is
+    /// MESSAGE_MALFORMED; a `heads` with more than [`MAX_HEADS_ENTRIES`] entries is HEADS_TOO_LONG
+    /// [SYNC-23]; a bad thread ID, log ID or envelope inside it carries that field's own code.
+    /// Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Message> {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(Error::new(
@@ -168,6 +198,37 @@ impl Message {
                     .map(|e| Envelope::from_bytes(e))
                     .collect::<Result<_>>()?,
             },
+            Wire::Heads { heads, .. } if heads.len() > MAX_HEADS_ENTRIES => {
+                return Err(Error::new(
+                    ErrorCode::HeadsTooLong,
+                    format!(
+                        "heads message with {} entries, at most {MAX_HEADS_ENTRIES} allowed",
+                        heads.len()
+                    ),
+                ));
+            }
+            Wire::Auth { nonce, proof, .. }
+                if ![0, AUTH_NONCE_LEN].contains(&nonce.len())
+                    || ![0, PROOF_LEN].contains(&proof.len()) =>
+            {
+                return Err(Error::new(
+                    ErrorCode::MessageMalformed,
+                    format!(
+                        "auth with a nonce of {} bytes (0 or {AUTH_NONCE_LEN}) and a proof of {} (0 or {PROOF_LEN})",
+                        nonce.len(),
+                        proof.len()
+                    ),
+                ));
+            }
+            Wire::Auth {
+                nonce,
+                proof,
+                thread,
+            } => Message::Auth {
+                thread: ThreadId::from_bytes(&thread)?,
+                nonce: nonce.into_vec(),
+                proof: proof.into_vec(),
+            },
             Wire::Heads { heads, thread } => Message::Heads {
                 thread: ThreadId::from_bytes(&thread)?,
                 heads: heads
@@ -183,7 +244,8 @@ impl Message {
         match self {
             Message::Pull { thread, .. }
             | Message::Records { thread, .. }
-            | Message::Heads { thread, .. } => thread,
+            | Message::Heads { thread, .. }
+            | Message::Auth { thread, .. } => thread,
         }
     }
 }
@@ -210,7 +272,9 @@ mod tests {
             let messages = [
                 Message::Pull { thread: thread.clone(), log, after, limit },
                 Message::Heads { thread: thread.clone(), heads: counters.iter().map(|c| (log, *c)).collect() },
-                Message::Records { thread, log, counter: after, envelopes: Vec::new() },
+                Message::Records { thread: thread.clone(), log, counter: after, envelopes: Vec::new() },
+                Message::Auth { thread: thread.clone(), nonce: vec![7; AUTH_NONCE_LEN], proof: Vec::new() },
+                Message::Auth { thread, nonce: Vec::new(), proof: vec![limit as u8; PROOF_LEN] },
             ];
             for message in messages {
                 prop_assert_eq!(Message::from_bytes(&message.to_bytes()), Ok(message));
@@ -221,6 +285,32 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = Message::from_bytes(&bytes);
         }
+    }
+
+    #[test]
+    fn auth_lengths_and_heads_counts_beyond_the_limits_are_refused() {
+        let (thread, log) = ids(3);
+        for (nonce, proof) in [(15, 0), (17, 32), (0, 31), (16, 33), (1, 1)] {
+            let bytes = Message::Auth {
+                thread: thread.clone(),
+                nonce: vec![1; nonce],
+                proof: vec![2; proof],
+            }
+            .to_bytes();
+            assert_eq!(
+                Message::from_bytes(&bytes).map_err(|e| e.code),
+                Err(ErrorCode::MessageMalformed)
+            );
+        }
+        let heads = |n: usize| Message::Heads {
+            thread: thread.clone(),
+            heads: vec![(log, 1); n],
+        };
+        assert!(Message::from_bytes(&heads(MAX_HEADS_ENTRIES).to_bytes()).is_ok());
+        assert_eq!(
+            Message::from_bytes(&heads(MAX_HEADS_ENTRIES + 1).to_bytes()).map_err(|e| e.code),
+            Err(ErrorCode::HeadsTooLong)
+        );
     }
 
     #[test]

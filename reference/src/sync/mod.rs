@@ -19,6 +19,7 @@
 //! [`Peer::open`] restarts from what was stored [SYNC-13]. [`Net`] carries messages between
 //! peers in memory, for tests, benches and examples.
 
+mod auth;
 mod commands;
 mod inbound;
 mod message;
@@ -34,7 +35,11 @@ use crate::error::ErrorCode;
 use crate::id::{LogId, ThreadId};
 
 pub use crate::log::LogReplica;
-pub use message::{MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, Message, PULL_LIMIT};
+pub use auth::{
+    CHALLENGE_INTERVAL_MS, MAX_LOGS_PER_THREAD, MAX_PEERS_PER_THREAD, MAX_PENDING_LOGS,
+    MAX_PENDING_LOGS_PER_PEER,
+};
+pub use message::{MAX_BATCH_BYTES, MAX_HEADS_ENTRIES, MAX_MESSAGE_BYTES, Message, PULL_LIMIT};
 pub use net::Net;
 pub use peer::Peer;
 pub use pulls::{MAX_ATTEMPTS, retry_delay};
@@ -59,7 +64,8 @@ pub struct Transmit {
 pub enum Destination {
     /// To one peer (a request/response stream, in the libp2p driver).
     Peer(LogId),
-    /// Published on the thread's topic; best effort, as pushes and head exchange already deliver
+    /// Published on the thread's topic, [`Peer::topic`]; the bytes are already sealed with the
+    /// thread's gossip key [SYNC-24]. Best effort, as pushes and head exchange already deliver
     /// it [SYNC-4], [SYNC-16]. A driver without publish/subscribe may drop it.
     Topic(ThreadId),
 }
@@ -91,6 +97,16 @@ pub enum Notification {
         /// Why.
         code: ErrorCode,
     },
+    /// Something `from` sent was refused at a limit: a new log (LOG_LIMIT) or a new peer
+    /// (PEER_LIMIT) [SYNC-23].
+    Refused {
+        /// The peer that sent it, or the peer refused.
+        from: LogId,
+        /// The thread.
+        thread: ThreadId,
+        /// Which limit.
+        code: ErrorCode,
+    },
 }
 
 /// What a peer has done so far; for progress reports and statistics.
@@ -112,4 +128,15 @@ pub struct Counters {
     pub pulls_sent: u64,
     /// Pulls sent again after no answer [SYNC-10].
     pub pulls_retried: u64,
+    /// Messages dropped because their thread is not held or their sender did not prove
+    /// membership, each answered with a challenge [SYNC-21].
+    pub messages_unproven: u64,
+    /// Proofs that did not verify, or whose prover the ACL or a limit refuses [SYNC-20].
+    pub proofs_invalid: u64,
+    /// Publications received [SYNC-24].
+    pub publications_in: u64,
+    /// Publications dropped: on no topic of this peer, or that did not open or decode [SYNC-24].
+    pub publications_invalid: u64,
+    /// New logs and peers refused at a limit [SYNC-23].
+    pub refused: u64,
 }

@@ -72,7 +72,20 @@ impl Net {
                 while let Some(transmit) = peers[i].poll_transmit() {
                     moved = true;
                     for j in self.recipients(peers, i, &transmit.destination) {
-                        peers[j].handle_message(self.now, from, &transmit.bytes)?;
+                        match &transmit.destination {
+                            Destination::Peer(_) => {
+                                peers[j].handle_message(self.now, from, &transmit.bytes)?;
+                            }
+                            Destination::Topic(thread) => {
+                                let topic = peers[j].topic(thread)?;
+                                peers[j].handle_publication(
+                                    self.now,
+                                    from,
+                                    &topic,
+                                    &transmit.bytes,
+                                )?;
+                            }
+                        }
                         self.carried += 1;
                     }
                 }
@@ -110,17 +123,22 @@ impl Net {
         }
     }
 
-    /// Everything `peer` wants sent, decoded, oldest first, for a test that looks at the
-    /// messages: each with its recipient, or `None` for a publication [SYNC-4]. Bytes that do not
-    /// decode (the peer never sends any) are skipped.
+    /// Everything `peer` wants sent to single peers, decoded, oldest first, for a test that looks
+    /// at the messages: each with its recipient, or `None` for a publication [SYNC-4], opened
+    /// with the thread's gossip key [SYNC-24]. Bytes that do not decode or open (the peer never
+    /// sends any) are skipped.
     pub fn outbox<R: CryptoRng, S: Store>(peer: &mut Peer<R, S>) -> Vec<(Option<LogId>, Message)> {
         std::iter::from_fn(|| peer.poll_transmit())
-            .filter_map(|t| {
-                let to = match t.destination {
-                    Destination::Peer(to) => Some(to),
-                    Destination::Topic(_) => None,
-                };
-                Some((to, Message::from_bytes(&t.bytes).ok()?))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|t| match t.destination {
+                Destination::Peer(to) => Some((Some(to), Message::from_bytes(&t.bytes).ok()?)),
+                Destination::Topic(thread) => {
+                    let follow = &peer.keys(&thread).ok()?.follow;
+                    let plain =
+                        crate::membership::open_publication(&thread, follow, &t.bytes).ok()?;
+                    Some((None, Message::from_bytes(&plain).ok()?))
+                }
             })
             .collect()
     }

@@ -79,6 +79,11 @@ pub struct Peer<R, S = MemoryStore> {
     /// Set when the store failed: what is in memory may be ahead of what is stored, so the peer
     /// refuses to go on and must be reopened from its store [SYNC-12].
     failed: bool,
+    /// The local secret the peer's nonces and decoy proofs come from: drawn from the RNG when the
+    /// peer starts, never stored, so a restart voids every outstanding nonce [SYNC-19].
+    pub(super) secret: [u8; 32],
+    /// The thread of each gossip topic [SYNC-24].
+    pub(super) topics: BTreeMap<String, ThreadId>,
 }
 
 impl Peer<ChaCha20Rng, MemoryStore> {
@@ -101,7 +106,9 @@ impl<R: CryptoRng> Peer<R, MemoryStore> {
 }
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
-    fn empty(identity: IdentityKey, rng: R, store: S, now: u64) -> Self {
+    fn empty(identity: IdentityKey, mut rng: R, store: S, now: u64) -> Self {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
         Peer {
             identity,
             rng,
@@ -118,6 +125,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             reducers: BTreeMap::new(),
             stored_views: BTreeMap::new(),
             failed: false,
+            secret,
+            topics: BTreeMap::new(),
         }
     }
 
@@ -137,7 +146,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             for (at, addr) in addrs {
                 peer.addrs.add(at, addr, now);
             }
-            peer.threads.insert(thread, state);
+            peer.insert_thread(thread, state);
         }
         Ok(peer)
     }
@@ -189,7 +198,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             .map_or(&[][..], |replica| replica.envelopes()))
     }
 
-    /// The peers this peer syncs `thread` with [SYNC-4].
+    /// The peers this peer files for `thread` [SYNC-9]: it syncs with those that proved
+    /// membership [SYNC-21].
     pub fn peers_of(&self, thread: &ThreadId) -> Vec<LogId> {
         self.threads
             .get(thread)
@@ -286,11 +296,17 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         });
     }
 
+    /// Publishes a message on the thread's topic, sealed with its gossip key [SYNC-24].
     pub(super) fn publish(&mut self, thread: &ThreadId, bytes: Vec<u8>) {
+        let Some(state) = self.threads.get(thread) else {
+            return;
+        };
+        let sealed =
+            crate::membership::seal_publication(thread, &state.keys.follow, &bytes, &mut self.rng);
         self.counters.messages_out += 1;
         self.transmits.push_back(Transmit {
             destination: Destination::Topic(thread.clone()),
-            bytes,
+            bytes: sealed,
         });
     }
 
@@ -322,6 +338,13 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             ));
         }
         Ok(())
+    }
+
+    /// Holds `thread` from now on, and listens on its topic [SYNC-24].
+    pub(super) fn insert_thread(&mut self, thread: ThreadId, state: ThreadState) {
+        let topic = crate::membership::topic(&thread, &state.keys.follow);
+        self.topics.insert(topic, thread.clone());
+        self.threads.insert(thread, state);
     }
 
     pub(super) fn state(&self, thread: &ThreadId) -> Result<&ThreadState> {

@@ -370,6 +370,7 @@ fn from_description(
         logs,
         peers: ids(&d.peers)?.into_iter().collect(),
         acl,
+        members: Default::default(),
     };
     Ok((state, addrs))
 }

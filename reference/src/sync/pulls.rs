@@ -118,13 +118,34 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
 
     fn send_pull(&mut self, thread: &ThreadId, log: LogId, peer: LogId) {
         let after = self.threads.get(thread).map_or(0, |s| s.counter(&log));
-        let message = Message::Pull {
+        let bytes = Message::Pull {
             thread: thread.clone(),
             log,
             after,
             limit: PULL_LIMIT,
-        };
-        self.send(peer, &message);
+        }
+        .to_bytes();
+        self.send_about(thread, peer, bytes);
+    }
+
+    /// Sends every pull waiting on `peer` in `thread` again now, with its backoff restarted: the
+    /// peer just proved membership, so what was held back can go [SYNC-21].
+    pub(super) fn resend_pulls_to(&mut self, thread: &ThreadId, peer: LogId) {
+        let now = self.now;
+        let waiting: Vec<LogId> = self
+            .pending
+            .iter_mut()
+            .filter(|((t, _, p), pending)| t == thread && *p == peer && pending.sent)
+            .map(|((_, log, _), pending)| {
+                pending.attempt = 0;
+                pending.sent_at = now;
+                pending.due = now.saturating_add(retry_delay(0));
+                *log
+            })
+            .collect();
+        for log in waiting {
+            self.send_pull(thread, log, peer);
+        }
     }
 
     /// Sends the deferred pulls whose grace is over and again the unanswered ones whose wait is
@@ -149,6 +170,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 pending.attempt += 1;
                 if pending.attempt >= MAX_ATTEMPTS {
                     self.pending.remove(&key);
+                    let (thread, log, peer) = key;
+                    self.forget_pending(&thread, Some(peer), log);
                     continue;
                 }
                 pending.due = now.saturating_add(retry_delay(pending.attempt));
@@ -159,20 +182,21 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         }
     }
 
+    /// Sends every filed peer of every thread this peer's heads, split into messages of at most
+    /// [`super::MAX_HEADS_ENTRIES`] entries; a peer that has not proved membership gets a
+    /// challenge instead [SYNC-8], [SYNC-21], [SYNC-23].
     fn exchange_heads(&mut self) {
         let mut messages = Vec::new();
         for (thread, state) in &self.threads {
-            let bytes = Message::Heads {
-                thread: thread.clone(),
-                heads: state.counters(),
-            }
-            .to_bytes();
+            let bytes = self.heads_messages(thread);
             for peer in &state.peers {
-                messages.push((*peer, bytes.clone()));
+                messages.push((thread.clone(), *peer, bytes.clone()));
             }
         }
-        for (peer, bytes) in messages {
-            self.send_bytes(peer, bytes);
+        for (thread, peer, list) in messages {
+            for bytes in list {
+                self.send_about(&thread, peer, bytes);
+            }
         }
     }
 }

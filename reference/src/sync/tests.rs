@@ -33,6 +33,37 @@ fn deliver(to: &mut TestPeer, from: LogId, message: &Message) {
         .expect("the memory store does not fail");
 }
 
+/// Runs the membership handshake between `a` and `b` for `thread` [SYNC-20], carrying only
+/// `auth` messages; every other message either wanted sent (earlier ones included) is lost and
+/// returned.
+fn prove(a: &mut TestPeer, b: &mut TestPeer, thread: &ThreadId) -> Vec<(LogId, Message)> {
+    let poke = Message::Heads {
+        thread: thread.clone(),
+        heads: Vec::new(),
+    };
+    deliver(a, b.id(), &poke);
+    deliver(b, a.id(), &poke);
+    let mut lost = Vec::new();
+    while carry_auth(a, b, &mut lost) | carry_auth(b, a, &mut lost) {}
+    assert!(a.is_proven(thread, &b.id()) && b.is_proven(thread, &a.id()));
+    lost
+}
+
+/// Delivers the `auth` messages `from` wants sent to `to`; the rest goes to `lost`. True if any
+/// moved.
+fn carry_auth(from: &mut TestPeer, to: &mut TestPeer, lost: &mut Vec<(LogId, Message)>) -> bool {
+    let mut moved = false;
+    for (dest, message) in sent(from) {
+        if dest == to.id() && matches!(message, Message::Auth { .. }) {
+            deliver(to, from.id(), &message);
+            moved = true;
+        } else {
+            lost.push((dest, message));
+        }
+    }
+    moved
+}
+
 #[test]
 fn a_reader_catches_up_from_a_follower_while_the_writer_is_offline() {
     let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
@@ -92,7 +123,7 @@ fn records_that_fail_verification_are_never_stored() {
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
     follower.join(0, &invite).expect("join");
-    sent(&mut follower);
+    prove(&mut follower, &mut writer, &thread);
     let pull = Message::Pull {
         thread: thread.clone(),
         log,
@@ -124,8 +155,13 @@ fn a_pull_beyond_the_log_or_with_limit_zero_is_answered_without_panicking() {
     let mut writer = peer(9);
     let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
     writer.append(1, &thread, b"one").expect("append");
-    sent(&mut writer);
-    let asker = peer(10).id();
+    let mut member = peer(10);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, member.id())
+        .expect("invite");
+    member.join(0, &invite).expect("join");
+    prove(&mut member, &mut writer, &thread);
+    let asker = member.id();
     for (after, limit) in [(u64::MAX, u64::MAX), (5, 1), (0, 0)] {
         let pull = Message::Pull {
             thread: thread.clone(),
@@ -304,8 +340,14 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
             .filter(|(_, m)| matches!(m, Message::Pull { .. }))
             .count()
     };
-    // The first pull and its retries are all lost: sent at 0, 1, 3, 7, 15 and 31 s.
-    assert_eq!(pulls(&mut reader), 1);
+    // The first pull (sent when the writer proved membership) and its retries are all lost:
+    // sent at 0, 1, 3, 7, 15 and 31 s.
+    let lost = prove(&mut reader, &mut writer, &thread);
+    let first = lost
+        .iter()
+        .filter(|(to, m)| *to == writer.id() && matches!(m, Message::Pull { .. }))
+        .count();
+    assert_eq!(first, 1);
     let mut now = 0;
     while now < 40_000 {
         now = reader.poll_timeout().expect("a timer").max(now);
@@ -332,5 +374,50 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
         pulls(&mut reader),
         1,
         "the backoff starts over: the next retry comes 1 s after the resend"
+    );
+}
+
+/// A publication opens only on its thread's topic and untampered; its records are decided like a
+/// push's, and a relay that has not proved membership is neither filed nor pulled from
+/// [SYNC-16], [SYNC-24].
+#[test]
+fn publications_are_opened_decided_and_their_unproven_relays_not_filed() {
+    let (mut writer, mut follower) = (peer(40), peer(41));
+    let relay = peer(42).id();
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    sent(&mut follower);
+    writer.append(1, &thread, b"gossiped").expect("append");
+    let publication = std::iter::from_fn(|| writer.poll_transmit())
+        .find(|t| t.destination == Destination::Topic(thread.clone()))
+        .expect("published")
+        .bytes;
+    assert!(
+        Message::from_bytes(&publication).is_err(),
+        "sealed, not a message"
+    );
+    let topic = follower.topic(&thread).expect("topic");
+    assert_eq!(topic, writer.topic(&thread).expect("topic"));
+    assert_ne!(topic, thread.to_string());
+    let mut tampered = publication.clone();
+    tampered[30] ^= 1;
+    for (on, bytes) in [("b-not-a-topic", &publication), (topic.as_str(), &tampered)] {
+        follower
+            .handle_publication(2, relay, on, bytes)
+            .expect("dropped, not an error");
+    }
+    assert_eq!(follower.counters().publications_invalid, 2);
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 0);
+    follower
+        .handle_publication(3, relay, &topic, &publication)
+        .expect("opens");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 1);
+    assert!(!follower.peers_of(&thread).contains(&relay));
+    assert!(
+        sent(&mut follower).iter().all(|(to, _)| *to != relay),
+        "nothing goes to an unproven relay"
     );
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cid::Cid;
 
+use super::auth::Members;
 use crate::id::{LogId, ThreadId};
 use crate::keys::{IdentityKey, KeySet};
 use crate::log::LogReplica;
@@ -20,6 +21,8 @@ pub(super) struct ThreadState {
     pub peers: BTreeSet<LogId>,
     /// Access-controlled threads: where the genesis is [ACL-11].
     pub acl: Option<GenesisRef>,
+    /// Who proved membership, and what unproven peers named; memory only [SYNC-20].
+    pub members: Members,
 }
 
 /// Which record is an access-controlled thread's genesis, as the peer knows it [ACL-11]: seq 1 of

@@ -160,7 +160,7 @@ impl LocalCluster {
                 log,
                 code: code.name().to_string(),
             }),
-            Notification::Appended { .. } => None,
+            Notification::Appended { .. } | Notification::Refused { .. } => None,
         }
     }
 
@@ -319,6 +319,26 @@ impl Cluster for LocalCluster {
         if let (Some(Broken::SkipsVerification), Some(message)) = (broken, &message) {
             self.keep_unverified(ix, message, &events)?;
         }
+        self.node(ix)?.outbox.extend(events);
+        Ok(())
+    }
+
+    fn deliver_publication(
+        &mut self,
+        ix: NodeIx,
+        from: NodeIx,
+        thread: &ThreadId,
+        bytes: &[u8],
+        time: u64,
+    ) -> Result<()> {
+        let from = self.id(from)?;
+        let peer = self.peer(ix)?;
+        // A node that does not hold the thread is not subscribed to its topic.
+        let Ok(topic) = peer.topic(thread) else {
+            return Ok(());
+        };
+        peer.handle_publication(time, from, &topic, bytes)?;
+        let events: Vec<Notification> = std::iter::from_fn(|| peer.poll_event()).collect();
         self.node(ix)?.outbox.extend(events);
         Ok(())
     }

@@ -114,6 +114,15 @@ pub trait Cluster {
     ) -> Result<Cid>;
     /// Hands the node a message from `from`.
     fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], time: u64) -> Result<()>;
+    /// Hands the node a publication on `thread`'s topic relayed by `from` [SYNC-24].
+    fn deliver_publication(
+        &mut self,
+        ix: NodeIx,
+        from: NodeIx,
+        thread: &ThreadId,
+        bytes: &[u8],
+        time: u64,
+    ) -> Result<()>;
     /// Wakes the node at `time`, its local time: it does what its timers ask for [SYNC-8],
     /// [SYNC-10] (`Peer::handle_timeout`; `node.tick`, [HP-51]).
     fn wake(&mut self, ix: NodeIx, time: u64) -> Result<()>;

@@ -268,6 +268,19 @@ impl Cluster for ImplCluster {
         Ok(())
     }
 
+    /// The harness protocol carries no publications (adapters leave them out of `node.collect`),
+    /// so there is never one to deliver.
+    fn deliver_publication(
+        &mut self,
+        _ix: NodeIx,
+        _from: NodeIx,
+        _thread: &ThreadId,
+        _bytes: &[u8],
+        _time: u64,
+    ) -> Result<()> {
+        Ok(())
+    }
+
     fn wake(&mut self, ix: NodeIx, time: u64) -> Result<()> {
         if !self.caps.ticks {
             return Err(SimError::Unsupported("node.tick".into()));

@@ -10,6 +10,7 @@ mod forge;
 mod invites;
 mod keys;
 mod logs;
+mod membership;
 pub mod records;
 mod sync;
 mod tid;
@@ -27,7 +28,15 @@ use crate::ops;
 
 /// Names of every suite, in generation order.
 pub const SUITES: &[&str] = &[
-    "tid", "keys", "records", "logs", "invites", "acl", "sync", "db",
+    "tid",
+    "keys",
+    "records",
+    "logs",
+    "invites",
+    "acl",
+    "sync",
+    "membership",
+    "db",
 ];
 
 /// Generates every suite.
@@ -45,6 +54,7 @@ pub fn suite(name: &str) -> Result<SuiteFile, String> {
         "invites" => invites::generate(),
         "acl" => acl::generate(),
         "sync" => sync::generate(),
+        "membership" => membership::generate(),
         "db" => db::generate(),
         other => Err(format!("unknown suite {other}")),
     }

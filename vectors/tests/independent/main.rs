@@ -8,7 +8,9 @@
 //! derived by hand (SHA-512 and clamping; the Edwards-to-Montgomery map in hand-written field
 //! arithmetic), and the ACL is folded by a separate evaluator. Sync messages are decoded with the
 //! generic decoder by the rules of [SYNC-1] and [SYNC-2], pull answers recomputed by slice arithmetic,
-//! and batches decided by raw verification and the table of 4.4. Where a published example exists
+//! and batches decided by raw verification and the table of 4.4. Membership proofs, topics and
+//! publications are rebuilt with HMAC and HKDF written out over `sha2` and a hand-written
+//! transcript. Where a published example exists
 //! (RFC 8032, draft-irtf-cfrg-xchacha, RFC 9180, the spec's worked examples) the vector must match
 //! it.
 //!
@@ -25,6 +27,7 @@ mod db;
 mod invites;
 mod keys;
 mod logs;
+mod membership;
 mod raw;
 mod records;
 mod sync;

@@ -51,7 +51,7 @@ fn thread_text(bytes: &[u8]) -> Result<String, String> {
 /// A sync message decoded by [SYNC-1] and [SYNC-2] as written: first the whole shape (canonical
 /// DAG-CBOR, a known type, exactly its fields, each of its type), else MESSAGE_MALFORMED; then
 /// the thread ID, the log ID(s) and the envelopes in message order, each with its own code.
-fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
+pub(crate) fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
     let malformed = || MESSAGE_MALFORMED.to_string();
     if bytes.len() > 8 << 20 {
         return Err(malformed());
@@ -68,6 +68,7 @@ fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
         "pull" => &["after", "limit", "log", "thread", "type"],
         "records" => &["counter", "envelopes", "log", "thread", "type"],
         "heads" => &["heads", "thread", "type"],
+        "auth" => &["nonce", "proof", "thread", "type"],
         _ => return Err(malformed()),
     };
     let keys: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -76,6 +77,23 @@ fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
     }
     let thread = bytes_field(map.get("thread"))?;
     match kind.as_str() {
+        "auth" => {
+            // [SYNC-17]: a nonce of 0 or 16 bytes, a proof of 0 or 32, checked before the ID.
+            let (nonce, proof) = (
+                bytes_field(map.get("nonce"))?,
+                bytes_field(map.get("proof"))?,
+            );
+            if ![0, 16].contains(&nonce.len()) || ![0, 32].contains(&proof.len()) {
+                return Err(malformed());
+            }
+            let thread = thread_text(&thread)?;
+            Ok(json!({"message": {
+                "nonce": hex::encode(nonce),
+                "proof": hex::encode(proof),
+                "thread": thread,
+                "type": "auth",
+            }}))
+        }
         "pull" => {
             let log = bytes_field(map.get("log"))?;
             let (after, limit) = (uint_node(map.get("after"))?, uint_node(map.get("limit"))?);
@@ -121,6 +139,10 @@ fn decode_sync_message(bytes: &[u8]) -> Result<Value, String> {
             let Some(Ipld::List(items)) = map.get("heads") else {
                 return Err(malformed());
             };
+            // [SYNC-23]: at most 1,024 entries, checked before the IDs.
+            if items.len() > 1024 {
+                return Err("HEADS_TOO_LONG".to_string());
+            }
             let mut heads = Vec::new();
             for item in items {
                 let Ipld::Map(entry) = item else {
