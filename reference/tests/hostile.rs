@@ -5,7 +5,7 @@
 //! larger sizes (`THREADS_HOSTILE_LARGE=1`).
 //!
 //! Every test prints its figures on lines starting `FIGURE` (`--nocapture` shows them). Tests
-//! that only the membership protocol can pass are ignored until it lands ("needs membership").
+//! of issue 17 that only membership stops run against the membership protocol of 7.12.
 //! Nothing asserts on time: latencies are reported, never checked.
 
 #![cfg(all(feature = "node", target_os = "linux"))]
@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use attacker::{Attacker, Crowd, forged_logs, frame};
 use process::{Node, SYNC_TIMEOUT, stored};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 use serde_json::Value;
 use threads::id::{LogId, ThreadId};
 use threads::sync::Message;
@@ -124,7 +126,6 @@ fn stranger_listens(crowd: &Crowd, victim: &Node, thread: &str) -> attacker::Sta
 /// pulls every log it learns of. It must get no record, no counter and no log ID, and must not
 /// be filed as a peer of the thread.
 #[test]
-#[ignore = "needs membership (issue 17)"]
 fn a_stranger_gets_nothing_from_a_follower() {
     const TEST: &str = "stranger_vs_follower";
     let records = if large() { 301 } else { 30 };
@@ -149,7 +150,6 @@ fn a_stranger_gets_nothing_from_a_follower() {
 /// Attack 1b (issue 17): the same against the writer of an access-controlled thread whose
 /// default role is no-access.
 #[test]
-#[ignore = "needs membership (issue 17)"]
 fn a_stranger_gets_nothing_from_a_writer_of_a_no_access_thread() {
     const TEST: &str = "stranger_vs_acl_writer";
     let records = if large() { 21 } else { 10 };
@@ -177,7 +177,6 @@ fn a_stranger_gets_nothing_from_a_writer_of_a_no_access_thread() {
 /// must store none of them (nor spread them to the writer), file nobody, send the forger no
 /// pull, and a later invite and join must work.
 #[test]
-#[ignore = "needs membership (issue 17)"]
 fn one_forged_heads_message_leaves_no_trace() {
     const TEST: &str = "forged_heads";
     const FORGED: usize = 20_000;
@@ -269,7 +268,6 @@ fn invite_outcome(reply: &Value) -> String {
 /// [`RSS_BOUND`], nothing from them may be stored, and the follower's catch-up goes on.
 /// Control latency is reported.
 #[test]
-#[ignore = "needs membership (issue 17)"]
 fn many_strangers_with_forged_logs_cost_bounded_memory() {
     const TEST: &str = "stranger_crowd";
     let (strangers, forged) = if large() { (300, 20_000) } else { (300, 2_000) };
@@ -686,53 +684,108 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
         };
     let fp = follower.peer_id();
     let faddr = follower.addr().to_owned();
-    // Replayed: duplicates.
-    insider.send(fp, &faddr, &records(&t1id, wlog1, 3, &writer_envs));
-    // Cross-log: the writer's records as the insider's log, and the reverse.
-    insider.send(fp, &faddr, &records(&t1id, own_log, 3, &writer_envs));
-    insider.send(fp, &faddr, &records(&t1id, wlog1, 3, &own_envs));
-    // Cross-thread: thread one's records as thread two's log, and as a new log of thread two.
-    insider.send(fp, &faddr, &records(&t2id, wlog2, 3, &writer_envs));
-    insider.send(fp, &faddr, &records(&t2id, wlog1, 3, &writer_envs));
-    // Handled when the replay shows as duplicates and the four misplaced batches as rejections
-    // (each batch is refused at its first record).
+    // The insider proves membership of thread one to the follower first, by hand [SYNC-20]: it
+    // asks for a challenge and answers it with its proof, as any member would before sending
+    // records; it is not a member of thread two. (The follower is not among the peers its invite
+    // named, so its own peer would never talk to the follower.)
+    let flog = LogId::try_from(fp).expect("follower log ID");
+    let follow = {
+        let t1id = t1id.clone();
+        insider.with_insider(move |peer, _| peer.keys(&t1id).expect("keys").follow.clone())
+    };
+    let key = threads::membership::proof_key(&t1id, &follow);
+    let ask = Message::Auth {
+        thread: t1id.clone(),
+        nonce: vec![7; threads::membership::AUTH_NONCE_LEN],
+        proof: Vec::new(),
+    };
+    let mut nonce = Vec::new();
+    wait_until("the follower challenged the insider", || {
+        insider.send(fp, &faddr, &ask);
+        thread::sleep(Duration::from_millis(300));
+        nonce = insider.stats().last_nonce;
+        !nonce.is_empty()
+    });
+    let nonce: threads::membership::AuthNonce = nonce.as_slice().try_into().expect("nonce length");
+    let proof = threads::membership::prove(&key, &t1id, &insider.log, &flog, &nonce);
+    insider.send(
+        fp,
+        &faddr,
+        &Message::Auth {
+            thread: t1id.clone(),
+            nonce: Vec::new(),
+            proof: proof.to_vec(),
+        },
+    );
+    let forgeries = [
+        // Replayed: duplicates.
+        records(&t1id, wlog1, 3, &writer_envs),
+        // Cross-log: the writer's records as the insider's log, and the reverse.
+        records(&t1id, own_log, 3, &writer_envs),
+        records(&t1id, wlog1, 3, &own_envs),
+        // Cross-thread: thread one's records as thread two's log, and as a new log of thread two;
+        // the insider holds no proof for thread two, so these are dropped unread [SYNC-21].
+        records(&t2id, wlog2, 3, &writer_envs),
+        records(&t2id, wlog1, 3, &writer_envs),
+    ];
+    // Handled when the replay shows as duplicates, the two cross-log batches as rejections (each
+    // refused at its first record) and the cross-thread ones as unproven. They are sent again
+    // each round: the follower may still be finishing the insider's handshake the first time.
     let delta_of = |after: &Value, k: &str| {
         after[k].as_u64().unwrap_or(0) - counters_before[k].as_u64().unwrap_or(0)
     };
     let mut after = Value::Null;
     wait_until("the follower handled the forgeries", || {
+        for forgery in &forgeries {
+            insider.send(fp, &faddr, forgery);
+        }
+        thread::sleep(Duration::from_millis(500));
         after = follower.counters()["counters"].clone();
-        delta_of(&after, "records_duplicate") >= 3 && delta_of(&after, "records_rejected") >= 4
+        delta_of(&after, "records_duplicate") >= 3
+            && delta_of(&after, "records_rejected") >= 2
+            && delta_of(&after, "messages_unproven") >= 2
     });
     let delta = |k: &str| delta_of(&after, k);
     figure(
         TEST,
-        "duplicates / rejected / appended",
+        "duplicates / rejected / unproven / appended",
         format!(
-            "{} / {} / {}",
+            "{} / {} / {} / {}",
             delta("records_duplicate"),
             delta("records_rejected"),
+            delta("messages_unproven"),
             delta("records_appended")
         ),
     );
     assert_eq!(delta("records_appended"), 0);
 
-    // Forged on gossip: a tampered record of the writer's log, published on thread one's topic.
+    // Forged on gossip: a tampered record of the writer's log, sealed and published on thread
+    // one's topic by a member [SYNC-24]: the seal proves a key holder sent it, not the record.
     let mut bad = writer_envs[0].to_bytes();
     let last = bad.len() - 1;
     bad[last] ^= 1;
     let tampered = threads::envelope::Envelope::from_bytes(&bad);
-    insider.subscribe(&t1);
     let rejected = after["records_rejected"].as_u64().unwrap_or(0);
     let forged = match tampered {
         Ok(env) => records(&t1id, wlog1, 4, &[writer_envs[1].clone(), env]).to_bytes(),
         // A tamper the decoder already refuses: gossip a record of thread two instead.
         Err(_) => records(&t1id, wlog1, 4, &envelopes(&t2id, wlog2)).to_bytes(),
     };
+    let (topic, follow) = {
+        let t1id = t1id.clone();
+        insider.with_insider(move |peer, _| {
+            let topic = peer.topic(&t1id).expect("topic");
+            let follow = peer.keys(&t1id).expect("keys").follow.clone();
+            (topic, follow)
+        })
+    };
+    insider.subscribe(&topic);
+    let mut rng = ChaCha20Rng::seed_from_u64(0x90551);
     let start = Instant::now();
     let mut gossip_rejected = false;
     while start.elapsed() < Duration::from_secs(60) {
-        insider.publish(&t1, forged.clone());
+        let sealed = threads::membership::seal_publication(&t1id, &follow, &forged, &mut rng);
+        insider.publish(&topic, sealed);
         thread::sleep(Duration::from_millis(1000));
         let now = follower.counters()["counters"]["records_rejected"]
             .as_u64()
@@ -771,7 +824,6 @@ fn replayed_cross_thread_cross_log_and_gossiped_forgeries_change_nothing() {
 /// A log a forged message names is not stored until a verified record of it arrives: the
 /// cross-thread batch above must leave thread two with its one honest log.
 #[test]
-#[ignore = "needs membership (issue 17)"]
 fn a_rejected_batch_leaves_no_log_behind() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut node = Node::spawn("node", &tmp.path().join("node"));

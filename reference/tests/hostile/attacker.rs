@@ -59,6 +59,10 @@ pub struct Stats {
     pub counters: u64,
     /// Every (thread, log) a victim named, in `heads`, `pull` or `records`.
     pub logs: BTreeSet<(ThreadId, LogId)>,
+    /// `auth` messages received: challenges and proofs [SYNC-17]. They carry no log ID or counter.
+    pub auths: u64,
+    /// The nonce of the last `auth` challenge received: what a member proves itself over.
+    pub last_nonce: Vec<u8>,
     /// Acknowledgements of this identity's own requests.
     pub acks: u64,
     /// Own requests that failed.
@@ -108,6 +112,12 @@ impl Stats {
             Message::Pull { thread, log, .. } => {
                 self.pulls += 1;
                 self.logs.insert((thread.clone(), *log));
+            }
+            Message::Auth { nonce, .. } => {
+                self.auths += 1;
+                if !nonce.is_empty() {
+                    self.last_nonce.clone_from(nonce);
+                }
             }
             Message::Records {
                 thread,
@@ -540,7 +550,7 @@ impl Task {
                 propagation_source,
                 message,
                 ..
-            })) => self.on_message(swarm, propagation_source, &message.data),
+            })) => self.on_publication(propagation_source, &message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => match event {
                 request_response::Event::Message {
                     peer,
@@ -583,6 +593,16 @@ impl Task {
         }
     }
 
+    /// Counts a publication as received, and hands it to the insider as `threads-node` does: sealed
+    /// under the thread's topic key, judged by the core [SYNC-24].
+    fn on_publication(&mut self, relay: PeerId, message: &gossipsub::Message) {
+        self.stats.lock().expect("stats").count(&message.data);
+        if let (Some(peer), Ok(log)) = (&mut self.insider, LogId::try_from(relay)) {
+            peer.handle_publication(unix_ms(), log, message.topic.as_str(), &message.data)
+                .expect("insider store");
+        }
+    }
+
     /// The pulls a thief sends on hearing `message`: every log it is behind on.
     fn thief_pulls(&mut self, message: &Message) -> Vec<Message> {
         let behind: Vec<(ThreadId, LogId, u64)> = match message {
@@ -600,7 +620,7 @@ impl Task {
                 *have += envelopes.len() as u64;
                 vec![(thread.clone(), *log, *counter)]
             }
-            Message::Pull { .. } => Vec::new(),
+            Message::Pull { .. } | Message::Auth { .. } => Vec::new(),
         };
         behind
             .into_iter()
@@ -622,10 +642,12 @@ impl Task {
             return;
         };
         for thread in peer.threads() {
-            let _ = swarm
-                .behaviour_mut()
-                .gossipsub
-                .subscribe(&IdentTopic::new(thread.to_string()));
+            if let Ok(topic) = peer.topic(&thread) {
+                let _ = swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .subscribe(&IdentTopic::new(topic));
+            }
         }
         while let Some(Transmit { destination, bytes }) = peer.poll_transmit() {
             match destination {
@@ -638,10 +660,12 @@ impl Task {
                     );
                 }
                 Destination::Topic(thread) => {
-                    let _ = swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .publish(IdentTopic::new(thread.to_string()), bytes);
+                    if let Ok(topic) = peer.topic(&thread) {
+                        let _ = swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .publish(IdentTopic::new(topic), bytes);
+                    }
                 }
             }
         }
