@@ -1010,7 +1010,18 @@ proptest! {
         settle(&mut peers);
         acl_models_agree(&peers, &dbs, &thread);
         let acls: Vec<_> = dbs.iter().zip(&peers).map(|(db, p)| db.acl(p).expect("acl").clone()).collect();
-        prop_assert!(acls.windows(2).all(|w| w[0].acl() == w[1].acl()), "every peer folds the same ACL");
+        // Every peer the creator's converged ACL leaves at follow or above folds the same ACL. A
+        // peer it revoked gets nothing more from readers and writers [SYNC-22], so its copy may
+        // stop short of the events that came after its revocation.
+        let converged = acls[0].acl().document().clone();
+        let members: Vec<&crate::acl::AclView> = acls
+            .iter()
+            .zip(&peers)
+            .enumerate()
+            .filter(|(i, (_, p))| *i == 0 || converged.role_of(&p.id()) >= Role::Follow)
+            .map(|(_, (acl, _))| acl)
+            .collect();
+        prop_assert!(members.windows(2).all(|w| w[0].acl() == w[1].acl()), "every member folds the same ACL");
 
         // The rows stored with the records check on reopening.
         for (i, p) in peers.drain(..).enumerate() {
