@@ -265,7 +265,10 @@ pub enum Fault {
         up_ms: Millis,
     },
     /// The node is offline (neither sends, receives nor ticks; its state is kept) from `from`
-    /// until `until`, or to the end.
+    /// until `until`, or to the end. With `copied_by`, it goes offline at `from` or once that
+    /// node holds every record this node wrote, whichever is later (checked every
+    /// [`COPY_POLL_MS`]): a scenario about serving from a copy needs the copy to exist, and loss
+    /// may delay it past any fixed time.
     Offline {
         /// The node.
         node: NodeIx,
@@ -273,6 +276,8 @@ pub enum Fault {
         from: Millis,
         /// End, if it comes back.
         until: Option<Millis>,
+        /// The node whose copy of this node's logs must be whole first.
+        copied_by: Option<NodeIx>,
     },
     /// The node crashes at `at` (what is only in memory is lost, its store is kept) and restarts
     /// from its store at `restart`, if ever [SYNC-12], [SYNC-13].
@@ -285,6 +290,9 @@ pub enum Fault {
         restart: Option<Millis>,
     },
 }
+
+/// How often a conditional offline fault checks its copy, in ms.
+pub const COPY_POLL_MS: Millis = 100;
 
 impl Fault {
     /// The time the fault is over (its start, for a fault without an end).
@@ -341,10 +349,21 @@ impl Fault {
                 secs(*from),
                 secs(*until)
             ),
-            Fault::Offline { node, from, until } => match until {
-                Some(until) => format!("offline {} {}..{}", name(node), secs(*from), secs(*until)),
-                None => format!("offline {} from {}", name(node), secs(*from)),
-            },
+            Fault::Offline {
+                node,
+                from,
+                until,
+                copied_by,
+            } => {
+                let when = match until {
+                    Some(until) => format!("{}..{}", secs(*from), secs(*until)),
+                    None => format!("from {}", secs(*from)),
+                };
+                let copy = copied_by.map_or(String::new(), |c| {
+                    format!(" (not before {} holds its logs)", name(&c))
+                });
+                format!("offline {} {when}{copy}", name(node))
+            }
             Fault::Crash { node, at, restart } => match restart {
                 Some(r) => format!(
                     "crash {} at {}, restart {}",

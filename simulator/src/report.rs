@@ -312,7 +312,9 @@ fn bands(s: &mut String, plan: &Plan, scale: &Scale, end: Millis) {
                     cut_band(s, scale, label, links, from, until);
                 }
             }
-            Fault::Offline { node, from, until } => {
+            Fault::Offline {
+                node, from, until, ..
+            } => {
                 lane_band(
                     s,
                     scale,

@@ -280,7 +280,22 @@ impl Builder {
     }
 
     fn offline(&mut self, node: NodeIx, from: Millis, until: Option<Millis>) {
-        self.faults.push(Fault::Offline { node, from, until });
+        self.faults.push(Fault::Offline {
+            node,
+            from,
+            until,
+            copied_by: None,
+        });
+    }
+
+    /// `node` goes offline for good at `from`, or once `copier` holds all it wrote if later.
+    fn offline_once_copied(&mut self, node: NodeIx, from: Millis, copier: NodeIx) {
+        self.faults.push(Fault::Offline {
+            node,
+            from,
+            until: None,
+            copied_by: Some(copier),
+        });
     }
 
     fn crash(&mut self, node: NodeIx, at: Millis, restart: Option<Millis>) {
@@ -371,7 +386,9 @@ pub fn partition_heal(s: &Setup) -> Plan {
 }
 
 /// **writer-offline** (the paper's Figure 6): the writer appends its events, a follower pulls
-/// them all, then the writer goes offline for good (at 7 s). At 8 s readers accept invites the
+/// them all, then the writer goes offline for good (at 7 s, or once the follower holds the whole
+/// log if that is later: loss can eat every pull the follower makes before 7 s, and then no peer
+/// would hold the records the readers must get). At 8 s readers accept invites the
 /// writer exported out of band; they can reach only the follower, which verifies, stores and
 /// serves records it cannot read [SYNC-14]. The follower's answers to the first reader are also
 /// cut for 3 s, so its pulls are retried [SYNC-10].
@@ -391,7 +408,7 @@ pub fn writer_offline(s: &Setup) -> Plan {
     );
     b.appends(writer, s.events, 100, 3_000);
     b.invite(3_500, writer, follower, InviteRole::Follower);
-    b.offline(writer, 7_000, None);
+    b.offline_once_copied(writer, 7_000, follower);
     for (k, reader) in readers.iter().enumerate() {
         b.invite(8_000 + k as Millis, writer, *reader, InviteRole::Reader);
     }

@@ -181,6 +181,8 @@ enum Event {
 enum Effect {
     Cut(usize, bool),
     Offline(NodeIx, bool),
+    /// Offline for good once the second node holds every record the first wrote.
+    OfflineOnceCopied(NodeIx, NodeIx),
     Crash(NodeIx),
     Restart(NodeIx),
 }
@@ -360,7 +362,26 @@ impl<'a> Sim<'a> {
                     self.schedule_cut(label, links, from, until);
                 }
             }
-            Fault::Offline { node, from, until } => {
+            Fault::Offline {
+                node,
+                from,
+                until,
+                copied_by: Some(copier),
+            } => {
+                self.at(
+                    *from,
+                    Event::Effect(Effect::OfflineOnceCopied(*node, *copier)),
+                );
+                if let Some(until) = until {
+                    self.at(*until, Event::Effect(Effect::Offline(*node, false)));
+                }
+            }
+            Fault::Offline {
+                node,
+                from,
+                until,
+                copied_by: None,
+            } => {
                 self.at(*from, Event::Effect(Effect::Offline(*node, true)));
                 if let Some(until) = until {
                     self.at(*until, Event::Effect(Effect::Offline(*node, false)));
@@ -658,6 +679,14 @@ impl<'a> Sim<'a> {
                 Ok(None)
             }
             Effect::Offline(ix, on) => self.offline(ix, on),
+            Effect::OfflineOnceCopied(ix, copier) => {
+                if self.copied(ix, copier)? {
+                    return self.offline(ix, true);
+                }
+                let again = self.now + crate::plan::COPY_POLL_MS;
+                self.at(again, Event::Effect(Effect::OfflineOnceCopied(ix, copier)));
+                Ok(None)
+            }
             Effect::Crash(ix) => {
                 if let Some(status) = self.status.get_mut(ix).filter(|s| !s.down) {
                     status.down = true;
@@ -679,6 +708,28 @@ impl<'a> Sim<'a> {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether `copier` holds every record of every log `node` wrote (a down copier holds
+    /// what its store holds, so it is asked only when up).
+    fn copied(&mut self, node: NodeIx, copier: NodeIx) -> Result<bool> {
+        if !self.up(copier) {
+            return Ok(false);
+        }
+        let owned: Vec<(ThreadId, LogId)> = self
+            .own_logs
+            .iter()
+            .filter(|((owner, _), _)| *owner == node)
+            .map(|((_, thread), log)| (thread.clone(), *log))
+            .collect();
+        for (thread, log) in owned {
+            let heads = self.cluster.heads(copier, &thread)?;
+            let have = heads.get(&log).map_or(0, |(_, c)| *c);
+            if have < self.truth.len(&thread, &log) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn offline(&mut self, ix: NodeIx, on: bool) -> Result<Option<NodeIx>> {

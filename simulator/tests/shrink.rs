@@ -124,6 +124,7 @@ fn fault() -> impl Strategy<Value = Fault> {
             node,
             from,
             until: Some(from + len),
+            copied_by: None,
         }),
         (node, time, span).prop_map(|(node, at, len)| Fault::Crash {
             node,
@@ -167,6 +168,7 @@ fn overlapping_faults_on_one_node_are_played_through() {
                 node: 1,
                 from: 8_372,
                 until: Some(11_124),
+                copied_by: None,
             },
         ],
         vec![
@@ -174,6 +176,7 @@ fn overlapping_faults_on_one_node_are_played_through() {
                 node: 0,
                 from: 0,
                 until: Some(44),
+                copied_by: None,
             },
             Fault::Crash {
                 node: 0,
