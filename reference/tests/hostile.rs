@@ -12,8 +12,11 @@
 
 #[path = "hostile/attacker.rs"]
 mod attacker;
-#[path = "hostile/process.rs"]
+#[path = "common/process.rs"]
 mod process;
+
+/// The hostile suite's nodes log at info: at debug, a flood of attacks writes gigabytes.
+const LOG_FILTER: &str = "warn,threads=info";
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
