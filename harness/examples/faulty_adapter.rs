@@ -4,10 +4,10 @@
 //!
 //! Faults: forged-signatures, ignore-associated-data, short-random, skip-link-check,
 //! leak-plaintext, ignore-revocation, wrong-error-codes, crash, hang, garbage, endless-reply,
-//! huge-reply, stderr-flood, exit-after-reply, and for the database (chapter 8):
+//! huge-reply, stderr-flood, exit-after-reply, serves-strangers, and for the database (chapter 8):
 //! arrival-order-fold, patch-replaces, unstable-query-order, unauthorised-delete.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, Write};
 use std::str::FromStr;
 
@@ -17,6 +17,7 @@ use threads::envelope::Envelope;
 use threads::id::ThreadId;
 use threads::keys::{FollowKey, KeySet};
 use threads::seal::{self, Layer};
+use threads::sync::Message;
 use threads::verify;
 use threads_harness::adapter::Adapter;
 use threads_harness::protocol::Reply;
@@ -30,6 +31,7 @@ fn main() {
     let mut adapter = Adapter::default();
     // unauthorised-delete: the documents some node deleted, by (thread, collection, id).
     let mut deleted = BTreeSet::new();
+    let mut serves = ServesStrangers::default();
     let stdout = io::stdout();
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
@@ -50,9 +52,12 @@ fn main() {
                 json!({"id": request["id"], "result": {"doc": null}})
             }
             None => {
-                let reply = json_of(adapter.handle_line(&line));
+                let mut reply = json_of(adapter.handle_line(&line));
                 if request["method"] == "db.delete" && reply.get("result").is_some() {
                     deleted.insert(doc(&request["params"]));
+                }
+                if fault == "serves-strangers" {
+                    serves.watch(&request, &mut reply);
                 }
                 reply
             }
@@ -345,6 +350,74 @@ fn replay_without_links(id: Value, inputs: &Map<String, Value>) -> Value {
         None => json!({"id": id, "result": state}),
         Some(code) => {
             json!({"id": id, "error": {"code": code, "message": "rejected", "state": state}})
+        }
+    }
+}
+
+/// serves-strangers: every node answers every `pull` with the records of the log it has sent so
+/// far, whether or not the requester proved membership (breaking SYNC-21). The reference node
+/// still answers as it would; the extra answer is added to the node's next `node.collect`.
+#[derive(Default)]
+struct ServesStrangers {
+    /// The envelopes each node sent, by (node, thread, log), in the order sent.
+    sent: BTreeMap<(String, Vec<u8>, Vec<u8>), Vec<Envelope>>,
+    /// Answers waiting for each node's next `node.collect`: (to, message).
+    answers: BTreeMap<String, Vec<(String, Vec<u8>)>>,
+}
+
+impl ServesStrangers {
+    fn watch(&mut self, request: &Value, reply: &mut Value) {
+        let params = &request["params"];
+        let node = params["node"].as_str().unwrap_or_default().to_string();
+        let decoded = |v: &Value| {
+            let bytes = hex::decode(v.as_str().unwrap_or_default()).ok()?;
+            Message::from_bytes(&bytes).ok()
+        };
+        match request["method"].as_str() {
+            Some("node.deliver") => {
+                if let Some(Message::Pull {
+                    thread, log, after, ..
+                }) = decoded(&params["message"])
+                {
+                    let key = (node.clone(), thread.as_bytes().to_vec(), log.to_bytes());
+                    let held = self.sent.get(&key).cloned().unwrap_or_default();
+                    let answer = Message::Records {
+                        thread,
+                        log,
+                        counter: held.len() as u64,
+                        envelopes: held.into_iter().skip(after as usize).collect(),
+                    };
+                    let from = params["from"].as_str().unwrap_or_default().to_string();
+                    let waiting = self.answers.entry(node).or_default();
+                    waiting.push((from, answer.to_bytes()));
+                }
+            }
+            Some("node.collect") => {
+                let Some(messages) = reply["result"]["messages"].as_array_mut() else {
+                    return;
+                };
+                for message in messages.iter() {
+                    if let Some(Message::Records {
+                        thread,
+                        log,
+                        envelopes,
+                        ..
+                    }) = decoded(&message["message"])
+                    {
+                        let key = (node.clone(), thread.as_bytes().to_vec(), log.to_bytes());
+                        let sent = self.sent.entry(key).or_default();
+                        for envelope in envelopes {
+                            if !sent.contains(&envelope) {
+                                sent.push(envelope);
+                            }
+                        }
+                    }
+                }
+                for (to, bytes) in self.answers.remove(&node).unwrap_or_default() {
+                    messages.push(json!({"to": to, "message": hex::encode(bytes)}));
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -144,6 +144,11 @@ fn ignoring_revocations_is_caught_by_the_acl_scenario() {
 }
 
 #[test]
+fn serving_a_stranger_is_caught_by_the_stranger_scenario() {
+    caught_by_scenario("serves-strangers", "stranger", "SYNC-21");
+}
+
+#[test]
 fn a_fold_in_arrival_order_is_caught() {
     caught_by_flag("arrival-order-fold", "ARRIVAL_ORDER", &["--suite", "db"]);
 }

@@ -12,8 +12,11 @@
 
 #[path = "hostile/attacker.rs"]
 mod attacker;
-#[path = "hostile/process.rs"]
+#[path = "common/process.rs"]
 mod process;
+
+/// The hostile suite's nodes log at info: at debug, a flood of attacks writes gigabytes.
+const LOG_FILTER: &str = "warn,threads=info";
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -863,4 +866,134 @@ fn wait_envelopes(
     peer.envelopes(thread, &log)
         .map(<[_]>::to_vec)
         .unwrap_or_default()
+}
+
+/// Gossip goes on the topic derived from the follow key, not on the Thread ID [SYNC-24]: a
+/// member subscribed by `Peer::topic` receives the writer's publications, while a stranger
+/// connected to the same writer and subscribed to the topics it can name from the Thread ID (its
+/// text, its hex, a path) receives none, and nothing else either.
+#[test]
+fn gossip_reaches_the_derived_topic_and_never_the_thread_id() {
+    const TEST: &str = "gossip_topic";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut writer, follower, thread) = writer_and_follower(tmp.path(), "raw", 1);
+    let crowd = Crowd::new();
+    let member = crowd.insider(0x70b1c);
+    let invite = writer.invite(&thread, "follower", &member.log.to_string());
+    let waddr = writer.addr().to_owned();
+    let t = tid(&thread);
+    let topic = {
+        let t = t.clone();
+        member.with_insider(move |peer, now| {
+            peer.join(now, &hex::decode(invite).expect("hex"))
+                .expect("join");
+            peer.add_address(now, log_of(&waddr), waddr.parse().expect("addr"))
+                .expect("address");
+            peer.topic(&t).expect("topic")
+        })
+    };
+    member.dial(writer.addr());
+    let stranger = crowd.stranger(0x70b1d);
+    let named: Vec<String> = [
+        thread.clone(),
+        t.to_string(),
+        hex::encode(t.as_bytes()),
+        format!("/threads/{thread}"),
+    ]
+    .into_iter()
+    .collect::<BTreeSet<String>>()
+    .into_iter()
+    .collect();
+    assert!(!named.contains(&topic), "the topic is not the Thread ID");
+    for name in &named {
+        stranger.subscribe(name);
+    }
+    stranger.dial(writer.addr());
+    // Both meshes form before the writer publishes.
+    thread::sleep(Duration::from_secs(3));
+    let appended = 20;
+    for i in 0..appended {
+        writer.ok(&format!("append {thread} gossip {i}"));
+    }
+    wait_until("the member hears the publications", || {
+        member.stats().publications > 0
+    });
+    thread::sleep(LISTEN / 4);
+    let (heard, told) = (member.stats(), stranger.stats());
+    figure(TEST, "appends", appended);
+    figure(TEST, "member publications", heard.publications);
+    figure(TEST, "stranger topics", named.len());
+    figure(TEST, "stranger got", told.summary());
+    drop(follower);
+    assert!(heard.publications > 0);
+    assert_eq!(told.publications, 0, "{}", told.summary());
+    assert_eq!(told.messages, 0, "{}", told.summary());
+    assert!(!told.leaked());
+}
+
+/// Past the node-wide inbound budget [SYNC-26] a request is refused with PEER_OVERLOADED on the
+/// wire [SYNC-25]. Six strangers each start 14 requests of 1 MiB and send only half of each for
+/// 8 s: 42 MiB of half-read requests, past the 32 MiB budget, so the requests read past it are
+/// drained, not kept, and answered with code 710. The node's memory stays bounded, its budget is
+/// all given back, and it still serves its follower.
+#[test]
+fn requests_past_the_inbound_budget_are_refused_with_a_code() {
+    const TEST: &str = "inbound_budget";
+    const SENDERS: u64 = 6;
+    const REQUESTS: u64 = 14;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut writer, mut follower, thread) = writer_and_follower(tmp.path(), "raw", 3);
+    let crowd = Crowd::new();
+    let senders: Vec<Attacker> = (0..SENDERS).map(|i| crowd.stranger(0x1b00 + i)).collect();
+    let body = frame(&vec![0xa5; 1 << 20]);
+    for sender in &senders {
+        sender.hold_ms.store(8_000, Ordering::SeqCst);
+        for _ in 0..REQUESTS {
+            sender.send_frame(writer.peer_id(), writer.addr(), body.clone());
+        }
+    }
+    let answered = |s: &Attacker| {
+        let st = s.stats();
+        st.acks + st.failures + st.refusals.values().sum::<u64>()
+    };
+    wait_until("every request is answered", || {
+        senders.iter().all(|s| answered(s) >= REQUESTS)
+    });
+    let total = |f: &dyn Fn(&attacker::Stats) -> u64| -> u64 {
+        senders.iter().map(|s| f(&s.stats())).sum()
+    };
+    let refused = total(&|st| st.refusals.get(&710).copied().unwrap_or(0));
+    let other_codes = total(&|st| {
+        st.refusals
+            .iter()
+            .filter(|(c, _)| **c != 710)
+            .map(|(_, n)| n)
+            .sum()
+    });
+    let acked = total(&|st| st.acks);
+    let failed = total(&|st| st.failures);
+    let net = writer.counters()["net"].clone();
+    let peak = writer.peak_rss();
+    figure(TEST, "requests sent", SENDERS * REQUESTS);
+    figure(TEST, "refused with PEER_OVERLOADED (710)", refused);
+    figure(
+        TEST,
+        "acknowledged (read whole, then dropped as malformed)",
+        acked,
+    );
+    figure(TEST, "failed", failed);
+    figure(TEST, "victim net", &net);
+    figure(TEST, "victim peak RSS MB", peak >> 20);
+    assert!(refused > 0, "no refusal: {net}");
+    assert_eq!(other_codes, 0);
+    assert_eq!(net["refused"].as_u64(), Some(refused));
+    assert_eq!(
+        net["inbound_bytes"].as_u64(),
+        Some(0),
+        "every byte given back"
+    );
+    assert!(peak < RSS_BOUND, "peak RSS {} MB", peak >> 20);
+    writer.ok(&format!("append {thread} after the flood"));
+    let written = writer.heads(&thread);
+    follower.wait_for_heads(&thread, |h| *h == written);
 }

@@ -2,6 +2,8 @@
 //! about it; nothing an unproven peer says is stored; proofs cannot be relayed, reflected or
 //! replayed; revocation and restarts; and the handshake under message loss.
 
+mod common;
+
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -13,8 +15,8 @@ use threads::keys::IdentityKey;
 use threads::membership;
 use threads::store::{MemoryStore, Store};
 use threads::sync::{
-    Destination, HEADS_INTERVAL_MS, MAX_HEADS_ENTRIES, MAX_PENDING_LOGS_PER_PEER, Message, Net,
-    Peer,
+    Destination, HEADS_INTERVAL_MS, MAX_HEADS_ENTRIES, MAX_LOGS_PER_THREAD,
+    MAX_PENDING_LOGS_PER_PEER, Message, Net, Notification, Peer,
 };
 
 type TestPeer<S = MemoryStore> = Peer<ChaCha20Rng, S>;
@@ -604,4 +606,74 @@ fn peers_beyond_the_limit_are_refused_with_peer_limit() {
         writer.peers_of(&thread).len(),
         threads::sync::MAX_PEERS_PER_THREAD
     );
+}
+
+/// A proven member that forwards the first records of ever more logs (each a valid record of a
+/// writer holding the thread's keys) fills a follower up to MAX_LOGS_PER_THREAD logs; the next
+/// new log is refused with LOG_LIMIT and never stored, also across a restart, while the logs
+/// already held still grow [SYNC-23].
+#[test]
+fn logs_beyond_the_limit_are_refused_with_log_limit() {
+    let (thread, log, [mut writer, mut follower, _]) = raw_thread(1);
+    let w = writer.id();
+    assert!(follower.is_proven(&thread, &w));
+    let mut author = common::Fixture {
+        thread: thread.clone(),
+        identity: identity(0),
+        log,
+        keys: writer.keys(&thread).expect("keys").clone(),
+        rng: common::rng(7),
+    };
+    let mut first_of = |seed: u64| {
+        author.identity = identity(100_000 + seed);
+        author.log = author.identity.log_id();
+        let envelope = author.first(b"one more log");
+        (author.log, envelope)
+    };
+    let forward = |follower: &mut TestPeer, (log, envelope)| {
+        let records = Message::Records {
+            thread: thread.clone(),
+            log,
+            counter: 1,
+            envelopes: vec![envelope],
+        };
+        deliver(follower, 10, w, &records);
+    };
+    for seed in 1..MAX_LOGS_PER_THREAD as u64 {
+        forward(&mut follower, first_of(seed));
+    }
+    assert_eq!(
+        follower.heads(&thread).expect("heads").len(),
+        MAX_LOGS_PER_THREAD
+    );
+    while follower.poll_event().is_some() {}
+    let refused = follower.counters().refused;
+    let (extra, envelope) = first_of(0);
+    forward(&mut follower, (extra, envelope));
+    assert_eq!(follower.counters().refused, refused + 1);
+    let events: Vec<Notification> = std::iter::from_fn(|| follower.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Notification::Refused { from, code: ErrorCode::LogLimit, .. } if *from == w)),
+        "{events:?}"
+    );
+    let held = follower.heads(&thread).expect("heads");
+    assert_eq!(held.len(), MAX_LOGS_PER_THREAD);
+    assert!(!held.contains_key(&extra));
+    // A log already held still grows.
+    writer.append(20, &thread, b"second").expect("append");
+    Net::new(20)
+        .pump(&mut [&mut writer, &mut follower])
+        .expect("pump");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 2);
+    let reopened = Peer::open(
+        identity(2),
+        ChaCha20Rng::seed_from_u64(9),
+        follower.into_store(),
+        30,
+    )
+    .expect("reopen");
+    let stored = reopened.heads(&thread).expect("heads");
+    assert_eq!(stored.len(), MAX_LOGS_PER_THREAD);
+    assert!(!stored.contains_key(&extra));
 }

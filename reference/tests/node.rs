@@ -7,12 +7,12 @@
 #![cfg(feature = "node")]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,205 +21,13 @@ use threads::node::transport::NetEvent;
 use threads::store::Store;
 use threads::store::redb::RedbStore;
 
-/// How long one reply may take.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+#[path = "common/process.rs"]
+mod process;
 
-/// How long a replication, or a start that re-verifies a long store, may take before the test
-/// gives up. Debug builds verify signatures slowly, and these machines are loaded.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
+use process::{Heads, Node, REPLY_TIMEOUT, SYNC_TIMEOUT, log_path, path_str};
 
-/// One log's head CID (null before the first record) and counter, as `heads` reports them.
-type Heads = BTreeMap<String, (Value, u64)>;
-
-/// A `threads-node` process and its control channel.
-struct Node {
-    name: &'static str,
-    dir: PathBuf,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    replies: Receiver<String>,
-    /// Set, the thread that reads stdout stops reading, as a controller that hangs would.
-    deaf: Arc<AtomicBool>,
-    /// Its peer ID and listen addresses, from the ready line.
-    peer: String,
-    addrs: Vec<String>,
-}
-
-impl Node {
-    /// Starts a node on `dir` (created if missing) and waits for its ready line. Its log goes to
-    /// `<dir>.log`, shown when a wait times out.
-    fn spawn(name: &'static str, dir: &Path) -> Node {
-        Node::spawn_with(name, dir, &[])
-    }
-
-    /// [`Node::spawn`] with more command-line arguments. The log is appended to, so that it
-    /// tells the story of every restart.
-    fn spawn_with(name: &'static str, dir: &Path, extra: &[&str]) -> Node {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(dir))
-            .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_threads-node"))
-            .args(["--data", path_str(dir), "--exit-on-stdin-close"])
-            .args(extra)
-            .env("RUST_LOG", "warn,threads=debug")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn threads-node");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, replies) = channel();
-        let deaf = Arc::new(AtomicBool::new(false));
-        let deafened = Arc::clone(&deaf);
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                while deafened.load(Ordering::SeqCst) {
-                    thread::sleep(Duration::from_millis(100));
-                }
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut node = Node {
-            name,
-            dir: dir.to_owned(),
-            stdin: child.stdin.take(),
-            child,
-            replies,
-            deaf,
-            peer: String::new(),
-            addrs: Vec::new(),
-        };
-        let ready = node.reply_within(SYNC_TIMEOUT);
-        assert_eq!(ready["ready"], true, "{name}: first line {ready}");
-        node.peer = ready["peer"].as_str().expect("peer").to_owned();
-        node.addrs = strings(&ready["addrs"]);
-        assert!(!node.addrs.is_empty(), "{name} listens somewhere");
-        node
-    }
-
-    /// The next reply line, parsed.
-    fn reply(&mut self) -> Value {
-        self.reply_within(REPLY_TIMEOUT)
-    }
-
-    fn reply_within(&mut self, timeout: Duration) -> Value {
-        match self.replies.recv_timeout(timeout) {
-            Ok(line) => serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name)),
-            Err(RecvTimeoutError::Timeout) => self.fail("no reply in time"),
-            Err(RecvTimeoutError::Disconnected) => self.fail("stdout closed"),
-        }
-    }
-
-    /// Sends one command line and returns its reply, whatever it says.
-    fn send(&mut self, line: &str) -> Value {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("write command");
-        stdin.flush().expect("flush command");
-        self.reply()
-    }
-
-    /// Sends one command line and returns its reply, which must be a success.
-    fn ok(&mut self, line: &str) -> Value {
-        let reply = self.send(line);
-        if reply["ok"] != true {
-            self.fail(&format!("{line:?} failed: {reply}"));
-        }
-        reply
-    }
-
-    fn heads(&mut self, thread: &str) -> Heads {
-        let reply = self.ok(&format!("heads {thread}"));
-        let heads = reply["logs"].as_object().expect("logs object");
-        heads
-            .iter()
-            .map(|(log, h)| {
-                let counter = h["counter"].as_u64().expect("counter");
-                (log.clone(), (h["head"].clone(), counter))
-            })
-            .collect()
-    }
-
-    /// Polls `heads` until `done` accepts them; returns them.
-    fn wait_for_heads(&mut self, thread: &str, mut done: impl FnMut(&Heads) -> bool) -> Heads {
-        let start = Instant::now();
-        loop {
-            let heads = self.heads(thread);
-            if done(&heads) {
-                return heads;
-            }
-            if start.elapsed() > SYNC_TIMEOUT {
-                self.fail(&format!("heads never got there; last {heads:?}"));
-            }
-            thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// Sends `stop` and waits for the process to exit.
-    fn stop(mut self) -> ExitStatus {
-        self.ok("stop");
-        self.wait_exit()
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if start.elapsed() > REPLY_TIMEOUT {
-                self.fail("did not exit");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Kills the process outright (SIGKILL on unix), as a crash would.
-    fn crash(mut self) {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("reap");
-    }
-
-    fn fail(&self, what: &str) -> ! {
-        let log = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        panic!(
-            "{}: {what}\n--- log tail ---\n{}",
-            self.name,
-            tail.join("\n")
-        );
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 temp path")
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .expect("an array")
-        .iter()
-        .map(|v| v.as_str().expect("a string").to_owned())
-        .collect()
-}
+/// The nodes of these tests log at debug: a failure shows the log's tail.
+const LOG_FILTER: &str = "warn,threads=debug";
 
 /// Each log's number of records in a stopped node's store, read with the store alone.
 fn stored_lengths(dir: &Path) -> BTreeMap<Vec<u8>, u64> {

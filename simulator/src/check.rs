@@ -7,7 +7,11 @@
 //! - **follower**: a follower holds no read key and its reads fail with KEY_UNAVAILABLE
 //!   [SYNC-14], [KEY-7];
 //! - **acl**: a reader that holds a revocation shows none of the revoked writer's records beyond
-//!   the cut [ACL-7].
+//!   the cut [ACL-7];
+//! - **membership**: no `pull`, `records` or `heads` about a thread (no record, counter or log ID)
+//!   is sent to a peer that does not hold it, and a node stores no log nobody wrote and files no
+//!   peer that is not a member [SYNC-20], [SYNC-21], [SYNC-23]. (What is sent is checked by the
+//!   engine as it carries each message, [`leak`]; what is kept, here.)
 //!
 //! The checks are incremental: each envelope is looked at once (a byte comparison with the
 //! writer's envelope, verification only when it differs), so a long log stays cheap.
@@ -39,6 +43,8 @@ pub enum Invariant {
     Follower,
     /// It shows a revoked writer's record beyond the cut [ACL-7].
     Acl,
+    /// It told a non-member something about a thread, or kept what one said [SYNC-21].
+    Membership,
 }
 
 impl Invariant {
@@ -50,6 +56,7 @@ impl Invariant {
             Invariant::Forward => "heads only move forward",
             Invariant::Follower => "followers hold no plaintext",
             Invariant::Acl => "the ACL is respected",
+            Invariant::Membership => "nothing reaches or stays from a non-member",
         }
     }
 }
@@ -135,9 +142,18 @@ pub struct Context<'a> {
     pub truth: &'a Truth,
     /// Names for details.
     pub names: &'a Names,
+    /// Each node's peer ID, by index.
+    pub ids: &'a [LogId],
+    /// Each writer's own log in each thread.
+    pub own_logs: &'a BTreeMap<(NodeIx, ThreadId), LogId>,
 }
 
 impl Checker {
+    /// Whether the node holds the thread (was invited to it or created it).
+    pub fn member(&self, ix: NodeIx, thread: &ThreadId) -> bool {
+        self.roles.contains_key(&(ix, thread.clone()))
+    }
+
     /// Notes the node's role in the thread (the creator counts as a writer).
     pub fn set_role(&mut self, ix: NodeIx, thread: &ThreadId, role: InviteRole) {
         self.roles.insert((ix, thread.clone()), role);
@@ -157,6 +173,7 @@ impl Checker {
         thread: &ThreadId,
     ) -> Result<Vec<Lag>, Stop> {
         let heads = cx.cluster.heads(ix, thread)?;
+        self.kept_nothing_foreign(cx, ix, thread, &heads)?;
         let mut changed = self.visited.insert((ix, thread.clone()));
         for (log, (head, counter)) in &heads {
             changed |= self.forward(cx.names, ix, thread, log, *counter)?;
@@ -168,6 +185,45 @@ impl Checker {
             self.roles_hold(cx, ix, thread, &heads)?;
         }
         Ok(lags(cx.truth, thread, &heads))
+    }
+
+    /// Every log the node holds was written by a member, and every peer it files for the thread
+    /// is one: a stranger's `heads` or records leave nothing behind [SYNC-20], [SYNC-23].
+    fn kept_nothing_foreign(
+        &self,
+        cx: &mut Context,
+        ix: NodeIx,
+        thread: &ThreadId,
+        heads: &Heads,
+    ) -> Result<(), Stop> {
+        // A member's own log may hold no record yet.
+        let written = cx.truth.logs.get(thread);
+        let foreign = |log: &LogId| {
+            written.is_none_or(|w| !w.contains_key(log))
+                && !cx
+                    .own_logs
+                    .iter()
+                    .any(|((_, t), own)| t == thread && own == log)
+        };
+        if let Some(log) = heads.keys().find(|log| foreign(log)) {
+            return Err(Stop::Broke(
+                Invariant::Membership,
+                format!("holds log {log}, which no member writes"),
+            ));
+        }
+        let filed = cx.cluster.peers(ix, thread)?.unwrap_or_default();
+        for peer in &filed {
+            let node = cx.ids.iter().position(|id| id == peer);
+            if node.is_some_and(|node| self.member(node, thread)) {
+                continue;
+            }
+            let name = node.map_or_else(|| peer.to_string(), |n| cx.names.node(n).to_string());
+            return Err(Stop::Broke(
+                Invariant::Membership,
+                format!("files peer {name}, which does not hold the thread"),
+            ));
+        }
+        Ok(())
     }
 
     /// Counters never decrease; returns whether this one grew.
@@ -371,6 +427,23 @@ fn revocations_hold(
         }
     }
     Ok(())
+}
+
+/// Why `bytes`, sent to `to`, tells a non-member something about a thread, if it does: any
+/// `pull`, `records` or `heads` names the thread's log IDs and counters; an `auth` names only the
+/// thread, which the recipient already knew to ask about, and publications never reach it
+/// [SYNC-21], [SYNC-24].
+pub fn leak(checker: &Checker, names: &Names, to: NodeIx, bytes: &[u8]) -> Option<String> {
+    let message = threads::sync::Message::from_bytes(bytes).ok()?;
+    if matches!(message, threads::sync::Message::Auth { .. })
+        || checker.member(to, message.thread())
+    {
+        return None;
+    }
+    Some(format!(
+        "sent {} to a peer that does not hold the thread",
+        names.message(bytes)
+    ))
 }
 
 /// The logs of the thread on which `heads` is behind what was written.

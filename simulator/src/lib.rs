@@ -16,12 +16,14 @@
 //! 1. [`plan`] — what a run is made of: peers, links, the workload script, the fault schedule.
 //! 2. [`scenarios`] — the catalogue, one documented function per scenario with its bound.
 //! 3. [`sim`] — the engine: the event queue, the link model, liveness.
-//! 4. [`check`] and [`truth`] — the invariants and the ground truth they compare against.
+//! 4. [`check`] and [`truth`] — the invariants and the ground truth they compare against;
+//!    [`adversary`] — what a stranger that holds no key of a thread sends.
 //! 5. [`nodes`] — in-process peers (and deliberately broken ones) or a subprocess adapter.
 //! 6. [`run`], [`shrink`], [`report`], [`trace`] — command-line runs, shrinking, reports.
 
 #![cfg_attr(not(test), warn(clippy::expect_used))]
 
+pub mod adversary;
 pub mod check;
 pub mod error;
 pub mod nodes;

@@ -62,15 +62,19 @@ pub enum Broken {
     IgnoresHeads,
     /// Its reader view shows every event it can open, whatever the ACL says [ACL-7].
     IgnoresAcl,
+    /// It answers every `pull` with the records it holds, proven requester or not, breaking
+    /// [SYNC-21]: a stranger that pulls is served.
+    ServesStrangers,
 }
 
 impl Broken {
     /// Every kind, for `--help` and parsing.
-    pub const ALL: [Broken; 4] = [
+    pub const ALL: [Broken; 5] = [
         Broken::ForgetsWrites,
         Broken::SkipsVerification,
         Broken::IgnoresHeads,
         Broken::IgnoresAcl,
+        Broken::ServesStrangers,
     ];
 
     /// The kind's name on the command line.
@@ -80,6 +84,7 @@ impl Broken {
             Broken::SkipsVerification => "skips-verification",
             Broken::IgnoresHeads => "ignores-heads",
             Broken::IgnoresAcl => "ignores-acl",
+            Broken::ServesStrangers => "serves-strangers",
         }
     }
 
@@ -223,6 +228,56 @@ pub enum Action {
         /// The new roles.
         roles: Roles,
     },
+    /// `from`, which holds no key of the thread, sends `to` something about it: an attack the
+    /// membership rules must defeat [SYNC-20], [SYNC-21], [SYNC-23], [SYNC-24].
+    Attack {
+        /// The attacker.
+        from: NodeIx,
+        /// The target.
+        to: NodeIx,
+        /// The thread slot.
+        thread: usize,
+        /// What it sends.
+        attack: Attack,
+    },
+}
+
+/// What an attacker that knows a Thread ID (and, at worst, its log IDs) but holds none of its
+/// keys can send: it never proves membership [SYNC-18].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Attack {
+    /// An `auth` with a challenge and no proof, then a `pull` of every log it knows of: the
+    /// target answers the challenge and must not serve the pulls [SYNC-20].
+    Pull,
+    /// A `heads` message naming `entries` random log IDs: at most [SYNC-23]'s 1024 entries is a
+    /// well-formed message the target must not act on; more is malformed.
+    FloodHeads {
+        /// How many log IDs.
+        entries: u32,
+    },
+    /// A `records` push of a real envelope under a log ID it is not of, and of the real records
+    /// of a log it names truly: neither may be stored from a stranger [SYNC-20].
+    ForgedRecords,
+    /// A publication on the thread's topic that the gossip key does not seal, and one that is a
+    /// plain `records` message (the pre-membership wire form) [SYNC-24].
+    ForgedPublication,
+    /// An `auth` message one member sent another, replayed to its recipient and reflected to
+    /// its sender, then a `pull`: a proof binds prover and verifier, so neither proves the
+    /// stranger [SYNC-18].
+    ReplayAuth,
+}
+
+impl Attack {
+    /// The attack's name in traces.
+    pub fn name(self) -> String {
+        match self {
+            Attack::Pull => "pull".into(),
+            Attack::FloodHeads { entries } => format!("flood-heads x{entries}"),
+            Attack::ForgedRecords => "forged-records".into(),
+            Attack::ForgedPublication => "forged-publication".into(),
+            Attack::ReplayAuth => "replay-auth".into(),
+        }
+    }
 }
 
 /// Something at a time.

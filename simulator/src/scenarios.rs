@@ -13,7 +13,9 @@ use threads::id::Variant;
 use threads::invite::InviteRole;
 
 use crate::error::{Result, SimError};
-use crate::plan::{Action, Clock, Fault, LinkModel, Millis, Needs, NodeIx, NodeSpec, Plan, Timed};
+use crate::plan::{
+    Action, Attack, Clock, Fault, LinkModel, Millis, Needs, NodeIx, NodeSpec, Plan, Timed,
+};
 use crate::rng::SimRng;
 
 /// The links of every scenario: 10–50 ms, 1% long-tail delays up to 1.5 s, 2% loss, 1%
@@ -145,6 +147,14 @@ pub const SCENARIOS: &[Scenario] = &[
         peers: (3, 3),
         events: 40,
         build: crash_restart,
+    },
+    Scenario {
+        name: "stranger",
+        summary: "a stranger that knows the thread's IDs pulls, floods heads, forges records and replays proofs",
+        bound: "30 s after the last append or attack",
+        peers: (4, 4),
+        events: 40,
+        build: stranger,
     },
 ];
 
@@ -639,4 +649,67 @@ pub fn crash_restart(s: &Setup) -> Plan {
             ..TICKS
         },
     )
+}
+
+/// The attacks of [`stranger`], in the order it cycles through them: floods of exactly the
+/// limit, one past it and twice it [SYNC-23].
+const ATTACKS: [Attack; 7] = [
+    Attack::Pull,
+    Attack::FloodHeads { entries: 1_024 },
+    Attack::ForgedRecords,
+    Attack::ReplayAuth,
+    Attack::FloodHeads { entries: 1_025 },
+    Attack::ForgedPublication,
+    Attack::FloodHeads { entries: 2_048 },
+];
+
+/// **stranger**: a writer, a reader, a follower (and, with K > 4, more readers) replicate a raw
+/// thread while the writer appends (1–20 s); the last peer, `stranger`, knows the Thread ID and
+/// every log ID but holds no key, so it can never prove membership [SYNC-18]. From 0.5 s to 25 s
+/// it attacks a member drawn per attack, at times drawn from the seed, cycling through
+/// [`Attack`]: it challenges and pulls every log; floods `heads` with 1,024, 1,025 and 2,048
+/// random log IDs (and the real logs far ahead); pushes a real record under a forged log ID and a
+/// log's real records as its own push; publishes forged and unsealed publications; and replays
+/// members' `auth` messages to their recipients and back to their senders, then pulls.
+///
+/// The writer is cut off from the reader and the follower for 3 s (from 4–8 s), so that the members
+/// also catch up by head exchange while the floods go on.
+///
+/// The membership invariant is checked as every message is sent and after every step: nothing
+/// but `auth` reaches the stranger, no member holds a log nobody wrote or files the stranger
+/// [SYNC-20], [SYNC-21], [SYNC-23], [SYNC-24]; and the members still converge.
+///
+/// Peers: K ≥ 4 (default 4). **Liveness bound: 30 s after the last append or attack.**
+pub fn stranger(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "stranger");
+    let (writer, reader, follower, others) = {
+        let cast = Setup {
+            peers: s.peers - 1,
+            ..*s
+        };
+        raw_thread_of_readers(&mut b, &cast)
+    };
+    let stranger = b.node("stranger");
+    let mut members = vec![writer, reader, follower];
+    members.extend(&others);
+    b.appends(writer, s.events, 1_000, 20_000);
+    // A partition makes the members re-sync by head exchange while the stranger floods heads.
+    let split = b.between(4_000, 8_000);
+    b.partition(&[writer], &[reader, follower], split, split + 3_000);
+    let count = b.between(14, 21) as usize;
+    for k in 0..count {
+        let at = b.between(500, 25_000);
+        let to = members[b.rng.below(members.len() as u64) as usize];
+        let attack = ATTACKS[k % ATTACKS.len()];
+        b.at(
+            at,
+            Action::Attack {
+                from: stranger,
+                to,
+                thread: 0,
+                attack,
+            },
+        );
+    }
+    b.finish(30_000, TICKS)
 }

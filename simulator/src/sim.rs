@@ -14,10 +14,11 @@ use threads::id::{LogId, ThreadId};
 use threads::invite::InviteRole;
 use threads::sync::Message;
 
+use crate::adversary::{self, OBSERVED_AUTH, Observed};
 use crate::check::{self, Checker, Context, Invariant, Stop, Violation};
 use crate::error::{Result, SimError};
 use crate::nodes::{Cluster, Out};
-use crate::plan::{Action, Fault, Millis, NodeIx, Plan};
+use crate::plan::{Action, Attack, Fault, Millis, NodeIx, Plan};
 use crate::rng::{SimRng, derive_seed};
 use crate::trace::{Names, Stats, Trace};
 
@@ -231,6 +232,14 @@ struct Sim<'a> {
     bodies: u64,
     /// Each node's pending wake-up, by its key in `queue`.
     wakes: Vec<Option<(Millis, u64)>>,
+    /// A message that told a non-member about a thread, seen as it was sent [SYNC-21].
+    leak: Option<Violation>,
+    /// The draws of the strangers' forgeries, apart from the network's.
+    adversary: SimRng,
+    /// Whether the plan has a stranger, who watches the members' `auth` messages to replay them.
+    watched: bool,
+    /// The latest `auth` messages between members, as a stranger saw them.
+    observed: Vec<Observed>,
 }
 
 impl<'a> Sim<'a> {
@@ -262,6 +271,13 @@ impl<'a> Sim<'a> {
             next_message: 0,
             bodies: 0,
             wakes: vec![None; plan.nodes.len()],
+            leak: None,
+            adversary: SimRng::new(seed, "adversary"),
+            watched: plan
+                .script
+                .iter()
+                .any(|a| matches!(a.what, Action::Attack { .. })),
+            observed: Vec::new(),
         }
     }
 
@@ -321,6 +337,9 @@ impl<'a> Sim<'a> {
                 Event::Deadline => return self.liveness_failure(),
                 event => self.handle(event)?,
             };
+            if let Some(violation) = self.leak.take() {
+                return Ok(Verdict::Fail(Failure::Invariant(violation)));
+            }
             if let Some(ix) = touched {
                 if let Some(violation) = self.check(ix)? {
                     return Ok(Verdict::Fail(Failure::Invariant(violation)));
@@ -568,6 +587,9 @@ impl<'a> Sim<'a> {
         self.stats.messages += 1;
         self.stats.bytes += bytes.len() as u64;
         let label = self.names.message(&bytes);
+        if gossip.is_none() {
+            self.watch(from, to, &bytes);
+        }
         let (a, b) = (self.name(from), self.name(to));
         let id = self.new_arrow(from, to, &label);
         let head = format!("{how} #{id} {a}->{b} {label} {}B", bytes.len());
@@ -624,6 +646,37 @@ impl<'a> Sim<'a> {
                 gossip: gossip.cloned(),
             }),
         );
+    }
+
+    /// Checks, as it is sent, that a direct message tells a non-member nothing about a thread
+    /// [SYNC-21]; and lets a stranger see the members' `auth` messages.
+    fn watch(&mut self, from: NodeIx, to: NodeIx, bytes: &[u8]) {
+        // Most messages go between peers holding every thread: nothing to decode.
+        let everywhere = self.threads.iter().all(|t| self.checker.member(to, t));
+        if !everywhere
+            && self.leak.is_none()
+            && let Some(detail) = check::leak(&self.checker, &self.names, to, bytes)
+        {
+            let violation = self.violation(from, Invariant::Membership, detail);
+            self.leak = Some(violation);
+        }
+        if !self.watched {
+            return;
+        }
+        if let Ok(Message::Auth { thread, proof, .. }) = Message::from_bytes(bytes)
+            && !proof.is_empty()
+            && self.checker.member(from, &thread)
+            && self.checker.member(to, &thread)
+        {
+            if self.observed.len() == OBSERVED_AUTH {
+                self.observed.remove(0);
+            }
+            self.observed.push(Observed {
+                from,
+                to,
+                bytes: bytes.to_vec(),
+            });
+        }
     }
 
     fn new_arrow(&mut self, from: NodeIx, to: NodeIx, label: &str) -> u64 {
@@ -761,6 +814,7 @@ impl<'a> Sim<'a> {
             Action::CreateThread { node, .. } | Action::Append { node, .. } => (*node, *node),
             Action::Invite { from, to, .. } => (*to, *from),
             Action::SetRoles { admin, .. } => (*admin, *admin),
+            Action::Attack { from, to, .. } => (*from, *to),
         };
         // A crashed peer cannot act; an offline one still can (its messages are lost).
         if let Some(down) = [node, other]
@@ -789,6 +843,12 @@ impl<'a> Sim<'a> {
                 peer,
                 roles,
             } => self.set_roles(admin, thread, peer, roles)?,
+            Action::Attack {
+                from,
+                to,
+                thread,
+                attack,
+            } => self.attack(from, to, thread, attack)?,
         }
         self.drain(node, "")?;
         Ok(Some(node))
@@ -929,6 +989,32 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// A stranger sends what [`adversary::forge`] makes of `attack`, through the links.
+    fn attack(&mut self, from: NodeIx, to: NodeIx, slot: usize, attack: Attack) -> Result<()> {
+        let thread = self.thread(slot)?;
+        let forged = adversary::forge(
+            attack,
+            to,
+            &thread,
+            &self.truth,
+            &self.observed,
+            &mut self.adversary,
+        );
+        self.log(&format!(
+            "attack {} by {} on {}: {} messages",
+            attack.name(),
+            self.name(from),
+            self.name(to),
+            forged.len()
+        ));
+        self.stats.attacks += forged.len() as u64;
+        for f in forged {
+            let gossip = f.gossip.then_some(&thread);
+            self.send(from, f.to, f.bytes, gossip);
+        }
+        Ok(())
+    }
+
     fn set_roles(
         &mut self,
         admin: NodeIx,
@@ -998,6 +1084,8 @@ impl<'a> Sim<'a> {
                 cluster: &mut *self.cluster,
                 truth: &self.truth,
                 names: &self.names,
+                ids: &self.ids,
+                own_logs: &self.own_logs,
             };
             match self.checker.check(&mut cx, ix, &thread) {
                 Ok(lags) => self.note_convergence(ix, &thread, lags.is_empty()),

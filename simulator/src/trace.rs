@@ -180,6 +180,8 @@ pub struct Stats {
     pub tampered: u64,
     /// Records nodes rejected [SYNC-6].
     pub rejected: u64,
+    /// Messages a stranger forged ([`crate::plan::Attack`], [SYNC-21]).
+    pub attacks: u64,
     /// Records written by the writers.
     pub records: u64,
     /// When the workload and the faults were over.
@@ -213,6 +215,9 @@ impl fmt::Display for Stats {
             "dropped   {} lost, {} cut, {} offline or down, {} to unknown peers; {} records rejected",
             self.lost, self.cut, self.offline, self.unknown, self.rejected
         )?;
+        if self.attacks > 0 {
+            writeln!(f, "attacks   {} messages forged by strangers", self.attacks)?;
+        }
         let converge = match self.to_converge() {
             Some(ms) => format!("converged {} after the faults stopped", secs(ms)),
             None => "did not converge".into(),

@@ -109,3 +109,25 @@ fn a_reader_that_ignores_a_revocation_is_caught_showing_records_beyond_the_cut()
     );
     assert!(v.detail.contains("revoked with cut"), "{v}");
 }
+
+#[test]
+fn a_peer_that_serves_strangers_is_caught_as_it_sends_the_first_record() {
+    for node in ["writer", "reader", "follower"] {
+        // A stranger pulls early in every seed's schedule; the first seed whose pull reaches
+        // `node` once it holds records must fail, on `node`, for that reason.
+        let failing = (1..=10u64).find_map(|seed| {
+            let mut spec = common::small("stranger", seed);
+            broken(&mut spec, node, Broken::ServesStrangers);
+            let outcome = spec.run(false).expect("run");
+            (outcome.verdict != Verdict::Pass).then_some(outcome.verdict)
+        });
+        let verdict = failing.expect("a stranger's pull reaches the peer under one of 10 seeds");
+        let v = violation(&verdict);
+        assert_eq!(v.invariant, Invariant::Membership, "{v}");
+        assert_eq!(v.node, node);
+        assert!(
+            v.detail.contains("sent records") && v.detail.contains("does not hold the thread"),
+            "{v}"
+        );
+    }
+}

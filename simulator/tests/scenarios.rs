@@ -36,6 +36,7 @@ fn scenarios_scale_with_the_number_of_peers() {
         ("many-logs", 8),
         ("acl-revocation-partition", 6),
         ("crash-restart", 5),
+        ("stranger", 6),
     ] {
         let mut spec = common::small(name, 11);
         spec.peers = Some(peers);

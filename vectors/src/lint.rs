@@ -145,6 +145,27 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
          publications_are_opened_decided_and_their_unproven_relays_not_filed",
     ),
     (
+        "SYNC-25",
+        "reference/src/node/transport.rs a_refusal_carries_its_code_on_the_wire (the refusal \
+         frame's bytes, and bodies that are neither empty nor a registered refusal refused) and \
+         a_peer_past_the_budget_is_told_so_and_the_next_request_gets_through (between two swarms)",
+    ),
+    (
+        "SYNC-26",
+        "reference/src/node/transport.rs \
+         a_request_past_the_inbound_budget_is_drained_and_gives_its_bytes_back; \
+         reference/tests/hostile.rs requests_past_the_inbound_budget_are_refused_with_a_code \
+         (half-sent requests from six strangers past the node-wide budget: refusals with code \
+         710, every byte given back, bounded memory)",
+    ),
+    (
+        "SYNC-27",
+        "reference/src/node/transport.rs \
+         a_peer_past_the_budget_is_told_so_and_the_next_request_gets_through (a refused request \
+         is settled and counted in refused_by_peers, never handled; the next one that fits is); \
+         the sync's recovery of undelivered messages by SYNC-8 and SYNC-10's tests",
+    ),
+    (
         "SYNC-19",
         "reference/tests/membership.rs relayed_reflected_and_replayed_proofs_fail (a proof over an \
          expired nonce, or presented to another verifier, is refused; one over a live nonce is \

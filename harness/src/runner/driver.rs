@@ -87,6 +87,8 @@ pub struct Driver<'s> {
     peers: BTreeMap<String, String>,
     /// Misaddressed messages dropped by the pump, by (from, to).
     misaddressed: BTreeMap<(String, String), usize>,
+    /// The node whose incoming messages are kept, and what they were: (from, message).
+    watched: Option<(String, Vec<(String, Hex)>)>,
 }
 
 impl<'s> Driver<'s> {
@@ -100,7 +102,26 @@ impl<'s> Driver<'s> {
             online: BTreeSet::new(),
             peers: BTreeMap::new(),
             misaddressed: BTreeMap::new(),
+            watched: None,
         }
+    }
+
+    /// Keeps every message the pump hands `node` from now on, for [`Driver::watched`]: what a
+    /// stranger is told [HP-100].
+    pub fn watch(&mut self, node: &str) {
+        self.watched = Some((node.to_string(), Vec::new()));
+    }
+
+    /// The messages handed to the watched node so far, each with its sender.
+    pub fn watched(&self) -> &[(String, Hex)] {
+        self.watched.as_ref().map_or(&[], |(_, seen)| &seen[..])
+    }
+
+    /// Hands `to` a message the harness wrote, as if `from` had sent it (`node.deliver`): how a
+    /// node that runs no protocol logic of its own speaks in a scenario [HP-100].
+    pub fn inject(&mut self, from: &str, to: &str, message: Vec<u8>) -> Result<(), StepError> {
+        let mut stats = PumpStats::default();
+        self.deliver(from.to_string(), to.to_string(), Hex(message), &mut stats)
     }
 
     /// The clock reading the next timed request carries.
@@ -217,6 +238,11 @@ impl<'s> Driver<'s> {
             stats.dropped += 1;
         } else {
             stats.delivered += 1;
+            if let Some((node, seen)) = &mut self.watched
+                && *node == to
+            {
+                seen.push((from.clone(), message.clone()));
+            }
             let call = Call::NodeDeliver(NodeDeliver {
                 node: to,
                 from,

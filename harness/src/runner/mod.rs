@@ -21,6 +21,7 @@ pub mod results;
 pub mod scenario;
 pub mod select;
 pub mod session;
+pub mod stranger;
 pub mod summary;
 pub mod tail;
 pub mod vectors;

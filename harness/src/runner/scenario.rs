@@ -1,4 +1,5 @@
-//! Live scenarios ([HP-43] to [HP-45], [HP-47], [HP-70], [HP-71]): node instances in one adapter process, every message carried
+//! Live scenarios ([HP-43] to [HP-45], [HP-47], [HP-70], [HP-71], and [HP-100] in
+//! [`super::stranger`]): node instances in one adapter process, every message carried
 //! by the harness, each expectation a named check citing a requirement tag.
 
 use std::collections::BTreeMap;
@@ -236,6 +237,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ACL_REVOCATION,
     DB_CONCURRENT_EDITS,
     DB_ACCESS,
+    super::stranger::STRANGER,
 ];
 
 /// The seed of node `node` in scenario `scenario`: SHA-256 of `threads-harness/<scenario>/<node>`
@@ -441,18 +443,23 @@ fn writer_follower_reader(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(),
 }
 
 /// A node and a thread: the params of `node.heads`, `node.read`, `node.acl` and `node.keys`.
-fn on(node: &str, thread: &str) -> NodeThread {
+pub(super) fn on(node: &str, thread: &str) -> NodeThread {
     NodeThread {
         node: node.into(),
         thread: thread.into(),
     }
 }
 
-fn heads(d: &mut Driver, node: &str, thread: &str) -> Result<Heads, StepError> {
+pub(super) fn heads(d: &mut Driver, node: &str, thread: &str) -> Result<Heads, StepError> {
     d.step(Call::NodeHeads(on(node, thread)))
 }
 
-fn append(d: &mut Driver, node: &str, thread: &str, body: &[u8]) -> Result<Appended, StepError> {
+pub(super) fn append(
+    d: &mut Driver,
+    node: &str,
+    thread: &str,
+    body: &[u8],
+) -> Result<Appended, StepError> {
     d.step(Call::LogAppend(LogAppend {
         node: node.into(),
         thread: thread.into(),
@@ -470,7 +477,7 @@ fn invite_export(from: &str, thread: &str, role: InviteRole, to: &str) -> Call {
     })
 }
 
-fn export_invite(
+pub(super) fn export_invite(
     d: &mut Driver,
     from: &str,
     thread: &str,
@@ -481,7 +488,7 @@ fn export_invite(
     Ok(exported.invite)
 }
 
-fn accept(d: &mut Driver, node: &str, invite: Hex) -> Result<InviteAccepted, StepError> {
+pub(super) fn accept(d: &mut Driver, node: &str, invite: Hex) -> Result<InviteAccepted, StepError> {
     d.step(Call::InviteAccept(InviteAccept {
         node: node.into(),
         invite,
@@ -857,7 +864,7 @@ fn shown(value: &impl Serialize) -> String {
 }
 
 /// Passes when `actual` equals `expected`.
-fn equal<T: Serialize + PartialEq + ?Sized>(expected: &T, actual: &T) -> Outcome {
+pub(super) fn equal<T: Serialize + PartialEq + ?Sized>(expected: &T, actual: &T) -> Outcome {
     if expected == actual {
         Ok(())
     } else {
@@ -866,7 +873,7 @@ fn equal<T: Serialize + PartialEq + ?Sized>(expected: &T, actual: &T) -> Outcome
 }
 
 /// Adds what the pump did to a failed outcome.
-fn after(pump: PumpStats, outcome: Outcome) -> Outcome {
+pub(super) fn after(pump: PumpStats, outcome: Outcome) -> Outcome {
     outcome.map_err(|(expected, actual)| (expected, format!("{actual} ({pump})")))
 }
 
@@ -895,7 +902,7 @@ fn role(accepted: &InviteAccepted, thread: &str, role: InviteRole) -> Outcome {
     equal(&want, accepted)
 }
 
-fn fails_with(reply: &Reply, code: &str) -> Outcome {
+pub(super) fn fails_with(reply: &Reply, code: &str) -> Outcome {
     match reply {
         Err(error) if error.code == code => Ok(()),
         Err(error) => Err((format!("error {code}"), format!("error {error}"))),

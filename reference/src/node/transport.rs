@@ -26,12 +26,18 @@
 //!   [SYNC-9]) is dropped at once and counted as unreachable, instead of a dial that cannot work;
 //! - inbound: a request is at most [`MAX_MESSAGE_BYTES`] and is buffered as its bytes arrive,
 //!   never by its declared length; at most [`MAX_STREAMS_PER_CONNECTION`] requests in flight
-//!   per connection, both ways;
+//!   per connection, both ways; and at most [`MAX_INBOUND_BYTES`] of requests held at once, from
+//!   all peers together, read or being read and not yet handed to the sync. A request past that
+//!   budget is read to its end without being kept and answered with a refusal carrying
+//!   PEER_OVERLOADED, which the sender counts ([`NetStats::refused_by_peers`]) and makes up for
+//!   as it does for a lost message [SYNC-25], [SYNC-26];
 //! - connections: [`MAX_ESTABLISHED_PER_PEER`] per peer, [`MAX_ESTABLISHED`] in all,
 //!   [`MAX_PENDING_INCOMING`] handshakes at once; idle ones close after [`IDLE_TIMEOUT`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
@@ -91,8 +97,16 @@ pub const MAX_ESTABLISHED: u32 = 512;
 /// Incoming connections still in their handshake, at most.
 pub const MAX_PENDING_INCOMING: u32 = 64;
 
-/// The code logged when a message is dropped because a budget is spent (proposed for
-/// spec/errors.md; see reference/tests/HOSTILE.md).
+/// Most bytes of inbound sync requests the node holds at once, from all peers: read or being
+/// read, and not yet handed to the sync [SYNC-26].
+pub const MAX_INBOUND_BYTES: usize = 32 << 20;
+
+/// How much of a request the codec reads at a time: the budget is taken as bytes arrive.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The name of [`ErrorCode::PeerOverloaded`]: logged when an outbound message is dropped because
+/// a budget is spent, and sent in the refusal of an inbound request past the inbound budget
+/// [SYNC-25], [SYNC-26].
 pub const PEER_OVERLOADED: &str = "PEER_OVERLOADED";
 
 /// The node's network behaviours, polled together by the swarm.
@@ -128,6 +142,14 @@ pub struct NetStats {
     pub failed: u64,
     /// [`MAX_QUEUED_BYTES_PER_PEER`], so that a reader of the counters sees the bound.
     pub queued_bytes_budget: u64,
+    /// Bytes of inbound requests held now (read or being read, not yet handed to the sync).
+    pub inbound_bytes: u64,
+    /// [`MAX_INBOUND_BYTES`].
+    pub inbound_bytes_budget: u64,
+    /// Inbound requests this node refused with PEER_OVERLOADED [SYNC-26].
+    pub refused: u64,
+    /// Requests of this node that their peer refused [SYNC-27].
+    pub refused_by_peers: u64,
 }
 
 /// The messages one peer has not acknowledged yet.
@@ -139,53 +161,209 @@ struct Queue {
     warned: bool,
 }
 
-/// Codec of [`SYNC_PROTOCOL`]: a request is one message's bytes behind an unsigned-varint length;
-/// the response is an empty frame (a single zero length) that only says "received".
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SyncCodec;
+/// How a sync request was answered [SYNC-25].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Received and handled: an empty frame.
+    Received,
+    /// Not handled: a frame holding the canonical DAG-CBOR map `{"code": number}`.
+    Refused(ErrorCode),
+}
+
+/// The body of a refusal [SYNC-25].
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusal {
+    code: u16,
+}
+
+impl Answer {
+    /// The answer's frame body [SYNC-25].
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            Answer::Received => Vec::new(),
+            Answer::Refused(code) => crate::block::encode(&Refusal {
+                code: code.number(),
+            }),
+        }
+    }
+
+    /// Decodes a frame body: empty, or a refusal with a registered code; MESSAGE_MALFORMED
+    /// otherwise [SYNC-25].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Answer> {
+        if bytes.is_empty() {
+            return Ok(Answer::Received);
+        }
+        let refusal: Refusal = crate::block::decode_canonical(bytes, ErrorCode::MessageMalformed)?;
+        ErrorCode::from_number(refusal.code)
+            .map(Answer::Refused)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::MessageMalformed,
+                    format!("a refusal with the unknown code {}", refusal.code),
+                )
+            })
+    }
+}
+
+/// A request as the codec read it [SYNC-26].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// The message's bytes; they hold their share of the inbound budget until the transport
+    /// hands them on.
+    Message(Vec<u8>),
+    /// Read past the inbound budget: not kept, to be refused with PEER_OVERLOADED.
+    Overloaded,
+}
+
+/// The bytes of inbound requests a node holds, shared by its codec and its transport.
+#[derive(Debug, Clone)]
+pub struct InboundBudget {
+    held: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl InboundBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> InboundBudget {
+        InboundBudget {
+            held: Arc::default(),
+            limit,
+        }
+    }
+
+    /// Takes `n` bytes, unless that would pass the limit.
+    fn take(&self, n: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                (held + n <= self.limit).then_some(held + n)
+            })
+            .is_ok()
+    }
+
+    /// Gives `n` bytes back.
+    fn give(&self, n: usize) {
+        let _ = self
+            .held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                Some(held.saturating_sub(n))
+            });
+    }
+
+    /// The bytes held now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for InboundBudget {
+    fn default() -> InboundBudget {
+        InboundBudget::new(MAX_INBOUND_BYTES)
+    }
+}
+
+/// Codec of [`SYNC_PROTOCOL`]: a request is one message's bytes behind an unsigned-varint length,
+/// read against the node's [`InboundBudget`]; the response is one frame, empty ("received") or a
+/// refusal with its code [SYNC-25].
+#[derive(Debug, Clone, Default)]
+pub struct SyncCodec {
+    /// The budget inbound requests are read against.
+    pub budget: InboundBudget,
+}
 
 impl request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
-    type Response = ();
+    type Request = Inbound;
+    type Response = Answer;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Inbound>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_budgeted(io, &self.budget).await
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Answer>
     where
         T: AsyncRead + Unpin + Send,
     {
         let frame = read_frame(io).await?;
-        if frame.is_empty() {
-            Ok(())
-        } else {
-            Err(invalid("an acknowledgement carries no bytes"))
-        }
+        Answer::from_bytes(&frame).map_err(|e| invalid(&e.to_string()))
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Vec<u8>,
+        req: Inbound,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req).await
+        match req {
+            Inbound::Message(bytes) => write_frame(io, &bytes).await,
+            Inbound::Overloaded => Err(invalid("an overloaded request is never sent")),
+        }
     }
 
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, (): ()) -> io::Result<()>
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        answer: Answer,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &[]).await
+        write_frame(io, &answer.to_bytes()).await
     }
+}
+
+/// Reads one request frame, taking its bytes from `budget` as they arrive. Past the budget, the
+/// rest of the frame is read and dropped (the stream stays usable for the refusal) and what was
+/// taken is given back [SYNC-26]. On an error, nothing stays taken.
+async fn read_budgeted<T: AsyncRead + Unpin>(
+    io: &mut T,
+    budget: &InboundBudget,
+) -> io::Result<Inbound> {
+    let len = read_length(io).await?;
+    if len > MAX_MESSAGE_BYTES as u64 {
+        return Err(invalid("a sync message over the size limit"));
+    }
+    let mut left = len as usize;
+    let mut bytes = Vec::new();
+    let mut over = false;
+    let mut chunk = vec![0u8; READ_CHUNK.min(left.max(1))];
+    while left > 0 {
+        let want = left.min(chunk.len());
+        let n = match io.read(&mut chunk[..want]).await {
+            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+            other => other,
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) => {
+                budget.give(bytes.len());
+                return Err(e);
+            }
+        };
+        left -= n;
+        if over {
+            continue;
+        }
+        if budget.take(n) {
+            bytes.extend_from_slice(&chunk[..n]);
+        } else {
+            over = true;
+            budget.give(bytes.len());
+            bytes = Vec::new();
+        }
+    }
+    Ok(if over {
+        Inbound::Overloaded
+    } else {
+        Inbound::Message(bytes)
+    })
 }
 
 /// Reads one length-prefixed frame, refusing a length over [`MAX_MESSAGE_BYTES`] before reading
@@ -265,7 +443,7 @@ pub enum NetEvent {
         /// The message's bytes, not yet decoded.
         bytes: Vec<u8>,
         /// Where the acknowledgement goes.
-        ack: ResponseChannel<()>,
+        ack: ResponseChannel<Answer>,
     },
     /// A sync message published on a thread's topic.
     Gossip {
@@ -287,11 +465,23 @@ pub struct Transport {
     /// Per peer, what it has not acknowledged.
     queues: BTreeMap<PeerId, Queue>,
     stats: NetStats,
+    /// What inbound requests hold, shared with the codec [SYNC-26].
+    budget: InboundBudget,
 }
 
 impl Transport {
     /// A swarm for `keypair` (tcp + noise + yamux); INTERNAL if libp2p refuses its configuration.
     pub fn new(keypair: Keypair) -> Result<Transport> {
+        Transport::with_inbound_budget(keypair, MAX_INBOUND_BYTES)
+    }
+
+    /// [`Transport::new`] with an inbound budget of `limit` bytes instead of
+    /// [`MAX_INBOUND_BYTES`] (for tests that reach it cheaply).
+    pub fn with_inbound_budget(keypair: Keypair, limit: usize) -> Result<Transport> {
+        let budget = InboundBudget::new(limit);
+        let codec = SyncCodec {
+            budget: budget.clone(),
+        };
         let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -300,7 +490,7 @@ impl Transport {
                 yamux::Config::default,
             )
             .map_err(internal)?
-            .with_behaviour(behaviour)
+            .with_behaviour(|key| behaviour(key, codec))
             .map_err(internal)?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
             .build();
@@ -310,14 +500,19 @@ impl Transport {
             queues: BTreeMap::new(),
             stats: NetStats {
                 queued_bytes_budget: MAX_QUEUED_BYTES_PER_PEER as u64,
+                inbound_bytes_budget: limit as u64,
                 ..NetStats::default()
             },
+            budget,
         })
     }
 
     /// What the transport holds and has dropped so far.
     pub fn stats(&self) -> NetStats {
-        self.stats
+        NetStats {
+            inbound_bytes: self.budget.held() as u64,
+            ..self.stats
+        }
     }
 
     /// This node's libp2p identity.
@@ -382,11 +577,11 @@ impl Transport {
         self.stats.in_flight += 1;
         self.stats.queued_bytes += len as u64;
         self.stats.peak_queued_bytes = self.stats.peak_queued_bytes.max(self.stats.queued_bytes);
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request_with_addresses(&peer, bytes, addrs);
+        let id = self.swarm.behaviour_mut().sync.send_request_with_addresses(
+            &peer,
+            Inbound::Message(bytes),
+            addrs,
+        );
         self.in_flight.insert(id, (peer, len));
         true
     }
@@ -408,9 +603,13 @@ impl Transport {
     }
 
     /// Acknowledges a request once it is handled [SYNC-15].
-    pub fn ack(&mut self, ack: ResponseChannel<()>) {
+    pub fn ack(&mut self, ack: ResponseChannel<Answer>) {
         // The requester may have given up waiting; its retry timers cover that case [SYNC-10].
-        let _ = self.swarm.behaviour_mut().sync.send_response(ack, ());
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(ack, Answer::Received);
     }
 
     /// Subscribes to a thread's topic; true if newly subscribed.
@@ -507,29 +706,63 @@ impl Transport {
         }
     }
 
-    fn sync_event(&mut self, event: request_response::Event<Vec<u8>, ()>) -> Option<NetEvent> {
+    fn sync_event(&mut self, event: request_response::Event<Inbound, Answer>) -> Option<NetEvent> {
         match event {
             request_response::Event::Message {
                 peer,
                 message:
                     request_response::Message::Request {
-                        request, channel, ..
+                        request: Inbound::Message(bytes),
+                        channel,
+                        ..
                     },
                 ..
             } => {
+                // The sync handles it now, one message at a time: its bytes leave the budget.
                 // Acknowledged only once handled (Transport::ack): an acknowledged record is on
                 // disk [SYNC-12]. The answer to a pull travels as its own request.
+                self.budget.give(bytes.len());
                 Some(NetEvent::Request {
                     from: peer,
-                    bytes: request,
+                    bytes,
                     ack: channel,
                 })
             }
             request_response::Event::Message {
-                message: request_response::Message::Response { request_id, .. },
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request: Inbound::Overloaded,
+                        channel,
+                        ..
+                    },
+                ..
+            } => {
+                self.stats.refused += 1;
+                tracing::debug!(%peer, code = PEER_OVERLOADED, "inbound budget spent: request refused");
+                let refusal = Answer::Refused(ErrorCode::PeerOverloaded);
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, refusal);
+                None
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
                 ..
             } => {
                 self.settle(request_id);
+                if let Answer::Refused(code) = response {
+                    // Not delivered: the sync makes up for it as for a lost message [SYNC-27].
+                    self.stats.refused_by_peers += 1;
+                    tracing::debug!(%peer, %code, "sync request refused");
+                }
                 None
             }
             request_response::Event::OutboundFailure {
@@ -565,6 +798,7 @@ fn log_outbound_failure(peer: PeerId, error: &OutboundFailure) {
 /// Builds the behaviours for the node's key: gossipsub signs with it, identify announces it.
 fn behaviour(
     key: &Keypair,
+    codec: SyncCodec,
 ) -> std::result::Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let gossip_config = gossipsub::ConfigBuilder::default()
         // Every message is signed by its publisher and checked before it is passed on.
@@ -578,7 +812,7 @@ fn behaviour(
         key.public(),
     ));
     let sync = request_response::Behaviour::with_codec(
-        SyncCodec,
+        codec,
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(REQUEST_TIMEOUT)
@@ -663,14 +897,14 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn frames_round_trip_and_oversized_ones_are_refused() {
         let mut wire = Vec::new();
-        let mut codec = SyncCodec;
+        let mut codec = SyncCodec::default();
         codec
-            .write_request(&SYNC_PROTOCOL, &mut wire, b"abc".to_vec())
+            .write_request(&SYNC_PROTOCOL, &mut wire, Inbound::Message(b"abc".to_vec()))
             .await
             .expect("write");
         assert_eq!(wire, b"\x03abc");
         let read = codec.read_request(&SYNC_PROTOCOL, &mut &wire[..]).await;
-        assert_eq!(read.expect("read"), b"abc");
+        assert_eq!(read.expect("read"), Inbound::Message(b"abc".to_vec()));
 
         let mut too_long = unsigned_varint::encode::u64_buffer();
         let prefix = unsigned_varint::encode::u64(MAX_MESSAGE_BYTES as u64 + 1, &mut too_long);
@@ -683,13 +917,100 @@ mod tests {
 
         let mut ack = Vec::new();
         codec
-            .write_response(&SYNC_PROTOCOL, &mut ack, ())
+            .write_response(&SYNC_PROTOCOL, &mut ack, Answer::Received)
             .await
             .expect("write");
         assert_eq!(ack, [0]);
+        let read = codec.read_response(&SYNC_PROTOCOL, &mut &ack[..]).await;
+        assert_eq!(read.expect("an empty frame is an ack"), Answer::Received);
+    }
+
+    /// A refusal is the frame of `{"code": 710}` [SYNC-25]; a frame that is neither empty nor a
+    /// refusal with a registered code is refused by the reader.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_refusal_carries_its_code_on_the_wire() {
+        let mut codec = SyncCodec::default();
+        let mut wire = Vec::new();
+        let refusal = Answer::Refused(ErrorCode::PeerOverloaded);
         codec
-            .read_response(&SYNC_PROTOCOL, &mut &ack[..])
+            .write_response(&SYNC_PROTOCOL, &mut wire, refusal)
             .await
-            .expect("an empty frame is an ack");
+            .expect("write");
+        assert_eq!(wire, b"\x09\xa1\x64code\x19\x02\xc6");
+        let read = codec.read_response(&SYNC_PROTOCOL, &mut &wire[..]).await;
+        assert_eq!(read.expect("read"), refusal);
+        for bad in [
+            &b"\x01\x00"[..],
+            b"\x09\xa1\x64code\x19\x03\xe7",
+            b"\x03abc",
+        ] {
+            let read = codec.read_response(&SYNC_PROTOCOL, &mut &bad[..]).await;
+            assert_eq!(
+                read.map_err(|e| e.kind()),
+                Err(io::ErrorKind::InvalidData),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Past the inbound budget a request is read to its end and not kept; what it took is given
+    /// back, so the next request that fits is read [SYNC-26].
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_past_the_inbound_budget_is_drained_and_gives_its_bytes_back() {
+        let budget = InboundBudget::new(READ_CHUNK + 10);
+        let mut codec = SyncCodec {
+            budget: budget.clone(),
+        };
+        let big = vec![7u8; 3 * READ_CHUNK];
+        let mut wire = Vec::new();
+        write_frame(&mut wire, &big).await.expect("write");
+        write_frame(&mut wire, b"small").await.expect("write");
+        let mut input = &wire[..];
+        let read = codec.read_request(&SYNC_PROTOCOL, &mut input).await;
+        assert_eq!(read.expect("read"), Inbound::Overloaded);
+        assert_eq!(budget.held(), 0);
+        let read = codec.read_request(&SYNC_PROTOCOL, &mut input).await;
+        assert_eq!(read.expect("read"), Inbound::Message(b"small".to_vec()));
+        assert_eq!(budget.held(), 5, "held until the transport hands it on");
+        assert!(input.is_empty());
+    }
+
+    /// Between two swarms: a request past the receiver's budget is refused with
+    /// PEER_OVERLOADED, and the sender counts the refusal; one that fits still gets through.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_peer_past_the_budget_is_told_so_and_the_next_request_gets_through() {
+        let mut a =
+            Transport::with_inbound_budget(Keypair::generate_ed25519(), 1_000).expect("swarm");
+        a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+            .expect("listen");
+        let mut b = transport();
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        let a_id = a.local_peer_id();
+        b.send(a_id, vec![1; 5_000], vec![a_addr.clone()]);
+        // A refusal is no event of `b`'s (next_event keeps waiting after it): look at its
+        // counters between events and on a tick.
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while b.stats().refused_by_peers == 0 {
+            tokio::select! {
+                event = a.next_event() => assert!(!matches!(event, NetEvent::Request { .. })),
+                _ = b.next_event() => {}
+                _ = tick.tick() => {}
+            }
+        }
+        assert_eq!((a.stats().refused, a.stats().inbound_bytes), (1, 0));
+        assert_eq!(b.stats().in_flight, 0, "a refusal settles the request");
+        b.send(a_id, b"fits".to_vec(), vec![a_addr]);
+        let (bytes, ack) = until(&mut a, &mut b, |e| match e {
+            NetEvent::Request { bytes, ack, .. } => Some((bytes, ack)),
+            _ => None,
+        })
+        .await;
+        a.ack(ack);
+        assert_eq!(bytes, b"fits".to_vec());
+        assert_eq!(a.stats().refused, 1);
     }
 }

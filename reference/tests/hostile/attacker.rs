@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +30,7 @@ use rand_core::SeedableRng;
 use sha2::{Digest, Sha256};
 use threads::id::{LogId, ThreadId};
 use threads::keys::IdentityKey;
-use threads::node::transport::{SYNC_PROTOCOL, SyncCodec};
+use threads::node::transport::{Answer, Inbound, SYNC_PROTOCOL, SyncCodec};
 use threads::store::MemoryStore;
 use threads::sync::{Destination, MAX_MESSAGE_BYTES, Message, Peer, Transmit};
 use tokio::sync::mpsc;
@@ -63,8 +63,12 @@ pub struct Stats {
     pub auths: u64,
     /// The nonce of the last `auth` challenge received: what a member proves itself over.
     pub last_nonce: Vec<u8>,
+    /// Gossip publications received, on any topic it subscribed to.
+    pub publications: u64,
     /// Acknowledgements of this identity's own requests.
     pub acks: u64,
+    /// Own requests the victim refused, with their codes [SYNC-25].
+    pub refusals: BTreeMap<u16, u64>,
     /// Own requests that failed.
     pub failures: u64,
     /// The victims it connected with.
@@ -146,12 +150,15 @@ impl Stats {
 #[derive(Clone)]
 struct RawCodec {
     stall: Arc<AtomicBool>,
+    /// Set, each frame is written in two halves this many milliseconds apart: a slow sender
+    /// whose half-read requests sit in the victim's inbound budget.
+    hold_ms: Arc<AtomicU64>,
 }
 
 impl request_response::Codec for RawCodec {
     type Protocol = StreamProtocol;
     type Request = Vec<u8>;
-    type Response = ();
+    type Response = Answer;
 
     async fn read_request<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
@@ -160,14 +167,17 @@ impl request_response::Codec for RawCodec {
         if self.stall.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        SyncCodec.read_request(p, io).await
+        match SyncCodec::default().read_request(p, io).await? {
+            Inbound::Message(bytes) => Ok(bytes),
+            Inbound::Overloaded => Err(io::Error::other("the attacker's own budget is spent")),
+        }
     }
 
-    async fn read_response<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<()>
+    async fn read_response<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Answer>
     where
         T: AsyncRead + Unpin + Send,
     {
-        SyncCodec.read_response(p, io).await
+        SyncCodec::default().read_response(p, io).await
     }
 
     async fn write_request<T>(
@@ -179,15 +189,29 @@ impl request_response::Codec for RawCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&frame).await?;
+        let hold = self.hold_ms.load(Ordering::SeqCst);
+        if hold > 0 {
+            let half = frame.len() / 2;
+            io.write_all(&frame[..half]).await?;
+            io.flush().await?;
+            tokio::time::sleep(Duration::from_millis(hold)).await;
+            io.write_all(&frame[half..]).await?;
+        } else {
+            io.write_all(&frame).await?;
+        }
         io.flush().await
     }
 
-    async fn write_response<T>(&mut self, p: &StreamProtocol, io: &mut T, (): ()) -> io::Result<()>
+    async fn write_response<T>(
+        &mut self,
+        p: &StreamProtocol,
+        io: &mut T,
+        answer: Answer,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        SyncCodec.write_response(p, io, ()).await
+        SyncCodec::default().write_response(p, io, answer).await
     }
 }
 
@@ -243,6 +267,8 @@ pub struct Attacker {
     pub stall: Arc<AtomicBool>,
     /// Set, it pulls every log it learns of from whoever named it.
     pub auto_pull: Arc<AtomicBool>,
+    /// Set, it writes each request in two halves this many milliseconds apart.
+    pub hold_ms: Arc<AtomicU64>,
 }
 
 impl Attacker {
@@ -358,12 +384,14 @@ impl Crowd {
             stats: Arc::default(),
             stall: Arc::default(),
             auto_pull: Arc::default(),
+            hold_ms: Arc::default(),
         };
         let task = Task {
             addr: Arc::clone(&handle.addr),
             stats: Arc::clone(&handle.stats),
             stall: Arc::clone(&handle.stall),
             auto_pull: Arc::clone(&handle.auto_pull),
+            hold_ms: Arc::clone(&handle.hold_ms),
             have: BTreeMap::new(),
             insider,
         };
@@ -392,6 +420,7 @@ struct Task {
     stats: Arc<Mutex<Stats>>,
     stall: Arc<AtomicBool>,
     auto_pull: Arc<AtomicBool>,
+    hold_ms: Arc<AtomicU64>,
     /// What a stranger pulled so far, per (thread, log).
     have: BTreeMap<(ThreadId, LogId), u64>,
     insider: Option<Insider>,
@@ -406,6 +435,7 @@ fn unix_ms() -> u64 {
 impl Task {
     async fn run(mut self, keypair: Keypair, mut inbox: mpsc::UnboundedReceiver<Command>) {
         let stall = Arc::clone(&self.stall);
+        let hold_ms = Arc::clone(&self.hold_ms);
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -432,7 +462,7 @@ impl Task {
                     .expect("gossipsub"),
                     // Many streams, long timeouts: this side must never be what gives up first.
                     sync: request_response::Behaviour::with_codec(
-                        RawCodec { stall },
+                        RawCodec { stall, hold_ms },
                         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                         request_response::Config::default()
                             .with_request_timeout(Duration::from_secs(600))
@@ -561,12 +591,23 @@ impl Task {
                     ..
                 } => {
                     self.on_message(swarm, peer, &request);
-                    let _ = swarm.behaviour_mut().sync.send_response(channel, ());
+                    let _ = swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, Answer::Received);
                 }
                 request_response::Event::Message {
-                    message: request_response::Message::Response { .. },
+                    message: request_response::Message::Response { response, .. },
                     ..
-                } => self.stats.lock().expect("stats").acks += 1,
+                } => {
+                    let mut stats = self.stats.lock().expect("stats");
+                    match response {
+                        Answer::Received => stats.acks += 1,
+                        Answer::Refused(code) => {
+                            *stats.refusals.entry(code.number()).or_default() += 1;
+                        }
+                    }
+                }
                 request_response::Event::OutboundFailure { .. } => {
                     self.stats.lock().expect("stats").failures += 1;
                 }
@@ -596,7 +637,11 @@ impl Task {
     /// Counts a publication as received, and hands it to the insider as `threads-node` does: sealed
     /// under the thread's topic key, judged by the core [SYNC-24].
     fn on_publication(&mut self, relay: PeerId, message: &gossipsub::Message) {
-        self.stats.lock().expect("stats").count(&message.data);
+        {
+            let mut stats = self.stats.lock().expect("stats");
+            stats.publications += 1;
+            stats.count(&message.data);
+        }
         if let (Some(peer), Ok(log)) = (&mut self.insider, LogId::try_from(relay)) {
             peer.handle_publication(unix_ms(), log, message.topic.as_str(), &message.data)
                 .expect("insider store");

@@ -77,6 +77,8 @@ struct LocalNode {
     outbox: Vec<Notification>,
     /// Records a [`Broken::SkipsVerification`] node kept although its peer rejected them.
     unverified: BTreeMap<(ThreadId, LogId), Vec<Envelope>>,
+    /// Answers a [`Broken::ServesStrangers`] node sent past its peer, to be handed out by `take`.
+    served: Vec<Out>,
 }
 
 /// Reference peers in this process.
@@ -223,6 +225,43 @@ impl LocalCluster {
     }
 }
 
+impl LocalCluster {
+    /// [`Broken::ServesStrangers`]: answers a pull from a peer not proven for the thread with
+    /// the records asked for, as a peer without membership checks would.
+    fn serve_anyone(&mut self, ix: NodeIx, sender: NodeIx, message: &Message) -> Result<()> {
+        let Message::Pull {
+            thread,
+            log,
+            after,
+            limit,
+        } = message
+        else {
+            return Ok(());
+        };
+        let from = self.id(sender)?;
+        let peer = self.peer_ref(ix)?;
+        if peer.is_proven(thread, &from) {
+            return Ok(());
+        }
+        let Ok(held) = peer.envelopes(thread, log) else {
+            return Ok(());
+        };
+        let skip = usize::try_from(*after).unwrap_or(usize::MAX);
+        let take = usize::try_from(*limit).unwrap_or(usize::MAX);
+        let answer = Message::Records {
+            thread: thread.clone(),
+            log: *log,
+            counter: held.len() as u64,
+            envelopes: held.iter().skip(skip).take(take).cloned().collect(),
+        };
+        self.node(ix)?.served.push(Out::Send {
+            to: Ok(sender),
+            bytes: answer.to_bytes(),
+        });
+        Ok(())
+    }
+}
+
 impl Cluster for LocalCluster {
     fn caps(&self) -> &Caps {
         &self.caps
@@ -249,6 +288,7 @@ impl Cluster for LocalCluster {
             state: State::Up(Box::new(peer)),
             outbox: Vec::new(),
             unverified: BTreeMap::new(),
+            served: Vec::new(),
         });
         Ok(id)
     }
@@ -300,18 +340,22 @@ impl Cluster for LocalCluster {
     }
 
     fn deliver(&mut self, ix: NodeIx, from: NodeIx, bytes: &[u8], time: u64) -> Result<()> {
+        let sender = from;
         let from = self.id(from)?;
         let broken = self.node(ix)?.broken;
         // The broken variants look at what they are handed; an honest node leaves decoding (and
         // dropping what does not decode) to its peer [SYNC-2].
         let message = match broken {
-            Some(Broken::IgnoresHeads | Broken::SkipsVerification) => {
+            Some(Broken::IgnoresHeads | Broken::SkipsVerification | Broken::ServesStrangers) => {
                 Message::from_bytes(bytes).ok()
             }
             _ => None,
         };
         if broken == Some(Broken::IgnoresHeads) && matches!(message, Some(Message::Heads { .. })) {
             return Ok(());
+        }
+        if let (Some(Broken::ServesStrangers), Some(message)) = (broken, &message) {
+            self.serve_anyone(ix, sender, message)?;
         }
         let peer = self.peer(ix)?;
         peer.handle_message(time, from, bytes)?;
@@ -357,7 +401,8 @@ impl Cluster for LocalCluster {
         let fresh: Vec<Notification> = std::iter::from_fn(|| peer.poll_event()).collect();
         let mut events = std::mem::take(&mut self.node(ix)?.outbox);
         events.extend(fresh);
-        let mut outputs: Vec<Out> = transmits.into_iter().map(|t| self.transmit(t)).collect();
+        let mut outputs = std::mem::take(&mut self.node(ix)?.served);
+        outputs.extend(transmits.into_iter().map(|t| self.transmit(t)));
         outputs.extend(events.into_iter().filter_map(|e| self.notification(e)));
         Ok(outputs)
     }
@@ -374,6 +419,7 @@ impl Cluster for LocalCluster {
         };
         node.outbox.clear();
         node.unverified.clear();
+        node.served.clear();
         Ok(())
     }
 
@@ -427,6 +473,10 @@ impl Cluster for LocalCluster {
                 .collect()),
             Err(e) => Err(e.code.name().to_string()),
         })
+    }
+
+    fn peers(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<Vec<LogId>>> {
+        Ok(Some(self.peer_ref(ix)?.peers_of(thread)))
     }
 
     fn follow_key(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<FollowKey>> {

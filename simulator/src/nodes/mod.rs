@@ -154,4 +154,8 @@ pub trait Cluster {
     fn read(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<ReadOutcome>;
     /// The thread's follow key as the node holds it, to verify what others store.
     fn follow_key(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<FollowKey>>;
+    /// The peers the node files for the thread [SYNC-9]; `None` when the nodes do not say.
+    fn peers(&mut self, _ix: NodeIx, _thread: &ThreadId) -> Result<Option<Vec<LogId>>> {
+        Ok(None)
+    }
 }

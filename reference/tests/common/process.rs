@@ -1,6 +1,9 @@
-//! `threads-node` processes for the hostile-peer suite: spawn, drive over the JSON control
-//! channel, restart, and read their memory from `/proc` (the same harness as `tests/node.rs`,
-//! plus what an attack needs to measure).
+//! `threads-node` processes for the tests that run real nodes (`tests/node.rs`,
+//! `tests/hostile.rs`): spawn, drive over the stdin/stdout control channel, restart, crash, and
+//! read their memory from `/proc` and their store from disk.
+//!
+//! The crate that includes this module names the log filter its nodes run with, `LOG_FILTER`
+//! (`RUST_LOG` syntax): the hostile suite floods nodes with attacks, so it logs less.
 
 #![allow(dead_code)]
 
@@ -8,28 +11,33 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long one reply may take.
+/// How long one reply may take. Loaded machines, debug builds.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// How long a replication may take before a test gives up. Loaded machines, debug builds.
+/// How long a replication, or a start that re-verifies a long store, may take before the test
+/// gives up. Debug builds verify signatures slowly, and these machines are loaded.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// One log's head CID and counter, as `heads` reports them.
+/// One log's head CID (null before the first record) and counter, as `heads` reports them.
 pub type Heads = BTreeMap<String, (Value, u64)>;
 
 /// A `threads-node` process and its control channel.
 pub struct Node {
     pub name: &'static str,
     pub dir: PathBuf,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    replies: Receiver<String>,
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub replies: Receiver<String>,
+    /// Set, the thread that reads stdout stops reading, as a controller that hangs would.
+    pub deaf: Arc<AtomicBool>,
     /// Its peer ID and listen addresses, from the ready line.
     pub peer: String,
     pub addrs: Vec<String>,
@@ -39,6 +47,12 @@ impl Node {
     /// Starts a node on `dir` (created if missing) and waits for its ready line. Its log goes to
     /// `<dir>.log`, shown when a wait times out.
     pub fn spawn(name: &'static str, dir: &Path) -> Node {
+        Node::spawn_with(name, dir, &[])
+    }
+
+    /// [`Node::spawn`] with more command-line arguments. The log is appended to, so that it
+    /// tells the story of every restart.
+    pub fn spawn_with(name: &'static str, dir: &Path, extra: &[&str]) -> Node {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -46,7 +60,8 @@ impl Node {
             .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_threads-node"))
             .args(["--data", path_str(dir), "--exit-on-stdin-close"])
-            .env("RUST_LOG", "warn,threads=info")
+            .args(extra)
+            .env("RUST_LOG", crate::LOG_FILTER)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -54,8 +69,13 @@ impl Node {
             .expect("spawn threads-node");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, replies) = channel();
+        let deaf = Arc::new(AtomicBool::new(false));
+        let deafened = Arc::clone(&deaf);
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
+                while deafened.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(100));
+                }
                 let Ok(line) = line else { break };
                 if tx.send(line).is_err() {
                     break;
@@ -68,18 +88,15 @@ impl Node {
             stdin: child.stdin.take(),
             child,
             replies,
+            deaf,
             peer: String::new(),
             addrs: Vec::new(),
         };
         let ready = node.reply_within(SYNC_TIMEOUT);
         assert_eq!(ready["ready"], true, "{name}: first line {ready}");
         node.peer = ready["peer"].as_str().expect("peer").to_owned();
-        node.addrs = ready["addrs"]
-            .as_array()
-            .expect("addrs")
-            .iter()
-            .map(|a| a.as_str().expect("addr").to_owned())
-            .collect();
+        node.addrs = strings(&ready["addrs"]);
+        assert!(!node.addrs.is_empty(), "{name} listens somewhere");
         node
     }
 
@@ -93,7 +110,12 @@ impl Node {
         self.peer.parse().expect("peer ID")
     }
 
-    fn reply_within(&mut self, timeout: Duration) -> Value {
+    /// The next reply line, parsed.
+    pub fn reply(&mut self) -> Value {
+        self.reply_within(REPLY_TIMEOUT)
+    }
+
+    pub fn reply_within(&mut self, timeout: Duration) -> Value {
         match self.replies.recv_timeout(timeout) {
             Ok(line) => serde_json::from_str(&line)
                 .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name)),
@@ -107,10 +129,11 @@ impl Node {
         let stdin = self.stdin.as_mut().expect("stdin open");
         writeln!(stdin, "{line}").expect("write command");
         stdin.flush().expect("flush command");
-        self.reply_within(REPLY_TIMEOUT)
+        self.reply()
     }
 
-    /// Sends one command line and returns its reply, which must be a success.
+    /// Sends one command line and returns its reply, which must be a success. A failure shows
+    /// the line's start only: attack lines can be megabytes long.
     pub fn ok(&mut self, line: &str) -> Value {
         let reply = self.send(line);
         if reply["ok"] != true {
@@ -163,7 +186,11 @@ impl Node {
                 return heads;
             }
             if start.elapsed() > SYNC_TIMEOUT {
-                self.fail(&format!("heads never got there; last {} logs", heads.len()));
+                let last = match heads.len() {
+                    0..=16 => format!("{heads:?}"),
+                    n => format!("{n} logs"),
+                };
+                self.fail(&format!("heads never got there; last {last}"));
             }
             thread::sleep(Duration::from_millis(250));
         }
@@ -187,6 +214,10 @@ impl Node {
     /// Sends `stop` and waits for the process to exit.
     pub fn stop(mut self) -> ExitStatus {
         self.ok("stop");
+        self.wait_exit()
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -199,9 +230,15 @@ impl Node {
         }
     }
 
+    /// Kills the process outright (SIGKILL on unix), as a crash would.
+    pub fn crash(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+
     pub fn fail(&self, what: &str) -> ! {
         let log = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         panic!(
             "{}: {what}\n--- log tail ---\n{}",
@@ -236,6 +273,15 @@ pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temp path")
 }
 
+pub fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
+}
+
 /// What a stopped node's data directory holds for `thread`: its logs with their record counts,
 /// and its filed peers, read by reopening the store as a restart would [SYNC-13].
 pub fn stored(dir: &Path, thread: &str) -> (BTreeMap<String, u64>, Vec<String>) {
@@ -266,7 +312,7 @@ pub fn stored(dir: &Path, thread: &str) -> (BTreeMap<String, u64>, Vec<String>) 
 }
 
 /// Samples a node's control latency: the longest of `samples` `counters` commands, one every
-/// `every`, and the peak RSS at the end.
+/// `every`.
 pub fn sample_latency(node: &mut Node, samples: usize, every: Duration) -> Duration {
     let mut worst = Duration::ZERO;
     for _ in 0..samples {

@@ -1,0 +1,211 @@
+//! The `stranger` live scenario [HP-100]: a node that knows a thread's IDs but holds none of its
+//! keys asks a writer and a follower for the thread; it must be told nothing but `auth`, keep
+//! nothing, and leave nothing behind, while the members still converge (spec/sync.md 7.12).
+
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use threads::id::{LogId, ThreadId, Variant};
+use threads::invite::InviteRole;
+use threads::keys::IdentityKey;
+use threads::sync::{Message, PULL_LIMIT};
+
+use super::driver::{Driver, StepError};
+use super::scenario::{
+    Check, Outcome, Scenario, accept, after, append, equal, export_invite, fails_with, heads, on,
+    seed,
+};
+use crate::protocol::{Call, Hex, ThreadCreate, ThreadCreated};
+
+/// The writer's node name (unique among scenarios, [HP-27]).
+const WRITER: &str = "stranger-writer";
+/// The follower's node name.
+const FOLLOWER: &str = "stranger-follower";
+/// The stranger's node name.
+const STRANGER_NODE: &str = "stranger";
+/// How many forged log IDs the stranger's `heads` names [HP-100].
+const FORGED_LOGS: usize = 8;
+
+/// The `stranger` scenario [HP-100].
+pub const STRANGER: Scenario = Scenario {
+    name: "stranger",
+    features: &["nodes"],
+    checks: &[
+        Check {
+            name: "stranger-challenged",
+            spec: "SYNC-20",
+            description: "the writer and the follower each send the stranger an auth about T with a 16-byte nonce",
+        },
+        Check {
+            name: "stranger-told-nothing",
+            spec: "SYNC-21",
+            description: "every message the writer and the follower send the stranger is an auth: no pull, records or heads",
+        },
+        Check {
+            name: "stranger-holds-nothing",
+            spec: "SYNC-20",
+            description: "node.heads T on the stranger fails with KEY_UNAVAILABLE",
+        },
+        Check {
+            name: "members-keep-nothing",
+            spec: "SYNC-23",
+            description: "the writer's and the follower's node.heads T name the log L only: no forged log is stored",
+        },
+        Check {
+            name: "members-converge",
+            spec: "LOG-3",
+            description: "after a 4th append and a pump, the follower's logs[L] equals the writer's",
+        },
+    ],
+    play: stranger,
+};
+
+/// The log IDs the stranger's `heads` names: keys derived from
+/// `threads-harness/stranger/forged/<i>` [HP-100].
+fn forged_logs() -> Vec<LogId> {
+    (0..FORGED_LOGS)
+        .map(|i| {
+            let seed: [u8; 32] =
+                Sha256::digest(format!("threads-harness/stranger/forged/{i}")).into();
+            IdentityKey::from_seed(&seed).log_id()
+        })
+        .collect()
+}
+
+/// What the stranger sends each member, in order [HP-100]: a challenge, a pull of L, a `heads`
+/// claiming it holds nothing of L and naming forged logs, and an empty push of L.
+fn forged(thread: &ThreadId, log: &LogId) -> Vec<Message> {
+    let nonce = Sha256::digest("threads-harness/stranger/nonce")[..16].to_vec();
+    let mut named: Vec<(LogId, u64)> = forged_logs().into_iter().map(|l| (l, 1)).collect();
+    named.push((*log, 0));
+    named.sort();
+    vec![
+        Message::Auth {
+            thread: thread.clone(),
+            nonce,
+            proof: Vec::new(),
+        },
+        Message::Pull {
+            thread: thread.clone(),
+            log: *log,
+            after: 0,
+            limit: PULL_LIMIT,
+        },
+        Message::Heads {
+            thread: thread.clone(),
+            heads: named,
+        },
+        Message::Records {
+            thread: thread.clone(),
+            log: *log,
+            counter: 0,
+            envelopes: Vec::new(),
+        },
+    ]
+}
+
+fn parsed<T: FromStr>(what: &str, text: &str) -> Result<T, StepError>
+where
+    T::Err: std::fmt::Display,
+{
+    T::from_str(text).map_err(|e| StepError {
+        step: "thread.create on stranger-writer".into(),
+        detail: format!("the {what} {text:?} does not parse: {e}"),
+        fault: None,
+    })
+}
+
+/// The steps of [HP-100]; pushes each check's outcome in [`STRANGER`]'s order.
+fn stranger(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
+    let name = STRANGER.name;
+    for node in [WRITER, FOLLOWER, STRANGER_NODE] {
+        d.create(node, seed(name, node))?;
+    }
+    let created: ThreadCreated = d.step(Call::ThreadCreate(ThreadCreate {
+        node: WRITER.into(),
+        variant: Variant::Raw,
+        time: d.now(),
+    }))?;
+    let (thread, log) = (created.thread, created.log);
+    for seq in 1..=3 {
+        append(d, WRITER, &thread, format!("secret {seq}").as_bytes())?;
+    }
+    let invite = export_invite(d, WRITER, &thread, InviteRole::Follower, FOLLOWER)?;
+    accept(d, FOLLOWER, invite)?;
+    d.pump()?;
+
+    d.watch(STRANGER_NODE);
+    let (tid, lid) = (
+        parsed::<ThreadId>("thread", &thread)?,
+        parsed::<LogId>("log", &log)?,
+    );
+    for member in [WRITER, FOLLOWER] {
+        for message in forged(&tid, &lid) {
+            d.inject(STRANGER_NODE, member, message.to_bytes())?;
+        }
+    }
+    let pump = d.pump()?;
+    let told: Vec<(String, Option<Message>)> = d
+        .watched()
+        .iter()
+        .map(|(from, Hex(bytes))| (from.clone(), Message::from_bytes(bytes).ok()))
+        .collect();
+    made.push(after(pump, challenged(&told, &tid)));
+    made.push(after(pump, told_nothing(&told)));
+    let held = d.call(Call::NodeHeads(on(STRANGER_NODE, &thread)))?;
+    made.push(fails_with(&held, "KEY_UNAVAILABLE"));
+    let mut logs = Vec::new();
+    for member in [WRITER, FOLLOWER] {
+        let names: Vec<String> = heads(d, member, &thread)?.logs.into_keys().collect();
+        logs.push((member, names));
+    }
+    let want: Vec<(&str, Vec<String>)> =
+        vec![(WRITER, vec![log.clone()]), (FOLLOWER, vec![log.clone()])];
+    made.push(equal(&want, &logs));
+
+    append(d, WRITER, &thread, b"secret 4")?;
+    let pump = d.pump()?;
+    let writer_head = heads(d, WRITER, &thread)?.logs.remove(&log);
+    let follower_head = heads(d, FOLLOWER, &thread)?.logs.remove(&log);
+    made.push(after(pump, equal(&writer_head, &follower_head)));
+    Ok(())
+}
+
+/// Each member sent the stranger a challenge: an `auth` about the thread with a nonce [SYNC-20],
+/// [SYNC-21], which shows the stranger's messages reached them.
+fn challenged(told: &[(String, Option<Message>)], thread: &ThreadId) -> Outcome {
+    let challengers: Vec<&str> = [WRITER, FOLLOWER]
+        .into_iter()
+        .filter(|member| {
+            told.iter().any(|(from, message)| {
+                from == member
+                    && matches!(message, Some(Message::Auth { thread: t, nonce, .. })
+                        if t == thread && nonce.len() == 16)
+            })
+        })
+        .collect();
+    equal(&vec![WRITER, FOLLOWER], &challengers)
+}
+
+/// Nothing but `auth` reached the stranger [SYNC-21].
+fn told_nothing(told: &[(String, Option<Message>)]) -> Outcome {
+    let other: Vec<String> = told
+        .iter()
+        .filter(|(_, message)| !matches!(message, Some(Message::Auth { .. })))
+        .map(|(from, message)| match message {
+            Some(Message::Pull { after, .. }) => format!("{from}: pull after {after}"),
+            Some(Message::Records {
+                envelopes, counter, ..
+            }) => {
+                format!(
+                    "{from}: records, {} envelopes, counter {counter}",
+                    envelopes.len()
+                )
+            }
+            Some(Message::Heads { heads, .. }) => format!("{from}: heads, {} entries", heads.len()),
+            Some(Message::Auth { .. }) => format!("{from}: auth"),
+            None => format!("{from}: a message that does not decode"),
+        })
+        .collect();
+    equal(&Vec::<String>::new(), &other)
+}
