@@ -452,22 +452,53 @@ impl LogReplica {
         };
         let mut position = self.chain.next_position();
         let mut envelopes = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            let envelope = record::create(&author, position, body, time, rng);
-            position = Position {
-                seq: position.seq + 1,
-                prev: Some(envelope.record_cid()),
-            };
-            envelopes.push(envelope);
-        }
-        let wanted = vec![true; envelopes.len()];
-        let mut checked = Vec::with_capacity(envelopes.len());
-        for verdict in self.verify_all(keys, &envelopes, &wanted, threads) {
-            match verdict {
-                Some(Ok(verified)) => checked.push(verified),
-                Some(Err(e)) => return Err(own_record_failed(&e)),
-                None => return Err(own_record_failed(&"no verdict")),
+        let mut checked = Vec::with_capacity(bodies.len());
+        let this = &*self;
+        // Signing is sequential, checking is not: each chunk is checked on a thread of its own
+        // while the next is signed, so the two overlap on a machine with cores to spare.
+        let per = if threads > 1 {
+            OWN_CHUNK
+        } else {
+            bodies.len().max(1)
+        };
+        let verdicts = std::thread::scope(|scope| {
+            let mut parts = Vec::new();
+            for chunk in bodies.chunks(per) {
+                let mut made = Vec::with_capacity(chunk.len());
+                for body in chunk {
+                    let envelope = record::create(&author, position, body, time, rng);
+                    position = Position {
+                        seq: position.seq + 1,
+                        prev: Some(envelope.record_cid()),
+                    };
+                    made.push(envelope);
+                }
+                let check = move || {
+                    let verdicts: Vec<_> = made.iter().map(|e| this.verify(keys, e)).collect();
+                    (made, verdicts)
+                };
+                parts.push(if threads > 1 {
+                    Ok(scope.spawn(check))
+                } else {
+                    Err(check())
+                });
             }
+            parts
+                .into_iter()
+                .map(|part| match part {
+                    Ok(handle) => handle.join().map_err(|_| ()),
+                    Err(done) => Ok(done),
+                })
+                .collect::<Vec<_>>()
+        });
+        for part in verdicts {
+            let Ok((made, verdicts)) = part else {
+                return Err(own_record_failed(&"a checking thread panicked"));
+            };
+            for verdict in verdicts {
+                checked.push(verdict.map_err(|e| own_record_failed(&e))?);
+            }
+            envelopes.extend(made);
         }
         for (envelope, (record, opened)) in envelopes.iter().zip(checked) {
             // Verified and positioned one after the other from the head: each links, unless the
@@ -488,6 +519,10 @@ fn own_record_failed(why: &dyn std::fmt::Display) -> Error {
         format!("a record this peer just wrote does not extend its own log: {why}"),
     )
 }
+
+/// Records a writer signs before handing them to a thread to check, in a batch append: small
+/// enough that checking starts early, large enough that a thread is worth its start.
+const OWN_CHUNK: usize = 128;
 
 /// The fewest records a verification thread is given: below it, starting a thread costs more
 /// than the verifications it takes over.
