@@ -20,7 +20,9 @@ Control commands (one per line on stdin; each gets exactly one JSON line on stdo
 {\"ok\":true,...} or {\"ok\":false,\"code\":\"NAME\",\"message\":\"...\"}):
   id                                   peer ID and listen addresses
   create raw|access-controlled|acl     a new thread; prints its ID and this node's log
-  append THREAD TEXT...                appends the rest of the line as one event
+  append THREAD TEXT...                appends the rest of the line as one event; append lines
+                                       for one thread already waiting are stored in one durable
+                                       write, each answered once it is stored
   invite THREAD writer|reader|follower PEER
                                        an invite for PEER, as hex
   join HEX                             joins the thread of an invite
@@ -88,7 +90,8 @@ enum OneShot {
     /// Print this node's peer ID and exit (creating the identity on first use).
     Id,
     /// Append events to this node's log in a thread and exit: TEXT... as one event, or one event
-    /// per line of stdin when no TEXT is given. Prints one JSON line per event.
+    /// per line of stdin when no TEXT is given, the lines that have arrived stored in one durable
+    /// write at a time. Prints one JSON line per event, once it is stored.
     Append {
         /// The thread.
         #[arg(long, value_name = "THREAD")]
