@@ -192,35 +192,6 @@ impl Handle {
         self.reply()
     }
 
-    /// Sends every line of `lines` without waiting for replies, then returns their replies in
-    /// order: the lines reach the node together, as from a controller that writes ahead, so
-    /// `append`s among them are grouped into one durable write each [SYNC-30].
-    pub fn pipeline(&mut self, lines: &[String]) -> Result<Vec<Value>> {
-        let mut replies = Vec::with_capacity(lines.len());
-        for line in lines {
-            // The command queue is bounded: take the replies already there while it is full.
-            let mut pending = Ok(line.clone());
-            loop {
-                match self.commands.try_send(pending) {
-                    Ok(()) => break,
-                    Err(mpsc::error::TrySendError::Full(back)) => {
-                        pending = back;
-                        match self.replies.recv_timeout(Duration::from_millis(1)) {
-                            Ok(reply) => replies.push(reply),
-                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                            Err(_) => return Err(self.stopped()),
-                        }
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => return Err(self.stopped()),
-                }
-            }
-        }
-        while replies.len() < lines.len() {
-            replies.push(self.reply()?);
-        }
-        Ok(replies)
-    }
-
     fn reply(&mut self) -> Result<Value> {
         self.replies.recv().map_err(|_| self.stopped())
     }
