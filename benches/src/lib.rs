@@ -193,6 +193,7 @@ impl EventFixture {
 
 /// A key, a [`BOUND_MESSAGE_LEN`]-byte message and its signature: the bound's unit of work.
 pub struct Ed25519Fixture {
+    signing: SigningKey,
     key: VerifyingKey,
     message: Vec<u8>,
     signature: Signature,
@@ -207,6 +208,7 @@ impl Ed25519Fixture {
         Ed25519Fixture {
             key: signing.verifying_key(),
             signature: signing.sign(&message),
+            signing,
             message,
         }
     }
@@ -216,6 +218,11 @@ impl Ed25519Fixture {
         self.key
             .verify_strict(black_box(&self.message), black_box(&self.signature))
             .is_ok()
+    }
+
+    /// One Ed25519 signature of the same message, as a writer makes per record [SIG-1].
+    pub fn sign(&self) -> Signature {
+        self.signing.sign(black_box(&self.message))
     }
 }
 

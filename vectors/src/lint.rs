@@ -191,6 +191,20 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
         "SYNC-22",
         "reference/tests/membership.rs a_revoked_peer_is_refused_by_readers_and_writers_at_once",
     ),
+    (
+        "SYNC-30",
+        "reference/src/sync/tests.rs \
+         a_batch_append_is_one_store_write_and_reaches_peers_like_single_appends and \
+         batch_appends_over_the_limit_or_without_a_log_are_refused; reference/tests/node.rs \
+         kills_at_random_moments_lose_nothing_acknowledged (bursts of appends written at once are \
+         group-committed; a kill loses none that was answered) and \
+         a_follower_killed_mid_catch_up_restarts_consistent_and_catches_up (stdin appends batched)",
+    ),
+    (
+        "SYNC-31",
+        "reference/src/sync/tests.rs verification_on_threads_decides_as_inline (a duplicate, a \
+         bad signature and a gap decided alike on 1, 2, 3 and 8 threads)",
+    ),
 ];
 
 /// Every requirement tag defined (`**[TAG]**`) in the spec's Markdown files, by file.

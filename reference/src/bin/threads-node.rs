@@ -1,7 +1,7 @@
 //! `threads-node`: one Threads peer on a real network (spec/sync.md, chapter 7), driven by
 //! commands on stdin. See `threads-node --help`.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use libp2p::Multiaddr;
 use serde_json::json;
 use threads::id::ThreadId;
 use threads::node::{self, control, datadir};
+use threads::sync::MAX_APPEND_BATCH;
 use threads::{Error, ErrorCode, Result};
 use tracing_subscriber::EnvFilter;
 
@@ -19,7 +20,9 @@ Control commands (one per line on stdin; each gets exactly one JSON line on stdo
 {\"ok\":true,...} or {\"ok\":false,\"code\":\"NAME\",\"message\":\"...\"}):
   id                                   peer ID and listen addresses
   create raw|access-controlled|acl     a new thread; prints its ID and this node's log
-  append THREAD TEXT...                appends the rest of the line as one event
+  append THREAD TEXT...                appends the rest of the line as one event; append lines
+                                       for one thread already waiting are stored in one durable
+                                       write, each answered once it is stored
   invite THREAD writer|reader|follower PEER
                                        an invite for PEER, as hex
   join HEX                             joins the thread of an invite
@@ -87,7 +90,8 @@ enum OneShot {
     /// Print this node's peer ID and exit (creating the identity on first use).
     Id,
     /// Append events to this node's log in a thread and exit: TEXT... as one event, or one event
-    /// per line of stdin when no TEXT is given. Prints one JSON line per event.
+    /// per line of stdin when no TEXT is given, the lines that have arrived stored in one durable
+    /// write at a time. Prints one JSON line per event, once it is stored.
     Append {
         /// The thread.
         #[arg(long, value_name = "THREAD")]
@@ -142,7 +146,9 @@ fn run(cli: Cli, data: &Path) -> Result<()> {
 }
 
 /// Appends `text` as one event, or each stdin line as one, printing a reply per event; stops at
-/// the first failure, with its reply printed and a non-zero exit.
+/// the first failure, with its reply printed and a non-zero exit. Stdin lines are appended in
+/// batches of whatever has arrived (at most [`MAX_APPEND_BATCH`]), each batch one durable write
+/// whose replies are printed once it is stored [SYNC-30].
 fn append(
     data: &Path,
     thread: &ThreadId,
@@ -150,27 +156,60 @@ fn append(
     recovery: datadir::Recovery,
 ) -> Result<()> {
     let (_, mut peer) = datadir::open_peer(data, node::unix_ms(), recovery)?;
-    let mut one = |body: &[u8]| -> Result<()> {
-        let reply = control::append(&mut peer, thread, body, node::unix_ms());
-        match reply {
-            Ok(reply) => {
-                println!("{}", control::render(&reply));
-                Ok(())
-            }
-            Err(e) => {
-                println!("{}", control::render(&control::error_reply(&e)));
-                Err(e)
-            }
-        }
+    let failed = |e: Error| {
+        println!("{}", control::render(&control::error_reply(&e)));
+        e
     };
     if !text.is_empty() {
-        return one(text.join(" ").as_bytes());
+        let reply = control::append(
+            &mut peer,
+            thread,
+            text.join(" ").as_bytes(),
+            node::unix_ms(),
+        );
+        println!("{}", control::render(&reply.map_err(failed)?));
+        return Ok(());
     }
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| Error::new(ErrorCode::Internal, format!("stdin: {e}")))?;
-        one(line.as_bytes())?;
+    let lines = stdin_lines();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    while let Ok(first) = lines.recv() {
+        let mut bodies = vec![first?];
+        while bodies.len() < MAX_APPEND_BATCH {
+            match lines.try_recv() {
+                Ok(line) => bodies.push(line?),
+                Err(_) => break,
+            }
+        }
+        let replies =
+            control::append_batch(&mut peer, thread, &bodies, node::unix_ms()).map_err(failed)?;
+        for reply in &replies {
+            writeln!(out, "{}", control::render(reply)).map_err(stdout_failed)?;
+        }
+        out.flush().map_err(stdout_failed)?;
     }
     Ok(())
+}
+
+/// Stdin's lines as event bodies, read on a thread of their own so that the appends take
+/// whatever has arrived; an unreadable line ends the stream with its error.
+fn stdin_lines() -> std::sync::mpsc::Receiver<Result<Vec<u8>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(MAX_APPEND_BATCH);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let line = line
+                .map(String::into_bytes)
+                .map_err(|e| Error::new(ErrorCode::Internal, format!("stdin: {e}")));
+            let end = line.is_err();
+            if tx.send(line).is_err() || end {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn stdout_failed(e: std::io::Error) -> Error {
+    Error::new(ErrorCode::Internal, format!("stdout: {e}"))
 }
 
 /// Logs to stderr at RUST_LOG's levels; by default this crate at info and libp2p at warn.

@@ -306,6 +306,23 @@ pub fn append<R: CryptoRng, S: Store>(
     ))
 }
 
+/// Appends `bodies` to this peer's log in `thread` in one durable write [SYNC-30]: one
+/// `{"log","seq","recordCid"}` per event, in order [HP-34].
+pub fn append_batch<R: CryptoRng, S: Store>(
+    peer: &mut Peer<R, S>,
+    thread: &ThreadId,
+    bodies: &[Vec<u8>],
+    now: u64,
+) -> Result<Vec<Value>> {
+    Ok(peer
+        .append_batch(now, thread, bodies)?
+        .into_iter()
+        .map(|(log, seq, cid)| {
+            ok(json!({"log": log.to_string(), "seq": seq, "recordCid": cid.to_string()}))
+        })
+        .collect())
+}
+
 /// Each log's head CID (or null) and counter [LOG-2], keyed by log ID: `{"logs"}` [HP-39].
 fn heads<R: CryptoRng, S: Store>(peer: &Peer<R, S>, thread: &ThreadId) -> Result<Value> {
     let heads: Map<String, Value> = peer

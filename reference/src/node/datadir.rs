@@ -83,8 +83,15 @@ pub fn open_peer(dir: &Path, now: u64, recovery: Recovery) -> Result<(IdentityKe
     let identity = open_identity_with(dir, recovery)?;
     let store = RedbStore::open(&store_path)?;
     let rng = ChaCha20Rng::from_seed(os_seed()?);
-    let peer = Peer::open(identity.clone(), rng, store, now)?;
+    // A node verifies on every core: the verdicts are applied in log order, so the result is the
+    // same as inline [SYNC-31].
+    let peer = Peer::open_on(identity.clone(), rng, store, now, cores())?;
     Ok((identity, peer))
+}
+
+/// The cores this process may use, for verification [SYNC-31]; 1 when the system does not say.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// The identity kept in `dir`, creating the directory, the store and the identity on first use.

@@ -132,6 +132,14 @@ impl Replies {
         }
     }
 
+    /// How many replies can be queued now without waiting.
+    fn room(&self) -> usize {
+        match self {
+            Replies::Stdout(tx) => tx.capacity().max(1),
+            Replies::Channel(_) => usize::MAX,
+        }
+    }
+
     /// A handle on the reply queue, to wait for room in it while the loop does other things.
     fn waiter(&self) -> Option<mpsc::Sender<String>> {
         match self {
@@ -300,7 +308,7 @@ impl Node {
                 event = self.net.next_event() => self.on_net(event)?,
                 () = sleep_until_unix_ms(wake) => self.peer.handle_timeout(unix_ms()).map(|()| Step::Continue)?,
                 line = next_line, if stdin_open && self.ready => match line {
-                    Some(line) => self.on_line(line)?,
+                    Some(line) => self.on_lines(line, &mut lines)?,
                     None => {
                         stdin_open = false;
                         tracing::info!("stdin closed");
@@ -395,6 +403,66 @@ impl Node {
             tracing::warn!(%from, "malformed message dropped");
         }
         Ok(())
+    }
+
+    /// Runs `first` and, when it is an `append`, the `append`s to the same thread already waiting
+    /// behind it as one batch: one durable store write for them all (group commit), each line
+    /// answered once it is stored [SYNC-30]. The first other line read ends the group and is run
+    /// after it. Never takes more lines than the reply queue has room for, so no reply is lost.
+    fn on_lines(&mut self, first: Input, lines: &mut mpsc::Receiver<Input>) -> Result<Step> {
+        let Ok(Command::Append { thread, body }) = first.as_deref().map_or_else(
+            |_| Err(Error::new(ErrorCode::BadRequest, "")),
+            str::parse::<Command>,
+        ) else {
+            return self.on_line(first);
+        };
+        let room = self.replies.room().min(crate::sync::MAX_APPEND_BATCH);
+        let mut bodies = vec![body];
+        let mut after = None;
+        while bodies.len() < room {
+            let Ok(next) = lines.try_recv() else {
+                break;
+            };
+            match next.as_deref().map(str::parse::<Command>) {
+                Ok(Ok(Command::Append { thread: t, body })) if t == thread => bodies.push(body),
+                _ => {
+                    after = Some(next);
+                    break;
+                }
+            }
+        }
+        if bodies.len() == 1 {
+            self.on_line(first)?;
+        } else {
+            self.append_group(&thread, &bodies)?;
+        }
+        match after {
+            Some(line) => self.on_line(line),
+            None => Ok(Step::Continue),
+        }
+    }
+
+    /// Appends a group of `append` lines' bodies in one batch and sends each line its reply: its
+    /// record, or the batch's error. A store failure is fatal after the replies.
+    fn append_group(&mut self, thread: &ThreadId, bodies: &[Vec<u8>]) -> Result<()> {
+        match control::append_batch(&mut self.peer, thread, bodies, unix_ms()) {
+            Ok(replies) => {
+                for reply in &replies {
+                    self.replies.send(reply);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let reply = control::error_reply(&e);
+                for _ in bodies {
+                    self.replies.send(&reply);
+                }
+                if matches!(e.code, ErrorCode::StoreFailed | ErrorCode::StoreCorrupt) {
+                    return Err(e);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Runs one command line and sends its reply: every line gets exactly one, an error for an

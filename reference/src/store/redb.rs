@@ -32,6 +32,11 @@ const LENGTHS: TableDefinition<(&[u8], &[u8]), u64> = TableDefinition::new("log_
 /// the same transaction as the records they were folded from.
 const VIEWS: TableDefinition<(&[u8], &[u8]), &[u8]> = TableDefinition::new("views");
 
+/// redb's page cache. Its default, 1 GiB, lets a peer's memory grow with every record it writes
+/// until the cache is full (issue 14); the peer reads its store once, on restart [SYNC-13], and
+/// appends at the end of each log, so a small cache costs little.
+const CACHE_BYTES: usize = 16 << 20;
+
 /// A [`Store`] on disk: one redb database file holding every thread's description and records.
 ///
 /// Each call is one redb write transaction committed with immediate durability, so a record is on
@@ -62,6 +67,7 @@ impl RedbStore {
         // restart must report a bad store, never crash on it [SYNC-13].
         let db = Database::builder()
             .set_check_integrity_on_open(true)
+            .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| fail(&e))?;
         // Creating every table up front lets `load` read a fresh store like any other, instead of

@@ -9,10 +9,14 @@ use multiaddr::Multiaddr;
 use rand_core::CryptoRng;
 
 use super::thread::{GenesisRef, ThreadState};
-use super::{MAX_LOGS_PER_THREAD, MAX_PEERS_PER_THREAD, Message, Peer};
+use super::{
+    MAX_APPEND_BATCH, MAX_BATCH_BYTES, MAX_LOGS_PER_THREAD, MAX_PEERS_PER_THREAD, Message,
+    PULL_LIMIT, Peer,
+};
 use crate::acl::{AclAnchor, AclDocument, AclEvent, AclOp, Action, Roles};
 use crate::addr::LogAddr;
 use crate::book;
+use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId, Variant};
 use crate::invite::{Invite, InviteRole, InviteTerms, Join, LogEntry};
@@ -138,6 +142,83 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         self.publish(thread, bytes);
         self.after_append(thread, log, 1);
         Ok((log, counter, cid))
+    }
+
+    /// Appends `bodies` as consecutive events of this peer's log in `thread`, with header time
+    /// `now`, in one durable store write [SYNC-30]: all are stored before any is pushed,
+    /// published or returned, or none is. Returns each record's log, seq and CID, in order.
+    ///
+    /// The records are signed one after the other (each links the one before it); the writer's
+    /// check of its own records uses [`Peer::set_verify_threads`] threads. At most
+    /// [`MAX_APPEND_BATCH`] bodies (BAD_REQUEST beyond); none is a no-op.
+    pub fn append_batch(
+        &mut self,
+        now: u64,
+        thread: &ThreadId,
+        bodies: &[Vec<u8>],
+    ) -> Result<Vec<(LogId, u64, Cid)>> {
+        self.check_alive()?;
+        if bodies.len() > MAX_APPEND_BATCH {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "a batch of {} events; at most {MAX_APPEND_BATCH} are appended at once",
+                    bodies.len()
+                ),
+            ));
+        }
+        self.advance(now);
+        let threads = self.verify_threads;
+        let state = self
+            .threads
+            .get_mut(thread)
+            .ok_or_else(|| super::peer::unknown_thread(thread))?;
+        let identity = state.writer.clone().ok_or_else(|| {
+            Error::new(
+                ErrorCode::KeyUnavailable,
+                "this peer holds no log of its own in the thread",
+            )
+        })?;
+        if bodies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let log = identity.log_id();
+        let keys = state.keys.clone();
+        let replica = state
+            .logs
+            .entry(log)
+            .or_insert_with(|| LogReplica::new(thread.clone(), log));
+        let first = replica.counter() + 1;
+        let appended =
+            replica.append_own_batch(&identity, &keys, bodies, now, threads, &mut self.rng);
+        // Records linked in memory but not stored would be served: a failure stops the peer.
+        let envelopes = match appended {
+            Ok(envelopes) => envelopes,
+            Err(e) if e.code == ErrorCode::KeyUnavailable => return Err(e),
+            Err(e) => return self.stop_on_failure(Err(e)).map(|()| Vec::new()),
+        };
+        self.save_records(thread, log, first, &envelopes)?;
+        self.counters.records_appended += envelopes.len() as u64;
+        let done: Vec<(LogId, u64, Cid)> = envelopes
+            .iter()
+            .zip(first..)
+            .map(|(envelope, seq)| (log, seq, envelope.record_cid()))
+            .collect();
+        for (part, last) in push_batches(&envelopes, first) {
+            let bytes = Message::Records {
+                thread: thread.clone(),
+                log,
+                counter: last,
+                envelopes: part.to_vec(),
+            }
+            .to_bytes();
+            for peer in self.peers_of(thread) {
+                self.send_about(thread, peer, bytes.clone());
+            }
+            self.publish(thread, bytes);
+        }
+        self.after_append(thread, log, envelopes.len());
+        Ok(done)
     }
 
     /// Changes a peer's roles in an access-controlled thread at time `now`: a signed ACL change
@@ -300,4 +381,27 @@ fn within_limit(inviter: LogId, peers: BTreeSet<LogId>) -> BTreeSet<LogId> {
             .take(MAX_PEERS_PER_THREAD - kept.len()),
     );
     kept
+}
+
+/// `envelopes`, the records from seq `first` on, cut into the batches a pull may answer with
+/// [SYNC-5] (at most [`PULL_LIMIT`] records and [`MAX_BATCH_BYTES`] unless one alone is larger),
+/// each with the seq of its last record: what a receiver accepts in one `records` message.
+pub(super) fn push_batches(envelopes: &[Envelope], first: u64) -> Vec<(&[Envelope], u64)> {
+    let limit = usize::try_from(PULL_LIMIT).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < envelopes.len() {
+        let mut end = start;
+        let mut bytes = 0usize;
+        while end < envelopes.len() && end - start < limit {
+            bytes = bytes.saturating_add(envelopes[end].size());
+            if end > start && bytes > MAX_BATCH_BYTES {
+                break;
+            }
+            end += 1;
+        }
+        out.push((&envelopes[start..end], first + end as u64 - 1));
+        start = end;
+    }
+    out
 }

@@ -117,6 +117,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         let before = state.counter(&log);
         let empty = envelopes.is_empty();
         let keys = state.keys.clone();
+        let threads = self.verify_threads;
         let mut replica = state
             .logs
             .remove(&log)
@@ -127,7 +128,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             rejected,
             counter: after,
             gap,
-        } = replica.decide(&keys, envelopes);
+        } = replica.decide_on(&keys, envelopes, threads);
         // A log nobody has shown a verified record of is not stored [SYNC-23].
         let stored = !new_log || !fresh.is_empty();
         if stored {

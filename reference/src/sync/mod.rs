@@ -44,6 +44,10 @@ pub use net::Net;
 pub use peer::Peer;
 pub use pulls::{MAX_ATTEMPTS, retry_delay};
 
+/// The most events [`Peer::append_batch`] appends at once [SYNC-30]: they are held in memory,
+/// signed and checked before the one store write that keeps them all.
+pub const MAX_APPEND_BATCH: usize = 4096;
+
 /// How long a peer waits for records in flight to fill a gap before it pulls them [SYNC-7].
 pub const GAP_GRACE_MS: u64 = 250;
 

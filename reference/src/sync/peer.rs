@@ -84,6 +84,8 @@ pub struct Peer<R, S = MemoryStore> {
     pub(super) secret: [u8; 32],
     /// The thread of each gossip topic [SYNC-24].
     pub(super) topics: BTreeMap<String, ThreadId>,
+    /// Threads the verifications of one batch are spread over [SYNC-31]; 1 verifies inline.
+    pub(super) verify_threads: usize,
 }
 
 impl Peer<ChaCha20Rng, MemoryStore> {
@@ -127,6 +129,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             failed: false,
             secret,
             topics: BTreeMap::new(),
+            verify_threads: 1,
         }
     }
 
@@ -135,11 +138,25 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// [`crate::book::ADDR_TTL_MS`] from `now`. STORE_CORRUPT if anything stored does not decode,
     /// verify or link.
     pub fn open(identity: IdentityKey, rng: R, store: S, now: u64) -> Result<Self> {
+        Peer::open_on(identity, rng, store, now, 1)
+    }
+
+    /// [`Peer::open`] with the stored records verified on `threads` threads, and the peer's
+    /// [`Peer::set_verify_threads`] set to it [SYNC-13], [SYNC-31].
+    pub fn open_on(
+        identity: IdentityKey,
+        rng: R,
+        store: S,
+        now: u64,
+        threads: usize,
+    ) -> Result<Self> {
         let stored = store.load()?;
         let mut peer = Peer::empty(identity, rng, store, now);
+        peer.set_verify_threads(threads);
         for (id, mut contents) in stored {
             let views = std::mem::take(&mut contents.views);
-            let (thread, state, addrs) = super::persist::restore(&id, contents)?;
+            let (thread, state, addrs) =
+                super::persist::restore(&id, contents, peer.verify_threads)?;
             if !views.is_empty() {
                 peer.stored_views.insert(thread.clone(), views);
             }
@@ -149,6 +166,14 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             peer.insert_thread(thread, state);
         }
         Ok(peer)
+    }
+
+    /// Spreads the verifications of each batch of records over `threads` threads (at least 1,
+    /// the default: inline) [SYNC-31]. The verdicts are applied in log order whatever the number,
+    /// so the peer's state and outputs do not depend on it; a driver sets it to its cores, while
+    /// the simulator and the harness adapter keep the default.
+    pub fn set_verify_threads(&mut self, threads: usize) {
+        self.verify_threads = threads.max(1);
     }
 
     /// Gives the store back, e.g. to reopen a peer from it after a simulated crash.

@@ -20,7 +20,7 @@ use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 use crate::keys::{IdentityKey, KeySet};
-use crate::log::{Admitted, LogReplica};
+use crate::log::LogReplica;
 use crate::store::{Store, StoredThread, ViewRow};
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
@@ -273,16 +273,22 @@ type Restored = (ThreadId, ThreadState, Vec<(LogId, Multiaddr)>);
 /// A stored thread back in memory [SYNC-13]: its ID, its state with every record verified and
 /// linked again, and the stored addresses of its peers. STORE_CORRUPT if anything does not
 /// decode, verify or link.
-pub(super) fn restore(id: &[u8], contents: StoredThread) -> Result<Restored> {
+/// The verifications are spread over `threads` threads, a chunk of [`RESTORE_CHUNK`] records at
+/// a time [SYNC-31].
+pub(super) fn restore(id: &[u8], contents: StoredThread, threads: usize) -> Result<Restored> {
     let thread = ThreadId::from_bytes(id).map_err(corrupt)?;
     let (mut state, addrs) = from_description(&thread, &contents.meta)?;
     for (log, envelopes) in contents.logs {
         let log = LogId::from_bytes(&log).map_err(corrupt)?;
         let keys = state.keys.clone();
         let replica = state.replica(&thread, log);
-        for bytes in envelopes {
-            let envelope = Envelope::from_bytes(&bytes).map_err(corrupt)?;
-            if replica.admit(&keys, envelope) != Admitted::Appended {
+        for chunk in envelopes.chunks(RESTORE_CHUNK) {
+            let decoded = chunk
+                .iter()
+                .map(|bytes| Envelope::from_bytes(bytes).map_err(corrupt))
+                .collect::<Result<Vec<_>>>()?;
+            let count = decoded.len();
+            if replica.decide_on(&keys, decoded, threads).appended.len() != count {
                 return Err(Error::new(
                     ErrorCode::StoreCorrupt,
                     format!("a stored record of log {log} no longer verifies or links"),
@@ -292,6 +298,10 @@ pub(super) fn restore(id: &[u8], contents: StoredThread) -> Result<Restored> {
     }
     Ok((thread, state, addrs))
 }
+
+/// Stored records decoded and verified at a time on restart: enough to keep every thread busy,
+/// few enough that the decoded copies stay small beside the log.
+const RESTORE_CHUNK: usize = 1024;
 
 fn corrupt(e: Error) -> Error {
     Error::new(ErrorCode::StoreCorrupt, e.to_string())

@@ -6,6 +6,7 @@ use crate::error::ErrorCode;
 use crate::id::{ThreadId, Variant};
 use crate::invite::InviteRole;
 use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 
 type TestPeer = Peer<ChaCha20Rng>;
 
@@ -420,4 +421,137 @@ fn publications_are_opened_decided_and_their_unproven_relays_not_filed() {
         sent(&mut follower).iter().all(|(to, _)| *to != relay),
         "nothing goes to an unproven relay"
     );
+}
+
+/// A store that counts its record writes, to see batches share one [SYNC-30].
+#[derive(Default)]
+struct CountingStore {
+    inner: crate::store::MemoryStore,
+    commits: usize,
+}
+
+impl crate::store::Store for CountingStore {
+    fn load(
+        &self,
+    ) -> crate::Result<std::collections::BTreeMap<Vec<u8>, crate::store::StoredThread>> {
+        self.inner.load()
+    }
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> crate::Result<()> {
+        self.inner.put_thread(thread, meta)
+    }
+    fn put_records(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+    ) -> crate::Result<()> {
+        self.commits += 1;
+        self.inner.put_records(thread, log, first, envelopes)
+    }
+}
+
+/// A batch append is one store write, and the peers get every record, in order, in batches a
+/// pull may carry; the follower's state matches a writer that appended one at a time [SYNC-30].
+#[test]
+fn a_batch_append_is_one_store_write_and_reaches_peers_like_single_appends() {
+    let counted = |seed: u8| {
+        let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+        let identity = crate::keys::IdentityKey::generate(&mut rng);
+        Peer::open_on(identity, rng, CountingStore::default(), 0, 3).expect("open")
+    };
+    let (mut writer, mut follower) = (counted(9), counted(2));
+    let mut net = Net::new(0);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    let bodies: Vec<Vec<u8>> = (0..600u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    let before = writer.store.commits;
+    let done = writer.append_batch(5, &thread, &bodies).expect("batch");
+    assert_eq!(writer.store.commits, before + 1, "one write for 600 events");
+    let seqs: Vec<u64> = done.iter().map(|(_, seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=600).collect::<Vec<u64>>());
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 600);
+    let envelopes = writer.envelopes(&thread, &log).expect("log");
+    let cut: Vec<(usize, u64)> = super::commands::push_batches(envelopes, 1)
+        .into_iter()
+        .map(|(part, last)| (part.len(), last))
+        .collect();
+    assert_eq!(
+        cut,
+        vec![(256, 256), (256, 512), (88, 600)],
+        "cut at the pull limit"
+    );
+    let again = writer
+        .append_batch(6, &thread, &bodies[..3])
+        .expect("batch");
+    assert_eq!(again[0].1, 601);
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert_eq!(
+        follower.heads(&thread).expect("heads"),
+        writer.heads(&thread).expect("heads")
+    );
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 603);
+    assert_eq!(
+        writer.append_batch(7, &thread, &[]).expect("empty"),
+        Vec::new()
+    );
+}
+
+/// Too many events at once, or a batch from a peer without a log of its own, is refused with a
+/// code and changes nothing.
+#[test]
+fn batch_appends_over_the_limit_or_without_a_log_are_refused() {
+    let (mut writer, mut follower) = (peer(1), peer(2));
+    let mut net = Net::new(0);
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
+    let many = vec![b"x".to_vec(); MAX_APPEND_BATCH + 1];
+    let code = writer
+        .append_batch(1, &thread, &many)
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(code, Err(ErrorCode::BadRequest));
+    let code = follower
+        .append_batch(1, &thread, &many[..2])
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(code, Err(ErrorCode::KeyUnavailable));
+    assert_eq!(writer.heads(&thread).expect("heads")[&log].1, 0);
+    writer.append(2, &thread, b"still writes").expect("append");
+}
+
+/// Verifying a batch on several threads decides exactly as inline: the same records appended,
+/// the same rejected at the same indexes, the same gap [SYNC-31].
+#[test]
+fn verification_on_threads_decides_as_inline() {
+    let mut writer = peer(1);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let bodies: Vec<Vec<u8>> = (0..80u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    writer.append_batch(1, &thread, &bodies).expect("batch");
+    let keys = writer.keys(&thread).expect("keys").clone();
+    let mut incoming: Vec<crate::envelope::Envelope> =
+        writer.envelopes(&thread, &log).expect("log").to_vec();
+    // A duplicate, a record with a flipped signature byte, then a gap.
+    incoming.insert(10, incoming[9].clone());
+    let mut bytes = incoming[20].to_bytes();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 1;
+    if let Ok(bad) = crate::envelope::Envelope::from_bytes(&bytes) {
+        incoming[20] = bad;
+    }
+    incoming.remove(60);
+    let decide = |threads| {
+        let mut replica = crate::log::LogReplica::new(thread.clone(), log);
+        let decided = replica.decide_on(&keys, incoming.clone(), threads);
+        (decided, replica.counter())
+    };
+    let inline = decide(1);
+    assert!(inline.0.duplicates >= 1 && inline.0.gap.is_some());
+    for threads in [2, 3, 8] {
+        assert_eq!(decide(threads), inline, "{threads} threads");
+    }
 }
