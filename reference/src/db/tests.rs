@@ -1,7 +1,7 @@
 //! Tests of the database: every outcome of the fold [DB-12], order independence [DB-11], the
 //! view encoding [DB-15], queries [DB-16] to [DB-18], and the dispatcher over real peers [DB-13].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -1269,4 +1269,53 @@ fn db_27_a_compacted_view_says_when_it_needs_the_freed_events() {
     assert_eq!(full.collections().len(), 1);
     assert!(full.kv().contains_key("late"));
     assert_ne!(full.cid(), compacted.cid());
+}
+
+#[test]
+fn sync_35_a_peer_that_compacted_its_view_still_serves_every_record() {
+    let (thread, mut peers) = writers(1, 70);
+    let mut a = peers.remove(0);
+    let mut da = Database::open(&mut a, thread.clone()).expect("open");
+    let n = SNAPSHOT_EVERY as u64 + 20;
+    for i in 0..n {
+        da.kv(&mut a, 1 + i)
+            .put(&format!("k{}", i % 50), &i)
+            .expect("put");
+    }
+    let held: Vec<DbRecord> = a
+        .read(&thread)
+        .expect("read")
+        .iter()
+        .map(DbRecord::from)
+        .collect();
+    let snapshot = da.view(&a).expect("view").snapshot().expect("snapshot");
+    let after: Vec<DbRecord> = held
+        .iter()
+        .filter(|r| {
+            DbEvent::classify(&r.body)
+                .ok()
+                .flatten()
+                .is_some_and(|e| e.clock > snapshot.last().clock)
+        })
+        .cloned()
+        .collect();
+    let compacted = DbView::resume(&snapshot, &after).expect("compact");
+    assert!(compacted.is_compacted());
+    assert_eq!(after.len() as u64, n - 256);
+    // A new member pulls from the compacted peer alone and gets the whole history [SYNC-35].
+    let mut c = TestPeer::from_seed([79; 32]);
+    let invite = a
+        .invite(&thread, InviteRole::Writer, c.id())
+        .expect("invite");
+    c.join(n + 2, &invite).expect("join");
+    Net::new(n + 3).pump(&mut [&mut a, &mut c]).expect("pump");
+    let pulled: BTreeSet<Cid> = c
+        .read(&thread)
+        .expect("read")
+        .iter()
+        .map(|e| *e.record.cid())
+        .collect();
+    assert!(held.iter().all(|r| pulled.contains(&r.cid)));
+    let dc = Database::open(&mut c, thread.clone()).expect("open");
+    assert_eq!(dc.view(&c).expect("view").cid(), compacted.cid());
 }
