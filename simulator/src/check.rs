@@ -7,7 +7,9 @@
 //! - **follower**: a follower holds no read key and its reads fail with KEY_UNAVAILABLE
 //!   [SYNC-14], [KEY-7];
 //! - **acl**: a reader that holds a revocation shows none of the revoked writer's records beyond
-//!   the cut [ACL-7].
+//!   the cut [ACL-7];
+//! - **views**: once every node converged (the end of every scenario), the nodes that read a
+//!   thread show the same database view CID [DB-11], [DB-15] (`Sim::views_agree`).
 //!
 //! The checks are incremental: each envelope is looked at once (a byte comparison with the
 //! writer's envelope, verification only when it differs), so a long log stays cheap.
@@ -39,6 +41,8 @@ pub enum Invariant {
     Follower,
     /// It shows a revoked writer's record beyond the cut [ACL-7].
     Acl,
+    /// Converged readers show different database views [DB-11].
+    Views,
 }
 
 impl Invariant {
@@ -50,6 +54,7 @@ impl Invariant {
             Invariant::Forward => "heads only move forward",
             Invariant::Follower => "followers hold no plaintext",
             Invariant::Acl => "the ACL is respected",
+            Invariant::Views => "converged readers have the same view CID",
         }
     }
 }
