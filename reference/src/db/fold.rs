@@ -47,6 +47,20 @@ impl From<&OpenedEvent> for DbRecord {
     }
 }
 
+impl DbRecord {
+    /// The record's key in the order of [DB-9]; `None` when its body is not a well-formed
+    /// database event [DB-1]. A compacting peer compares it with a snapshot's last key [DB-26].
+    pub fn order_key(&self) -> Option<OrderKey> {
+        let event = DbEvent::classify(&self.body).ok().flatten()?;
+        Some(OrderKey {
+            clock: event.clock,
+            log: self.log.to_bytes(),
+            seq: self.seq,
+            cid: self.cid.to_bytes(),
+        })
+    }
+}
+
 /// The total order of database events: (clock, author log ID bytes, seq, record CID bytes)
 /// [DB-9]. The derived `Ord` compares the fields in that order; byte vectors compare bytewise with
 /// a proper prefix first.

@@ -1103,15 +1103,7 @@ fn db_19_peers_holding_the_same_events_take_the_same_snapshots() {
 }
 
 fn key_of(record: &DbRecord) -> OrderKey {
-    let event = DbEvent::classify(&record.body)
-        .expect("well-formed")
-        .expect("a database event");
-    OrderKey {
-        clock: event.clock,
-        log: record.log.to_bytes(),
-        seq: record.seq,
-        cid: record.cid.to_bytes(),
-    }
+    record.order_key().expect("a well-formed database event")
 }
 
 #[test]
@@ -1291,12 +1283,7 @@ fn sync_35_a_peer_that_compacted_its_view_still_serves_every_record() {
     let snapshot = da.view(&a).expect("view").snapshot().expect("snapshot");
     let after: Vec<DbRecord> = held
         .iter()
-        .filter(|r| {
-            DbEvent::classify(&r.body)
-                .ok()
-                .flatten()
-                .is_some_and(|e| e.clock > snapshot.last().clock)
-        })
+        .filter(|r| r.order_key().is_some_and(|k| k > *snapshot.last()))
         .cloned()
         .collect();
     let compacted = DbView::resume(&snapshot, &after).expect("compact");

@@ -1055,19 +1055,9 @@ fn latest_snapshot(list: &[Json]) -> Snapshot {
 }
 
 fn key_above(event: &Json, snapshot: &Snapshot) -> bool {
-    let record = record_of(event);
-    let clock = DbEvent::classify(&record.body)
-        .ok()
-        .flatten()
-        .map_or(0, |ev| ev.clock);
-    let key = (
-        clock,
-        record.log.to_bytes(),
-        record.seq,
-        record.cid.to_bytes(),
-    );
-    let last = snapshot.last();
-    key > (last.clock, last.log.clone(), last.seq, last.cid.clone())
+    record_of(event)
+        .order_key()
+        .is_some_and(|key| key > *snapshot.last())
 }
 
 fn shuffled(list: &[Json], rng: &mut ChaCha20Rng) -> Vec<Json> {
