@@ -1306,3 +1306,35 @@ fn sync_35_a_peer_that_compacted_its_view_still_serves_every_record() {
     let dc = Database::open(&mut c, thread.clone()).expect("open");
     assert_eq!(dc.view(&c).expect("view").cid(), compacted.cid());
 }
+
+#[test]
+fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snapshot() {
+    let records = history(SNAPSHOT_EVERY as u64 + 100);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    let after: Vec<DbRecord> = records
+        .iter()
+        .filter(|r| key_of(r) > *snapshot.last())
+        .cloned()
+        .collect();
+    let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
+    // Another writer's event one clock after the snapshot: after it, but before most later ones.
+    let late = rec(
+        9,
+        1,
+        snapshot.last().clock + 1,
+        vec![Op::Put {
+            key: "k1".into(),
+            value: int(-1),
+        }],
+    );
+    assert!(key_of(&late) > *snapshot.last());
+    compacted.insert(&late);
+    assert!(
+        compacted.refolded() > 0,
+        "the late event refolded the events after it"
+    );
+    compacted.complete().expect("nothing before the snapshot");
+    let mut all = records.clone();
+    all.push(late);
+    assert_eq!(compacted.to_bytes(), DbView::from_records(&all).to_bytes());
+}
