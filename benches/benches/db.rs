@@ -15,6 +15,12 @@
 //!   seal, fold, one fsynced write transaction holding the record and the view rows), the same on
 //!   the in-memory store, and the store's raw rate: one redb write transaction of one envelope of
 //!   the same size, no views.
+//! - `db_restart/{full_fold,from_snapshot,compacted}`: rebuilding the view of a restarted peer over
+//!   [`RESTART_EVENTS`] events (100,000 by default; set `THREADS_RESTART_EVENTS=1000000` for the
+//!   issue's million): folded from every event, from its latest snapshot with every event held
+//!   (each is still decoded to find its key, [DB-24]), and from the snapshot with only the events
+//!   after it (a compacted view, [DB-26]). The full fold is the figure beside the other two, and
+//!   the bench prints both ratios.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,7 +29,9 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use threads::block;
-use threads::db::{Database, DbEvent, DbRecord, DbView, Filter, Op, Query, Schema, Value};
+use threads::db::{
+    Database, DbEvent, DbRecord, DbView, Filter, Op, Query, SNAPSHOT_EVERY, Schema, Value,
+};
 use threads::id::{LogId, Variant};
 use threads::keys::IdentityKey;
 use threads::store::redb::RedbStore;
@@ -40,6 +48,9 @@ const FOLD_EVENTS: u64 = 10_000;
 /// How far behind the end the late event of `late_by_100` lands.
 const LATE_BY: u64 = 100;
 const SAMPLES: usize = 20;
+/// Events in the restarted view, unless `THREADS_RESTART_EVENTS` says otherwise.
+const RESTART_EVENTS: u64 = 100_000;
+const RESTART_SAMPLES: usize = 10;
 const DURABLE_SAMPLES: usize = 10;
 
 fn log(seed: u8) -> LogId {
@@ -378,12 +389,106 @@ fn durable(c: &mut Criterion) {
     );
 }
 
+/// Three writers' puts and document writes, clocks growing, as a restarted peer holds them.
+fn restart_records(n: u64) -> Vec<DbRecord> {
+    let logs = [log(5), log(6), log(7)];
+    let declare = Op::Collection {
+        name: "c".into(),
+        schema: Schema::default(),
+        indexes: vec!["n".into()],
+    };
+    let mut records = vec![record(logs[0], 1, 1, vec![declare])];
+    let mut seqs = [1u64, 0, 0];
+    for i in 0..n - 1 {
+        let w = (i % 3) as usize;
+        seqs[w] += 1;
+        // A bounded state (100 keys, 200 documents), as every checkpoint of the fold is a copy
+        // of it (8.9): a state that grows with the events makes a long fold's checkpoints grow
+        // quadratically (50,000 documents over 100,000 events did not fit in 23 GB).
+        let (j, coll, id) = (i / 2, "c".to_owned(), format!("d{}", (i / 2) % 200));
+        let n = BTreeMap::from([("n".into(), Value::Integer((i % 1000) as i64))]);
+        let op = match (i % 2, j < 200) {
+            (0, _) => put(i),
+            (_, true) => Op::Create { coll, id, doc: n },
+            _ => Op::Save {
+                coll,
+                id,
+                patch: threads::db::Patch {
+                    set: n,
+                    unset: Vec::new(),
+                },
+            },
+        };
+        records.push(record(logs[w], seqs[w], 2 + i / 3, vec![op]));
+    }
+    records
+}
+
+fn restart(c: &mut Criterion) {
+    let n = std::env::var("THREADS_RESTART_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RESTART_EVENTS);
+    let records = restart_records(n);
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("at least 256 events");
+    let after: Vec<DbRecord> = records
+        .iter()
+        .filter(|r| r.order_key().is_some_and(|k| k > *snapshot.last()))
+        .cloned()
+        .collect();
+    // The setup checks what the bench claims: all three give the view of the whole set.
+    let resumed = DbView::resume(&snapshot, &records).expect("resume");
+    let compacted = DbView::resume(&snapshot, &after).expect("compacted");
+    assert_eq!(resumed.cid(), full.cid());
+    assert_eq!(compacted.cid(), full.cid());
+    assert!(after.len() < SNAPSHOT_EVERY, "the snapshot is the latest");
+    drop((full, resumed, compacted));
+
+    let mut group = c.benchmark_group(format!("db_restart_{n}"));
+    group
+        .sample_size(RESTART_SAMPLES)
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Elements(n));
+    let mut figures = Vec::new();
+    let cases: [(&str, &dyn Fn() -> DbView); 3] = [
+        ("full_fold", &|| DbView::from_records(&records)),
+        ("from_snapshot", &|| {
+            DbView::resume(&snapshot, &records).expect("resume")
+        }),
+        ("compacted", &|| {
+            DbView::resume(&snapshot, &after).expect("resume")
+        }),
+    ];
+    for (name, rebuild) in cases {
+        let mut recorder = Recorder::new(RESTART_SAMPLES);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| recorder.time(iters, || std::hint::black_box(rebuild())))
+        });
+        if let Some(rate) = recorder.per_second() {
+            figures.push((name, rate));
+        }
+    }
+    group.finish();
+    let Some(&(_, full_rate)) = figures.iter().find(|(name, _)| *name == "full_fold") else {
+        return;
+    };
+    println!();
+    for (name, rate) in figures {
+        println!(
+            "restart of a view over {n} events, {name}: {:.1} ms = {:.1}x faster than the full fold",
+            1e3 / rate,
+            rate / full_rate
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    targets = query, fold, durable
+    targets = query, fold, durable, restart
 }
 criterion_main!(benches);

@@ -136,6 +136,12 @@ registry! {
     DbCollectionExists = 806, "DB_COLLECTION_EXISTS";
     /// A query document is not of the defined shape [DB-17].
     DbQueryInvalid = 807, "DB_QUERY_INVALID";
+    /// A snapshot does not decode, its view is not the one it links, or it does not cover the
+    /// events held below its last key [DB-20], [DB-24].
+    DbSnapshotInvalid = 808, "DB_SNAPSHOT_INVALID";
+    /// A compacted view was offered an event that sorts before its snapshot: it needs the freed
+    /// events again to fold it [DB-27].
+    DbCompacted = 809, "DB_COMPACTED";
     /// The implementation does not support the requested operation (harness protocol).
     Unsupported = 901, "UNSUPPORTED";
     /// The request is not a valid harness-protocol message (harness protocol).

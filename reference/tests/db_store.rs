@@ -222,3 +222,55 @@ fn the_acl_view_is_stored_as_a_model_and_a_damaged_acl_row_is_store_corrupt() {
     let error = Database::open(&mut peer, thread).expect_err("damaged ACL row");
     assert_eq!(error.code, ErrorCode::StoreCorrupt, "{error}");
 }
+
+/// A snapshot kept in the on-disk store beside the records survives a reopen, and the view
+/// rebuilt from it and the events after it is the view of all the events [DB-23].
+#[cfg(feature = "redb")]
+#[test]
+fn db_23_a_snapshot_kept_in_redb_rebuilds_the_view_after_a_reopen() {
+    use threads::db::{DbEvent, Op, SNAPSHOT_EVERY, Snapshot, Value};
+    let records: Vec<DbRecord> = (1..=SNAPSHOT_EVERY as u64 + 20)
+        .map(|seq| {
+            let op = Op::Put {
+                key: format!("k{}", seq % 40),
+                value: Value::Integer(seq as i64),
+            };
+            let body = DbEvent::new(seq, vec![op]).expect("event").to_bytes();
+            DbRecord {
+                cid: threads::block::cid_of(&[&seq.to_be_bytes()[..], &body].concat()),
+                log: identity().log_id(),
+                seq,
+                body,
+            }
+        })
+        .collect();
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("one snapshot");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.redb");
+    let thread = b"thread";
+    {
+        let mut store = threads::store::redb::RedbStore::open(&path).expect("create");
+        store.put_thread(thread, b"meta").expect("describe");
+        store.put_views(thread, &snapshot.to_rows()).expect("keep");
+    }
+    let store = threads::store::redb::RedbStore::open(&path).expect("reopen");
+    let stored = store
+        .load()
+        .expect("load")
+        .remove(&thread[..])
+        .expect("thread");
+    let loaded = Snapshot::load(&stored).expect("decodes").expect("kept");
+    assert_eq!(loaded.cid(), snapshot.cid());
+    let resumed = DbView::resume(&loaded, &records).expect("resume");
+    assert_eq!(resumed.cid(), full.cid());
+    // The rows of a damaged view are refused with a code, not trusted.
+    let mut damaged = stored.clone();
+    for (key, row) in damaged.views.iter_mut() {
+        if key.ends_with(b"view") {
+            row.push(0);
+        }
+    }
+    let err = Snapshot::load(&damaged).expect_err("damaged");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+}

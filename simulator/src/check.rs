@@ -12,6 +12,8 @@
 //!   is sent to a peer that does not hold it, and a node stores no log nobody wrote and files no
 //!   peer that is not a member [SYNC-20], [SYNC-21], [SYNC-23]. (What is sent is checked by the
 //!   engine as it carries each message, [`leak`]; what is kept, here.)
+//! - **views**: once every node converged (the end of every scenario), the nodes that read a
+//!   thread show the same database view CID [DB-11], [DB-15] (`Sim::views_agree`).
 //!
 //! The checks are incremental: each envelope is looked at once (a byte comparison with the
 //! writer's envelope, verification only when it differs), so a long log stays cheap.
@@ -45,6 +47,8 @@ pub enum Invariant {
     Acl,
     /// It told a non-member something about a thread, or kept what one said [SYNC-21].
     Membership,
+    /// Converged readers show different database views [DB-11].
+    Views,
 }
 
 impl Invariant {
@@ -57,6 +61,7 @@ impl Invariant {
             Invariant::Follower => "followers hold no plaintext",
             Invariant::Acl => "the ACL is respected",
             Invariant::Membership => "nothing reaches or stays from a non-member",
+            Invariant::Views => "converged readers have the same view CID",
         }
     }
 }

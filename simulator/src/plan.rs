@@ -65,16 +65,20 @@ pub enum Broken {
     /// It answers every `pull` with the records it holds, proven requester or not, breaking
     /// [SYNC-21]: a stranger that pulls is served.
     ServesStrangers,
+    /// Its database view applies the events log by log, in the order it holds them, instead of
+    /// in the order of [DB-9], breaking [DB-11].
+    FoldsInLogOrder,
 }
 
 impl Broken {
     /// Every kind, for `--help` and parsing.
-    pub const ALL: [Broken; 5] = [
+    pub const ALL: [Broken; 6] = [
         Broken::ForgetsWrites,
         Broken::SkipsVerification,
         Broken::IgnoresHeads,
         Broken::IgnoresAcl,
         Broken::ServesStrangers,
+        Broken::FoldsInLogOrder,
     ];
 
     /// The kind's name on the command line.
@@ -85,6 +89,7 @@ impl Broken {
             Broken::IgnoresHeads => "ignores-heads",
             Broken::IgnoresAcl => "ignores-acl",
             Broken::ServesStrangers => "serves-strangers",
+            Broken::FoldsInLogOrder => "folds-in-log-order",
         }
     }
 
@@ -203,6 +208,16 @@ pub enum Action {
         /// The thread slot.
         thread: usize,
         /// How many events, one after the other.
+        count: u32,
+    },
+    /// `node` appends `count` database edits, one event each, to the documents and keys a
+    /// seeded draw picks from a small set, so that writers edit the same ones [DB-2].
+    DbEdit {
+        /// The writer.
+        node: NodeIx,
+        /// The thread slot.
+        thread: usize,
+        /// How many edits.
         count: u32,
     },
     /// `from` exports an invite for `to`, who accepts it at once (out of band, as by a QR code).
@@ -441,6 +456,8 @@ pub struct Needs {
     pub crash: bool,
     /// Access-controlled threads.
     pub acl: bool,
+    /// The database (edits and view CIDs) [DB-11].
+    pub db: bool,
 }
 
 /// A whole run.

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use threads::Cid;
 use threads::id::{LogId, ThreadId};
 use threads::invite::InviteRole;
 use threads::sync::Message;
@@ -240,6 +241,8 @@ struct Sim<'a> {
     watched: bool,
     /// The latest `auth` messages between members, as a stranger saw them.
     observed: Vec<Observed>,
+    /// Draws which document or key each database edit writes.
+    db_picks: SimRng,
 }
 
 impl<'a> Sim<'a> {
@@ -278,6 +281,7 @@ impl<'a> Sim<'a> {
                 .iter()
                 .any(|a| matches!(a.what, Action::Attack { .. })),
             observed: Vec::new(),
+            db_picks: SimRng::new(seed, "db-edits"),
         }
     }
 
@@ -310,6 +314,10 @@ impl<'a> Sim<'a> {
         let missing: Vec<&str> = [
             (needs.ticks && !caps.ticks, "ticks (node.tick, HP-51)"),
             (needs.crash && !caps.crash, "crash and restart"),
+            (
+                needs.db && !caps.db,
+                "the database (db edits and view CIDs)",
+            ),
             (
                 needs.acl && !caps.acl,
                 "access-controlled threads (feature acl)",
@@ -347,6 +355,9 @@ impl<'a> Sim<'a> {
                 self.schedule_wake(ix)?;
             }
             if self.now >= quiet && self.all_converged() {
+                if let Some(violation) = self.views_agree()? {
+                    return Ok(Verdict::Fail(Failure::Invariant(violation)));
+                }
                 self.stats.converged_at = Some(self.now);
                 return Ok(Verdict::Pass);
             }
@@ -754,6 +765,7 @@ impl<'a> Sim<'a> {
                     let local = self.local(ix);
                     self.cluster.restart(ix, local)?;
                     self.checker.restarted(ix);
+                    self.watch_views(ix)?;
                     self.log(&format!("fault restart {} from its store", self.name(ix)));
                     self.drain(ix, "restart")?;
                     return Ok(Some(ix));
@@ -811,7 +823,9 @@ impl<'a> Sim<'a> {
             return Ok(None);
         };
         let (node, other) = match &action {
-            Action::CreateThread { node, .. } | Action::Append { node, .. } => (*node, *node),
+            Action::CreateThread { node, .. }
+            | Action::Append { node, .. }
+            | Action::DbEdit { node, .. } => (*node, *node),
             Action::Invite { from, to, .. } => (*to, *from),
             Action::SetRoles { admin, .. } => (*admin, *admin),
             Action::Attack { from, to, .. } => (*from, *to),
@@ -831,6 +845,11 @@ impl<'a> Sim<'a> {
                 thread,
                 count,
             } => self.append(node, thread, count)?,
+            Action::DbEdit {
+                node,
+                thread,
+                count,
+            } => self.db_edit(node, thread, count)?,
             Action::Invite {
                 from,
                 to,
@@ -944,6 +963,49 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
+    /// In a database scenario, has the node keep its views from now on, so that it folds each
+    /// record as it arrives, in arrival order, and a restarted node checks its stored view rows
+    /// against its records [DB-11], [SYNC-13]; other scenarios compute views only at the end.
+    fn watch_views(&mut self, ix: NodeIx) -> Result<()> {
+        if !self.plan.needs.db {
+            return Ok(());
+        }
+        let threads: Vec<ThreadId> = self
+            .subs
+            .iter()
+            .filter(|(_, nodes)| nodes.contains(&ix))
+            .map(|(t, _)| t.clone())
+            .collect();
+        for thread in threads {
+            self.cluster.db_view(ix, &thread)?;
+        }
+        Ok(())
+    }
+
+    /// `count` database edits by `node`, each picked by the run's own draw [DB-2]; an edit its
+    /// view refuses appends nothing.
+    fn db_edit(&mut self, node: NodeIx, slot: usize, count: u32) -> Result<()> {
+        let thread = self.thread(slot)?;
+        let mut written = 0;
+        for _ in 0..count {
+            let pick = self.db_picks.below(u64::MAX);
+            let local = self.local(node);
+            if let Some((log, _, _)) = self.cluster.db_edit(node, &thread, pick, local)? {
+                if !self.own_logs.contains_key(&(node, thread.clone())) {
+                    self.names.add_log(log, node, &thread);
+                    self.own_logs.insert((node, thread.clone()), log);
+                }
+                self.learn(node, &thread, &log)?;
+                written += 1;
+            }
+        }
+        self.log(&format!(
+            "db edits by {}: {written} of {count} written",
+            self.name(node)
+        ));
+        Ok(())
+    }
+
     fn invite(&mut self, from: NodeIx, to: NodeIx, slot: usize, role: InviteRole) -> Result<()> {
         let thread = self.thread(slot)?;
         let invite = self.cluster.invite(from, &thread, role, to)?;
@@ -957,6 +1019,7 @@ impl<'a> Sim<'a> {
         }
         self.subs.entry(thread.clone()).or_default().insert(to);
         self.checker.set_role(to, &thread, role);
+        self.watch_views(to)?;
         self.log(&format!(
             "invite {} to {} as {} by {}",
             self.name(to),
@@ -1127,6 +1190,36 @@ impl<'a> Sim<'a> {
             .flat_map(|(t, nodes)| nodes.iter().map(move |n| (*n, t.clone())))
             .filter(|(n, _)| self.up(*n))
             .collect()
+    }
+
+    /// Converged readers show the same database view [DB-11], [DB-15]: every node that holds
+    /// every record of a thread (so the same set) and can read it must have the same view CID,
+    /// however the records reached it. Checked once all nodes converged, at the end of every
+    /// scenario; nodes without a database answer `None` and are not compared.
+    fn views_agree(&mut self) -> Result<Option<Violation>> {
+        let required = self.required();
+        let mut first: BTreeMap<ThreadId, (NodeIx, Cid)> = BTreeMap::new();
+        for (ix, thread) in required {
+            let Some(cid) = self.cluster.db_view(ix, &thread)? else {
+                continue;
+            };
+            match first.get(&thread) {
+                None => {
+                    first.insert(thread, (ix, cid));
+                }
+                Some((other, seen)) if *seen != cid => {
+                    let detail = format!(
+                        "view CID {cid} on {}, {seen} on {} with the same records of {}",
+                        self.name(ix),
+                        self.name(*other),
+                        self.names.thread(&thread)
+                    );
+                    return Ok(Some(self.violation(ix, Invariant::Views, detail)));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     fn all_converged(&self) -> bool {

@@ -131,3 +131,34 @@ fn a_peer_that_serves_strangers_is_caught_as_it_sends_the_first_record() {
         );
     }
 }
+
+/// A reader whose database view applies events log by log, not in the order of [DB-9], shows
+/// another view CID than the honest readers once all converged: the views invariant, checked at
+/// the end of the run, names it.
+#[test]
+fn a_reader_that_folds_in_log_order_is_caught_by_the_views_invariant() {
+    let mut caught = 0;
+    for seed in 1..=3 {
+        let mut spec = common::small("db-concurrent-edits", seed);
+        broken(&mut spec, "r4", Broken::FoldsInLogOrder);
+        let outcome = spec.run(false).expect("run");
+        if let Verdict::Fail(Failure::Invariant(v)) = &outcome.verdict {
+            assert_eq!(v.invariant, Invariant::Views, "{v}");
+            caught += 1;
+        }
+        // The same seeds pass with every reader honest.
+        let honest = common::small("db-concurrent-edits", seed)
+            .run(false)
+            .expect("run");
+        assert_eq!(
+            honest.verdict,
+            Verdict::Pass,
+            "seed {seed}: {}",
+            honest.stats
+        );
+    }
+    assert_eq!(
+        caught, 3,
+        "concurrent edits make log order and clock order differ"
+    );
+}

@@ -28,6 +28,18 @@ pub const COVERED_CHAPTERS: &[&str] = &[
 /// can reach is checked (a size limit, behaviour over time) for a tag that vectors also cite.
 pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     (
+        "DB-25",
+        "a prohibition: no sync message type of SYNC-1 carries a snapshot (the sync suite refuses \
+         any other type with MESSAGE_MALFORMED), and the only way the reference builds a view from \
+         a snapshot, DbView::resume, takes the events it checks the snapshot against (db vectors \
+         DbResume, DB-24)",
+    ),
+    (
+        "SYNC-35",
+        "reference/src/db/tests.rs sync_35_a_peer_that_compacted_its_view_still_serves_every_record: \
+         a new member pulls the whole history from a peer whose view is compacted",
+    ),
+    (
         "DB-13",
         "reference/src/db/tests.rs a_revoked_writers_later_events_are_stored_but_never_applied: \
          which events a peer applies follows its ACL state (ACL-7, ACL-8) over time; the db \

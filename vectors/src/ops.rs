@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
 use threads::acl::{AclEvent, AclOp, Action};
-use threads::db::{DbEvent, DbRecord, DbView, Op as DbOp, Query};
+use threads::db::{DbEvent, DbRecord, DbView, Op as DbOp, Query, Snapshot};
 use threads::envelope::Envelope;
 use threads::error::{Error, ErrorCode, Result};
 use threads::id::{LogId, ThreadId, Variant};
@@ -537,6 +537,27 @@ pub const OPERATIONS: &[OpSpec] = &[
         inputs: &[("events", Kind::DbEvents), ("query", Kind::Hex)],
         output: &[("ids", Kind::TextArray)],
     },
+    OpSpec {
+        name: "db.snapshot",
+        run: plain!(db_snapshot),
+        summary: "Fold a set of events and list its snapshots (DB-19): the CID of each and of its view.",
+        inputs: &[("events", Kind::DbEvents)],
+        output: &[
+            ("snapshotCids", Kind::CidArray),
+            ("viewCids", Kind::CidArray),
+        ],
+    },
+    OpSpec {
+        name: "db.resume",
+        run: plain!(db_resume),
+        summary: "Rebuild a view from a snapshot block, its view and the events held (DB-23, DB-24).",
+        inputs: &[
+            ("snapshot", Kind::Hex),
+            ("view", Kind::Hex),
+            ("events", Kind::DbEvents),
+        ],
+        output: &[("viewCid", Kind::Cid)],
+    },
 ];
 
 /// The contract of an operation, by name.
@@ -733,6 +754,21 @@ fn db_op_name(op: &DbOp) -> &'static str {
 fn db_fold(input: &Inputs) -> Result<Value> {
     let view = DbView::from_records(&db_records(input)?);
     Ok(json!({"view": hex::encode(view.to_bytes()), "viewCid": view.cid().to_string()}))
+}
+
+fn db_snapshot(input: &Inputs) -> Result<Value> {
+    let snapshots = DbView::from_records(&db_records(input)?).snapshots();
+    let cids = |f: fn(&Snapshot) -> Cid| -> Vec<String> {
+        snapshots.iter().map(|s| f(s).to_string()).collect()
+    };
+    Ok(json!({"snapshotCids": cids(Snapshot::cid), "viewCids": cids(Snapshot::view_cid)}))
+}
+
+fn db_resume(input: &Inputs) -> Result<Value> {
+    let snapshot = Snapshot::from_parts(&input.hex("snapshot")?, input.hex("view")?)?;
+    let view = DbView::resume(&snapshot, &db_records(input)?)?;
+    view.complete()?;
+    Ok(json!({"viewCid": view.cid().to_string()}))
 }
 
 fn db_query(input: &Inputs) -> Result<Value> {

@@ -33,6 +33,25 @@ Control commands (one per line on stdin; each gets exactly one JSON line on stdo
   threads                              the threads this node holds
   stop                                 exits
 
+Database commands (spec/database.md; THREAD a thread this node reads; JSON the rest of the line;
+values are JSON with integers within +-(2^53 - 1); replies as above):
+  db declare THREAD NAME JSON          declares a collection: {\"fields\":{FIELD:[TYPE...]},
+                                       \"required\":[FIELD...],\"indexes\":[FIELD...]}, TYPE one of
+                                       null bool integer string bytes list map
+  db put THREAD COLL ID JSON           creates document ID, or saves the fields that changed
+  db get THREAD COLL ID                the document under \"doc\" (null when absent)
+  db delete THREAD COLL ID             deletes document ID
+  db query THREAD JSON                 {\"coll\":COLL,\"filter\":...,\"sort\":[...],\"skip\":N,
+                                       \"limit\":N}: the matches under \"docs\", in order
+  db view THREAD                       the view CID and the latest snapshot (every 256 events)
+  db watch THREAD                      from now on, one extra line {\"watch\":THREAD,\"change\":
+                                       {...}} per change of the view, in commit order
+  kv put THREAD KEY JSON               sets a key of the key-value store
+  kv get THREAD KEY                    the value under \"value\" (null when unset)
+  kv del THREAD KEY                    removes a key
+Writes reply with the event's \"recordCid\"; a refused write appends nothing and replies with
+its code (DB_EXISTS, DB_NOT_FOUND, DB_SCHEMA_FAILED, DB_UNKNOWN_COLLECTION, DB_MALFORMED...).
+
 Every line gets one reply, in order: an empty line, one that is not UTF-8 or one over 1 MiB
 gets BAD_REQUEST. A controller that stops reading replies stops the commands (up to 256 replies
 wait for it), never the network; SIGTERM still stops the node.

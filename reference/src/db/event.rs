@@ -262,7 +262,7 @@ impl Schema {
         self.to_ipld()
     }
 
-    fn from_ipld(ipld: Ipld) -> Result<Schema> {
+    pub(super) fn from_ipld(ipld: Ipld) -> Result<Schema> {
         let mut f = Fields::new(ipld, "a schema")?;
         let Ipld::Map(listed) = f.take("fields")? else {
             return Err(malformed("schema fields must be a map"));
@@ -357,7 +357,7 @@ impl Patch {
 }
 
 /// A document: a map value whose keys are fields [DB-4], [DB-3].
-fn document(ipld: Ipld) -> Result<Document> {
+pub(super) fn document(ipld: Ipld) -> Result<Document> {
     match Value::from_ipld(&ipld)? {
         Value::Map(map) => {
             for field in map.keys() {
@@ -410,7 +410,7 @@ fn bounded(s: String, max: usize, what: &str) -> Result<String> {
 }
 
 /// Fields in strictly increasing bytewise order, at most `max` [DB-6], [DB-10].
-fn sorted_fields(items: Vec<Ipld>, max: usize) -> Result<Vec<String>> {
+pub(super) fn sorted_fields(items: Vec<Ipld>, max: usize) -> Result<Vec<String>> {
     let fields = items
         .into_iter()
         .map(|i| match i {

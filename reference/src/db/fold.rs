@@ -5,12 +5,14 @@
 //! otherwise folds again from the last checkpoint before it (8.9), so arrival order never shows.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::event::{DbEvent, Op, Schema};
 use super::reducer::RowKey;
+use super::snapshot::Floor;
 use super::value::{Document, Value};
 use crate::block;
 use crate::error::{Error, ErrorCode, Result};
@@ -45,6 +47,20 @@ impl From<&OpenedEvent> for DbRecord {
     }
 }
 
+impl DbRecord {
+    /// The record's key in the order of [DB-9]; `None` when its body is not a well-formed
+    /// database event [DB-1]. A compacting peer compares it with a snapshot's last key [DB-26].
+    pub fn order_key(&self) -> Option<OrderKey> {
+        let event = DbEvent::classify(&self.body).ok().flatten()?;
+        Some(OrderKey {
+            clock: event.clock,
+            log: self.log.to_bytes(),
+            seq: self.seq,
+            cid: self.cid.to_bytes(),
+        })
+    }
+}
+
 /// The total order of database events: (clock, author log ID bytes, seq, record CID bytes)
 /// [DB-9]. The derived `Ord` compares the fields in that order; byte vectors compare bytewise with
 /// a proper prefix first.
@@ -71,7 +87,7 @@ pub struct Collection {
 }
 
 impl Collection {
-    fn new(schema: Schema, indexes: Vec<String>) -> Collection {
+    pub(super) fn new(schema: Schema, indexes: Vec<String>) -> Collection {
         let index = indexes
             .iter()
             .map(|f| (f.clone(), BTreeMap::new()))
@@ -99,7 +115,7 @@ impl Collection {
         self.docs.get(id)
     }
 
-    fn put(&mut self, id: &str, doc: Document) {
+    pub(super) fn put(&mut self, id: &str, doc: Document) {
         self.unindex(id);
         for (field, entries) in &mut self.index {
             if let Some(value) = doc.get(field) {
@@ -132,7 +148,7 @@ impl Collection {
     }
 
     /// `{"docs", "indexes", "schema"}` [DB-15].
-    fn to_ipld(&self) -> Ipld {
+    pub(super) fn to_ipld(&self) -> Ipld {
         let docs = self
             .docs
             .iter()
@@ -164,6 +180,42 @@ pub(super) struct State {
     pub(super) kv: BTreeMap<String, Value>,
     /// Refused operations by (record CID bytes, op index) [DB-14].
     pub(super) rejected: BTreeMap<(Vec<u8>, u32), ErrorCode>,
+}
+
+impl State {
+    /// The canonical view encoding of this state with `rejected` as its refusals [DB-15].
+    pub(super) fn to_bytes(
+        &self,
+        rejected: BTreeMap<(Vec<u8>, Option<u32>), ErrorCode>,
+    ) -> Vec<u8> {
+        let collections = self
+            .collections
+            .iter()
+            .map(|(name, c)| (name.clone(), c.to_ipld()))
+            .collect();
+        let kv = self
+            .kv
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_ipld()))
+            .collect();
+        let rejected = rejected.into_iter().map(rejection).collect();
+        block::encode(&Ipld::Map(BTreeMap::from([
+            ("collections".to_owned(), Ipld::Map(collections)),
+            ("kv".to_owned(), Ipld::Map(kv)),
+            ("rejected".to_owned(), Ipld::List(rejected)),
+        ])))
+    }
+
+    /// The encoding of the state alone, refusals of DB_MALFORMED events left out: what a
+    /// snapshot holds [DB-20].
+    pub(super) fn snapshot_bytes(&self) -> Vec<u8> {
+        let refused = self
+            .rejected
+            .iter()
+            .map(|((cid, op), code)| ((cid.clone(), Some(*op)), *code))
+            .collect();
+        self.to_bytes(refused)
+    }
 }
 
 /// What an operation does to the state, decided before anything changes [DB-12].
@@ -291,17 +343,22 @@ fn code(code: ErrorCode, what: &str) -> Error {
 /// the order of [DB-9], with checkpoints so late arrivals refold only a suffix.
 #[derive(Debug, Clone, Default)]
 pub struct DbView {
-    state: State,
+    pub(super) state: State,
     /// Well-formed events, in order.
-    events: BTreeMap<OrderKey, (Cid, DbEvent)>,
+    pub(super) events: BTreeMap<OrderKey, (Cid, DbEvent)>,
     /// Every record CID offered, database event or not: duplicates count once [DB-11].
-    seen: BTreeSet<Cid>,
+    pub(super) seen: BTreeSet<Cid>,
     /// DB_MALFORMED events by record CID [DB-1]; independent of order, so kept outside the state.
-    malformed: BTreeMap<Cid, Error>,
+    pub(super) malformed: BTreeMap<Cid, Error>,
     /// The state after the event at each key, every [`CHECKPOINT_EVERY`] events.
     /// Each with its position: how many events are at or before its key. Events inserted before
     /// a checkpoint remove it, so a kept position stays right.
-    checkpoints: BTreeMap<OrderKey, (usize, State)>,
+    pub(super) checkpoints: BTreeMap<OrderKey, (usize, State)>,
+    /// When the view was resumed from a snapshot whose events are not held (compacted, [DB-26]):
+    /// the snapshot's coverage. Positions count its events too.
+    pub(super) floor: Option<Floor>,
+    /// Events a compacted view could not fold because they sort before its snapshot [DB-27].
+    pub(super) behind: BTreeSet<Cid>,
     /// Events applied again because an event arrived out of order: what late arrivals cost.
     refolded: u64,
     /// The rows the events applied since the last [`crate::db::Reducer::take_rows`] may have
@@ -346,6 +403,15 @@ impl DbView {
             seq: record.seq,
             cid: record.cid.to_bytes(),
         };
+        if let Some(floor) = &self.floor
+            && key <= floor.last
+        {
+            // A covered event offered again changes nothing; any other needs the freed events.
+            if !floor.covers(&key) {
+                self.behind.insert(record.cid);
+            }
+            return false;
+        }
         let in_order = self
             .events
             .keys()
@@ -365,8 +431,8 @@ impl DbView {
             self.state.apply(cid, event);
             touch_event(&mut self.touched, cid, event);
         }
-        if self.events.len().is_multiple_of(CHECKPOINT_EVERY) {
-            let position = self.events.len();
+        let position = self.position();
+        if position.is_multiple_of(CHECKPOINT_EVERY) {
             self.checkpoints
                 .insert(key.clone(), (position, self.state.clone()));
         }
@@ -382,10 +448,10 @@ impl DbView {
         };
         self.state = state;
         let pending: Vec<OrderKey> = match &start {
+            // Excluded: a compacted view's first checkpoint is at a freed event's key.
             Some(at) => self
                 .events
-                .range(at..)
-                .skip(1)
+                .range((Bound::Excluded(at), Bound::Unbounded))
                 .map(|(k, _)| k.clone())
                 .collect(),
             None => self.events.keys().cloned().collect(),
@@ -407,6 +473,18 @@ impl DbView {
 
     pub(super) fn state(&self) -> &State {
         &self.state
+    }
+
+    /// How many well-formed events the state covers: those held plus those a compaction freed.
+    pub(super) fn position(&self) -> usize {
+        let freed = self.floor.as_ref().map_or(0, |f| f.count);
+        freed + self.events.len()
+    }
+
+    /// The key of the last event in order, held or freed.
+    fn last_key(&self) -> Option<&OrderKey> {
+        let freed = self.floor.as_ref().map(|f| &f.last);
+        self.events.keys().next_back().or(freed)
     }
 
     /// How many records were offered, database events or not: the fold position.
@@ -444,7 +522,7 @@ impl DbView {
     /// The highest clock among the events applied: a writer's next event has this + 1 [DB-8].
     pub fn max_clock(&self) -> u64 {
         // The order compares the clock first, so the last event holds the highest.
-        self.events.keys().next_back().map_or(0, |k| k.clock)
+        self.last_key().map_or(0, |k| k.clock)
     }
 
     /// The key-value store [DB-12].
@@ -494,24 +572,7 @@ impl DbView {
 
     /// The canonical encoding of the view, `{"collections", "kv", "rejected"}` [DB-15].
     pub fn to_bytes(&self) -> Vec<u8> {
-        let collections = self
-            .state
-            .collections
-            .iter()
-            .map(|(name, c)| (name.clone(), c.to_ipld()))
-            .collect();
-        let kv = self
-            .state
-            .kv
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_ipld()))
-            .collect();
-        let rejected = self.rejected().into_iter().map(rejection).collect();
-        block::encode(&Ipld::Map(BTreeMap::from([
-            ("collections".to_owned(), Ipld::Map(collections)),
-            ("kv".to_owned(), Ipld::Map(kv)),
-            ("rejected".to_owned(), Ipld::List(rejected)),
-        ])))
+        self.state.to_bytes(self.rejected())
     }
 
     /// The view CID [DB-15].

@@ -49,6 +49,7 @@ mod event;
 mod fold;
 mod query;
 mod reducer;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -61,6 +62,7 @@ pub use event::{
 pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
 pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
 pub use reducer::{DB_VIEW, Reducer, Scope};
+pub use snapshot::{SNAPSHOT_EVERY, Snapshot};
 pub use value::{Document, Kind, MAX_DEPTH, MAX_SAFE_INTEGER, Value};
 
 use cid::Cid;

@@ -1,12 +1,13 @@
 //! Tests of the database: every outcome of the fold [DB-12], order independence [DB-11], the
 //! view encoding [DB-15], queries [DB-16] to [DB-18], and the dispatcher over real peers [DB-13].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
+use super::fold::State;
 use super::*;
 use crate::block;
 use crate::error::ErrorCode;
@@ -1033,4 +1034,307 @@ proptest! {
         }
         dbs.clear();
     }
+}
+
+/// A history of `n` events by three writers with every kind of outcome, refusals included:
+/// documents created, saved and deleted, keys put and removed [DB-12].
+fn history(n: u64) -> Vec<DbRecord> {
+    let mut records = vec![rec(1, 1, 1, vec![declare(&["n"])])];
+    let mut seqs = [1u64, 0, 0, 0];
+    for i in 0..n - 1 {
+        let writer = (i % 3) as usize + 1;
+        seqs[writer] += 1;
+        let id = format!("d{}", i % 11);
+        let op = match i % 4 {
+            0 => create(&id, doc(&[("n", int(i as i64))])),
+            1 => save(&id, doc(&[("n", int(-(i as i64)))]), &["m"]),
+            2 => delete(&id),
+            _ => Op::Del {
+                key: format!("k{}", i % 5),
+            },
+        };
+        let kv = Op::Put {
+            key: format!("k{}", i % 7),
+            value: int(i as i64),
+        };
+        // Clocks grow along each log, with concurrent writers sharing clocks [DB-8].
+        records.push(rec(writer as u8, seqs[writer], 2 + i / 3, vec![op, kv]));
+    }
+    records
+}
+
+fn shuffle(records: &[DbRecord], seed: u64) -> Vec<DbRecord> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut shuffled = records.to_vec();
+    for i in (1..shuffled.len()).rev() {
+        shuffled.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    shuffled
+}
+
+#[test]
+fn db_19_peers_holding_the_same_events_take_the_same_snapshots() {
+    let records = history(3 * SNAPSHOT_EVERY as u64 + 40);
+    let in_order = DbView::from_records(&records);
+    let snapshots = in_order.snapshots();
+    assert_eq!(snapshots.len(), 3);
+    assert_eq!(
+        snapshots.iter().map(Snapshot::count).collect::<Vec<_>>(),
+        vec![256, 512, 768]
+    );
+    assert_eq!(in_order.snapshot().as_ref(), snapshots.last());
+    for seed in 0..4 {
+        let view = DbView::from_records(&shuffle(&records, seed));
+        let cids: Vec<_> = view.snapshots().iter().map(Snapshot::cid).collect();
+        assert_eq!(
+            cids,
+            snapshots.iter().map(Snapshot::cid).collect::<Vec<_>>()
+        );
+    }
+    // The snapshot's view is the view of exactly the covered events [DB-20].
+    let first = &snapshots[0];
+    let mut sorted: Vec<(OrderKey, DbRecord)> =
+        records.iter().map(|r| (key_of(r), r.clone())).collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let covered: Vec<DbRecord> = sorted[..256].iter().map(|(_, r)| r.clone()).collect();
+    assert_eq!(first.view(), DbView::from_records(&covered).to_bytes());
+    assert_eq!(first.last(), &sorted[255].0);
+    assert!(first.view().len() > 100, "the state is not empty");
+}
+
+fn key_of(record: &DbRecord) -> OrderKey {
+    record.order_key().expect("a well-formed database event")
+}
+
+#[test]
+fn db_20_a_snapshot_round_trips_and_refuses_tampering() {
+    let view = DbView::from_records(&history(SNAPSHOT_EVERY as u64 + 5));
+    let snapshot = view.snapshot().expect("one snapshot");
+    let again =
+        Snapshot::from_parts(&snapshot.to_bytes(), snapshot.view().to_vec()).expect("round trip");
+    assert_eq!(again, snapshot);
+    // A view that is not the linked one.
+    let other = DbView::new().to_bytes();
+    let err = Snapshot::from_parts(&snapshot.to_bytes(), other).expect_err("wrong view");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    // A block that does not decode, and one with a trailing byte.
+    let err = Snapshot::from_parts(b"\xff", snapshot.view().to_vec()).expect_err("garbage");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    let mut long = snapshot.to_bytes();
+    long.push(0);
+    let err = Snapshot::from_parts(&long, snapshot.view().to_vec()).expect_err("trailing");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    // A view that links correctly but is not a canonical state.
+    let bogus = block::encode(&ipld_core::ipld::Ipld::Map(BTreeMap::new()));
+    let err = State::from_snapshot_bytes(&bogus).expect_err("not a view");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+}
+
+#[test]
+fn db_23_a_view_rebuilt_from_a_snapshot_equals_the_full_fold() {
+    let records = history(2 * SNAPSHOT_EVERY as u64 + 70);
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("two snapshots");
+    assert_eq!(snapshot.count(), 512);
+    let resumed = DbView::resume(&snapshot, &shuffle(&records, 3)).expect("resume");
+    assert_eq!(resumed.to_bytes(), full.to_bytes());
+    assert_eq!(resumed.max_clock(), full.max_clock());
+    assert_eq!(
+        resumed.refolded(),
+        0,
+        "the covered events were not folded again"
+    );
+    // A late event sorting before the snapshot refolds from the start: the events are held.
+    let mut resumed = resumed;
+    let late = rec(
+        9,
+        1,
+        2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(1),
+        }],
+    );
+    resumed.insert(&late);
+    let mut all = records.clone();
+    all.push(late);
+    assert_eq!(resumed.to_bytes(), DbView::from_records(&all).to_bytes());
+    resumed
+        .complete()
+        .expect("a restarted view holds its events");
+}
+
+#[test]
+fn db_24_a_snapshot_that_does_not_cover_the_held_events_is_refused() {
+    let records = history(SNAPSHOT_EVERY as u64 + 30);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    // One more event sorting before the last key than the snapshot counts.
+    let mut extra = records.clone();
+    extra.push(rec(
+        9,
+        1,
+        1,
+        vec![Op::Put {
+            key: "x".into(),
+            value: int(0),
+        }],
+    ));
+    let err = DbView::resume(&snapshot, &extra).expect_err("stale snapshot");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    // As many events as counted, but one swapped for another that sorts before the last key.
+    let mut swapped = extra.clone();
+    let victim = records
+        .iter()
+        .position(|r| key_of(r) < *snapshot.last() && r.log != log(9) && r.seq > 1)
+        .expect("a covered event");
+    swapped.remove(victim);
+    let err = DbView::resume(&snapshot, &swapped).expect_err("other events");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+}
+
+#[test]
+fn db_26_a_compacted_view_folds_only_the_events_after_its_snapshot() {
+    let records = history(SNAPSHOT_EVERY as u64 + 90);
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("snapshot");
+    let after: Vec<DbRecord> = records
+        .iter()
+        .filter(|r| key_of(r) > *snapshot.last())
+        .cloned()
+        .collect();
+    assert_eq!(after.len(), records.len() - 256);
+    let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
+    assert!(compacted.is_compacted());
+    assert_eq!(compacted.to_bytes(), full.to_bytes());
+    // The next snapshot position counts the freed events too.
+    let mut more = records.clone();
+    for i in 0..200u64 {
+        let r = rec(
+            4,
+            i + 1,
+            1000 + i,
+            vec![Op::Put {
+                key: format!("m{i}"),
+                value: int(0),
+            }],
+        );
+        compacted.insert(&r);
+        more.push(r);
+    }
+    let full_more = DbView::from_records(&more);
+    assert_eq!(compacted.to_bytes(), full_more.to_bytes());
+    assert_eq!(compacted.snapshot(), full_more.snapshot());
+    assert_eq!(compacted.snapshot().map(|s| s.count()), Some(512));
+    // A covered event offered again changes nothing.
+    let before = compacted.cid();
+    assert!(!compacted.insert(&records[0]));
+    assert_eq!(compacted.cid(), before);
+    compacted.complete().expect("nothing behind yet");
+}
+
+#[test]
+fn db_27_a_compacted_view_says_when_it_needs_the_freed_events() {
+    let records = history(SNAPSHOT_EVERY as u64 + 10);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    let after: Vec<DbRecord> = records
+        .iter()
+        .filter(|r| key_of(r) > *snapshot.last())
+        .cloned()
+        .collect();
+    let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
+    let late = rec(
+        9,
+        1,
+        2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(1),
+        }],
+    );
+    compacted.insert(&late);
+    let err = compacted.complete().expect_err("behind its snapshot");
+    assert_eq!(err.code, ErrorCode::DbCompacted);
+    // With the freed events fetched again, the whole set folds: the late event included.
+    let mut all = records.clone();
+    all.push(late);
+    let full = DbView::from_records(&all);
+    assert_eq!(full.collections().len(), 1);
+    assert!(full.kv().contains_key("late"));
+    assert_ne!(full.cid(), compacted.cid());
+}
+
+#[test]
+fn sync_35_a_peer_that_compacted_its_view_still_serves_every_record() {
+    let (thread, mut peers) = writers(1, 70);
+    let mut a = peers.remove(0);
+    let mut da = Database::open(&mut a, thread.clone()).expect("open");
+    let n = SNAPSHOT_EVERY as u64 + 20;
+    for i in 0..n {
+        da.kv(&mut a, 1 + i)
+            .put(&format!("k{}", i % 50), &i)
+            .expect("put");
+    }
+    let held: Vec<DbRecord> = a
+        .read(&thread)
+        .expect("read")
+        .iter()
+        .map(DbRecord::from)
+        .collect();
+    let snapshot = da.view(&a).expect("view").snapshot().expect("snapshot");
+    let after: Vec<DbRecord> = held
+        .iter()
+        .filter(|r| r.order_key().is_some_and(|k| k > *snapshot.last()))
+        .cloned()
+        .collect();
+    let compacted = DbView::resume(&snapshot, &after).expect("compact");
+    assert!(compacted.is_compacted());
+    assert_eq!(after.len() as u64, n - 256);
+    // A new member pulls from the compacted peer alone and gets the whole history [SYNC-35].
+    let mut c = TestPeer::from_seed([79; 32]);
+    let invite = a
+        .invite(&thread, InviteRole::Writer, c.id())
+        .expect("invite");
+    c.join(n + 2, &invite).expect("join");
+    Net::new(n + 3).pump(&mut [&mut a, &mut c]).expect("pump");
+    let pulled: BTreeSet<Cid> = c
+        .read(&thread)
+        .expect("read")
+        .iter()
+        .map(|e| *e.record.cid())
+        .collect();
+    assert!(held.iter().all(|r| pulled.contains(&r.cid)));
+    let dc = Database::open(&mut c, thread.clone()).expect("open");
+    assert_eq!(dc.view(&c).expect("view").cid(), compacted.cid());
+}
+
+#[test]
+fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snapshot() {
+    let records = history(SNAPSHOT_EVERY as u64 + 100);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    let after: Vec<DbRecord> = records
+        .iter()
+        .filter(|r| key_of(r) > *snapshot.last())
+        .cloned()
+        .collect();
+    let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
+    // Another writer's event one clock after the snapshot: after it, but before most later ones.
+    let late = rec(
+        9,
+        1,
+        snapshot.last().clock + 1,
+        vec![Op::Put {
+            key: "k1".into(),
+            value: int(-1),
+        }],
+    );
+    assert!(key_of(&late) > *snapshot.last());
+    compacted.insert(&late);
+    assert!(
+        compacted.refolded() > 0,
+        "the late event refolded the events after it"
+    );
+    compacted.complete().expect("nothing before the snapshot");
+    let mut all = records.clone();
+    all.push(late);
+    assert_eq!(compacted.to_bytes(), DbView::from_records(&all).to_bytes());
 }

@@ -131,6 +131,8 @@ pub enum Command {
     Threads,
     /// `stop`: exit cleanly.
     Stop,
+    /// `db …` and `kv …`: the database commands of [`super::database`] [DB-2], [DB-17].
+    Db(super::database::DbCommand),
 }
 
 impl FromStr for Command {
@@ -167,6 +169,7 @@ impl FromStr for Command {
             }
             "heads" => Ok(Command::Heads(args::<1>(name, rest)?[0].parse()?)),
             "read" => Ok(Command::Read(args::<1>(name, rest)?[0].parse()?)),
+            "db" | "kv" => Ok(Command::Db(super::database::parse(name == "kv", rest)?)),
             _ => parse_bare(name, rest),
         }
     }
@@ -287,6 +290,7 @@ pub fn run_on_peer<R: CryptoRng, S: Store>(
             let threads: Vec<String> = peer.threads().iter().map(ToString::to_string).collect();
             ok(json!({"threads": threads}))
         }
+        Command::Db(command) => super::database::run(peer, command, now)?,
         Command::Id | Command::Connect(_) | Command::Stop => {
             return Err(bad("this command needs a running node"));
         }

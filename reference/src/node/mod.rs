@@ -28,6 +28,7 @@
 //! peer refuses to go on [SYNC-12], and so does the node: it exits non-zero.
 
 pub mod control;
+pub mod database;
 pub mod datadir;
 pub mod transport;
 
@@ -51,6 +52,10 @@ use transport::{NetEvent, Transport};
 
 /// Replies waiting for the writer thread; when full, the node reads no more commands.
 pub const REPLY_QUEUE: usize = 256;
+
+/// Slots of the reply queue that change lines of `db watch` never take, so commands keep being
+/// answered while changes stream.
+const CHANGE_RESERVE: usize = 16;
 
 /// Command lines read but not yet run; when full, the stdin thread waits, and so does a
 /// controller that writes faster than the node answers.
@@ -136,6 +141,15 @@ impl Replies {
     fn room(&self) -> usize {
         match self {
             Replies::Stdout(tx) => tx.capacity().max(1),
+            Replies::Channel(_) => usize::MAX,
+        }
+    }
+
+    /// How many change lines fit in the queue now, keeping [`CHANGE_RESERVE`] slots for
+    /// replies.
+    fn room_for_changes(&self) -> usize {
+        match self {
+            Replies::Stdout(tx) => tx.capacity().saturating_sub(CHANGE_RESERVE),
             Replies::Channel(_) => usize::MAX,
         }
     }
@@ -257,6 +271,8 @@ struct Node {
     remember_in: Option<(PathBuf, Multiaddr)>,
     progress: Progress,
     replies: Replies,
+    /// Threads whose database changes are streamed (`db watch`).
+    watches: database::Watches,
 }
 
 impl Node {
@@ -281,6 +297,7 @@ impl Node {
             remember_in,
             progress: Progress::default(),
             replies,
+            watches: database::Watches::default(),
         })
     }
 
@@ -318,6 +335,7 @@ impl Node {
                 () = &mut terminated => Step::Stop,
             };
             self.drain();
+            self.send_changes();
             if step == Step::Stop {
                 tracing::info!("stopping");
                 return Ok(());
@@ -497,7 +515,23 @@ impl Node {
                 reply["net"] = json!(self.net.stats());
                 Ok(reply)
             }
+            Command::Db(database::DbCommand::Watch(thread)) => {
+                self.watches.watch(&mut self.peer, thread)
+            }
             command => control::run_on_peer(&mut self.peer, command, unix_ms()),
+        }
+    }
+
+    /// Writes the change lines of watched threads, leaving room in the reply queue for the
+    /// replies of commands (a reader that falls behind sees `{"lagged":true}`, never a blocked
+    /// node) [DB-11].
+    fn send_changes(&mut self) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let room = self.replies.room_for_changes();
+        for line in self.watches.changes(&mut self.peer, room) {
+            self.replies.send(&line);
         }
     }
 

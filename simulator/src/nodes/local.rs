@@ -7,6 +7,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use threads::Cid;
 use threads::acl::{AclEvent, Roles};
+use threads::db::{Database, DbEvent, DbRecord, DbView, Kind, Schema};
 use threads::envelope::Envelope;
 use threads::id::{LogId, ThreadId, Variant};
 use threads::invite::InviteRole;
@@ -52,6 +53,32 @@ impl Store for SimStore {
     ) -> threads::Result<()> {
         match self {
             SimStore::Honest(s) => s.put_records(thread, log, first, envelopes),
+            SimStore::Forgetful(_) => Ok(()),
+        }
+    }
+
+    // The records and the view rows they change are kept together, as on disk [DB-11].
+    fn commit(
+        &mut self,
+        thread: &[u8],
+        log: &[u8],
+        first: u64,
+        envelopes: &[Vec<u8>],
+        views: &[threads::store::ViewRow],
+    ) -> threads::Result<()> {
+        match self {
+            SimStore::Honest(s) => s.commit(thread, log, first, envelopes, views),
+            SimStore::Forgetful(_) => Ok(()),
+        }
+    }
+
+    fn put_views(
+        &mut self,
+        thread: &[u8],
+        views: &[threads::store::ViewRow],
+    ) -> threads::Result<()> {
+        match self {
+            SimStore::Honest(s) => s.put_views(thread, views),
             SimStore::Forgetful(_) => Ok(()),
         }
     }
@@ -103,9 +130,37 @@ impl Default for LocalCluster {
                 crash: true,
                 acl: true,
                 envelopes: true,
+                db: true,
             },
         }
     }
+}
+
+/// [`Broken::FoldsInLogOrder`]: the view of the events folded in the order the peer holds them
+/// (log by log, then seq), each event given its position as its clock so that the fold's own
+/// sort keeps that order.
+fn log_order_view(peer: &SimPeer, thread: &ThreadId) -> Result<Cid> {
+    let mut position = 0;
+    let mut records = Vec::new();
+    for event in peer.read(thread)? {
+        let mut record = DbRecord::from(&event);
+        if let Ok(Some(db_event)) = DbEvent::classify(&record.body) {
+            position += 1;
+            if let Ok(reordered) = DbEvent::new(position, db_event.ops) {
+                record.body = reordered.to_bytes();
+            }
+        }
+        records.push(record);
+    }
+    Ok(DbView::from_records(&records).cid())
+}
+
+/// The collection database edits write.
+const COLLECTION: &str = "docs";
+
+/// Whether the peer reads the thread (holds it and its read key): only such peers have a view.
+fn reads(peer: &SimPeer, thread: &ThreadId) -> bool {
+    peer.keys(thread).is_ok_and(|k| k.read.is_some())
 }
 
 fn down(ix: NodeIx) -> SimError {
@@ -477,6 +532,69 @@ impl Cluster for LocalCluster {
 
     fn peers(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<Vec<LogId>>> {
         Ok(Some(self.peer_ref(ix)?.peers_of(thread)))
+    }
+
+    fn db_edit(
+        &mut self,
+        ix: NodeIx,
+        thread: &ThreadId,
+        pick: u64,
+        time: u64,
+    ) -> Result<Option<(LogId, u64, Cid)>> {
+        let peer = self.peer(ix)?;
+        if !reads(peer, thread) {
+            return Ok(None);
+        }
+        let mut db = Database::new(thread.clone());
+        db.refresh(peer)?;
+        let declared = db.view(peer)?.collections().contains_key(COLLECTION);
+        let id = format!("d{}", (pick / 16) % 4);
+        let written = match pick % 16 {
+            _ if !declared => {
+                let schema = Schema {
+                    fields: BTreeMap::from([("n".into(), vec![Kind::Integer])]),
+                    required: vec!["n".into()],
+                };
+                db.declare(peer, time, COLLECTION, schema, &["n"])
+            }
+            0..=8 => {
+                let doc = BTreeMap::from([("n", (pick >> 8) % 100), ("by", ix as u64)]);
+                db.docs(peer, time, COLLECTION).put(&id, &doc)
+            }
+            9..=11 => db.docs(peer, time, COLLECTION).del(&id),
+            12..=14 => db
+                .kv(peer, time)
+                .put(&format!("k{}", (pick / 16) % 3), &(pick % 50)),
+            _ => db.kv(peer, time).del(&format!("k{}", (pick / 16) % 3)),
+        };
+        let cid = match written {
+            Ok(cid) => cid,
+            // Refused at the writer's place in the order: nothing was appended [DB-12].
+            Err(e) if (801..=809).contains(&e.code.number()) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // The new record is the head of the writer's own log.
+        let own = peer
+            .heads(thread)?
+            .into_iter()
+            .find(|(_, (head, _))| *head == Some(cid))
+            .map(|(log, (_, seq))| (log, seq, cid));
+        own.map(Some)
+            .ok_or_else(|| SimError::Adapter(format!("node {ix}: the edit {cid} heads no log")))
+    }
+
+    fn db_view(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<Cid>> {
+        let broken = self.nodes.get(ix).and_then(|n| n.broken);
+        let peer = self.peer(ix)?;
+        if !reads(peer, thread) {
+            return Ok(None);
+        }
+        if broken == Some(Broken::FoldsInLogOrder) {
+            return Ok(Some(log_order_view(peer, thread)?));
+        }
+        let mut db = Database::new(thread.clone());
+        db.refresh(peer)?;
+        Ok(Some(db.view(peer)?.cid()))
     }
 
     fn follow_key(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<FollowKey>> {

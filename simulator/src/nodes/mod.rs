@@ -68,6 +68,8 @@ pub struct Caps {
     pub acl: bool,
     /// The envelopes a node stores are visible, so that each can be verified [SYNC-6].
     pub envelopes: bool,
+    /// The database: edits and view CIDs ([`Cluster::db_edit`], [`Cluster::db_view`]) [DB-11].
+    pub db: bool,
 }
 
 /// A set of nodes addressed by index, in the order they were added.
@@ -156,6 +158,26 @@ pub trait Cluster {
     fn follow_key(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<FollowKey>>;
     /// The peers the node files for the thread [SYNC-9]; `None` when the nodes do not say.
     fn peers(&mut self, _ix: NodeIx, _thread: &ThreadId) -> Result<Option<Vec<LogId>>> {
+        Ok(None)
+    }
+
+    /// Appends one database edit drawn from `pick` [DB-2]: the node writes document or key
+    /// `pick` names as its view allows (create or save, delete, put). `None` when the nodes have
+    /// no database, or the view refused the edit locally (nothing appended).
+    fn db_edit(
+        &mut self,
+        ix: NodeIx,
+        thread: &ThreadId,
+        pick: u64,
+        time: u64,
+    ) -> Result<Option<(LogId, u64, Cid)>> {
+        let _ = (ix, thread, pick, time);
+        Ok(None)
+    }
+    /// The node's database view CID of the thread [DB-15]; `None` when the nodes have no
+    /// database or the node cannot read the thread.
+    fn db_view(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Option<Cid>> {
+        let _ = (ix, thread);
         Ok(None)
     }
 }

@@ -94,6 +94,7 @@ impl ImplCluster {
             crash: false,
             acl: hello.scenarios.contains("acl"),
             envelopes: false,
+            db: false,
         };
         Ok(cluster)
     }

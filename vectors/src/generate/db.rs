@@ -8,7 +8,10 @@ use rand_core::Rng;
 use serde_json::{Value as Json, json};
 use threads::ErrorCode as E;
 use threads::block::cid_of;
-use threads::db::{DbEvent, Document, Kind, MAX_SAFE_INTEGER, Op, Patch, Schema, Value};
+use threads::db::{
+    DbEvent, DbRecord, DbView, Document, Kind, MAX_SAFE_INTEGER, Op, Patch, SNAPSHOT_EVERY, Schema,
+    Snapshot, Value,
+};
 use threads::id::LogId;
 use threads::keys::IdentityKey;
 use threads_fixtures::cbor;
@@ -34,6 +37,7 @@ pub fn generate() -> Result<SuiteFile, String> {
         .collect();
     fold(&mut s, &logs);
     query(&mut s, &logs);
+    snapshots(&mut s, &logs);
     s.finish()
 }
 
@@ -93,6 +97,21 @@ fn notes(s: &mut SuiteBuilder) {
             "INVALID_QUERY",
             "MISSING_CHECK",
             "A query document that is not of the defined shape.",
+        ),
+        (
+            "SNAPSHOT",
+            "NON_DETERMINISM",
+            "Snapshots are taken every 256 events of the order, never of arrival: the same set gives the same snapshot CIDs.",
+        ),
+        (
+            "COMPACTED",
+            "FUNCTIONALITY",
+            "A view rebuilt from a snapshot without the covered events must equal the full fold, or say it is behind.",
+        ),
+        (
+            "INVALID_SNAPSHOT",
+            "MISSING_CHECK",
+            "A snapshot that does not match its view or the events held must be refused, not trusted.",
         ),
     ];
     for (flag, bug, description) in notes {
@@ -993,4 +1012,250 @@ fn query(s: &mut SuiteBuilder, logs: &[LogId]) {
         ),
     ];
     s.invalid_cases(rows, |bytes| json!({"query": hex::encode(bytes)}));
+}
+
+// ---- snapshots ----
+
+/// A history of `n` events by three writers, in order of their keys' clocks: puts, documents
+/// created, saved and deleted, with refusals [DB-12].
+fn history(e: &mut Events, n: u64) -> Vec<Json> {
+    let mut out = vec![e.event(0, 1, body(1, vec![declare(&["n"])]))];
+    let mut seqs = [1u64, 0, 0];
+    for i in 0..n - 1 {
+        let writer = (i % 3) as usize;
+        seqs[writer] += 1;
+        let id = format!("d{}", i % 9);
+        let op = match i % 5 {
+            0 => create(&id, doc(&[("n", int(i as i64))])),
+            1 => save(&id, doc(&[("n", int(-(i as i64)))]), &[]),
+            2 => delete(&id),
+            _ => put(&format!("k{}", i % 13), i as i64),
+        };
+        out.push(e.event(writer, seqs[writer], body(2 + i / 3, vec![op])));
+    }
+    out
+}
+
+/// The record a JSON event stands for.
+fn record_of(event: &Json) -> DbRecord {
+    let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+    DbRecord {
+        cid: text("record").parse().expect("the generator's CIDs parse"),
+        log: text("log").parse().expect("the generator's log IDs parse"),
+        seq: event["seq"].as_u64().unwrap_or_default(),
+        body: hex::decode(text("body")).unwrap_or_default(),
+    }
+}
+
+fn latest_snapshot(list: &[Json]) -> Snapshot {
+    let records: Vec<DbRecord> = list.iter().map(record_of).collect();
+    DbView::from_records(&records)
+        .snapshot()
+        .expect("at least 256 events")
+}
+
+fn key_above(event: &Json, snapshot: &Snapshot) -> bool {
+    record_of(event)
+        .order_key()
+        .is_some_and(|key| key > *snapshot.last())
+}
+
+fn shuffled(list: &[Json], rng: &mut ChaCha20Rng) -> Vec<Json> {
+    let mut order = list.to_vec();
+    for i in (1..order.len()).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn snapshots(s: &mut SuiteBuilder, logs: &[LogId]) {
+    let mut e = Events {
+        logs,
+        rng: s.rng("snapshot"),
+    };
+    let mut rng = s.rng("snapshot-shuffle");
+    let every = SNAPSHOT_EVERY as u64;
+    let base = history(&mut e, every + 40);
+    let bad = e.event(3, 1, cmap(&[("type", cbor::text("db"))]));
+    let opaque = e.event(3, 2, b"not a database event".to_vec());
+    let late = e.event(3, 3, body(2, vec![put("late", 1)]));
+
+    s.group("DbSnapshot", "db.snapshot", json!({}));
+    let cases: Vec<(&str, &[&str], &str, Vec<Json>)> = vec![
+        (
+            "DB-19",
+            &["SNAPSHOT", "BOUNDARY"],
+            "255 events: no snapshot yet",
+            base[..SNAPSHOT_EVERY - 1].to_vec(),
+        ),
+        (
+            "DB-19",
+            &["SNAPSHOT", "BOUNDARY"],
+            "exactly 256 events: one snapshot of them all",
+            base[..SNAPSHOT_EVERY].to_vec(),
+        ),
+        (
+            "DB-20",
+            &["SNAPSHOT", "NORMAL"],
+            "296 events of three writers with refusals, in order: the first 256 events",
+            base.clone(),
+        ),
+        (
+            "DB-21",
+            &["SNAPSHOT", "ARRIVAL_ORDER"],
+            "the same 296 events in another arrival order: the same snapshot",
+            shuffled(&base, &mut rng),
+        ),
+        (
+            "DB-20",
+            &["SNAPSHOT", "MALFORMED", "NOT_DATABASE"],
+            "a malformed event and an opaque body are not counted and not in the snapshot view",
+            [vec![bad.clone(), opaque.clone()], shuffled(&base, &mut rng)].concat(),
+        ),
+        (
+            "DB-22",
+            &["SNAPSHOT", "ARRIVAL_ORDER"],
+            "a late event at clock 2 moves every later event one place: another snapshot",
+            [base.clone(), vec![late.clone()]].concat(),
+        ),
+    ];
+    for (section, flags, comment, list) in cases {
+        s.case(section, flags, comment, events_owned(&list), Intent::Valid);
+    }
+    let long = history(&mut e, 2 * every + 30);
+    s.case(
+        "DB-19",
+        &["SNAPSHOT", "ARRIVAL_ORDER"],
+        "541 events in a shuffled order: two snapshots",
+        events_owned(&shuffled(&long, &mut rng)),
+        Intent::Valid,
+    );
+
+    s.group("DbResume", "db.resume", json!({}));
+    let snapshot = latest_snapshot(&base);
+    let after: Vec<Json> = base
+        .iter()
+        .filter(|ev| key_above(ev, &snapshot))
+        .cloned()
+        .collect();
+    let resume = |snap: &Snapshot, view: &[u8], list: &[Json]| {
+        json!({
+            "snapshot": hex::encode(snap.to_bytes()),
+            "view": hex::encode(view),
+            "events": list,
+        })
+    };
+    let view = snapshot.view().to_vec();
+    let valid: Vec<(&str, &[&str], &str, Vec<Json>)> = vec![
+        (
+            "DB-23",
+            &["NORMAL"],
+            "a restart: the snapshot and every event held, shuffled; the view of them all",
+            shuffled(&base, &mut rng),
+        ),
+        (
+            "DB-26",
+            &["COMPACTED"],
+            "a compacted view: the snapshot and only the events after its last key",
+            after.clone(),
+        ),
+        (
+            "DB-26",
+            &["COMPACTED", "DUPLICATE"],
+            "compacted, offered covered events again: they change nothing",
+            [after.clone(), base[..5].to_vec()].concat(),
+        ),
+        (
+            "DB-23",
+            &["MALFORMED", "NOT_DATABASE"],
+            "a restart with a malformed event and an opaque body: recorded for the whole set",
+            [vec![bad.clone(), opaque.clone()], base.clone()].concat(),
+        ),
+    ];
+    for (section, flags, comment, list) in valid {
+        s.case(
+            section,
+            flags,
+            comment,
+            resume(&snapshot, &view, &list),
+            Intent::Valid,
+        );
+    }
+    let mut tampered = view.clone();
+    if let Some(byte) = tampered.last_mut() {
+        *byte ^= 1;
+    }
+    let other = latest_snapshot(&long);
+    let mut non_canonical = snapshot.to_bytes();
+    // `count` 256 is 19 01 00; written as 1a 00 00 01 00 it decodes to the same map.
+    let at = non_canonical
+        .windows(9)
+        .position(|w| w == [0x65, b'c', b'o', b'u', b'n', b't', 0x19, 0x01, 0x00])
+        .map_or(0, |i| i + 6);
+    non_canonical.splice(at..at + 3, [0x1a, 0, 0, 1, 0]);
+    let rows: Vec<InvalidRow<Json>> = vec![
+        (
+            "DB-24",
+            &["INVALID_SNAPSHOT"],
+            "the view bytes are not the view the snapshot links",
+            resume(&snapshot, &tampered, &base),
+            E::DbSnapshotInvalid,
+        ),
+        (
+            "DB-24",
+            &["INVALID_SNAPSHOT"],
+            "the view of another snapshot",
+            resume(&snapshot, other.view(), &base),
+            E::DbSnapshotInvalid,
+        ),
+        (
+            "DB-20",
+            &["INVALID_SNAPSHOT"],
+            "a snapshot block that is not canonical (count in five bytes)",
+            json!({
+                "snapshot": hex::encode(&non_canonical),
+                "view": hex::encode(&view),
+                "events": base,
+            }),
+            E::DbSnapshotInvalid,
+        ),
+        (
+            "DB-24",
+            &["INVALID_SNAPSHOT"],
+            "every covered event and one more sorting before the last key: the snapshot is stale",
+            resume(
+                &snapshot,
+                &view,
+                &[base.clone(), vec![late.clone()]].concat(),
+            ),
+            E::DbSnapshotInvalid,
+        ),
+        (
+            "DB-24",
+            &["INVALID_SNAPSHOT"],
+            "the events of another history: not the ones the snapshot covers",
+            resume(
+                &other,
+                other.view(),
+                &[long[..2 * SNAPSHOT_EVERY - 1].to_vec(), base[..1].to_vec()].concat(),
+            ),
+            E::DbSnapshotInvalid,
+        ),
+        (
+            "DB-27",
+            &["COMPACTED"],
+            "compacted, then an event that sorts before the last key and is not covered",
+            resume(
+                &snapshot,
+                &view,
+                &[after.clone(), vec![late.clone()]].concat(),
+            ),
+            E::DbCompacted,
+        ),
+    ];
+    s.invalid_cases(rows, |inputs| inputs);
+}
+
+fn events_owned(list: &[Json]) -> Json {
+    json!({"events": list})
 }

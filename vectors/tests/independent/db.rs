@@ -509,6 +509,206 @@ fn query(view: &View, bytes: &[u8]) -> Result<Vec<String>, &'static str> {
         .collect())
 }
 
+// ---- snapshots ([DB-19] to [DB-27]) ----
+
+type Key = (u64, Vec<u8>, u64, Vec<u8>);
+
+/// The well-formed events by order key, and the DB_MALFORMED record CIDs.
+fn sorted(events: &Value) -> (BTreeMap<Key, Vec<Ipld>>, Vec<Vec<u8>>) {
+    let mut keyed = BTreeMap::new();
+    let mut malformed = Vec::new();
+    for e in events.as_array().unwrap() {
+        let cid = cid::Cid::try_from(e["record"].as_str().unwrap())
+            .unwrap()
+            .to_bytes();
+        let log = multibase::Base::Base58Btc
+            .decode(e["log"].as_str().unwrap())
+            .unwrap();
+        match classify(&hex_of(&e["body"])) {
+            Ok(None) => {}
+            Err(_) => malformed.push(cid),
+            Ok(Some((clock, ops))) => {
+                keyed.insert((clock, log, e["seq"].as_u64().unwrap(), cid), ops);
+            }
+        }
+    }
+    (keyed, malformed)
+}
+
+fn apply_all<'a>(view: &mut View, events: impl IntoIterator<Item = (&'a Key, &'a Vec<Ipld>)>) {
+    for ((_, _, _, cid), ops) in events {
+        for (i, op) in ops.iter().enumerate() {
+            if let Err(code) = view.apply(&as_map(op)) {
+                view.rejected.insert((cid.clone(), Some(i as u32)), code);
+            }
+        }
+    }
+}
+
+fn int(n: u64) -> Ipld {
+    Ipld::Integer(n.into())
+}
+
+/// The snapshot block of [DB-20] for the first `count` events of `keyed`, and its view bytes.
+fn snapshot_of(keyed: &BTreeMap<Key, Vec<Ipld>>, count: usize) -> (Vec<u8>, Vec<u8>) {
+    let covered: Vec<(&Key, &Vec<Ipld>)> = keyed.iter().take(count).collect();
+    let mut view = View::default();
+    apply_all(&mut view, covered.iter().copied());
+    let view_bytes = view.encode();
+    let mut heads: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for ((_, log, seq, _), _) in &covered {
+        let head = heads.entry(log.clone()).or_default();
+        *head = (*head).max(*seq);
+    }
+    let (clock, log, seq, cid) = covered[count - 1].0.clone();
+    let heads = heads
+        .into_iter()
+        .map(|(log, seq)| {
+            Ipld::Map(Map::from([
+                ("log".into(), Ipld::Bytes(log)),
+                ("seq".into(), int(seq)),
+            ]))
+        })
+        .collect();
+    let link = |bytes: &[u8]| Ipld::Link(cid::Cid::try_from(cid_text(bytes).as_str()).unwrap());
+    let block = Map::from([
+        ("count".into(), int(count as u64)),
+        ("heads".into(), Ipld::List(heads)),
+        (
+            "last".into(),
+            Ipld::Map(Map::from([
+                ("clock".into(), int(clock)),
+                ("log".into(), Ipld::Bytes(log)),
+                (
+                    "record".into(),
+                    Ipld::Link(cid::Cid::try_from(cid).unwrap()),
+                ),
+                ("seq".into(), int(seq)),
+            ])),
+        ),
+        ("view".into(), link(&view_bytes)),
+    ]);
+    (
+        serde_ipld_dagcbor::to_vec(&Ipld::Map(block)).unwrap(),
+        view_bytes,
+    )
+}
+
+fn snapshots(events: &Value) -> Value {
+    let (keyed, _) = sorted(events);
+    let (mut blocks, mut views) = (Vec::new(), Vec::new());
+    for k in 1..=keyed.len() / 256 {
+        let (block, view) = snapshot_of(&keyed, 256 * k);
+        blocks.push(cid_text(&block));
+        views.push(cid_text(&view));
+    }
+    json!({"snapshotCids": blocks, "viewCids": views})
+}
+
+/// The view a snapshot view encodes: collections, key-value store, refusals.
+fn decode_view(bytes: &[u8]) -> Option<View> {
+    let node: Ipld = serde_ipld_dagcbor::from_slice(bytes).ok()?;
+    if !is_canonical(&node, bytes) {
+        return None;
+    }
+    let Ipld::Map(m) = node else { return None };
+    let (Some(Ipld::Map(colls)), Some(Ipld::Map(kv)), Some(Ipld::List(rejected))) =
+        (m.get("collections"), m.get("kv"), m.get("rejected"))
+    else {
+        return None;
+    };
+    let mut view = View {
+        kv: kv.clone(),
+        ..View::default()
+    };
+    for (name, c) in colls {
+        let mut decl = as_map(c);
+        let Some(Ipld::Map(docs)) = decl.remove("docs") else {
+            return None;
+        };
+        let docs = docs.iter().map(|(id, d)| (id.clone(), as_map(d))).collect();
+        view.colls.insert(name.clone(), Coll { decl, docs });
+    }
+    for r in rejected {
+        let r = as_map(r);
+        let (Some(Ipld::Integer(code)), Some(Ipld::Integer(op)), Some(Ipld::Link(cid))) =
+            (r.get("code"), r.get("op"), r.get("record"))
+        else {
+            return None;
+        };
+        view.rejected
+            .insert((cid.to_bytes(), Some(*op as u32)), *code as u16);
+    }
+    (view.encode() == bytes).then_some(view)
+}
+
+/// Rebuild from a snapshot [DB-23]: the checks of [DB-24], a compacted view's late events of [DB-27].
+fn resume(block: &[u8], view_bytes: &[u8], events: &Value) -> Result<String, &'static str> {
+    const INVALID: &str = "DB_SNAPSHOT_INVALID";
+    let node: Ipld = serde_ipld_dagcbor::from_slice(block).map_err(|_| INVALID)?;
+    if !is_canonical(&node, block) {
+        return Err(INVALID);
+    }
+    let m = as_map(&node);
+    let link = Ipld::Link(cid::Cid::try_from(cid_text(view_bytes).as_str()).unwrap());
+    if m.get("view") != Some(&link) {
+        return Err(INVALID);
+    }
+    let mut view = decode_view(view_bytes).ok_or(INVALID)?;
+    let (Some(Ipld::Integer(count)), Some(Ipld::List(heads)), Some(Ipld::Map(last))) =
+        (m.get("count"), m.get("heads"), m.get("last"))
+    else {
+        return Err(INVALID);
+    };
+    let heads: BTreeMap<Vec<u8>, u64> = heads
+        .iter()
+        .map(|h| match (as_map(h).get("log"), as_map(h).get("seq")) {
+            (Some(Ipld::Bytes(l)), Some(Ipld::Integer(s))) => (l.clone(), *s as u64),
+            _ => (Vec::new(), 0),
+        })
+        .collect();
+    let last: Key = match (
+        last.get("clock"),
+        last.get("log"),
+        last.get("seq"),
+        last.get("record"),
+    ) {
+        (
+            Some(Ipld::Integer(c)),
+            Some(Ipld::Bytes(l)),
+            Some(Ipld::Integer(s)),
+            Some(Ipld::Link(r)),
+        ) => (*c as u64, l.clone(), *s as u64, r.to_bytes()),
+        _ => return Err(INVALID),
+    };
+    let (keyed, malformed) = sorted(events);
+    let covered: Vec<&Key> = keyed.keys().filter(|k| **k <= last).collect();
+    let count = *count as usize;
+    if covered.len() > count {
+        return Err(INVALID);
+    }
+    if covered.len() == count {
+        let mut held: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for (_, log, seq, _) in &covered {
+            let head = held.entry(log.clone()).or_default();
+            *head = (*head).max(*seq);
+        }
+        if held != heads || covered.last() != Some(&&last) {
+            return Err(INVALID);
+        }
+    } else if covered
+        .iter()
+        .any(|(_, log, seq, _)| heads.get(log).is_none_or(|h| seq > h))
+    {
+        return Err("DB_COMPACTED");
+    }
+    apply_all(&mut view, keyed.iter().filter(|(k, _)| **k > last));
+    for cid in malformed {
+        view.rejected.insert((cid, None), 801);
+    }
+    Ok(cid_text(&view.encode()))
+}
+
 #[test]
 fn db_vectors_agree_with_an_independent_fold_and_query_evaluator() {
     for (op, inputs, case) in cases(&load("db")) {
@@ -528,6 +728,13 @@ fn db_vectors_agree_with_an_independent_fold_and_query_evaluator() {
             }
             "db.query" => query(&fold(&inputs["events"]), &hex_of(&inputs["query"]))
                 .map(|ids| json!({"ids": ids})),
+            "db.snapshot" => Ok(snapshots(&inputs["events"])),
+            "db.resume" => resume(
+                &hex_of(&inputs["snapshot"]),
+                &hex_of(&inputs["view"]),
+                &inputs["events"],
+            )
+            .map(|cid| json!({"viewCid": cid})),
             other => panic!("unknown operation {other}"),
         };
         match got {

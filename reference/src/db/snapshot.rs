@@ -1,0 +1,448 @@
+//! Snapshots of the view (spec/database.md 8.12, [DB-19] to [DB-27]): the state after the first
+//! k · [`SNAPSHOT_EVERY`] events of the order, its canonical encoding and CID, the rebuild of a
+//! view from a snapshot plus the events after it, and the view a compaction leaves.
+//!
+//! A snapshot is a function of the set of applied events, like the view: it is one of the fold's
+//! checkpoints (8.9) given a canonical form, so two peers holding the same events take the same
+//! snapshots byte for byte, whatever order the events arrived in.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use cid::Cid;
+use ipld_core::ipld::Ipld;
+
+use super::event::{Fields, Schema, document, sorted_fields};
+use super::fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey, State};
+use super::value::Value;
+use super::{check_key, check_name};
+use crate::block;
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::{StoredThread, ViewRow};
+
+/// A snapshot is taken after every this many well-formed database events of the order [DB-19].
+pub const SNAPSHOT_EVERY: usize = 256;
+
+// Every snapshot position is then a checkpoint position, so taking one costs no extra fold.
+const _: () = assert!(SNAPSHOT_EVERY.is_multiple_of(CHECKPOINT_EVERY));
+
+/// The store rows a snapshot is kept under, beside the view's own rows [DB-23].
+const ROW_BLOCK: &[u8] = b"db-snapshot\0block";
+const ROW_VIEW: &[u8] = b"db-snapshot\0view";
+
+/// The state after the first `count` database events of the order, and what it covers [DB-19],
+/// [DB-20].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    count: u64,
+    last: OrderKey,
+    /// For each log with a covered event: the highest seq among its covered events.
+    heads: BTreeMap<Vec<u8>, u64>,
+    /// The canonical view encoding of the state [DB-15], without DB_MALFORMED refusals.
+    view: Vec<u8>,
+}
+
+impl Snapshot {
+    /// How many events it covers: a multiple of [`SNAPSHOT_EVERY`] [DB-19].
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The order key of the last covered event [DB-9], [DB-20].
+    pub fn last(&self) -> &OrderKey {
+        &self.last
+    }
+
+    /// Each log's highest covered seq, by log ID bytes [DB-20].
+    pub fn heads(&self) -> &BTreeMap<Vec<u8>, u64> {
+        &self.heads
+    }
+
+    /// The view encoding of the covered state [DB-20].
+    pub fn view(&self) -> &[u8] {
+        &self.view
+    }
+
+    /// The CID of [`Snapshot::view`], which the snapshot block links [DB-20].
+    pub fn view_cid(&self) -> Cid {
+        block::cid_of(&self.view)
+    }
+
+    /// The snapshot block `{"count", "heads", "last", "view"}` [DB-20].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let heads = self
+            .heads
+            .iter()
+            .map(|(log, seq)| {
+                Ipld::Map(BTreeMap::from([
+                    ("log".to_owned(), Ipld::Bytes(log.clone())),
+                    ("seq".to_owned(), Ipld::Integer(i128::from(*seq))),
+                ]))
+            })
+            .collect();
+        let record = Cid::try_from(self.last.cid.as_slice())
+            .map_or_else(|_| Ipld::Bytes(self.last.cid.clone()), Ipld::Link);
+        let last = Ipld::Map(BTreeMap::from([
+            (
+                "clock".to_owned(),
+                Ipld::Integer(i128::from(self.last.clock)),
+            ),
+            ("log".to_owned(), Ipld::Bytes(self.last.log.clone())),
+            ("record".to_owned(), record),
+            ("seq".to_owned(), Ipld::Integer(i128::from(self.last.seq))),
+        ]));
+        block::encode(&Ipld::Map(BTreeMap::from([
+            ("count".to_owned(), Ipld::Integer(i128::from(self.count))),
+            ("heads".to_owned(), Ipld::List(heads)),
+            ("last".to_owned(), last),
+            ("view".to_owned(), Ipld::Link(self.view_cid())),
+        ])))
+    }
+
+    /// The snapshot CID: CID of its block [DB-21].
+    pub fn cid(&self) -> Cid {
+        block::cid_of(&self.to_bytes())
+    }
+
+    /// A snapshot from its block and its view's bytes. DB_SNAPSHOT_INVALID unless the block is
+    /// the canonical encoding of [DB-20], links exactly `view`, and `view` is the canonical
+    /// encoding of a state [DB-15], [DB-24].
+    pub fn from_parts(block_bytes: &[u8], view: Vec<u8>) -> Result<Snapshot> {
+        let ipld: Ipld = block::decode_canonical(block_bytes, ErrorCode::DbSnapshotInvalid)?;
+        let snapshot = parse(ipld, view).map_err(invalid)?;
+        if snapshot.to_bytes() != block_bytes {
+            return Err(invalid_at("the snapshot block is not canonical"));
+        }
+        State::from_snapshot_bytes(&snapshot.view)?;
+        Ok(snapshot)
+    }
+
+    /// The store rows that keep this snapshot, replacing any earlier one [DB-23].
+    pub fn to_rows(&self) -> Vec<ViewRow> {
+        vec![
+            (ROW_BLOCK.to_vec(), Some(self.to_bytes())),
+            (ROW_VIEW.to_vec(), Some(self.view.clone())),
+        ]
+    }
+
+    /// The snapshot a store holds for a thread, if any; DB_SNAPSHOT_INVALID when its rows do not
+    /// make one [DB-24].
+    pub fn load(stored: &StoredThread) -> Result<Option<Snapshot>> {
+        match (stored.views.get(ROW_BLOCK), stored.views.get(ROW_VIEW)) {
+            (None, None) => Ok(None),
+            (Some(block_bytes), Some(view)) => {
+                Snapshot::from_parts(block_bytes, view.clone()).map(Some)
+            }
+            _ => Err(invalid_at("a snapshot row is missing")),
+        }
+    }
+}
+
+fn parse(ipld: Ipld, view: Vec<u8>) -> Result<Snapshot> {
+    let mut f = Fields::new(ipld, "a snapshot")?;
+    let count = f.uint("count")?;
+    let heads_list = f.list("heads")?;
+    let mut last = Fields::new(f.take("last")?, "a snapshot's last key")?;
+    let link = f.take("view")?;
+    f.finish()?;
+    let key = OrderKey {
+        clock: last.uint("clock")?,
+        log: bytes(last.take("log")?)?,
+        cid: link_bytes(last.take("record")?)?,
+        seq: last.uint("seq")?,
+    };
+    last.finish()?;
+    let mut heads = BTreeMap::new();
+    for head in heads_list {
+        let mut h = Fields::new(head, "a snapshot head")?;
+        let log = bytes(h.take("log")?)?;
+        let seq = h.uint("seq")?;
+        h.finish()?;
+        if heads.keys().next_back().is_some_and(|prev| *prev >= log) {
+            return Err(invalid_at("heads are not in increasing log order"));
+        }
+        heads.insert(log, seq);
+    }
+    if count == 0 || !count.is_multiple_of(SNAPSHOT_EVERY as u64) {
+        return Err(invalid_at("count is not a positive multiple of 256"));
+    }
+    if heads.get(&key.log).is_none_or(|head| *head < key.seq) {
+        return Err(invalid_at(
+            "the last event's log head is not its seq or above",
+        ));
+    }
+    if Ipld::Link(block::cid_of(&view)) != link {
+        return Err(invalid_at("the view bytes are not the linked view"));
+    }
+    Ok(Snapshot {
+        count,
+        last: key,
+        heads,
+        view,
+    })
+}
+
+fn bytes(ipld: Ipld) -> Result<Vec<u8>> {
+    match ipld {
+        Ipld::Bytes(b) => Ok(b),
+        _ => Err(invalid_at("expected bytes")),
+    }
+}
+
+fn link_bytes(ipld: Ipld) -> Result<Vec<u8>> {
+    match ipld {
+        Ipld::Link(cid) => Ok(cid.to_bytes()),
+        _ => Err(invalid_at("expected a link")),
+    }
+}
+
+fn invalid(error: Error) -> Error {
+    Error::new(ErrorCode::DbSnapshotInvalid, error.detail)
+}
+
+fn invalid_at(detail: &str) -> Error {
+    Error::new(ErrorCode::DbSnapshotInvalid, detail)
+}
+
+impl State {
+    /// The state a snapshot's view encodes [DB-20]: the exact inverse of
+    /// [`State::snapshot_bytes`], so anything that does not re-encode to the same bytes is
+    /// DB_SNAPSHOT_INVALID.
+    pub(super) fn from_snapshot_bytes(view: &[u8]) -> Result<State> {
+        let ipld: Ipld = block::decode_canonical(view, ErrorCode::DbSnapshotInvalid)?;
+        let state = decode_state(ipld).map_err(invalid)?;
+        if state.snapshot_bytes() != view {
+            return Err(invalid_at(
+                "the snapshot view is not a canonical view encoding",
+            ));
+        }
+        Ok(state)
+    }
+}
+
+fn decode_state(ipld: Ipld) -> Result<State> {
+    let mut f = Fields::new(ipld, "a view")?;
+    let Ipld::Map(collections) = f.take("collections")? else {
+        return Err(invalid_at("collections must be a map"));
+    };
+    let Ipld::Map(kv) = f.take("kv")? else {
+        return Err(invalid_at("kv must be a map"));
+    };
+    let rejected = f.list("rejected")?;
+    f.finish()?;
+    let mut state = State::default();
+    for (name, coll) in collections {
+        state
+            .collections
+            .insert(check_name(name)?, decode_collection(coll)?);
+    }
+    for (key, value) in kv {
+        state.kv.insert(check_key(key)?, Value::from_ipld(&value)?);
+    }
+    for entry in rejected {
+        let mut r = Fields::new(entry, "a rejection")?;
+        let number = u16::try_from(r.uint("code")?).ok();
+        let code = number
+            .and_then(ErrorCode::from_number)
+            .ok_or_else(|| invalid_at("unknown rejection code"))?;
+        let op = u32::try_from(r.uint("op")?).map_err(|_| invalid_at("op index too large"))?;
+        let record = link_bytes(r.take("record")?)?;
+        r.finish()?;
+        state.rejected.insert((record, op), code);
+    }
+    Ok(state)
+}
+
+fn decode_collection(ipld: Ipld) -> Result<Collection> {
+    let mut f = Fields::new(ipld, "a collection")?;
+    let Ipld::Map(docs) = f.take("docs")? else {
+        return Err(invalid_at("docs must be a map"));
+    };
+    let indexes = sorted_fields(f.list("indexes")?, super::MAX_INDEXES)?;
+    let schema = Schema::from_ipld(f.take("schema")?)?;
+    f.finish()?;
+    let mut coll = Collection::new(schema, indexes);
+    for (id, doc) in docs {
+        let id = super::check_id(id)?;
+        coll.put(&id, document(doc)?);
+    }
+    Ok(coll)
+}
+
+/// What a compacted view keeps of the snapshot it was resumed from [DB-26].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Floor {
+    pub(super) count: usize,
+    pub(super) last: OrderKey,
+    pub(super) heads: BTreeMap<Vec<u8>, u64>,
+}
+
+impl Floor {
+    /// Whether an event at or before the last key is one the snapshot covers: every event of a
+    /// log up to its head was held when the snapshot was taken, so one sorting at or before the
+    /// last key was covered [DB-27].
+    pub(super) fn covers(&self, key: &OrderKey) -> bool {
+        key <= &self.last
+            && self
+                .heads
+                .get(&key.log)
+                .is_some_and(|head| key.seq <= *head)
+    }
+}
+
+impl DbView {
+    /// The latest snapshot of the current set [DB-19]: the state after the first
+    /// k · [`SNAPSHOT_EVERY`] events for the largest such k, or `None` below 256 events.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let at = self.position() / SNAPSHOT_EVERY * SNAPSHOT_EVERY;
+        (at > 0).then(|| self.snapshot_at(at)).flatten()
+    }
+
+    /// Every snapshot of the current set, oldest first [DB-19]. A view resumed from a snapshot
+    /// holds no checkpoint before it, so it lists none of the earlier ones.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        (1..=self.position() / SNAPSHOT_EVERY)
+            .filter_map(|k| self.snapshot_at(k * SNAPSHOT_EVERY))
+            .collect()
+    }
+
+    fn snapshot_at(&self, position: usize) -> Option<Snapshot> {
+        let (last, (_, state)) = self.checkpoints.iter().find(|(_, (p, _))| *p == position)?;
+        let mut heads = self
+            .floor
+            .as_ref()
+            .map(|f| f.heads.clone())
+            .unwrap_or_default();
+        for key in self.events.range(..=last).map(|(k, _)| k) {
+            let head = heads.entry(key.log.clone()).or_default();
+            *head = (*head).max(key.seq);
+        }
+        Some(Snapshot {
+            count: position as u64,
+            last: last.clone(),
+            heads,
+            view: state.snapshot_bytes(),
+        })
+    }
+
+    /// Rebuilds a view from `snapshot` and the records held [DB-23]: the covered events are not
+    /// folded again, only those after the snapshot's last key. When `records` hold every covered
+    /// event (a restart) they must be exactly those the snapshot counts, or DB_SNAPSHOT_INVALID
+    /// [DB-24], and the view can still refold for a late event; when they hold fewer (a
+    /// compacted store [DB-26]) the view is compacted, and any held event sorting before the
+    /// last key that the snapshot does not cover makes it incomplete ([`DbView::complete`]). The result equals
+    /// [`DbView::from_records`] over the covered events and `records` [DB-11].
+    pub fn resume<'a>(
+        snapshot: &Snapshot,
+        records: impl IntoIterator<Item = &'a DbRecord>,
+    ) -> Result<DbView> {
+        let state = State::from_snapshot_bytes(&snapshot.view)?;
+        let count = usize::try_from(snapshot.count).map_err(|_| invalid_at("count too large"))?;
+        let mut view = DbView::new();
+        let mut covered = Vec::new();
+        let mut later = Vec::new();
+        for record in records {
+            match view.classify(record) {
+                Some(key) if key <= snapshot.last => covered.push((key, record)),
+                Some(key) => later.push((key, record)),
+                None => {}
+            }
+        }
+        match covered.len().cmp(&count) {
+            Ordering::Equal => {
+                check_covered(snapshot, &covered)?;
+                for (key, record) in covered {
+                    if let Ok(Some(event)) = super::DbEvent::classify(&record.body) {
+                        view.events.insert(key, (record.cid, event));
+                    }
+                }
+            }
+            Ordering::Greater => {
+                return Err(invalid_at(
+                    "more events sort up to the snapshot's last key than it covers",
+                ));
+            }
+            Ordering::Less => {
+                let floor = Floor {
+                    count,
+                    last: snapshot.last.clone(),
+                    heads: snapshot.heads.clone(),
+                };
+                // Covered events a compaction kept change nothing; others need the freed ones.
+                for (key, record) in &covered {
+                    if !floor.covers(key) {
+                        view.behind.insert(record.cid);
+                    }
+                }
+                view.floor = Some(floor);
+            }
+        }
+        view.checkpoints
+            .insert(snapshot.last.clone(), (count, state.clone()));
+        view.state = state;
+        // In order, so each later event is applied once, never refolded.
+        later.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, record) in later {
+            view.seen.remove(&record.cid);
+            view.insert(record);
+        }
+        view.take_touched();
+        Ok(view)
+    }
+
+    /// Records `record` as seen (and as DB_MALFORMED if it is) and returns its order key when it
+    /// is a well-formed database event not seen before [DB-1], [DB-9].
+    fn classify(&mut self, record: &DbRecord) -> Option<OrderKey> {
+        if !self.seen.insert(record.cid) {
+            return None;
+        }
+        match super::DbEvent::classify(&record.body) {
+            Ok(Some(event)) => Some(OrderKey {
+                clock: event.clock,
+                log: record.log.to_bytes(),
+                seq: record.seq,
+                cid: record.cid.to_bytes(),
+            }),
+            Ok(None) => None,
+            Err(error) => {
+                self.malformed.insert(record.cid, error);
+                None
+            }
+        }
+    }
+
+    /// Whether the view folds every event it was offered [DB-27]: `Err(DB_COMPACTED)` when a
+    /// compacted view was offered events that sort before its snapshot, which it can fold only
+    /// once the freed events are held again ([`DbView::resume`] with all of them).
+    pub fn complete(&self) -> Result<()> {
+        match self.behind.len() {
+            0 => Ok(()),
+            n => Err(Error::new(
+                ErrorCode::DbCompacted,
+                format!("{n} events sort before the snapshot of a compacted view"),
+            )),
+        }
+    }
+
+    /// Whether the view was resumed from a snapshot without its covered events [DB-26].
+    pub fn is_compacted(&self) -> bool {
+        self.floor.is_some()
+    }
+}
+
+/// The covered events held must be exactly those the snapshot counts, ending at its last key,
+/// with its heads [DB-24].
+fn check_covered(snapshot: &Snapshot, covered: &[(OrderKey, &DbRecord)]) -> Result<()> {
+    let mut heads: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for (key, _) in covered {
+        let head = heads.entry(key.log.clone()).or_default();
+        *head = (*head).max(key.seq);
+    }
+    let ends_at_last = covered.iter().any(|(key, _)| *key == snapshot.last);
+    if covered.len() as u64 != snapshot.count || heads != snapshot.heads || !ends_at_last {
+        return Err(invalid_at(
+            "the events held up to the snapshot's last key are not the ones it covers",
+        ));
+    }
+    Ok(())
+}
