@@ -209,6 +209,12 @@ pub const FAULTS: &[Fault] = &[
         WrongCode,
         "reports a block that does not match its CID as BLOCK_MALFORMED"
     ),
+    fault!(
+        "truncated-seal-as-malformed",
+        "SEAL-4",
+        WrongCode,
+        "reports a seal shorter than its nonce and tag as BLOCK_MALFORMED"
+    ),
     // Chapter 4: logs.
     fault!(
         "skip-link-check",
@@ -265,6 +271,12 @@ pub const FAULTS: &[Fault] = &[
         BadOutput,
         "hands a follower the reader's keys"
     ),
+    fault!(
+        "invite-beyond-acl-as-malformed",
+        "INV-9",
+        WrongCode,
+        "reports an invite beyond what the ACL grants as INVITE_MALFORMED"
+    ),
     // Chapter 6: access control.
     fault!(
         "ignore-revocation",
@@ -289,6 +301,12 @@ pub const FAULTS: &[Fault] = &[
         "ACL-12",
         WrongCode,
         "reports a malformed ACL event as ACL_DENIED"
+    ),
+    fault!(
+        "acl-ignores-genesis-anchor",
+        "ACL-11",
+        AcceptsInvalid,
+        "folds the ACL without checking the genesis an anchor names"
     ),
     // Chapter 7: sync and membership.
     fault!(
@@ -338,6 +356,12 @@ pub const FAULTS: &[Fault] = &[
         "SYNC-24",
         WrongCode,
         "reports a bad publication as PROOF_INVALID"
+    ),
+    fault!(
+        "never-pulls",
+        "SYNC-7",
+        BadOutput,
+        "never asks to pull after a gap or a stale batch"
     ),
     // Chapter 8: database.
     fault!(
@@ -512,6 +536,18 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
                 roles.push("write".into());
             }
             return honest(changed);
+        }
+        "acl-ignores-genesis-anchor" if vector && operation.starts_with("acl.") => {
+            let mut changed = request.clone();
+            if let Some(inputs) = changed["params"]["inputs"].as_object_mut() {
+                inputs.remove("genesis");
+            }
+            return honest(changed);
+        }
+        "truncated-seal-as-malformed"
+            if on("seal.open") && hex_in("sealed").is_some_and(|b| b.len() < 40) =>
+        {
+            return error(&id, "BLOCK_MALFORMED");
         }
         "serve-pull-ignores-limit" if on("sync.servePull") => {
             let mut changed = request.clone();
@@ -702,6 +738,14 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
                 "INVITE_WRONG_RECIPIENT",
                 "INVITE_SIGNATURE_INVALID",
             );
+        }
+        "invite-beyond-acl-as-malformed" if on("invite.open") => {
+            recode(&mut reply, "ACL_DENIED", "INVITE_MALFORMED");
+        }
+        "never-pulls" if on("sync.decideRecords") => {
+            if let Some(pull) = member(&mut reply, "pullAfter") {
+                *pull = Value::Null;
+            }
         }
         "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
         "acl-malformed-as-denied" => recode(&mut reply, "ACL_MALFORMED", "ACL_DENIED"),
