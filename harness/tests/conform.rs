@@ -17,7 +17,7 @@ const CONFORM: &str = env!("CARGO_BIN_EXE_threads-conform");
 const REFERENCE_ADAPTER: &str = env!("CARGO_BIN_EXE_threads-reference-adapter");
 
 /// The scenario's name and its number of checks.
-const SCENARIO: (&str, usize) = ("writer-follower-reader", 8);
+const SCENARIO: (&str, usize) = ("writer-follower-reader", 10);
 
 /// How many checks all live scenarios make.
 fn scenario_checks() -> usize {
@@ -137,10 +137,7 @@ fn the_reference_adapter_passes_every_case() {
     let groups = report["groups"].as_array().unwrap();
     assert_eq!(groups.len(), sizes.len() + SCENARIOS.len());
     let scenario_cases = groups[sizes.len()]["cases"].as_array().unwrap();
-    assert_eq!(
-        scenario_cases[0]["id"],
-        "writer-follower-reader/writer-appends"
-    );
+    assert_eq!(scenario_cases[0]["id"], "writer-follower-reader/thread-id");
 
     let junit = fs::read_to_string(&junit_path).unwrap();
     assert!(junit.starts_with("<?xml"), "{junit}");
@@ -379,11 +376,12 @@ fn a_scenario_whose_adapter_dies_fails_its_remaining_checks() {
     let output = conform(&["--impl", &implementation, "--suite", SCENARIO.0]);
     let summary = stdout(&output);
     assert_eq!(exit_code(&output), 1, "{summary}\n{}", stderr(&output));
-    // writer-appends, writer-heads and follower-role come before the first pump.
+    // thread-id, log-id, writer-appends, writer-heads and follower-role come before the first
+    // pump.
     let scenario = format!("scenario {}", SCENARIO.0);
     assert_eq!(
         row(&summary, &scenario),
-        Some((3, SCENARIO.1 - 3, 0)),
+        Some((5, SCENARIO.1 - 5, 0)),
         "{summary}"
     );
     assert!(

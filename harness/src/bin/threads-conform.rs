@@ -59,7 +59,51 @@ enum Command {
     },
     /// Serve the bundled reference adapter on stdin and stdout (what `run` starts by default).
     #[command(hide = true)]
-    ReferenceAdapter,
+    ReferenceAdapter {
+        /// Switch on one bug of the catalogue (see `catalogue --list`).
+        #[arg(long, value_name = "NAME")]
+        fault: Option<String>,
+    },
+    /// Run the suite against every fault of the bug catalogue (the reference with one bug each)
+    /// and fail unless every fault is caught [HP-86].
+    #[command(after_help = CATALOGUE_AFTER_HELP)]
+    Catalogue(CatalogueArgs),
+    /// For every requirement the spec states with MUST: the cases that check it and the
+    /// catalogue faults that prove they can fail; then the tags with neither [HP-87].
+    Coverage {
+        /// The specification's directory (a checkout's `spec/`).
+        #[arg(long, value_name = "DIR", default_value = "spec")]
+        spec: PathBuf,
+        /// Exit with 1 while a MUST tag has no case.
+        #[arg(long)]
+        strict: bool,
+        /// Also write the coverage as JSON.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+    },
+}
+
+/// Shown after `catalogue --help`.
+const CATALOGUE_AFTER_HELP: &str = "\
+Exit status:
+  0  every selected fault was caught: a case failed, or the harness refused the adapter
+  1  a fault was missed: the suite passed (or skipped) with it
+  2  the catalogue could not run (an unknown fault, the reference itself failing)";
+
+#[derive(clap::Args)]
+struct CatalogueArgs {
+    /// Only this fault (repeatable).
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<String>,
+    /// List the faults (name, tag, class, what the bug is) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Also write the outcome as JSON.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// How many seconds one case may take.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
+    timeout: Duration,
 }
 
 #[derive(Subcommand)]
@@ -135,7 +179,14 @@ fn main() -> ExitCode {
         Some(Command::Vectors {
             command: VectorsCommand::Export { dir },
         }) => export(&dir).map(|()| 0),
-        Some(Command::ReferenceAdapter) => return threads_harness::adapter::serve_stdio(),
+        Some(Command::ReferenceAdapter { fault: None }) => {
+            return threads_harness::adapter::serve_stdio();
+        }
+        Some(Command::ReferenceAdapter { fault: Some(name) }) => {
+            return threads_harness::catalogue::serve_stdio(&name);
+        }
+        Some(Command::Catalogue(args)) => catalogue(&args),
+        Some(Command::Coverage { spec, strict, json }) => coverage(&spec, strict, json.as_deref()),
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::from(2);
@@ -148,6 +199,71 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `coverage`: what checks each MUST of the spec [HP-87]; with `strict`, 1 while one has no case.
+fn coverage(spec: &Path, strict: bool, json: Option<&Path>) -> Result<u8, String> {
+    use threads_harness::catalogue::coverage as cov;
+    let (set, _) = runner::load_vectors(None, &[])?;
+    let tags = cov::collect(spec, &set)?;
+    print!("{}", cov::render(&tags));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&cov::to_json(&tags)).map_err(|e| e.to_string())?;
+        write(path, &format!("{text}\n"))?;
+    }
+    Ok(u8::from(strict && !cov::uncovered(&tags).is_empty()))
+}
+
+/// `catalogue`: the suite against each fault; 0 when every one is caught [HP-86].
+fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
+    use threads_harness::catalogue::run as cat;
+    let faults = cat::select(&args.faults)?;
+    if args.list {
+        for f in faults {
+            println!(
+                "{:34} [{}] {:15} {}",
+                f.name,
+                f.tag,
+                f.class.name(),
+                f.summary
+            );
+        }
+        return Ok(0);
+    }
+    let program = default_adapter()?.remove(0);
+    // The reference without a fault must pass, or a caught fault proves nothing.
+    let reference = runner::run(&Options {
+        command: default_adapter()?,
+        groups: Vec::new(),
+        filter: None,
+        cases: Vec::new(),
+        rerun: Vec::new(),
+        vectors: None,
+        trusted_keys: Vec::new(),
+        timeout: args.timeout,
+        progress: false,
+    })?;
+    if reference.verdict().exit_status() != 0 {
+        return Err(format!(
+            "the reference itself does not pass: {}",
+            cat::failed_cases(&reference).join(" ")
+        ));
+    }
+    let mut outcomes = Vec::with_capacity(faults.len());
+    for fault in faults {
+        let outcome = cat::run_fault(&program, fault, args.timeout);
+        if io::stderr().is_terminal() {
+            eprint!("\r{:60}", fault.name);
+        }
+        outcomes.push(outcome);
+    }
+    print!("{}", cat::render(&outcomes));
+    if let Some(path) = &args.json {
+        let text =
+            serde_json::to_string_pretty(&cat::to_json(&outcomes)).map_err(|e| e.to_string())?;
+        write(path, &format!("{text}\n"))?;
+    }
+    Ok(u8::from(!outcomes.iter().all(cat::Outcome::caught)))
 }
 
 /// `--version`: what a report is judged against, after checking the embedded set.

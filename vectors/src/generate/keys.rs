@@ -35,7 +35,118 @@ pub fn generate() -> Result<SuiteFile, String> {
     log_addrs(&mut s, &mut rng);
     let mut rng = s.rng("key-sets");
     key_sets(&mut s, &mut rng);
+    small_order_log_ids(&mut s);
+    let mut rng = s.rng("log-addr-texts");
+    log_addr_text_edges(&mut s, &mut rng);
     s.finish()
+}
+
+/// The encodings of the points of edwards25519 of order 2, 4 and 8: with the identity (order 1,
+/// tcIds 7 and 14) the whole small-order subgroup, which a weak-key check must refuse entirely,
+/// not only its one most obvious member [LOGID-3]. Appended after the other groups so that the
+/// earlier tcIds stay as they were.
+const SMALL_ORDER_POINTS: [(&str, &str); 7] = [
+    (
+        "y = -1, order 2",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ),
+    (
+        "y = 0 with x positive, order 4",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ),
+    (
+        "y = 0 with x negative, order 4",
+        "0000000000000000000000000000000000000000000000000000000000000080",
+    ),
+    (
+        "order 8, x positive",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    ),
+    (
+        "order 8, x negative",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    ),
+    (
+        "order 8, the other y, x positive",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    ),
+    (
+        "order 8, the other y, x negative",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    ),
+];
+
+/// More of the ways a log address's text can be other than its one canonical text [ADDR-4]:
+/// at its ends, in the case of its protocol names, in the form of its log ID. Appended after the
+/// other groups so that the earlier tcIds stay as they were.
+fn log_addr_text_edges(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {
+    let peer = IdentityKey::from_seed(&random_seed(rng)).log_id();
+    let log = IdentityKey::from_seed(&random_seed(rng)).log_id();
+    let canonical = format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}/ipel/{log}");
+    s.group("LogAddrTextEdges", "logAddr.decode", json!({}));
+    s.case(
+        "ADDR-1",
+        &["NORMAL"],
+        "the canonical text the cases below vary",
+        json!({"text": canonical}),
+        Intent::Valid,
+    );
+    let variants = [
+        ("a trailing slash after the log ID", format!("{canonical}/")),
+        ("a leading double slash", format!("/{canonical}")),
+        (
+            "protocol names in upper case",
+            format!("/IP4/127.0.0.1/TCP/1/P2P/{peer}/IPEL/{log}"),
+        ),
+        ("a leading space", format!(" {canonical}")),
+        ("a trailing newline", format!("{canonical}\n")),
+        (
+            "the log ID with a multibase prefix",
+            format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}/ipel/z{log}"),
+        ),
+    ];
+    for (comment, text) in variants {
+        s.case(
+            "ADDR-4",
+            &["NON_CANONICAL_ADDR"],
+            comment,
+            json!({"text": text}),
+            Intent::Invalid(E::AddrInvalid),
+        );
+    }
+}
+
+fn small_order_log_ids(s: &mut SuiteBuilder) {
+    let keys: Vec<(String, Vec<u8>)> = SMALL_ORDER_POINTS
+        .iter()
+        .map(|(what, key)| {
+            let key = hex::decode(key).unwrap_or_default();
+            (
+                format!("a small-order key: {what}"),
+                [&LOG_ID_PREFIX[..], &key].concat(),
+            )
+        })
+        .collect();
+    s.group("LogIdSmallOrderBytes", "logId.decodeBytes", json!({}));
+    for (comment, bytes) in &keys {
+        s.case(
+            "LOGID-3",
+            &["SMALL_ORDER_KEY"],
+            comment,
+            json!({"bytes": hex::encode(bytes)}),
+            Intent::Invalid(E::LogIdInvalid),
+        );
+    }
+    s.group("LogIdSmallOrder", "logId.decode", json!({}));
+    for (comment, bytes) in &keys {
+        s.case(
+            "LOGID-3",
+            &["SMALL_ORDER_KEY"],
+            comment,
+            json!({"text": base58(bytes)}),
+            Intent::Invalid(E::LogIdInvalid),
+        );
+    }
 }
 
 fn identities(s: &mut SuiteBuilder, rng: &mut ChaCha20Rng) {

@@ -210,3 +210,61 @@ fn log_addr_vectors_agree_with_a_hand_parser_of_the_subset() {
     }
     assert!(checked > 50);
 }
+
+/// The whole small-order subgroup of edwards25519, as published encodings (y little-endian, the
+/// top bit the sign of x): the identity, the point of order 2, the two of order 4 and the four of
+/// order 8. [LOGID-3] must refuse every one, so the suite must try every one.
+const SMALL_ORDER: [&str; 8] = [
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+];
+
+#[test]
+fn every_small_order_point_is_refused_as_a_log_id_in_both_forms() {
+    let mut seen: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (op, inputs, case) in cases(&load("keys")) {
+        let flags = case["flags"].as_array().unwrap();
+        if !flags.iter().any(|f| f == "SMALL_ORDER_KEY") {
+            continue;
+        }
+        assert_eq!(case["result"], "invalid");
+        assert_eq!(case["errorCode"], "LOG_ID_INVALID");
+        let bytes = match op.as_str() {
+            "logId.decodeBytes" => hex_of(&inputs["bytes"]),
+            "logId.decode" => {
+                let text = inputs["text"].as_str().unwrap();
+                let bytes = multibase::decode(format!("z{text}")).unwrap().1;
+                assert_eq!(base58(&bytes), text, "the text is canonical base58btc");
+                bytes
+            }
+            other => panic!("SMALL_ORDER_KEY on {other}"),
+        };
+        assert_eq!(bytes[..6], LOG_ID_PREFIX);
+        let key: [u8; 32] = bytes[6..].try_into().unwrap();
+        // Each is a point of small order: it decodes, and ed25519-dalek calls it weak.
+        let point = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+        assert!(
+            point.is_weak(),
+            "{} is not of small order",
+            hex::encode(key)
+        );
+        let listed = SMALL_ORDER
+            .iter()
+            .find(|k| **k == hex::encode(key))
+            .unwrap_or_else(|| panic!("{} is not in the list", hex::encode(key)));
+        seen.entry(listed).or_default().push(op);
+    }
+    for key in SMALL_ORDER {
+        let ops = seen.get(key).cloned().unwrap_or_default();
+        assert!(
+            ops.iter().any(|o| o == "logId.decodeBytes") && ops.iter().any(|o| o == "logId.decode"),
+            "{key} is not tried in both forms: {ops:?}"
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! Emulations that need more than a rewrite of one value: a log replay with one rule of chapter 4
+//! broken, database folds and queries with one rule of chapter 8 broken, a lenient key-set decoder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use serde_json::{Map, Value, json};
+use threads::db::{DbEvent, DbRecord, DbView, Op, Query, Value as DbValue};
+use threads::envelope::Envelope;
+use threads::id::{LogId, ThreadId};
+use threads::keys::FollowKey;
+use threads::sync::Message;
+use threads::verify;
+
+use crate::protocol::Reply;
+
+/// What a fault remembers between requests.
+#[derive(Debug, Default)]
+pub struct State {
+    /// `unauthorised-delete`: the documents some node deleted, by (thread, collection, id).
+    pub deleted: BTreeSet<(String, String, String)>,
+    /// `thread-create-trailing-bits`: the canonical text of each thread text given out.
+    pub aliases: BTreeMap<String, String>,
+    /// `serves-strangers`: what each node sent, and the answers it owes.
+    pub serves: ServesStrangers,
+}
+
+/// A reply as JSON, which the faults change by hand.
+pub fn json_of(reply: Reply) -> Value {
+    serde_json::to_value(reply).unwrap_or(Value::Null)
+}
+
+/// The log rule a replay breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quirk {
+    /// Appends at the next seq without comparing `prev` with the head [LOG-6].
+    NoLinkCheck,
+    /// Takes a different record at a held seq for a duplicate [LOG-5].
+    ForkIsDuplicate,
+    /// Appends a record beyond a gap [LOG-7].
+    AppendsPastGap,
+    /// Calls a re-delivered record a fork [LOG-4].
+    DuplicateIsFork,
+}
+
+/// `log.replay` by a peer with `quirk`; `None` when the inputs are not well formed (the reference
+/// answers those).
+pub fn replay(quirk: Quirk, id: &Value, inputs: &Map<String, Value>) -> Option<Value> {
+    let thread = ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let log = LogId::from_str(inputs.get("log")?.as_str()?).ok()?;
+    let follow =
+        FollowKey::from_slice(&hex::decode(inputs.get("followKey")?.as_str()?).ok()?).ok()?;
+    let mut held: Vec<String> = Vec::new();
+    let mut outcomes = Vec::new();
+    for delivery in inputs.get("deliveries")?.as_array()? {
+        let envelope = hex::decode(delivery.as_str()?)
+            .ok()
+            .and_then(|b| Envelope::from_bytes(&b).ok());
+        let outcome = match envelope.map(|e| verify::verify_follower(&e, &thread, &log, &follow)) {
+            Some(Ok(record)) => decide(quirk, &mut held, &record),
+            Some(Err(e)) => e.code.name().to_string(),
+            None => "ENVELOPE_MALFORMED".to_string(),
+        };
+        outcomes.push(outcome);
+    }
+    let state = json!({"counter": held.len(), "head": held.last(), "outcomes": outcomes});
+    let code = outcomes
+        .iter()
+        .find(|o| o.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+    Some(match code {
+        None => json!({"id": id, "result": state}),
+        Some(code) => {
+            json!({"id": id, "error": {"code": code, "message": "rejected", "state": state}})
+        }
+    })
+}
+
+/// One verified record's outcome at a log holding `held` (CIDs by seq - 1).
+fn decide(quirk: Quirk, held: &mut Vec<String>, record: &verify::VerifiedRecord) -> String {
+    let (seq, cid) = (record.seq() as usize, record.cid().to_string());
+    let head = held.last().cloned();
+    let prev = record.prev().map(ToString::to_string);
+    let outcome = match seq.cmp(&(held.len() + 1)) {
+        std::cmp::Ordering::Less if held.get(seq - 1) == Some(&cid) => match quirk {
+            Quirk::DuplicateIsFork => "LOG_FORK",
+            _ => "duplicate",
+        },
+        std::cmp::Ordering::Less => match quirk {
+            Quirk::ForkIsDuplicate => "duplicate",
+            _ => "LOG_FORK",
+        },
+        std::cmp::Ordering::Greater if quirk == Quirk::AppendsPastGap => {
+            held.resize(seq - 1, String::new());
+            held.push(cid);
+            "appended"
+        }
+        std::cmp::Ordering::Greater => "LOG_GAP",
+        std::cmp::Ordering::Equal if prev != head && quirk != Quirk::NoLinkCheck => {
+            "LOG_BROKEN_LINK"
+        }
+        std::cmp::Ordering::Equal => {
+            held.push(cid);
+            "appended"
+        }
+    };
+    outcome.to_string()
+}
+
+/// The request with each database event of its `events` input replaced by `change(index, event)`;
+/// bodies that are no valid database event, and events `change` gives up on, stay as they are.
+pub fn rewrite_events(
+    request: &Value,
+    change: impl Fn(usize, DbEvent) -> Option<DbEvent>,
+) -> Option<Value> {
+    let mut request = request.clone();
+    let events = request["params"]["inputs"]["events"].as_array_mut()?;
+    for (i, event) in events.iter_mut().enumerate() {
+        let body = event["body"].as_str().and_then(|b| hex::decode(b).ok());
+        let parsed = body.and_then(|b| DbEvent::classify(&b).ok().flatten());
+        if let Some(changed) = parsed.and_then(|e| change(i, e)) {
+            event["body"] = hex::encode(changed.to_bytes()).into();
+        }
+    }
+    Some(request)
+}
+
+/// A save that replaces the document by its patch's `set` [DB-10].
+pub fn save_as_replace(event: DbEvent) -> Option<DbEvent> {
+    let ops = event.ops.into_iter().flat_map(|op| match op {
+        Op::Save { coll, id, patch } => vec![
+            Op::Delete {
+                coll: coll.clone(),
+                id: id.clone(),
+            },
+            Op::Create {
+                coll,
+                id,
+                doc: patch.set,
+            },
+        ],
+        op => vec![op],
+    });
+    DbEvent::new(event.clock, ops.collect()).ok()
+}
+
+/// `db.query` whose sort leaves ties in an order of its own (reversed) instead of breaking them
+/// by document ID [DB-18]; `None` to let the reference answer (malformed inputs, invalid queries).
+pub fn query_without_tie_break(inputs: &Map<String, Value>) -> Option<Vec<String>> {
+    let records = inputs
+        .get("events")?
+        .as_array()?
+        .iter()
+        .map(|e| {
+            Some(DbRecord {
+                cid: threads::Cid::from_str(e["record"].as_str()?).ok()?,
+                log: LogId::from_str(e["log"].as_str()?).ok()?,
+                seq: e["seq"].as_u64()?,
+                body: hex::decode(e["body"].as_str()?).ok()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let view = DbView::from_records(&records);
+    let query = Query::from_bytes(&hex::decode(inputs.get("query")?.as_str()?).ok()?).ok()?;
+    let all = Query {
+        skip: None,
+        limit: None,
+        ..query.clone()
+    };
+    let docs = all.run(view.collection(&query.coll).ok()?).docs;
+    let key = |(id, doc): &(String, threads::db::Document)| -> Vec<Option<DbValue>> {
+        let field = |f: &str| match f {
+            "_id" => Some(DbValue::String(id.clone())),
+            f => doc.get(f).cloned(),
+        };
+        query.sort.iter().map(|s| field(&s.field)).collect()
+    };
+    let mut ids: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    let mut last = None;
+    for entry in &docs {
+        let k = key(entry);
+        if last.as_ref() != Some(&k) {
+            ids.extend(run.drain(..).rev());
+        }
+        run.push(entry.0.clone());
+        last = Some(k);
+    }
+    ids.extend(run.drain(..).rev());
+    let skip = query.skip.unwrap_or(0) as usize;
+    let limit = query.limit.map_or(usize::MAX, |l| l as usize);
+    Some(ids.into_iter().skip(skip).take(limit).collect())
+}
+
+/// A key set decoded by a reader that skips members it does not know [KEY-5]: the keys of a map
+/// with `follow` (and perhaps `read`) of 32 bytes each and anything else besides.
+pub fn lenient_keyset(bytes: &[u8]) -> Option<Value> {
+    use ipld_core::ipld::Ipld;
+    let Ipld::Map(map) = serde_ipld_dagcbor::from_slice::<Ipld>(bytes).ok()? else {
+        return None;
+    };
+    let key = |name: &str| match map.get(name) {
+        Some(Ipld::Bytes(b)) if b.len() == 32 => Some(Some(hex::encode(b))),
+        None => Some(None),
+        _ => None,
+    };
+    let follow = key("follow")??;
+    let read = key("read")?;
+    let role = if read.is_some() { "reader" } else { "follower" };
+    Some(json!({"followKey": follow, "readKey": read, "role": role}))
+}
+
+/// serves-strangers: every node answers every `pull` with the records of the log it has sent so
+/// far, whether or not the requester proved membership (breaking [SYNC-21]). The reference node
+/// still answers as it would; the extra answer is added to the node's next `node.collect`.
+#[derive(Debug, Default)]
+pub struct ServesStrangers {
+    /// The envelopes each node sent, by (node, thread, log), in the order sent.
+    sent: BTreeMap<(String, Vec<u8>, Vec<u8>), Vec<Envelope>>,
+    /// Answers waiting for each node's next `node.collect`: (to, message).
+    answers: BTreeMap<String, Vec<(String, Vec<u8>)>>,
+}
+
+impl ServesStrangers {
+    /// Notes what `reply` to `request` sends, and adds the answers the fault owes to it.
+    pub fn watch(&mut self, request: &Value, reply: &mut Value) {
+        let params = &request["params"];
+        let node = params["node"].as_str().unwrap_or_default().to_string();
+        let decoded = |v: &Value| {
+            let bytes = hex::decode(v.as_str().unwrap_or_default()).ok()?;
+            Message::from_bytes(&bytes).ok()
+        };
+        match request["method"].as_str() {
+            Some("node.deliver") => {
+                if let Some(Message::Pull {
+                    thread, log, after, ..
+                }) = decoded(&params["message"])
+                {
+                    let key = (node.clone(), thread.as_bytes().to_vec(), log.to_bytes());
+                    let held = self.sent.get(&key).cloned().unwrap_or_default();
+                    let answer = Message::Records {
+                        thread,
+                        log,
+                        counter: held.len() as u64,
+                        envelopes: held.into_iter().skip(after as usize).collect(),
+                    };
+                    let from = params["from"].as_str().unwrap_or_default().to_string();
+                    let waiting = self.answers.entry(node).or_default();
+                    waiting.push((from, answer.to_bytes()));
+                }
+            }
+            Some("node.collect") => {
+                let Some(messages) = reply["result"]["messages"].as_array_mut() else {
+                    return;
+                };
+                for message in messages.iter() {
+                    if let Some(Message::Records {
+                        thread,
+                        log,
+                        envelopes,
+                        ..
+                    }) = decoded(&message["message"])
+                    {
+                        let key = (node.clone(), thread.as_bytes().to_vec(), log.to_bytes());
+                        let sent = self.sent.entry(key).or_default();
+                        for envelope in envelopes {
+                            if !sent.contains(&envelope) {
+                                sent.push(envelope);
+                            }
+                        }
+                    }
+                }
+                for (to, bytes) in self.answers.remove(&node).unwrap_or_default() {
+                    messages.push(json!({"to": to, "message": hex::encode(bytes)}));
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,971 @@
+//! The faults, and how each changes a request or a reply.
+
+use serde_json::{Map, Value, json};
+
+use super::emulate::{self, Quirk, State, json_of};
+use super::text;
+use super::{Class, Fault};
+use crate::adapter::Adapter;
+
+macro_rules! fault {
+    ($name:literal, $tag:literal, $class:ident, $summary:literal) => {
+        Fault {
+            name: $name,
+            tag: $tag,
+            class: Class::$class,
+            summary: $summary,
+        }
+    };
+}
+
+/// Every fault of the catalogue, by chapter [HP-86].
+pub const FAULTS: &[Fault] = &[
+    // Chapter 1: identifiers.
+    fault!(
+        "tid-case-insensitive",
+        "TID-9",
+        AcceptsInvalid,
+        "decodes TID text ignoring the case of its letters"
+    ),
+    fault!(
+        "tid-lenient-padding",
+        "TID-9",
+        AcceptsInvalid,
+        "ignores missing, extra or misplaced `=` padding in TID text"
+    ),
+    fault!(
+        "tid-trailing-bits",
+        "TID-9",
+        AcceptsInvalid,
+        "ignores non-zero trailing bits in TID text"
+    ),
+    fault!(
+        "tid-mixed-base64",
+        "TID-7",
+        AcceptsInvalid,
+        "reads both base64 alphabets (`+/` and `-_`) after `m`, `M`, `u` and `U`"
+    ),
+    fault!(
+        "tid-no-base32hex",
+        "TID-7",
+        RejectsValid,
+        "does not know the base32hex bases (`v`, `V`, `t`, `T`)"
+    ),
+    fault!(
+        "tid-non-minimal-varint",
+        "TID-5",
+        AcceptsInvalid,
+        "accepts non-minimal version and variant varints"
+    ),
+    fault!(
+        "tid-short-random",
+        "TID-4",
+        AcceptsInvalid,
+        "accepts a random part shorter than 16 bytes"
+    ),
+    fault!(
+        "tid-variant-as-version",
+        "TID-3",
+        WrongCode,
+        "reports an unknown variant as TID_UNKNOWN_VERSION"
+    ),
+    fault!(
+        "tid-encode-upper",
+        "TID-6",
+        BadOutput,
+        "writes TID text in base32upper (`B…`)"
+    ),
+    fault!(
+        "thread-create-trailing-bits",
+        "TID-6",
+        BadOutput,
+        "gives a new thread's ID as base32 text with non-zero trailing bits (and reads it back)"
+    ),
+    fault!(
+        "logid-small-order-identity-only",
+        "LOGID-3",
+        AcceptsInvalid,
+        "refuses the identity point as a small-order key, but not the 7 other points of small order"
+    ),
+    fault!(
+        "logid-no-point-check",
+        "LOGID-3",
+        AcceptsInvalid,
+        "does not decode the public key as a curve point"
+    ),
+    fault!(
+        "addr-leading-zeros",
+        "ADDR-4",
+        AcceptsInvalid,
+        "reads ip4 octets and tcp ports with leading zeros"
+    ),
+    fault!(
+        "addr-ipfs-alias",
+        "ADDR-3",
+        AcceptsInvalid,
+        "reads `/ipfs/` as `/p2p/`"
+    ),
+    fault!(
+        "tid-any-version",
+        "TID-2",
+        AcceptsInvalid,
+        "reads a binary TID of any version as version 1"
+    ),
+    fault!(
+        "addr-trailing-slash",
+        "ADDR-4",
+        AcceptsInvalid,
+        "drops a trailing `/` of a log address"
+    ),
+    // Chapter 2: keys.
+    fault!(
+        "identity-from-hashed-seed",
+        "KEY-1",
+        BadOutput,
+        "derives the identity key from the SHA-256 of the seed, not the seed"
+    ),
+    fault!(
+        "keyset-unknown-fields",
+        "KEY-5",
+        AcceptsInvalid,
+        "skips key-set members it does not know"
+    ),
+    fault!(
+        "keyset-encode-field-order",
+        "KEY-5",
+        BadOutput,
+        "encodes a key set with `follow` before `read` (not DAG-CBOR's key order)"
+    ),
+    fault!(
+        "keyset-length-as-malformed",
+        "KEY-2",
+        WrongCode,
+        "reports a key of the wrong length as KEYSET_MALFORMED"
+    ),
+    fault!(
+        "follower-reads",
+        "KEY-7",
+        AcceptsInvalid,
+        "gives a follower an empty list of events instead of KEY_UNAVAILABLE"
+    ),
+    // Chapter 3: records and envelopes.
+    fault!(
+        "forged-signatures",
+        "SIG-2",
+        AcceptsInvalid,
+        "accepts records whose signature does not verify"
+    ),
+    fault!(
+        "ignore-associated-data",
+        "SEAL-2",
+        AcceptsInvalid,
+        "opens seals without checking their associated data"
+    ),
+    fault!(
+        "resealed-as-decrypt-failure",
+        "SEAL-5",
+        WrongCode,
+        "reports a record sealed with another nonce as RECORD_DECRYPT_FAILED"
+    ),
+    fault!(
+        "unsupported-cid-as-malformed",
+        "REC-2",
+        WrongCode,
+        "reports an unsupported CID as BLOCK_MALFORMED"
+    ),
+    fault!(
+        "oversized-as-malformed",
+        "REC-4",
+        WrongCode,
+        "reports a block over 1 MiB as BLOCK_MALFORMED"
+    ),
+    fault!(
+        "signing-input-without-domain",
+        "SIG-1",
+        BadOutput,
+        "signs without the domain-separation prefix"
+    ),
+    fault!(
+        "associated-data-without-layer",
+        "SEAL-2",
+        BadOutput,
+        "leaves the layer's name out of the associated data"
+    ),
+    fault!(
+        "bad-seq-as-malformed",
+        "REC-9",
+        WrongCode,
+        "reports a record with a bad seq or prev as BLOCK_MALFORMED"
+    ),
+    fault!(
+        "envelope-as-block-malformed",
+        "ENV-1",
+        WrongCode,
+        "reports a malformed envelope as BLOCK_MALFORMED"
+    ),
+    fault!(
+        "swapped-block-as-malformed",
+        "VERIFY-1",
+        WrongCode,
+        "reports a block that does not match its CID as BLOCK_MALFORMED"
+    ),
+    fault!(
+        "truncated-seal-as-malformed",
+        "SEAL-4",
+        WrongCode,
+        "reports a seal shorter than its nonce and tag as BLOCK_MALFORMED"
+    ),
+    // Chapter 4: logs.
+    fault!(
+        "skip-link-check",
+        "LOG-6",
+        AcceptsInvalid,
+        "appends the next seq without comparing prev with the head"
+    ),
+    fault!(
+        "fork-as-duplicate",
+        "LOG-5",
+        AcceptsInvalid,
+        "takes another record at a held seq for a duplicate"
+    ),
+    fault!(
+        "append-past-gap",
+        "LOG-7",
+        AcceptsInvalid,
+        "appends a record beyond a gap"
+    ),
+    fault!(
+        "duplicate-as-fork",
+        "LOG-4",
+        RejectsValid,
+        "calls a record delivered twice a fork"
+    ),
+    fault!(
+        "heads-counter-off-by-one",
+        "LOG-2",
+        BadOutput,
+        "reports each log's counter one too high"
+    ),
+    fault!(
+        "read-newest-first",
+        "VERIFY-2",
+        WrongOrder,
+        "lists a thread's events newest first"
+    ),
+    // Chapter 5: invites.
+    fault!(
+        "invite-signature-as-malformed",
+        "INV-5",
+        WrongCode,
+        "reports a bad invite signature as INVITE_MALFORMED"
+    ),
+    fault!(
+        "invite-recipient-after-signature",
+        "INV-6",
+        WrongCode,
+        "checks the signature before the recipient"
+    ),
+    fault!(
+        "leak-plaintext",
+        "KEY-6",
+        BadOutput,
+        "hands a follower the reader's keys"
+    ),
+    fault!(
+        "invite-beyond-acl-as-malformed",
+        "INV-9",
+        WrongCode,
+        "reports an invite beyond what the ACL grants as INVITE_MALFORMED"
+    ),
+    // Chapter 6: access control.
+    fault!(
+        "ignore-revocation",
+        "ACL-2",
+        AcceptsInvalid,
+        "never takes write away: revocations are dropped"
+    ),
+    fault!(
+        "acl-bypass-as-denied",
+        "ACL-6",
+        WrongCode,
+        "reports a change by a non-admin as ACL_DENIED"
+    ),
+    fault!(
+        "acl-default-ignored",
+        "ACL-10",
+        RejectsValid,
+        "denies every peer without an entry, whatever the default role"
+    ),
+    fault!(
+        "acl-malformed-as-denied",
+        "ACL-12",
+        WrongCode,
+        "reports a malformed ACL event as ACL_DENIED"
+    ),
+    fault!(
+        "acl-ignores-genesis-anchor",
+        "ACL-11",
+        AcceptsInvalid,
+        "folds the ACL without checking the genesis an anchor names"
+    ),
+    // Chapter 7: sync and membership.
+    fault!(
+        "serve-pull-ignores-limit",
+        "SYNC-5",
+        BadOutput,
+        "answers a pull with up to the cap, whatever its limit"
+    ),
+    fault!(
+        "serve-pull-descending",
+        "SYNC-5",
+        WrongOrder,
+        "answers a pull newest first"
+    ),
+    fault!(
+        "decide-records-reversed",
+        "SYNC-7",
+        WrongOrder,
+        "lists the records it appended last first"
+    ),
+    fault!(
+        "decode-trailing-bytes",
+        "SYNC-2",
+        AcceptsInvalid,
+        "decodes the longest well-formed prefix of a message"
+    ),
+    fault!(
+        "heads-too-long-as-malformed",
+        "SYNC-23",
+        WrongCode,
+        "reports too many heads as MESSAGE_MALFORMED"
+    ),
+    fault!(
+        "reflected-proof",
+        "SYNC-18",
+        AcceptsInvalid,
+        "accepts a proof whose prover and verifier are swapped"
+    ),
+    fault!(
+        "derive-keys-swapped",
+        "SYNC-24",
+        BadOutput,
+        "derives the gossip key where the proof key belongs, and back"
+    ),
+    fault!(
+        "publication-as-proof-invalid",
+        "SYNC-24",
+        WrongCode,
+        "reports a bad publication as PROOF_INVALID"
+    ),
+    fault!(
+        "never-pulls",
+        "SYNC-7",
+        BadOutput,
+        "never asks to pull after a gap or a stale batch"
+    ),
+    // Chapter 8: database.
+    fault!(
+        "arrival-order-fold",
+        "DB-11",
+        WrongOrder,
+        "folds events in arrival order instead of by clock"
+    ),
+    fault!(
+        "patch-replaces",
+        "DB-10",
+        BadOutput,
+        "a save replaces the document by its patch"
+    ),
+    fault!(
+        "unstable-query-order",
+        "DB-18",
+        WrongOrder,
+        "leaves query ties in an order of its own instead of by document ID"
+    ),
+    fault!(
+        "unauthorised-delete",
+        "DB-13",
+        AcceptsInvalid,
+        "applies a delete whose record the ACL refuses"
+    ),
+    fault!(
+        "serves-strangers",
+        "SYNC-21",
+        AcceptsInvalid,
+        "answers every pull with the records asked for, proven requester or not"
+    ),
+    fault!(
+        "db-foreign-body-as-malformed",
+        "DB-1",
+        RejectsValid,
+        "takes a body that is not a database event for a malformed one"
+    ),
+    // Appendix H: the harness protocol.
+    fault!(
+        "hello-acl-without-nodes",
+        "HP-14",
+        Protocol,
+        "lists the feature `acl` without `nodes`"
+    ),
+    fault!(
+        "hello-operation-twice",
+        "HP-14",
+        Protocol,
+        "lists an operation twice"
+    ),
+    fault!(
+        "hello-unknown-feature",
+        "HP-14",
+        Protocol,
+        "lists a feature protocol 1 does not define"
+    ),
+    fault!(
+        "exit-after-reply",
+        "HP-23",
+        Protocol,
+        "exits right after answering keyset.encode"
+    ),
+    fault!(
+        "reply-wrong-id",
+        "HP-8",
+        Protocol,
+        "answers logAddr.decode requests with another id"
+    ),
+    fault!(
+        "replay-without-state",
+        "HP-25",
+        Protocol,
+        "fails log.replay without the state it left"
+    ),
+];
+
+/// The small-order points of edwards25519 other than the identity, as encoded (y, sign of x).
+const SMALL_ORDER: [&str; 7] = [
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+];
+
+const LOG_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+
+/// The reply of the reference with fault `name` to `request`.
+pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Value) -> Value {
+    let id = request["id"].clone();
+    let method = request["method"].as_str().unwrap_or_default().to_string();
+    let operation = request["params"]["operation"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let empty = Map::new();
+    let inputs = request["params"]["inputs"]
+        .as_object()
+        .unwrap_or(&empty)
+        .clone();
+    let text_in = |key: &str| inputs.get(key).and_then(Value::as_str).map(String::from);
+    let hex_in = |key: &str| text_in(key).and_then(|h| hex::decode(h).ok());
+    let vector = method == "vector";
+    let on = |op: &str| vector && operation == op;
+    let mut honest = |request: Value| json_of(adapter.handle(request));
+
+    // Faults that change the request.
+    let changed_text = |f: fn(&str) -> String| -> Value {
+        let mut changed = request.clone();
+        if let Some(t) = text_in("text") {
+            changed["params"]["inputs"]["text"] = f(&t).into();
+        }
+        changed
+    };
+    match name {
+        "tid-case-insensitive" if on("tid.decode") => return honest(changed_text(text::fold_case)),
+        "tid-lenient-padding" if on("tid.decode") => {
+            return honest(changed_text(text::fix_padding));
+        }
+        "tid-trailing-bits" if on("tid.decode") => {
+            return honest(changed_text(text::clear_trailing_bits));
+        }
+        "tid-mixed-base64" if on("tid.decode") => return honest(changed_text(text::mix_base64)),
+        "tid-no-base32hex" if on("tid.decode") => {
+            if let Some('v' | 'V' | 't' | 'T') = text_in("text").and_then(|t| t.chars().next()) {
+                return error(&id, "TID_BAD_MULTIBASE");
+            }
+        }
+        "tid-non-minimal-varint" if on("tid.decodeBytes") => {
+            if let Some(bytes) = hex_in("bytes") {
+                let mut changed = request.clone();
+                changed["params"]["inputs"]["bytes"] =
+                    hex::encode(text::minimal_varints(&bytes)).into();
+                return honest(changed);
+            }
+        }
+        "addr-leading-zeros" if on("logAddr.decode") => {
+            return honest(changed_text(strip_leading_zeros));
+        }
+        "addr-trailing-slash" if on("logAddr.decode") => {
+            return honest(changed_text(|t| t.trim_end_matches('/').to_string()));
+        }
+        "tid-any-version" if on("tid.decodeBytes") => {
+            if let Some(mut bytes) = hex_in("bytes").filter(|b| b.len() > 2 && b[0] < 0x80) {
+                bytes[0] = 1;
+                let mut changed = request.clone();
+                changed["params"]["inputs"]["bytes"] = hex::encode(bytes).into();
+                return honest(changed);
+            }
+        }
+        "identity-from-hashed-seed" if on("identity.fromSeed") => {
+            if let Some(seed) = hex_in("seed") {
+                use sha2::Digest;
+                let mut changed = request.clone();
+                changed["params"]["inputs"]["seed"] =
+                    hex::encode(sha2::Sha256::digest(seed)).into();
+                return honest(changed);
+            }
+        }
+        "addr-ipfs-alias" if on("logAddr.decode") => {
+            return honest(changed_text(|t| t.replace("/ipfs/", "/p2p/")));
+        }
+        "thread-create-trailing-bits" if !vector => return thread_alias(state, honest, request),
+        "leak-plaintext" if method == "invite.export" => {
+            let mut changed = request.clone();
+            changed["params"]["role"] = "reader".into();
+            return honest(changed);
+        }
+        "ignore-revocation" if method == "acl.set" => {
+            let mut changed = request.clone();
+            if let Some(roles) = changed["params"]["roles"].as_array_mut()
+                && !roles.iter().any(|r| r == "write")
+            {
+                roles.retain(|r| r == "delete");
+                roles.push("write".into());
+            }
+            return honest(changed);
+        }
+        "acl-ignores-genesis-anchor" if vector && operation.starts_with("acl.") => {
+            let mut changed = request.clone();
+            if let Some(inputs) = changed["params"]["inputs"].as_object_mut() {
+                inputs.remove("genesis");
+            }
+            return honest(changed);
+        }
+        "truncated-seal-as-malformed"
+            if on("seal.open") && hex_in("sealed").is_some_and(|b| b.len() < 40) =>
+        {
+            return error(&id, "BLOCK_MALFORMED");
+        }
+        "serve-pull-ignores-limit" if on("sync.servePull") => {
+            let mut changed = request.clone();
+            changed["params"]["inputs"]["limit"] = 256.into();
+            return honest(changed);
+        }
+        "arrival-order-fold" if vector && operation.starts_with("db.") => {
+            if let Some(changed) = emulate::rewrite_events(&request, |i, event| {
+                threads::db::DbEvent::new(i as u64 + 1, event.ops).ok()
+            }) {
+                return honest(changed);
+            }
+        }
+        "patch-replaces" if vector && operation.starts_with("db.") => {
+            if let Some(changed) =
+                emulate::rewrite_events(&request, |_, e| emulate::save_as_replace(e))
+            {
+                return honest(changed);
+            }
+        }
+        "unstable-query-order" if on("db.query") => {
+            if let Some(ids) = emulate::query_without_tie_break(&inputs) {
+                return json!({"id": id, "result": {"ids": ids}});
+            }
+        }
+        "unauthorised-delete" => return unauthorised_delete(state, honest, request),
+        "serves-strangers" => {
+            let mut reply = honest(request.clone());
+            state.serves.watch(&request, &mut reply);
+            return reply;
+        }
+        "skip-link-check" | "fork-as-duplicate" | "append-past-gap" | "duplicate-as-fork"
+            if on("log.replay") =>
+        {
+            let quirk = match name {
+                "skip-link-check" => Quirk::NoLinkCheck,
+                "fork-as-duplicate" => Quirk::ForkIsDuplicate,
+                "append-past-gap" => Quirk::AppendsPastGap,
+                _ => Quirk::DuplicateIsFork,
+            };
+            if let Some(reply) = emulate::replay(quirk, &id, &inputs) {
+                return reply;
+            }
+        }
+        "reflected-proof" if on("membership.checkProof") => {
+            let reply = honest(request.clone());
+            if code(&reply) != Some("PROOF_INVALID") {
+                return reply;
+            }
+            let mut swapped = request.clone();
+            swapped["params"]["inputs"]["prover"] = inputs["verifier"].clone();
+            swapped["params"]["inputs"]["verifier"] = inputs["prover"].clone();
+            return match honest(swapped).get("result") {
+                Some(result) => json!({"id": id, "result": result}),
+                None => reply,
+            };
+        }
+        "decode-trailing-bytes" if on("sync.decodeMessage") => {
+            let reply = honest(request.clone());
+            let bytes = hex_in("bytes").unwrap_or_default();
+            if code(&reply) != Some("MESSAGE_MALFORMED") {
+                return reply;
+            }
+            for end in (1..bytes.len()).rev() {
+                let mut prefix = request.clone();
+                prefix["params"]["inputs"]["bytes"] = hex::encode(&bytes[..end]).into();
+                let answer = honest(prefix);
+                if answer.get("result").is_some() {
+                    return answer;
+                }
+            }
+            return reply;
+        }
+        "acl-default-ignored" if on("acl.decide") => {
+            let reply = honest(request.clone());
+            let mut evaluate = request.clone();
+            evaluate["params"]["operation"] = "acl.evaluate".into();
+            let folded = honest(evaluate);
+            let peer = text_in("peer").unwrap_or_default();
+            let entry = &folded["result"]["document"]["peers"][&peer];
+            if reply.get("result").is_some() && entry.is_null() {
+                return error(&id, "ACL_DENIED");
+            }
+            return reply;
+        }
+        _ => {}
+    }
+
+    // Faults that change the reply.
+    let mut reply = honest(request.clone());
+    match name {
+        "tid-short-random" if code(&reply) == Some("TID_SHORT_RANDOM") => {
+            let bytes = match operation.as_str() {
+                "tid.decodeBytes" => hex_in("bytes"),
+                "tid.encode" => tid_bytes(text_in("variant").as_deref(), hex_in("random")),
+                _ => None,
+            };
+            if let Some(result) = bytes.and_then(|b| tid_json(&b)) {
+                return json!({"id": id, "result": result});
+            }
+        }
+        "tid-variant-as-version" => {
+            recode(&mut reply, "TID_UNKNOWN_VARIANT", "TID_UNKNOWN_VERSION")
+        }
+        "tid-encode-upper" if on("tid.encode") => {
+            if let Some(text) = member(&mut reply, "text")
+                && let Some(t) = text.as_str()
+            {
+                *text = format!("B{}", t[1..].to_uppercase()).into();
+            }
+        }
+        "logid-small-order-identity-only" | "logid-no-point-check"
+            if code(&reply) == Some("LOG_ID_INVALID") =>
+        {
+            let bytes = match operation.as_str() {
+                "logId.decodeBytes" => hex_in("bytes"),
+                "logId.decode" => {
+                    text_in("text").and_then(|t| multibase::Base::Base58Btc.decode(t).ok())
+                }
+                _ => None,
+            };
+            if let Some(bytes) = bytes.filter(|b| b.len() == 38 && b[..6] == LOG_ID_PREFIX) {
+                let key = hex::encode(&bytes[6..]);
+                if name == "logid-no-point-check" || SMALL_ORDER.contains(&key.as_str()) {
+                    let result = json!({"bytes": hex::encode(&bytes), "publicKey": key,
+                        "text": text::base58(&bytes)});
+                    return json!({"id": id, "result": result});
+                }
+            }
+        }
+        "keyset-unknown-fields" if code(&reply) == Some("KEYSET_MALFORMED") => {
+            if let Some(result) = hex_in("bytes").and_then(|b| emulate::lenient_keyset(&b)) {
+                return json!({"id": id, "result": result});
+            }
+        }
+        "keyset-encode-field-order" if on("keyset.encode") => {
+            if let Some(bytes) = member(&mut reply, "bytes")
+                && let Some(b) = bytes.as_str().and_then(|h| hex::decode(h).ok())
+                && b.len() == 81
+                && b[1..6] == *b"\x64read"
+            {
+                let (read, follow) = (&b[8..40], &b[49..81]);
+                let reordered = [&[0xa2][..], &b[40..49], follow, &b[1..8], read].concat();
+                *bytes = hex::encode(reordered).into();
+            }
+        }
+        "keyset-length-as-malformed" => recode(&mut reply, "KEY_BAD_LENGTH", "KEYSET_MALFORMED"),
+        "follower-reads" if method == "node.read" && code(&reply) == Some("KEY_UNAVAILABLE") => {
+            return json!({"id": id, "result": {"events": []}});
+        }
+        "forged-signatures" if vector && code(&reply) == Some("SIGNATURE_INVALID") => {
+            return json!({"id": id, "result": {}});
+        }
+        "ignore-associated-data" if vector && operation.starts_with("seal.open") => {
+            if let Some(reply) = open_without_ad(&id, &inputs) {
+                return reply;
+            }
+        }
+        "resealed-as-decrypt-failure" => {
+            recode(&mut reply, "RECORD_NONCE_INVALID", "RECORD_DECRYPT_FAILED");
+        }
+        "unsupported-cid-as-malformed" => recode(&mut reply, "CID_UNSUPPORTED", "BLOCK_MALFORMED"),
+        "oversized-as-malformed" => recode(&mut reply, "BLOCK_TOO_LARGE", "BLOCK_MALFORMED"),
+        "signing-input-without-domain" if on("record.signingInput") => {
+            drop_label(&mut reply, "bytes", |b| {
+                b.iter().position(|x| *x == 0).map(|i| (0, i + 1))
+            });
+        }
+        "associated-data-without-layer" if on("seal.associatedData") => {
+            // "threads/v1/<layer>" 00 …: the layer's name goes.
+            drop_label(&mut reply, "ad", |b| {
+                let start = b"threads/v1/".len();
+                let end = b.iter().position(|x| *x == 0)?;
+                (end > start).then_some((start, end))
+            });
+        }
+        "heads-counter-off-by-one" if method == "node.heads" => {
+            if let Some(logs) = member(&mut reply, "logs").and_then(Value::as_object_mut) {
+                for head in logs.values_mut() {
+                    if let Some(n) = head["counter"].as_u64() {
+                        head["counter"] = (n + 1).into();
+                    }
+                }
+            }
+        }
+        "read-newest-first" if method == "node.read" => reverse(&mut reply, "events"),
+        "invite-signature-as-malformed" => {
+            recode(&mut reply, "INVITE_SIGNATURE_INVALID", "INVITE_MALFORMED");
+        }
+        "invite-recipient-after-signature" => {
+            recode(
+                &mut reply,
+                "INVITE_WRONG_RECIPIENT",
+                "INVITE_SIGNATURE_INVALID",
+            );
+        }
+        "invite-beyond-acl-as-malformed" if on("invite.open") => {
+            recode(&mut reply, "ACL_DENIED", "INVITE_MALFORMED");
+        }
+        "never-pulls" if on("sync.decideRecords") => {
+            if let Some(pull) = member(&mut reply, "pullAfter") {
+                *pull = Value::Null;
+            }
+        }
+        "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
+        "acl-malformed-as-denied" => recode(&mut reply, "ACL_MALFORMED", "ACL_DENIED"),
+        "bad-seq-as-malformed" => recode(&mut reply, "RECORD_BAD_SEQ", "BLOCK_MALFORMED"),
+        "envelope-as-block-malformed" if on("envelope.verifyFollower") => {
+            recode(&mut reply, "ENVELOPE_MALFORMED", "BLOCK_MALFORMED");
+        }
+        "swapped-block-as-malformed" => recode(&mut reply, "CID_MISMATCH", "BLOCK_MALFORMED"),
+        // A body that is no database event at all ("not mine") is reported malformed.
+        "db-foreign-body-as-malformed"
+            if on("db.classify") && reply.get("result").is_some_and(|r| r["clock"].is_null()) =>
+        {
+            return error(&id, "DB_MALFORMED");
+        }
+        "serve-pull-descending" if on("sync.servePull") => reverse(&mut reply, "records"),
+        "decide-records-reversed" if on("sync.decideRecords") => reverse(&mut reply, "appended"),
+        "heads-too-long-as-malformed" => recode(&mut reply, "HEADS_TOO_LONG", "MESSAGE_MALFORMED"),
+        "derive-keys-swapped" if on("membership.deriveKeys") => {
+            if let Some(result) = reply.get_mut("result").and_then(Value::as_object_mut)
+                && let (Some(gossip), Some(proof)) =
+                    (result.remove("gossipKey"), result.remove("proofKey"))
+            {
+                result.insert("gossipKey".into(), proof);
+                result.insert("proofKey".into(), gossip);
+            }
+        }
+        "publication-as-proof-invalid" => {
+            recode(&mut reply, "PUBLICATION_INVALID", "PROOF_INVALID")
+        }
+        "hello-acl-without-nodes" if method == "hello" => {
+            if let Some(features) = reply["result"]["capabilities"]["scenarios"].as_array_mut() {
+                features.retain(|f| f != "nodes");
+            }
+        }
+        "hello-unknown-feature" if method == "hello" => {
+            if let Some(features) = reply["result"]["capabilities"]["scenarios"].as_array_mut() {
+                features.push("teleport".into());
+            }
+        }
+        "hello-operation-twice" if method == "hello" => {
+            if let Some(ops) = reply["result"]["capabilities"]["operations"].as_array_mut()
+                && let Some(first) = ops.first().cloned()
+            {
+                ops.push(first);
+            }
+        }
+        "reply-wrong-id" if on("logAddr.decode") => {
+            reply["id"] = (id.as_u64().unwrap_or_default() + 1).into();
+        }
+        "replay-without-state" if on("log.replay") => {
+            if let Some(error) = reply["error"].as_object_mut() {
+                error.remove("state");
+            }
+        }
+        _ => {}
+    }
+    reply
+}
+
+fn code(reply: &Value) -> Option<&str> {
+    reply["error"]["code"].as_str()
+}
+
+fn error(id: &Value, code: &str) -> Value {
+    json!({"id": id, "error": {"code": code, "message": "refused"}})
+}
+
+/// Replaces the error code `from` by `to`.
+fn recode(reply: &mut Value, from: &str, to: &str) {
+    if code(reply) == Some(from) {
+        reply["error"]["code"] = to.into();
+    }
+}
+
+/// A member of a success reply's result, never created where it is missing (indexing a
+/// `Value` mutably would add it, and turn an error reply into a malformed one).
+fn member<'a>(reply: &'a mut Value, name: &str) -> Option<&'a mut Value> {
+    reply.get_mut("result")?.get_mut(name)
+}
+
+fn reverse(reply: &mut Value, name: &str) {
+    if let Some(items) = member(reply, name).and_then(Value::as_array_mut) {
+        items.reverse();
+    }
+}
+
+/// Removes the byte range `cut` finds from the hex result `member`.
+fn drop_label(reply: &mut Value, name: &str, cut: impl Fn(&[u8]) -> Option<(usize, usize)>) {
+    if let Some(value) = member(reply, name)
+        && let Some(b) = value.as_str().and_then(|h| hex::decode(h).ok())
+        && let Some((start, end)) = cut(&b)
+    {
+        *value = hex::encode([&b[..start], &b[end..]].concat()).into();
+    }
+}
+
+/// `addr-leading-zeros`: leading zeros of decimal components dropped before decoding.
+fn strip_leading_zeros(text: &str) -> String {
+    let parts: Vec<String> = text
+        .split('/')
+        .map(|part| {
+            if part.len() > 1 && part.chars().all(|c| c.is_ascii_digit()) {
+                let trimmed = part.trim_start_matches('0');
+                if trimmed.is_empty() {
+                    "0".into()
+                } else {
+                    trimmed.into()
+                }
+            } else if part.contains('.')
+                && part
+                    .split('.')
+                    .all(|o| o.chars().all(|c| c.is_ascii_digit()) && !o.is_empty())
+            {
+                part.split('.')
+                    .map(|o| match o.trim_start_matches('0') {
+                        "" => "0",
+                        t => t,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect();
+    parts.join("/")
+}
+
+/// The binary TID of a variant name and a random part.
+fn tid_bytes(variant: Option<&str>, random: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let code = match variant? {
+        "raw" => 0x55,
+        "access-controlled" => 0x70,
+        _ => return None,
+    };
+    Some([&[1, code][..], &random?].concat())
+}
+
+/// The JSON of a binary TID with single-byte varints, decoded without the random part's bounds.
+fn tid_json(bytes: &[u8]) -> Option<Value> {
+    let variant = match bytes.get(..2)? {
+        [1, 0x55] => "raw",
+        [1, 0x70] => "access-controlled",
+        _ => return None,
+    };
+    Some(
+        json!({"bytes": hex::encode(bytes), "random": hex::encode(&bytes[2..]),
+        "text": text::base32_text(bytes), "variant": variant}),
+    )
+}
+
+/// `seal.open` with empty associated data in place of the layer's.
+fn open_without_ad(id: &Value, inputs: &Map<String, Value>) -> Option<Value> {
+    use threads::seal::{self, Layer};
+    let key: [u8; 32] = hex::decode(inputs.get("key")?.as_str()?)
+        .ok()?
+        .try_into()
+        .ok()?;
+    let sealed = hex::decode(inputs.get("sealed")?.as_str()?).ok()?;
+    Some(match seal::open(Layer::Body, &key, &[], &sealed) {
+        Ok(plain) => json!({"id": id, "result": {"plaintext": hex::encode(plain)}}),
+        Err(_) => error(id, "BODY_DECRYPT_FAILED"),
+    })
+}
+
+/// `thread-create-trailing-bits`: a thread's ID goes out with its trailing bits set, a text
+/// that still looks like base32 (and passes the result's schema); requests naming a thread by
+/// that text are read as the canonical one.
+fn thread_alias(
+    state: &mut State,
+    mut honest: impl FnMut(Value) -> Value,
+    request: Value,
+) -> Value {
+    let mut request = request;
+    if let Some(thread) = request["params"]["thread"].as_str()
+        && let Some(canonical) = state.aliases.get(thread)
+    {
+        request["params"]["thread"] = canonical.clone().into();
+    }
+    let mut reply = honest(request);
+    let mut rewrite = |value: &mut Value| {
+        if let Some(t) = value.as_str() {
+            let alias = text::set_trailing_bits(t);
+            state.aliases.insert(alias.clone(), t.to_string());
+            *value = alias.into();
+        }
+    };
+    if let Some(thread) = member(&mut reply, "thread") {
+        rewrite(thread);
+    }
+    reply
+}
+
+/// `unauthorised-delete`: every node applies every delete, whether or not the ACL refuses its
+/// record: a document deleted anywhere is gone for every node.
+fn unauthorised_delete(
+    state: &mut State,
+    mut honest: impl FnMut(Value) -> Value,
+    request: Value,
+) -> Value {
+    let params = &request["params"];
+    let text = |k: &str| params[k].as_str().unwrap_or_default().to_string();
+    let doc = (text("thread"), text("collection"), text("id"));
+    if request["method"] == "db.get" && state.deleted.contains(&doc) {
+        return json!({"id": request["id"], "result": {"doc": null}});
+    }
+    let reply = honest(request.clone());
+    if request["method"] == "db.delete" && reply.get("result").is_some() {
+        state.deleted.insert(doc);
+    }
+    reply
+}

@@ -1,0 +1,199 @@
+//! The bug catalogue: the reference adapter with one plausible bug, chosen by name
+//! (`threads-reference-adapter --fault NAME`), so that `threads-conform catalogue` can prove the
+//! suite catches every one of them. Each fault names the requirement it breaks.
+//!
+//! A fault is emulated at the protocol boundary: it changes a request before the reference sees
+//! it, or the reference's reply, the way an implementation with that bug would answer. It never
+//! looks at what a case expects (the adapter is not told), only at the request.
+
+pub mod coverage;
+mod emulate;
+mod faults;
+pub mod run;
+mod text;
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use crate::adapter::Adapter;
+
+pub use faults::FAULTS;
+
+/// The chapters a fault's tag belongs to, by the tag's prefix: `TID-9` is chapter 1.
+pub fn chapter(tag: &str) -> &'static str {
+    match tag.split('-').next().unwrap_or_default() {
+        "TID" | "LOGID" | "ADDR" => "1 identifiers",
+        "KEY" => "2 keys",
+        "SEAL" | "REC" | "SIG" | "ENV" | "VERIFY" => "3 records",
+        "LOG" => "4 logs",
+        "INV" => "5 invites",
+        "ACL" => "6 access control",
+        "SYNC" => "7 sync and membership",
+        "DB" => "8 database",
+        "HP" => "H harness protocol",
+        _ => "other",
+    }
+}
+
+/// What kind of mistake a fault makes, as issue 15 classifies the bugs implementations make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// Accepts what a MUST rejects.
+    AcceptsInvalid,
+    /// Rejects what is valid.
+    RejectsValid,
+    /// Rejects with another error code than the one required.
+    WrongCode,
+    /// Produces output a creator-side MUST forbids.
+    BadOutput,
+    /// Orders a multi-item result wrongly.
+    WrongOrder,
+    /// Breaks a rule of the harness protocol (appendix H).
+    Protocol,
+}
+
+impl Class {
+    /// The class as the report prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::AcceptsInvalid => "accepts-invalid",
+            Class::RejectsValid => "rejects-valid",
+            Class::WrongCode => "wrong-code",
+            Class::BadOutput => "bad-output",
+            Class::WrongOrder => "wrong-order",
+            Class::Protocol => "protocol",
+        }
+    }
+}
+
+/// One fault of the catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Fault {
+    /// Its name, as given to `--fault`.
+    pub name: &'static str,
+    /// The requirement tag it violates, e.g. `TID-9`.
+    pub tag: &'static str,
+    /// What kind of mistake it is.
+    pub class: Class,
+    /// The bug, in a sentence.
+    pub summary: &'static str,
+}
+
+/// The control: the reference without a bug, under a fault's name, which the catalogue must
+/// report as missed. It is not in [`FAULTS`]; `catalogue --fault no-fault` shows that the
+/// catalogue fails when the suite passes [HP-86].
+pub const CONTROL: Fault = Fault {
+    name: "no-fault",
+    tag: "HP-86",
+    class: Class::Protocol,
+    summary: "no bug at all: the catalogue must report it missed",
+};
+
+/// The fault named `name` (the catalogue's, or the control).
+pub fn find(name: &str) -> Option<&'static Fault> {
+    FAULTS
+        .iter()
+        .chain(std::iter::once(&CONTROL))
+        .find(|f| f.name == name)
+}
+
+/// The reference adapter with one fault switched on.
+pub struct Faulty {
+    fault: &'static Fault,
+    adapter: Adapter,
+    state: emulate::State,
+}
+
+impl Faulty {
+    /// The reference with `fault`.
+    pub fn new(fault: &'static Fault) -> Faulty {
+        Faulty {
+            fault,
+            adapter: Adapter::default(),
+            state: emulate::State::default(),
+        }
+    }
+
+    /// Whether a `shutdown` request was handled.
+    pub fn done(&self) -> bool {
+        self.adapter.done()
+    }
+
+    /// Whether the adapter exits right after answering `line` (fault `exit-after-reply`, which
+    /// breaks [HP-23]: the exit is charged to that case, [HP-82]).
+    pub fn exits_after(&self, line: &str) -> bool {
+        self.fault.name == "exit-after-reply"
+            && crate::json::parse(line)
+                .is_ok_and(|(request, _)| request["params"]["operation"] == "keyset.encode")
+    }
+
+    /// One reply for one request line, with the fault's effect.
+    pub fn handle_line(&mut self, line: &str) -> Value {
+        match crate::json::parse(line) {
+            Ok((request, _)) => {
+                faults::handle(self.fault.name, &mut self.adapter, &mut self.state, request)
+            }
+            Err(_) => emulate::json_of(self.adapter.handle_line(line)),
+        }
+    }
+}
+
+/// Serves the reference with `fault` on stdin and stdout, like [`crate::adapter::serve_stdio`].
+pub fn serve_stdio(name: &str) -> ExitCode {
+    let Some(fault) = find(name) else {
+        eprintln!("no fault named {name:?}; `threads-conform catalogue --list` lists them");
+        return ExitCode::from(2);
+    };
+    let mut faulty = Faulty::new(fault);
+    let mut out = io::stdout().lock();
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = faulty.handle_line(&line);
+        if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+        if faulty.done() {
+            break;
+        }
+        if faulty.exits_after(&line) {
+            return ExitCode::SUCCESS;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_catalogue_spans_every_chapter_and_class_and_names_real_tags() {
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec");
+        let tags = threads_vectors::lint::spec_tags(&spec).expect("spec/ is readable");
+        let names: BTreeSet<_> = FAULTS.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), FAULTS.len(), "fault names are unique");
+        assert!(FAULTS.len() >= 40, "issue 15 asks for at least 40 faults");
+        assert!(!names.contains(CONTROL.name));
+        for fault in FAULTS {
+            assert!(
+                tags.contains_key(fault.tag),
+                "{} cites {}",
+                fault.name,
+                fault.tag
+            );
+            assert_ne!(chapter(fault.tag), "other", "{}", fault.name);
+        }
+        let chapters: BTreeSet<_> = FAULTS.iter().map(|f| chapter(f.tag)).collect();
+        assert_eq!(chapters.len(), 9, "{chapters:?}");
+        let classes: BTreeSet<_> = FAULTS.iter().map(|f| f.class).collect();
+        assert_eq!(classes.len(), 6, "{classes:?}");
+    }
+}
