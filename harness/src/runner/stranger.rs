@@ -33,8 +33,8 @@ pub const STRANGER: Scenario = Scenario {
     checks: &[
         Check {
             name: "stranger-challenged",
-            spec: "SYNC-20",
-            description: "the writer and the follower each send the stranger an auth about T with a 16-byte nonce",
+            spec: "HP-101",
+            description: "the writer and the follower take the messages written as the stranger's for the stranger's, and each send it an auth about T with a 16-byte nonce",
         },
         Check {
             name: "stranger-told-nothing",
