@@ -392,6 +392,23 @@ fn extra_role(k: usize) -> InviteRole {
 /// holds both logs 30 s after the heal.**
 pub fn partition_heal(s: &Setup) -> Plan {
     let mut b = Builder::new(s, "partition-heal");
+    two_writers_and_others(&mut b, s);
+    let split = b.between(5_000, 10_000);
+    let heal = split + b.between(8_000, 16_000);
+    b.appends(0, s.events / 2, 1_000, heal - 1_000);
+    b.appends(1, s.events - s.events / 2, 1_000, heal - 1_000);
+    let (even, odd): (Vec<NodeIx>, Vec<NodeIx>) = (0..s.peers).partition(|i| i % 2 == 0);
+    b.partition(&even, &odd, split, heal);
+    if s.peers >= 3 {
+        b.offline(s.peers - 1, 2_000, Some(5_000));
+    }
+    b.finish(30_000, TICKS)
+}
+
+/// The cast of the two-writer scenarios: writers `w0` (who creates a raw thread at 0 ms) and `w1`,
+/// then readers `r<i>` and followers `f<i>` alternately ([`extra_role`]), each invited by `w0`
+/// at 100 + 10·i ms.
+fn two_writers_and_others(b: &mut Builder, s: &Setup) {
     for i in 0..s.peers {
         let name = match i {
             0 | 1 => format!("w{i}"),
@@ -415,16 +432,6 @@ pub fn partition_heal(s: &Setup) -> Plan {
         };
         b.invite(100 + 10 * i as Millis, 0, i, role);
     }
-    let split = b.between(5_000, 10_000);
-    let heal = split + b.between(8_000, 16_000);
-    b.appends(0, s.events / 2, 1_000, heal - 1_000);
-    b.appends(1, s.events - s.events / 2, 1_000, heal - 1_000);
-    let (even, odd): (Vec<NodeIx>, Vec<NodeIx>) = (0..s.peers).partition(|i| i % 2 == 0);
-    b.partition(&even, &odd, split, heal);
-    if s.peers >= 3 {
-        b.offline(s.peers - 1, 2_000, Some(5_000));
-    }
-    b.finish(30_000, TICKS)
 }
 
 /// **writer-offline** (the paper's Figure 6): the writer appends its events, a follower pulls
@@ -762,29 +769,7 @@ pub fn stranger(s: &Setup) -> Plan {
 /// heal or the last restart, whichever is later.**
 pub fn db_concurrent_edits(s: &Setup) -> Plan {
     let mut b = Builder::new(s, "db-concurrent-edits");
-    for i in 0..s.peers {
-        let name = match i {
-            0 | 1 => format!("w{i}"),
-            _ if extra_role(i) == InviteRole::Reader => format!("r{i}"),
-            _ => format!("f{i}"),
-        };
-        b.node(&name);
-    }
-    b.at(
-        0,
-        Action::CreateThread {
-            node: 0,
-            variant: Variant::Raw,
-        },
-    );
-    for i in 1..s.peers {
-        let role = if i == 1 {
-            InviteRole::Writer
-        } else {
-            extra_role(i)
-        };
-        b.invite(100 + 10 * i as Millis, 0, i, role);
-    }
+    two_writers_and_others(&mut b, s);
     let split = b.between(4_000, 8_000);
     let heal = split + b.between(6_000, 12_000);
     b.db_edits(0, s.events / 2, 500, heal);
