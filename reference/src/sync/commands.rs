@@ -112,12 +112,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             .threads
             .get_mut(thread)
             .ok_or_else(|| super::peer::unknown_thread(thread))?;
-        let identity = state.writer.clone().ok_or_else(|| {
-            Error::new(
-                ErrorCode::KeyUnavailable,
-                "this peer holds no log of its own in the thread",
-            )
-        })?;
+        let identity = state.writer.clone().ok_or_else(no_own_log)?;
         let log = identity.log_id();
         let keys = state.keys.clone();
         let replica = state
@@ -173,12 +168,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             .threads
             .get_mut(thread)
             .ok_or_else(|| super::peer::unknown_thread(thread))?;
-        let identity = state.writer.clone().ok_or_else(|| {
-            Error::new(
-                ErrorCode::KeyUnavailable,
-                "this peer holds no log of its own in the thread",
-            )
-        })?;
+        let identity = state.writer.clone().ok_or_else(no_own_log)?;
         if bodies.is_empty() {
             return Ok(Vec::new());
         }
@@ -404,4 +394,12 @@ pub(super) fn push_batches(envelopes: &[Envelope], first: u64) -> Vec<(&[Envelop
         start = end;
     }
     out
+}
+
+/// The error of an append to a thread in which this peer holds no log of its own [SYNC-4].
+fn no_own_log() -> Error {
+    Error::new(
+        ErrorCode::KeyUnavailable,
+        "this peer holds no log of its own in the thread",
+    )
 }
