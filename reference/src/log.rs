@@ -398,18 +398,7 @@ impl LogReplica {
         time: u64,
         rng: &mut impl CryptoRng,
     ) -> Result<Envelope> {
-        if identity.log_id() != self.log {
-            return Err(Error::new(
-                ErrorCode::Internal,
-                "only the log's own identity key writes to it",
-            ));
-        }
-        let author = Author {
-            thread: &self.thread,
-            identity,
-            follow: &keys.follow,
-            read: keys.read_key()?,
-        };
+        let author = self.author(identity, keys)?;
         let envelope = record::create(&author, self.chain.next_position(), body, time, rng);
         match self.admit(keys, envelope.clone()) {
             Admitted::Appended => Ok(envelope),
@@ -418,6 +407,23 @@ impl LogReplica {
                 format!("a record this peer just wrote does not extend its own log: {other:?}"),
             )),
         }
+    }
+
+    /// The author of this log's next records: only the log's own identity writes to it
+    /// (INTERNAL otherwise), and it needs the read key [KEY-7].
+    fn author<'a>(&'a self, identity: &'a IdentityKey, keys: &'a KeySet) -> Result<Author<'a>> {
+        if identity.log_id() != self.log {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "only the log's own identity key writes to it",
+            ));
+        }
+        Ok(Author {
+            thread: &self.thread,
+            identity,
+            follow: &keys.follow,
+            read: keys.read_key()?,
+        })
     }
 
     /// Seals each of `bodies` as this log's next events, in order, and appends them all, or none
@@ -438,18 +444,7 @@ impl LogReplica {
         threads: usize,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Envelope>> {
-        if identity.log_id() != self.log {
-            return Err(Error::new(
-                ErrorCode::Internal,
-                "only the log's own identity key writes to it",
-            ));
-        }
-        let author = Author {
-            thread: &self.thread,
-            identity,
-            follow: &keys.follow,
-            read: keys.read_key()?,
-        };
+        let author = self.author(identity, keys)?;
         let mut position = self.chain.next_position();
         let mut envelopes = Vec::with_capacity(bodies.len());
         let mut checked = Vec::with_capacity(bodies.len());
