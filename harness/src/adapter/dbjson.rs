@@ -83,46 +83,15 @@ pub fn document_json(doc: &Document) -> Map<String, Json> {
     doc.iter().map(|(k, v)| (k.clone(), json(v))).collect()
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// RFC 4648 base64, standard alphabet, without padding.
 fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    data_encoding::BASE64_NOPAD.encode(bytes)
 }
 
 /// The inverse of [`base64_encode`]; `None` for padding, other characters, a length of 1 mod 4,
 /// or non-zero trailing bits (so that each byte string has one text).
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u32> = text
-        .bytes()
-        .map(|c| ALPHABET.iter().position(|a| *a == c).map(|p| p as u32))
-        .collect::<Option<_>>()?;
-    let mut out = Vec::new();
-    for chunk in digits.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, d)| n | d << (18 - 6 * i));
-        let kept = chunk.len() - 1;
-        if n & (0xff_ffff >> (8 * kept)) != 0 {
-            return None;
-        }
-        out.extend((0..kept).map(|i| (n >> (16 - 8 * i)) as u8));
-    }
-    Some(out)
+    data_encoding::BASE64_NOPAD.decode(text.as_bytes()).ok()
 }
 
 #[cfg(test)]

@@ -337,19 +337,9 @@ pub fn to_json(value: &Value) -> Json {
     }
 }
 
+/// RFC 4648 base64, standard alphabet, without padding: the DAG-JSON bytes form.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
+    data_encoding::BASE64_NOPAD.encode(bytes)
 }
 
 fn word(s: &str) -> (&str, &str) {
