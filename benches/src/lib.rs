@@ -371,8 +371,8 @@ impl Bound {
     }
 }
 
-/// `1234567.8` as `1,234,568`.
-fn thousands(x: f64) -> String {
+/// `1234567.8` as `1,234,568`: how the benches print rates.
+pub fn thousands(x: f64) -> String {
     let digits = format!("{:.0}", x.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use threads_benches::Ed25519Fixture;
+use threads_benches::{Ed25519Fixture, thousands};
 
 /// Bytes of every event body.
 const EVENT_BYTES: usize = 1024;
@@ -101,10 +101,10 @@ impl Bounds {
             "bounds: {} cores; one core {} strict verifies/s and {} signs/s (200-byte message); \
              follower bound {} events/s, writer bound {} events/s",
             self.cores,
-            grouped(self.verify),
-            grouped(self.sign),
-            grouped(self.verify_bound()),
-            grouped(self.sign_bound())
+            thousands(self.verify),
+            thousands(self.sign),
+            thousands(self.verify_bound()),
+            thousands(self.sign_bound())
         )
     }
 }
@@ -543,10 +543,10 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64]) {
         let rss = rss.unwrap_or(0);
         println!(
             "| {} | {} | {} MB | {} bytes |",
-            grouped(events as f64),
-            grouped(events as f64 / seconds),
+            thousands(events as f64),
+            thousands(events as f64 / seconds),
             rss / 1_000_000,
-            grouped(rss as f64 / events as f64)
+            thousands(rss as f64 / events as f64)
         );
     }
 }
@@ -555,7 +555,7 @@ fn print_table(rows: &[Row], hyper: Option<&Hyper>, bounds: &Bounds, events: u64
     println!();
     println!(
         "{} events of {EVENT_BYTES} bytes ({singles} for one-at-a-time appends), two processes over 127.0.0.1",
-        grouped(events as f64)
+        thousands(events as f64)
     );
     println!(
         "| what | threads-node events/s | fraction of its bound | Hypercore RAM | Hypercore file | threads / RAM | threads / file | peak RSS (threads) |"
@@ -574,15 +574,15 @@ fn print_table(rows: &[Row], hyper: Option<&Hyper>, bounds: &Bounds, events: u64
             2 => Some(h.follow),
             _ => None,
         });
-        let cell = |v: Option<f64>| v.map_or("—".to_owned(), grouped);
+        let cell = |v: Option<f64>| v.map_or("—".to_owned(), thousands);
         let ratio =
             |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{:.2}x", row.rate() / v));
         println!(
             "| {} | {} | {:.1}% of {} | {} | {} | {} | {} | {} |",
             row.what,
-            grouped(row.rate()),
+            thousands(row.rate()),
             100.0 * row.rate() / bound,
-            grouped(bound),
+            thousands(bound),
             cell(theirs.map(|t| t[0])),
             cell(theirs.map(|t| t[1])),
             ratio(theirs.map(|t| t[0])),
@@ -598,17 +598,4 @@ fn print_table(rows: &[Row], hyper: Option<&Hyper>, bounds: &Bounds, events: u64
             h.follow_rss[1].unwrap_or(0) / 1_000_000
         );
     }
-}
-
-/// `n` rounded, with thousands separated by commas.
-fn grouped(n: f64) -> String {
-    let digits = format!("{:.0}", n.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
