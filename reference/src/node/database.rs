@@ -476,6 +476,22 @@ mod tests {
         );
     }
 
+    /// Hostile documents: nesting past the value limit (32) is DB_MALFORMED, nesting past the JSON
+    /// parser's own limit a BAD_REQUEST, and neither panics nor writes anything.
+    #[test]
+    fn deeply_nested_documents_are_refused_with_a_code() {
+        let t = ThreadId::from_parts(Variant::Raw, &[7; 16]).expect("tid");
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(
+            code(&format!(r#"db put {t} c i {{"a":{}}}"#, nested(40))),
+            Some(ErrorCode::DbMalformed)
+        );
+        assert_eq!(
+            code(&format!(r#"db put {t} c i {{"a":{}}}"#, nested(100_000))),
+            Some(ErrorCode::BadRequest)
+        );
+    }
+
     #[test]
     fn database_commands_write_read_and_query_through_the_peer() {
         let mut peer = Peer::from_seed([3; 32]);
