@@ -1192,16 +1192,21 @@ fn db_24_a_snapshot_that_does_not_cover_the_held_events_is_refused() {
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
 }
 
+/// The records of `records` after `snapshot` in the order: what a compacted view still holds.
+fn after_snapshot(records: &[DbRecord], snapshot: &Snapshot) -> Vec<DbRecord> {
+    records
+        .iter()
+        .filter(|r| key_of(r) > *snapshot.last())
+        .cloned()
+        .collect()
+}
+
 #[test]
 fn db_26_a_compacted_view_folds_only_the_events_after_its_snapshot() {
     let records = history(SNAPSHOT_EVERY as u64 + 90);
     let full = DbView::from_records(&records);
     let snapshot = full.snapshot().expect("snapshot");
-    let after: Vec<DbRecord> = records
-        .iter()
-        .filter(|r| key_of(r) > *snapshot.last())
-        .cloned()
-        .collect();
+    let after = after_snapshot(&records, &snapshot);
     assert_eq!(after.len(), records.len() - 256);
     let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
     assert!(compacted.is_compacted());
@@ -1236,11 +1241,7 @@ fn db_26_a_compacted_view_folds_only_the_events_after_its_snapshot() {
 fn db_27_a_compacted_view_says_when_it_needs_the_freed_events() {
     let records = history(SNAPSHOT_EVERY as u64 + 10);
     let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
-    let after: Vec<DbRecord> = records
-        .iter()
-        .filter(|r| key_of(r) > *snapshot.last())
-        .cloned()
-        .collect();
+    let after = after_snapshot(&records, &snapshot);
     let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
     let late = rec(
         9,
@@ -1311,11 +1312,7 @@ fn sync_35_a_peer_that_compacted_its_view_still_serves_every_record() {
 fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snapshot() {
     let records = history(SNAPSHOT_EVERY as u64 + 100);
     let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
-    let after: Vec<DbRecord> = records
-        .iter()
-        .filter(|r| key_of(r) > *snapshot.last())
-        .cloned()
-        .collect();
+    let after = after_snapshot(&records, &snapshot);
     let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
     // Another writer's event one clock after the snapshot: after it, but before most later ones.
     let late = rec(
