@@ -7,11 +7,13 @@
 
 use std::fs;
 use std::io::{self, IsTerminal};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use threads_harness::runner::liveness::{self, Liveness};
 use threads_harness::runner::results::{HARNESS, KIT_VERSION, RunReport};
 use threads_harness::runner::select::CaseName;
 use threads_harness::runner::{self, Options, html, junit, matrix, summary};
@@ -104,6 +106,10 @@ struct CatalogueArgs {
     /// How many seconds one case may take.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
     timeout: Duration,
+    /// The simulator program for the liveness runs [default: threads-sim next to this
+    /// program, in THREADS_SIM, or on PATH]; the catalogue needs it.
+    #[arg(long, value_name = "PATH")]
+    sim: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -158,6 +164,14 @@ struct RunArgs {
     /// How many seconds one case (one request) may take.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_timeout)]
     timeout: Duration,
+    /// The simulator program for the `liveness` group [default: threads-sim next to this
+    /// program, in THREADS_SIM, or on PATH; without one the group is skipped, saying why].
+    #[arg(long, value_name = "PATH")]
+    sim: Option<PathBuf>,
+    /// The seeds of the `liveness` group: every simulator scenario is played with each
+    /// [HP-93].
+    #[arg(long, value_name = "A..B", default_value = "1..2", value_parser = liveness::parse_seeds)]
+    liveness_seeds: RangeInclusive<u64>,
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -216,6 +230,7 @@ fn coverage(spec: &Path, strict: bool, json: Option<&Path>) -> Result<u8, String
 
 /// `catalogue`: the suite against each fault; 0 when every one is caught [HP-86].
 fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
+    use threads_harness::catalogue::Class;
     use threads_harness::catalogue::run as cat;
     let faults = cat::select(&args.faults)?;
     if args.list {
@@ -232,6 +247,10 @@ fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
     }
     let program = default_adapter()?.remove(0);
     // The reference without a fault must pass, or a caught fault proves nothing.
+    let live = Liveness {
+        sim: args.sim.clone(),
+        ..Liveness::default()
+    };
     let reference = runner::run(&Options {
         command: default_adapter()?,
         groups: Vec::new(),
@@ -242,7 +261,21 @@ fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
         trusted_keys: Vec::new(),
         timeout: args.timeout,
         progress: false,
+        liveness: live.clone(),
     })?;
+    // Faults that only a liveness run shows would pass unseen without the simulator.
+    let needs_live = faults.iter().any(|f| f.class == Class::NotLive);
+    if let Some(why) = reference
+        .groups
+        .iter()
+        .find(|g| g.name == liveness::GROUP)
+        .and_then(|g| g.skipped.clone())
+        .filter(|_| needs_live)
+    {
+        return Err(format!(
+            "the faults of class not-live need the liveness runs: {why}"
+        ));
+    }
     if reference.verdict().exit_status() != 0 {
         return Err(format!(
             "the reference itself does not pass: {}",
@@ -251,7 +284,7 @@ fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
     }
     let mut outcomes = Vec::with_capacity(faults.len());
     for fault in faults {
-        let outcome = cat::run_fault(&program, fault, args.timeout);
+        let outcome = cat::run_fault(&program, fault, args.timeout, &live);
         if io::stderr().is_terminal() {
             eprint!("\r{:60}", fault.name);
         }
@@ -325,6 +358,10 @@ fn execute(args: RunArgs) -> Result<u8, String> {
             trusted_keys: args.trust_keys.clone(),
             timeout: args.timeout,
             progress: io::stderr().is_terminal(),
+            liveness: Liveness {
+                sim: args.sim.clone(),
+                seeds: args.liveness_seeds.clone(),
+            },
         };
         let report =
             runner::run(&options).map_err(|e| match (line, args.implementations.len()) {
@@ -392,6 +429,13 @@ fn rerun_command(args: &RunArgs, line: Option<&String>) -> Vec<String> {
     }
     for key in &args.trust_keys {
         words.extend(["--trust-key".to_string(), key.clone()]);
+    }
+    if let Some(sim) = &args.sim {
+        words.extend(["--sim".to_string(), sim.display().to_string()]);
+    }
+    if args.liveness_seeds != liveness::DEFAULT_SEEDS {
+        let (a, b) = args.liveness_seeds.clone().into_inner();
+        words.extend(["--liveness-seeds".to_string(), format!("{a}..{b}")]);
     }
     if args.timeout != runner::DEFAULT_TIMEOUT {
         words.extend([

@@ -12,6 +12,7 @@ use threads_vectors::lint::CHECKED_ELSEWHERE;
 use threads_vectors::manifest::VectorSet;
 
 use super::FAULTS;
+use crate::runner::liveness;
 use crate::runner::scenario::SCENARIOS;
 
 /// MUST requirements of appendix H that no case cites by tag, and why each is checked anyway:
@@ -113,6 +114,10 @@ pub fn collect(spec_dir: &Path, set: &VectorSet) -> Result<BTreeMap<String, TagC
                 tag.checks.push(scenario.case_name(check));
             }
         }
+    }
+    if let Some(tag) = tags.get_mut(liveness::TAG) {
+        tag.checks
+            .push("liveness:<scenario>/seed-<n> (every simulator scenario, every seed)".into());
     }
     for (tag, what) in CHECKED_ELSEWHERE {
         if let Some(tag) = tags.get_mut(*tag) {

@@ -23,6 +23,8 @@ pub struct State {
     pub aliases: BTreeMap<String, String>,
     /// `serves-strangers`: what each node sent, and the answers it owes.
     pub serves: ServesStrangers,
+    /// `never-retries`, `never-repeats-heads`: every message each node sent, by (node, to).
+    pub sent_once: SentOnce,
 }
 
 /// A reply as JSON, which the faults change by hand.
@@ -275,5 +277,38 @@ impl ServesStrangers {
             }
             _ => {}
         }
+    }
+}
+
+/// A node that never sends the same message twice to a peer: what a peer does that has no retry
+/// timer [SYNC-10] or no periodic head exchange [SYNC-8]. Only a run with loss or partitions
+/// tells it from a correct one.
+#[derive(Debug, Default)]
+pub struct SentOnce {
+    /// The bytes each node sent to each peer.
+    sent: BTreeSet<(String, String, Vec<u8>)>,
+}
+
+impl SentOnce {
+    /// Removes from a `node.collect` reply every message `kind` picks that the node sent to that
+    /// peer before.
+    pub fn drop_repeats(&mut self, request: &Value, reply: &mut Value, kind: fn(&Message) -> bool) {
+        let node = request["params"]["node"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let Some(messages) = reply["result"]["messages"].as_array_mut() else {
+            return;
+        };
+        messages.retain(|m| {
+            let to = m["to"].as_str().unwrap_or_default().to_string();
+            let Some(bytes) = m["message"].as_str().and_then(|h| hex::decode(h).ok()) else {
+                return true;
+            };
+            if !Message::from_bytes(&bytes).is_ok_and(|message| kind(&message)) {
+                return true;
+            }
+            self.sent.insert((node.clone(), to, bytes))
+        });
     }
 }

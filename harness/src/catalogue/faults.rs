@@ -6,6 +6,7 @@ use super::emulate::{self, Quirk, State, json_of};
 use super::text;
 use super::{Class, Fault};
 use crate::adapter::Adapter;
+use threads::sync::Message;
 
 macro_rules! fault {
     ($name:literal, $tag:literal, $class:ident, $summary:literal) => {
@@ -395,6 +396,18 @@ pub const FAULTS: &[Fault] = &[
         "answers every pull with the records asked for, proven requester or not"
     ),
     fault!(
+        "never-retries",
+        "SYNC-10",
+        NotLive,
+        "never sends a pull a second time: a lost pull or its lost answer is never made up"
+    ),
+    fault!(
+        "never-repeats-heads",
+        "SYNC-8",
+        NotLive,
+        "never sends a peer a heads message it sent that peer before (no periodic head exchange)"
+    ),
+    fault!(
         "db-foreign-body-as-malformed",
         "DB-1",
         RejectsValid,
@@ -580,6 +593,18 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             }
         }
         "unauthorised-delete" => return unauthorised_delete(state, honest, request),
+        "never-retries" if method == "node.collect" => {
+            let mut reply = honest(request.clone());
+            let pull = |m: &Message| matches!(m, Message::Pull { .. });
+            state.sent_once.drop_repeats(&request, &mut reply, pull);
+            return reply;
+        }
+        "never-repeats-heads" if method == "node.collect" => {
+            let mut reply = honest(request.clone());
+            let heads = |m: &Message| matches!(m, Message::Heads { .. });
+            state.sent_once.drop_repeats(&request, &mut reply, heads);
+            return reply;
+        }
         "serves-strangers" => {
             let mut reply = honest(request.clone());
             state.serves.watch(&request, &mut reply);

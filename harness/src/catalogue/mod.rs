@@ -52,6 +52,8 @@ pub enum Class {
     WrongOrder,
     /// Breaks a rule of the harness protocol (appendix H).
     Protocol,
+    /// Stops making progress under loss or partitions: only a simulator run shows it [HP-93].
+    NotLive,
 }
 
 impl Class {
@@ -64,6 +66,7 @@ impl Class {
             Class::BadOutput => "bad-output",
             Class::WrongOrder => "wrong-order",
             Class::Protocol => "protocol",
+            Class::NotLive => "not-live",
         }
     }
 }
@@ -194,6 +197,6 @@ mod tests {
         let chapters: BTreeSet<_> = FAULTS.iter().map(|f| chapter(f.tag)).collect();
         assert_eq!(chapters.len(), 9, "{chapters:?}");
         let classes: BTreeSet<_> = FAULTS.iter().map(|f| f.class).collect();
-        assert_eq!(classes.len(), 6, "{classes:?}");
+        assert_eq!(classes.len(), 7, "{classes:?}");
     }
 }

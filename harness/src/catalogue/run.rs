@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{FAULTS, Fault};
+use crate::runner::liveness::Liveness;
 use crate::runner::results::{RunReport, Status};
 use crate::runner::{self, Options};
 
@@ -35,7 +36,12 @@ pub fn fault_command(program: &str, fault: &Fault) -> Vec<String> {
 }
 
 /// Runs the whole suite against the reference with `fault` on, started as `program`.
-pub fn run_fault(program: &str, fault: &'static Fault, timeout: Duration) -> Outcome {
+pub fn run_fault(
+    program: &str,
+    fault: &'static Fault,
+    timeout: Duration,
+    liveness: &Liveness,
+) -> Outcome {
     let options = Options {
         command: fault_command(program, fault),
         groups: Vec::new(),
@@ -46,6 +52,7 @@ pub fn run_fault(program: &str, fault: &'static Fault, timeout: Duration) -> Out
         trusted_keys: Vec::new(),
         timeout,
         progress: false,
+        liveness: liveness.clone(),
     };
     match runner::run(&options) {
         Ok(report) => Outcome {

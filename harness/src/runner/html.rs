@@ -233,6 +233,7 @@ fn skips(out: &mut String, report: &RunReport) {
             let which = match group.kind {
                 GroupKind::Suite => format!("tcId {}", super::summary::ranges(&ids)),
                 GroupKind::Scenario => format!("{} check(s)", ids.len()),
+                GroupKind::Liveness => format!("{} run(s)", ids.len()),
             };
             let _ = writeln!(
                 out,

@@ -77,7 +77,7 @@ fn suite(out: &mut String, report: &RunReport, prefix: &str, group: &GroupResult
 fn testcase(out: &mut String, report: &RunReport, group: &GroupResult, case: &CaseResult) {
     let name = match group.kind {
         GroupKind::Suite => format!("{} tcId {}: {}", group.name, case.id, case.comment),
-        GroupKind::Scenario => format!("{}: {}", case.id, case.comment),
+        GroupKind::Scenario | GroupKind::Liveness => format!("{}: {}", case.id, case.comment),
     };
     let _ = write!(
         out,

@@ -5,6 +5,7 @@
 //! - [`session`]: the adapter for a whole run, restarted after it misbehaves.
 //! - [`vectors`]: vector suites, judged with [`threads_vectors::run::judge`].
 //! - [`driver`] and [`scenario`]: live scenarios over node instances.
+//! - [`liveness`]: the simulator's scenarios against the adapter's nodes [HP-93].
 //! - [`results`], [`summary`], [`junit`], [`html`]: what the run found, as JSON, text, JUnit XML
 //!   and a web page; [`matrix`]: several implementations side by side.
 //! - [`diff`] and [`links`]: what a failure report shows besides the values [HP-85].
@@ -15,6 +16,7 @@ pub mod driver;
 pub mod html;
 pub mod junit;
 pub mod links;
+pub mod liveness;
 pub mod matrix;
 pub mod progress;
 pub mod results;
@@ -65,6 +67,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Whether to show a progress line on stderr.
     pub progress: bool,
+    /// Where the simulator is and which seeds the liveness group plays [HP-93].
+    pub liveness: liveness::Liveness,
 }
 
 /// Loads the vector set a run uses (the embedded one, or `--vectors DIR`) and checks it against
@@ -107,7 +111,11 @@ pub fn default_adapter_command() -> std::io::Result<Vec<String>> {
 /// Runs the conformance suite; `Err` says why the harness itself could not run.
 pub fn run(options: &Options) -> Result<RunReport, String> {
     let (set, vectors_info) = load_vectors(options.vectors.as_deref(), &options.trusted_keys)?;
-    let scenario_names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    let scenario_names: Vec<&str> = SCENARIOS
+        .iter()
+        .map(|s| s.name)
+        .chain([liveness::GROUP])
+        .collect();
     let named = named_groups(options);
     let requested = if options.groups.is_empty() {
         &named
@@ -116,7 +124,7 @@ pub fn run(options: &Options) -> Result<RunReport, String> {
     };
     let names = select::groups(requested, SUITES, &scenario_names)?;
     let filter = Filter::new(options.filter.as_deref()).with_cases(options.cases.clone());
-    let plan = plan(&set, &names, &filter)?;
+    let plan = plan(&set, &names, &filter, &options.liveness)?;
     check_cases(&plan, options)?;
     if plan.iter().all(|item| item.cases() == 0) {
         return Err(format!(
@@ -136,6 +144,7 @@ pub fn run(options: &Options) -> Result<RunReport, String> {
             Planned::Scenario(s, _) => {
                 scenario::run_scenario(&mut session, s, &filter, &mut progress)
             }
+            Planned::Liveness(plan) => liveness::run(plan, &options.command, &mut progress),
         });
         charge(&mut groups, session.take_blames());
     }
@@ -180,6 +189,9 @@ fn check_cases(plan: &[Planned], options: &Options) -> Result<(), String> {
         let found = plan.iter().any(|item| match item {
             Planned::Suite(file, _) => !vectors::selected(file, &alone).is_empty(),
             Planned::Scenario(s, _) => !scenario::selected(s, &alone).is_empty(),
+            Planned::Liveness(_) => {
+                liveness::plan(&options.liveness, &alone).is_ok_and(|p| p.cases() > 0)
+            }
         });
         if !found {
             return Err(format!(
@@ -256,22 +268,32 @@ fn charge(groups: &mut [GroupResult], blames: Vec<Blame>) {
 enum Planned {
     Suite(SuiteFile, usize),
     Scenario(&'static scenario::Scenario, usize),
+    Liveness(liveness::Plan),
 }
 
 impl Planned {
     fn cases(&self) -> usize {
         match self {
             Planned::Suite(_, n) | Planned::Scenario(_, n) => *n,
+            Planned::Liveness(plan) => plan.cases(),
         }
     }
 }
 
 /// Loads the named suites and finds the named scenarios.
-fn plan(set: &VectorSet, names: &[&str], filter: &Filter) -> Result<Vec<Planned>, String> {
+fn plan(
+    set: &VectorSet,
+    names: &[&str],
+    filter: &Filter,
+    live: &liveness::Liveness,
+) -> Result<Vec<Planned>, String> {
     names
         .iter()
         .map(|name| match SCENARIOS.iter().find(|s| s.name == *name) {
             Some(s) => Ok(Planned::Scenario(s, scenario::selected(s, filter).len())),
+            None if *name == liveness::GROUP => {
+                Ok(Planned::Liveness(liveness::plan(live, filter)?))
+            }
             None => {
                 let file = set.suite(name)?;
                 let n = vectors::selected(&file, filter).len();

@@ -45,6 +45,8 @@ pub enum GroupKind {
     Suite,
     /// A live scenario.
     Scenario,
+    /// Simulator runs against the adapter's nodes, one case per scenario and seed [HP-93].
+    Liveness,
 }
 
 impl GroupKind {
@@ -53,6 +55,7 @@ impl GroupKind {
         match self {
             GroupKind::Suite => "suite",
             GroupKind::Scenario => "scenario",
+            GroupKind::Liveness => "liveness",
         }
     }
 }
@@ -195,6 +198,7 @@ impl GroupResult {
         match self.kind {
             GroupKind::Suite => format!("vectors/suites/{}.json", self.name),
             GroupKind::Scenario => "spec/harness-protocol.md (H.11)".to_string(),
+            GroupKind::Liveness => "threads-sim list (spec/harness-protocol.md, HP-93)".to_string(),
         }
     }
 
@@ -203,6 +207,7 @@ impl GroupResult {
         match self.kind {
             GroupKind::Suite => format!("tcId {}", case.id),
             GroupKind::Scenario => format!("check {}", case.id),
+            GroupKind::Liveness => format!("run {}", case.id),
         }
     }
 

@@ -116,6 +116,7 @@ fn skipped(out: &mut String, group: &GroupResult) {
     let unit = match group.kind {
         GroupKind::Suite => "cases",
         GroupKind::Scenario => "checks",
+        GroupKind::Liveness => "runs",
     };
     let which = if count == total {
         format!("all {total} {unit}")
@@ -125,13 +126,17 @@ fn skipped(out: &mut String, group: &GroupResult) {
     let label = format!("SKIPPED {} {} ({which})", group.kind.label(), group.name);
     match &skips[..] {
         [] => {}
-        [(reason, _)] if count == total || group.kind == GroupKind::Scenario => {
+        [(reason, _)] if count == total || group.kind != GroupKind::Suite => {
             let _ = writeln!(out, "\n{label}: {reason}");
         }
         _ => {
             let _ = writeln!(out, "\n{label}:");
             for (reason, ids) in &skips {
-                let _ = writeln!(out, "  tcId {}: {reason}", ranges(ids));
+                let which = match group.kind {
+                    GroupKind::Suite => format!("tcId {}", ranges(ids)),
+                    _ => ids.join(", "),
+                };
+                let _ = writeln!(out, "  {which}: {reason}");
             }
         }
     }

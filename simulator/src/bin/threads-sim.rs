@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use threads_simulator::nodes::subprocess;
 use threads_simulator::plan::{Broken, Noise};
 use threads_simulator::report::{self, Header};
 use threads_simulator::run::check_events;
@@ -28,13 +29,23 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List the scenarios, their sizes and liveness bounds.
-    List,
+    List {
+        /// One JSON object per line: `{"name", "peers", "minPeers", "events", "bound",
+        /// "summary", "overImpl"}`; `overImpl`: whether `--impl` can play it (no crash, no
+        /// database).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a scenario with one seed (--seed) or a sweep (--seeds).
     Run(Box<Run>),
     /// Serve the bundled reference adapter on stdin/stdout (for --impl; same as
-    /// threads-reference-adapter).
+    /// threads-reference-adapter, with its `--fault NAME` from the bug catalogue).
     #[command(hide = true)]
-    ReferenceAdapter,
+    ReferenceAdapter {
+        /// Serve the reference with this single fault of the catalogue [HP-86].
+        #[arg(long = "fault", value_name = "NAME")]
+        fault: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -79,6 +90,11 @@ struct Run {
     /// Runs in parallel during a sweep.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// Print one JSON object per run instead of the text report (what `threads-conform run`
+    /// reads for its liveness cases): `{"scenario", "seed", "verdict", "why", "replay",
+    /// "trace", "wallSeconds"}`, verdict `PASS`, `FAIL`, `SKIP` or `ERROR`. No shrinking.
+    #[arg(long)]
+    json: bool,
     /// Make a peer misbehave: NODE=KIND, KIND one of forgets-writes, skips-verification,
     /// ignores-heads, ignores-acl, serves-strangers (in-process peers only; to test the
     /// invariants).
@@ -89,12 +105,17 @@ struct Run {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::List => {
-            list();
+        Command::List { json } => {
+            list(json);
             Ok(true)
         }
         Command::Run(run) => execute(&run),
-        Command::ReferenceAdapter => return threads_harness::adapter::serve_stdio(),
+        Command::ReferenceAdapter { fault: None } => {
+            return threads_harness::adapter::serve_stdio();
+        }
+        Command::ReferenceAdapter { fault: Some(name) } => {
+            return threads_harness::catalogue::serve_stdio(&name);
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -106,7 +127,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn list() {
+fn list(json: bool) {
+    if json {
+        for s in SCENARIOS {
+            // What a scenario needs does not depend on the seed: the first one shows it.
+            let over_impl = s
+                .plan(1, None, None)
+                .is_ok_and(|plan| subprocess::can_drive(&plan.needs));
+            let line = serde_json::json!({
+                "name": s.name,
+                "peers": s.peers.0,
+                "minPeers": s.peers.1,
+                "events": s.events,
+                "bound": s.bound,
+                "summary": s.summary,
+                "overImpl": over_impl,
+            });
+            println!("{line}");
+        }
+        return;
+    }
     println!(
         "{:<26} {:>6} {:>8}  bound / what it shows",
         "scenario", "peers", "events"
@@ -225,6 +265,9 @@ fn specs(run: &Run) -> Result<Vec<RunSpec>> {
 
 fn execute(run: &Run) -> Result<bool> {
     let specs = specs(run)?;
+    if run.json {
+        return Ok(json_lines(&specs));
+    }
     match specs.as_slice() {
         [single] => single_run(run, single),
         _ => sweep(run, &specs),
@@ -271,6 +314,42 @@ fn shrink(spec: &RunSpec, outcome: &Outcome, budget: usize) -> Result<()> {
     }
     println!("replay    {}", reduced.command());
     Ok(())
+}
+
+/// Runs every spec in order and prints one JSON object per run; `true` when none failed.
+fn json_lines(specs: &[RunSpec]) -> bool {
+    let mut passed = true;
+    for spec in specs {
+        let outcome = spec.run(false);
+        let (verdict, why, trace, wall) = match &outcome {
+            Ok(o) => {
+                let why = match &o.verdict {
+                    Verdict::Pass => String::new(),
+                    Verdict::Fail(f) => f.to_string(),
+                    Verdict::Skip(why) => why.clone(),
+                };
+                (
+                    o.verdict.word(),
+                    why,
+                    o.trace_hash.clone(),
+                    o.wall.as_secs_f64(),
+                )
+            }
+            Err(e) => ("ERROR", e.to_string(), String::new(), 0.0),
+        };
+        passed &= !matches!(verdict, "FAIL" | "ERROR");
+        let line = serde_json::json!({
+            "scenario": spec.scenario,
+            "seed": spec.seed,
+            "verdict": verdict,
+            "why": why,
+            "replay": spec.command(),
+            "trace": trace,
+            "wallSeconds": wall,
+        });
+        println!("{line}");
+    }
+    passed
 }
 
 struct Row {

@@ -66,6 +66,12 @@ fn cid(text: &str) -> Result<Cid> {
     Cid::try_from(text).map_err(|e| adapter_error(format!("CID {text}: {e}")))
 }
 
+/// Whether a scenario that needs `needs` can run over the harness protocol at all: it has no
+/// method to crash a node, and the simulator reads the database of in-process peers only.
+pub fn can_drive(needs: &crate::plan::Needs) -> bool {
+    !needs.crash && !needs.db
+}
+
 impl ImplCluster {
     /// Starts the adapter and says `hello`; the nodes must support the feature `nodes`.
     pub fn start(command: &[String]) -> Result<ImplCluster> {
