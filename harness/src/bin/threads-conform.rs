@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use threads_harness::runner::bench;
 use threads_harness::runner::liveness::{self, Liveness};
 use threads_harness::runner::results::{HARNESS, KIT_VERSION, RunReport};
 use threads_harness::runner::select::CaseName;
@@ -70,6 +71,9 @@ enum Command {
     /// and fail unless every fault is caught [HP-86].
     #[command(after_help = CATALOGUE_AFTER_HELP)]
     Catalogue(CatalogueArgs),
+    /// Measure an implementation's sync throughput through its adapter, beside the bundled
+    /// reference's in the same run [HP-94].
+    Bench(BenchArgs),
     /// For every requirement the spec states with MUST: the cases that check it and the
     /// catalogue faults that prove they can fail; then the tags with neither [HP-87].
     Coverage {
@@ -110,6 +114,30 @@ struct CatalogueArgs {
     /// program, in THREADS_SIM, or on PATH]; the catalogue needs it.
     #[arg(long, value_name = "PATH")]
     sim: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The adapter's command line, split by shell rules; without it only the reference is
+    /// measured.
+    #[arg(long = "impl", value_name = "CMD")]
+    implementation: Option<String>,
+    /// How many events the writer appends and each new node ingests.
+    #[arg(long, value_name = "N", default_value_t = bench::DEFAULT_RECORDS)]
+    records: u64,
+    /// Bytes per event body.
+    #[arg(long, value_name = "BYTES", default_value_t = bench::DEFAULT_BODY)]
+    body: usize,
+    /// Measurements per implementation (1 to 20), taken in turns; the median is reported.
+    #[arg(long, value_name = "K", default_value_t = 3,
+          value_parser = clap::value_parser!(u8).range(1..=20))]
+    repeats: u8,
+    /// Also write the rates as JSON.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// How many seconds one request may take.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_timeout)]
+    timeout: Duration,
 }
 
 #[derive(Subcommand)]
@@ -190,6 +218,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         _ if cli.version => version().map(|()| 0),
         Some(Command::Run(args)) => execute(*args),
+        Some(Command::Bench(args)) => bench_command(&args).map(|()| 0),
         Some(Command::Vectors {
             command: VectorsCommand::Export { dir },
         }) => export(&dir).map(|()| 0),
@@ -297,6 +326,54 @@ fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
         write(path, &format!("{text}\n"))?;
     }
     Ok(u8::from(!outcomes.iter().all(cat::Outcome::caught)))
+}
+
+/// `bench`: the reference's rates, then the implementation's, and their ratio [HP-94].
+fn bench_command(args: &BenchArgs) -> Result<(), String> {
+    let measure = |command: &[String], who: &str, turn: u8| {
+        eprintln!(
+            "[{turn}/{}] {who}: {} events of {} bytes…",
+            args.repeats, args.records, args.body
+        );
+        bench::measure(command, args.records, args.body, args.timeout)
+            .map_err(|e| format!("bench of {who}: {e}"))
+    };
+    let reference_command = default_adapter()?;
+    let other_command = match &args.implementation {
+        Some(line) => Some((adapter_command(Some(line))?, line.as_str())),
+        None => None,
+    };
+    let (mut references, mut others) = (Vec::new(), Vec::new());
+    for turn in 1..=args.repeats {
+        references.push(measure(&reference_command, "the reference", turn)?);
+        if let Some((command, line)) = &other_command {
+            others.push(measure(command, line, turn)?);
+        }
+    }
+    let reference = bench::median(&references).ok_or("no measurement")?;
+    let other = bench::median(&others);
+    print!(
+        "{}",
+        bench::render(
+            &reference,
+            other.as_ref(),
+            args.records,
+            args.body,
+            usize::from(args.repeats)
+        )
+    );
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "records": args.records,
+            "body": args.body,
+            "repeats": args.repeats,
+            "reference": reference.json(),
+            "implementation": other.as_ref().map(bench::Rates::json),
+        });
+        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+        write(path, &format!("{text}\n"))?;
+    }
+    Ok(())
 }
 
 /// `--version`: what a report is judged against, after checking the embedded set.

@@ -31,7 +31,7 @@ pub struct StepError {
 }
 
 impl StepError {
-    fn new(step: &str, detail: String) -> StepError {
+    pub(super) fn new(step: &str, detail: String) -> StepError {
         StepError {
             step: step.to_string(),
             detail,

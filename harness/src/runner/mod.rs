@@ -6,10 +6,12 @@
 //! - [`vectors`]: vector suites, judged with [`threads_vectors::run::judge`].
 //! - [`driver`] and [`scenario`]: live scenarios over node instances.
 //! - [`liveness`]: the simulator's scenarios against the adapter's nodes [HP-93].
+//! - [`bench`]: sync throughput through the adapter, beside the reference's [HP-94].
 //! - [`results`], [`summary`], [`junit`], [`html`]: what the run found, as JSON, text, JUnit XML
 //!   and a web page; [`matrix`]: several implementations side by side.
 //! - [`diff`] and [`links`]: what a failure report shows besides the values [HP-85].
 
+pub mod bench;
 pub mod client;
 pub mod diff;
 pub mod driver;
