@@ -186,6 +186,9 @@ pub fn median(runs: &[Rates]) -> Option<Rates> {
     })
 }
 
+/// A row of the table: what it shows, and the rate it reads.
+type Row = (&'static str, fn(&Rates) -> f64);
+
 /// The table `bench` prints: each implementation's rates, and with two, their ratio.
 pub fn render(
     reference: &Rates,
@@ -198,7 +201,7 @@ pub fn render(
         "{records} events of {body} bytes through the harness protocol (node methods); \
          the median of {repeats} measurement(s) each, the implementations taking turns\n\n"
     );
-    let rows: [(&str, fn(&Rates) -> f64); 3] = [
+    let rows: [Row; 3] = [
         ("writer appends (log.append)", |r| r.append),
         ("a fresh follower catches up", |r| r.follower),
         ("a fresh reader catches up", |r| r.reader),
