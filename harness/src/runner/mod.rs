@@ -16,6 +16,7 @@ pub mod html;
 pub mod junit;
 pub mod links;
 pub mod matrix;
+pub mod partitioned;
 pub mod progress;
 pub mod results;
 pub mod scenario;

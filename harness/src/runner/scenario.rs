@@ -247,6 +247,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ACL_REVOCATION,
     DB_CONCURRENT_EDITS,
     DB_ACCESS,
+    super::partitioned::DB_PARTITIONED_EDITS,
     super::stranger::STRANGER,
 ];
 
@@ -541,7 +542,7 @@ fn set_roles(
     set_roles_by(d, "acl-admin", thread, peer, roles)
 }
 
-fn set_roles_by(
+pub(super) fn set_roles_by(
     d: &mut Driver,
     admin: &str,
     thread: &str,
@@ -631,13 +632,19 @@ fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
 }
 
 /// The database steps of one thread.
-struct Db<'t> {
-    thread: &'t str,
-    coll: &'static str,
+pub(super) struct Db<'t> {
+    pub(super) thread: &'t str,
+    pub(super) coll: &'static str,
 }
 
 impl Db<'_> {
-    fn declare(&self, d: &mut Driver, node: &str, schema: DbSchema, indexes: &[&str]) -> Step {
+    pub(super) fn declare(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        schema: DbSchema,
+        indexes: &[&str],
+    ) -> Step {
         let _: DbCommitted = d.step(Call::DbDeclare(DbDeclare {
             node: node.into(),
             thread: self.thread.into(),
@@ -649,7 +656,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn put(&self, d: &mut Driver, node: &str, id: &str, doc: Value) -> Step {
+    pub(super) fn put(&self, d: &mut Driver, node: &str, id: &str, doc: Value) -> Step {
         let doc = match doc {
             Value::Object(doc) => doc,
             _ => Default::default(),
@@ -665,7 +672,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn delete(&self, d: &mut Driver, node: &str, id: &str) -> Step {
+    pub(super) fn delete(&self, d: &mut Driver, node: &str, id: &str) -> Step {
         let _: DbCommitted = d.step(Call::DbDelete(DbDelete {
             node: node.into(),
             thread: self.thread.into(),
@@ -676,7 +683,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn get(&self, d: &mut Driver, node: &str, id: &str) -> Result<DbDocument, StepError> {
+    pub(super) fn get(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        id: &str,
+    ) -> Result<DbDocument, StepError> {
         d.step(Call::DbGet(DbDoc {
             node: node.into(),
             thread: self.thread.into(),
@@ -685,7 +697,7 @@ impl Db<'_> {
         }))
     }
 
-    fn kv_put(&self, d: &mut Driver, node: &str, key: &str, value: Value) -> Step {
+    pub(super) fn kv_put(&self, d: &mut Driver, node: &str, key: &str, value: Value) -> Step {
         let _: DbCommitted = d.step(Call::KvPut(KvPut {
             node: node.into(),
             thread: self.thread.into(),
@@ -696,7 +708,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn kv_del(&self, d: &mut Driver, node: &str, key: &str) -> Step {
+    pub(super) fn kv_del(&self, d: &mut Driver, node: &str, key: &str) -> Step {
         let _: DbCommitted = d.step(Call::KvDel(KvDel {
             node: node.into(),
             thread: self.thread.into(),
@@ -706,7 +718,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn kv_get(&self, d: &mut Driver, node: &str, key: &str) -> Result<KvValue, StepError> {
+    pub(super) fn kv_get(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        key: &str,
+    ) -> Result<KvValue, StepError> {
         d.step(Call::KvGet(KvKey {
             node: node.into(),
             thread: self.thread.into(),
@@ -714,7 +731,12 @@ impl Db<'_> {
         }))
     }
 
-    fn query(&self, d: &mut Driver, node: &str, query: Value) -> Result<DbQueryResult, StepError> {
+    pub(super) fn query(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        query: Value,
+    ) -> Result<DbQueryResult, StepError> {
         let query = match query {
             Value::Object(query) => query,
             _ => Default::default(),
@@ -727,7 +749,7 @@ impl Db<'_> {
     }
 
     /// The view CIDs of `nodes`, in order.
-    fn views(&self, d: &mut Driver, nodes: &[&str]) -> Result<Vec<String>, StepError> {
+    pub(super) fn views(&self, d: &mut Driver, nodes: &[&str]) -> Result<Vec<String>, StepError> {
         nodes
             .iter()
             .map(|node| {
@@ -738,10 +760,10 @@ impl Db<'_> {
     }
 }
 
-type Step = Result<(), StepError>;
+pub(super) type Step = Result<(), StepError>;
 
 /// Passes when every element of `values` equals the first.
-fn all_equal<T: Serialize + PartialEq>(values: &[T]) -> Outcome {
+pub(super) fn all_equal<T: Serialize + PartialEq>(values: &[T]) -> Outcome {
     match values.first() {
         Some(first) if values.iter().any(|v| v != first) => {
             let want: Vec<&T> = values.iter().map(|_| first).collect();
@@ -890,7 +912,7 @@ fn db_access(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
 }
 
 /// A result as JSON, compared on the members of the spec only.
-fn shown_json(value: &impl Serialize) -> Value {
+pub(super) fn shown_json(value: &impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
