@@ -201,7 +201,7 @@ fn db_partitioned_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), S
     }
     setup(d, &db)?;
     let pump = d.pump()?;
-    made.push(after(pump, all_equal(&db.views(d, &VIEWERS)?)));
+    made.push(after(pump, all_equal(&VIEWERS, &db.views(d, &VIEWERS)?)));
     // A card by the writer to be revoked, inside its cut: it must survive the revocation.
     let five = json!({"title": "five", "rank": 5, "owner": "mallory"});
     db.put(d, MALLORY, "c5", five)?;
@@ -216,15 +216,19 @@ fn db_partitioned_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), S
     let mut partition = Partition::new(&SIDE_A, &SIDE_B);
     edit_partitioned(d, &db)?;
     let pump = partition.pump(d)?;
-    let a = db.views(d, &[ALICE, READER_A])?;
+    let side_a = [ALICE, READER_A];
+    let a = db.views(d, &side_a)?;
     let b = db.views(d, &SIDE_B)?;
-    made.push(after(pump, all_equal(&a).and(all_equal(&b))));
+    made.push(after(
+        pump,
+        all_equal(&side_a, &a).and(all_equal(&SIDE_B, &b)),
+    ));
     let c6 = db.get(d, READER_B, "c6")?;
     let mallorys = json!({"doc": {"rank": 6, "title": "six"}});
     made.push(after(pump, equal(&mallorys, &shown_json(&c6))));
 
     let pump = partition.heal(d)?;
-    made.push(after(pump, all_equal(&db.views(d, &VIEWERS)?)));
+    made.push(after(pump, all_equal(&VIEWERS, &db.views(d, &VIEWERS)?)));
     made.push(after(pump, revoked_refused(d, &db)?));
     let results = answers(d, &db)?;
     made.push(after(pump, agree(&results)));
@@ -417,4 +421,79 @@ fn match_fold(
         }
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_messages_within_a_side_cross_the_partition() {
+        let partition = Partition::new(&SIDE_A, &SIDE_B);
+        assert!(!partition.crosses(ALICE, READER_A));
+        assert!(!partition.crosses(MALLORY, READER_B));
+        assert!(partition.crosses(ALICE, BOB));
+        assert!(partition.crosses(READER_B, FOLLOWER));
+        assert!(
+            partition.crosses(ALICE, "dbp-nobody"),
+            "a node on no side is cut off"
+        );
+        let every: BTreeSet<_> = SIDE_A.iter().chain(&SIDE_B).collect();
+        assert_eq!(every.len(), NODES.len(), "each node is on exactly one side");
+    }
+
+    #[test]
+    fn the_fold_answers_the_queries_as_a_node_would() {
+        use threads::db::{DbEvent, Op, Schema};
+        assert!(
+            queries()
+                .iter()
+                .all(|(_, q)| fold_result(&DbView::new(), q).is_none())
+        );
+        let card = |title: &str, rank: i64| -> threads::db::Document {
+            BTreeMap::from([
+                ("rank".into(), threads::db::Value::Integer(rank)),
+                ("title".into(), threads::db::Value::String(title.into())),
+            ])
+        };
+        let ops = vec![
+            Op::Collection {
+                name: CARDS.into(),
+                schema: Schema::default(),
+                indexes: vec!["rank".into()],
+            },
+            Op::Create {
+                coll: CARDS.into(),
+                id: "b".into(),
+                doc: card("bee", 4),
+            },
+            Op::Create {
+                coll: CARDS.into(),
+                id: "a".into(),
+                doc: card("ant", 3),
+            },
+            Op::Create {
+                coll: CARDS.into(),
+                id: "c".into(),
+                doc: card("cat", 1),
+            },
+        ];
+        let body = DbEvent::new(1, ops).unwrap().to_bytes();
+        let log = threads::sync::Peer::from_seed([7; 32]).id();
+        let record = DbRecord {
+            cid: threads::block::cid_of(&body),
+            log,
+            seq: 1,
+            body,
+        };
+        let fold = DbView::from_records([&record]);
+        let ids = |query: &Value| -> Vec<String> {
+            let result = fold_result(&fold, query).expect("the fold answers");
+            result.docs.into_iter().map(|hit| hit.id).collect()
+        };
+        let [q1, _, q3, q4] = queries().map(|(_, q)| q);
+        assert_eq!(ids(&q1), ["b", "a"], "rank >= 3, rank descending");
+        assert_eq!(ids(&q3), ["a", "b", "c"], "by ID");
+        assert_eq!(ids(&q4), ["a", "b"], "rank ascending, skip 1, limit 3");
+    }
 }

@@ -762,12 +762,22 @@ impl Db<'_> {
 
 pub(super) type Step = Result<(), StepError>;
 
-/// Passes when every element of `values` equals the first.
-pub(super) fn all_equal<T: Serialize + PartialEq>(values: &[T]) -> Outcome {
+/// Passes when the value of every node in `nodes` equals the first node's; `values` are in
+/// `nodes` order.
+pub(super) fn all_equal<T: Serialize + PartialEq>(nodes: &[&str], values: &[T]) -> Outcome {
     match values.first() {
         Some(first) if values.iter().any(|v| v != first) => {
-            let want: Vec<&T> = values.iter().map(|_| first).collect();
-            equal(&want, &values.iter().collect())
+            // By node name, so the report's diff names the nodes that differ from the first.
+            let by_node = |pick: &dyn Fn(&T) -> Value| -> String {
+                let object: serde_json::Map<String, Value> = nodes
+                    .iter()
+                    .zip(values)
+                    .map(|(node, v)| (node.to_string(), pick(v)))
+                    .collect();
+                Value::Object(object).to_string()
+            };
+            let first = shown_json(first);
+            Err((by_node(&|_| first.clone()), by_node(&|v| shown_json(v))))
         }
         _ => Ok(()),
     }
@@ -809,7 +819,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
         accept(d, node, invite)?;
     }
     let pump = d.pump()?;
-    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    made.push(after(pump, all_equal(&nodes, &db.views(d, &nodes)?)));
 
     // Concurrent edits: neither writer hears of the other's until the next pump.
     db.put(d, "db-alice", "a", json!({"title": "alpha", "n": 1}))?;
@@ -827,7 +837,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
     db.put(d, "db-alice", "d", json!({"title": "d", "n": 1}))?;
     db.kv_del(d, "db-bob", "old")?;
     let pump = d.pump()?;
-    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    made.push(after(pump, all_equal(&nodes, &db.views(d, &nodes)?)));
     let a = db.get(d, "db-carol", "a")?;
     let merged = json!({"doc": {"n": 1, "tag": "bob", "title": "alpha"}});
     made.push(after(pump, equal(&merged, &shown_json(&a))));
@@ -839,7 +849,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
         .collect::<Result<Vec<_>, _>>()?;
     made.push(after(
         pump,
-        all_equal(&motd).and_then(|()| {
+        all_equal(&nodes, &motd).and_then(|()| {
             let one_of = [
                 json!({"found": true, "value": "from alice"}),
                 json!({"found": true, "value": "from bob"}),
@@ -864,7 +874,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<&str> = results[2].docs.iter().map(|h| h.id.as_str()).collect();
     made.push(after(pump, equal(&["a", "c", "d"][..], &ids[..])));
-    made.push(after(pump, all_equal(&results)));
+    made.push(after(pump, all_equal(&nodes, &results)));
     Ok(())
 }
 
@@ -907,7 +917,7 @@ fn db_access(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
         let x = db.get(d, node, "x")?;
         made.push(after(pump, equal(&kept, &shown_json(&x))));
     }
-    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    made.push(after(pump, all_equal(&nodes, &db.views(d, &nodes)?)));
     Ok(())
 }
 
@@ -1043,6 +1053,17 @@ mod tests {
         assert_eq!(equal(&vec![event("L", 0xaa)], &read.events), Ok(()));
         let extra = vec![event("L", 0xaa), event("M", 0xbb)];
         assert!(equal(&vec![event("L", 0xaa)], &extra).is_err());
+    }
+
+    #[test]
+    fn a_disagreement_is_reported_by_node_name() {
+        let nodes = ["n-a", "n-b", "n-c"];
+        assert_eq!(all_equal(&nodes, &["x", "x", "x"]), Ok(()));
+        let (expected, actual) = all_equal(&nodes, &["x", "y", "x"]).unwrap_err();
+        assert_eq!(expected, r#"{"n-a":"x","n-b":"x","n-c":"x"}"#);
+        assert_eq!(actual, r#"{"n-a":"x","n-b":"y","n-c":"x"}"#);
+        let diff = super::super::diff::from_texts(&expected, &actual);
+        assert_eq!(diff, [r#"["n-b"]: expected "x", got "y""#], "{diff:?}");
     }
 
     #[test]
