@@ -1,8 +1,8 @@
 //! Database bugs the bug catalogue plants in the reference's nodes [HP-86]: a second view,
 //! folded wrongly beside the honest one, which the node's database reads then answer from.
 //!
-//! The honest view stays registered, so what the node writes (the clock of DB-8, the checks of
-//! DB-12) is unchanged: only what it shows is wrong, as in an implementation whose reducers are
+//! The honest view stays registered, so what the node writes (the clock of [DB-8], the checks of
+//! [DB-12]) is unchanged: only what it shows is wrong, as in an implementation whose reducers are
 //! miswired.
 
 use std::any::Any;

@@ -131,7 +131,7 @@ impl Partition {
             .any(|side| side.contains(from) && side.contains(to))
     }
 
-    /// The pump of HP-44 within each side; a message across is held, not delivered [HP-89].
+    /// The pump of [HP-44] within each side; a message across is held, not delivered [HP-89].
     fn pump(&mut self, d: &mut Driver) -> Result<PumpStats, StepError> {
         let mut stats = PumpStats::default();
         while stats.rounds < super::driver::MAX_PUMP_ROUNDS {
@@ -342,7 +342,7 @@ fn shown(value: &impl serde::Serialize) -> String {
 
 /// The harness's own fold [HP-90]: the union of the events `node.read` gives on every node that
 /// holds a view, less the revoked writer's events past `cut`, folded by the reference's
-/// [`DbView`] (DB-11). Record CIDs are not read, so each event gets a stand-in CID of its log,
+/// [`DbView`] [DB-11]. Record CIDs are not read, so each event gets a stand-in CID of its log,
 /// seq and body: they only break ties between forks, and there are none.
 fn oracle(d: &mut Driver, db: &Db, revoked: &str, cut: u64) -> Result<DbView, StepError> {
     let mut events = BTreeMap::new();
