@@ -7,7 +7,7 @@
 //! catalogue (`threads_harness::catalogue`, HP-86), served as `threads-reference-adapter --fault`
 //! serves it: forged-signatures, ignore-associated-data, skip-link-check, leak-plaintext,
 //! ignore-revocation, exit-after-reply, arrival-order-fold, patch-replaces,
-//! unstable-query-order, unauthorised-delete and the rest.
+//! unstable-query-order, unauthorised-delete, skips-remote-reducers, arrival-order and the rest.
 
 use std::io::{self, BufRead, Write};
 

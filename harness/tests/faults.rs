@@ -168,6 +168,44 @@ fn an_unauthorised_delete_applied_is_caught_by_the_db_access_scenario() {
     caught_by_scenario("unauthorised-delete", "db-access", "DB-13");
 }
 
+/// The checks of `scenario` that failed by comparing values, not because a step stopped it.
+fn checks_failed_on_values(report: &Value, scenario: &str) -> Vec<String> {
+    let groups = report["groups"].as_array().into_iter().flatten();
+    groups
+        .filter(|g| g["name"] == scenario)
+        .flat_map(|g| g["cases"].as_array().into_iter().flatten())
+        .filter(|c| c["status"] == "failed")
+        .filter(|c| {
+            let actual = c["actual"].as_str().unwrap_or_default();
+            !actual.starts_with("not checked")
+        })
+        .filter_map(|c| c["id"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn a_node_that_folds_only_its_own_events_is_caught_by_the_partition_scenario() {
+    let scenario = "db-partitioned-edits";
+    let (code, report) = run_with_fault("skips-remote-reducers", &["--suite", scenario]);
+    assert_eq!(code, 1);
+    // The readers write nothing, so their views stay empty: the first comparison fails.
+    let failed = checks_failed_on_values(&report, scenario);
+    assert_eq!(failed, [format!("{scenario}/base-replicated")], "{report}");
+}
+
+#[test]
+fn a_fold_in_arrival_order_is_caught_by_the_partition_scenario() {
+    let scenario = "db-partitioned-edits";
+    let (code, report) = run_with_fault("arrival-order", &["--suite", scenario]);
+    assert_eq!(code, 1);
+    // The harness's own fold catches what the peers' agreement with each other does not.
+    let failed = checks_failed_on_values(&report, scenario);
+    assert!(
+        failed.contains(&format!("{scenario}/queries-match-fold")),
+        "{failed:?}"
+    );
+}
+
 #[test]
 fn wrong_error_codes_are_caught() {
     let (code, report) = run_with_fault("wrong-error-codes", &["--suite", "tid"]);

@@ -3,7 +3,8 @@
 //! [`Adapter::handle`] maps one request to one reply; [`serve`] runs it over newline-delimited
 //! JSON. The `threads-reference-adapter` binary is `serve` on stdin and stdout.
 
-mod dbjson;
+mod dbfault;
+pub(crate) mod dbjson;
 mod nodes;
 
 use std::io::{self, BufRead, Write};
@@ -18,7 +19,9 @@ use crate::protocol::{
     Request, VectorParams,
 };
 
+pub use dbfault::DbFault;
 pub use nodes::Nodes;
+pub(crate) use nodes::query_of;
 
 /// The reference behind the harness protocol: vector operations and node instances.
 #[derive(Default)]
@@ -31,6 +34,11 @@ impl Adapter {
     /// Whether a `shutdown` request was handled.
     pub fn done(&self) -> bool {
         self.done
+    }
+
+    /// Plants a database bug of the catalogue in every node [HP-86].
+    pub fn set_db_fault(&mut self, fault: DbFault) {
+        self.nodes.set_fault(fault);
     }
 
     /// Handles one request line; always returns exactly one reply [HP-23].

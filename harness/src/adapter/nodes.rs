@@ -11,11 +11,12 @@ use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use serde_json::Value;
 use threads::acl::Roles;
-use threads::db::{Database, Kind, Op, Patch, Query, Schema, check_key};
+use threads::db::{Database, DbView, Kind, Op, Patch, Query, Schema, check_key};
 use threads::id::{LogId, ThreadId};
 use threads::sync::{Destination, Peer, Transmit};
 use threads::{Error, ErrorCode, Result};
 
+use super::dbfault::{DbFault, FAULTY_VIEW, FaultyView};
 use super::dbjson;
 use crate::protocol::{
     self, AclChanged, Appended, Call, Collected, DbCommitted, DbDocument, DbHit, DbQueryResult,
@@ -30,6 +31,8 @@ pub struct Nodes {
     names: BTreeMap<LogId, String>,
     /// One database per (node, thread), driven through the node's peer [HP-60].
     dbs: BTreeMap<(String, ThreadId), Database>,
+    /// A database bug of the catalogue, off in the reference [HP-86].
+    fault: Option<DbFault>,
 }
 
 /// A result as the JSON of its reply.
@@ -51,6 +54,7 @@ fn thread(text: &str) -> Result<ThreadId> {
 impl Nodes {
     /// Handles one node method (H.9); UNSUPPORTED for a call that is not one.
     pub fn handle(&mut self, call: Call) -> Result<Value> {
+        let fault = self.fault;
         match call {
             Call::NodeCreate(p) => {
                 let seed: [u8; 32] = p
@@ -64,6 +68,7 @@ impl Nodes {
             }
             Call::ThreadCreate(p) => {
                 let (thread, log) = self.peer_mut(&p.node)?.create_thread(p.time, p.variant)?;
+                self.arm(&p.node, &thread);
                 json(ThreadCreated {
                     thread: thread.to_string(),
                     log: log.to_string(),
@@ -88,6 +93,7 @@ impl Nodes {
             }
             Call::InviteAccept(p) => {
                 let (thread, role) = self.peer_mut(&p.node)?.join(p.time, &p.invite.0)?;
+                self.arm(&p.node, &thread);
                 json(InviteAccepted {
                     thread: thread.to_string(),
                     role,
@@ -170,7 +176,7 @@ impl Nodes {
                 db.refresh(peer)?;
                 let (coll, id) = (p.collection, p.id);
                 // A create carrying the whole document, or a save carrying the diff [DB-10].
-                let op = match db.view(peer)?.collection(&coll)?.get(&id) {
+                let op = match shown(fault, db, peer)?.collection(&coll)?.get(&id) {
                     Some(old) => Op::Save {
                         patch: Patch::diff(old, &doc),
                         coll,
@@ -191,7 +197,9 @@ impl Nodes {
             Call::DbGet(p) => {
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
-                let doc = db.view(peer)?.collection(&p.collection)?.get(&p.id);
+                let doc = shown(fault, db, peer)?
+                    .collection(&p.collection)?
+                    .get(&p.id);
                 json(DbDocument {
                     doc: doc.map(dbjson::document_json),
                 })
@@ -212,17 +220,19 @@ impl Nodes {
             Call::KvGet(p) => {
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
-                let value = db.view(peer)?.kv().get(&p.key);
+                let value = shown(fault, db, peer)?.kv().get(&p.key);
                 json(KvValue {
                     found: value.is_some(),
                     value: value.map_or(Value::Null, dbjson::json),
                 })
             }
             Call::DbQuery(p) => {
-                let query = query(&p.query)?;
+                let query = query_of(&p.query)?;
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
-                let docs = db.query(peer, &query)?.docs;
+                let docs = query
+                    .run(shown(fault, db, peer)?.collection(&query.coll)?)
+                    .docs;
                 json(DbQueryResult {
                     docs: docs
                         .iter()
@@ -237,13 +247,26 @@ impl Nodes {
                 let (db, peer) = self.db(&p.node, &p.thread)?;
                 db.refresh(peer)?;
                 json(DbViewCid {
-                    view_cid: db.view(peer)?.cid().to_string(),
+                    view_cid: shown(fault, db, peer)?.cid().to_string(),
                 })
             }
             other => Err(Error::new(
                 ErrorCode::Unsupported,
                 format!("{} is not a node method", other.method()),
             )),
+        }
+    }
+
+    /// Switches a database bug of the catalogue on for every node [HP-86].
+    pub fn set_fault(&mut self, fault: DbFault) {
+        self.fault = Some(fault);
+    }
+
+    /// With a fault, registers the faulty view as soon as the node holds the thread, so that it
+    /// sees events in the order they arrive; a follower, which holds no view, is left alone.
+    fn arm(&mut self, node: &str, thread: &ThreadId) {
+        if self.fault.is_some() {
+            let _ = self.db(node, &thread.to_string());
         }
     }
 
@@ -263,7 +286,14 @@ impl Nodes {
         let db = self
             .dbs
             .entry((node.to_owned(), thread.clone()))
-            .or_insert_with(|| Database::new(thread));
+            .or_insert_with(|| Database::new(thread.clone()));
+        if let Some(fault) = self.fault
+            && peer.reducer(&thread, FAULTY_VIEW).is_none()
+        {
+            db.refresh(peer)?;
+            let own = peer.id();
+            peer.register(&thread, Box::new(FaultyView::new(fault, own)))?;
+        }
         Ok((db, peer))
     }
 
@@ -320,6 +350,22 @@ impl Nodes {
     }
 }
 
+/// The view the node answers from: the one `peer` keeps, or with a catalogue fault the faulty
+/// one beside it [DB-11], [HP-86].
+fn shown<'p>(
+    fault: Option<DbFault>,
+    db: &Database,
+    peer: &'p Peer<ChaCha20Rng>,
+) -> Result<&'p DbView> {
+    if fault.is_none() {
+        return db.view(peer);
+    }
+    peer.reducer(db.thread(), FAULTY_VIEW)
+        .and_then(|r| r.as_any().downcast_ref::<FaultyView>())
+        .map(FaultyView::view)
+        .ok_or_else(|| Error::new(ErrorCode::KeyUnavailable, "no database view is registered"))
+}
+
 /// The result of a method that appends a database event [HP-61].
 fn committed(cid: Result<threads::Cid>) -> Result<Value> {
     json(DbCommitted {
@@ -353,7 +399,7 @@ fn schema(schema: DbSchema) -> Result<Schema> {
 /// The query of `db.query`, from the JSON form of the query document: through its canonical
 /// DAG-CBOR encoding, so that it is checked exactly as [DB-17] says; DB_QUERY_INVALID when the
 /// JSON is no query.
-fn query(json: &serde_json::Map<String, Value>) -> Result<Query> {
+pub(crate) fn query_of(json: &serde_json::Map<String, Value>) -> Result<Query> {
     let doc = dbjson::document(json, ErrorCode::DbQueryInvalid)?;
     let bytes = threads::block::encode(&threads::db::Value::Map(doc).to_ipld());
     Query::from_bytes(&bytes)

@@ -413,6 +413,18 @@ pub const FAULTS: &[Fault] = &[
         RejectsValid,
         "takes a body that is not a database event for a malformed one"
     ),
+    fault!(
+        "skips-remote-reducers",
+        "DB-13",
+        RejectsValid,
+        "a node stores other peers' database events but folds only its own into its view"
+    ),
+    fault!(
+        "arrival-order",
+        "DB-11",
+        WrongOrder,
+        "a node folds database events in the order they reach it instead of the order of DB-9"
+    ),
     // Appendix H: the harness protocol.
     fault!(
         "hello-acl-without-nodes",

@@ -3,8 +3,10 @@
 //! suite catches every one of them. Each fault names the requirement it breaks.
 //!
 //! A fault is emulated at the protocol boundary: it changes a request before the reference sees
-//! it, or the reference's reply, the way an implementation with that bug would answer. It never
-//! looks at what a case expects (the adapter is not told), only at the request.
+//! it, or the reference's reply, the way an implementation with that bug would answer; the
+//! database faults of live scenarios are planted in the nodes' fold instead
+//! ([`crate::adapter::DbFault`]). A fault never looks at what a case expects (the adapter is
+//! not told), only at the request.
 
 pub mod coverage;
 mod emulate;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::adapter::Adapter;
+use crate::adapter::{Adapter, DbFault};
 
 pub use faults::FAULTS;
 
@@ -112,9 +114,20 @@ pub struct Faulty {
 impl Faulty {
     /// The reference with `fault`.
     pub fn new(fault: &'static Fault) -> Faulty {
+        let mut adapter = Adapter::default();
+        // The database faults live in the nodes' fold, below the protocol boundary: no rewrite
+        // of a request or a reply could make a view skip or reorder events.
+        let planted = match fault.name {
+            "skips-remote-reducers" => Some(DbFault::SkipsRemoteReducers),
+            "arrival-order" => Some(DbFault::ArrivalOrder),
+            _ => None,
+        };
+        if let Some(planted) = planted {
+            adapter.set_db_fault(planted);
+        }
         Faulty {
             fault,
-            adapter: Adapter::default(),
+            adapter,
             state: emulate::State::default(),
         }
     }

@@ -215,7 +215,7 @@ impl<'s> Driver<'s> {
         Ok(stats)
     }
 
-    fn collect(&mut self, node: &str) -> Result<Vec<(String, Hex)>, StepError> {
+    pub(super) fn collect(&mut self, node: &str) -> Result<Vec<(String, Hex)>, StepError> {
         let call = Call::NodeCollect(NodeAt {
             node: node.into(),
             time: self.time,
@@ -224,7 +224,7 @@ impl<'s> Driver<'s> {
         Ok(messages.into_iter().map(|m| (m.to, m.message)).collect())
     }
 
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         from: String,
         to: String,

@@ -20,6 +20,7 @@ pub mod junit;
 pub mod links;
 pub mod liveness;
 pub mod matrix;
+pub mod partitioned;
 pub mod progress;
 pub mod results;
 pub mod scenario;

@@ -247,6 +247,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ACL_REVOCATION,
     DB_CONCURRENT_EDITS,
     DB_ACCESS,
+    super::partitioned::DB_PARTITIONED_EDITS,
     super::stranger::STRANGER,
 ];
 
@@ -541,7 +542,7 @@ fn set_roles(
     set_roles_by(d, "acl-admin", thread, peer, roles)
 }
 
-fn set_roles_by(
+pub(super) fn set_roles_by(
     d: &mut Driver,
     admin: &str,
     thread: &str,
@@ -631,13 +632,19 @@ fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
 }
 
 /// The database steps of one thread.
-struct Db<'t> {
-    thread: &'t str,
-    coll: &'static str,
+pub(super) struct Db<'t> {
+    pub(super) thread: &'t str,
+    pub(super) coll: &'static str,
 }
 
 impl Db<'_> {
-    fn declare(&self, d: &mut Driver, node: &str, schema: DbSchema, indexes: &[&str]) -> Step {
+    pub(super) fn declare(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        schema: DbSchema,
+        indexes: &[&str],
+    ) -> Step {
         let _: DbCommitted = d.step(Call::DbDeclare(DbDeclare {
             node: node.into(),
             thread: self.thread.into(),
@@ -649,7 +656,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn put(&self, d: &mut Driver, node: &str, id: &str, doc: Value) -> Step {
+    pub(super) fn put(&self, d: &mut Driver, node: &str, id: &str, doc: Value) -> Step {
         let doc = match doc {
             Value::Object(doc) => doc,
             _ => Default::default(),
@@ -665,7 +672,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn delete(&self, d: &mut Driver, node: &str, id: &str) -> Step {
+    pub(super) fn delete(&self, d: &mut Driver, node: &str, id: &str) -> Step {
         let _: DbCommitted = d.step(Call::DbDelete(DbDelete {
             node: node.into(),
             thread: self.thread.into(),
@@ -676,7 +683,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn get(&self, d: &mut Driver, node: &str, id: &str) -> Result<DbDocument, StepError> {
+    pub(super) fn get(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        id: &str,
+    ) -> Result<DbDocument, StepError> {
         d.step(Call::DbGet(DbDoc {
             node: node.into(),
             thread: self.thread.into(),
@@ -685,7 +697,7 @@ impl Db<'_> {
         }))
     }
 
-    fn kv_put(&self, d: &mut Driver, node: &str, key: &str, value: Value) -> Step {
+    pub(super) fn kv_put(&self, d: &mut Driver, node: &str, key: &str, value: Value) -> Step {
         let _: DbCommitted = d.step(Call::KvPut(KvPut {
             node: node.into(),
             thread: self.thread.into(),
@@ -696,7 +708,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn kv_del(&self, d: &mut Driver, node: &str, key: &str) -> Step {
+    pub(super) fn kv_del(&self, d: &mut Driver, node: &str, key: &str) -> Step {
         let _: DbCommitted = d.step(Call::KvDel(KvDel {
             node: node.into(),
             thread: self.thread.into(),
@@ -706,7 +718,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn kv_get(&self, d: &mut Driver, node: &str, key: &str) -> Result<KvValue, StepError> {
+    pub(super) fn kv_get(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        key: &str,
+    ) -> Result<KvValue, StepError> {
         d.step(Call::KvGet(KvKey {
             node: node.into(),
             thread: self.thread.into(),
@@ -714,7 +731,12 @@ impl Db<'_> {
         }))
     }
 
-    fn query(&self, d: &mut Driver, node: &str, query: Value) -> Result<DbQueryResult, StepError> {
+    pub(super) fn query(
+        &self,
+        d: &mut Driver,
+        node: &str,
+        query: Value,
+    ) -> Result<DbQueryResult, StepError> {
         let query = match query {
             Value::Object(query) => query,
             _ => Default::default(),
@@ -727,7 +749,7 @@ impl Db<'_> {
     }
 
     /// The view CIDs of `nodes`, in order.
-    fn views(&self, d: &mut Driver, nodes: &[&str]) -> Result<Vec<String>, StepError> {
+    pub(super) fn views(&self, d: &mut Driver, nodes: &[&str]) -> Result<Vec<String>, StepError> {
         nodes
             .iter()
             .map(|node| {
@@ -738,14 +760,24 @@ impl Db<'_> {
     }
 }
 
-type Step = Result<(), StepError>;
+pub(super) type Step = Result<(), StepError>;
 
-/// Passes when every element of `values` equals the first.
-fn all_equal<T: Serialize + PartialEq>(values: &[T]) -> Outcome {
+/// Passes when the value of every node in `nodes` equals the first node's; `values` are in
+/// `nodes` order.
+pub(super) fn all_equal<T: Serialize + PartialEq>(nodes: &[&str], values: &[T]) -> Outcome {
     match values.first() {
         Some(first) if values.iter().any(|v| v != first) => {
-            let want: Vec<&T> = values.iter().map(|_| first).collect();
-            equal(&want, &values.iter().collect())
+            // By node name, so the report's diff names the nodes that differ from the first.
+            let by_node = |pick: &dyn Fn(&T) -> Value| -> String {
+                let object: serde_json::Map<String, Value> = nodes
+                    .iter()
+                    .zip(values)
+                    .map(|(node, v)| (node.to_string(), pick(v)))
+                    .collect();
+                Value::Object(object).to_string()
+            };
+            let first = shown_json(first);
+            Err((by_node(&|_| first.clone()), by_node(&|v| shown_json(v))))
         }
         _ => Ok(()),
     }
@@ -787,7 +819,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
         accept(d, node, invite)?;
     }
     let pump = d.pump()?;
-    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    made.push(after(pump, all_equal(&nodes, &db.views(d, &nodes)?)));
 
     // Concurrent edits: neither writer hears of the other's until the next pump.
     db.put(d, "db-alice", "a", json!({"title": "alpha", "n": 1}))?;
@@ -805,7 +837,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
     db.put(d, "db-alice", "d", json!({"title": "d", "n": 1}))?;
     db.kv_del(d, "db-bob", "old")?;
     let pump = d.pump()?;
-    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    made.push(after(pump, all_equal(&nodes, &db.views(d, &nodes)?)));
     let a = db.get(d, "db-carol", "a")?;
     let merged = json!({"doc": {"n": 1, "tag": "bob", "title": "alpha"}});
     made.push(after(pump, equal(&merged, &shown_json(&a))));
@@ -817,7 +849,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
         .collect::<Result<Vec<_>, _>>()?;
     made.push(after(
         pump,
-        all_equal(&motd).and_then(|()| {
+        all_equal(&nodes, &motd).and_then(|()| {
             let one_of = [
                 json!({"found": true, "value": "from alice"}),
                 json!({"found": true, "value": "from bob"}),
@@ -842,7 +874,7 @@ fn db_concurrent_edits(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), St
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<&str> = results[2].docs.iter().map(|h| h.id.as_str()).collect();
     made.push(after(pump, equal(&["a", "c", "d"][..], &ids[..])));
-    made.push(after(pump, all_equal(&results)));
+    made.push(after(pump, all_equal(&nodes, &results)));
     Ok(())
 }
 
@@ -885,12 +917,12 @@ fn db_access(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
         let x = db.get(d, node, "x")?;
         made.push(after(pump, equal(&kept, &shown_json(&x))));
     }
-    made.push(after(pump, all_equal(&db.views(d, &nodes)?)));
+    made.push(after(pump, all_equal(&nodes, &db.views(d, &nodes)?)));
     Ok(())
 }
 
 /// A result as JSON, compared on the members of the spec only.
-fn shown_json(value: &impl Serialize) -> Value {
+pub(super) fn shown_json(value: &impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
@@ -1021,6 +1053,17 @@ mod tests {
         assert_eq!(equal(&vec![event("L", 0xaa)], &read.events), Ok(()));
         let extra = vec![event("L", 0xaa), event("M", 0xbb)];
         assert!(equal(&vec![event("L", 0xaa)], &extra).is_err());
+    }
+
+    #[test]
+    fn a_disagreement_is_reported_by_node_name() {
+        let nodes = ["n-a", "n-b", "n-c"];
+        assert_eq!(all_equal(&nodes, &["x", "x", "x"]), Ok(()));
+        let (expected, actual) = all_equal(&nodes, &["x", "y", "x"]).unwrap_err();
+        assert_eq!(expected, r#"{"n-a":"x","n-b":"x","n-c":"x"}"#);
+        assert_eq!(actual, r#"{"n-a":"x","n-b":"y","n-c":"x"}"#);
+        let diff = super::super::diff::from_texts(&expected, &actual);
+        assert_eq!(diff, [r#"["n-b"]: expected "x", got "y""#], "{diff:?}");
     }
 
     #[test]
