@@ -219,7 +219,11 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "SYNC-22",
-        "reference/tests/membership.rs a_revoked_peer_is_refused_by_readers_and_writers_at_once",
+        "reference/tests/membership.rs a_revoked_peer_is_refused_by_readers_and_writers_at_once; \
+         simulator scenario revoked-member (a revoked member keeps pulling, pushing and replaying \
+         its old proofs: no pull, records or heads from a reader or writer holding the \
+         revocation, nothing kept from it; the broken peer ignores-revocation is caught, \
+         simulator/tests/broken.rs)",
     ),
     (
         "SYNC-30",
