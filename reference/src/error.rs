@@ -119,8 +119,9 @@ registry! {
     PeerLimit = 708, "PEER_LIMIT";
     /// A publication on a thread's topic does not open with its gossip key [SYNC-24].
     PublicationInvalid = 709, "PUBLICATION_INVALID";
-    /// A sync request arrived past the receiver's inbound byte budget; it was read to its end,
-    /// dropped, and refused with this code on the wire [SYNC-25], [SYNC-26].
+    /// A sync request arrived past the receiver's inbound byte budget, or past its sender's
+    /// share of it; it was read to its end, dropped, and refused with this code on the wire
+    /// [SYNC-25], [SYNC-26], [SYNC-28].
     PeerOverloaded = 710, "PEER_OVERLOADED";
     /// A database event, operation, value, schema or patch is not of the defined shape [DB-1].
     DbMalformed = 801, "DB_MALFORMED";

@@ -997,3 +997,99 @@ fn requests_past_the_inbound_budget_are_refused_with_a_code() {
     let written = writer.heads(&thread);
     follower.wait_for_heads(&thread, |h| *h == written);
 }
+
+/// One peer floods past its share of the inbound budget [SYNC-28] while an honest peer copies a
+/// thread from the victim's side. The flooder sends 8 requests of 8 MiB and holds back the
+/// second half of each: 32 MiB of half-read requests, the victim's whole node-wide budget, from
+/// one identity. The victim holds at most its share for it (16 MiB), refuses the rest with
+/// code 710, and meanwhile a joining follower (the victim) catches up with the writer while the
+/// flood is still held; no request of the writer's is refused (a sender within its own bound,
+/// [SYNC-29], always fits beside one full share).
+#[test]
+fn one_peer_past_its_share_is_refused_while_an_honest_peer_catches_up() {
+    const TEST: &str = "peer_share";
+    const REQUESTS: u64 = 8;
+    const SHARE: u64 = 16 << 20;
+    const HELD: u64 = 11 << 20;
+    let records = if large() { 1_000 } else { 120 };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut writer = Node::spawn("writer", &tmp.path().join("writer"));
+    let thread = writer.create("raw");
+    let filler = "x".repeat(4_000);
+    for i in 0..records {
+        writer.ok(&format!("append {thread} {i} {filler}"));
+    }
+    let written = writer.heads(&thread);
+    let mut victim = Node::spawn("victim", &tmp.path().join("victim"));
+    let (stop, killed) = watchdog(victim.pid());
+
+    let crowd = Crowd::new();
+    let flooder = crowd.stranger(0x5a2e);
+    flooder.hold_ms.store(600_000, Ordering::SeqCst);
+    let body = frame(&vec![0xa5; threads::sync::MAX_MESSAGE_BYTES]);
+    for _ in 0..REQUESTS {
+        flooder.send_frame(victim.peer_id(), victim.addr(), body.clone());
+    }
+    let net = |node: &mut Node, key: &str| node.counters()["net"][key].as_u64().unwrap_or(0);
+    // The flood's first halves total 32 MiB. Past the share, a request being read gives back
+    // what it took (at most its half, 4 MiB) while the others keep reading theirs: so at least
+    // HELD stays held until the flooder sends the rest.
+    wait_until("the flooder holds its share", || {
+        net(&mut victim, "inbound_bytes") >= HELD
+    });
+    let held_before = net(&mut victim, "inbound_bytes");
+
+    let invite = writer.invite(&thread, "follower", &victim.peer);
+    victim.ok(&format!("join {invite}"));
+    victim.wait_for_heads(&thread, |h| *h == written);
+    let during = victim.counters()["net"].clone();
+    let writer_net = writer.counters()["net"].clone();
+
+    flooder.release.store(true, Ordering::SeqCst);
+    let answered = |s: &attacker::Stats| s.acks + s.failures + s.refusals.values().sum::<u64>();
+    wait_until("every flood request is answered", || {
+        answered(&flooder.stats()) >= REQUESTS
+    });
+    let flood = flooder.stats();
+    let after = victim.counters()["net"].clone();
+    let peak = victim.peak_rss();
+    stop.store(true, Ordering::SeqCst);
+    let refused = flood.refusals.get(&710).copied().unwrap_or(0);
+    let other_codes: u64 = flood
+        .refusals
+        .iter()
+        .filter(|(c, _)| **c != 710)
+        .map(|(_, n)| n)
+        .sum();
+    figure(TEST, "records copied by the honest follower", records);
+    figure(TEST, "flood held when the copy began", mib(held_before));
+    figure(TEST, "victim net when the copy completed", &during);
+    figure(TEST, "writer net", &writer_net);
+    figure(TEST, "flood requests refused with 710", refused);
+    figure(TEST, "flood requests read whole (dropped)", flood.acks);
+    figure(TEST, "flood requests failed", flood.failures);
+    figure(TEST, "victim net after", &after);
+    figure(TEST, "victim peak RSS MB", peak >> 20);
+
+    assert!(
+        !killed.load(Ordering::SeqCst),
+        "the watchdog killed the victim"
+    );
+    let u = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        u(&during, "inbound_bytes") >= HELD,
+        "the copy completed while the flood was still held: {during}"
+    );
+    assert!(u(&during, "peak_peer_inbound_bytes") <= SHARE, "{during}");
+    assert_eq!(u(&writer_net, "refused_by_peers"), 0, "{writer_net}");
+    assert!(refused > 0, "no refusal: {after}");
+    assert_eq!(other_codes, 0);
+    assert_eq!(
+        u(&after, "refused"),
+        refused,
+        "only the flooder was refused"
+    );
+    assert_eq!(u(&after, "refused_share"), refused, "all by its share");
+    assert_eq!(u(&after, "inbound_bytes"), 0, "every byte given back");
+    assert!(peak < RSS_BOUND, "peak RSS {} MB", peak >> 20);
+}

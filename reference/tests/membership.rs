@@ -16,7 +16,7 @@ use threads::membership;
 use threads::store::{MemoryStore, Store};
 use threads::sync::{
     Destination, HEADS_INTERVAL_MS, MAX_HEADS_ENTRIES, MAX_LOGS_PER_THREAD,
-    MAX_PENDING_LOGS_PER_PEER, Message, Net, Notification, Peer,
+    MAX_PENDING_LOGS_PER_PEER, Message, Net, Notification, Peer, Transmit,
 };
 
 type TestPeer<S = MemoryStore> = Peer<ChaCha20Rng, S>;
@@ -491,6 +491,66 @@ fn a_revoked_peer_is_refused_by_readers_and_writers_at_once() {
         "nothing appended after the revocation reaches it"
     );
     assert_eq!(reader.heads(&thread).expect("heads")[&log].1, counter);
+}
+
+/// The ACL change that revokes a peer is applied before it leaves anyone: the admin does not
+/// push it to the revoked peer, and a reader that receives it does not announce it to the
+/// revoked peer (the simulator's scenario `revoked-member` found both) [SYNC-22].
+#[test]
+fn the_revoking_change_itself_never_reaches_the_revoked_peer() {
+    let (mut admin, mut reader, mut revoked) = (peer(21), peer(22), peer(23));
+    let mut net = Net::new(0);
+    let (thread, _) = admin
+        .create_thread(0, Variant::AccessControlled)
+        .expect("create");
+    // A writer, so that the reader syncs with it too (it learns its log) [SYNC-11].
+    for (p, role, as_) in [
+        (&mut reader, Role::Read, InviteRole::Reader),
+        (&mut revoked, Role::Write, InviteRole::Writer),
+    ] {
+        admin
+            .set_roles(1, &thread, p.id(), Roles::of(role))
+            .expect("grant");
+        let invite = admin.invite(&thread, as_, p.id()).expect("invite");
+        p.join(2, &invite).expect("join");
+    }
+    net.pump(&mut [&mut admin, &mut reader, &mut revoked])
+        .expect("pump");
+    let r = revoked.id();
+    assert!(admin.is_proven(&thread, &r) && reader.is_proven(&thread, &r));
+    admin
+        .set_roles(3, &thread, r, Roles::of(Role::NoAccess))
+        .expect("revoke");
+    let told_revoked = |transmits: &[Transmit]| {
+        transmits
+            .iter()
+            .filter(|t| t.destination == Destination::Peer(r))
+            .filter(|t| !matches!(Message::from_bytes(&t.bytes), Ok(Message::Auth { .. })))
+            .count()
+    };
+    let from_admin: Vec<Transmit> = std::iter::from_fn(|| admin.poll_transmit()).collect();
+    assert_eq!(
+        told_revoked(&from_admin),
+        0,
+        "the admin pushed the change to it"
+    );
+    let to_reader: Vec<&Transmit> = from_admin
+        .iter()
+        .filter(|t| t.destination == Destination::Peer(reader.id()))
+        .collect();
+    assert!(!to_reader.is_empty(), "the reader gets the change");
+    for t in to_reader {
+        reader
+            .handle_message(3, admin.id(), &t.bytes)
+            .expect("handle");
+    }
+    assert!(!reader.is_proven(&thread, &r));
+    let from_reader: Vec<Transmit> = std::iter::from_fn(|| reader.poll_transmit()).collect();
+    assert_eq!(
+        told_revoked(&from_reader),
+        0,
+        "the reader announced the change to it"
+    );
 }
 
 /// A peer restarted from its store has forgotten every proof: it challenges what its peers send,

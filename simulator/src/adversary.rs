@@ -66,9 +66,11 @@ fn some_ids(rng: &mut SimRng, count: usize) -> Vec<LogId> {
     (0..count).map(|k| ids[(start + k) % ids.len()]).collect()
 }
 
-/// What the stranger sends `to` for `attack` on `thread`.
+/// What the attacker `from` (a stranger, or a revoked member) sends `to` for `attack` on
+/// `thread`.
 pub fn forge(
     attack: Attack,
+    from: NodeIx,
     to: NodeIx,
     thread: &ThreadId,
     truth: &Truth,
@@ -126,8 +128,33 @@ pub fn forge(
             );
             out
         }
-        Attack::ReplayAuth => replay(thread, &logs, observed, to, rng),
+        Attack::ReplayAuth => replay(thread, &logs, observed, from, to, rng),
+        Attack::ReplayOwnAuth => replay_own(thread, &logs, observed, from),
     }
+}
+
+/// Every `auth` the attacker `from` was seen sending (as a member), replayed to its recipient
+/// and followed by pulls; with none seen, nothing.
+fn replay_own(
+    thread: &ThreadId,
+    logs: &[LogId],
+    observed: &[Observed],
+    from: NodeIx,
+) -> Vec<Forged> {
+    let mut out = Vec::new();
+    for seen in observed.iter().filter(|o| o.from == from) {
+        out.push(Forged {
+            to: seen.to,
+            bytes: seen.bytes.clone(),
+            gossip: false,
+        });
+        out.extend(pulls(thread, logs).map(|m| Forged {
+            to: seen.to,
+            bytes: m.to_bytes(),
+            gossip: false,
+        }));
+    }
+    out
 }
 
 /// An `auth` asking the target to prove itself, with no proof of the stranger's own.
@@ -200,6 +227,7 @@ fn replay(
     thread: &ThreadId,
     logs: &[LogId],
     observed: &[Observed],
+    from: NodeIx,
     to: NodeIx,
     rng: &mut SimRng,
 ) -> Vec<Forged> {
@@ -214,7 +242,8 @@ fn replay(
         return out;
     };
     let mut out = Vec::new();
-    for target in [seen.to, seen.from] {
+    // A revoked member may have been a party to what it saw: it does not attack itself.
+    for target in [seen.to, seen.from].into_iter().filter(|t| *t != from) {
         out.push(direct(target, seen.bytes.clone()));
         out.extend(pulls(thread, logs).map(|m| direct(target, m.to_bytes())));
     }

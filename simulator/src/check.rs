@@ -12,6 +12,11 @@
 //!   is sent to a peer that does not hold it, and a node stores no log nobody wrote and files no
 //!   peer that is not a member [SYNC-20], [SYNC-21], [SYNC-23]. (What is sent is checked by the
 //!   engine as it carries each message, [`leak`]; what is kept, here.)
+//! - **revoked**: once a member's role is set below follow, a peer that reads the ACL and
+//!   holds that ACL change sends it no `pull`, `records` or `heads` about the thread (no record,
+//!   counter or log ID), and keeps nothing from what it sends directly [SYNC-22], [SYNC-21].
+//!   (Checked by the engine as it carries each message, [`Checker::revoked`]; publications are
+//!   not covered: the follow key, and so the gossip key, is not rotated, [SYNC-22].)
 //! - **views**: once every node converged (the end of every scenario), the nodes that read a
 //!   thread show the same database view CID [DB-11], [DB-15] (`Sim::views_agree`).
 //!
@@ -137,6 +142,9 @@ pub struct Checker {
     roles: BTreeMap<(NodeIx, ThreadId), InviteRole>,
     /// (node, thread) pairs whose role checks ran at least once.
     visited: BTreeSet<(NodeIx, ThreadId)>,
+    /// Members whose role an ACL change set below follow, with the admin's log and the seq of
+    /// the record that did it [SYNC-22].
+    revoked: BTreeMap<(NodeIx, ThreadId), (LogId, u64)>,
 }
 
 /// Where a check runs: the nodes, what was written, and names for the messages.
@@ -162,6 +170,28 @@ impl Checker {
     /// Notes the node's role in the thread (the creator counts as a writer).
     pub fn set_role(&mut self, ix: NodeIx, thread: &ThreadId, role: InviteRole) {
         self.roles.insert((ix, thread.clone()), role);
+    }
+
+    /// The node's role in the thread, as it was invited (the creator: writer).
+    pub fn role(&self, ix: NodeIx, thread: &ThreadId) -> Option<InviteRole> {
+        self.roles.get(&(ix, thread.clone())).copied()
+    }
+
+    /// Notes that the ACL change at `seq` of `admin_log` set the node's role below follow.
+    pub fn revoke(&mut self, ix: NodeIx, thread: &ThreadId, admin_log: LogId, seq: u64) {
+        self.revoked
+            .entry((ix, thread.clone()))
+            .or_insert((admin_log, seq));
+    }
+
+    /// The ACL change that revoked the node in the thread, if one did: (admin's log, seq).
+    pub fn revoked(&self, ix: NodeIx, thread: &ThreadId) -> Option<(LogId, u64)> {
+        self.revoked.get(&(ix, thread.clone())).copied()
+    }
+
+    /// Whether any member was revoked: most runs skip the revocation checks at once.
+    pub fn any_revoked(&self) -> bool {
+        !self.revoked.is_empty()
     }
 
     /// A node restarted: everything it stores is checked again; its counters still may not drop.
@@ -449,6 +479,39 @@ pub fn leak(checker: &Checker, names: &Names, to: NodeIx, bytes: &[u8]) -> Optio
         "sent {} to a peer that does not hold the thread",
         names.message(bytes)
     ))
+}
+
+/// Why a direct message `bytes` from `from` to the revoked member `to` breaks the revocation,
+/// if it does: it is a `pull`, `records` or `heads` about a thread that revoked `to`, and
+/// `from` reads the ACL (it is no follower) and holds the revocation (`from_heads` of the
+/// thread, asked only then) [SYNC-22].
+pub fn revoked_leak(
+    checker: &Checker,
+    names: &Names,
+    from: NodeIx,
+    to: NodeIx,
+    bytes: &[u8],
+    from_heads: impl FnOnce(&ThreadId) -> Option<Heads>,
+) -> Option<String> {
+    let message = threads::sync::Message::from_bytes(bytes).ok()?;
+    if matches!(message, threads::sync::Message::Auth { .. }) {
+        return None;
+    }
+    let thread = message.thread();
+    let (admin_log, seq) = checker.revoked(to, thread)?;
+    match checker.role(from, thread) {
+        None | Some(InviteRole::Follower) => return None,
+        Some(_) => {}
+    }
+    let heads = from_heads(thread)?;
+    let holds = heads.get(&admin_log).is_some_and(|(_, c)| *c >= seq);
+    holds.then(|| {
+        format!(
+            "sent {} to a member it revoked (record {seq} of {})",
+            names.message(bytes),
+            names.log(&admin_log)
+        )
+    })
 }
 
 /// The logs of the thread on which `heads` is behind what was written.

@@ -68,17 +68,22 @@ pub enum Broken {
     /// Its database view applies the events log by log, in the order it holds them, instead of
     /// in the order of [DB-9], breaking [DB-11].
     FoldsInLogOrder,
+    /// It answers a `pull` from a peer its ACL gives a role below follow (a revoked member)
+    /// with the records asked for, as if the revocation had not been applied, breaking
+    /// [SYNC-22].
+    IgnoresRevocation,
 }
 
 impl Broken {
     /// Every kind, for `--help` and parsing.
-    pub const ALL: [Broken; 6] = [
+    pub const ALL: [Broken; 7] = [
         Broken::ForgetsWrites,
         Broken::SkipsVerification,
         Broken::IgnoresHeads,
         Broken::IgnoresAcl,
         Broken::ServesStrangers,
         Broken::FoldsInLogOrder,
+        Broken::IgnoresRevocation,
     ];
 
     /// The kind's name on the command line.
@@ -90,6 +95,7 @@ impl Broken {
             Broken::IgnoresAcl => "ignores-acl",
             Broken::ServesStrangers => "serves-strangers",
             Broken::FoldsInLogOrder => "folds-in-log-order",
+            Broken::IgnoresRevocation => "ignores-revocation",
         }
     }
 
@@ -280,6 +286,10 @@ pub enum Attack {
     /// its sender, then a `pull`: a proof binds prover and verifier, so neither proves the
     /// stranger [SYNC-18].
     ReplayAuth,
+    /// The `auth` messages the attacker itself sent while it was a member, replayed to their
+    /// recipients, then a `pull` of every log: a revoked member's old proofs are over nonces
+    /// that expired or over a role the ACL took back, and prove nothing [SYNC-19], [SYNC-22].
+    ReplayOwnAuth,
 }
 
 impl Attack {
@@ -291,6 +301,7 @@ impl Attack {
             Attack::ForgedRecords => "forged-records".into(),
             Attack::ForgedPublication => "forged-publication".into(),
             Attack::ReplayAuth => "replay-auth".into(),
+            Attack::ReplayOwnAuth => "replay-own-auth".into(),
         }
     }
 }

@@ -157,6 +157,14 @@ pub const SCENARIOS: &[Scenario] = &[
         build: stranger,
     },
     Scenario {
+        name: "revoked-member",
+        summary: "a member set to no-access keeps pulling, pushing, sending heads and replaying its old proofs",
+        bound: "30 s after the last append or attack",
+        peers: (4, 4),
+        events: 40,
+        build: revoked_member,
+    },
+    Scenario {
         name: "db-concurrent-edits",
         summary: "writers edit the same documents under a partition, loss and crashes; readers agree on the view",
         bound: "30 s after the heal or the last restart",
@@ -751,6 +759,108 @@ pub fn stranger(s: &Setup) -> Plan {
         );
     }
     b.finish(30_000, TICKS)
+}
+
+/// The attacks of [`revoked_member`], in the order it cycles through them.
+const REVOKED_ATTACKS: [Attack; 5] = [
+    Attack::Pull,
+    Attack::ReplayOwnAuth,
+    Attack::ForgedRecords,
+    Attack::FloodHeads { entries: 64 },
+    Attack::ReplayAuth,
+];
+
+/// **revoked-member**: in an access-controlled thread the admin grants `writer` write, `reader`
+/// (and, with K > 4, more readers) read, and `revoked` read or follow (drawn per seed); all are
+/// invited and replicate while the writer appends (1–20 s). At a time drawn in 5–9 s the admin
+/// sets `revoked`'s role to no-access. `revoked` is a member like any other before that (a
+/// reference peer, holding the follow key and, as a reader, the read key), and it keeps running
+/// after: its own pulls, retries and head exchanges go on, and from 0.2 s after the revocation
+/// to 25 s it also attacks members drawn per attack: challenges and pulls every log from the
+/// start, replays the `auth` messages it sent as a member, pushes real records (also under a
+/// forged log ID), sends `heads` naming forged logs, and replays other members' proofs. The
+/// admin and the reader are cut off from each other for 1–4 s from around the revocation, so
+/// the change reaches the reader later, through the writer.
+///
+/// The invariant (membership, checked on every message and step): once a peer that reads the
+/// ACL holds the revocation, it sends `revoked` no `pull`, `records` or `heads` about the
+/// thread, and a direct message from `revoked` changes nothing it stores [SYNC-22]. Publications
+/// still reach `revoked` (the follow key is not rotated, [SYNC-22]), so it is not required to
+/// converge; the others are.
+///
+/// Peers: K ≥ 4 (default 4): admin, writer, readers, revoked. **Liveness bound: 30 s after the
+/// last append or attack.**
+pub fn revoked_member(s: &Setup) -> Plan {
+    let mut b = Builder::new(s, "revoked-member");
+    let admin = b.node("admin");
+    let (writer, reader) = (b.node("writer"), b.node("reader"));
+    let others: Vec<NodeIx> = (4..s.peers).map(|i| b.node(&reader_name(i - 2))).collect();
+    let revoked = b.node("revoked");
+    b.at(
+        0,
+        Action::CreateThread {
+            node: admin,
+            variant: Variant::AccessControlled,
+        },
+    );
+    let (role, invite) = if b.rng.below(2) == 0 {
+        (Role::Read, InviteRole::Reader)
+    } else {
+        (Role::Follow, InviteRole::Follower)
+    };
+    let mut grants = vec![(writer, Role::Write, InviteRole::Writer)];
+    grants.push((reader, Role::Read, InviteRole::Reader));
+    grants.extend(others.iter().map(|o| (*o, Role::Read, InviteRole::Reader)));
+    grants.push((revoked, role, invite));
+    for (k, (peer, role, _)) in grants.iter().enumerate() {
+        let roles = Roles::of(*role);
+        b.at(
+            10 + k as Millis,
+            Action::SetRoles {
+                admin,
+                thread: 0,
+                peer: *peer,
+                roles,
+            },
+        );
+    }
+    for (k, (peer, _, invite)) in grants.iter().enumerate() {
+        b.invite(100 + k as Millis, admin, *peer, *invite);
+    }
+    b.appends(writer, s.events, 1_000, 20_000);
+    let revoke = b.between(5_000, 9_000);
+    b.at(
+        revoke,
+        Action::SetRoles {
+            admin,
+            thread: 0,
+            peer: revoked,
+            roles: Roles::of(Role::NoAccess),
+        },
+    );
+    // The admin is cut off from the reader around the revocation, so that the change reaches
+    // the reader later, through the writer, while the revoked member keeps asking.
+    let cut = b.between(revoke.saturating_sub(1_000), revoke + 500);
+    let heal = cut + b.between(1_000, 4_000);
+    b.partition(&[admin], &[reader], cut, heal);
+    let mut members = vec![admin, writer, reader];
+    members.extend(&others);
+    let count = b.between(8, 14) as usize;
+    for k in 0..count {
+        let at = b.between(revoke + 200, 25_000);
+        let to = members[b.rng.below(members.len() as u64) as usize];
+        let attack = REVOKED_ATTACKS[k % REVOKED_ATTACKS.len()];
+        b.at(
+            at,
+            Action::Attack {
+                from: revoked,
+                to,
+                thread: 0,
+                attack,
+            },
+        );
+    }
+    b.finish(30_000, Needs { acl: true, ..TICKS })
 }
 
 /// **db-concurrent-edits** (spec/database.md): writers `w0` and `w1` declare a collection and

@@ -241,6 +241,9 @@ struct Sim<'a> {
     watched: bool,
     /// The latest `auth` messages between members, as a stranger saw them.
     observed: Vec<Observed>,
+    /// The first `auth` with a proof each member sent each other member: what a member whose
+    /// access is revoked later replays ([`Attack::ReplayOwnAuth`]).
+    own_auth: BTreeMap<(NodeIx, NodeIx), Vec<u8>>,
     /// Draws which document or key each database edit writes.
     db_picks: SimRng,
 }
@@ -281,6 +284,7 @@ impl<'a> Sim<'a> {
                 .iter()
                 .any(|a| matches!(a.what, Action::Attack { .. })),
             observed: Vec::new(),
+            own_auth: BTreeMap::new(),
             db_picks: SimRng::new(seed, "db-edits"),
         }
     }
@@ -528,11 +532,22 @@ impl<'a> Sim<'a> {
             self.name(to)
         ));
         let local = self.local(to);
+        let revoked = match (&gossip, self.checker.any_revoked()) {
+            (None, true) => self.revoked_sender(from, to, &bytes)?,
+            _ => None,
+        };
         match &gossip {
             Some(thread) => self
                 .cluster
                 .deliver_publication(to, from, thread, &bytes, local)?,
             None => self.cluster.deliver(to, from, &bytes, local)?,
+        }
+        if let Some((thread, before)) = revoked
+            && self.cluster.heads(to, &thread)? != before
+        {
+            let detail = format!("kept records from {}, a member it revoked", self.name(from));
+            let violation = self.violation(to, Invariant::Membership, detail);
+            self.leak = Some(violation);
         }
         self.drain(to, "")?;
         Ok(Some(to))
@@ -671,6 +686,9 @@ impl<'a> Sim<'a> {
             let violation = self.violation(from, Invariant::Membership, detail);
             self.leak = Some(violation);
         }
+        if self.checker.any_revoked() && self.leak.is_none() {
+            self.watch_revoked(from, to, bytes);
+        }
         if !self.watched {
             return;
         }
@@ -687,7 +705,49 @@ impl<'a> Sim<'a> {
                 to,
                 bytes: bytes.to_vec(),
             });
+            self.own_auth
+                .entry((from, to))
+                .or_insert_with(|| bytes.to_vec());
         }
+    }
+
+    /// A revoked member gets no `pull`, `records` or `heads` from a peer that applied its
+    /// revocation [SYNC-22].
+    fn watch_revoked(&mut self, from: NodeIx, to: NodeIx, bytes: &[u8]) {
+        let cluster = &mut *self.cluster;
+        let heads = |thread: &ThreadId| cluster.heads(from, thread).ok();
+        if let Some(detail) =
+            check::revoked_leak(&self.checker, &self.names, from, to, bytes, heads)
+        {
+            let violation = self.violation(from, Invariant::Membership, detail);
+            self.leak = Some(violation);
+        }
+    }
+
+    /// The thread a direct message from a revoked member is about, and its heads at the
+    /// recipient, when the recipient applied the revocation: what must not change [SYNC-22].
+    fn revoked_sender(
+        &mut self,
+        from: NodeIx,
+        to: NodeIx,
+        bytes: &[u8],
+    ) -> Result<Option<(ThreadId, crate::nodes::Heads)>> {
+        let Ok(message) = Message::from_bytes(bytes) else {
+            return Ok(None);
+        };
+        let thread = message.thread().clone();
+        let Some((admin_log, seq)) = self.checker.revoked(from, &thread) else {
+            return Ok(None);
+        };
+        if matches!(
+            self.checker.role(to, &thread),
+            None | Some(InviteRole::Follower)
+        ) {
+            return Ok(None);
+        }
+        let heads = self.cluster.heads(to, &thread)?;
+        let applied = heads.get(&admin_log).is_some_and(|(_, c)| *c >= seq);
+        Ok(applied.then_some((thread, heads)))
     }
 
     fn new_arrow(&mut self, from: NodeIx, to: NodeIx, label: &str) -> u64 {
@@ -1055,12 +1115,30 @@ impl<'a> Sim<'a> {
     /// A stranger sends what [`adversary::forge`] makes of `attack`, through the links.
     fn attack(&mut self, from: NodeIx, to: NodeIx, slot: usize, attack: Attack) -> Result<()> {
         let thread = self.thread(slot)?;
+        let own: Vec<Observed>;
+        let observed = match attack {
+            Attack::ReplayOwnAuth => {
+                own = self
+                    .own_auth
+                    .iter()
+                    .filter(|((f, _), _)| *f == from)
+                    .map(|((from, to), bytes)| Observed {
+                        from: *from,
+                        to: *to,
+                        bytes: bytes.clone(),
+                    })
+                    .collect();
+                &own[..]
+            }
+            _ => &self.observed[..],
+        };
         let forged = adversary::forge(
             attack,
+            from,
             to,
             &thread,
             &self.truth,
-            &self.observed,
+            observed,
             &mut self.adversary,
         );
         self.log(&format!(
@@ -1110,8 +1188,12 @@ impl<'a> Sim<'a> {
             self.name(admin),
             self.name(peer)
         ));
+        let seq = self.truth.len(&thread, &admin_log);
+        if roles.role.is_some_and(|r| r < threads::acl::Role::Follow) {
+            self.checker.revoke(peer, &thread, admin_log, seq);
+            self.log(&format!("{} loses access", self.name(peer)));
+        }
         if !roles.names_write() {
-            let seq = self.truth.len(&thread, &admin_log);
             self.truth
                 .revocations
                 .entry(thread)
@@ -1183,12 +1265,13 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// The (node, thread) pairs that must converge: every thread of every node that is up.
+    /// The (node, thread) pairs that must converge: every thread of every node that is up, but
+    /// for members whose access was revoked: the ACL readers stop serving them [SYNC-22].
     fn required(&self) -> Vec<(NodeIx, ThreadId)> {
         self.subs
             .iter()
             .flat_map(|(t, nodes)| nodes.iter().map(move |n| (*n, t.clone())))
-            .filter(|(n, _)| self.up(*n))
+            .filter(|(n, t)| self.up(*n) && self.checker.revoked(*n, t).is_none())
             .collect()
     }
 

@@ -132,6 +132,35 @@ fn a_peer_that_serves_strangers_is_caught_as_it_sends_the_first_record() {
     }
 }
 
+/// A peer that keeps serving a member after the ACL set it to no-access is caught as it sends
+/// the revoked member its first record [SYNC-22]; the honest run of the same seeds passes.
+#[test]
+fn a_peer_that_ignores_a_revocation_is_caught_serving_the_revoked_member() {
+    for node in ["writer", "reader"] {
+        // The revoked member pulls every log from the start after its revocation; the first
+        // seed whose pull reaches `node` once it applied the revocation must fail on `node`.
+        let failing = (1..=10u64).find_map(|seed| {
+            let honest = common::small("revoked-member", seed)
+                .run(false)
+                .expect("run");
+            assert_eq!(honest.verdict, Verdict::Pass, "seed {seed}");
+            let mut spec = common::small("revoked-member", seed);
+            broken(&mut spec, node, Broken::IgnoresRevocation);
+            let outcome = spec.run(false).expect("run");
+            (outcome.verdict != Verdict::Pass).then_some(outcome.verdict)
+        });
+        let verdict =
+            failing.expect("a revoked member's pull reaches the peer under one of 10 seeds");
+        let v = violation(&verdict);
+        assert_eq!(v.invariant, Invariant::Membership, "{v}");
+        assert_eq!(v.node, node);
+        assert!(
+            v.detail.contains("sent records") && v.detail.contains("a member it revoked"),
+            "{v}"
+        );
+    }
+}
+
 /// A reader whose database view applies events log by log, not in the order of [DB-9], shows
 /// another view CID than the honest readers once all converged: the views invariant, checked at
 /// the end of the run, names it.

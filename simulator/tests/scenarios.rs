@@ -37,6 +37,7 @@ fn scenarios_scale_with_the_number_of_peers() {
         ("acl-revocation-partition", 6),
         ("crash-restart", 5),
         ("stranger", 6),
+        ("revoked-member", 6),
     ] {
         let mut spec = common::small(name, 11);
         spec.peers = Some(peers);

@@ -178,6 +178,24 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
          the sync's recovery of undelivered messages by SYNC-8 and SYNC-10's tests",
     ),
     (
+        "SYNC-28",
+        "reference/src/node/transport.rs one_peer_past_its_share_is_refused_while_another_is_read \
+         (the codec charges each connection's peer; past its share a request is drained and \
+         refused while the node's budget has room) and a_live_connection_charges_its_peer_share \
+         (between two swarms, every byte charged to the authenticated sender); \
+         reference/tests/hostile.rs \
+         one_peer_past_its_share_is_refused_while_an_honest_peer_catches_up (one identity's \
+         32 MiB of half-sent requests: at most its 16 MiB share held, the rest refused with 710, \
+         an honest follower catches up meanwhile)",
+    ),
+    (
+        "SYNC-29",
+        "a sender's bound, behaviour over time: reference/tests/hostile.rs \
+         pulls_from_a_peer_that_stops_reading_stay_within_the_budget (at most 16 MiB queued for \
+         one peer) and one_peer_past_its_share_is_refused_while_an_honest_peer_catches_up (a \
+         sender within it is never refused beside a flooder: the writer's refused_by_peers is 0)",
+    ),
+    (
         "SYNC-19",
         "reference/tests/membership.rs relayed_reflected_and_replayed_proofs_fail (a proof over an \
          expired nonce, or presented to another verifier, is refused; one over a live nonce is \
@@ -201,7 +219,11 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "SYNC-22",
-        "reference/tests/membership.rs a_revoked_peer_is_refused_by_readers_and_writers_at_once",
+        "reference/tests/membership.rs a_revoked_peer_is_refused_by_readers_and_writers_at_once; \
+         simulator scenario revoked-member (a revoked member keeps pulling, pushing and replaying \
+         its old proofs: no pull, records or heads from a reader or writer holding the \
+         revocation, nothing kept from it; the broken peer ignores-revocation is caught, \
+         simulator/tests/broken.rs)",
     ),
     (
         "SYNC-30",

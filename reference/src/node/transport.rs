@@ -27,27 +27,34 @@
 //! - inbound: a request is at most [`MAX_MESSAGE_BYTES`] and is buffered as its bytes arrive,
 //!   never by its declared length; at most [`MAX_STREAMS_PER_CONNECTION`] requests in flight
 //!   per connection, both ways; and at most [`MAX_INBOUND_BYTES`] of requests held at once, from
-//!   all peers together, read or being read and not yet handed to the sync. A request past that
-//!   budget is read to its end without being kept and answered with a refusal carrying
-//!   PEER_OVERLOADED, which the sender counts ([`NetStats::refused_by_peers`]) and makes up for
-//!   as it does for a lost message [SYNC-25], [SYNC-26];
+//!   all peers together, read or being read and not yet handed to the sync, of which at most
+//!   [`MAX_INBOUND_BYTES_PER_PEER`] for any one peer (charged to the authenticated sender as the
+//!   bytes arrive, see [`SyncCodec`]). A request past either is read to its end without being
+//!   kept and answered with a refusal carrying PEER_OVERLOADED, which the sender counts
+//!   ([`NetStats::refused_by_peers`]) and makes up for as it does for a lost message [SYNC-25],
+//!   [SYNC-26], [SYNC-28];
 //! - connections: [`MAX_ESTABLISHED_PER_PEER`] per peer, [`MAX_ESTABLISHED`] in all,
 //!   [`MAX_PENDING_INCOMING`] handshakes at once; idle ones close after [`IDLE_TIMEOUT`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::core::ConnectedPoint;
+use libp2p::core::Endpoint;
+use libp2p::core::transport::PortUse;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, PublishError, ValidationMode};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{
     self, OutboundFailure, OutboundRequestId, ProtocolSupport, ResponseChannel,
 };
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, SwarmEvent, THandler,
+    THandlerInEvent, THandlerOutEvent, ToSwarm,
+};
 use libp2p::{
     Multiaddr, PeerId, StreamProtocol, Swarm, connection_limits, identify, noise, tcp, yamux,
 };
@@ -101,6 +108,12 @@ pub const MAX_PENDING_INCOMING: u32 = 64;
 /// read, and not yet handed to the sync [SYNC-26].
 pub const MAX_INBOUND_BYTES: usize = 32 << 20;
 
+/// Most bytes of [`MAX_INBOUND_BYTES`] held for any one peer, over all its connections: half,
+/// so that one peer, however it floods, leaves the other half to everyone else; and as much as
+/// a sender keeps unacknowledged for one peer ([`MAX_QUEUED_BYTES_PER_PEER`]), so that a sender
+/// within that bound is never refused by its share [SYNC-28], [SYNC-29].
+pub const MAX_INBOUND_BYTES_PER_PEER: usize = 16 << 20;
+
 /// How much of a request the codec reads at a time: the budget is taken as bytes arrive.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -115,7 +128,91 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
     gossipsub: gossipsub::Behaviour,
-    sync: request_response::Behaviour<SyncCodec>,
+    sync: SyncBehaviour,
+}
+
+/// The request-response behaviour of [`SYNC_PROTOCOL`], unchanged but for one thing: while it
+/// builds a connection's handler, the budget knows the connection's peer, so the codec cloned
+/// into that handler charges the peer's share [SYNC-28]. The codec alone never learns a peer:
+/// libp2p gives it none.
+struct SyncBehaviour {
+    inner: request_response::Behaviour<SyncCodec>,
+    budget: InboundBudget,
+}
+
+type SyncInner = request_response::Behaviour<SyncCodec>;
+
+impl NetworkBehaviour for SyncBehaviour {
+    type ConnectionHandler = <SyncInner as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = <SyncInner as NetworkBehaviour>::ToSwarm;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> std::result::Result<(), ConnectionDenied> {
+        self.inner
+            .handle_pending_inbound_connection(id, local, remote)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> std::result::Result<THandler<Self>, ConnectionDenied> {
+        let inner = &mut self.inner;
+        self.budget.for_connection(peer, || {
+            inner.handle_established_inbound_connection(id, peer, local, remote)
+        })
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: Option<PeerId>,
+        addresses: &[Multiaddr],
+        role: Endpoint,
+    ) -> std::result::Result<Vec<Multiaddr>, ConnectionDenied> {
+        self.inner
+            .handle_pending_outbound_connection(id, peer, addresses, role)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> std::result::Result<THandler<Self>, ConnectionDenied> {
+        let inner = &mut self.inner;
+        self.budget.for_connection(peer, || {
+            inner.handle_established_outbound_connection(id, peer, addr, role, port_use)
+        })
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        self.inner.on_swarm_event(event)
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.inner.on_connection_handler_event(peer, id, event)
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        self.inner.poll(cx)
+    }
 }
 
 /// What the transport held back and dropped, for the `counters` command and the tests.
@@ -146,8 +243,15 @@ pub struct NetStats {
     pub inbound_bytes: u64,
     /// [`MAX_INBOUND_BYTES`].
     pub inbound_bytes_budget: u64,
-    /// Inbound requests this node refused with PEER_OVERLOADED [SYNC-26].
+    /// Inbound requests this node refused with PEER_OVERLOADED [SYNC-26], [SYNC-28].
     pub refused: u64,
+    /// Those of them refused because their peer's share was spent [SYNC-28].
+    pub refused_share: u64,
+    /// The most bytes of inbound requests ever held for one peer; never above
+    /// `inbound_bytes_per_peer_budget` [SYNC-28].
+    pub peak_peer_inbound_bytes: u64,
+    /// [`MAX_INBOUND_BYTES_PER_PEER`].
+    pub inbound_bytes_per_peer_budget: u64,
     /// Requests of this node that their peer refused [SYNC-27].
     pub refused_by_peers: u64,
 }
@@ -216,59 +320,174 @@ pub enum Inbound {
     Overloaded,
 }
 
-/// The bytes of inbound requests a node holds, shared by its codec and its transport.
+/// The bytes of inbound requests a node holds, in all [SYNC-26] and per sending peer
+/// [SYNC-28], shared by its codecs and its transport.
 #[derive(Debug, Clone)]
 pub struct InboundBudget {
-    held: Arc<AtomicUsize>,
+    held: Arc<Mutex<Held>>,
     limit: usize,
+    peer_limit: usize,
+    /// The peer of the connection whose handler is being built: read once, when the
+    /// behaviour's codec is cloned into that connection (see [`SyncBehaviour`]).
+    connecting: Arc<Mutex<Option<PeerId>>>,
+}
+
+/// What an [`InboundBudget`] holds now.
+#[derive(Debug, Default)]
+struct Held {
+    all: usize,
+    /// Only peers holding bytes now: an entry leaves when its peer's bytes are all given back,
+    /// so the map is bounded by the requests being read, not by the peers ever seen.
+    peers: BTreeMap<Option<PeerId>, usize>,
+    peak_peer: usize,
+    refused_share: u64,
+    /// Bytes ever charged to no peer: none on a node's connections (their codecs know their
+    /// peer), so a test can tell that the peer reached the codec.
+    unknown: u64,
+}
+
+/// Why [`InboundBudget::take`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    /// The node's budget [SYNC-26].
+    Node,
+    /// The sending peer's share [SYNC-28].
+    Share,
 }
 
 impl InboundBudget {
-    /// A budget of `limit` bytes.
-    pub fn new(limit: usize) -> InboundBudget {
+    /// A budget of `limit` bytes in all, at most `peer_limit` of them for any one peer.
+    pub fn new(limit: usize, peer_limit: usize) -> InboundBudget {
         InboundBudget {
             held: Arc::default(),
             limit,
+            peer_limit,
+            connecting: Arc::default(),
         }
     }
 
-    /// Takes `n` bytes, unless that would pass the limit.
-    fn take(&self, n: usize) -> bool {
-        self.held
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
-                (held + n <= self.limit).then_some(held + n)
-            })
-            .is_ok()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        // A panic elsewhere while holding the lock leaves plain counters behind: still usable.
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Gives `n` bytes back.
-    fn give(&self, n: usize) {
-        let _ = self
-            .held
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
-                Some(held.saturating_sub(n))
-            });
+    /// Takes `n` bytes for `peer`, unless that would pass the node's limit or the peer's share.
+    /// `None` is a connection whose peer is unknown: all of them share one share.
+    fn take(&self, peer: Option<PeerId>, n: usize) -> std::result::Result<(), Over> {
+        let mut held = self.lock();
+        let mine = held.peers.get(&peer).copied().unwrap_or(0);
+        if mine + n > self.peer_limit {
+            held.refused_share += 1;
+            return Err(Over::Share);
+        }
+        if held.all + n > self.limit {
+            return Err(Over::Node);
+        }
+        held.all += n;
+        held.peers.insert(peer, mine + n);
+        if peer.is_none() {
+            held.unknown += n as u64;
+        }
+        held.peak_peer = held.peak_peer.max(mine + n);
+        Ok(())
     }
 
-    /// The bytes held now.
+    /// Gives `n` bytes of `peer`'s back.
+    fn give(&self, peer: Option<PeerId>, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut held = self.lock();
+        held.all = held.all.saturating_sub(n);
+        // A codec that did not learn its peer charged the unknown account: give back there.
+        let account = if held.peers.contains_key(&peer) {
+            peer
+        } else {
+            None
+        };
+        if let Some(mine) = held.peers.get_mut(&account) {
+            *mine = mine.saturating_sub(n);
+            if *mine == 0 {
+                held.peers.remove(&account);
+            }
+        }
+    }
+
+    /// The bytes held now, from all peers.
     pub fn held(&self) -> usize {
-        self.held.load(Ordering::SeqCst)
+        self.lock().all
+    }
+
+    /// The bytes held now for `peer`.
+    pub fn held_for(&self, peer: &PeerId) -> usize {
+        self.lock().peers.get(&Some(*peer)).copied().unwrap_or(0)
+    }
+
+    /// The most bytes ever held for one peer; never above the share [SYNC-28].
+    pub fn peak_peer(&self) -> usize {
+        self.lock().peak_peer
+    }
+
+    /// Requests refused because their peer's share was spent [SYNC-28].
+    pub fn refused_share(&self) -> u64 {
+        self.lock().refused_share
+    }
+
+    /// Runs `build` (which clones the codec into a new connection's handler) with `peer` as
+    /// the peer that codec reads for.
+    fn for_connection<R>(&self, peer: PeerId, build: impl FnOnce() -> R) -> R {
+        *self.connecting.lock().unwrap_or_else(|e| e.into_inner()) = Some(peer);
+        let built = build();
+        *self.connecting.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        built
+    }
+
+    fn connecting(&self) -> Option<PeerId> {
+        *self.connecting.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Default for InboundBudget {
     fn default() -> InboundBudget {
-        InboundBudget::new(MAX_INBOUND_BYTES)
+        InboundBudget::new(MAX_INBOUND_BYTES, MAX_INBOUND_BYTES_PER_PEER)
     }
 }
 
 /// Codec of [`SYNC_PROTOCOL`]: a request is one message's bytes behind an unsigned-varint length,
-/// read against the node's [`InboundBudget`]; the response is one frame, empty ("received") or a
-/// refusal with its code [SYNC-25].
-#[derive(Debug, Clone, Default)]
+/// read against the node's [`InboundBudget`] and its sender's share of it; the response is one
+/// frame, empty ("received") or a refusal with its code [SYNC-25], [SYNC-28].
+///
+/// libp2p clones the behaviour's codec into each connection's handler, and that one into each
+/// stream. A clone made while [`SyncBehaviour`] builds a connection's handler takes that
+/// connection's peer, and every stream of the connection inherits it: so the bytes are charged
+/// to the authenticated sender as they arrive, before any is kept.
+#[derive(Debug, Default)]
 pub struct SyncCodec {
     /// The budget inbound requests are read against.
     pub budget: InboundBudget,
+    /// The peer this codec reads for; `None` for the behaviour's own copy.
+    peer: Option<PeerId>,
+}
+
+impl SyncCodec {
+    /// A codec reading against `budget`.
+    pub fn new(budget: InboundBudget) -> SyncCodec {
+        SyncCodec { budget, peer: None }
+    }
+
+    /// The peer whose share this codec's requests are charged to.
+    pub fn peer(&self) -> Option<PeerId> {
+        self.peer
+    }
+}
+
+impl Clone for SyncCodec {
+    fn clone(&self) -> SyncCodec {
+        SyncCodec {
+            budget: self.budget.clone(),
+            peer: self.peer.or_else(|| self.budget.connecting()),
+        }
+    }
 }
 
 impl request_response::Codec for SyncCodec {
@@ -280,7 +499,7 @@ impl request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_budgeted(io, &self.budget).await
+        read_budgeted(io, &self.budget, self.peer).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Answer>
@@ -319,12 +538,14 @@ impl request_response::Codec for SyncCodec {
     }
 }
 
-/// Reads one request frame, taking its bytes from `budget` as they arrive. Past the budget, the
-/// rest of the frame is read and dropped (the stream stays usable for the refusal) and what was
-/// taken is given back [SYNC-26]. On an error, nothing stays taken.
+/// Reads one request frame, taking its bytes from `budget`, on `peer`'s account, as they arrive.
+/// Past the node's budget or the peer's share, the rest of the frame is read and dropped (the
+/// stream stays usable for the refusal) and what was taken is given back [SYNC-26], [SYNC-28].
+/// On an error, nothing stays taken.
 async fn read_budgeted<T: AsyncRead + Unpin>(
     io: &mut T,
     budget: &InboundBudget,
+    peer: Option<PeerId>,
 ) -> io::Result<Inbound> {
     let len = read_length(io).await?;
     if len > MAX_MESSAGE_BYTES as u64 {
@@ -343,7 +564,7 @@ async fn read_budgeted<T: AsyncRead + Unpin>(
         let n = match n {
             Ok(n) => n,
             Err(e) => {
-                budget.give(bytes.len());
+                budget.give(peer, bytes.len());
                 return Err(e);
             }
         };
@@ -351,11 +572,11 @@ async fn read_budgeted<T: AsyncRead + Unpin>(
         if over {
             continue;
         }
-        if budget.take(n) {
+        if budget.take(peer, n).is_ok() {
             bytes.extend_from_slice(&chunk[..n]);
         } else {
             over = true;
-            budget.give(bytes.len());
+            budget.give(peer, bytes.len());
             bytes = Vec::new();
         }
     }
@@ -472,16 +693,19 @@ pub struct Transport {
 impl Transport {
     /// A swarm for `keypair` (tcp + noise + yamux); INTERNAL if libp2p refuses its configuration.
     pub fn new(keypair: Keypair) -> Result<Transport> {
-        Transport::with_inbound_budget(keypair, MAX_INBOUND_BYTES)
+        Transport::with_inbound_budget(keypair, MAX_INBOUND_BYTES, MAX_INBOUND_BYTES_PER_PEER)
     }
 
-    /// [`Transport::new`] with an inbound budget of `limit` bytes instead of
-    /// [`MAX_INBOUND_BYTES`] (for tests that reach it cheaply).
-    pub fn with_inbound_budget(keypair: Keypair, limit: usize) -> Result<Transport> {
-        let budget = InboundBudget::new(limit);
-        let codec = SyncCodec {
-            budget: budget.clone(),
-        };
+    /// [`Transport::new`] with an inbound budget of `limit` bytes, at most `peer_limit` per peer,
+    /// instead of [`MAX_INBOUND_BYTES`] and [`MAX_INBOUND_BYTES_PER_PEER`] (for tests that reach
+    /// them cheaply).
+    pub fn with_inbound_budget(
+        keypair: Keypair,
+        limit: usize,
+        peer_limit: usize,
+    ) -> Result<Transport> {
+        let budget = InboundBudget::new(limit, peer_limit);
+        let codec = SyncCodec::new(budget.clone());
         let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -501,6 +725,7 @@ impl Transport {
             stats: NetStats {
                 queued_bytes_budget: MAX_QUEUED_BYTES_PER_PEER as u64,
                 inbound_bytes_budget: limit as u64,
+                inbound_bytes_per_peer_budget: peer_limit as u64,
                 ..NetStats::default()
             },
             budget,
@@ -511,6 +736,8 @@ impl Transport {
     pub fn stats(&self) -> NetStats {
         NetStats {
             inbound_bytes: self.budget.held() as u64,
+            refused_share: self.budget.refused_share(),
+            peak_peer_inbound_bytes: self.budget.peak_peer() as u64,
             ..self.stats
         }
     }
@@ -577,11 +804,12 @@ impl Transport {
         self.stats.in_flight += 1;
         self.stats.queued_bytes += len as u64;
         self.stats.peak_queued_bytes = self.stats.peak_queued_bytes.max(self.stats.queued_bytes);
-        let id = self.swarm.behaviour_mut().sync.send_request_with_addresses(
-            &peer,
-            Inbound::Message(bytes),
-            addrs,
-        );
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .inner
+            .send_request_with_addresses(&peer, Inbound::Message(bytes), addrs);
         self.in_flight.insert(id, (peer, len));
         true
     }
@@ -609,6 +837,7 @@ impl Transport {
             .swarm
             .behaviour_mut()
             .sync
+            .inner
             .send_response(ack, Answer::Received);
     }
 
@@ -721,7 +950,7 @@ impl Transport {
                 // The sync handles it now, one message at a time: its bytes leave the budget.
                 // Acknowledged only once handled (Transport::ack): an acknowledged record is on
                 // disk [SYNC-12]. The answer to a pull travels as its own request.
-                self.budget.give(bytes.len());
+                self.budget.give(Some(peer), bytes.len());
                 Some(NetEvent::Request {
                     from: peer,
                     bytes,
@@ -745,6 +974,7 @@ impl Transport {
                     .swarm
                     .behaviour_mut()
                     .sync
+                    .inner
                     .send_response(channel, refusal);
                 None
             }
@@ -811,13 +1041,15 @@ fn behaviour(
         IDENTIFY_VERSION.to_owned(),
         key.public(),
     ));
-    let sync = request_response::Behaviour::with_codec(
+    let budget = codec.budget.clone();
+    let inner = request_response::Behaviour::with_codec(
         codec,
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(REQUEST_TIMEOUT)
             .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION),
     );
+    let sync = SyncBehaviour { inner, budget };
     let limits = connection_limits::Behaviour::new(
         connection_limits::ConnectionLimits::default()
             .with_max_established_per_peer(Some(MAX_ESTABLISHED_PER_PEER))
@@ -957,10 +1189,8 @@ mod tests {
     /// back, so the next request that fits is read [SYNC-26].
     #[tokio::test(flavor = "current_thread")]
     async fn a_request_past_the_inbound_budget_is_drained_and_gives_its_bytes_back() {
-        let budget = InboundBudget::new(READ_CHUNK + 10);
-        let mut codec = SyncCodec {
-            budget: budget.clone(),
-        };
+        let budget = InboundBudget::new(READ_CHUNK + 10, READ_CHUNK + 10);
+        let mut codec = SyncCodec::new(budget.clone());
         let big = vec![7u8; 3 * READ_CHUNK];
         let mut wire = Vec::new();
         write_frame(&mut wire, &big).await.expect("write");
@@ -979,8 +1209,8 @@ mod tests {
     /// PEER_OVERLOADED, and the sender counts the refusal; one that fits still gets through.
     #[tokio::test(flavor = "current_thread")]
     async fn a_peer_past_the_budget_is_told_so_and_the_next_request_gets_through() {
-        let mut a =
-            Transport::with_inbound_budget(Keypair::generate_ed25519(), 1_000).expect("swarm");
+        let mut a = Transport::with_inbound_budget(Keypair::generate_ed25519(), 1_000, 1_000)
+            .expect("swarm");
         a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
             .expect("listen");
         let mut b = transport();
@@ -1012,5 +1242,99 @@ mod tests {
         a.ack(ack);
         assert_eq!(bytes, b"fits".to_vec());
         assert_eq!(a.stats().refused, 1);
+    }
+
+    /// One peer's requests are charged to its share [SYNC-28]: past it they are drained and
+    /// refused while the node's budget still has room, and another peer's request is read; a
+    /// codec cloned while a connection's handler is built reads for that connection's peer, and
+    /// its streams' clones inherit it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_peer_past_its_share_is_refused_while_another_is_read() {
+        let budget = InboundBudget::new(4 * READ_CHUNK, 2 * READ_CHUNK);
+        let (flooder, honest) = (PeerId::random(), PeerId::random());
+        let prototype = SyncCodec::new(budget.clone());
+        let mut flooding = budget.for_connection(flooder, || prototype.clone());
+        let mut serving = budget.for_connection(honest, || prototype.clone()).clone();
+        assert_eq!(
+            prototype.clone().peer(),
+            None,
+            "only while a handler is built"
+        );
+        assert_eq!(
+            (flooding.peer(), serving.peer()),
+            (Some(flooder), Some(honest))
+        );
+
+        let mut wire = Vec::new();
+        write_frame(&mut wire, &vec![1u8; 2 * READ_CHUNK])
+            .await
+            .expect("write");
+        let held = flooding.read_request(&SYNC_PROTOCOL, &mut &wire[..]).await;
+        assert!(matches!(held.expect("read"), Inbound::Message(_)));
+        assert_eq!(budget.held_for(&flooder), 2 * READ_CHUNK, "the whole share");
+        let mut more = Vec::new();
+        write_frame(&mut more, &[2u8; 100]).await.expect("write");
+        let refused = flooding.read_request(&SYNC_PROTOCOL, &mut &more[..]).await;
+        assert_eq!(refused.expect("read"), Inbound::Overloaded);
+        assert_eq!(budget.refused_share(), 1);
+        assert_eq!(budget.held(), 2 * READ_CHUNK, "the node's budget had room");
+
+        let mut big = Vec::new();
+        write_frame(&mut big, &vec![3u8; 2 * READ_CHUNK])
+            .await
+            .expect("write");
+        let read = serving.read_request(&SYNC_PROTOCOL, &mut &big[..]).await;
+        assert!(matches!(read.expect("read"), Inbound::Message(_)));
+        assert_eq!(budget.held_for(&honest), 2 * READ_CHUNK);
+        assert_eq!(budget.peak_peer(), 2 * READ_CHUNK);
+        budget.give(Some(flooder), 2 * READ_CHUNK);
+        budget.give(Some(honest), 2 * READ_CHUNK);
+        assert_eq!((budget.held(), budget.held_for(&flooder)), (0, 0));
+        assert_eq!(budget.lock().unknown, 0);
+    }
+
+    /// Between two swarms: with room in the node's budget, a request past the sender's share is
+    /// refused with PEER_OVERLOADED, counted as a share refusal; so the codec of a live
+    /// connection knows its peer [SYNC-28].
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_live_connection_charges_its_peer_share() {
+        let mut a = Transport::with_inbound_budget(Keypair::generate_ed25519(), 100_000, 1_000)
+            .expect("swarm");
+        a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+            .expect("listen");
+        let mut b = transport();
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        let a_id = a.local_peer_id();
+        b.send(a_id, vec![1; 5_000], vec![a_addr.clone()]);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while b.stats().refused_by_peers == 0 {
+            tokio::select! {
+                event = a.next_event() => assert!(!matches!(event, NetEvent::Request { .. })),
+                _ = b.next_event() => {}
+                _ = tick.tick() => {}
+            }
+        }
+        let stats = a.stats();
+        assert_eq!((stats.refused, stats.refused_share), (1, 1));
+        assert!(stats.peak_peer_inbound_bytes <= 1_000);
+        b.send(a_id, vec![2; 900], vec![a_addr]);
+        let (from, bytes, ack) = until(&mut a, &mut b, |e| match e {
+            NetEvent::Request { from, bytes, ack } => Some((from, bytes, ack)),
+            _ => None,
+        })
+        .await;
+        a.ack(ack);
+        assert_eq!((from, bytes.len()), (b.local_peer_id(), 900));
+        assert_eq!(a.stats().peak_peer_inbound_bytes, 900);
+        assert_eq!(a.stats().inbound_bytes, 0);
+        assert_eq!(
+            a.budget.lock().unknown,
+            0,
+            "every byte charged to its sender"
+        );
     }
 }

@@ -124,6 +124,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         let cid = envelope.record_cid();
         self.save_records(thread, log, counter, std::slice::from_ref(&envelope))?;
         self.counters.records_appended += 1;
+        // An ACL change applies before the record leaves: a peer it revokes gets nothing more,
+        // not even the change [SYNC-22].
+        self.after_append(thread, log, 1);
         let bytes = Message::Records {
             thread: thread.clone(),
             log,
@@ -135,7 +138,6 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             self.send_about(thread, peer, bytes.clone());
         }
         self.publish(thread, bytes);
-        self.after_append(thread, log, 1);
         Ok((log, counter, cid))
     }
 
@@ -194,6 +196,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             .zip(first..)
             .map(|(envelope, seq)| (log, seq, envelope.record_cid()))
             .collect();
+        self.after_append(thread, log, envelopes.len());
         for (part, last) in push_batches(&envelopes, first) {
             let bytes = Message::Records {
                 thread: thread.clone(),
@@ -207,7 +210,6 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             }
             self.publish(thread, bytes);
         }
-        self.after_append(thread, log, envelopes.len());
         Ok(done)
     }
 

@@ -164,8 +164,10 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 counter: after,
                 sender_counter: counter,
             });
-            self.announce(thread, log, after, from);
+            // Before the announcement: a peer an ACL change among them revokes is told nothing
+            // more [SYNC-22].
             self.after_append(thread, log, fresh.len());
+            self.announce(thread, log, after, from);
         }
         // In an access-controlled thread a log's ID is its writer's peer ID: a new log names a new
         // writer to pull from directly, which also makes it push its later records here [SYNC-11].

@@ -153,6 +153,8 @@ struct RawCodec {
     /// Set, each frame is written in two halves this many milliseconds apart: a slow sender
     /// whose half-read requests sit in the victim's inbound budget.
     hold_ms: Arc<AtomicU64>,
+    /// Set, the second halves held back are sent at once.
+    release: Arc<AtomicBool>,
 }
 
 impl request_response::Codec for RawCodec {
@@ -194,7 +196,10 @@ impl request_response::Codec for RawCodec {
             let half = frame.len() / 2;
             io.write_all(&frame[..half]).await?;
             io.flush().await?;
-            tokio::time::sleep(Duration::from_millis(hold)).await;
+            let until = tokio::time::Instant::now() + Duration::from_millis(hold);
+            while tokio::time::Instant::now() < until && !self.release.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             io.write_all(&frame[half..]).await?;
         } else {
             io.write_all(&frame).await?;
@@ -269,6 +274,8 @@ pub struct Attacker {
     pub auto_pull: Arc<AtomicBool>,
     /// Set, it writes each request in two halves this many milliseconds apart.
     pub hold_ms: Arc<AtomicU64>,
+    /// Set, the second halves still held back are sent at once.
+    pub release: Arc<AtomicBool>,
 }
 
 impl Attacker {
@@ -385,6 +392,7 @@ impl Crowd {
             stall: Arc::default(),
             auto_pull: Arc::default(),
             hold_ms: Arc::default(),
+            release: Arc::default(),
         };
         let task = Task {
             addr: Arc::clone(&handle.addr),
@@ -392,6 +400,7 @@ impl Crowd {
             stall: Arc::clone(&handle.stall),
             auto_pull: Arc::clone(&handle.auto_pull),
             hold_ms: Arc::clone(&handle.hold_ms),
+            release: Arc::clone(&handle.release),
             have: BTreeMap::new(),
             insider,
         };
@@ -421,6 +430,7 @@ struct Task {
     stall: Arc<AtomicBool>,
     auto_pull: Arc<AtomicBool>,
     hold_ms: Arc<AtomicU64>,
+    release: Arc<AtomicBool>,
     /// What a stranger pulled so far, per (thread, log).
     have: BTreeMap<(ThreadId, LogId), u64>,
     insider: Option<Insider>,
@@ -436,6 +446,7 @@ impl Task {
     async fn run(mut self, keypair: Keypair, mut inbox: mpsc::UnboundedReceiver<Command>) {
         let stall = Arc::clone(&self.stall);
         let hold_ms = Arc::clone(&self.hold_ms);
+        let release = Arc::clone(&self.release);
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -462,7 +473,11 @@ impl Task {
                     .expect("gossipsub"),
                     // Many streams, long timeouts: this side must never be what gives up first.
                     sync: request_response::Behaviour::with_codec(
-                        RawCodec { stall, hold_ms },
+                        RawCodec {
+                            stall,
+                            hold_ms,
+                            release,
+                        },
                         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                         request_response::Config::default()
                             .with_request_timeout(Duration::from_secs(600))

@@ -96,8 +96,8 @@ struct Run {
     #[arg(long)]
     json: bool,
     /// Make a peer misbehave: NODE=KIND, KIND one of forgets-writes, skips-verification,
-    /// ignores-heads, ignores-acl, serves-strangers (in-process peers only; to test the
-    /// invariants).
+    /// ignores-heads, ignores-acl, serves-strangers, folds-in-log-order, ignores-revocation
+    /// (in-process peers only; to test the invariants).
     #[arg(long, hide = true)]
     broken: Vec<String>,
 }

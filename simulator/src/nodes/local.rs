@@ -281,6 +281,16 @@ impl LocalCluster {
 }
 
 impl LocalCluster {
+    /// Whether the node's ACL of `thread` gives `sender` a role below follow: a member it
+    /// revoked, which [`Broken::IgnoresRevocation`] serves anyway.
+    fn revoked_here(&self, ix: NodeIx, sender: NodeIx, thread: &ThreadId) -> Result<bool> {
+        let from = self.id(sender)?;
+        let Ok(acl) = self.peer_ref(ix)?.acl_document(thread) else {
+            return Ok(false);
+        };
+        Ok(acl.role_of(&from) < threads::acl::Role::Follow)
+    }
+
     /// [`Broken::ServesStrangers`]: answers a pull from a peer not proven for the thread with
     /// the records asked for, as a peer without membership checks would.
     fn serve_anyone(&mut self, ix: NodeIx, sender: NodeIx, message: &Message) -> Result<()> {
@@ -401,15 +411,23 @@ impl Cluster for LocalCluster {
         // The broken variants look at what they are handed; an honest node leaves decoding (and
         // dropping what does not decode) to its peer [SYNC-2].
         let message = match broken {
-            Some(Broken::IgnoresHeads | Broken::SkipsVerification | Broken::ServesStrangers) => {
-                Message::from_bytes(bytes).ok()
-            }
+            Some(
+                Broken::IgnoresHeads
+                | Broken::SkipsVerification
+                | Broken::ServesStrangers
+                | Broken::IgnoresRevocation,
+            ) => Message::from_bytes(bytes).ok(),
             _ => None,
         };
         if broken == Some(Broken::IgnoresHeads) && matches!(message, Some(Message::Heads { .. })) {
             return Ok(());
         }
         if let (Some(Broken::ServesStrangers), Some(message)) = (broken, &message) {
+            self.serve_anyone(ix, sender, message)?;
+        }
+        if let (Some(Broken::IgnoresRevocation), Some(message)) = (broken, &message)
+            && self.revoked_here(ix, sender, message.thread())?
+        {
             self.serve_anyone(ix, sender, message)?;
         }
         let peer = self.peer(ix)?;

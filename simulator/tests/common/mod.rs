@@ -8,7 +8,9 @@ use threads_simulator::scenarios::SCENARIOS;
 /// Events per scenario in tests: enough to exercise batches, small enough for debug builds.
 pub fn small_events(scenario: &str) -> Option<u64> {
     match scenario {
-        "partition-heal" | "many-logs" | "crash-restart" | "stranger" => Some(16),
+        "partition-heal" | "many-logs" | "crash-restart" | "stranger" | "revoked-member" => {
+            Some(16)
+        }
         "writer-offline" => Some(30),
         "late-joiner" => Some(300),
         "flapping-links" => Some(20),
