@@ -11,6 +11,11 @@
 //!   event, untimed, so the distance holds); `late_by_all` lands at clock 1, before every event.
 //!   The in-order append is the figure beside the refolds, and the bench prints how many events
 //!   each late one made the fold redo (checkpoints are every 32 events).
+//! - `db_fold_growing_100k/{fold,decode}`: the fold of 100,000 events creating 50,000
+//!   documents (the workload whose checkpoints once held more than 23 GB), beside the decoding of
+//!   the same event bodies, which any fold must do; the bench also prints the fold's peak
+//!   resident set (Linux `VmHWM`, reset first) against what the finished view keeps resident, and
+//!   its checkpoint count. It runs first, so no earlier bench's memory muddles the figure.
 //! - `db_durable/{put_redb,put_memory,store_commit}`: a `Kv::put` through a peer on redb (sign,
 //!   seal, fold, one fsynced write transaction holding the record and the view rows), the same on
 //!   the in-memory store, and the store's raw rate: one redb write transaction of one envelope of
@@ -38,6 +43,20 @@ use threads::store::redb::RedbStore;
 use threads::store::{MemoryStore, Store};
 use threads::sync::Peer;
 use threads_benches::Recorder;
+
+/// A field of /proc/self/status in bytes (Linux; `None` elsewhere): `VmRSS` the resident set,
+/// `VmHWM` its peak since the last reset ([`reset_peak`]).
+fn vm(field: &str) -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets `VmHWM` to the current resident set (Linux: `5` into clear_refs).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
 
 /// Documents in the queried collection.
 const DOCS: i64 = 100_000;
@@ -293,6 +312,93 @@ fn fold(c: &mut Criterion) {
     }
 }
 
+/// Events of the growing fold, half of them creating a document.
+const GROWING_EVENTS: u64 = 100_000;
+
+/// One writer declaring `c`, then alternately creating a document and putting one of 100 keys.
+fn growing_records(n: u64) -> Vec<DbRecord> {
+    let writer = log(4);
+    let declare = Op::Collection {
+        name: "c".into(),
+        schema: Schema::default(),
+        indexes: vec!["n".into()],
+    };
+    let mut records = vec![record(writer, 1, 1, vec![declare])];
+    for i in 1..n {
+        let op = match i % 2 {
+            0 => put(i),
+            _ => Op::Create {
+                coll: "c".into(),
+                id: format!("d{i}"),
+                doc: BTreeMap::from([("n".into(), Value::Integer((i % 1000) as i64))]),
+            },
+        };
+        records.push(record(writer, i + 1, i + 1, vec![op]));
+    }
+    records
+}
+
+fn growing(c: &mut Criterion) {
+    let records = growing_records(GROWING_EVENTS);
+    // Memory first, once, outside criterion: the peak resident set over the fold against what
+    // the finished view keeps resident.
+    let before = vm("VmRSS");
+    let reset = reset_peak();
+    let view = DbView::from_records(&records);
+    let peak = vm("VmHWM")
+        .zip(before)
+        .filter(|_| reset)
+        .map(|(p, b)| p - b);
+    let kept = vm("VmRSS").zip(before).map(|(k, b)| k.saturating_sub(b));
+    let checkpoints = view.checkpoint_count();
+    drop(view);
+
+    let mut group = c.benchmark_group(format!("db_fold_growing_{}k", GROWING_EVENTS / 1000));
+    group
+        .sample_size(RESTART_SAMPLES)
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Elements(GROWING_EVENTS));
+    let mut fold = Recorder::new(RESTART_SAMPLES);
+    group.bench_function("fold", |b| {
+        b.iter_custom(|iters| fold.time(iters, || DbView::from_records(&records)))
+    });
+    let mut decode = Recorder::new(RESTART_SAMPLES);
+    group.bench_function("decode", |b| {
+        b.iter_custom(|iters| {
+            decode.time(iters, || {
+                records
+                    .iter()
+                    .filter_map(|r| DbEvent::classify(&r.body).ok().flatten())
+                    .count()
+            })
+        })
+    });
+    group.finish();
+    let mb = |bytes: usize| bytes as f64 / 1e6;
+    println!();
+    println!(
+        "fold of {GROWING_EVENTS} events creating {} documents: {checkpoints} checkpoints",
+        GROWING_EVENTS / 2
+    );
+    if let (Some(peak), Some(kept)) = (peak, kept) {
+        println!(
+            "  peak resident set over the fold {:.0} MB = {:.2}x the {:.0} MB the finished view \
+             keeps",
+            mb(peak),
+            peak as f64 / kept.max(1) as f64,
+            mb(kept)
+        );
+    }
+    if let (Some(fold), Some(decode)) = (fold.per_second(), decode.per_second()) {
+        println!(
+            "  fold {:.0} ms beside decoding the bodies alone {:.0} ms ({:.1}x)",
+            1e3 / fold,
+            1e3 / decode,
+            decode / fold
+        );
+    }
+}
+
 fn durable(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = RedbStore::open(&dir.path().join("db.redb")).expect("store");
@@ -402,9 +508,8 @@ fn restart_records(n: u64) -> Vec<DbRecord> {
     for i in 0..n - 1 {
         let w = (i % 3) as usize;
         seqs[w] += 1;
-        // A bounded state (100 keys, 200 documents), as every checkpoint of the fold is a copy
-        // of it (8.9): a state that grows with the events makes a long fold's checkpoints grow
-        // quadratically (50,000 documents over 100,000 events did not fit in 23 GB).
+        // A bounded state (100 keys, 200 documents): the restart figures are about the events,
+        // `db_fold_growing` is the bench of a state that grows with them.
         let (j, coll, id) = (i / 2, "c".to_owned(), format!("d{}", (i / 2) % 200));
         let n = BTreeMap::from([("n".into(), Value::Integer((i % 1000) as i64))]);
         let op = match (i % 2, j < 200) {
@@ -489,6 +594,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    targets = query, fold, durable, restart
+    targets = growing, query, fold, durable, restart
 }
 criterion_main!(benches);

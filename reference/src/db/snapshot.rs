@@ -8,12 +8,15 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::event::{Fields, Schema, document, sorted_fields};
-use super::fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey, State};
+use super::fold::{
+    CHECKPOINT_EVERY, Checkpoint, Collection, DbRecord, DbView, Heads, OrderKey, State, raise,
+};
 use super::value::Value;
 use super::{check_key, check_name};
 use crate::block;
@@ -295,34 +298,43 @@ impl DbView {
     /// k · [`SNAPSHOT_EVERY`] events for the largest such k, or `None` below 256 events.
     pub fn snapshot(&self) -> Option<Snapshot> {
         let at = self.position() / SNAPSHOT_EVERY * SNAPSHOT_EVERY;
-        (at > 0).then(|| self.snapshot_at(at)).flatten()
+        (at > 0).then(|| self.snapshots_from(at).pop()).flatten()
     }
 
-    /// Every snapshot of the current set, oldest first [DB-19]. A view resumed from a snapshot
-    /// holds no checkpoint before it, so it lists none of the earlier ones.
+    /// Every snapshot of the current set, oldest first [DB-19]. A compacted view holds no event
+    /// before its snapshot, so it lists none of the earlier ones.
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        (1..=self.position() / SNAPSHOT_EVERY)
-            .filter_map(|k| self.snapshot_at(k * SNAPSHOT_EVERY))
-            .collect()
+        self.snapshots_from(SNAPSHOT_EVERY)
     }
 
-    fn snapshot_at(&self, position: usize) -> Option<Snapshot> {
-        let (last, (_, state)) = self.checkpoints.iter().find(|(_, (p, _))| *p == position)?;
-        let mut heads = self
-            .floor
-            .as_ref()
-            .map(|f| f.heads.clone())
-            .unwrap_or_default();
-        for key in self.events.range(..=last).map(|(k, _)| k) {
-            let head = heads.entry(key.log.clone()).or_default();
-            *head = (*head).max(key.seq);
+    /// The snapshots at and after position `from`, folded in one pass from the last checkpoint
+    /// at or before it: checkpoints are thinned (8.9), so a snapshot position need not be one.
+    fn snapshots_from(&self, from: usize) -> Vec<Snapshot> {
+        let base = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|(_, c)| c.position <= from);
+        let (mut position, mut state, mut heads, events) = match base {
+            Some((key, c)) => {
+                let after = self.events.range((Bound::Excluded(key), Bound::Unbounded));
+                (c.position, c.state.clone(), c.heads.clone(), after)
+            }
+            // A compacted view cannot fold what lies before its base.
+            None if self.floor.is_some() => return Vec::new(),
+            None => (0, State::default(), Heads::new(), self.events.range(..)),
+        };
+        let mut taken = Vec::new();
+        if let Some((key, _)) = base {
+            take(&mut taken, from, position, key, &state, &heads);
         }
-        Some(Snapshot {
-            count: position as u64,
-            last: last.clone(),
-            heads,
-            view: state.snapshot_bytes(),
-        })
+        for (key, (cid, event)) in events {
+            state.apply(cid, event);
+            raise(&mut heads, &key.log, key.seq);
+            position += 1;
+            take(&mut taken, from, position, key, &state, &heads);
+        }
+        taken
     }
 
     /// Rebuilds a view from `snapshot` and the records held [DB-23]: the covered events are not
@@ -377,9 +389,16 @@ impl DbView {
                 view.floor = Some(floor);
             }
         }
-        view.checkpoints
-            .insert(snapshot.last.clone(), (count, state.clone()));
+        view.checkpoints.insert(
+            snapshot.last.clone(),
+            Checkpoint {
+                position: count,
+                state: state.clone(),
+                heads: snapshot.heads.clone(),
+            },
+        );
         view.state = state;
+        view.heads = snapshot.heads.clone();
         // In order, so each later event is applied once, never refolded.
         later.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, record) in later {
@@ -427,6 +446,26 @@ impl DbView {
     /// Whether the view was resumed from a snapshot without its covered events [DB-26].
     pub fn is_compacted(&self) -> bool {
         self.floor.is_some()
+    }
+}
+
+/// Adds the snapshot after the event at `last` to `taken` when `position`, at or after `from`,
+/// is a snapshot position [DB-19].
+fn take(
+    taken: &mut Vec<Snapshot>,
+    from: usize,
+    position: usize,
+    last: &OrderKey,
+    state: &State,
+    heads: &Heads,
+) {
+    if position >= from && position > 0 && position.is_multiple_of(SNAPSHOT_EVERY) {
+        taken.push(Snapshot {
+            count: position as u64,
+            last: last.clone(),
+            heads: heads.clone(),
+            view: state.snapshot_bytes(),
+        });
     }
 }
 

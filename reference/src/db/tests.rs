@@ -1335,3 +1335,79 @@ fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snaps
     all.push(late);
     assert_eq!(compacted.to_bytes(), DbView::from_records(&all).to_bytes());
 }
+
+/// 50,000 documents created over 100,000 events, half of them key puts: the workload whose
+/// checkpoints (a full copy of the state every 32 events) once held more than 23 GB.
+fn growing_history(n: u64) -> Vec<DbRecord> {
+    let mut records = vec![rec(1, 1, 1, vec![declare(&["n"])])];
+    for i in 1..n {
+        let op = match i % 2 {
+            0 => Op::Put {
+                key: format!("k{}", i % 100),
+                value: int(i as i64),
+            },
+            _ => create(&format!("d{i}"), doc(&[("n", int(i as i64 % 1000))])),
+        };
+        records.push(rec(1, i + 1, i + 1, vec![op]));
+    }
+    records
+}
+
+/// The rows of every state copy the view holds for refolds.
+fn held_rows(view: &DbView) -> usize {
+    view.checkpoints.values().map(|c| c.state.rows()).sum()
+}
+
+#[test]
+fn the_fold_holds_a_bounded_number_of_state_copies_however_long_the_history() {
+    let n = 100_000;
+    let view = DbView::from_records(&growing_history(n));
+    let rows = view.state.rows();
+    assert_eq!(
+        rows,
+        50_000 + 50,
+        "the final state: every document and 50 keys"
+    );
+    // Two per doubling of the distance from the end: about 2 · log2(n / 32), far below the
+    // 3,125 copies of one every 32 events.
+    let bound = 2 * ((n as usize / CHECKPOINT_EVERY).ilog2() as usize + 2);
+    assert!(
+        view.checkpoint_count() <= bound.min(MAX_CHECKPOINTS),
+        "{} checkpoints, bound {bound}",
+        view.checkpoint_count()
+    );
+    // What the copies hold is a small multiple of the state, not of the history: one copy every
+    // 32 events held about 3,125 · 25,000 rows here.
+    assert!(
+        held_rows(&view) <= 8 * rows,
+        "checkpoints hold {} rows beside a state of {rows}",
+        held_rows(&view)
+    );
+}
+
+#[test]
+fn thinned_checkpoints_keep_views_and_snapshots_independent_of_arrival_order() {
+    let records = history(12 * SNAPSHOT_EVERY as u64 + 17);
+    let in_order = DbView::from_records(&records);
+    let snapshots: Vec<Cid> = in_order.snapshots().iter().map(Snapshot::cid).collect();
+    assert_eq!(snapshots.len(), 12);
+    assert!(in_order.checkpoint_count() < 12 * SNAPSHOT_EVERY / CHECKPOINT_EVERY / 4);
+    for seed in 10..13 {
+        let mut view = DbView::new();
+        // Mostly in order with late arrivals at every distance: the thinned checkpoints are used.
+        let mut shuffled = records.clone();
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        for _ in 0..40 {
+            let i = (rng.next_u64() % shuffled.len() as u64) as usize;
+            let j = (rng.next_u64() % shuffled.len() as u64) as usize;
+            shuffled.swap(i, j);
+        }
+        for record in &shuffled {
+            view.insert(record);
+        }
+        assert_eq!(view.to_bytes(), in_order.to_bytes());
+        let cids: Vec<Cid> = view.snapshots().iter().map(Snapshot::cid).collect();
+        assert_eq!(cids, snapshots);
+        assert_eq!(view.snapshot().map(|s| s.cid()), snapshots.last().copied());
+    }
+}
