@@ -13,19 +13,21 @@
 //!   each late one made the fold redo (checkpoints are every 32 events).
 //! - `db_fold_growing_100k/{fold,decode}`: the fold of 100,000 events creating 50,000
 //!   documents (the workload whose checkpoints once held more than 23 GB), beside the decoding of
-//!   the same event bodies, which any fold must do; the bench also prints the fold's peak
-//!   resident set (Linux `VmHWM`, reset first) against what the finished view keeps resident, and
-//!   its checkpoint count. It runs first, so no earlier bench's memory muddles the figure.
+//!   the same event bodies, which any fold must do; the bench also prints how far the resident
+//!   set rises over one fold (Linux `VmHWM`, reset first) and the view's checkpoint count. It runs
+//!   first, so no earlier bench's memory muddles the figure.
 //! - `db_durable/{put_redb,put_memory,store_commit}`: a `Kv::put` through a peer on redb (sign,
 //!   seal, fold, one fsynced write transaction holding the record and the view rows), the same on
 //!   the in-memory store, and the store's raw rate: one redb write transaction of one envelope of
 //!   the same size, no views.
-//! - `db_restart/{full_fold,from_snapshot,compacted}`: rebuilding the view of a restarted peer over
-//!   [`RESTART_EVENTS`] events (100,000 by default; set `THREADS_RESTART_EVENTS=1000000` for the
-//!   issue's million): folded from every event, from its latest snapshot with every event held
-//!   (each is still decoded to find its key, [DB-24]), and from the snapshot with only the events
-//!   after it (a compacted view, [DB-26]). The full fold is the figure beside the other two, and
-//!   the bench prints both ratios.
+//! - `db_restart/{full_fold,restored,from_snapshot,compacted}`: rebuilding the view of a restarted
+//!   peer over [`RESTART_EVENTS`] events (100,000 by default; set `THREADS_RESTART_EVENTS=1000000`
+//!   for the issue's million): folded from every event; restored as a peer restarts, from the
+//!   snapshot rows it kept with the events and every event held, decoding only those the
+//!   snapshot does not cover ([DB-29]); from the latest snapshot with every event held, each
+//!   decoded to find its key ([DB-24]); and from the snapshot with only the events after it (a
+//!   compacted view, [DB-26]). The full fold is the figure beside the others, and the bench
+//!   prints each ratio.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,7 +37,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use threads::block;
 use threads::db::{
-    Database, DbEvent, DbRecord, DbView, Filter, Op, Query, SNAPSHOT_EVERY, Schema, Value,
+    Database, DbEvent, DbRecord, DbView, Filter, Op, Query, Reducer, SNAPSHOT_EVERY, Schema, Value,
 };
 use threads::id::{LogId, Variant};
 use threads::keys::IdentityKey;
@@ -380,13 +382,11 @@ fn growing(c: &mut Criterion) {
         "fold of {GROWING_EVENTS} events creating {} documents: {checkpoints} checkpoints",
         GROWING_EVENTS / 2
     );
-    if let (Some(peak), Some(kept)) = (peak, kept) {
+    if let (Some(peak), Some(before)) = (peak, before) {
         println!(
-            "  peak resident set over the fold {:.0} MB = {:.2}x the {:.0} MB the finished view \
-             keeps",
+            "  the resident set rose {:.0} MB over the fold, from {:.0} MB holding the records",
             mb(peak),
-            peak as f64 / kept.max(1) as f64,
-            mb(kept)
+            mb(before)
         );
     }
     if let (Some(fold), Some(decode)) = (fold.per_second(), decode.per_second()) {
@@ -542,13 +542,19 @@ fn restart(c: &mut Criterion) {
         .filter(|r| r.order_key().is_some_and(|k| k > *snapshot.last()))
         .cloned()
         .collect();
-    // The setup checks what the bench claims: all three give the view of the whole set.
+    // The rows a peer stores with the events, the kept snapshot among them [DB-28].
+    let rows = full.rows();
+    // The setup checks what the bench claims: all four give the view of the whole set.
     let resumed = DbView::resume(&snapshot, &records).expect("resume");
     let compacted = DbView::resume(&snapshot, &after).expect("compacted");
+    let restored = DbView::restore(&rows, &records)
+        .expect("restore")
+        .expect("a kept snapshot");
     assert_eq!(resumed.cid(), full.cid());
     assert_eq!(compacted.cid(), full.cid());
+    assert_eq!(restored.cid(), full.cid());
     assert!(after.len() < SNAPSHOT_EVERY, "the snapshot is the latest");
-    drop((full, resumed, compacted));
+    drop((full, resumed, compacted, restored));
 
     let mut group = c.benchmark_group(format!("db_restart_{n}"));
     group
@@ -556,8 +562,13 @@ fn restart(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .throughput(Throughput::Elements(n));
     let mut figures = Vec::new();
-    let cases: [(&str, &dyn Fn() -> DbView); 3] = [
+    let cases: [(&str, &dyn Fn() -> DbView); 4] = [
         ("full_fold", &|| DbView::from_records(&records)),
+        ("restored", &|| {
+            DbView::restore(&rows, &records)
+                .expect("restore")
+                .expect("kept")
+        }),
         ("from_snapshot", &|| {
             DbView::resume(&snapshot, &records).expect("resume")
         }),

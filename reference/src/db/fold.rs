@@ -412,6 +412,13 @@ pub struct DbView {
     /// The rows the events applied since the last [`crate::db::Reducer::take_rows`] may have
     /// changed: each op's target and its rejection row.
     touched: BTreeSet<RowKey>,
+    /// The snapshot a peer last stored for this view, by count and last key, and whether the
+    /// stored one may no longer be the latest of the set [DB-22], [DB-28].
+    pub(super) kept: Option<(usize, OrderKey)>,
+    pub(super) kept_stale: bool,
+    /// Records a view restored from a stored snapshot did not decode: covered, already in the
+    /// state [DB-29]. They count in the fold position like the records offered.
+    pub(super) skipped: u64,
 }
 
 impl DbView {
@@ -494,6 +501,10 @@ impl DbView {
     /// Folds again from the last checkpoint before `key`: the events before it keep their outcome
     /// [DB-11]; checkpoints after it are stale.
     fn refold_from(&mut self, key: &OrderKey) {
+        // A stored snapshot after `key` moved one place: it is taken again [DB-22].
+        if self.kept.as_ref().is_some_and(|(_, last)| key <= last) {
+            self.kept_stale = true;
+        }
         self.checkpoints.split_off(key);
         let (start, mut position) = match self.checkpoints.iter().next_back() {
             Some((at, base)) => {
@@ -620,7 +631,7 @@ impl DbView {
 
     /// How many records were offered, database events or not: the fold position.
     pub(super) fn offered(&self) -> u64 {
-        self.seen.len() as u64
+        self.seen.len() as u64 + self.skipped
     }
 
     /// The code of one rejection, if the view records it [DB-14].

@@ -7,7 +7,7 @@
 //! snapshots byte for byte, whatever order the events arrived in.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use cid::Cid;
@@ -32,6 +32,8 @@ const _: () = assert!(SNAPSHOT_EVERY.is_multiple_of(CHECKPOINT_EVERY));
 /// The store rows a snapshot is kept under, beside the view's own rows [DB-23].
 const ROW_BLOCK: &[u8] = b"db-snapshot\0block";
 const ROW_VIEW: &[u8] = b"db-snapshot\0view";
+/// The records a kept snapshot's heads reach that it does not cover [DB-29].
+const ROW_EXCEPTIONS: &[u8] = b"db-snapshot\0exceptions";
 
 /// The state after the first `count` database events of the order, and what it covers [DB-19],
 /// [DB-20].
@@ -447,6 +449,131 @@ impl DbView {
     pub fn is_compacted(&self) -> bool {
         self.floor.is_some()
     }
+}
+
+impl DbView {
+    /// The rows a peer keeps for the latest snapshot of the set [DB-28]: its block, its view and
+    /// its exceptions; empty below 256 events.
+    pub(super) fn kept_rows(&self) -> Vec<ViewRow> {
+        self.snapshot()
+            .map(|s| self.rows_of(&s))
+            .unwrap_or_default()
+    }
+
+    fn rows_of(&self, snapshot: &Snapshot) -> Vec<ViewRow> {
+        let mut rows = snapshot.to_rows();
+        rows.push((
+            ROW_EXCEPTIONS.to_vec(),
+            Some(self.exceptions(&snapshot.last, &snapshot.heads)),
+        ));
+        rows
+    }
+
+    /// The snapshot rows to store with the events applied since the last call: the latest
+    /// snapshot's once it moved (256 more events, or an event sorting before it [DB-22]), and
+    /// their removal when the set no longer has one [DB-28].
+    pub(super) fn take_kept_rows(&mut self) -> Vec<ViewRow> {
+        let at = self.position() / SNAPSHOT_EVERY * SNAPSHOT_EVERY;
+        let moved = self.kept.as_ref().map_or(0, |(count, _)| *count) != at;
+        if !moved && !self.kept_stale {
+            return Vec::new();
+        }
+        self.kept_stale = false;
+        let Some(snapshot) = self.snapshot() else {
+            self.kept = None;
+            return [ROW_BLOCK, ROW_VIEW, ROW_EXCEPTIONS]
+                .iter()
+                .map(|key| (key.to_vec(), None))
+                .collect();
+        };
+        let rows = self.rows_of(&snapshot);
+        self.kept = Some((at, snapshot.last));
+        rows
+    }
+
+    /// The encoded exceptions of a snapshot ending at `last` with `heads` [DB-29]: the CIDs of
+    /// the DB_MALFORMED records and of the events above `last` whose seq is within their log's
+    /// head, bytewise sorted. Every other record within the heads is covered.
+    fn exceptions(&self, last: &OrderKey, heads: &Heads) -> Vec<u8> {
+        let above = self
+            .events
+            .range((Bound::Excluded(last), Bound::Unbounded))
+            .filter(|(key, _)| heads.get(&key.log).is_some_and(|head| key.seq <= *head))
+            .map(|(key, _)| key.cid.clone());
+        let malformed = self.malformed.keys().map(Cid::to_bytes);
+        let sorted: BTreeSet<Vec<u8>> = above.chain(malformed).collect();
+        let links = sorted
+            .into_iter()
+            .filter_map(|cid| Cid::try_from(cid.as_slice()).ok())
+            .map(Ipld::Link)
+            .collect();
+        block::encode(&Ipld::List(links))
+    }
+
+    /// The view a peer restarts with from the snapshot rows it kept (`rows`, the view's own rows
+    /// as [`crate::db::Reducer::rows`] gives them) and the records it holds, or `None` when it
+    /// kept no snapshot [DB-23], [DB-29]. A record within the snapshot's heads and not among its
+    /// exceptions is covered and is not even decoded; the others are folded after the snapshot.
+    /// The view is compacted ([DB-26]): an event that later sorts before the snapshot makes it
+    /// incomplete ([`DbView::complete`]) and the peer folds the whole set again [DB-27].
+    /// DB_SNAPSHOT_INVALID when the rows do not make a snapshot [DB-24], when the event at its
+    /// last key is not held, or when fewer records are covered than it counts.
+    pub fn restore<'a>(
+        rows: &BTreeMap<Vec<u8>, Vec<u8>>,
+        records: impl IntoIterator<Item = &'a DbRecord>,
+    ) -> Result<Option<DbView>> {
+        let (block_bytes, view, exceptions) = match (
+            rows.get(ROW_BLOCK),
+            rows.get(ROW_VIEW),
+            rows.get(ROW_EXCEPTIONS),
+        ) {
+            (None, None, None) => return Ok(None),
+            (Some(b), Some(v), Some(e)) => (b, v, e),
+            _ => return Err(invalid_at("a snapshot row is missing")),
+        };
+        let snapshot = Snapshot::from_parts(block_bytes, view.clone())?;
+        let exceptions = decode_exceptions(exceptions)?;
+        let mut skipped = 0u64;
+        let mut last_held = false;
+        let mut later = Vec::new();
+        for record in records {
+            let log = record.log.to_bytes();
+            let within = snapshot.heads.get(&log).is_some_and(|h| record.seq <= *h);
+            if within && !exceptions.contains(&record.cid) {
+                skipped += 1;
+                last_held |= log == snapshot.last.log
+                    && record.seq == snapshot.last.seq
+                    && record.cid.to_bytes() == snapshot.last.cid;
+            } else {
+                later.push(record);
+            }
+        }
+        if !last_held || skipped < snapshot.count {
+            return Err(invalid_at(
+                "the records held do not include those the kept snapshot covers",
+            ));
+        }
+        let mut view = DbView::resume(&snapshot, later)?;
+        // An event sorting before the snapshot needs the covered ones: fold them all instead.
+        view.complete()?;
+        view.skipped = skipped;
+        view.kept = Some((snapshot.count as usize, snapshot.last.clone()));
+        Ok(Some(view))
+    }
+}
+
+fn decode_exceptions(bytes: &[u8]) -> Result<BTreeSet<Cid>> {
+    let ipld: Ipld = block::decode_canonical(bytes, ErrorCode::DbSnapshotInvalid)?;
+    let Ipld::List(links) = ipld else {
+        return Err(invalid_at("the exceptions are not a list"));
+    };
+    links
+        .into_iter()
+        .map(|link| match link {
+            Ipld::Link(cid) => Ok(cid),
+            _ => Err(invalid_at("an exception is not a link")),
+        })
+        .collect()
 }
 
 /// Adds the snapshot after the event at `last` to `taken` when `position`, at or after `from`,
