@@ -11,16 +11,23 @@
 //!   event, untimed, so the distance holds); `late_by_all` lands at clock 1, before every event.
 //!   The in-order append is the figure beside the refolds, and the bench prints how many events
 //!   each late one made the fold redo (checkpoints are every 32 events).
+//! - `db_fold_growing_100k/{fold,decode}`: the fold of 100,000 events creating 50,000
+//!   documents (the workload whose checkpoints once held more than 23 GB), beside the decoding of
+//!   the same event bodies, which any fold must do; the bench also prints how far the resident
+//!   set rises over one fold (Linux `VmHWM`, reset first) and the view's checkpoint count. It runs
+//!   first, so no earlier bench's memory muddles the figure.
 //! - `db_durable/{put_redb,put_memory,store_commit}`: a `Kv::put` through a peer on redb (sign,
 //!   seal, fold, one fsynced write transaction holding the record and the view rows), the same on
 //!   the in-memory store, and the store's raw rate: one redb write transaction of one envelope of
 //!   the same size, no views.
-//! - `db_restart/{full_fold,from_snapshot,compacted}`: rebuilding the view of a restarted peer over
-//!   [`RESTART_EVENTS`] events (100,000 by default; set `THREADS_RESTART_EVENTS=1000000` for the
-//!   issue's million): folded from every event, from its latest snapshot with every event held
-//!   (each is still decoded to find its key, [DB-24]), and from the snapshot with only the events
-//!   after it (a compacted view, [DB-26]). The full fold is the figure beside the other two, and
-//!   the bench prints both ratios.
+//! - `db_restart/{full_fold,restored,from_snapshot,compacted}`: rebuilding the view of a restarted
+//!   peer over [`RESTART_EVENTS`] events (100,000 by default; set `THREADS_RESTART_EVENTS=1000000`
+//!   for the million): folded from every event; restored as a peer restarts, from the
+//!   snapshot rows it kept with the events and every event held, decoding only those the
+//!   snapshot does not cover ([DB-29]); from the latest snapshot with every event held, each
+//!   decoded to find its key ([DB-24]); and from the snapshot with only the events after it (a
+//!   compacted view, [DB-26]). The full fold is the figure beside the others, and the bench
+//!   prints each ratio.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,7 +37,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use threads::block;
 use threads::db::{
-    Database, DbEvent, DbRecord, DbView, Filter, Op, Query, SNAPSHOT_EVERY, Schema, Value,
+    Database, DbEvent, DbRecord, DbView, Filter, Op, Query, Reducer, SNAPSHOT_EVERY, Schema, Value,
 };
 use threads::id::{LogId, Variant};
 use threads::keys::IdentityKey;
@@ -38,6 +45,20 @@ use threads::store::redb::RedbStore;
 use threads::store::{MemoryStore, Store};
 use threads::sync::Peer;
 use threads_benches::Recorder;
+
+/// A field of /proc/self/status in bytes (Linux; `None` elsewhere): `VmRSS` the resident set,
+/// `VmHWM` its peak since the last reset ([`reset_peak`]).
+fn vm(field: &str) -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets `VmHWM` to the current resident set (Linux: `5` into clear_refs).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
 
 /// Documents in the queried collection.
 const DOCS: i64 = 100_000;
@@ -293,6 +314,90 @@ fn fold(c: &mut Criterion) {
     }
 }
 
+/// Events of the growing fold, half of them creating a document.
+const GROWING_EVENTS: u64 = 100_000;
+
+/// One writer declaring `c`, then alternately creating a document and putting one of 100 keys.
+fn growing_records(n: u64) -> Vec<DbRecord> {
+    let writer = log(4);
+    let declare = Op::Collection {
+        name: "c".into(),
+        schema: Schema::default(),
+        indexes: vec!["n".into()],
+    };
+    let mut records = vec![record(writer, 1, 1, vec![declare])];
+    for i in 1..n {
+        let op = match i % 2 {
+            0 => put(i),
+            _ => Op::Create {
+                coll: "c".into(),
+                id: format!("d{i}"),
+                doc: BTreeMap::from([("n".into(), Value::Integer((i % 1000) as i64))]),
+            },
+        };
+        records.push(record(writer, i + 1, i + 1, vec![op]));
+    }
+    records
+}
+
+fn growing(c: &mut Criterion) {
+    let records = growing_records(GROWING_EVENTS);
+    // Memory first, once, outside criterion: how far the resident set rises over the fold. The
+    // allocator keeps what it freed, so only the peak means anything, not what stays after.
+    let before = vm("VmRSS");
+    let reset = reset_peak();
+    let view = DbView::from_records(&records);
+    let peak = vm("VmHWM")
+        .zip(before)
+        .filter(|_| reset)
+        .map(|(p, b)| p - b);
+    let checkpoints = view.checkpoint_count();
+    drop(view);
+
+    let mut group = c.benchmark_group(format!("db_fold_growing_{}k", GROWING_EVENTS / 1000));
+    group
+        .sample_size(RESTART_SAMPLES)
+        .sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Elements(GROWING_EVENTS));
+    let mut fold = Recorder::new(RESTART_SAMPLES);
+    group.bench_function("fold", |b| {
+        b.iter_custom(|iters| fold.time(iters, || DbView::from_records(&records)))
+    });
+    let mut decode = Recorder::new(RESTART_SAMPLES);
+    group.bench_function("decode", |b| {
+        b.iter_custom(|iters| {
+            decode.time(iters, || {
+                records
+                    .iter()
+                    .filter_map(|r| DbEvent::classify(&r.body).ok().flatten())
+                    .count()
+            })
+        })
+    });
+    group.finish();
+    let mb = |bytes: usize| bytes as f64 / 1e6;
+    println!();
+    println!(
+        "fold of {GROWING_EVENTS} events creating {} documents: {checkpoints} checkpoints",
+        GROWING_EVENTS / 2
+    );
+    if let (Some(peak), Some(before)) = (peak, before) {
+        println!(
+            "  the resident set rose {:.0} MB over the fold, from {:.0} MB holding the records",
+            mb(peak),
+            mb(before)
+        );
+    }
+    if let (Some(fold), Some(decode)) = (fold.per_second(), decode.per_second()) {
+        println!(
+            "  fold {:.0} ms beside decoding the bodies alone {:.0} ms ({:.1}x)",
+            1e3 / fold,
+            1e3 / decode,
+            decode / fold
+        );
+    }
+}
+
 fn durable(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = RedbStore::open(&dir.path().join("db.redb")).expect("store");
@@ -402,9 +507,8 @@ fn restart_records(n: u64) -> Vec<DbRecord> {
     for i in 0..n - 1 {
         let w = (i % 3) as usize;
         seqs[w] += 1;
-        // A bounded state (100 keys, 200 documents), as every checkpoint of the fold is a copy
-        // of it (8.9): a state that grows with the events makes a long fold's checkpoints grow
-        // quadratically (50,000 documents over 100,000 events did not fit in 23 GB).
+        // A bounded state (100 keys, 200 documents): the restart figures are about the events,
+        // `db_fold_growing` is the bench of a state that grows with them.
         let (j, coll, id) = (i / 2, "c".to_owned(), format!("d{}", (i / 2) % 200));
         let n = BTreeMap::from([("n".into(), Value::Integer((i % 1000) as i64))]);
         let op = match (i % 2, j < 200) {
@@ -437,13 +541,19 @@ fn restart(c: &mut Criterion) {
         .filter(|r| r.order_key().is_some_and(|k| k > *snapshot.last()))
         .cloned()
         .collect();
-    // The setup checks what the bench claims: all three give the view of the whole set.
+    // The rows a peer stores with the events, the kept snapshot among them [DB-28].
+    let rows = full.rows();
+    // The setup checks what the bench claims: all four give the view of the whole set.
     let resumed = DbView::resume(&snapshot, &records).expect("resume");
     let compacted = DbView::resume(&snapshot, &after).expect("compacted");
+    let restored = DbView::restore(&rows, &records)
+        .expect("restore")
+        .expect("a kept snapshot");
     assert_eq!(resumed.cid(), full.cid());
     assert_eq!(compacted.cid(), full.cid());
+    assert_eq!(restored.cid(), full.cid());
     assert!(after.len() < SNAPSHOT_EVERY, "the snapshot is the latest");
-    drop((full, resumed, compacted));
+    drop((full, resumed, compacted, restored));
 
     let mut group = c.benchmark_group(format!("db_restart_{n}"));
     group
@@ -451,8 +561,13 @@ fn restart(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .throughput(Throughput::Elements(n));
     let mut figures = Vec::new();
-    let cases: [(&str, &dyn Fn() -> DbView); 3] = [
+    let cases: [(&str, &dyn Fn() -> DbView); 4] = [
         ("full_fold", &|| DbView::from_records(&records)),
+        ("restored", &|| {
+            DbView::restore(&rows, &records)
+                .expect("restore")
+                .expect("kept")
+        }),
         ("from_snapshot", &|| {
             DbView::resume(&snapshot, &records).expect("resume")
         }),
@@ -489,6 +604,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    targets = query, fold, durable, restart
+    targets = growing, query, fold, durable, restart
 }
 criterion_main!(benches);

@@ -2,7 +2,8 @@
 //! [SYNC-12], [SYNC-13]): a process writing database events through two redb-backed peers is
 //! killed at seeded moments, again and again; after each kill both stores must open, hold every
 //! event they acknowledged, and hold exactly the view rows that a fold of their records from
-//! scratch gives.
+//! scratch gives, the latest snapshot among them, and restart from that snapshot [DB-28],
+//! [DB-29]. Kills land in single commits and in the batch commits of a pull.
 //!
 //! The test binary is its own victim: [`worker`], an ignored test, is the process that is killed;
 //! [`a_killed_writer_leaves_events_and_view_rows_in_agreement`] starts it with `--ignored` and
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
-use threads::db::{Database, DbRecord, DbView, Kind, Reducer, Schema};
+use threads::db::{Database, DbRecord, DbView, Kind, Reducer, SNAPSHOT_EVERY, Schema};
 use threads::error::ErrorCode;
 use threads::id::{ThreadId, Variant};
 use threads::invite::InviteRole;
@@ -73,12 +74,20 @@ fn setup(dir: &Path) -> ThreadId {
         fields: BTreeMap::from([("n".into(), vec![Kind::Integer])]),
         required: vec!["n".into()],
     };
-    Database::open(&mut a, thread.clone())
-        .expect("db")
-        .declare(&mut a, 4, COLL, schema, &["n"])
+    let mut db = Database::open(&mut a, thread.clone()).expect("db");
+    db.declare(&mut a, 4, COLL, schema, &["n"])
         .expect("declare");
+    // Past the first snapshot, so every run restarts from a kept one [DB-28], [DB-29], and b
+    // stores these in batches a kill can land in.
+    for i in 0..SNAPSHOT_EVERY as u64 {
+        db.kv(&mut a, 5 + i)
+            .put(&format!("s{}", i % 32), &i)
+            .expect("put");
+    }
     Database::open(&mut b, thread.clone()).expect("db");
-    Net::new(5).pump(&mut [&mut a, &mut b]).expect("pump");
+    Net::new(5 + SNAPSHOT_EVERY as u64)
+        .pump(&mut [&mut a, &mut b])
+        .expect("pump");
     thread
 }
 
@@ -208,9 +217,21 @@ fn check_store(dir: &Path, writer: (&str, u8), run: u64, acked: &BTreeSet<String
         writer.0
     );
 
+    assert!(
+        views.contains_key(b"db\0db-snapshot\0block".as_slice()),
+        "{}: the latest snapshot is kept with the events",
+        writer.0
+    );
+
     let mut peer = open_peer(dir, writer, run);
     let db = Database::open(&mut peer, thread).expect("the stored view checks");
-    assert_eq!(db.view(&peer).expect("view").cid(), scratch.cid());
+    let view = db.view(&peer).expect("view");
+    assert_eq!(view.cid(), scratch.cid());
+    assert!(
+        view.is_compacted(),
+        "{}: restarted from the kept snapshot",
+        writer.0
+    );
     records.len()
 }
 

@@ -370,6 +370,21 @@ pub enum Fault {
         /// When it restarts.
         restart: Option<Millis>,
     },
+    /// Between `from` and `until`, the node crashes inside the next write that stores two or
+    /// more records at once (a batch of a pull): the write completes, and the node dies before
+    /// it does anything else with the batch, its memory (the view it folded included) lost. It
+    /// restarts from its store `down_ms` later, where its view must check against its records
+    /// [SYNC-12], [SYNC-13], [DB-28].
+    CrashInBatch {
+        /// The node.
+        node: NodeIx,
+        /// When it is armed.
+        from: Millis,
+        /// When it is disarmed if no batch came.
+        until: Millis,
+        /// How long it stays down.
+        down_ms: Millis,
+    },
 }
 
 /// How often a conditional offline fault checks its copy, in ms.
@@ -382,6 +397,7 @@ impl Fault {
             Fault::Cut { until, .. } | Fault::Flap { until, .. } => *until,
             Fault::Offline { from, until, .. } => until.unwrap_or(*from),
             Fault::Crash { at, restart, .. } => restart.unwrap_or(*at),
+            Fault::CrashInBatch { until, down_ms, .. } => until + down_ms,
         }
     }
 
@@ -406,7 +422,7 @@ impl Fault {
                 }
                 windows
             }
-            Fault::Offline { .. } | Fault::Crash { .. } => Vec::new(),
+            Fault::Offline { .. } | Fault::Crash { .. } | Fault::CrashInBatch { .. } => Vec::new(),
         }
     }
 
@@ -454,6 +470,17 @@ impl Fault {
                 ),
                 None => format!("crash {} at {}", name(node), secs(*at)),
             },
+            Fault::CrashInBatch {
+                node,
+                from,
+                until,
+                down_ms,
+            } => format!(
+                "crash {} inside its next batch write {}..{}, down {down_ms} ms",
+                name(node),
+                secs(*from),
+                secs(*until)
+            ),
         }
     }
 }

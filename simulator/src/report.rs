@@ -207,6 +207,7 @@ fn moments(plan: &Plan, outcome: &Outcome, arrows: &[&Arrow]) -> Vec<Millis> {
             Fault::Crash { at, restart, .. } => {
                 moments.extend([Some(*at), *restart].into_iter().flatten())
             }
+            Fault::CrashInBatch { from, until, .. } => moments.extend([*from, *until]),
         }
     }
     moments.extend(outcome.converged.iter().filter_map(|(_, at)| *at));
@@ -336,6 +337,8 @@ fn bands(s: &mut String, plan: &Plan, scale: &Scale, end: Millis) {
                     "crashed",
                 );
             }
+            // When it crashes depends on the run; the trace shows it.
+            Fault::CrashInBatch { .. } => {}
         }
     }
 }

@@ -351,6 +351,15 @@ impl Builder {
         self.faults.push(Fault::Crash { node, at, restart });
     }
 
+    fn crash_in_batch(&mut self, node: NodeIx, from: Millis, until: Millis, down_ms: Millis) {
+        self.faults.push(Fault::CrashInBatch {
+            node,
+            from,
+            until,
+            down_ms,
+        });
+    }
+
     /// Both directions between `node` and every other peer use `link`.
     fn far(&mut self, node: NodeIx, link: LinkModel) {
         for other in (0..self.nodes.len()).filter(|o| *o != node) {
@@ -868,7 +877,9 @@ pub fn revoked_member(s: &Setup) -> Plan {
 /// puts and removals, each checked against the writer's own view first) while a partition splits
 /// the peers into even and odd halves for 6–12 s from 4–8 s, over the noisy links of every
 /// scenario. A reader crashes during the partition and restarts from its store; a writer crashes
-/// between two of its edits, loses what was only in memory, and restarts. Every reader keeps its view
+/// between two of its edits, loses what was only in memory, and restarts; from the heal on, the
+/// last peer crashes inside the first write that stores a batch of records (the other half's, as
+/// it pulls them), before it does anything else, and restarts 0.3–3 s later. Every reader keeps its view
 /// from the moment it joins, folding records in whatever order they arrive, and a restarted one
 /// checks its stored view rows against its records (STORE_CORRUPT otherwise) [DB-11], [SYNC-13].
 /// At the end every reader and writer must show the same view CID (the invariant checked at the
@@ -892,6 +903,10 @@ pub fn db_concurrent_edits(s: &Setup) -> Plan {
     let writer_down = b.between(1_000, heal);
     let writer_up = writer_down + b.between(200, 2_000);
     b.crash(1, writer_down, Some(writer_up));
+    // The healed partition sends the last peer the other half's records in batches: it dies
+    // inside the first batch write, and its restarted view must check against its records.
+    let down = b.between(300, 3_000);
+    b.crash_in_batch(s.peers - 1, heal, heal + 10_000, down);
     b.finish(
         30_000,
         Needs {

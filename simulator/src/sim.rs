@@ -187,6 +187,8 @@ enum Effect {
     OfflineOnceCopied(NodeIx, NodeIx),
     Crash(NodeIx),
     Restart(NodeIx),
+    /// Arms (or disarms) a crash inside the node's next batch write, down for the given ms.
+    CrashInBatch(NodeIx, Option<Millis>),
 }
 
 struct Packet {
@@ -214,6 +216,8 @@ struct Sim<'a> {
     step: u64,
     net: SimRng,
     status: Vec<Status>,
+    /// Nodes armed to crash inside their next batch write, with how long they stay down.
+    armed: BTreeMap<NodeIx, Millis>,
     ids: Vec<LogId>,
     /// Active cuts per directed link (cuts may overlap).
     cuts: BTreeMap<(NodeIx, NodeIx), u32>,
@@ -261,6 +265,7 @@ impl<'a> Sim<'a> {
             step: 0,
             net: SimRng::new(seed, "network"),
             status: vec![Status::default(); plan.nodes.len()],
+            armed: BTreeMap::new(),
             ids: Vec::new(),
             cuts: BTreeMap::new(),
             cut_links: Vec::new(),
@@ -427,6 +432,16 @@ impl<'a> Sim<'a> {
                     self.at(*restart, Event::Effect(Effect::Restart(*node)));
                 }
             }
+            Fault::CrashInBatch {
+                node,
+                from,
+                until,
+                down_ms,
+            } => {
+                let arm = Effect::CrashInBatch(*node, Some(*down_ms));
+                self.at(*from, Event::Effect(arm));
+                self.at(*until, Event::Effect(Effect::CrashInBatch(*node, None)));
+            }
         }
     }
 
@@ -548,6 +563,22 @@ impl<'a> Sim<'a> {
             let detail = format!("kept records from {}, a member it revoked", self.name(from));
             let violation = self.violation(to, Invariant::Membership, detail);
             self.leak = Some(violation);
+        }
+        if let Some(down_ms) = self.armed.get(&to).copied()
+            && self.cluster.took_batch(to)?
+        {
+            // Dead before it did anything else: what it would have sent or told is lost too.
+            self.armed.remove(&to);
+            if let Some(status) = self.status.get_mut(to) {
+                status.down = true;
+            }
+            self.cluster.crash(to)?;
+            self.log(&format!(
+                "fault crash {} inside a batch write",
+                self.name(to)
+            ));
+            self.at(self.now + down_ms, Event::Effect(Effect::Restart(to)));
+            return Ok(None);
         }
         self.drain(to, "")?;
         Ok(Some(to))
@@ -816,6 +847,19 @@ impl<'a> Sim<'a> {
                     status.down = true;
                     self.cluster.crash(ix)?;
                     self.log(&format!("fault crash {}", self.name(ix)));
+                }
+                Ok(None)
+            }
+            Effect::CrashInBatch(ix, Some(down_ms)) => {
+                if self.up(ix) {
+                    self.cluster.watch_batches(ix, true)?;
+                    self.armed.insert(ix, down_ms);
+                }
+                Ok(None)
+            }
+            Effect::CrashInBatch(ix, None) => {
+                if self.armed.remove(&ix).is_some() {
+                    self.cluster.watch_batches(ix, false)?;
                 }
                 Ok(None)
             }

@@ -28,6 +28,18 @@ pub const COVERED_CHAPTERS: &[&str] = &[
 /// can reach is checked (a size limit, behaviour over time) for a tag that vectors also cite.
 pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
     (
+        "DB-28",
+        "behaviour of a running peer over time: reference/src/db/tests.rs \
+         db_28_a_peer_keeps_its_latest_snapshot_with_its_events_and_restarts_from_it (the store \
+         holds the latest snapshot after each write, including after an event that moves it)",
+    ),
+    (
+        "DB-29",
+        "a peer's own storage, which no vector operation reads: reference/src/db/tests.rs \
+         db_29_a_restart_skips_the_covered_records_and_refuses_rows_that_do_not_check and \
+         db_28_a_peer_keeps_its_latest_snapshot_with_its_events_and_restarts_from_it",
+    ),
+    (
         "DB-25",
         "a prohibition: no sync message type of SYNC-1 carries a snapshot (the sync suite refuses \
          any other type with MESSAGE_MALFORMED), and the only way the reference builds a view from \

@@ -19,8 +19,24 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::id::LogId;
 use crate::verify::OpenedEvent;
 
-/// A copy of the state is kept after every this many applied events (8.9).
+/// Checkpoints fall at multiples of this many applied events (8.9); the newest are this dense
+/// while the state is small, older ones and those of a large state are thinned.
 pub const CHECKPOINT_EVERY: usize = 32;
+
+/// Checkpoints kept per doubling of the distance from the end of the order: a late event at
+/// distance d refolds at most about d / 2 more events than the d it must, and the count grows
+/// with the logarithm of the history, not with the history (8.9).
+const PER_OCTAVE: usize = 2;
+
+/// The most checkpoints a view holds, however long its history [DB-11]: with every checkpoint a
+/// full copy of the state, this (and not the number of events) bounds the fold's memory to a
+/// multiple of the state's. The spacing of [`PER_OCTAVE`] reaches it only past 2^20 checkpoint
+/// steps; beyond, the oldest go first.
+pub const MAX_CHECKPOINTS: usize = 48;
+
+/// A copy of the state costs about one event's fold per this many rows, so a state of r rows is
+/// copied at most every r / this many events: copies then cost a bounded share of the fold.
+const ROWS_PER_COPY_EVENT: usize = 8;
 
 /// One applied event as the fold needs it: the record's identity and position, and its body
 /// [DB-11], [DB-13].
@@ -183,6 +199,12 @@ pub(super) struct State {
 }
 
 impl State {
+    /// The number of parts of the state a copy duplicates: documents, keys and refusals.
+    pub(super) fn rows(&self) -> usize {
+        let docs: usize = self.collections.values().map(|c| c.docs.len()).sum();
+        docs + self.kv.len() + self.rejected.len()
+    }
+
     /// The canonical view encoding of this state with `rejected` as its refusals [DB-15].
     pub(super) fn to_bytes(
         &self,
@@ -310,7 +332,7 @@ impl State {
 
     /// Applies every op of one event in list order; a refusal is recorded and the fold goes on
     /// [DB-11].
-    fn apply(&mut self, cid: &Cid, event: &DbEvent) {
+    pub(super) fn apply(&mut self, cid: &Cid, event: &DbEvent) {
         for (index, op) in event.ops.iter().enumerate() {
             match self.outcome(op) {
                 Ok(effect) => self.effect(effect),
@@ -339,6 +361,28 @@ fn code(code: ErrorCode, what: &str) -> Error {
     Error::new(code, format!("{code} for {what:?}"))
 }
 
+/// Each log's highest seq among some events, by log ID bytes [DB-20].
+pub(super) type Heads = BTreeMap<Vec<u8>, u64>;
+
+/// The state after the event at a key of the order, and what a snapshot there needs (8.9).
+#[derive(Debug, Clone)]
+pub(super) struct Checkpoint {
+    /// How many events are at or before the key, freed ones included.
+    pub(super) position: usize,
+    pub(super) state: State,
+    pub(super) heads: Heads,
+}
+
+/// Raises `log`'s head in `heads` to `seq`.
+pub(super) fn raise(heads: &mut Heads, log: &[u8], seq: u64) {
+    match heads.get_mut(log) {
+        Some(head) => *head = (*head).max(seq),
+        None => {
+            heads.insert(log.to_vec(), seq);
+        }
+    }
+}
+
 /// The database view of one thread [DB-11]: the state folded from a set of database events, in
 /// the order of [DB-9], with checkpoints so late arrivals refold only a suffix.
 #[derive(Debug, Clone, Default)]
@@ -350,10 +394,14 @@ pub struct DbView {
     pub(super) seen: BTreeSet<Cid>,
     /// DB_MALFORMED events by record CID [DB-1]; independent of order, so kept outside the state.
     pub(super) malformed: BTreeMap<Cid, Error>,
-    /// The state after the event at each key, every [`CHECKPOINT_EVERY`] events.
-    /// Each with its position: how many events are at or before its key. Events inserted before
-    /// a checkpoint remove it, so a kept position stays right.
-    pub(super) checkpoints: BTreeMap<OrderKey, (usize, State)>,
+    /// The state after the event at some keys, each with its position: how many events are at
+    /// or before its key. Dense near the end of the order, thinned with the distance from it
+    /// ([`DbView::wanted`]), at most [`MAX_CHECKPOINTS`]. Events inserted before a checkpoint
+    /// remove it, so a kept position stays right.
+    pub(super) checkpoints: BTreeMap<OrderKey, Checkpoint>,
+    /// For each log with an event in the state: its highest seq there, what a snapshot taken now
+    /// would list [DB-20].
+    pub(super) heads: Heads,
     /// When the view was resumed from a snapshot whose events are not held (compacted, [DB-26]):
     /// the snapshot's coverage. Positions count its events too.
     pub(super) floor: Option<Floor>,
@@ -364,6 +412,13 @@ pub struct DbView {
     /// The rows the events applied since the last [`crate::db::Reducer::take_rows`] may have
     /// changed: each op's target and its rejection row.
     touched: BTreeSet<RowKey>,
+    /// The snapshot a peer last stored for this view, by count and last key, and whether the
+    /// stored one may no longer be the latest of the set [DB-22], [DB-28].
+    pub(super) kept: Option<(usize, OrderKey)>,
+    pub(super) kept_stale: bool,
+    /// Records a view restored from a stored snapshot did not decode: covered, already in the
+    /// state [DB-29]. They count in the fold position like the records offered.
+    pub(super) skipped: u64,
 }
 
 impl DbView {
@@ -431,22 +486,38 @@ impl DbView {
             self.state.apply(cid, event);
             touch_event(&mut self.touched, cid, event);
         }
+        raise(&mut self.heads, &key.log, key.seq);
         let position = self.position();
         if position.is_multiple_of(CHECKPOINT_EVERY) {
-            self.checkpoints
-                .insert(key.clone(), (position, self.state.clone()));
+            let step = self.copy_step();
+            if self.wanted(position, position, step) {
+                self.checkpoints
+                    .insert(key.clone(), self.checkpoint(position));
+            }
+            self.thin(position, step);
         }
     }
 
     /// Folds again from the last checkpoint before `key`: the events before it keep their outcome
     /// [DB-11]; checkpoints after it are stale.
     fn refold_from(&mut self, key: &OrderKey) {
+        // A stored snapshot after `key` moved one place: it is taken again [DB-22].
+        if self.kept.as_ref().is_some_and(|(_, last)| key <= last) {
+            self.kept_stale = true;
+        }
         self.checkpoints.split_off(key);
-        let (start, mut position, state) = match self.checkpoints.iter().next_back() {
-            Some((at, (position, state))) => (Some(at.clone()), *position, state.clone()),
-            None => (None, 0, State::default()),
+        let (start, mut position) = match self.checkpoints.iter().next_back() {
+            Some((at, base)) => {
+                self.state = base.state.clone();
+                self.heads = base.heads.clone();
+                (Some(at.clone()), base.position)
+            }
+            None => {
+                self.state = State::default();
+                self.heads = Heads::new();
+                (None, 0)
+            }
         };
-        self.state = state;
         let pending: Vec<OrderKey> = match &start {
             // Excluded: a compacted view's first checkpoint is at a freed event's key.
             Some(at) => self
@@ -456,6 +527,7 @@ impl DbView {
                 .collect(),
             None => self.events.keys().cloned().collect(),
         };
+        let end = self.position();
         for key in pending {
             if let Some((cid, event)) = self.events.get(&key) {
                 self.state.apply(cid, event);
@@ -464,11 +536,81 @@ impl DbView {
                 touch_event(&mut self.touched, cid, event);
                 self.refolded += 1;
             }
+            raise(&mut self.heads, &key.log, key.seq);
             position += 1;
-            if position.is_multiple_of(CHECKPOINT_EVERY) {
-                self.checkpoints.insert(key, (position, self.state.clone()));
+            // Only the copies the end of this refold keeps are taken, so a long refold holds no
+            // more of them than an in-order fold does.
+            if position.is_multiple_of(CHECKPOINT_EVERY)
+                && self.wanted(position, end, self.copy_step())
+            {
+                self.checkpoints.insert(key, self.checkpoint(position));
             }
         }
+        self.thin(end, self.copy_step());
+    }
+
+    fn checkpoint(&self, position: usize) -> Checkpoint {
+        Checkpoint {
+            position,
+            state: self.state.clone(),
+            heads: self.heads.clone(),
+        }
+    }
+
+    /// The fewest checkpoint steps between two copies of the current state: one while the state
+    /// is small, more as it grows, a power of two so that the positions kept nest (8.9).
+    fn copy_step(&self) -> usize {
+        (self.state.rows() / (CHECKPOINT_EVERY * ROWS_PER_COPY_EVENT))
+            .max(1)
+            .next_power_of_two()
+    }
+
+    /// Whether a checkpoint at `position` belongs in a view whose order ends at `end`: the base
+    /// state of a compacted view always; else one at a multiple of the step for its distance
+    /// from the end, which doubles with every [`PER_OCTAVE`] checkpoints, and at least
+    /// `copy_step` steps. Steps are powers of two, so a checkpoint dropped as the end moves on is
+    /// never wanted again and the kept ones need no new copy.
+    fn wanted(&self, position: usize, end: usize, copy_step: usize) -> bool {
+        if self.floor.as_ref().is_some_and(|f| f.count == position) {
+            return true;
+        }
+        let units = position / CHECKPOINT_EVERY;
+        let distance = end.saturating_sub(position) / CHECKPOINT_EVERY;
+        let octave = (distance / PER_OCTAVE).max(1).ilog2();
+        let step = (1usize << octave).max(copy_step);
+        units.is_multiple_of(step)
+    }
+
+    /// Drops the checkpoints a view ending at `end` no longer wants, then the oldest beyond
+    /// [`MAX_CHECKPOINTS`] (keeping a compacted view's base).
+    fn thin(&mut self, end: usize, copy_step: usize) {
+        let drop: Vec<OrderKey> = self
+            .checkpoints
+            .iter()
+            .filter(|(_, c)| !self.wanted(c.position, end, copy_step))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in drop {
+            self.checkpoints.remove(&key);
+        }
+        let base = self.floor.as_ref().map(|f| f.count);
+        while self.checkpoints.len() > MAX_CHECKPOINTS {
+            let oldest = self
+                .checkpoints
+                .iter()
+                .find(|(_, c)| Some(c.position) != base)
+                .map(|(key, _)| key.clone());
+            match oldest {
+                Some(key) => self.checkpoints.remove(&key),
+                None => break,
+            };
+        }
+    }
+
+    /// How many copies of the state the view holds for refolds (8.9): at most
+    /// [`MAX_CHECKPOINTS`], whatever the number of events [DB-11].
+    pub fn checkpoint_count(&self) -> usize {
+        self.checkpoints.len()
     }
 
     pub(super) fn state(&self) -> &State {
@@ -489,7 +631,7 @@ impl DbView {
 
     /// How many records were offered, database events or not: the fold position.
     pub(super) fn offered(&self) -> u64 {
-        self.seen.len() as u64
+        self.seen.len() as u64 + self.skipped
     }
 
     /// The code of one rejection, if the view records it [DB-14].
@@ -513,8 +655,9 @@ impl DbView {
         std::mem::take(&mut self.touched)
     }
 
-    /// How many events were applied again because others arrived out of order (8.9): at most
-    /// [`CHECKPOINT_EVERY`] plus the events after the late one, per late arrival.
+    /// How many events were applied again because others arrived out of order (8.9): per late
+    /// arrival, the events after it plus those between it and the checkpoint before it
+    /// ([`CHECKPOINT_EVERY`] near the end of a small state's order).
     pub fn refolded(&self) -> u64 {
         self.refolded
     }

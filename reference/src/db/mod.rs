@@ -59,7 +59,7 @@ pub use event::{
     DB_TYPE, DbEvent, MAX_INDEXES, MAX_OPS, Op, Patch, Schema, check_field, check_id, check_key,
     check_name,
 };
-pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey};
+pub use fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, MAX_CHECKPOINTS, OrderKey};
 pub use query::{Cmp, Filter, MAX_FILTER_DEPTH, Query, QueryResult, SortKey};
 pub use reducer::{DB_VIEW, Reducer, Scope};
 pub use snapshot::{SNAPSHOT_EVERY, Snapshot};

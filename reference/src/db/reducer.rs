@@ -45,6 +45,21 @@ pub trait Reducer: Any + Send {
     /// The reducer as [`Any`], so its owner can read its state back.
     fn as_any(&self) -> &dyn Any;
 
+    /// Rebuilds the state from `rows`, the rows this reducer stored (without the name prefix),
+    /// and `events`, the whole set, without applying every event [DB-23], [DB-29]. Returns
+    /// `false`, having changed nothing, when it cannot; the peer then applies every event. The
+    /// peer checks the rows of the result against the stored ones as for a full fold.
+    fn restore(&mut self, rows: &BTreeMap<Vec<u8>, Vec<u8>>, events: &[DbRecord]) -> bool {
+        let _ = (rows, events);
+        false
+    }
+
+    /// Whether the reducer must be reset and offered the whole set again: a view restored from a
+    /// snapshot was offered an event sorting before it [DB-27].
+    fn behind(&self) -> bool {
+        false
+    }
+
     /// Which events the peer offers it: by default those the application may read [DB-13].
     fn scope(&self) -> Scope {
         Scope::Applied
@@ -169,6 +184,8 @@ impl Reducer for DbView {
         let touched = self.row_keys();
         *self = DbView::new();
         self.touch(touched);
+        // The kept snapshot is taken again from the new set, or removed [DB-22].
+        self.kept_stale = true;
     }
 
     fn position(&self) -> u64 {
@@ -177,17 +194,41 @@ impl Reducer for DbView {
 
     fn take_rows(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let pending = self.take_touched();
-        pending
+        let mut rows: Vec<_> = pending
             .into_iter()
             .map(|key| (key.to_bytes(), self.row(&key)))
-            .collect()
+            .collect();
+        rows.extend(self.take_kept_rows());
+        rows
     }
 
     fn rows(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        self.row_keys()
+        let mut rows: BTreeMap<_, _> = self
+            .row_keys()
             .into_iter()
             .filter_map(|key| Some((key.to_bytes(), self.row(&key)?)))
-            .collect()
+            .collect();
+        rows.extend(
+            self.kept_rows()
+                .into_iter()
+                .filter_map(|(key, row)| Some((key, row?))),
+        );
+        rows
+    }
+
+    fn restore(&mut self, rows: &BTreeMap<Vec<u8>, Vec<u8>>, events: &[DbRecord]) -> bool {
+        match DbView::restore(rows, events) {
+            Ok(Some(view)) => {
+                *self = view;
+                true
+            }
+            // No snapshot kept, or one that does not check: fold from the events [DB-24].
+            _ => false,
+        }
+    }
+
+    fn behind(&self) -> bool {
+        self.complete().is_err()
     }
 
     fn as_any(&self) -> &dyn Any {

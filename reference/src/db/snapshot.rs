@@ -7,13 +7,16 @@
 //! snapshots byte for byte, whatever order the events arrived in.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use cid::Cid;
 use ipld_core::ipld::Ipld;
 
 use super::event::{Fields, Schema, document, sorted_fields};
-use super::fold::{CHECKPOINT_EVERY, Collection, DbRecord, DbView, OrderKey, State};
+use super::fold::{
+    CHECKPOINT_EVERY, Checkpoint, Collection, DbRecord, DbView, Heads, OrderKey, State, raise,
+};
 use super::value::Value;
 use super::{check_key, check_name};
 use crate::block;
@@ -29,6 +32,8 @@ const _: () = assert!(SNAPSHOT_EVERY.is_multiple_of(CHECKPOINT_EVERY));
 /// The store rows a snapshot is kept under, beside the view's own rows [DB-23].
 const ROW_BLOCK: &[u8] = b"db-snapshot\0block";
 const ROW_VIEW: &[u8] = b"db-snapshot\0view";
+/// The records a kept snapshot's heads reach that it does not cover [DB-29].
+const ROW_EXCEPTIONS: &[u8] = b"db-snapshot\0exceptions";
 
 /// The state after the first `count` database events of the order, and what it covers [DB-19],
 /// [DB-20].
@@ -295,34 +300,43 @@ impl DbView {
     /// k · [`SNAPSHOT_EVERY`] events for the largest such k, or `None` below 256 events.
     pub fn snapshot(&self) -> Option<Snapshot> {
         let at = self.position() / SNAPSHOT_EVERY * SNAPSHOT_EVERY;
-        (at > 0).then(|| self.snapshot_at(at)).flatten()
+        (at > 0).then(|| self.snapshots_from(at).pop()).flatten()
     }
 
-    /// Every snapshot of the current set, oldest first [DB-19]. A view resumed from a snapshot
-    /// holds no checkpoint before it, so it lists none of the earlier ones.
+    /// Every snapshot of the current set, oldest first [DB-19]. A compacted view holds no event
+    /// before its snapshot, so it lists none of the earlier ones.
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        (1..=self.position() / SNAPSHOT_EVERY)
-            .filter_map(|k| self.snapshot_at(k * SNAPSHOT_EVERY))
-            .collect()
+        self.snapshots_from(SNAPSHOT_EVERY)
     }
 
-    fn snapshot_at(&self, position: usize) -> Option<Snapshot> {
-        let (last, (_, state)) = self.checkpoints.iter().find(|(_, (p, _))| *p == position)?;
-        let mut heads = self
-            .floor
-            .as_ref()
-            .map(|f| f.heads.clone())
-            .unwrap_or_default();
-        for key in self.events.range(..=last).map(|(k, _)| k) {
-            let head = heads.entry(key.log.clone()).or_default();
-            *head = (*head).max(key.seq);
+    /// The snapshots at and after position `from`, folded in one pass from the last checkpoint
+    /// at or before it: checkpoints are thinned (8.9), so a snapshot position need not be one.
+    fn snapshots_from(&self, from: usize) -> Vec<Snapshot> {
+        let base = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|(_, c)| c.position <= from);
+        let (mut position, mut state, mut heads, events) = match base {
+            Some((key, c)) => {
+                let after = self.events.range((Bound::Excluded(key), Bound::Unbounded));
+                (c.position, c.state.clone(), c.heads.clone(), after)
+            }
+            // A compacted view cannot fold what lies before its base.
+            None if self.floor.is_some() => return Vec::new(),
+            None => (0, State::default(), Heads::new(), self.events.range(..)),
+        };
+        let mut taken = Vec::new();
+        if let Some((key, _)) = base {
+            take(&mut taken, from, position, key, &state, &heads);
         }
-        Some(Snapshot {
-            count: position as u64,
-            last: last.clone(),
-            heads,
-            view: state.snapshot_bytes(),
-        })
+        for (key, (cid, event)) in events {
+            state.apply(cid, event);
+            raise(&mut heads, &key.log, key.seq);
+            position += 1;
+            take(&mut taken, from, position, key, &state, &heads);
+        }
+        taken
     }
 
     /// Rebuilds a view from `snapshot` and the records held [DB-23]: the covered events are not
@@ -377,9 +391,16 @@ impl DbView {
                 view.floor = Some(floor);
             }
         }
-        view.checkpoints
-            .insert(snapshot.last.clone(), (count, state.clone()));
+        view.checkpoints.insert(
+            snapshot.last.clone(),
+            Checkpoint {
+                position: count,
+                state: state.clone(),
+                heads: snapshot.heads.clone(),
+            },
+        );
         view.state = state;
+        view.heads = snapshot.heads.clone();
         // In order, so each later event is applied once, never refolded.
         later.sort_by(|a, b| a.0.cmp(&b.0));
         for (_, record) in later {
@@ -427,6 +448,151 @@ impl DbView {
     /// Whether the view was resumed from a snapshot without its covered events [DB-26].
     pub fn is_compacted(&self) -> bool {
         self.floor.is_some()
+    }
+}
+
+impl DbView {
+    /// The rows a peer keeps for the latest snapshot of the set [DB-28]: its block, its view and
+    /// its exceptions; empty below 256 events.
+    pub(super) fn kept_rows(&self) -> Vec<ViewRow> {
+        self.snapshot()
+            .map(|s| self.rows_of(&s))
+            .unwrap_or_default()
+    }
+
+    fn rows_of(&self, snapshot: &Snapshot) -> Vec<ViewRow> {
+        let mut rows = snapshot.to_rows();
+        rows.push((
+            ROW_EXCEPTIONS.to_vec(),
+            Some(self.exceptions(&snapshot.last, &snapshot.heads)),
+        ));
+        rows
+    }
+
+    /// The snapshot rows to store with the events applied since the last call: the latest
+    /// snapshot's once it moved (256 more events, or an event sorting before it [DB-22]), and
+    /// their removal when the set no longer has one [DB-28].
+    pub(super) fn take_kept_rows(&mut self) -> Vec<ViewRow> {
+        let at = self.position() / SNAPSHOT_EVERY * SNAPSHOT_EVERY;
+        let moved = self.kept.as_ref().map_or(0, |(count, _)| *count) != at;
+        if !moved && !self.kept_stale {
+            return Vec::new();
+        }
+        self.kept_stale = false;
+        let Some(snapshot) = self.snapshot() else {
+            self.kept = None;
+            return [ROW_BLOCK, ROW_VIEW, ROW_EXCEPTIONS]
+                .iter()
+                .map(|key| (key.to_vec(), None))
+                .collect();
+        };
+        let rows = self.rows_of(&snapshot);
+        self.kept = Some((at, snapshot.last));
+        rows
+    }
+
+    /// The encoded exceptions of a snapshot ending at `last` with `heads` [DB-29]: the CIDs of
+    /// the DB_MALFORMED records and of the events above `last` whose seq is within their log's
+    /// head, bytewise sorted. Every other record within the heads is covered.
+    fn exceptions(&self, last: &OrderKey, heads: &Heads) -> Vec<u8> {
+        let above = self
+            .events
+            .range((Bound::Excluded(last), Bound::Unbounded))
+            .filter(|(key, _)| heads.get(&key.log).is_some_and(|head| key.seq <= *head))
+            .map(|(key, _)| key.cid.clone());
+        let malformed = self.malformed.keys().map(Cid::to_bytes);
+        let sorted: BTreeSet<Vec<u8>> = above.chain(malformed).collect();
+        let links = sorted
+            .into_iter()
+            .filter_map(|cid| Cid::try_from(cid.as_slice()).ok())
+            .map(Ipld::Link)
+            .collect();
+        block::encode(&Ipld::List(links))
+    }
+
+    /// The view a peer restarts with from the snapshot rows it kept (`rows`, the view's own rows
+    /// as [`crate::db::Reducer::rows`] gives them) and the records it holds, or `None` when it
+    /// kept no snapshot [DB-23], [DB-29]. A record within the snapshot's heads and not among its
+    /// exceptions is covered and is not even decoded; the others are folded after the snapshot.
+    /// The view is compacted ([DB-26]): an event that later sorts before the snapshot makes it
+    /// incomplete ([`DbView::complete`]) and the peer folds the whole set again [DB-27].
+    /// DB_SNAPSHOT_INVALID when the rows do not make a snapshot [DB-24], when the event at its
+    /// last key is not held, or when fewer records are covered than it counts.
+    pub fn restore<'a>(
+        rows: &BTreeMap<Vec<u8>, Vec<u8>>,
+        records: impl IntoIterator<Item = &'a DbRecord>,
+    ) -> Result<Option<DbView>> {
+        let (block_bytes, view, exceptions) = match (
+            rows.get(ROW_BLOCK),
+            rows.get(ROW_VIEW),
+            rows.get(ROW_EXCEPTIONS),
+        ) {
+            (None, None, None) => return Ok(None),
+            (Some(b), Some(v), Some(e)) => (b, v, e),
+            _ => return Err(invalid_at("a snapshot row is missing")),
+        };
+        let snapshot = Snapshot::from_parts(block_bytes, view.clone())?;
+        let exceptions = decode_exceptions(exceptions)?;
+        let mut skipped = 0u64;
+        let mut last_held = false;
+        let mut later = Vec::new();
+        for record in records {
+            let log = record.log.to_bytes();
+            let within = snapshot.heads.get(&log).is_some_and(|h| record.seq <= *h);
+            if within && !exceptions.contains(&record.cid) {
+                skipped += 1;
+                last_held |= log == snapshot.last.log
+                    && record.seq == snapshot.last.seq
+                    && record.cid.to_bytes() == snapshot.last.cid;
+            } else {
+                later.push(record);
+            }
+        }
+        if !last_held || skipped < snapshot.count {
+            return Err(invalid_at(
+                "the records held do not include those the kept snapshot covers",
+            ));
+        }
+        let mut view = DbView::resume(&snapshot, later)?;
+        // An event sorting before the snapshot needs the covered ones: fold them all instead.
+        view.complete()?;
+        view.skipped = skipped;
+        view.kept = Some((snapshot.count as usize, snapshot.last.clone()));
+        Ok(Some(view))
+    }
+}
+
+fn decode_exceptions(bytes: &[u8]) -> Result<BTreeSet<Cid>> {
+    let ipld: Ipld = block::decode_canonical(bytes, ErrorCode::DbSnapshotInvalid)?;
+    let Ipld::List(links) = ipld else {
+        return Err(invalid_at("the exceptions are not a list"));
+    };
+    links
+        .into_iter()
+        .map(|link| match link {
+            Ipld::Link(cid) => Ok(cid),
+            _ => Err(invalid_at("an exception is not a link")),
+        })
+        .collect()
+}
+
+/// Adds the snapshot after the event at `last` to `taken` when `position`, at or after `from`,
+/// is a snapshot position [DB-19].
+fn take(
+    taken: &mut Vec<Snapshot>,
+    from: usize,
+    position: usize,
+    last: &OrderKey,
+    state: &State,
+    heads: &Heads,
+) {
+    if position >= from && position > 0 && position.is_multiple_of(SNAPSHOT_EVERY) {
+        taken.push(Snapshot {
+            count: position as u64,
+            last: last.clone(),
+            heads: heads.clone(),
+            view: state.snapshot_bytes(),
+        });
     }
 }
 

@@ -1335,3 +1335,222 @@ fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snaps
     all.push(late);
     assert_eq!(compacted.to_bytes(), DbView::from_records(&all).to_bytes());
 }
+
+/// 50,000 documents created over 100,000 events, half of them key puts: the workload whose
+/// checkpoints (a full copy of the state every 32 events) once held more than 23 GB.
+fn growing_history(n: u64) -> Vec<DbRecord> {
+    let mut records = vec![rec(1, 1, 1, vec![declare(&["n"])])];
+    for i in 1..n {
+        let op = match i % 2 {
+            0 => Op::Put {
+                key: format!("k{}", i % 100),
+                value: int(i as i64),
+            },
+            _ => create(&format!("d{i}"), doc(&[("n", int(i as i64 % 1000))])),
+        };
+        records.push(rec(1, i + 1, i + 1, vec![op]));
+    }
+    records
+}
+
+/// The rows of every state copy the view holds for refolds.
+fn held_rows(view: &DbView) -> usize {
+    view.checkpoints.values().map(|c| c.state.rows()).sum()
+}
+
+#[test]
+fn the_fold_holds_a_bounded_number_of_state_copies_however_long_the_history() {
+    let n = 100_000;
+    let view = DbView::from_records(&growing_history(n));
+    let rows = view.state.rows();
+    assert_eq!(
+        rows,
+        50_000 + 50,
+        "the final state: every document and 50 keys"
+    );
+    // Two per doubling of the distance from the end: about 2 · log2(n / 32), far below the
+    // 3,125 copies of one every 32 events.
+    let bound = 2 * ((n as usize / CHECKPOINT_EVERY).ilog2() as usize + 2);
+    assert!(
+        view.checkpoint_count() <= bound.min(MAX_CHECKPOINTS),
+        "{} checkpoints, bound {bound}",
+        view.checkpoint_count()
+    );
+    // What the copies hold is a small multiple of the state, not of the history: one copy every
+    // 32 events held about 3,125 · 25,000 rows here.
+    assert!(
+        held_rows(&view) <= 8 * rows,
+        "checkpoints hold {} rows beside a state of {rows}",
+        held_rows(&view)
+    );
+}
+
+#[test]
+fn thinned_checkpoints_keep_views_and_snapshots_independent_of_arrival_order() {
+    let records = history(12 * SNAPSHOT_EVERY as u64 + 17);
+    let in_order = DbView::from_records(&records);
+    let snapshots: Vec<Cid> = in_order.snapshots().iter().map(Snapshot::cid).collect();
+    assert_eq!(snapshots.len(), 12);
+    assert!(in_order.checkpoint_count() < 12 * SNAPSHOT_EVERY / CHECKPOINT_EVERY / 4);
+    for seed in 10..13 {
+        let mut view = DbView::new();
+        // Mostly in order with late arrivals at every distance: the thinned checkpoints are used.
+        let mut shuffled = records.clone();
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        for _ in 0..40 {
+            let i = (rng.next_u64() % shuffled.len() as u64) as usize;
+            let j = (rng.next_u64() % shuffled.len() as u64) as usize;
+            shuffled.swap(i, j);
+        }
+        for record in &shuffled {
+            view.insert(record);
+        }
+        assert_eq!(view.to_bytes(), in_order.to_bytes());
+        let cids: Vec<Cid> = view.snapshots().iter().map(Snapshot::cid).collect();
+        assert_eq!(cids, snapshots);
+        assert_eq!(view.snapshot().map(|s| s.cid()), snapshots.last().copied());
+    }
+}
+
+/// The snapshot the peer's store keeps for the thread's view, if any [DB-28].
+fn kept_snapshot(store: &crate::store::MemoryStore, thread: &ThreadId) -> Option<Snapshot> {
+    let stored = crate::store::Store::load(store).expect("load");
+    let views = stored[thread.as_bytes()]
+        .views
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(b"db\0".as_slice())?.to_vec(), v.clone())))
+        .collect();
+    Snapshot::load(&crate::store::StoredThread {
+        views,
+        ..Default::default()
+    })
+    .expect("a kept snapshot decodes")
+}
+
+fn fresh_fold(p: &TestPeer, thread: &ThreadId) -> DbView {
+    let records: Vec<DbRecord> = p
+        .read(thread)
+        .expect("read")
+        .iter()
+        .map(DbRecord::from)
+        .collect();
+    DbView::from_records(&records)
+}
+
+#[test]
+fn db_28_a_peer_keeps_its_latest_snapshot_with_its_events_and_restarts_from_it() {
+    let (thread, mut peers) = writers(2, 90);
+    let mut b = peers.remove(1);
+    let mut a = peers.remove(0);
+    // B writes offline first, so its events, low clocks, will sort before A's snapshot.
+    let mut db = Database::open(&mut b, thread.clone()).expect("open b");
+    for i in 0..40u64 {
+        db.kv(&mut b, 1 + i).put(&format!("b{i}"), &i).expect("put");
+    }
+    let mut da = Database::open(&mut a, thread.clone()).expect("open a");
+    let n = SNAPSHOT_EVERY as u64 + 44;
+    for i in 0..n {
+        da.kv(&mut a, 1 + i)
+            .put(&format!("k{}", i % 50), &i)
+            .expect("put");
+    }
+    let latest = fresh_fold(&a, &thread).snapshot().expect("a snapshot");
+    let store = a.into_store();
+    assert_eq!(kept_snapshot(&store, &thread), Some(latest.clone()));
+
+    // Restarted, the view starts from the kept snapshot: only the events after it are decoded.
+    let mut a = crate::sync::Peer::open(
+        IdentityKey::generate(&mut ChaCha20Rng::from_seed([90; 32])),
+        ChaCha20Rng::from_seed([90; 32]),
+        store,
+        10_000,
+    )
+    .expect("reopen");
+    let da = Database::open(&mut a, thread.clone()).expect("the restored view checks");
+    let view = da.view(&a).expect("view");
+    assert!(view.is_compacted(), "restarted from the snapshot");
+    assert_eq!(view.cid(), fresh_fold(&a, &thread).cid());
+    assert_eq!(view.snapshot(), Some(latest.clone()));
+
+    // B's events sort before the snapshot: the peer folds the whole set again [DB-27].
+    Net::new(20_000).pump(&mut [&mut a, &mut b]).expect("pump");
+    let view = da.view(&a).expect("view");
+    let fresh = fresh_fold(&a, &thread);
+    assert!(fresh.kv().contains_key("b39"), "A holds B's events");
+    assert!(!view.is_compacted(), "refolded from every event");
+    assert_eq!(view.cid(), fresh.cid());
+    let moved = fresh.snapshot().expect("a snapshot");
+    assert_ne!(moved, latest, "B's events moved the snapshot [DB-22]");
+    let store = a.into_store();
+    assert_eq!(kept_snapshot(&store, &thread), Some(moved));
+}
+
+#[test]
+fn db_29_a_restart_skips_the_covered_records_and_refuses_rows_that_do_not_check() {
+    let mut records = history(SNAPSHOT_EVERY as u64 + 60);
+    // A writer whose clocks do not grow along its log: its seq 2 sorts above the snapshot while
+    // its seq 3 is covered, so seq 2 is an exception within the heads. And a malformed record.
+    records.push(rec(
+        8,
+        1,
+        2,
+        vec![Op::Put {
+            key: "w".into(),
+            value: int(1),
+        }],
+    ));
+    records.push(rec(
+        8,
+        2,
+        10_000,
+        vec![Op::Put {
+            key: "w".into(),
+            value: int(2),
+        }],
+    ));
+    records.push(rec(
+        8,
+        3,
+        3,
+        vec![Op::Put {
+            key: "w".into(),
+            value: int(3),
+        }],
+    ));
+    records.push(raw(9, 1, block::encode(&BTreeMap::from([("type", "db")]))));
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("snapshot");
+    assert_eq!(snapshot.heads()[&log(8).to_bytes()], 3, "seq 3 is covered");
+    let rows = full.rows();
+    let restored = DbView::restore(&rows, &shuffle(&records, 5))
+        .expect("restore")
+        .expect("kept");
+    assert_eq!(restored.to_bytes(), full.to_bytes());
+    assert_eq!(restored.offered(), full.offered(), "the same fold position");
+    assert!(restored.is_compacted(), "the covered events were skipped");
+    assert_eq!(restored.kept_rows(), full.kept_rows());
+    // Without the record at `last`, or with a damaged snapshot, the rows do not check [DB-24].
+    let last = snapshot.last().cid.clone();
+    let missing: Vec<DbRecord> = records
+        .iter()
+        .filter(|r| r.cid.to_bytes() != last)
+        .cloned()
+        .collect();
+    let err = DbView::restore(&rows, &missing).expect_err("last not held");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    for key in [&b"db-snapshot\0exceptions"[..], b"db-snapshot\0view"] {
+        let mut damaged = rows.clone();
+        damaged.insert(key.to_vec(), b"\x01".to_vec());
+        let err = DbView::restore(&damaged, &records).expect_err("damaged");
+        assert_eq!(err.code, ErrorCode::DbSnapshotInvalid, "{key:?}");
+        let mut partial = rows.clone();
+        partial.remove(key);
+        let err = DbView::restore(&partial, &records).expect_err("partial");
+        assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    }
+    assert!(
+        DbView::restore(&BTreeMap::new(), &records)
+            .expect("none")
+            .is_none()
+    );
+}

@@ -74,18 +74,29 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 format!("a reducer {name:?} is registered for thread {thread}"),
             ));
         }
-        for event in self.offered(thread, reducer.scope())? {
-            reducer.apply(&event);
-        }
-        reducer.take_rows();
+        let events = self.offered(thread, reducer.scope())?;
         let marker = marker(&name);
+        let stored = self.take_stored_rows(thread, &name);
+        // A reducer that kept a snapshot with its rows starts from it [DB-23]; the rows it then
+        // gives are checked below exactly as those of a full fold.
+        let prefix = prefixed(&name, b"");
+        let own: BTreeMap<Vec<u8>, Vec<u8>> = stored
+            .iter()
+            .filter_map(|(key, row)| Some((key.strip_prefix(&prefix[..])?.to_vec(), row.clone())))
+            .collect();
+        if !(stored.contains_key(&marker) && reducer.restore(&own, &events)) {
+            for event in &events {
+                reducer.apply(event);
+            }
+        }
+        drop((events, own));
+        reducer.take_rows();
         let mut rows: BTreeMap<Vec<u8>, Vec<u8>> = reducer
             .rows()
             .into_iter()
             .map(|(key, row)| (prefixed(&name, &key), row))
             .collect();
         rows.insert(marker.clone(), reducer.position().to_be_bytes().to_vec());
-        let stored = self.take_stored_rows(thread, &name);
         if stored.contains_key(&marker) {
             if let Some(key) = first_difference(&stored, &rows) {
                 return Err(stored_err(format!(
@@ -200,7 +211,6 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             Some(_) if resets => Some(self.offered(thread, Scope::Applied)?),
             _ => None,
         };
-        let mut rows = Vec::new();
         for reducer in self.reducers.get_mut(thread).into_iter().flatten() {
             match (&applied, reducer.scope()) {
                 (Some(all), Scope::Applied) => {
@@ -215,6 +225,10 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                     }
                 }
             }
+        }
+        self.refold_behind(thread)?;
+        let mut rows = Vec::new();
+        for reducer in self.reducers.get_mut(thread).into_iter().flatten() {
             let name = reducer.name().to_owned();
             rows.extend(
                 reducer
@@ -228,6 +242,33 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             ));
         }
         Ok(rows)
+    }
+}
+
+impl<R: CryptoRng, S: Store> Peer<R, S> {
+    /// Resets each reducer of `thread` that is behind its set (a view restarted from a snapshot
+    /// offered an event sorting before it) and offers it the whole set [DB-27].
+    fn refold_behind(&mut self, thread: &ThreadId) -> Result<()> {
+        let scopes: Vec<Scope> = self
+            .reducers
+            .get(thread)
+            .into_iter()
+            .flatten()
+            .filter(|r| r.behind())
+            .map(|r| r.scope())
+            .collect();
+        for scope in scopes {
+            let all = self.offered(thread, scope)?;
+            for reducer in self.reducers.get_mut(thread).into_iter().flatten() {
+                if reducer.behind() && reducer.scope() == scope {
+                    reducer.reset();
+                    for event in &all {
+                        reducer.apply(event);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -84,6 +84,15 @@ impl Store for SimStore {
     }
 }
 
+/// How many records the peer holds, over every thread.
+fn held(peer: &SimPeer) -> u64 {
+    peer.threads()
+        .iter()
+        .filter_map(|t| peer.heads(t).ok())
+        .flat_map(|heads| heads.into_values().map(|(_, counter)| counter))
+        .sum()
+}
+
 /// The peer type the simulator runs.
 pub type SimPeer = Peer<ChaCha20Rng, SimStore>;
 
@@ -106,6 +115,9 @@ struct LocalNode {
     unverified: BTreeMap<(ThreadId, LogId), Vec<Envelope>>,
     /// Answers a [`Broken::ServesStrangers`] node sent past its peer, to be handed out by `take`.
     served: Vec<Out>,
+    /// Whether deliveries are watched for a batch write, and whether the last one stored one.
+    watch: bool,
+    batch: bool,
 }
 
 /// Reference peers in this process.
@@ -354,6 +366,8 @@ impl Cluster for LocalCluster {
             outbox: Vec::new(),
             unverified: BTreeMap::new(),
             served: Vec::new(),
+            watch: false,
+            batch: false,
         });
         Ok(id)
     }
@@ -430,9 +444,14 @@ impl Cluster for LocalCluster {
         {
             self.serve_anyone(ix, sender, message)?;
         }
+        let watch = self.node(ix)?.watch;
         let peer = self.peer(ix)?;
+        let before = watch.then(|| held(peer));
         peer.handle_message(time, from, bytes)?;
+        let stored = before.map(|b| held(peer).saturating_sub(b));
         let events: Vec<Notification> = std::iter::from_fn(|| peer.poll_event()).collect();
+        // Records are stored a message's batch at a time, in one write [SYNC-12].
+        self.node(ix)?.batch = stored.is_some_and(|n| n >= 2);
         if let (Some(Broken::SkipsVerification), Some(message)) = (broken, &message) {
             self.keep_unverified(ix, message, &events)?;
         }
@@ -493,6 +512,8 @@ impl Cluster for LocalCluster {
         node.outbox.clear();
         node.unverified.clear();
         node.served.clear();
+        node.watch = false;
+        node.batch = false;
         Ok(())
     }
 
@@ -508,6 +529,17 @@ impl Cluster for LocalCluster {
         let identity = IdentityKey::from_seed(&node.identity);
         node.state = State::Up(Box::new(Peer::open(identity, rng, store, time)?));
         Ok(())
+    }
+
+    fn watch_batches(&mut self, ix: NodeIx, on: bool) -> Result<()> {
+        let node = self.node(ix)?;
+        node.watch = on;
+        node.batch = false;
+        Ok(())
+    }
+
+    fn took_batch(&mut self, ix: NodeIx) -> Result<bool> {
+        Ok(std::mem::take(&mut self.node(ix)?.batch))
     }
 
     fn heads(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Heads> {

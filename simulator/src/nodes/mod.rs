@@ -139,6 +139,17 @@ pub trait Cluster {
     fn crash(&mut self, ix: NodeIx) -> Result<()>;
     /// Restarts a crashed node from its store at `time`, its local time [SYNC-13].
     fn restart(&mut self, ix: NodeIx, time: u64) -> Result<()>;
+    /// Starts (or stops) watching for a delivery that makes the node store two or more records
+    /// in one write, for a crash inside it [SYNC-12]. Nodes that cannot crash never see one.
+    fn watch_batches(&mut self, ix: NodeIx, on: bool) -> Result<()> {
+        let _ = (ix, on);
+        Ok(())
+    }
+    /// Whether the last delivery, while watched, made the node store a batch.
+    fn took_batch(&mut self, ix: NodeIx) -> Result<bool> {
+        let _ = ix;
+        Ok(false)
+    }
     /// The node's heads for the thread (empty if it does not hold it).
     fn heads(&mut self, ix: NodeIx, thread: &ThreadId) -> Result<Heads>;
     /// The envelopes of one log the node stores, from position `from` on; `None` when the nodes
