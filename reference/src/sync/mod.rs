@@ -42,7 +42,7 @@ pub use auth::{
 pub use message::{MAX_BATCH_BYTES, MAX_HEADS_ENTRIES, MAX_MESSAGE_BYTES, Message, PULL_LIMIT};
 pub use net::Net;
 pub use peer::Peer;
-pub use pulls::{MAX_ATTEMPTS, retry_delay};
+pub use pulls::{MAX_ATTEMPTS, MAX_HELD_BYTES, PULL_WINDOW, retry_delay};
 
 /// The most events [`Peer::append_batch`] appends at once [SYNC-30]: they are held in memory,
 /// signed and checked before the one store write that keeps them all.
