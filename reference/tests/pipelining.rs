@@ -275,3 +275,28 @@ fn forged_answers_are_held_at_most_one_per_pull_and_never_stored() {
     assert_eq!(counter(&follower, &thread, &log), N);
     assert_eq!(follower.counters().records_appended, N);
 }
+
+/// A push that overtook others while pulls wait is not an answer: it starts where no pull asked,
+/// so it is not held and every pull is still sent again at its retry (simulator,
+/// acl-revocation-partition seed 64: a held push left the log's first pull unsent for good).
+#[test]
+fn a_push_beyond_a_gap_is_not_held_and_the_pulls_are_still_retried() {
+    let (thread, log, writer, mut follower) = joined(None);
+    let t = retry_delay(0);
+    let window = heads_arrive(&thread, log, &writer, &mut follower, t);
+    assert_eq!(window.len(), PULL_WINDOW);
+    let second = writer.envelopes(&thread, &log).expect("envelopes")[1].clone();
+    let push = Message::Records {
+        thread: thread.clone(),
+        log,
+        counter: N,
+        envelopes: vec![second],
+    };
+    deliver(&mut follower, t, writer.id(), &push);
+    assert_eq!(counter(&follower, &thread, &log), 0, "beyond the gap");
+    assert_eq!(pulls_to(&mut follower, writer.id()), Vec::new());
+    follower
+        .handle_timeout(t + retry_delay(0))
+        .expect("timeout");
+    assert_eq!(pulls_to(&mut follower, writer.id()), window);
+}

@@ -85,9 +85,11 @@ impl Window {
     }
 
     /// The pulls that would fill this window from `counter` towards its target: first the holes
-    /// an answer cut short left between covered ranges, then new ranges past them [SYNC-32].
+    /// below answers held or pulls waiting (an answer cut short, a pull given up), then new
+    /// ranges past them while there is room [SYNC-32]. A hole is always asked for, room or not:
+    /// the answers held past it are decided only once it is filled, so at most one pull per
+    /// held answer is added to the window.
     fn next_pulls(&self, counter: u64, size: usize) -> Vec<(u64, u64)> {
-        let room = size.saturating_sub(self.len());
         let mut wanted = Vec::new();
         let mut next = counter;
         for (after, end) in self.covered() {
@@ -96,11 +98,12 @@ impl Window {
             }
             next = next.max(end);
         }
-        while next < self.target && wanted.len() < room {
+        let mut room = size.saturating_sub(self.len() + wanted.len());
+        while next < self.target && room > 0 {
             wanted.push((next, PULL_LIMIT));
             next = next.saturating_add(PULL_LIMIT);
+            room -= 1;
         }
-        wanted.truncate(room);
         wanted
     }
 }
@@ -326,19 +329,16 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             Some(window) if first > own.saturating_add(1) && !over => window,
             _ => return Some(envelopes),
         };
-        let hit = window
-            .pulls
-            .range(..first)
-            .next_back()
-            .filter(|(a, p)| p.sent && first <= a.saturating_add(p.limit))
-            .map(|(a, _)| *a);
-        let Some(after) = hit else {
+        // Only a message that starts where a waiting pull asked is its answer [SYNC-5]: a push
+        // that overtook others is not, and holding it would leave the pull ahead of it unsent.
+        let after = first - 1;
+        if !window.pulls.get(&after).is_some_and(|p| p.sent) {
             return Some(envelopes);
-        };
+        }
         window.pulls.remove(&after);
         window.target = window.target.max(counter);
         window.held.insert(
-            first - 1,
+            after,
             Held {
                 counter,
                 envelopes,
