@@ -67,6 +67,8 @@ pub struct Peer<R, S = MemoryStore> {
     pub(super) pending: BTreeMap<(ThreadId, LogId, LogId), Window>,
     /// Bytes of the answers the windows hold [SYNC-33].
     pub(super) held_bytes: usize,
+    /// The same, by the peer they came from [SYNC-33].
+    pub(super) held_from: BTreeMap<LogId, usize>,
     /// Pulls in flight per window, at most [SYNC-32].
     pub(super) pull_window: usize,
     /// The latest time an input carried; never goes back.
@@ -126,6 +128,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             listen: Vec::new(),
             pending: BTreeMap::new(),
             held_bytes: 0,
+            held_from: BTreeMap::new(),
             pull_window: PULL_WINDOW,
             now,
             next_heads: 0,

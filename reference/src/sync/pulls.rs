@@ -23,8 +23,13 @@ pub const PULL_WINDOW: usize = 4;
 
 /// Bytes of answers a peer holds at most, over all threads, logs and peers, because an earlier
 /// answer has not arrived yet [SYNC-33]: past it no pull is sent and an answer that arrives early
-/// is dropped, as if lost. Four windows of full batches.
+/// is decided at once, as if the pull's answer were lost. Four windows of full batches.
 pub const MAX_HELD_BYTES: usize = 4 * PULL_WINDOW * super::MAX_BATCH_BYTES;
+
+/// Bytes of answers from one peer held at most, over all its windows [SYNC-33]: one window of
+/// full batches, so that one member alone cannot spend [`MAX_HELD_BYTES`] and stall the pulls to
+/// every other peer; past it, no new pull goes to that peer.
+pub const MAX_HELD_BYTES_PER_PEER: usize = PULL_WINDOW * super::MAX_BATCH_BYTES;
 
 /// How long a pull waits for its answer before it is sent again [SYNC-10]: 1 s after the first
 /// send, then twice as long each time up to 32 s.
@@ -186,7 +191,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         };
         rebase(window, counter);
         let deferred = window.pulls.values().any(|p| !p.sent);
-        let wanted = if deferred || self.held_bytes >= MAX_HELD_BYTES {
+        let full = self.held_bytes >= MAX_HELD_BYTES
+            || self.held_from.get(peer).copied().unwrap_or(0) >= MAX_HELD_BYTES_PER_PEER;
+        let wanted = if deferred || full {
             Vec::new()
         } else {
             window.next_pulls(counter, size)
@@ -323,7 +330,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     ) -> Option<Vec<Envelope>> {
         let own = self.own_counter(thread, &log);
         let bytes: usize = envelopes.iter().map(Envelope::size).sum();
-        let over = self.held_bytes.saturating_add(bytes) > MAX_HELD_BYTES;
+        let from_peer = self.held_from.get(&peer).copied().unwrap_or(0);
+        let over = self.held_bytes.saturating_add(bytes) > MAX_HELD_BYTES
+            || from_peer.saturating_add(bytes) > MAX_HELD_BYTES_PER_PEER;
         let key = (thread.clone(), log, peer);
         let window = match self.pending.get_mut(&key) {
             Some(window) if first > own.saturating_add(1) && !over => window,
@@ -346,6 +355,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             },
         );
         self.held_bytes += bytes;
+        *self.held_from.entry(peer).or_default() += bytes;
         None
     }
 
@@ -369,7 +379,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         if window.len() == 0 {
             self.pending.remove(&key);
         }
-        self.held_bytes -= held.bytes;
+        self.release_held(key.2, held.bytes);
         Some((key.2, held.counter, held.envelopes))
     }
 
@@ -465,10 +475,21 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// the log again [SYNC-10].
     fn drop_window(&mut self, key: &Key) {
         if let Some(window) = self.pending.remove(key) {
-            self.held_bytes -= window.held.values().map(|h| h.bytes).sum::<usize>();
+            self.release_held(key.2, window.held.values().map(|h| h.bytes).sum());
         }
         let (thread, log, peer) = key;
         self.forget_pending(thread, Some(*peer), *log);
+    }
+
+    /// Gives back the budget of `bytes` held from `peer` [SYNC-33].
+    fn release_held(&mut self, peer: LogId, bytes: usize) {
+        self.held_bytes -= bytes;
+        if let Some(from) = self.held_from.get_mut(&peer) {
+            *from -= bytes;
+            if *from == 0 {
+                self.held_from.remove(&peer);
+            }
+        }
     }
 
     /// Sends every filed peer of every thread this peer's heads, split into messages of at most
