@@ -89,7 +89,17 @@ fn config(data: &Path) -> Config {
         listen: "/ip4/127.0.0.1/tcp/0".parse().expect("a multiaddr"),
         exit_on_stdin_close: false,
         recovery: Default::default(),
+        pull_window: pull_window(),
     }
+}
+
+/// The joiners' pull window [SYNC-32]: `THREADS_BENCH_PULL_WINDOW` when set (1 measures one
+/// pull at a time, beside the default, on the same machine and load), else the default.
+fn pull_window() -> usize {
+    std::env::var("THREADS_BENCH_PULL_WINDOW")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(threads::sync::PULL_WINDOW)
 }
 
 /// A fresh node (its own data directory under the writer's) invited with `role`; it has not

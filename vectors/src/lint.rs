@@ -129,6 +129,25 @@ pub const CHECKED_ELSEWHERE: &[(&str, &str)] = &[
          reference/src/book.rs retries_back_off_exponentially_to_a_cap",
     ),
     (
+        "SYNC-32",
+        "reference/tests/pipelining.rs \
+         a_window_of_pulls_asks_for_disjoint_consecutive_ranges_and_answers_in_reverse_are_decided_in_order \
+         and a_window_of_one_is_one_pull_at_a_time (which pulls a peer sends, and when, is \
+         behaviour over time; a vector decides one message)",
+    ),
+    (
+        "SYNC-33",
+        "reference/tests/pipelining.rs \
+         a_lost_answer_is_pulled_again_on_its_own_clock_and_releases_the_held_ones and \
+         forged_answers_are_held_at_most_one_per_pull_and_never_stored",
+    ),
+    (
+        "SYNC-34",
+        "reference/tests/pipelining.rs (the same records appended in log order whatever the \
+         order answers arrive in); simulator sweeps of every scenario with pipelining on, \
+         crash-restart included (simulator/src/scenarios.rs)",
+    ),
+    (
         "SYNC-12",
         "reference/tests/sync.rs a_peer_whose_store_fails_acknowledges_nothing_more_and_stops; \
          reference/tests/node.rs a_follower_killed_mid_catch_up_restarts_consistent_and_catches_up \

@@ -151,6 +151,7 @@ fn run(cli: Cli, data: &Path) -> Result<()> {
             listen: cli.listen,
             exit_on_stdin_close: cli.exit_on_stdin_close,
             recovery,
+            pull_window: threads::sync::PULL_WINDOW,
         }),
         Some(OneShot::Id) => {
             let identity = datadir::open_identity_with(data, recovery)?;

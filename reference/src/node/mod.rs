@@ -82,6 +82,9 @@ pub struct Config {
     pub exit_on_stdin_close: bool,
     /// What a damaged data directory may be opened with ([`datadir::open_peer`]).
     pub recovery: datadir::Recovery,
+    /// Pulls in flight per thread, log and peer [SYNC-32]: [`crate::sync::PULL_WINDOW`] unless
+    /// a bench compares it with 1, one pull at a time.
+    pub pull_window: usize,
 }
 
 /// Runs a node until `stop`, a signal, or (with `exit_on_stdin_close`) the end of stdin. Fails
@@ -279,7 +282,8 @@ impl Node {
     /// Opens the data directory and starts listening; the peer's clock starts now, so that the
     /// addresses it files from now on get their full lifetime [SYNC-9].
     fn start(config: &Config, replies: Replies) -> Result<Node> {
-        let (identity, peer) = datadir::open_peer(&config.data, unix_ms(), config.recovery)?;
+        let (identity, mut peer) = datadir::open_peer(&config.data, unix_ms(), config.recovery)?;
+        peer.set_pull_window(config.pull_window);
         // The libp2p key is the identity key, so the PeerId connections authenticate is the log
         // ID the peer knows itself by.
         let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())

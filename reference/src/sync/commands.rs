@@ -347,13 +347,20 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         let Some(state) = self.threads.get(thread) else {
             return;
         };
-        let wanted: Vec<(LogId, LogId)> = state
+        // How far each peer is ahead is unknown until it answers: one pull each, then its
+        // answer's counter fills the window [SYNC-32].
+        let wanted: Vec<(LogId, LogId, u64)> = state
             .peers
             .iter()
-            .flat_map(|peer| state.logs.keys().map(|log| (*peer, *log)))
+            .flat_map(|peer| {
+                state
+                    .logs
+                    .iter()
+                    .map(|(log, replica)| (*peer, *log, replica.counter().saturating_add(1)))
+            })
             .collect();
-        for (peer, log) in wanted {
-            self.pull(thread, log, peer);
+        for (peer, log, more) in wanted {
+            self.pull(thread, log, peer, more);
         }
     }
 }

@@ -103,13 +103,43 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         counter: u64,
         envelopes: Vec<Envelope>,
     ) -> Result<()> {
+        let first = self.first_seq(thread, &log, &envelopes);
+        let envelopes = match first {
+            Some(seq) if proven => match self.hold((thread, log, from), seq, counter, envelopes) {
+                Some(envelopes) => envelopes,
+                None => return Ok(()),
+            },
+            _ => envelopes,
+        };
+        self.decide_message(from, proven, (thread, log), counter, envelopes, first)?;
+        // Answers held because they came before the ones ahead of them are decided as soon as
+        // the counter reaches them, in log order [SYNC-33].
+        while let Some((peer, counter, envelopes)) = self.take_held(thread, log) {
+            let first = self.first_seq(thread, &log, &envelopes);
+            self.decide_message(peer, true, (thread, log), counter, envelopes, first)?;
+        }
+        Ok(())
+    }
+
+    /// Decides the records of one message in order and acts on the outcome, as
+    /// [`Peer::ingest`] says; `first` is the `seq` its first record claims, which names the
+    /// pull it answers [SYNC-32].
+    fn decide_message(
+        &mut self,
+        from: LogId,
+        proven: bool,
+        (thread, log): (&ThreadId, LogId),
+        counter: u64,
+        envelopes: Vec<Envelope>,
+        first: Option<u64>,
+    ) -> Result<()> {
         let me = self.id();
         let Some(state) = self.threads.get_mut(thread) else {
             return Ok(());
         };
         let new_log = !state.logs.contains_key(&log);
         if new_log && state.logs.len() >= super::MAX_LOGS_PER_THREAD {
-            self.answered(thread, log, from);
+            self.answered(thread, log, from, first, counter);
             self.forget_pending(thread, None, log);
             self.refuse(from, thread, ErrorCode::LogLimit);
             return Ok(());
@@ -137,7 +167,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         // Only an answer ends the wait of a pull: a push that arrives beyond a gap does not, or
         // every out-of-order push would send one more pull [SYNC-10].
         if empty || !fresh.is_empty() || duplicates > 0 {
-            self.answered(thread, log, from);
+            self.answered(thread, log, from, first, counter);
         }
         if new_log && stored {
             self.forget_pending(thread, None, log);
@@ -173,7 +203,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         // writer to pull from directly, which also makes it push its later records here [SYNC-11].
         let acl = self.threads.get(thread).is_some_and(|s| s.acl.is_some());
         if acl && new_log && stored && log != me && log != from && self.file_peer(thread, log)? {
-            self.pull(thread, log, log);
+            self.pull(thread, log, log, after.saturating_add(1));
         }
         if !proven {
             return Ok(());
@@ -182,14 +212,14 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             // Records of an unknown log that did not verify, or lie beyond a gap: the sender says
             // it holds more, which is worth a pull, within the same limits as heads [SYNC-23].
             if counter > 0 && self.track_pending(thread, from, log) {
-                self.pull_behind(thread, log, from);
+                self.pull_behind(thread, log, from, counter);
             }
             return Ok(());
         }
         if gap.is_some() && fresh.is_empty() {
-            self.defer_pull(thread, log, from);
+            self.defer_pull(thread, log, from, counter);
         } else if pull_after(counter, after).is_some() {
-            self.pull(thread, log, from);
+            self.pull(thread, log, from, counter);
         }
         Ok(())
     }
@@ -238,16 +268,16 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         for (log, theirs) in heads {
             if state.logs.contains_key(&log) {
                 if state.counter(&log) < theirs {
-                    behind.push(log);
+                    behind.push((log, theirs));
                 }
             } else if theirs > 0 {
-                unknown.push(log);
+                unknown.push((log, theirs));
             }
         }
         let mut refused = false;
-        for log in unknown {
+        for (log, theirs) in unknown {
             if self.track_pending(thread, from, log) {
-                behind.push(log);
+                behind.push((log, theirs));
             } else {
                 refused = true;
             }
@@ -255,8 +285,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         if refused {
             self.refuse(from, thread, ErrorCode::LogLimit);
         }
-        for log in behind {
-            self.pull_behind(thread, log, from);
+        for (log, theirs) in behind {
+            self.pull_behind(thread, log, from, theirs);
         }
         Ok(())
     }

@@ -6,7 +6,9 @@
 //! thread's topic [SYNC-4]; it answers a pull with a contiguous, oldest-first batch [SYNC-5];
 //! it verifies every record before it stores it [SYNC-6]; it announces what is new to it and
 //! exchanges heads on a timer so that peers that missed a push catch up by pulling [SYNC-8];
-//! and it retries unanswered pulls with backoff [SYNC-10].
+//! it keeps a window of pulls in flight per log and peer, holding answers that overtake others
+//! until they can be decided in log order [SYNC-32], [SYNC-33]; and it retries each unanswered
+//! pull with backoff [SYNC-10].
 //!
 //! # The contract
 //!
@@ -42,7 +44,7 @@ pub use auth::{
 pub use message::{MAX_BATCH_BYTES, MAX_HEADS_ENTRIES, MAX_MESSAGE_BYTES, Message, PULL_LIMIT};
 pub use net::Net;
 pub use peer::Peer;
-pub use pulls::{MAX_ATTEMPTS, retry_delay};
+pub use pulls::{MAX_ATTEMPTS, MAX_HELD_BYTES, MAX_HELD_BYTES_PER_PEER, PULL_WINDOW, retry_delay};
 
 /// The most events [`Peer::append_batch`] appends at once [SYNC-30]: they are held in memory,
 /// signed and checked before the one store write that keeps them all.

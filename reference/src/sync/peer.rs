@@ -7,7 +7,7 @@ use multiaddr::Multiaddr;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, SeedableRng};
 
-use super::pulls::Pending;
+use super::pulls::{PULL_WINDOW, Window};
 use super::thread::ThreadState;
 use super::{Counters, Destination, Message, Notification, Transmit};
 use crate::acl::AclDocument;
@@ -63,8 +63,14 @@ pub struct Peer<R, S = MemoryStore> {
     events: VecDeque<Notification>,
     pub(super) addrs: AddrBook,
     pub(super) listen: Vec<Multiaddr>,
-    /// Unanswered pulls by (thread, log, peer asked).
-    pub(super) pending: BTreeMap<(ThreadId, LogId, LogId), Pending>,
+    /// The window of pulls of each (thread, log, peer asked) [SYNC-32].
+    pub(super) pending: BTreeMap<(ThreadId, LogId, LogId), Window>,
+    /// Bytes of the answers the windows hold [SYNC-33].
+    pub(super) held_bytes: usize,
+    /// The same, by the peer they came from [SYNC-33].
+    pub(super) held_from: BTreeMap<LogId, usize>,
+    /// Pulls in flight per window, at most [SYNC-32].
+    pub(super) pull_window: usize,
     /// The latest time an input carried; never goes back.
     pub(super) now: u64,
     /// When heads go out next [SYNC-8]; 0 sends them at the first timeout.
@@ -121,6 +127,9 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             addrs: AddrBook::default(),
             listen: Vec::new(),
             pending: BTreeMap::new(),
+            held_bytes: 0,
+            held_from: BTreeMap::new(),
+            pull_window: PULL_WINDOW,
             now,
             next_heads: 0,
             counters: Counters::default(),
@@ -174,6 +183,13 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// the simulator and the harness adapter keep the default.
     pub fn set_verify_threads(&mut self, threads: usize) {
         self.verify_threads = threads.max(1);
+    }
+
+    /// Lets at most `pulls` pulls (at least 1; [`PULL_WINDOW`] by default) wait for an answer
+    /// from one peer on one log at once [SYNC-32]. 1 is the one-pull-at-a-time behaviour of
+    /// earlier versions, which peers that pipeline still interoperate with.
+    pub fn set_pull_window(&mut self, pulls: usize) {
+        self.pull_window = pulls.max(1);
     }
 
     /// Gives the store back, e.g. to reopen a peer from it after a simulated crash.
