@@ -30,8 +30,10 @@ fn vectors_dir() -> PathBuf {
 
 /// Runs `threads-conform run ARGS`.
 fn conform(args: &[&str]) -> Output {
+    // The liveness group [HP-93] needs threads-sim, which this package does not build: the
+    // simulator's own tests (simulator/tests/liveness.rs) run it.
     Command::new(CONFORM)
-        .arg("run")
+        .args(["run", "--no-liveness"])
         .args(args)
         .output()
         .expect("threads-conform starts")

@@ -35,7 +35,9 @@ fn every_request_and_reply_of_a_reference_run_fits_the_schemas() {
     );
     let command = shell_words::join(["sh", "-c", &script]);
     let output = Command::new(CONFORM)
-        .args(["run", "--impl", &command])
+        // One adapter process's traffic: the liveness group's simulators would write to the same
+        // recordings.
+        .args(["run", "--no-liveness", "--impl", &command])
         .output()
         .expect("threads-conform starts");
     assert!(

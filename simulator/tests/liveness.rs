@@ -30,6 +30,7 @@ fn liveness(extra: &[&str], seeds: std::ops::RangeInclusive<u64>) -> GroupResult
         liveness: Liveness {
             sim: Some(sim()),
             seeds,
+            enabled: true,
         },
     };
     let report = runner::run(&options).expect("the run starts");

@@ -200,6 +200,9 @@ struct RunArgs {
     /// [HP-93].
     #[arg(long, value_name = "A..B", default_value = "1..2", value_parser = liveness::parse_seeds)]
     liveness_seeds: RangeInclusive<u64>,
+    /// Leave out the `liveness` group (for example to record one adapter process's traffic).
+    #[arg(long)]
+    no_liveness: bool,
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -438,6 +441,7 @@ fn execute(args: RunArgs) -> Result<u8, String> {
             liveness: Liveness {
                 sim: args.sim.clone(),
                 seeds: args.liveness_seeds.clone(),
+                enabled: !args.no_liveness,
             },
         };
         let report =
@@ -509,6 +513,9 @@ fn rerun_command(args: &RunArgs, line: Option<&String>) -> Vec<String> {
     }
     if let Some(sim) = &args.sim {
         words.extend(["--sim".to_string(), sim.display().to_string()]);
+    }
+    if args.no_liveness {
+        words.push("--no-liveness".to_string());
     }
     if args.liveness_seeds != liveness::DEFAULT_SEEDS {
         let (a, b) = args.liveness_seeds.clone().into_inner();

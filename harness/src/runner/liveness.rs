@@ -44,6 +44,8 @@ pub struct Liveness {
     pub sim: Option<PathBuf>,
     /// `--liveness-seeds A..B`.
     pub seeds: RangeInclusive<u64>,
+    /// `false` with `--no-liveness`: the default selection leaves the group out.
+    pub enabled: bool,
 }
 
 impl Default for Liveness {
@@ -51,6 +53,7 @@ impl Default for Liveness {
         Liveness {
             sim: None,
             seeds: DEFAULT_SEEDS,
+            enabled: true,
         }
     }
 }
@@ -384,7 +387,7 @@ mod tests {
     fn a_missing_simulator_skips_the_group_saying_why() {
         let options = Liveness {
             sim: Some(PathBuf::from("/nonexistent/threads-sim")),
-            seeds: DEFAULT_SEEDS,
+            ..Liveness::default()
         };
         let plan = plan(&options, &Filter::new(None)).expect("a plan");
         assert_eq!(plan.cases(), 1);

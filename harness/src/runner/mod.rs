@@ -125,7 +125,16 @@ pub fn run(options: &Options) -> Result<RunReport, String> {
     } else {
         &options.groups
     };
-    let names = select::groups(requested, SUITES, &scenario_names)?;
+    let mut names = select::groups(requested, SUITES, &scenario_names)?;
+    if !options.liveness.enabled {
+        if named.iter().any(|n| n == liveness::GROUP) {
+            return Err(format!(
+                "--no-liveness leaves out the group {} that --suite or --case names",
+                liveness::GROUP
+            ));
+        }
+        names.retain(|n| *n != liveness::GROUP);
+    }
     let filter = Filter::new(options.filter.as_deref()).with_cases(options.cases.clone());
     let plan = plan(&set, &names, &filter, &options.liveness)?;
     check_cases(&plan, options)?;
