@@ -118,6 +118,24 @@ pub const FAULTS: &[Fault] = &[
         AcceptsInvalid,
         "drops a trailing `/` of a log address"
     ),
+    fault!(
+        "tid-text-as-given",
+        "TID-8",
+        BadOutput,
+        "keeps a decoded TID's text as it was given instead of its canonical form"
+    ),
+    fault!(
+        "tid-random-from-byte-one",
+        "TID-1",
+        BadOutput,
+        "takes the random part to start after the version byte, variant included"
+    ),
+    fault!(
+        "addr-first-ipel",
+        "ADDR-2",
+        AcceptsInvalid,
+        "reads a log address up to its first `/ipel/<log-id>` and ignores the rest"
+    ),
     // Chapter 2: keys.
     fault!(
         "identity-from-hashed-seed",
@@ -216,6 +234,18 @@ pub const FAULTS: &[Fault] = &[
         WrongCode,
         "reports a seal shorter than its nonce and tag as BLOCK_MALFORMED"
     ),
+    fault!(
+        "seal-ietf-chacha",
+        "SEAL-1",
+        RejectsValid,
+        "opens seals with IETF ChaCha20-Poly1305 and the nonce's first 12 bytes, without HChaCha20"
+    ),
+    fault!(
+        "stores-refused-records",
+        "VERIFY-3",
+        AcceptsInvalid,
+        "reports a record that fails verification but stores it as the log's next record"
+    ),
     // Chapter 4: logs.
     fault!(
         "skip-link-check",
@@ -246,6 +276,18 @@ pub const FAULTS: &[Fault] = &[
         "LOG-2",
         BadOutput,
         "reports each log's counter one too high"
+    ),
+    fault!(
+        "head-tracks-newest-seen",
+        "LOG-3",
+        BadOutput,
+        "moves the head to a verified record beyond a gap, though only appending moves it"
+    ),
+    fault!(
+        "fork-rewinds-log",
+        "LOG-8",
+        AcceptsInvalid,
+        "reports a fork but rewinds the log to the forking record"
     ),
     fault!(
         "read-newest-first",
@@ -364,6 +406,12 @@ pub const FAULTS: &[Fault] = &[
         BadOutput,
         "never asks to pull after a gap or a stale batch"
     ),
+    fault!(
+        "pull-fields-32-bit",
+        "SYNC-1",
+        RejectsValid,
+        "reads a pull's `after` and `limit` as 32-bit integers"
+    ),
     // Chapter 8: database.
     fault!(
         "arrival-order-fold",
@@ -412,6 +460,48 @@ pub const FAULTS: &[Fault] = &[
         "DB-1",
         RejectsValid,
         "takes a body that is not a database event for a malformed one"
+    ),
+    fault!(
+        "db-clock-unbounded",
+        "DB-8",
+        AcceptsInvalid,
+        "accepts an event whose clock is 0 or 2^53 and above"
+    ),
+    fault!(
+        "view-keys-lexical",
+        "DB-15",
+        BadOutput,
+        "encodes the view's top-level keys in text order, not DAG-CBOR's length-first order"
+    ),
+    fault!(
+        "snapshot-cid-of-view",
+        "DB-21",
+        BadOutput,
+        "gives the snapshot view's CID as the snapshot's CID"
+    ),
+    fault!(
+        "snapshots-never-retaken",
+        "DB-22",
+        BadOutput,
+        "keeps a snapshot once taken, even after a late event sorts before its last key"
+    ),
+    fault!(
+        "resume-drops-malformed",
+        "DB-23",
+        BadOutput,
+        "rebuilding from a snapshot, skips the malformed events instead of recording them"
+    ),
+    fault!(
+        "snapshot-invalid-as-compacted",
+        "DB-24",
+        WrongCode,
+        "reports a stored snapshot that fails its checks as DB_COMPACTED"
+    ),
+    fault!(
+        "compacted-ignores-late-event",
+        "DB-27",
+        AcceptsInvalid,
+        "takes every event at or before a compacted view's last key for covered, and ignores it"
     ),
     fault!(
         "skips-remote-reducers",
@@ -552,6 +642,34 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         "addr-ipfs-alias" if on("logAddr.decode") => {
             return honest(changed_text(|t| t.replace("/ipfs/", "/p2p/")));
         }
+        "addr-first-ipel" if on("logAddr.decode") => return honest(changed_text(first_ipel)),
+        "seal-ietf-chacha" if on("seal.openRaw") => {
+            if let Some(reply) = open_ietf(&id, &inputs) {
+                return reply;
+            }
+        }
+        "db-clock-unbounded" if on("db.classify") => {
+            if let Some(reply) = classify_any_clock(&mut honest, &request) {
+                return reply;
+            }
+        }
+        "snapshots-never-retaken" if on("db.snapshot") => {
+            if let Some(reply) = emulate::snapshots_kept(&mut honest, &request) {
+                return reply;
+            }
+        }
+        "resume-drops-malformed" if on("db.resume") => {
+            if let Some(changed) = emulate::without_malformed(&request) {
+                return honest(changed);
+            }
+        }
+        "compacted-ignores-late-event" if on("db.resume") => {
+            let reply = honest(request.clone());
+            if code(&reply) != Some("DB_COMPACTED") {
+                return reply;
+            }
+            return emulate::resume_ignoring_one(&mut honest, &request).unwrap_or(reply);
+        }
         "thread-create-trailing-bits" if !vector => return thread_alias(state, honest, request),
         "leak-plaintext" if method == "invite.export" => {
             let mut changed = request.clone();
@@ -622,13 +740,22 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             state.serves.watch(&request, &mut reply);
             return reply;
         }
-        "skip-link-check" | "fork-as-duplicate" | "append-past-gap" | "duplicate-as-fork"
+        "skip-link-check"
+        | "fork-as-duplicate"
+        | "append-past-gap"
+        | "duplicate-as-fork"
+        | "stores-refused-records"
+        | "head-tracks-newest-seen"
+        | "fork-rewinds-log"
             if on("log.replay") =>
         {
             let quirk = match name {
                 "skip-link-check" => Quirk::NoLinkCheck,
                 "fork-as-duplicate" => Quirk::ForkIsDuplicate,
                 "append-past-gap" => Quirk::AppendsPastGap,
+                "stores-refused-records" => Quirk::StoresRefused,
+                "head-tracks-newest-seen" => Quirk::HeadTracksNewest,
+                "fork-rewinds-log" => Quirk::ForkRewinds,
                 _ => Quirk::DuplicateIsFork,
             };
             if let Some(reply) = emulate::replay(quirk, &id, &inputs) {
@@ -694,6 +821,20 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         }
         "tid-variant-as-version" => {
             recode(&mut reply, "TID_UNKNOWN_VARIANT", "TID_UNKNOWN_VERSION")
+        }
+        "tid-text-as-given" if on("tid.decode") => {
+            if let (Some(text), Some(given)) = (member(&mut reply, "text"), text_in("text")) {
+                *text = given.into();
+            }
+        }
+        "tid-random-from-byte-one" if on("tid.decodeBytes") || on("tid.decode") => {
+            if let Some(bytes) = member(&mut reply, "bytes")
+                .and_then(|b| b.as_str().map(String::from))
+                .and_then(|h| hex::decode(h).ok())
+                && let Some(random) = member(&mut reply, "random")
+            {
+                *random = hex::encode(&bytes[1..]).into();
+            }
         }
         "tid-encode-upper" if on("tid.encode") => {
             if let Some(text) = member(&mut reply, "text")
@@ -794,6 +935,34 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             if let Some(pull) = member(&mut reply, "pullAfter") {
                 *pull = Value::Null;
             }
+        }
+        "pull-fields-32-bit" if on("sync.decodeMessage") => {
+            let message = &reply["result"]["message"];
+            let wide = |k: &str| message[k].as_u64().is_some_and(|n| n > u64::from(u32::MAX));
+            if message["type"] == "pull" && (wide("after") || wide("limit")) {
+                return error(&id, "MESSAGE_MALFORMED");
+            }
+        }
+        "view-keys-lexical" if on("db.fold") => {
+            if let Some(view) = member(&mut reply, "view")
+                && let Some(bytes) = view.as_str().and_then(|h| hex::decode(h).ok())
+                && let Some(lexical) = emulate::keys_in_text_order(&bytes)
+            {
+                *view = hex::encode(&lexical).into();
+                if let Some(cid) = member(&mut reply, "viewCid") {
+                    *cid = threads::block::cid_of(&lexical).to_string().into();
+                }
+            }
+        }
+        "snapshot-cid-of-view" if on("db.snapshot") => {
+            if let Some(views) = member(&mut reply, "viewCids").cloned()
+                && let Some(snapshots) = member(&mut reply, "snapshotCids")
+            {
+                *snapshots = views;
+            }
+        }
+        "snapshot-invalid-as-compacted" if on("db.resume") => {
+            recode(&mut reply, "DB_SNAPSHOT_INVALID", "DB_COMPACTED");
         }
         "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
         "acl-malformed-as-denied" => recode(&mut reply, "ACL_MALFORMED", "ACL_DENIED"),
@@ -1005,4 +1174,60 @@ fn unauthorised_delete(
         state.deleted.insert(doc);
     }
     reply
+}
+
+/// `addr-first-ipel`: the text up to the end of its first `/ipel/<log-id>`; what follows, a
+/// second `/ipel` or any component after it, is never read [ADDR-2].
+fn first_ipel(text: &str) -> String {
+    let parts: Vec<&str> = text.split('/').collect();
+    match parts.iter().position(|p| *p == "ipel") {
+        Some(i) if i + 1 < parts.len() => parts[..i + 2].join("/"),
+        _ => text.to_string(),
+    }
+}
+
+/// `seal-ietf-chacha`: `seal.openRaw` with ChaCha20-Poly1305 of RFC 8439 under the key itself
+/// and the first 12 bytes of the 24-byte nonce: the HChaCha20 subkey step of SEAL-1 left out.
+fn open_ietf(id: &Value, inputs: &Map<String, Value>) -> Option<Value> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
+    let key: [u8; 32] = hex_of("key")?.try_into().ok()?;
+    let sealed = hex_of("sealed")?;
+    let ad = hex_of("ad")?;
+    if sealed.len() < 40 {
+        return None;
+    }
+    let cipher = ChaCha20Poly1305::new(&key.into());
+    let payload = Payload {
+        msg: &sealed[24..],
+        aad: &ad,
+    };
+    let nonce: [u8; 12] = sealed[..12].try_into().ok()?;
+    Some(match cipher.decrypt(&Nonce::from(nonce), payload) {
+        Ok(plain) => json!({"id": id, "result": {"plaintext": hex::encode(plain)}}),
+        Err(_) => error(id, "BODY_DECRYPT_FAILED"),
+    })
+}
+
+/// `db-clock-unbounded`: an event whose clock is out of DB-8's range is classified as if its
+/// clock were 1, and answered with the clock it has.
+fn classify_any_clock(honest: &mut impl FnMut(Value) -> Value, request: &Value) -> Option<Value> {
+    use ipld_core::ipld::Ipld;
+    let body = hex::decode(request["params"]["inputs"]["body"].as_str()?).ok()?;
+    let Ipld::Map(mut map) = serde_ipld_dagcbor::from_slice::<Ipld>(&body).ok()? else {
+        return None;
+    };
+    let clock = match map.get("clock")? {
+        Ipld::Integer(n) if *n == 0 || *n >= 1 << 53 => u64::try_from(*n).ok()?,
+        _ => return None,
+    };
+    map.insert("clock".into(), Ipld::Integer(1));
+    let mut changed = request.clone();
+    changed["params"]["inputs"]["body"] =
+        hex::encode(serde_ipld_dagcbor::to_vec(&Ipld::Map(map)).ok()?).into();
+    let mut reply = honest(changed);
+    let result = reply.get_mut("result")?;
+    result["clock"] = clock.into();
+    Some(reply)
 }
