@@ -301,6 +301,37 @@ pub fn keys_in_text_order(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The author and seq of the record `cid` names among the `logs` of an ACL request, if it is a
+/// delete event (ACL-8) the request's keys open; `None` for anything else.
+pub fn delete_author(inputs: &Map<String, Value>) -> Option<(String, u64)> {
+    use ipld_core::ipld::Ipld;
+    use threads::keys::{KeySet, ReadKey};
+    let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
+    let thread = ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let keys = KeySet {
+        follow: FollowKey::from_slice(&hex_of("followKey")?).ok()?,
+        read: Some(ReadKey::from_slice(&hex_of("readKey")?).ok()?),
+    };
+    let cid = inputs.get("cid")?.as_str()?;
+    for (peer, envelopes) in inputs.get("logs")?.as_object()? {
+        let log = LogId::from_str(peer).ok()?;
+        for (i, envelope) in envelopes.as_array()?.iter().enumerate() {
+            let bytes = hex::decode(envelope.as_str()?).ok()?;
+            let envelope = Envelope::from_bytes(&bytes).ok()?;
+            if envelope.record_cid().to_string() != cid {
+                continue;
+            }
+            let opened = verify::verify_reader(&envelope, &thread, &log, &keys).ok()?;
+            let Ipld::Map(body) = serde_ipld_dagcbor::from_slice::<Ipld>(&opened.body).ok()? else {
+                return None;
+            };
+            let delete = body.get("type") == Some(&Ipld::String("delete".into()));
+            return delete.then(|| (peer.clone(), i as u64 + 1));
+        }
+    }
+    None
+}
+
 /// A key set decoded by a reader that skips members it does not know [KEY-5]: the keys of a map
 /// with `follow` (and perhaps `read`) of 32 bytes each and anything else besides.
 pub fn lenient_keyset(bytes: &[u8]) -> Option<Value> {

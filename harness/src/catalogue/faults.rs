@@ -320,6 +320,18 @@ pub const FAULTS: &[Fault] = &[
         WrongCode,
         "reports an invite beyond what the ACL grants as INVITE_MALFORMED"
     ),
+    fault!(
+        "recipient-secret-unclamped",
+        "INV-2",
+        BadOutput,
+        "takes the X25519 secret as the first half of SHA-512(seed) without clamping it"
+    ),
+    fault!(
+        "invite-oversized-as-too-large",
+        "INV-3",
+        WrongCode,
+        "reports an invite over 1 MiB as BLOCK_TOO_LARGE, the code of an oversized block"
+    ),
     // Chapter 6: access control.
     fault!(
         "ignore-revocation",
@@ -350,6 +362,12 @@ pub const FAULTS: &[Fault] = &[
         "ACL-11",
         AcceptsInvalid,
         "folds the ACL without checking the genesis an anchor names"
+    ),
+    fault!(
+        "delete-without-capability",
+        "ACL-8",
+        AcceptsInvalid,
+        "counts a delete by any peer whose records are accepted, whether its entry lists `delete` or not"
     ),
     // Chapter 7: sync and membership.
     fault!(
@@ -963,6 +981,32 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         }
         "snapshot-invalid-as-compacted" if on("db.resume") => {
             recode(&mut reply, "DB_SNAPSHOT_INVALID", "DB_COMPACTED");
+        }
+        "recipient-secret-unclamped" if on("invite.recipientKeys") => {
+            use sha2::Digest;
+            if let Some(secret) = member(&mut reply, "x25519Secret")
+                && let Some(seed) = hex_in("seed")
+            {
+                *secret = hex::encode(&sha2::Sha512::digest(seed)[..32]).into();
+            }
+        }
+        "invite-oversized-as-too-large"
+            if on("invite.open") && hex_in("invite").is_some_and(|b| b.len() > 1 << 20) =>
+        {
+            recode(&mut reply, "INVITE_MALFORMED", "BLOCK_TOO_LARGE");
+        }
+        "delete-without-capability"
+            if on("acl.checkChange") && code(&reply) == Some("ACL_DENIED") =>
+        {
+            if let Some((author, seq)) = emulate::delete_author(&inputs) {
+                let mut accepts = request.clone();
+                accepts["params"]["operation"] = "acl.acceptsRecord".into();
+                accepts["params"]["inputs"]["author"] = author.into();
+                accepts["params"]["inputs"]["seq"] = seq.into();
+                if honest(accepts).get("result").is_some() {
+                    return json!({"id": id, "result": {}});
+                }
+            }
         }
         "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
         "acl-malformed-as-denied" => recode(&mut reply, "ACL_MALFORMED", "ACL_DENIED"),
