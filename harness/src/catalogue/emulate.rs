@@ -301,9 +301,11 @@ pub fn keys_in_text_order(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The author and seq of the record `cid` names among the `logs` of an ACL request, if it is a
-/// delete event (ACL-8) the request's keys open; `None` for anything else.
-pub fn delete_author(inputs: &Map<String, Value>) -> Option<(String, u64)> {
+/// The author, seq and opened body of the record `cid` names among the `logs` of an ACL
+/// request, if the request's keys open it and its body is a DAG-CBOR map; `None` otherwise.
+pub fn opened_event(
+    inputs: &Map<String, Value>,
+) -> Option<(String, u64, BTreeMap<String, ipld_core::ipld::Ipld>)> {
     use ipld_core::ipld::Ipld;
     use threads::keys::{KeySet, ReadKey};
     let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
@@ -322,11 +324,11 @@ pub fn delete_author(inputs: &Map<String, Value>) -> Option<(String, u64)> {
                 continue;
             }
             let opened = verify::verify_reader(&envelope, &thread, &log, &keys).ok()?;
-            let Ipld::Map(body) = serde_ipld_dagcbor::from_slice::<Ipld>(&opened.body).ok()? else {
+            let Ipld::Map(body) = serde_ipld_dagcbor::from_slice::<Ipld>(&opened.body).ok()?
+            else {
                 return None;
             };
-            let delete = body.get("type") == Some(&Ipld::String("delete".into()));
-            return delete.then(|| (peer.clone(), i as u64 + 1));
+            return Some((peer.clone(), i as u64 + 1, body));
         }
     }
     None

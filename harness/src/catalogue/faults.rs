@@ -6,6 +6,7 @@ use super::emulate::{self, Quirk, State, json_of};
 use super::text;
 use super::{Class, Fault};
 use crate::adapter::Adapter;
+use ipld_core::ipld::Ipld;
 use threads::sync::Message;
 
 macro_rules! fault {
@@ -368,6 +369,24 @@ pub const FAULTS: &[Fault] = &[
         "ACL-8",
         AcceptsInvalid,
         "counts a delete by any peer whose records are accepted, whether its entry lists `delete` or not"
+    ),
+    fault!(
+        "cut-exclusive",
+        "ACL-7",
+        RejectsValid,
+        "refuses a lowered peer's record at its cut, keeping only the records before it"
+    ),
+    fault!(
+        "acl-change-clock-zero",
+        "ACL-5",
+        AcceptsInvalid,
+        "takes an ACL change at clock 0, the genesis's clock"
+    ),
+    fault!(
+        "acl-roles-any-order",
+        "ACL-3",
+        AcceptsInvalid,
+        "takes a role list of known names in any order"
     ),
     // Chapter 7: sync and membership.
     fault!(
@@ -998,7 +1017,9 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         "delete-without-capability"
             if on("acl.checkChange") && code(&reply) == Some("ACL_DENIED") =>
         {
-            if let Some((author, seq)) = emulate::delete_author(&inputs) {
+            let delete = emulate::opened_event(&inputs)
+                .filter(|(_, _, body)| body.get("type") == Some(&Ipld::String("delete".into())));
+            if let Some((author, seq, _)) = delete {
                 let mut accepts = request.clone();
                 accepts["params"]["operation"] = "acl.acceptsRecord".into();
                 accepts["params"]["inputs"]["author"] = author.into();
@@ -1006,6 +1027,28 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
                 if honest(accepts).get("result").is_some() {
                     return json!({"id": id, "result": {}});
                 }
+            }
+        }
+        "acl-change-clock-zero" | "acl-roles-any-order"
+            if on("acl.checkChange") && code(&reply) == Some("ACL_MALFORMED") =>
+        {
+            if let Some((_, _, body)) = emulate::opened_event(&inputs)
+                && body.get("type") == Some(&Ipld::String("acl".into()))
+                && match name {
+                    "acl-change-clock-zero" => body.get("clock") == Some(&Ipld::Integer(0)),
+                    _ => unsorted_roles(&body),
+                }
+            {
+                return json!({"id": id, "result": {}});
+            }
+        }
+        "cut-exclusive" if on("acl.acceptsRecord") && reply.get("result").is_some() => {
+            let mut evaluate = request.clone();
+            evaluate["params"]["operation"] = "acl.evaluate".into();
+            let cuts = &honest(evaluate)["result"]["cuts"];
+            let author = text_in("author").unwrap_or_default();
+            if cuts[&author].as_u64().is_some() && cuts[&author] == inputs["seq"] {
+                return error(&id, "ACL_DENIED");
             }
         }
         "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
@@ -1274,4 +1317,28 @@ fn classify_any_clock(honest: &mut impl FnMut(Value) -> Value, request: &Value) 
     let result = reply.get_mut("result")?;
     result["clock"] = clock.into();
     Some(reply)
+}
+
+/// `acl-roles-any-order`: whether an ACL change's op carries a role list of distinct known names
+/// that is out of ACL-3's order (sorted, it would be well formed).
+fn unsorted_roles(body: &std::collections::BTreeMap<String, Ipld>) -> bool {
+    const KNOWN: [&str; 5] = ["delete", "follow", "no-access", "read", "write"];
+    let Some(Ipld::Map(op)) = body.get("op") else {
+        return false;
+    };
+    let Some(Ipld::List(roles)) = op.get("roles") else {
+        return false;
+    };
+    let names: Option<Vec<&str>> = roles
+        .iter()
+        .map(|r| match r {
+            Ipld::String(s) if KNOWN.contains(&s.as_str()) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    let Some(names) = names else { return false };
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.len() == names.len() && sorted != names
 }
