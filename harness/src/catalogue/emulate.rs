@@ -334,6 +334,58 @@ pub fn opened_event(
     None
 }
 
+/// `reader-drops-unreadable`: `sync.decideRecords` by a reader that drops each record it cannot
+/// open as if it had failed VERIFY-1 [SYNC-6]: the reference decides the other records, and the
+/// dropped ones are listed as rejected at their places.
+pub fn decide_dropping_unreadable(
+    honest: &mut impl FnMut(Value) -> Value,
+    request: &Value,
+) -> Option<Value> {
+    use threads::keys::{KeySet, ReadKey};
+    let inputs = &request["params"]["inputs"];
+    let hex_of = |k: &str| hex::decode(inputs[k].as_str()?).ok();
+    let thread = ThreadId::from_str(inputs["thread"].as_str()?).ok()?;
+    let log = LogId::from_str(inputs["log"].as_str()?).ok()?;
+    let keys = KeySet {
+        follow: FollowKey::from_slice(&hex_of("followKey")?).ok()?,
+        read: Some(ReadKey::from_slice(&hex_of("readKey")?).ok()?),
+    };
+    let incoming = inputs["incoming"].as_array()?;
+    let mut kept = Vec::new();
+    let mut places = Vec::new();
+    let mut dropped = Vec::new();
+    for (i, item) in incoming.iter().enumerate() {
+        let envelope = hex::decode(item.as_str()?)
+            .ok()
+            .and_then(|b| Envelope::from_bytes(&b).ok());
+        let unreadable = envelope.and_then(|e| {
+            verify::verify_follower(&e, &thread, &log, &keys.follow).ok()?;
+            verify::verify_reader(&e, &thread, &log, &keys).err()
+        });
+        match unreadable {
+            Some(e) => dropped.push(json!({"errorCode": e.code.name(), "index": i})),
+            None => {
+                kept.push(item.clone());
+                places.push(i);
+            }
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut changed = request.clone();
+    changed["params"]["inputs"]["incoming"] = kept.into();
+    let mut reply = honest(changed);
+    let rejected = reply.get_mut("result")?.get_mut("rejected")?.as_array_mut()?;
+    for entry in rejected.iter_mut() {
+        let place = places.get(entry["index"].as_u64()? as usize)?;
+        entry["index"] = (*place).into();
+    }
+    rejected.extend(dropped);
+    rejected.sort_by_key(|entry| entry["index"].as_u64());
+    Some(reply)
+}
+
 /// A key set decoded by a reader that skips members it does not know [KEY-5]: the keys of a map
 /// with `follow` (and perhaps `read`) of 32 bytes each and anything else besides.
 pub fn lenient_keyset(bytes: &[u8]) -> Option<Value> {

@@ -163,6 +163,12 @@ pub const FAULTS: &[Fault] = &[
         "reports a key of the wrong length as KEYSET_MALFORMED"
     ),
     fault!(
+        "content-key-is-read-key",
+        "KEY-4",
+        RejectsValid,
+        "seals and opens every event's body with the thread's read key instead of a fresh content key"
+    ),
+    fault!(
         "follower-reads",
         "KEY-7",
         AcceptsInvalid,
@@ -449,6 +455,18 @@ pub const FAULTS: &[Fault] = &[
         RejectsValid,
         "reads a pull's `after` and `limit` as 32-bit integers"
     ),
+    fault!(
+        "reader-drops-unreadable",
+        "SYNC-6",
+        RejectsValid,
+        "a reader drops a record that passes VERIFY-1 but does not open (VERIFY-2)"
+    ),
+    fault!(
+        "follower-opens-records",
+        "SYNC-14",
+        RejectsValid,
+        "a follower opens headers like a reader, and fails for want of a read key"
+    ),
     // Chapter 8: database.
     fault!(
         "arrival-order-fold",
@@ -684,6 +702,16 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             if let Some(reply) = open_ietf(&id, &inputs) {
                 return reply;
             }
+        }
+        "reader-drops-unreadable" if on("sync.decideRecords") && inputs.contains_key("readKey") => {
+            if let Some(reply) = emulate::decide_dropping_unreadable(&mut honest, &request) {
+                return reply;
+            }
+        }
+        "follower-opens-records"
+            if on("sync.decideRecords") && !inputs.contains_key("readKey") =>
+        {
+            return error(&id, "KEY_UNAVAILABLE");
         }
         "db-clock-unbounded" if on("db.classify") => {
             if let Some(reply) = classify_any_clock(&mut honest, &request) {
@@ -1000,6 +1028,9 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         }
         "snapshot-invalid-as-compacted" if on("db.resume") => {
             recode(&mut reply, "DB_SNAPSHOT_INVALID", "DB_COMPACTED");
+        }
+        "content-key-is-read-key" if on("envelope.verifyReader") && reply.get("result").is_some() => {
+            return error(&id, "BODY_DECRYPT_FAILED");
         }
         "recipient-secret-unclamped" if on("invite.recipientKeys") => {
             use sha2::Digest;
