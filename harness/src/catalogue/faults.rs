@@ -394,6 +394,18 @@ pub const FAULTS: &[Fault] = &[
         AcceptsInvalid,
         "takes a role list of known names in any order"
     ),
+    fault!(
+        "invite-acl-default-ignored",
+        "ACL-9",
+        AcceptsInvalid,
+        "opening an invite, grants a recipient without an ACL entry any role, whatever `default` says"
+    ),
+    fault!(
+        "invite-acl-membership-only",
+        "ACL-15",
+        AcceptsInvalid,
+        "opening an invite, checks that the recipient has an ACL entry, not that it grants the role"
+    ),
     // Chapter 7: sync and membership.
     fault!(
         "serve-pull-ignores-limit",
@@ -460,6 +472,12 @@ pub const FAULTS: &[Fault] = &[
         "SYNC-6",
         RejectsValid,
         "a reader drops a record that passes VERIFY-1 but does not open (VERIFY-2)"
+    ),
+    fault!(
+        "ignores-unknown-logs",
+        "SYNC-11",
+        RejectsValid,
+        "drops the records of a log it holds no record of, instead of starting the log"
     ),
     fault!(
         "follower-opens-records",
@@ -712,6 +730,13 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             if on("sync.decideRecords") && !inputs.contains_key("readKey") =>
         {
             return error(&id, "KEY_UNAVAILABLE");
+        }
+        "ignores-unknown-logs"
+            if on("sync.decideRecords") && inputs.get("held") == Some(&json!([])) =>
+        {
+            let result = json!({"appended": [], "counter": 0, "duplicates": 0, "gap": null,
+                "pullAfter": null, "rejected": []});
+            return json!({"id": id, "result": result});
         }
         "db-clock-unbounded" if on("db.classify") => {
             if let Some(reply) = classify_any_clock(&mut honest, &request) {
@@ -1045,6 +1070,14 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         {
             recode(&mut reply, "INVITE_MALFORMED", "BLOCK_TOO_LARGE");
         }
+        "invite-acl-default-ignored" | "invite-acl-membership-only"
+            if on("invite.open") && code(&reply) == Some("ACL_DENIED") =>
+        {
+            let has_entry = name == "invite-acl-membership-only";
+            if let Some(result) = open_beside_acl(&inputs, has_entry) {
+                return json!({"id": id, "result": result});
+            }
+        }
         "delete-without-capability"
             if on("acl.checkChange") && code(&reply) == Some("ACL_DENIED") =>
         {
@@ -1372,4 +1405,36 @@ fn unsorted_roles(body: &std::collections::BTreeMap<String, Ipld>) -> bool {
     sorted.sort_unstable();
     sorted.dedup();
     sorted.len() == names.len() && sorted != names
+}
+
+/// `invite.open` with the ACL check of INV-9 done wrongly: the invite opens, for a recipient
+/// with (`has_entry`) or without an entry in the ACL document, whatever role the entry or the
+/// default grants; `None` when the recipient is not in that case.
+fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value> {
+    use threads::acl::AclAnchor;
+    use threads::keys::IdentityKey;
+    use threads::invite::{Invite, open_key_set};
+    let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
+    let seed: [u8; 32] = hex_of("recipientSeed")?.try_into().ok()?;
+    let recipient = IdentityKey::from_seed(&seed);
+    let invite = Invite::from_bytes(&hex_of("invite")?).ok()?;
+    let anchor = AclAnchor::from_bytes(invite.acl.as_deref()?).ok()?;
+    if anchor.document.entry(&recipient.log_id()).is_some() != has_entry {
+        return None;
+    }
+    let keys = open_key_set(&recipient, &invite.enc, &invite.header(), &invite.sealed_keys).ok()?;
+    let logs: Vec<Value> = invite
+        .logs
+        .iter()
+        .map(|entry| json!({"addrs": entry.addrs, "log": entry.log.to_string()}))
+        .collect();
+    Some(json!({
+        "acl": invite.acl.as_ref().map(hex::encode),
+        "followKey": hex::encode(keys.follow.as_bytes()),
+        "inviter": invite.inviter.to_string(),
+        "logs": logs,
+        "readKey": keys.read.as_ref().map(|k| hex::encode(k.as_bytes())),
+        "role": invite.role.name(),
+        "thread": invite.thread.to_string(),
+    }))
 }
