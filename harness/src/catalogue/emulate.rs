@@ -306,6 +306,18 @@ pub fn keys_in_text_order(bytes: &[u8]) -> Option<Vec<u8>> {
 pub fn opened_event(
     inputs: &Map<String, Value>,
 ) -> Option<(String, u64, BTreeMap<String, ipld_core::ipld::Ipld>)> {
+    let cid = inputs.get("cid")?.as_str()?;
+    opened_where(inputs, |_, _, envelope| {
+        envelope.record_cid().to_string() == cid
+    })
+}
+
+/// The author, seq and opened body of the first record of an ACL request's `logs` that `pick`
+/// (author, seq, envelope) chooses, as [`opened_event`].
+pub fn opened_where(
+    inputs: &Map<String, Value>,
+    pick: impl Fn(&str, u64, &Envelope) -> bool,
+) -> Option<(String, u64, BTreeMap<String, ipld_core::ipld::Ipld>)> {
     use ipld_core::ipld::Ipld;
     use threads::keys::{KeySet, ReadKey};
     let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
@@ -314,18 +326,16 @@ pub fn opened_event(
         follow: FollowKey::from_slice(&hex_of("followKey")?).ok()?,
         read: Some(ReadKey::from_slice(&hex_of("readKey")?).ok()?),
     };
-    let cid = inputs.get("cid")?.as_str()?;
     for (peer, envelopes) in inputs.get("logs")?.as_object()? {
         let log = LogId::from_str(peer).ok()?;
         for (i, envelope) in envelopes.as_array()?.iter().enumerate() {
             let bytes = hex::decode(envelope.as_str()?).ok()?;
             let envelope = Envelope::from_bytes(&bytes).ok()?;
-            if envelope.record_cid().to_string() != cid {
+            if !pick(peer, i as u64 + 1, &envelope) {
                 continue;
             }
             let opened = verify::verify_reader(&envelope, &thread, &log, &keys).ok()?;
-            let Ipld::Map(body) = serde_ipld_dagcbor::from_slice::<Ipld>(&opened.body).ok()?
-            else {
+            let Ipld::Map(body) = serde_ipld_dagcbor::from_slice::<Ipld>(&opened.body).ok()? else {
                 return None;
             };
             return Some((peer.clone(), i as u64 + 1, body));
@@ -376,7 +386,10 @@ pub fn decide_dropping_unreadable(
     let mut changed = request.clone();
     changed["params"]["inputs"]["incoming"] = kept.into();
     let mut reply = honest(changed);
-    let rejected = reply.get_mut("result")?.get_mut("rejected")?.as_array_mut()?;
+    let rejected = reply
+        .get_mut("result")?
+        .get_mut("rejected")?
+        .as_array_mut()?;
     for entry in rejected.iter_mut() {
         let place = places.get(entry["index"].as_u64()? as usize)?;
         entry["index"] = (*place).into();

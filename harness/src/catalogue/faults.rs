@@ -1,5 +1,7 @@
 //! The faults, and how each changes a request or a reply.
 
+use std::str::FromStr;
+
 use serde_json::{Map, Value, json};
 
 use super::emulate::{self, Quirk, State, json_of};
@@ -395,6 +397,12 @@ pub const FAULTS: &[Fault] = &[
         "takes a role list of known names in any order"
     ),
     fault!(
+        "genesis-id-unchecked",
+        "ACL-4",
+        AcceptsInvalid,
+        "takes a genesis whose document's `_id` is another thread's"
+    ),
+    fault!(
         "invite-acl-default-ignored",
         "ACL-9",
         AcceptsInvalid,
@@ -726,9 +734,7 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
                 return reply;
             }
         }
-        "follower-opens-records"
-            if on("sync.decideRecords") && !inputs.contains_key("readKey") =>
-        {
+        "follower-opens-records" if on("sync.decideRecords") && !inputs.contains_key("readKey") => {
             return error(&id, "KEY_UNAVAILABLE");
         }
         "ignores-unknown-logs"
@@ -1054,7 +1060,9 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         "snapshot-invalid-as-compacted" if on("db.resume") => {
             recode(&mut reply, "DB_SNAPSHOT_INVALID", "DB_COMPACTED");
         }
-        "content-key-is-read-key" if on("envelope.verifyReader") && reply.get("result").is_some() => {
+        "content-key-is-read-key"
+            if on("envelope.verifyReader") && reply.get("result").is_some() =>
+        {
             return error(&id, "BODY_DECRYPT_FAILED");
         }
         "recipient-secret-unclamped" if on("invite.recipientKeys") => {
@@ -1113,6 +1121,16 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             let author = text_in("author").unwrap_or_default();
             if cuts[&author].as_u64().is_some() && cuts[&author] == inputs["seq"] {
                 return error(&id, "ACL_DENIED");
+            }
+        }
+        "genesis-id-unchecked"
+            if on("acl.acceptsRecord") && code(&reply) == Some("ACL_MALFORMED") =>
+        {
+            if let Some(verdict) = genesis_without_id_check(&inputs) {
+                return match verdict {
+                    Ok(()) => json!({"id": id, "result": {}}),
+                    Err(code) => error(&id, code),
+                };
             }
         }
         "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
@@ -1412,8 +1430,8 @@ fn unsorted_roles(body: &std::collections::BTreeMap<String, Ipld>) -> bool {
 /// default grants; `None` when the recipient is not in that case.
 fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value> {
     use threads::acl::AclAnchor;
-    use threads::keys::IdentityKey;
     use threads::invite::{Invite, open_key_set};
+    use threads::keys::IdentityKey;
     let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
     let seed: [u8; 32] = hex_of("recipientSeed")?.try_into().ok()?;
     let recipient = IdentityKey::from_seed(&seed);
@@ -1422,7 +1440,13 @@ fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value
     if anchor.document.entry(&recipient.log_id()).is_some() != has_entry {
         return None;
     }
-    let keys = open_key_set(&recipient, &invite.enc, &invite.header(), &invite.sealed_keys).ok()?;
+    let keys = open_key_set(
+        &recipient,
+        &invite.enc,
+        &invite.header(),
+        &invite.sealed_keys,
+    )
+    .ok()?;
     let logs: Vec<Value> = invite
         .logs
         .iter()
@@ -1437,4 +1461,29 @@ fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value
         "role": invite.role.name(),
         "thread": invite.thread.to_string(),
     }))
+}
+
+/// `genesis-id-unchecked`: `acl.acceptsRecord` in a thread whose genesis fails only its `_id`
+/// check (ACL-4, step 2): the genesis document is taken as it is, and decides the author's
+/// record by its role; `None` when the genesis fails anything else.
+fn genesis_without_id_check(inputs: &Map<String, Value>) -> Option<Result<(), &'static str>> {
+    use threads::acl::{AclDocument, Action};
+    let creator = inputs.get("creator")?.as_str()?;
+    let (_, _, body) = emulate::opened_where(inputs, |peer, seq, _| peer == creator && seq == 1)?;
+    if body.get("type") != Some(&Ipld::String("acl-genesis".into())) || body.len() != 2 {
+        return None;
+    }
+    let document =
+        AclDocument::from_bytes(&serde_ipld_dagcbor::to_vec(body.get("acl")?).ok()?).ok()?;
+    let thread = threads::id::ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let creator = threads::id::LogId::from_str(creator).ok()?;
+    if document.check_thread(&thread).is_ok() || !document.is_admin(&creator) {
+        return None;
+    }
+    let author = threads::id::LogId::from_str(inputs.get("author")?.as_str()?).ok()?;
+    Some(
+        document
+            .may(&author, Action::Write)
+            .map_err(|e| e.code.name()),
+    )
 }
