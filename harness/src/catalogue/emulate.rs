@@ -399,6 +399,37 @@ pub fn decide_dropping_unreadable(
     Some(reply)
 }
 
+/// `record-plaintext-lenient`: the envelope with its record's plaintext re-encoded without the
+/// members REC-8 does not define, as a decoder that skips unknown members reads it [REC-3];
+/// `None` when the plaintext does not open, does not decode, or has no such member.
+pub fn canonical_record(inputs: &Map<String, Value>) -> Option<Vec<u8>> {
+    use ipld_core::ipld::Ipld;
+    use rand_core::SeedableRng;
+    use threads::record::{open_block, seal_block};
+    use threads::seal::Layer;
+    let thread = ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let log = LogId::from_str(inputs.get("log")?.as_str()?).ok()?;
+    let key: [u8; 32] = hex::decode(inputs.get("followKey")?.as_str()?)
+        .ok()?
+        .try_into()
+        .ok()?;
+    let bytes = hex::decode(inputs.get("envelope")?.as_str()?).ok()?;
+    let mut envelope = Envelope::from_bytes(&bytes).ok()?;
+    let plaintext = open_block(Layer::Record, &key, &thread, &log, &envelope.record).ok()?;
+    let Ipld::Map(mut record) = serde_ipld_dagcbor::from_slice::<Ipld>(&plaintext).ok()? else {
+        return None;
+    };
+    record.retain(|k, _| ["block", "prev", "seq", "sig"].contains(&k.as_str()));
+    let canonical = serde_ipld_dagcbor::to_vec(&Ipld::Map(record)).ok()?;
+    if canonical == plaintext {
+        return None;
+    }
+    // The record layer's nonce is synthetic: the generator is never drawn from.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
+    envelope.record = seal_block(Layer::Record, &key, &thread, &log, &canonical, &mut rng);
+    Some(envelope.to_bytes())
+}
+
 /// A key set decoded by a reader that skips members it does not know [KEY-5]: the keys of a map
 /// with `follow` (and perhaps `read`) of 32 bytes each and anything else besides.
 pub fn lenient_keyset(bytes: &[u8]) -> Option<Value> {

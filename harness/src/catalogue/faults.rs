@@ -208,6 +208,12 @@ pub const FAULTS: &[Fault] = &[
         "reports a block over 1 MiB as BLOCK_MALFORMED"
     ),
     fault!(
+        "record-plaintext-lenient",
+        "REC-3",
+        AcceptsInvalid,
+        "skips members of a record's plaintext it does not know"
+    ),
+    fault!(
         "signing-input-without-domain",
         "SIG-1",
         BadOutput,
@@ -728,6 +734,20 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             if let Some(reply) = open_ietf(&id, &inputs) {
                 return reply;
             }
+        }
+        "record-plaintext-lenient" if on("envelope.verifyFollower") => {
+            let reply = honest(request.clone());
+            if code(&reply) != Some("BLOCK_MALFORMED") {
+                return reply;
+            }
+            return match emulate::canonical_record(&inputs) {
+                Some(envelope) => {
+                    let mut changed = request.clone();
+                    changed["params"]["inputs"]["envelope"] = hex::encode(envelope).into();
+                    honest(changed)
+                }
+                None => reply,
+            };
         }
         "reader-drops-unreadable" if on("sync.decideRecords") && inputs.contains_key("readKey") => {
             if let Some(reply) = emulate::decide_dropping_unreadable(&mut honest, &request) {
