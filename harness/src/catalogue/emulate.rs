@@ -43,6 +43,12 @@ pub enum Quirk {
     AppendsPastGap,
     /// Calls a re-delivered record a fork [LOG-4].
     DuplicateIsFork,
+    /// Reports a record that failed verification, yet stores it as the next record [VERIFY-3].
+    StoresRefused,
+    /// Moves the head to a verified record beyond a gap, leaving the counter [LOG-3].
+    HeadTracksNewest,
+    /// Reports a fork, yet rewinds the log to the forking record [LOG-8].
+    ForkRewinds,
 }
 
 /// `log.replay` by a peer with `quirk`; `None` when the inputs are not well formed (the reference
@@ -53,19 +59,37 @@ pub fn replay(quirk: Quirk, id: &Value, inputs: &Map<String, Value>) -> Option<V
     let follow =
         FollowKey::from_slice(&hex::decode(inputs.get("followKey")?.as_str()?).ok()?).ok()?;
     let mut held: Vec<String> = Vec::new();
+    let mut newest: Option<String> = None;
     let mut outcomes = Vec::new();
     for delivery in inputs.get("deliveries")?.as_array()? {
         let envelope = hex::decode(delivery.as_str()?)
             .ok()
             .and_then(|b| Envelope::from_bytes(&b).ok());
-        let outcome = match envelope.map(|e| verify::verify_follower(&e, &thread, &log, &follow)) {
-            Some(Ok(record)) => decide(quirk, &mut held, &record),
-            Some(Err(e)) => e.code.name().to_string(),
+        let verified = envelope
+            .as_ref()
+            .map(|e| verify::verify_follower(e, &thread, &log, &follow));
+        let outcome = match verified {
+            Some(Ok(record)) => {
+                let outcome = decide(quirk, &mut held, &record);
+                newest = match (quirk, outcome.as_str()) {
+                    (Quirk::HeadTracksNewest, "LOG_GAP") => Some(record.cid().to_string()),
+                    (_, "appended") => None,
+                    _ => newest,
+                };
+                outcome
+            }
+            Some(Err(e)) => {
+                if let (Quirk::StoresRefused, Some(envelope)) = (quirk, &envelope) {
+                    held.push(envelope.record_cid().to_string());
+                }
+                e.code.name().to_string()
+            }
             None => "ENVELOPE_MALFORMED".to_string(),
         };
         outcomes.push(outcome);
     }
-    let state = json!({"counter": held.len(), "head": held.last(), "outcomes": outcomes});
+    let head = newest.as_ref().or(held.last());
+    let state = json!({"counter": held.len(), "head": head, "outcomes": outcomes});
     let code = outcomes
         .iter()
         .find(|o| o.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
@@ -89,6 +113,11 @@ fn decide(quirk: Quirk, held: &mut Vec<String>, record: &verify::VerifiedRecord)
         },
         std::cmp::Ordering::Less => match quirk {
             Quirk::ForkIsDuplicate => "duplicate",
+            Quirk::ForkRewinds => {
+                held.truncate(seq - 1);
+                held.push(cid);
+                "LOG_FORK"
+            }
             _ => "LOG_FORK",
         },
         std::cmp::Ordering::Greater if quirk == Quirk::AppendsPastGap => {
@@ -191,6 +220,214 @@ pub fn query_without_tie_break(inputs: &Map<String, Value>) -> Option<Vec<String
     let skip = query.skip.unwrap_or(0) as usize;
     let limit = query.limit.map_or(usize::MAX, |l| l as usize);
     Some(ids.into_iter().skip(skip).take(limit).collect())
+}
+
+/// `snapshots-never-retaken`: the snapshots a peer takes as the events arrive, one prefix of the
+/// arrival order after another, each kept once taken even when a later event sorts before its
+/// last key [DB-22]; `None` to let the reference answer.
+pub fn snapshots_kept(honest: &mut impl FnMut(Value) -> Value, request: &Value) -> Option<Value> {
+    let events = request["params"]["inputs"]["events"].as_array()?;
+    let mut kept: Vec<(Value, Value)> = Vec::new();
+    for end in 1..=events.len() {
+        let mut prefix = request.clone();
+        prefix["params"]["inputs"]["events"] = events[..end].to_vec().into();
+        let reply = honest(prefix);
+        let (Some(snapshots), Some(views)) = (
+            reply["result"]["snapshotCids"].as_array(),
+            reply["result"]["viewCids"].as_array(),
+        ) else {
+            return None;
+        };
+        for (snapshot, view) in snapshots.iter().zip(views).skip(kept.len()) {
+            kept.push((snapshot.clone(), view.clone()));
+        }
+    }
+    let mut reply = honest(request.clone());
+    let result = reply.get_mut("result")?;
+    let (snapshots, views): (Vec<Value>, Vec<Value>) = kept.into_iter().unzip();
+    result["snapshotCids"] = snapshots.into();
+    result["viewCids"] = views.into();
+    Some(reply)
+}
+
+/// `resume-drops-malformed`: the request without the events whose body is a malformed database
+/// event, which a rebuild must record (DB-14) and this one never sees [DB-23].
+pub fn without_malformed(request: &Value) -> Option<Value> {
+    let mut request = request.clone();
+    let events = request["params"]["inputs"]["events"].as_array_mut()?;
+    events.retain(|event| {
+        let body = event["body"].as_str().and_then(|b| hex::decode(b).ok());
+        body.is_none_or(|b| DbEvent::classify(&b).is_ok())
+    });
+    Some(request)
+}
+
+/// `compacted-ignores-late-event`: a compacted rebuild that answers as if the one event that made
+/// it DB_COMPACTED were covered: the first answer without one of the events [DB-27].
+pub fn resume_ignoring_one(
+    honest: &mut impl FnMut(Value) -> Value,
+    request: &Value,
+) -> Option<Value> {
+    let events = request["params"]["inputs"]["events"].as_array()?;
+    (0..events.len()).find_map(|skip| {
+        let mut fewer = request.clone();
+        let kept: Vec<Value> = events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, e)| e.clone())
+            .collect();
+        fewer["params"]["inputs"]["events"] = kept.into();
+        let reply = honest(fewer);
+        reply.get("result").is_some().then_some(reply)
+    })
+}
+
+/// A DAG-CBOR map re-encoded with its top-level keys in text order, as an encoder that sorts
+/// keys like strings writes it; `None` for anything but a small map.
+pub fn keys_in_text_order(bytes: &[u8]) -> Option<Vec<u8>> {
+    use ipld_core::ipld::Ipld;
+    let Ipld::Map(map) = serde_ipld_dagcbor::from_slice::<Ipld>(bytes).ok()? else {
+        return None;
+    };
+    if map.len() >= 24 {
+        return None;
+    }
+    let mut out = vec![0xa0 | map.len() as u8];
+    for (key, value) in &map {
+        out.extend(serde_ipld_dagcbor::to_vec(&Ipld::String(key.clone())).ok()?);
+        out.extend(serde_ipld_dagcbor::to_vec(value).ok()?);
+    }
+    Some(out)
+}
+
+/// The author, seq and opened body of the record `cid` names among the `logs` of an ACL
+/// request, if the request's keys open it and its body is a DAG-CBOR map; `None` otherwise.
+pub fn opened_event(
+    inputs: &Map<String, Value>,
+) -> Option<(String, u64, BTreeMap<String, ipld_core::ipld::Ipld>)> {
+    let cid = inputs.get("cid")?.as_str()?;
+    opened_where(inputs, |_, _, envelope| {
+        envelope.record_cid().to_string() == cid
+    })
+}
+
+/// The author, seq and opened body of the first record of an ACL request's `logs` that `pick`
+/// (author, seq, envelope) chooses, as [`opened_event`].
+pub fn opened_where(
+    inputs: &Map<String, Value>,
+    pick: impl Fn(&str, u64, &Envelope) -> bool,
+) -> Option<(String, u64, BTreeMap<String, ipld_core::ipld::Ipld>)> {
+    use ipld_core::ipld::Ipld;
+    use threads::keys::{KeySet, ReadKey};
+    let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
+    let thread = ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let keys = KeySet {
+        follow: FollowKey::from_slice(&hex_of("followKey")?).ok()?,
+        read: Some(ReadKey::from_slice(&hex_of("readKey")?).ok()?),
+    };
+    for (peer, envelopes) in inputs.get("logs")?.as_object()? {
+        let log = LogId::from_str(peer).ok()?;
+        for (i, envelope) in envelopes.as_array()?.iter().enumerate() {
+            let bytes = hex::decode(envelope.as_str()?).ok()?;
+            let envelope = Envelope::from_bytes(&bytes).ok()?;
+            if !pick(peer, i as u64 + 1, &envelope) {
+                continue;
+            }
+            let opened = verify::verify_reader(&envelope, &thread, &log, &keys).ok()?;
+            let Ipld::Map(body) = serde_ipld_dagcbor::from_slice::<Ipld>(&opened.body).ok()? else {
+                return None;
+            };
+            return Some((peer.clone(), i as u64 + 1, body));
+        }
+    }
+    None
+}
+
+/// `reader-drops-unreadable`: `sync.decideRecords` by a reader that drops each record it cannot
+/// open as if it had failed VERIFY-1 [SYNC-6]: the reference decides the other records, and the
+/// dropped ones are listed as rejected at their places.
+pub fn decide_dropping_unreadable(
+    honest: &mut impl FnMut(Value) -> Value,
+    request: &Value,
+) -> Option<Value> {
+    use threads::keys::{KeySet, ReadKey};
+    let inputs = &request["params"]["inputs"];
+    let hex_of = |k: &str| hex::decode(inputs[k].as_str()?).ok();
+    let thread = ThreadId::from_str(inputs["thread"].as_str()?).ok()?;
+    let log = LogId::from_str(inputs["log"].as_str()?).ok()?;
+    let keys = KeySet {
+        follow: FollowKey::from_slice(&hex_of("followKey")?).ok()?,
+        read: Some(ReadKey::from_slice(&hex_of("readKey")?).ok()?),
+    };
+    let incoming = inputs["incoming"].as_array()?;
+    let mut kept = Vec::new();
+    let mut places = Vec::new();
+    let mut dropped = Vec::new();
+    for (i, item) in incoming.iter().enumerate() {
+        let envelope = hex::decode(item.as_str()?)
+            .ok()
+            .and_then(|b| Envelope::from_bytes(&b).ok());
+        let unreadable = envelope.and_then(|e| {
+            verify::verify_follower(&e, &thread, &log, &keys.follow).ok()?;
+            verify::verify_reader(&e, &thread, &log, &keys).err()
+        });
+        match unreadable {
+            Some(e) => dropped.push(json!({"errorCode": e.code.name(), "index": i})),
+            None => {
+                kept.push(item.clone());
+                places.push(i);
+            }
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut changed = request.clone();
+    changed["params"]["inputs"]["incoming"] = kept.into();
+    let mut reply = honest(changed);
+    let rejected = reply
+        .get_mut("result")?
+        .get_mut("rejected")?
+        .as_array_mut()?;
+    for entry in rejected.iter_mut() {
+        let place = places.get(entry["index"].as_u64()? as usize)?;
+        entry["index"] = (*place).into();
+    }
+    rejected.extend(dropped);
+    rejected.sort_by_key(|entry| entry["index"].as_u64());
+    Some(reply)
+}
+
+/// `record-plaintext-lenient`: the envelope with its record's plaintext re-encoded without the
+/// members REC-8 does not define, as a decoder that skips unknown members reads it [REC-3];
+/// `None` when the plaintext does not open, does not decode, or has no such member.
+pub fn canonical_record(inputs: &Map<String, Value>) -> Option<Vec<u8>> {
+    use ipld_core::ipld::Ipld;
+    use rand_core::SeedableRng;
+    use threads::record::{open_block, seal_block};
+    use threads::seal::Layer;
+    let thread = ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let log = LogId::from_str(inputs.get("log")?.as_str()?).ok()?;
+    let key: [u8; 32] = hex::decode(inputs.get("followKey")?.as_str()?)
+        .ok()?
+        .try_into()
+        .ok()?;
+    let bytes = hex::decode(inputs.get("envelope")?.as_str()?).ok()?;
+    let mut envelope = Envelope::from_bytes(&bytes).ok()?;
+    let plaintext = open_block(Layer::Record, &key, &thread, &log, &envelope.record).ok()?;
+    let Ipld::Map(mut record) = serde_ipld_dagcbor::from_slice::<Ipld>(&plaintext).ok()? else {
+        return None;
+    };
+    record.retain(|k, _| ["block", "prev", "seq", "sig"].contains(&k.as_str()));
+    let canonical = serde_ipld_dagcbor::to_vec(&Ipld::Map(record)).ok()?;
+    if canonical == plaintext {
+        return None;
+    }
+    // The record layer's nonce is synthetic: the generator is never drawn from.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
+    envelope.record = seal_block(Layer::Record, &key, &thread, &log, &canonical, &mut rng);
+    Some(envelope.to_bytes())
 }
 
 /// A key set decoded by a reader that skips members it does not know [KEY-5]: the keys of a map

@@ -1,11 +1,14 @@
 //! The faults, and how each changes a request or a reply.
 
+use std::str::FromStr;
+
 use serde_json::{Map, Value, json};
 
 use super::emulate::{self, Quirk, State, json_of};
 use super::text;
 use super::{Class, Fault};
 use crate::adapter::Adapter;
+use ipld_core::ipld::Ipld;
 use threads::sync::Message;
 
 macro_rules! fault {
@@ -118,6 +121,24 @@ pub const FAULTS: &[Fault] = &[
         AcceptsInvalid,
         "drops a trailing `/` of a log address"
     ),
+    fault!(
+        "tid-text-as-given",
+        "TID-8",
+        BadOutput,
+        "keeps a decoded TID's text as it was given instead of its canonical form"
+    ),
+    fault!(
+        "tid-random-from-byte-one",
+        "TID-1",
+        BadOutput,
+        "takes the random part to start after the version byte, variant included"
+    ),
+    fault!(
+        "addr-first-ipel",
+        "ADDR-2",
+        AcceptsInvalid,
+        "reads a log address up to its first `/ipel/<log-id>` and ignores the rest"
+    ),
     // Chapter 2: keys.
     fault!(
         "identity-from-hashed-seed",
@@ -142,6 +163,12 @@ pub const FAULTS: &[Fault] = &[
         "KEY-2",
         WrongCode,
         "reports a key of the wrong length as KEYSET_MALFORMED"
+    ),
+    fault!(
+        "content-key-is-read-key",
+        "KEY-4",
+        RejectsValid,
+        "seals and opens every event's body with the thread's read key instead of a fresh content key"
     ),
     fault!(
         "follower-reads",
@@ -181,6 +208,12 @@ pub const FAULTS: &[Fault] = &[
         "reports a block over 1 MiB as BLOCK_MALFORMED"
     ),
     fault!(
+        "record-plaintext-lenient",
+        "REC-3",
+        AcceptsInvalid,
+        "skips members of a record's plaintext it does not know"
+    ),
+    fault!(
         "signing-input-without-domain",
         "SIG-1",
         BadOutput,
@@ -216,6 +249,18 @@ pub const FAULTS: &[Fault] = &[
         WrongCode,
         "reports a seal shorter than its nonce and tag as BLOCK_MALFORMED"
     ),
+    fault!(
+        "seal-ietf-chacha",
+        "SEAL-1",
+        RejectsValid,
+        "opens seals with IETF ChaCha20-Poly1305 and the nonce's first 12 bytes, without HChaCha20"
+    ),
+    fault!(
+        "stores-refused-records",
+        "VERIFY-3",
+        AcceptsInvalid,
+        "reports a record that fails verification but stores it as the log's next record"
+    ),
     // Chapter 4: logs.
     fault!(
         "skip-link-check",
@@ -248,6 +293,18 @@ pub const FAULTS: &[Fault] = &[
         "reports each log's counter one too high"
     ),
     fault!(
+        "head-tracks-newest-seen",
+        "LOG-3",
+        BadOutput,
+        "moves the head to a verified record beyond a gap, though only appending moves it"
+    ),
+    fault!(
+        "fork-rewinds-log",
+        "LOG-8",
+        AcceptsInvalid,
+        "reports a fork but rewinds the log to the forking record"
+    ),
+    fault!(
         "read-newest-first",
         "VERIFY-2",
         WrongOrder,
@@ -277,6 +334,18 @@ pub const FAULTS: &[Fault] = &[
         "INV-9",
         WrongCode,
         "reports an invite beyond what the ACL grants as INVITE_MALFORMED"
+    ),
+    fault!(
+        "recipient-secret-unclamped",
+        "INV-2",
+        BadOutput,
+        "takes the X25519 secret as the first half of SHA-512(seed) without clamping it"
+    ),
+    fault!(
+        "invite-oversized-as-too-large",
+        "INV-3",
+        WrongCode,
+        "reports an invite over 1 MiB as BLOCK_TOO_LARGE, the code of an oversized block"
     ),
     // Chapter 6: access control.
     fault!(
@@ -308,6 +377,48 @@ pub const FAULTS: &[Fault] = &[
         "ACL-11",
         AcceptsInvalid,
         "folds the ACL without checking the genesis an anchor names"
+    ),
+    fault!(
+        "delete-without-capability",
+        "ACL-8",
+        AcceptsInvalid,
+        "counts a delete by any peer whose records are accepted, whether its entry lists `delete` or not"
+    ),
+    fault!(
+        "cut-exclusive",
+        "ACL-7",
+        RejectsValid,
+        "refuses a lowered peer's record at its cut, keeping only the records before it"
+    ),
+    fault!(
+        "acl-change-clock-zero",
+        "ACL-5",
+        AcceptsInvalid,
+        "takes an ACL change at clock 0, the genesis's clock"
+    ),
+    fault!(
+        "acl-roles-any-order",
+        "ACL-3",
+        AcceptsInvalid,
+        "takes a role list of known names in any order"
+    ),
+    fault!(
+        "genesis-id-unchecked",
+        "ACL-4",
+        AcceptsInvalid,
+        "takes a genesis whose document's `_id` is another thread's"
+    ),
+    fault!(
+        "invite-acl-default-ignored",
+        "ACL-9",
+        AcceptsInvalid,
+        "opening an invite, grants a recipient without an ACL entry any role, whatever `default` says"
+    ),
+    fault!(
+        "invite-acl-membership-only",
+        "ACL-15",
+        AcceptsInvalid,
+        "opening an invite, checks that the recipient has an ACL entry, not that it grants the role"
     ),
     // Chapter 7: sync and membership.
     fault!(
@@ -364,6 +475,30 @@ pub const FAULTS: &[Fault] = &[
         BadOutput,
         "never asks to pull after a gap or a stale batch"
     ),
+    fault!(
+        "pull-fields-32-bit",
+        "SYNC-1",
+        RejectsValid,
+        "reads a pull's `after` and `limit` as 32-bit integers"
+    ),
+    fault!(
+        "reader-drops-unreadable",
+        "SYNC-6",
+        RejectsValid,
+        "a reader drops a record that passes VERIFY-1 but does not open (VERIFY-2)"
+    ),
+    fault!(
+        "ignores-unknown-logs",
+        "SYNC-11",
+        RejectsValid,
+        "drops the records of a log it holds no record of, instead of starting the log"
+    ),
+    fault!(
+        "follower-opens-records",
+        "SYNC-14",
+        RejectsValid,
+        "a follower opens headers like a reader, and fails for want of a read key"
+    ),
     // Chapter 8: database.
     fault!(
         "arrival-order-fold",
@@ -412,6 +547,48 @@ pub const FAULTS: &[Fault] = &[
         "DB-1",
         RejectsValid,
         "takes a body that is not a database event for a malformed one"
+    ),
+    fault!(
+        "db-clock-unbounded",
+        "DB-8",
+        AcceptsInvalid,
+        "accepts an event whose clock is 0 or 2^53 and above"
+    ),
+    fault!(
+        "view-keys-lexical",
+        "DB-15",
+        BadOutput,
+        "encodes the view's top-level keys in text order, not DAG-CBOR's length-first order"
+    ),
+    fault!(
+        "snapshot-cid-of-view",
+        "DB-21",
+        BadOutput,
+        "gives the snapshot view's CID as the snapshot's CID"
+    ),
+    fault!(
+        "snapshots-never-retaken",
+        "DB-22",
+        BadOutput,
+        "keeps a snapshot once taken, even after a late event sorts before its last key"
+    ),
+    fault!(
+        "resume-drops-malformed",
+        "DB-23",
+        BadOutput,
+        "rebuilding from a snapshot, skips the malformed events instead of recording them"
+    ),
+    fault!(
+        "snapshot-invalid-as-compacted",
+        "DB-24",
+        WrongCode,
+        "reports a stored snapshot that fails its checks as DB_COMPACTED"
+    ),
+    fault!(
+        "compacted-ignores-late-event",
+        "DB-27",
+        AcceptsInvalid,
+        "takes every event at or before a compacted view's last key for covered, and ignores it"
     ),
     fault!(
         "skips-remote-reducers",
@@ -552,6 +729,63 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         "addr-ipfs-alias" if on("logAddr.decode") => {
             return honest(changed_text(|t| t.replace("/ipfs/", "/p2p/")));
         }
+        "addr-first-ipel" if on("logAddr.decode") => return honest(changed_text(first_ipel)),
+        "seal-ietf-chacha" if on("seal.openRaw") => {
+            if let Some(reply) = open_ietf(&id, &inputs) {
+                return reply;
+            }
+        }
+        "record-plaintext-lenient" if on("envelope.verifyFollower") => {
+            let reply = honest(request.clone());
+            if code(&reply) != Some("BLOCK_MALFORMED") {
+                return reply;
+            }
+            return match emulate::canonical_record(&inputs) {
+                Some(envelope) => {
+                    let mut changed = request.clone();
+                    changed["params"]["inputs"]["envelope"] = hex::encode(envelope).into();
+                    honest(changed)
+                }
+                None => reply,
+            };
+        }
+        "reader-drops-unreadable" if on("sync.decideRecords") && inputs.contains_key("readKey") => {
+            if let Some(reply) = emulate::decide_dropping_unreadable(&mut honest, &request) {
+                return reply;
+            }
+        }
+        "follower-opens-records" if on("sync.decideRecords") && !inputs.contains_key("readKey") => {
+            return error(&id, "KEY_UNAVAILABLE");
+        }
+        "ignores-unknown-logs"
+            if on("sync.decideRecords") && inputs.get("held") == Some(&json!([])) =>
+        {
+            let result = json!({"appended": [], "counter": 0, "duplicates": 0, "gap": null,
+                "pullAfter": null, "rejected": []});
+            return json!({"id": id, "result": result});
+        }
+        "db-clock-unbounded" if on("db.classify") => {
+            if let Some(reply) = classify_any_clock(&mut honest, &request) {
+                return reply;
+            }
+        }
+        "snapshots-never-retaken" if on("db.snapshot") => {
+            if let Some(reply) = emulate::snapshots_kept(&mut honest, &request) {
+                return reply;
+            }
+        }
+        "resume-drops-malformed" if on("db.resume") => {
+            if let Some(changed) = emulate::without_malformed(&request) {
+                return honest(changed);
+            }
+        }
+        "compacted-ignores-late-event" if on("db.resume") => {
+            let reply = honest(request.clone());
+            if code(&reply) != Some("DB_COMPACTED") {
+                return reply;
+            }
+            return emulate::resume_ignoring_one(&mut honest, &request).unwrap_or(reply);
+        }
         "thread-create-trailing-bits" if !vector => return thread_alias(state, honest, request),
         "leak-plaintext" if method == "invite.export" => {
             let mut changed = request.clone();
@@ -622,13 +856,22 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             state.serves.watch(&request, &mut reply);
             return reply;
         }
-        "skip-link-check" | "fork-as-duplicate" | "append-past-gap" | "duplicate-as-fork"
+        "skip-link-check"
+        | "fork-as-duplicate"
+        | "append-past-gap"
+        | "duplicate-as-fork"
+        | "stores-refused-records"
+        | "head-tracks-newest-seen"
+        | "fork-rewinds-log"
             if on("log.replay") =>
         {
             let quirk = match name {
                 "skip-link-check" => Quirk::NoLinkCheck,
                 "fork-as-duplicate" => Quirk::ForkIsDuplicate,
                 "append-past-gap" => Quirk::AppendsPastGap,
+                "stores-refused-records" => Quirk::StoresRefused,
+                "head-tracks-newest-seen" => Quirk::HeadTracksNewest,
+                "fork-rewinds-log" => Quirk::ForkRewinds,
                 _ => Quirk::DuplicateIsFork,
             };
             if let Some(reply) = emulate::replay(quirk, &id, &inputs) {
@@ -694,6 +937,20 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         }
         "tid-variant-as-version" => {
             recode(&mut reply, "TID_UNKNOWN_VARIANT", "TID_UNKNOWN_VERSION")
+        }
+        "tid-text-as-given" if on("tid.decode") => {
+            if let (Some(text), Some(given)) = (member(&mut reply, "text"), text_in("text")) {
+                *text = given.into();
+            }
+        }
+        "tid-random-from-byte-one" if on("tid.decodeBytes") || on("tid.decode") => {
+            if let Some(bytes) = member(&mut reply, "bytes")
+                .and_then(|b| b.as_str().map(String::from))
+                .and_then(|h| hex::decode(h).ok())
+                && let Some(random) = member(&mut reply, "random")
+            {
+                *random = hex::encode(&bytes[1..]).into();
+            }
         }
         "tid-encode-upper" if on("tid.encode") => {
             if let Some(text) = member(&mut reply, "text")
@@ -793,6 +1050,107 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         "never-pulls" if on("sync.decideRecords") => {
             if let Some(pull) = member(&mut reply, "pullAfter") {
                 *pull = Value::Null;
+            }
+        }
+        "pull-fields-32-bit" if on("sync.decodeMessage") => {
+            let message = &reply["result"]["message"];
+            let wide = |k: &str| message[k].as_u64().is_some_and(|n| n > u64::from(u32::MAX));
+            if message["type"] == "pull" && (wide("after") || wide("limit")) {
+                return error(&id, "MESSAGE_MALFORMED");
+            }
+        }
+        "view-keys-lexical" if on("db.fold") => {
+            if let Some(view) = member(&mut reply, "view")
+                && let Some(bytes) = view.as_str().and_then(|h| hex::decode(h).ok())
+                && let Some(lexical) = emulate::keys_in_text_order(&bytes)
+            {
+                *view = hex::encode(&lexical).into();
+                if let Some(cid) = member(&mut reply, "viewCid") {
+                    *cid = threads::block::cid_of(&lexical).to_string().into();
+                }
+            }
+        }
+        "snapshot-cid-of-view" if on("db.snapshot") => {
+            if let Some(views) = member(&mut reply, "viewCids").cloned()
+                && let Some(snapshots) = member(&mut reply, "snapshotCids")
+            {
+                *snapshots = views;
+            }
+        }
+        "snapshot-invalid-as-compacted" if on("db.resume") => {
+            recode(&mut reply, "DB_SNAPSHOT_INVALID", "DB_COMPACTED");
+        }
+        "content-key-is-read-key"
+            if on("envelope.verifyReader") && reply.get("result").is_some() =>
+        {
+            return error(&id, "BODY_DECRYPT_FAILED");
+        }
+        "recipient-secret-unclamped" if on("invite.recipientKeys") => {
+            use sha2::Digest;
+            if let Some(secret) = member(&mut reply, "x25519Secret")
+                && let Some(seed) = hex_in("seed")
+            {
+                *secret = hex::encode(&sha2::Sha512::digest(seed)[..32]).into();
+            }
+        }
+        "invite-oversized-as-too-large"
+            if on("invite.open") && hex_in("invite").is_some_and(|b| b.len() > 1 << 20) =>
+        {
+            recode(&mut reply, "INVITE_MALFORMED", "BLOCK_TOO_LARGE");
+        }
+        "invite-acl-default-ignored" | "invite-acl-membership-only"
+            if on("invite.open") && code(&reply) == Some("ACL_DENIED") =>
+        {
+            let has_entry = name == "invite-acl-membership-only";
+            if let Some(result) = open_beside_acl(&inputs, has_entry) {
+                return json!({"id": id, "result": result});
+            }
+        }
+        "delete-without-capability"
+            if on("acl.checkChange") && code(&reply) == Some("ACL_DENIED") =>
+        {
+            let delete = emulate::opened_event(&inputs)
+                .filter(|(_, _, body)| body.get("type") == Some(&Ipld::String("delete".into())));
+            if let Some((author, seq, _)) = delete {
+                let mut accepts = request.clone();
+                accepts["params"]["operation"] = "acl.acceptsRecord".into();
+                accepts["params"]["inputs"]["author"] = author.into();
+                accepts["params"]["inputs"]["seq"] = seq.into();
+                if honest(accepts).get("result").is_some() {
+                    return json!({"id": id, "result": {}});
+                }
+            }
+        }
+        "acl-change-clock-zero" | "acl-roles-any-order"
+            if on("acl.checkChange") && code(&reply) == Some("ACL_MALFORMED") =>
+        {
+            if let Some((_, _, body)) = emulate::opened_event(&inputs)
+                && body.get("type") == Some(&Ipld::String("acl".into()))
+                && match name {
+                    "acl-change-clock-zero" => body.get("clock") == Some(&Ipld::Integer(0)),
+                    _ => unsorted_roles(&body),
+                }
+            {
+                return json!({"id": id, "result": {}});
+            }
+        }
+        "cut-exclusive" if on("acl.acceptsRecord") && reply.get("result").is_some() => {
+            let mut evaluate = request.clone();
+            evaluate["params"]["operation"] = "acl.evaluate".into();
+            let cuts = &honest(evaluate)["result"]["cuts"];
+            let author = text_in("author").unwrap_or_default();
+            if cuts[&author].as_u64().is_some() && cuts[&author] == inputs["seq"] {
+                return error(&id, "ACL_DENIED");
+            }
+        }
+        "genesis-id-unchecked"
+            if on("acl.acceptsRecord") && code(&reply) == Some("ACL_MALFORMED") =>
+        {
+            if let Some(verdict) = genesis_without_id_check(&inputs) {
+                return match verdict {
+                    Ok(()) => json!({"id": id, "result": {}}),
+                    Err(code) => error(&id, code),
+                };
             }
         }
         "acl-bypass-as-denied" => recode(&mut reply, "ACL_BYPASS", "ACL_DENIED"),
@@ -1005,4 +1363,147 @@ fn unauthorised_delete(
         state.deleted.insert(doc);
     }
     reply
+}
+
+/// `addr-first-ipel`: the text up to the end of its first `/ipel/<log-id>`; what follows, a
+/// second `/ipel` or any component after it, is never read [ADDR-2].
+fn first_ipel(text: &str) -> String {
+    let parts: Vec<&str> = text.split('/').collect();
+    match parts.iter().position(|p| *p == "ipel") {
+        Some(i) if i + 1 < parts.len() => parts[..i + 2].join("/"),
+        _ => text.to_string(),
+    }
+}
+
+/// `seal-ietf-chacha`: `seal.openRaw` with ChaCha20-Poly1305 of RFC 8439 under the key itself
+/// and the first 12 bytes of the 24-byte nonce: the HChaCha20 subkey step of SEAL-1 left out.
+fn open_ietf(id: &Value, inputs: &Map<String, Value>) -> Option<Value> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
+    let key: [u8; 32] = hex_of("key")?.try_into().ok()?;
+    let sealed = hex_of("sealed")?;
+    let ad = hex_of("ad")?;
+    if sealed.len() < 40 {
+        return None;
+    }
+    let cipher = ChaCha20Poly1305::new(&key.into());
+    let payload = Payload {
+        msg: &sealed[24..],
+        aad: &ad,
+    };
+    let nonce: [u8; 12] = sealed[..12].try_into().ok()?;
+    Some(match cipher.decrypt(&Nonce::from(nonce), payload) {
+        Ok(plain) => json!({"id": id, "result": {"plaintext": hex::encode(plain)}}),
+        Err(_) => error(id, "BODY_DECRYPT_FAILED"),
+    })
+}
+
+/// `db-clock-unbounded`: an event whose clock is out of DB-8's range is classified as if its
+/// clock were 1, and answered with the clock it has.
+fn classify_any_clock(honest: &mut impl FnMut(Value) -> Value, request: &Value) -> Option<Value> {
+    use ipld_core::ipld::Ipld;
+    let body = hex::decode(request["params"]["inputs"]["body"].as_str()?).ok()?;
+    let Ipld::Map(mut map) = serde_ipld_dagcbor::from_slice::<Ipld>(&body).ok()? else {
+        return None;
+    };
+    let clock = match map.get("clock")? {
+        Ipld::Integer(n) if *n == 0 || *n >= 1 << 53 => u64::try_from(*n).ok()?,
+        _ => return None,
+    };
+    map.insert("clock".into(), Ipld::Integer(1));
+    let mut changed = request.clone();
+    changed["params"]["inputs"]["body"] =
+        hex::encode(serde_ipld_dagcbor::to_vec(&Ipld::Map(map)).ok()?).into();
+    let mut reply = honest(changed);
+    let result = reply.get_mut("result")?;
+    result["clock"] = clock.into();
+    Some(reply)
+}
+
+/// `acl-roles-any-order`: whether an ACL change's op carries a role list of distinct known names
+/// that is out of ACL-3's order (sorted, it would be well formed).
+fn unsorted_roles(body: &std::collections::BTreeMap<String, Ipld>) -> bool {
+    const KNOWN: [&str; 5] = ["delete", "follow", "no-access", "read", "write"];
+    let Some(Ipld::Map(op)) = body.get("op") else {
+        return false;
+    };
+    let Some(Ipld::List(roles)) = op.get("roles") else {
+        return false;
+    };
+    let names: Option<Vec<&str>> = roles
+        .iter()
+        .map(|r| match r {
+            Ipld::String(s) if KNOWN.contains(&s.as_str()) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    let Some(names) = names else { return false };
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.len() == names.len() && sorted != names
+}
+
+/// `invite.open` with the ACL check of INV-9 done wrongly: the invite opens, for a recipient
+/// with (`has_entry`) or without an entry in the ACL document, whatever role the entry or the
+/// default grants; `None` when the recipient is not in that case.
+fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value> {
+    use threads::acl::AclAnchor;
+    use threads::invite::{Invite, open_key_set};
+    use threads::keys::IdentityKey;
+    let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
+    let seed: [u8; 32] = hex_of("recipientSeed")?.try_into().ok()?;
+    let recipient = IdentityKey::from_seed(&seed);
+    let invite = Invite::from_bytes(&hex_of("invite")?).ok()?;
+    let anchor = AclAnchor::from_bytes(invite.acl.as_deref()?).ok()?;
+    if anchor.document.entry(&recipient.log_id()).is_some() != has_entry {
+        return None;
+    }
+    let keys = open_key_set(
+        &recipient,
+        &invite.enc,
+        &invite.header(),
+        &invite.sealed_keys,
+    )
+    .ok()?;
+    let logs: Vec<Value> = invite
+        .logs
+        .iter()
+        .map(|entry| json!({"addrs": entry.addrs, "log": entry.log.to_string()}))
+        .collect();
+    Some(json!({
+        "acl": invite.acl.as_ref().map(hex::encode),
+        "followKey": hex::encode(keys.follow.as_bytes()),
+        "inviter": invite.inviter.to_string(),
+        "logs": logs,
+        "readKey": keys.read.as_ref().map(|k| hex::encode(k.as_bytes())),
+        "role": invite.role.name(),
+        "thread": invite.thread.to_string(),
+    }))
+}
+
+/// `genesis-id-unchecked`: `acl.acceptsRecord` in a thread whose genesis fails only its `_id`
+/// check (ACL-4, step 2): the genesis document is taken as it is, and decides the author's
+/// record by its role; `None` when the genesis fails anything else.
+fn genesis_without_id_check(inputs: &Map<String, Value>) -> Option<Result<(), &'static str>> {
+    use threads::acl::{AclDocument, Action};
+    let creator = inputs.get("creator")?.as_str()?;
+    let (_, _, body) = emulate::opened_where(inputs, |peer, seq, _| peer == creator && seq == 1)?;
+    if body.get("type") != Some(&Ipld::String("acl-genesis".into())) || body.len() != 2 {
+        return None;
+    }
+    let document =
+        AclDocument::from_bytes(&serde_ipld_dagcbor::to_vec(body.get("acl")?).ok()?).ok()?;
+    let thread = threads::id::ThreadId::from_str(inputs.get("thread")?.as_str()?).ok()?;
+    let creator = threads::id::LogId::from_str(creator).ok()?;
+    if document.check_thread(&thread).is_ok() || !document.is_admin(&creator) {
+        return None;
+    }
+    let author = threads::id::LogId::from_str(inputs.get("author")?.as_str()?).ok()?;
+    Some(
+        document
+            .may(&author, Action::Write)
+            .map_err(|e| e.code.name()),
+    )
 }
