@@ -251,7 +251,7 @@ pub fn snapshots_kept(honest: &mut impl FnMut(Value) -> Value, request: &Value) 
 }
 
 /// `resume-drops-malformed`: the request without the events whose body is a malformed database
-/// event, which a rebuild must record (DB-14) and this one never sees [DB-23].
+/// event, which a rebuild must record [DB-14] and this one never sees [DB-23].
 pub fn without_malformed(request: &Value) -> Option<Value> {
     let mut request = request.clone();
     let events = request["params"]["inputs"]["events"].as_array_mut()?;
@@ -345,7 +345,7 @@ pub fn opened_where(
 }
 
 /// `reader-drops-unreadable`: `sync.decideRecords` by a reader that drops each record it cannot
-/// open as if it had failed VERIFY-1 [SYNC-6]: the reference decides the other records, and the
+/// open as if it had failed [VERIFY-1] [SYNC-6]: the reference decides the other records, and the
 /// dropped ones are listed as rejected at their places.
 pub fn decide_dropping_unreadable(
     honest: &mut impl FnMut(Value) -> Value,
@@ -400,7 +400,7 @@ pub fn decide_dropping_unreadable(
 }
 
 /// `record-plaintext-lenient`: the envelope with its record's plaintext re-encoded without the
-/// members REC-8 does not define, as a decoder that skips unknown members reads it [REC-3];
+/// members [REC-8] does not define, as a decoder that skips unknown members reads it [REC-3];
 /// `None` when the plaintext does not open, does not decode, or has no such member.
 pub fn canonical_record(inputs: &Map<String, Value>) -> Option<Vec<u8>> {
     use ipld_core::ipld::Ipld;

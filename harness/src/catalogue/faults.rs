@@ -1376,7 +1376,7 @@ fn first_ipel(text: &str) -> String {
 }
 
 /// `seal-ietf-chacha`: `seal.openRaw` with ChaCha20-Poly1305 of RFC 8439 under the key itself
-/// and the first 12 bytes of the 24-byte nonce: the HChaCha20 subkey step of SEAL-1 left out.
+/// and the first 12 bytes of the 24-byte nonce: the HChaCha20 subkey step of [SEAL-1] left out.
 fn open_ietf(id: &Value, inputs: &Map<String, Value>) -> Option<Value> {
     use chacha20poly1305::aead::{Aead, KeyInit, Payload};
     use chacha20poly1305::{ChaCha20Poly1305, Nonce};
@@ -1399,7 +1399,7 @@ fn open_ietf(id: &Value, inputs: &Map<String, Value>) -> Option<Value> {
     })
 }
 
-/// `db-clock-unbounded`: an event whose clock is out of DB-8's range is classified as if its
+/// `db-clock-unbounded`: an event whose clock is out of [DB-8]'s range is classified as if its
 /// clock were 1, and answered with the clock it has.
 fn classify_any_clock(honest: &mut impl FnMut(Value) -> Value, request: &Value) -> Option<Value> {
     use ipld_core::ipld::Ipld;
@@ -1422,7 +1422,7 @@ fn classify_any_clock(honest: &mut impl FnMut(Value) -> Value, request: &Value) 
 }
 
 /// `acl-roles-any-order`: whether an ACL change's op carries a role list of distinct known names
-/// that is out of ACL-3's order (sorted, it would be well formed).
+/// that is out of [ACL-3]'s order (sorted, it would be well formed).
 fn unsorted_roles(body: &std::collections::BTreeMap<String, Ipld>) -> bool {
     const KNOWN: [&str; 5] = ["delete", "follow", "no-access", "read", "write"];
     let Some(Ipld::Map(op)) = body.get("op") else {
@@ -1445,7 +1445,7 @@ fn unsorted_roles(body: &std::collections::BTreeMap<String, Ipld>) -> bool {
     sorted.len() == names.len() && sorted != names
 }
 
-/// `invite.open` with the ACL check of INV-9 done wrongly: the invite opens, for a recipient
+/// `invite.open` with the ACL check of [INV-9] done wrongly: the invite opens, for a recipient
 /// with (`has_entry`) or without an entry in the ACL document, whatever role the entry or the
 /// default grants; `None` when the recipient is not in that case.
 fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value> {
@@ -1484,7 +1484,7 @@ fn open_beside_acl(inputs: &Map<String, Value>, has_entry: bool) -> Option<Value
 }
 
 /// `genesis-id-unchecked`: `acl.acceptsRecord` in a thread whose genesis fails only its `_id`
-/// check (ACL-4, step 2): the genesis document is taken as it is, and decides the author's
+/// check ([ACL-4], step 2): the genesis document is taken as it is, and decides the author's
 /// record by its role; `None` when the genesis fails anything else.
 fn genesis_without_id_check(inputs: &Map<String, Value>) -> Option<Result<(), &'static str>> {
     use threads::acl::{AclDocument, Action};
