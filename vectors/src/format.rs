@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Version of the specification the vectors check.
-pub const SPEC_VERSION: &str = "0.4.0";
+pub const SPEC_VERSION: &str = "0.5.0";
 /// Version of the vector format and suites; bumps whenever a vector changes.
-pub const SUITES_VERSION: &str = "0.4.0";
+pub const SUITES_VERSION: &str = "0.5.0";
 
 /// One suite file, e.g. `suites/tid.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

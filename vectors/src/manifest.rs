@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! threads-vectors
-//! spec 0.4.0
-//! suites 0.4.0
+//! spec 0.5.0
+//! suites 0.5.0
 //! <sha256 hex>  <path>
 //! ...
 //!
