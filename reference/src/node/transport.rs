@@ -1073,6 +1073,34 @@ mod tests {
     use super::*;
     use request_response::Codec;
 
+    /// Two swarms: `a` with an inbound budget of `limit` bytes and a share of `peer_limit` per
+    /// peer, and `b`, which sends `a` 5,000 bytes; returns once `b` counts `a`'s refusal, with
+    /// `a`'s address.
+    async fn refused_send(limit: usize, peer_limit: usize) -> (Transport, Transport, Multiaddr) {
+        let mut a = Transport::with_inbound_budget(Keypair::generate_ed25519(), limit, peer_limit)
+            .expect("swarm");
+        a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+            .expect("listen");
+        let mut b = transport();
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        b.send(a.local_peer_id(), vec![1; 5_000], vec![a_addr.clone()]);
+        // A refusal is no event of `b`'s (next_event keeps waiting after it): look at its
+        // counters between events and on a tick.
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while b.stats().refused_by_peers == 0 {
+            tokio::select! {
+                event = a.next_event() => assert!(!matches!(event, NetEvent::Request { .. })),
+                _ = b.next_event() => {}
+                _ = tick.tick() => {}
+            }
+        }
+        (a, b, a_addr)
+    }
+
     fn transport() -> Transport {
         let mut node = Transport::new(Keypair::generate_ed25519()).expect("swarm");
         node.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
@@ -1209,28 +1237,8 @@ mod tests {
     /// PEER_OVERLOADED, and the sender counts the refusal; one that fits still gets through.
     #[tokio::test(flavor = "current_thread")]
     async fn a_peer_past_the_budget_is_told_so_and_the_next_request_gets_through() {
-        let mut a = Transport::with_inbound_budget(Keypair::generate_ed25519(), 1_000, 1_000)
-            .expect("swarm");
-        a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
-            .expect("listen");
-        let mut b = transport();
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = refused_send(1_000, 1_000).await;
         let a_id = a.local_peer_id();
-        b.send(a_id, vec![1; 5_000], vec![a_addr.clone()]);
-        // A refusal is no event of `b`'s (next_event keeps waiting after it): look at its
-        // counters between events and on a tick.
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        while b.stats().refused_by_peers == 0 {
-            tokio::select! {
-                event = a.next_event() => assert!(!matches!(event, NetEvent::Request { .. })),
-                _ = b.next_event() => {}
-                _ = tick.tick() => {}
-            }
-        }
         assert_eq!((a.stats().refused, a.stats().inbound_bytes), (1, 0));
         assert_eq!(b.stats().in_flight, 0, "a refusal settles the request");
         b.send(a_id, b"fits".to_vec(), vec![a_addr]);
@@ -1298,26 +1306,8 @@ mod tests {
     /// connection knows its peer [SYNC-28].
     #[tokio::test(flavor = "current_thread")]
     async fn a_live_connection_charges_its_peer_share() {
-        let mut a = Transport::with_inbound_budget(Keypair::generate_ed25519(), 100_000, 1_000)
-            .expect("swarm");
-        a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
-            .expect("listen");
-        let mut b = transport();
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = refused_send(100_000, 1_000).await;
         let a_id = a.local_peer_id();
-        b.send(a_id, vec![1; 5_000], vec![a_addr.clone()]);
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        while b.stats().refused_by_peers == 0 {
-            tokio::select! {
-                event = a.next_event() => assert!(!matches!(event, NetEvent::Request { .. })),
-                _ = b.next_event() => {}
-                _ = tick.tick() => {}
-            }
-        }
         let stats = a.stats();
         assert_eq!((stats.refused, stats.refused_share), (1, 1));
         assert!(stats.peak_peer_inbound_bytes <= 1_000);
