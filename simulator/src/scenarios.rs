@@ -618,6 +618,26 @@ pub fn many_logs(s: &Setup) -> Plan {
     b.finish(30_000, TICKS)
 }
 
+/// The admin gives each peer its role in thread 0 (from 10 ms, 1 ms apart), then invites each
+/// (from 100 ms): the start of the access-controlled scenarios.
+fn grant(b: &mut Builder, admin: NodeIx, grants: &[(NodeIx, Role, InviteRole)]) {
+    for (k, (peer, role, _)) in grants.iter().enumerate() {
+        let roles = Roles::of(*role);
+        b.at(
+            10 + k as Millis,
+            Action::SetRoles {
+                admin,
+                thread: 0,
+                peer: *peer,
+                roles,
+            },
+        );
+    }
+    for (k, (peer, _, invite)) in grants.iter().enumerate() {
+        b.invite(100 + k as Millis, admin, *peer, *invite);
+    }
+}
+
 /// **acl-revocation-partition**: in an access-controlled thread the admin grants `writer` write,
 /// `reader` read and `follower` follow. The writer appends half the events (1–5 s); then
 /// `writer, reader` are cut off from the others (8–20 s). At 10 s the admin revokes the writer's
@@ -644,21 +664,7 @@ pub fn acl_revocation_partition(s: &Setup) -> Plan {
     grants.push((reader, Role::Read, InviteRole::Reader));
     grants.push((follower, Role::Follow, InviteRole::Follower));
     grants.extend(others.iter().map(|o| (*o, Role::Read, InviteRole::Reader)));
-    for (k, (peer, role, _)) in grants.iter().enumerate() {
-        let roles = Roles::of(*role);
-        b.at(
-            10 + k as Millis,
-            Action::SetRoles {
-                admin,
-                thread: 0,
-                peer: *peer,
-                roles,
-            },
-        );
-    }
-    for (k, (peer, _, invite)) in grants.iter().enumerate() {
-        b.invite(100 + k as Millis, admin, *peer, *invite);
-    }
+    grant(&mut b, admin, &grants);
     b.appends(writer, s.events / 2, 1_000, 5_000);
     let mut rest: Vec<NodeIx> = vec![admin, follower];
     rest.extend(&others);
@@ -821,21 +827,7 @@ pub fn revoked_member(s: &Setup) -> Plan {
     grants.push((reader, Role::Read, InviteRole::Reader));
     grants.extend(others.iter().map(|o| (*o, Role::Read, InviteRole::Reader)));
     grants.push((revoked, role, invite));
-    for (k, (peer, role, _)) in grants.iter().enumerate() {
-        let roles = Roles::of(*role);
-        b.at(
-            10 + k as Millis,
-            Action::SetRoles {
-                admin,
-                thread: 0,
-                peer: *peer,
-                roles,
-            },
-        );
-    }
-    for (k, (peer, _, invite)) in grants.iter().enumerate() {
-        b.invite(100 + k as Millis, admin, *peer, *invite);
-    }
+    grant(&mut b, admin, &grants);
     b.appends(writer, s.events, 1_000, 20_000);
     let revoke = b.between(5_000, 9_000);
     b.at(
