@@ -438,17 +438,15 @@ fn verifier_restart(verifier: &mut TestPeer, thread: &ThreadId) -> LogId {
     id
 }
 
-/// Revocation: once an admin sets a reader's role to no-access, the admin (and every reader and
-/// writer, who read the ACL) refuse it at once; it gets nothing appended later [SYNC-22].
-#[test]
-fn a_revoked_peer_is_refused_by_readers_and_writers_at_once() {
-    let (mut admin, mut reader, mut revoked) = (peer(11), peer(12), peer(13));
+/// An admin of an access-controlled thread (seed `seed`), a reader and a writer it will revoke
+/// (seeds `seed + 1` and `seed + 2`), all synced and proven to each other. The one to be revoked
+/// writes, so the reader learns of it through its log and syncs with it [SYNC-11].
+fn member_to_revoke(seed: u64) -> (TestPeer, TestPeer, TestPeer, Net, ThreadId, LogId) {
+    let (mut admin, mut reader, mut revoked) = (peer(seed), peer(seed + 1), peer(seed + 2));
     let mut net = Net::new(0);
     let (thread, log) = admin
         .create_thread(0, Variant::AccessControlled)
         .expect("create");
-    // The peer to be revoked writes, so the reader learns of it through its log and syncs with
-    // it [SYNC-11].
     for (p, role, as_) in [
         (&mut reader, Role::Read, InviteRole::Reader),
         (&mut revoked, Role::Write, InviteRole::Writer),
@@ -463,6 +461,15 @@ fn a_revoked_peer_is_refused_by_readers_and_writers_at_once() {
         .expect("pump");
     let r = revoked.id();
     assert!(admin.is_proven(&thread, &r) && reader.is_proven(&thread, &r));
+    (admin, reader, revoked, net, thread, log)
+}
+
+/// Revocation: once an admin sets a reader's role to no-access, the admin (and every reader and
+/// writer, who read the ACL) refuse it at once; it gets nothing appended later [SYNC-22].
+#[test]
+fn a_revoked_peer_is_refused_by_readers_and_writers_at_once() {
+    let (mut admin, mut reader, mut revoked, mut net, thread, log) = member_to_revoke(11);
+    let r = revoked.id();
     admin
         .set_roles(3, &thread, r, Roles::of(Role::NoAccess))
         .expect("revoke");
@@ -498,26 +505,8 @@ fn a_revoked_peer_is_refused_by_readers_and_writers_at_once() {
 /// revoked peer (the simulator's scenario `revoked-member` found both) [SYNC-22].
 #[test]
 fn the_revoking_change_itself_never_reaches_the_revoked_peer() {
-    let (mut admin, mut reader, mut revoked) = (peer(21), peer(22), peer(23));
-    let mut net = Net::new(0);
-    let (thread, _) = admin
-        .create_thread(0, Variant::AccessControlled)
-        .expect("create");
-    // A writer, so that the reader syncs with it too (it learns its log) [SYNC-11].
-    for (p, role, as_) in [
-        (&mut reader, Role::Read, InviteRole::Reader),
-        (&mut revoked, Role::Write, InviteRole::Writer),
-    ] {
-        admin
-            .set_roles(1, &thread, p.id(), Roles::of(role))
-            .expect("grant");
-        let invite = admin.invite(&thread, as_, p.id()).expect("invite");
-        p.join(2, &invite).expect("join");
-    }
-    net.pump(&mut [&mut admin, &mut reader, &mut revoked])
-        .expect("pump");
+    let (mut admin, mut reader, revoked, _, thread, _) = member_to_revoke(21);
     let r = revoked.id();
-    assert!(admin.is_proven(&thread, &r) && reader.is_proven(&thread, &r));
     admin
         .set_roles(3, &thread, r, Roles::of(Role::NoAccess))
         .expect("revoke");
