@@ -759,21 +759,33 @@ pub fn stranger(s: &Setup) -> Plan {
     let split = b.between(4_000, 8_000);
     b.partition(&[writer], &[reader, follower], split, split + 3_000);
     let count = b.between(14, 21) as usize;
+    attack(&mut b, stranger, &members, count, 500, &ATTACKS);
+    b.finish(30_000, TICKS)
+}
+
+/// `count` attacks by `from` on thread 0, each at a time drawn from `start` to 25 s and on a
+/// member drawn from `members`, cycling through `attacks` in order.
+fn attack(
+    b: &mut Builder,
+    from: NodeIx,
+    members: &[NodeIx],
+    count: usize,
+    start: Millis,
+    attacks: &[Attack],
+) {
     for k in 0..count {
-        let at = b.between(500, 25_000);
+        let at = b.between(start, 25_000);
         let to = members[b.rng.below(members.len() as u64) as usize];
-        let attack = ATTACKS[k % ATTACKS.len()];
         b.at(
             at,
             Action::Attack {
-                from: stranger,
+                from,
                 to,
                 thread: 0,
-                attack,
+                attack: attacks[k % attacks.len()],
             },
         );
     }
-    b.finish(30_000, TICKS)
 }
 
 /// The attacks of [`revoked_member`], in the order it cycles through them.
@@ -847,20 +859,14 @@ pub fn revoked_member(s: &Setup) -> Plan {
     let mut members = vec![admin, writer, reader];
     members.extend(&others);
     let count = b.between(8, 14) as usize;
-    for k in 0..count {
-        let at = b.between(revoke + 200, 25_000);
-        let to = members[b.rng.below(members.len() as u64) as usize];
-        let attack = REVOKED_ATTACKS[k % REVOKED_ATTACKS.len()];
-        b.at(
-            at,
-            Action::Attack {
-                from: revoked,
-                to,
-                thread: 0,
-                attack,
-            },
-        );
-    }
+    attack(
+        &mut b,
+        revoked,
+        &members,
+        count,
+        revoke + 200,
+        &REVOKED_ATTACKS,
+    );
     b.finish(30_000, Needs { acl: true, ..TICKS })
 }
 
