@@ -25,6 +25,8 @@ pub struct State {
     pub serves: ServesStrangers,
     /// `never-retries`, `never-repeats-heads`: every message each node sent, by (node, to).
     pub sent_once: SentOnce,
+    /// `never-pushes`, `files-strangers`, `answers-unheld-thread`: what the nodes were sent.
+    pub watch: super::chapters::Watch,
 }
 
 /// A reply as JSON, which the faults change by hand.

@@ -305,6 +305,12 @@ pub const FAULTS: &[Fault] = &[
         "reports a fork but rewinds the log to the forking record"
     ),
     fault!(
+        "reader-invite-follow-only",
+        "INV-4",
+        BadOutput,
+        "asked for a reader's invite, takes the key set of a follower: the follow key alone"
+    ),
+    fault!(
         "read-newest-first",
         "VERIFY-2",
         WrongOrder,
@@ -499,6 +505,30 @@ pub const FAULTS: &[Fault] = &[
         RejectsValid,
         "a follower opens headers like a reader, and fails for want of a read key"
     ),
+    fault!(
+        "decide-in-seq-order",
+        "SYNC-31",
+        WrongOrder,
+        "verifies a message's records concurrently and decides them in seq order, not message order"
+    ),
+    fault!(
+        "never-pushes",
+        "SYNC-4",
+        BadOutput,
+        "stores an appended record but sends it to no peer: records go out only in answer to pulls"
+    ),
+    fault!(
+        "files-strangers",
+        "SYNC-9",
+        AcceptsInvalid,
+        "files every peer that sends a message about a thread it holds, proven or not, and pushes to it"
+    ),
+    fault!(
+        "answers-unheld-thread",
+        "SYNC-3",
+        AcceptsInvalid,
+        "answers a pull or heads about a thread it does not hold with an empty answer, not a challenge"
+    ),
     // Chapter 8: database.
     fault!(
         "arrival-order-fold",
@@ -591,6 +621,18 @@ pub const FAULTS: &[Fault] = &[
         "takes every event at or before a compacted view's last key for covered, and ignores it"
     ),
     fault!(
+        "compacted-refuses-covered",
+        "DB-26",
+        RejectsValid,
+        "a compacted view refuses a covered event offered again as DB_COMPACTED, ignoring its heads"
+    ),
+    fault!(
+        "restart-trusts-snapshot",
+        "DB-29",
+        AcceptsInvalid,
+        "restarting, folds from its stored snapshot without checking the record at `last` and `count`"
+    ),
+    fault!(
         "skips-remote-reducers",
         "DB-13",
         RejectsValid,
@@ -672,6 +714,9 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
     let vector = method == "vector";
     let on = |op: &str| vector && operation == op;
     let mut honest = |request: Value| json_of(adapter.handle(request));
+    if let Some(reply) = super::chapters::handle(name, &mut honest, &mut state.watch, &request) {
+        return reply;
+    }
 
     // Faults that change the request.
     let changed_text = |f: fn(&str) -> String| -> Value {

@@ -8,6 +8,7 @@
 //! ([`crate::adapter::DbFault`]). A fault never looks at what a case expects (the adapter is
 //! not told), only at the request.
 
+mod chapters;
 pub mod coverage;
 mod emulate;
 mod faults;

@@ -56,9 +56,26 @@ pub const STRANGER: Scenario = Scenario {
             spec: "LOG-3",
             description: "after a 4th append and a pump, the follower's logs[L] equals the writer's",
         },
+        Check {
+            name: "unheld-thread-answered-alike",
+            spec: "SYNC-3",
+            description: "the writer answers the stranger's messages about a thread it does not hold exactly as those about T: auth messages of the same shapes, nothing else",
+        },
+        Check {
+            name: "stranger-not-filed",
+            spec: "SYNC-9",
+            description: "after the 4th append, the writer and the follower send the stranger nothing but auth: its messages filed it as no peer of T",
+        },
     ],
     play: stranger,
 };
+
+/// A thread no node holds, which the stranger also asks the writer about [SYNC-3]: a raw TID
+/// whose random part is the first 16 bytes of SHA-256 of `threads-harness/stranger/unheld`.
+fn unheld_thread() -> ThreadId {
+    let random = Sha256::digest("threads-harness/stranger/unheld");
+    ThreadId::from_parts(Variant::Raw, &random[..16]).expect("16 random bytes make a raw TID")
+}
 
 /// The log IDs the stranger's `heads` names: keys derived from
 /// `threads-harness/stranger/forged/<i>` [HP-100].
@@ -144,6 +161,10 @@ fn stranger(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
             d.inject(STRANGER_NODE, member, message.to_bytes())?;
         }
     }
+    let unheld = unheld_thread();
+    for message in forged(&unheld, &lid) {
+        d.inject(STRANGER_NODE, WRITER, message.to_bytes())?;
+    }
     let pump = d.pump()?;
     let told: Vec<(String, Option<Message>)> = d
         .watched()
@@ -152,6 +173,7 @@ fn stranger(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
         .collect();
     made.push(after(pump, challenged(&told, &tid)));
     made.push(after(pump, told_nothing(&told)));
+    let alike = after(pump, answered_alike(&told, &tid, &unheld));
     let held = d.call(Call::NodeHeads(on(STRANGER_NODE, &thread)))?;
     made.push(fails_with(&held, "KEY_UNAVAILABLE"));
     let mut logs = Vec::new();
@@ -163,11 +185,18 @@ fn stranger(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
         vec![(WRITER, vec![log.clone()]), (FOLLOWER, vec![log.clone()])];
     made.push(equal(&want, &logs));
 
+    let before = d.watched().len();
     append(d, WRITER, &thread, b"secret 4")?;
     let pump = d.pump()?;
     let writer_head = heads(d, WRITER, &thread)?.logs.remove(&log);
     let follower_head = heads(d, FOLLOWER, &thread)?.logs.remove(&log);
     made.push(after(pump, equal(&writer_head, &follower_head)));
+    made.push(alike);
+    let since: Vec<(String, Option<Message>)> = d.watched()[before..]
+        .iter()
+        .map(|(from, Hex(bytes))| (from.clone(), Message::from_bytes(bytes).ok()))
+        .collect();
+    made.push(after(pump, told_nothing(&since)));
     Ok(())
 }
 
@@ -208,4 +237,42 @@ fn told_nothing(told: &[(String, Option<Message>)]) -> Outcome {
         })
         .collect();
     equal(&Vec::<String>::new(), &other)
+}
+
+/// What the writer told the stranger about `thread`, as shapes: `auth nonce N proof M` for an
+/// `auth` with an N-byte nonce and an M-byte proof, the message kind otherwise; sorted.
+fn shapes(told: &[(String, Option<Message>)], thread: &ThreadId) -> Vec<String> {
+    let mut out: Vec<String> = told
+        .iter()
+        .filter(|(from, _)| from == WRITER)
+        .filter_map(|(_, message)| match message.as_ref()? {
+            Message::Auth {
+                thread: t,
+                nonce,
+                proof,
+            } => (t == thread).then(|| format!("auth nonce {} proof {}", nonce.len(), proof.len())),
+            Message::Pull { thread: t, .. } => (t == thread).then(|| "pull".to_string()),
+            Message::Records { thread: t, .. } => (t == thread).then(|| "records".to_string()),
+            Message::Heads { thread: t, .. } => (t == thread).then(|| "heads".to_string()),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The writer answered the same messages about a thread it does not hold as about one it holds
+/// [SYNC-3]: an answer that differed would tell anyone who knows a Thread ID whether it holds it.
+fn answered_alike(
+    told: &[(String, Option<Message>)],
+    held: &ThreadId,
+    unheld: &ThreadId,
+) -> Outcome {
+    let want = shapes(told, held);
+    if want.is_empty() || want.iter().any(|s| !s.starts_with("auth")) {
+        return Err((
+            "auth messages about T to compare with".into(),
+            format!("{want:?}"),
+        ));
+    }
+    equal(&want, &shapes(told, unheld))
 }
