@@ -6,6 +6,7 @@
 mod dbfault;
 pub(crate) mod dbjson;
 mod nodes;
+mod restart;
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -39,6 +40,12 @@ impl Adapter {
     /// Plants a database bug of the catalogue in every node [HP-86].
     pub fn set_db_fault(&mut self, fault: DbFault) {
         self.nodes.set_fault(fault);
+    }
+
+    /// Switches on the catalogue's storage bug: `node.stop` restarts a node on a store that lost
+    /// the newest record of each log [SYNC-13], [HP-86].
+    pub fn set_restart_fault(&mut self) {
+        self.nodes.set_restart_fault();
     }
 
     /// Handles one request line; always returns exactly one reply [HP-23].

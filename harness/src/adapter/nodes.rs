@@ -33,6 +33,11 @@ pub struct Nodes {
     dbs: BTreeMap<(String, ThreadId), Database>,
     /// A database bug of the catalogue, off in the reference [HP-86].
     fault: Option<DbFault>,
+    /// Each node's seed, to restart it from with the storage bug of the catalogue [HP-86].
+    seeds: BTreeMap<String, [u8; 32]>,
+    /// The storage bug of the catalogue: `node.stop` restarts the node on a store that lost the
+    /// newest record of each log ([`super::restart`]); off in the reference.
+    restart: bool,
 }
 
 /// A result as the JSON of its reply.
@@ -158,6 +163,9 @@ impl Nodes {
             // [HP-30].
             Call::NodeStop(p) => {
                 self.peer_mut(&p.node)?;
+                if self.restart {
+                    self.restart_losing_last(&p.node)?;
+                }
                 json(Empty {})
             }
             Call::NodeTick(p) => {
@@ -262,6 +270,19 @@ impl Nodes {
         self.fault = Some(fault);
     }
 
+    /// Switches the storage bug of the catalogue on for every node [HP-86].
+    pub fn set_restart_fault(&mut self) {
+        self.restart = true;
+    }
+
+    fn restart_losing_last(&mut self, name: &str) -> Result<()> {
+        let seed = self.seeds.get(name).copied().ok_or_else(|| no_node(name))?;
+        let peer = self.peers.remove(name).ok_or_else(|| no_node(name))?;
+        let restarted = super::restart::restart_losing_last(peer, seed, 0)?;
+        self.peers.insert(name.to_owned(), restarted);
+        Ok(())
+    }
+
     /// With a fault, registers the faulty view as soon as the node holds the thread, so that it
     /// sees events in the order they arrive; a follower, which holds no view, is left alone.
     fn arm(&mut self, node: &str, thread: &ThreadId) {
@@ -310,6 +331,7 @@ impl Nodes {
             ));
         }
         let peer = Peer::from_seed(seed);
+        self.seeds.insert(name.clone(), seed);
         let id = peer.id();
         self.names.insert(id, name.clone());
         self.peers.insert(name, peer);

@@ -27,6 +27,8 @@ pub struct Watch {
     writers: BTreeMap<(String, Vec<u8>), BTreeSet<String>>,
     /// `answers-unheld-thread`: the answers each node owes its next `node.collect`.
     owed: BTreeMap<String, Vec<(String, Message)>>,
+    /// `keeps-revoked-proven`: every peer each node sent records of a thread, by (node, thread).
+    served: BTreeMap<(String, Vec<u8>), BTreeSet<String>>,
 }
 
 /// The reply of the reference with fault `name` to `request`, when this module emulates that
@@ -70,7 +72,33 @@ pub fn handle(
             }
             Some(honest(changed))
         }
-        "never-pushes" | "files-strangers" | "answers-unheld-thread"
+        "answers-failed-proof" if method == "node.deliver" => {
+            let reply = honest(request.clone());
+            if let (
+                _,
+                _,
+                Some(Message::Auth {
+                    thread,
+                    nonce,
+                    proof,
+                }),
+            ) = decoded(request)
+                && !nonce.is_empty()
+                && !proof.is_empty()
+            {
+                // The nonce is answered whatever became of the proof (SYNC-20, step 1).
+                let bare = Message::Auth {
+                    thread,
+                    nonce,
+                    proof: Vec::new(),
+                };
+                let mut changed = request.clone();
+                changed["params"]["message"] = hex::encode(bare.to_bytes()).into();
+                honest(changed);
+            }
+            Some(reply)
+        }
+        "never-pushes" | "files-strangers" | "answers-unheld-thread" | "keeps-revoked-proven"
             if method == "node.deliver" || method == "node.collect" =>
         {
             Some(watch.node(name, honest, request))
@@ -318,6 +346,23 @@ impl Watch {
                         if *peer != to {
                             copies.push(json!({"to": peer, "message": m["message"].clone()}));
                         }
+                    }
+                }
+                messages.extend(copies);
+            }
+            // Whoever was once sent records keeps getting them: an ACL change that lowers a
+            // peer below follow does not take its proven state away [SYNC-22].
+            "keeps-revoked-proven" => {
+                let mut copies = Vec::new();
+                for m in messages.iter() {
+                    let Some((to, message @ Message::Records { .. })) = parsed(m) else {
+                        continue;
+                    };
+                    let key = (node.to_string(), thread_of(&message).as_bytes().to_vec());
+                    let served = self.served.entry(key).or_default();
+                    served.insert(to.clone());
+                    for peer in served.iter().filter(|p| **p != to) {
+                        copies.push(json!({"to": peer, "message": m["message"].clone()}));
                     }
                 }
                 messages.extend(copies);

@@ -529,6 +529,24 @@ pub const FAULTS: &[Fault] = &[
         AcceptsInvalid,
         "answers a pull or heads about a thread it does not hold with an empty answer, not a challenge"
     ),
+    fault!(
+        "answers-failed-proof",
+        "SYNC-20",
+        AcceptsInvalid,
+        "answers the nonce of an auth whose proof fails, instead of ignoring the whole message"
+    ),
+    fault!(
+        "keeps-revoked-proven",
+        "SYNC-22",
+        AcceptsInvalid,
+        "keeps a peer proven after an ACL change lowers it below follow, and goes on pushing to it"
+    ),
+    fault!(
+        "restart-loses-last-record",
+        "SYNC-13",
+        AcceptsInvalid,
+        "acknowledges a record before it is durable: restarted, a node lacks the newest of each log"
+    ),
     // Chapter 8: database.
     fault!(
         "arrival-order-fold",

@@ -126,6 +126,9 @@ impl Faulty {
         if let Some(planted) = planted {
             adapter.set_db_fault(planted);
         }
+        if fault.name == "restart-loses-last-record" {
+            adapter.set_restart_fault();
+        }
         Faulty {
             fault,
             adapter,

@@ -66,6 +66,11 @@ pub const STRANGER: Scenario = Scenario {
             spec: "SYNC-9",
             description: "after the 4th append, the writer and the follower send the stranger nothing but auth: its messages filed it as no peer of T",
         },
+        Check {
+            name: "forged-proof-ignored",
+            spec: "SYNC-20",
+            description: "an auth about T with a nonce and a proof that fails gets no answer from the writer or the follower: the whole message is ignored",
+        },
     ],
     play: stranger,
 };
@@ -119,6 +124,17 @@ fn forged(thread: &ThreadId, log: &LogId) -> Vec<Message> {
             envelopes: Vec::new(),
         },
     ]
+}
+
+/// An `auth` about T whose proof cannot check: 32 bytes of SHA-256 of
+/// `threads-harness/stranger/proof`, with a nonce (SHA-256 of `threads-harness/stranger/nonce-2`,
+/// 16 bytes) that a peer answers only once the proof checked [SYNC-20].
+fn forged_proof(thread: &ThreadId) -> Message {
+    Message::Auth {
+        thread: thread.clone(),
+        nonce: Sha256::digest("threads-harness/stranger/nonce-2")[..16].to_vec(),
+        proof: Sha256::digest("threads-harness/stranger/proof").to_vec(),
+    }
 }
 
 fn parsed<T: FromStr>(what: &str, text: &str) -> Result<T, StepError>
@@ -197,6 +213,17 @@ fn stranger(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
         .map(|(from, Hex(bytes))| (from.clone(), Message::from_bytes(bytes).ok()))
         .collect();
     made.push(after(pump, told_nothing(&since)));
+
+    let before = d.watched().len();
+    for member in [WRITER, FOLLOWER] {
+        d.inject(STRANGER_NODE, member, forged_proof(&tid).to_bytes())?;
+    }
+    let pump = d.pump()?;
+    let answers: Vec<String> = d.watched()[before..]
+        .iter()
+        .map(|(from, _)| from.clone())
+        .collect();
+    made.push(after(pump, equal(&Vec::<String>::new(), &answers)));
     Ok(())
 }
 
