@@ -23,6 +23,7 @@ use crate::protocol::{
 pub use dbfault::DbFault;
 pub use nodes::Nodes;
 pub(crate) use nodes::query_of;
+pub use restart::RestartFault;
 
 /// The reference behind the harness protocol: vector operations and node instances.
 #[derive(Default)]
@@ -42,10 +43,10 @@ impl Adapter {
         self.nodes.set_fault(fault);
     }
 
-    /// Switches on the catalogue's storage bug: `node.stop` restarts a node on a store that lost
-    /// the newest record of each log [SYNC-13], [HP-86].
-    pub fn set_restart_fault(&mut self) {
-        self.nodes.set_restart_fault();
+    /// Switches on a storage bug of the catalogue: `node.stop` restarts a node on the store the
+    /// bug leaves [SYNC-12], [SYNC-13], [HP-86].
+    pub fn set_restart_fault(&mut self, fault: RestartFault) {
+        self.nodes.set_restart_fault(fault);
     }
 
     /// Handles one request line; always returns exactly one reply [HP-23].

@@ -18,6 +18,7 @@ use threads::{Error, ErrorCode, Result};
 
 use super::dbfault::{DbFault, FAULTY_VIEW, FaultyView};
 use super::dbjson;
+use super::restart::RestartFault;
 use crate::protocol::{
     self, AclChanged, Appended, Call, Collected, DbCommitted, DbDocument, DbHit, DbQueryResult,
     DbSchema, DbViewCid, Empty, Event, Events, Head, Heads, Hex, InviteAccepted, InviteExported,
@@ -35,9 +36,9 @@ pub struct Nodes {
     fault: Option<DbFault>,
     /// Each node's seed, to restart it from with the storage bug of the catalogue [HP-86].
     seeds: BTreeMap<String, [u8; 32]>,
-    /// The storage bug of the catalogue: `node.stop` restarts the node on a store that lost the
-    /// newest record of each log ([`super::restart`]); off in the reference.
-    restart: bool,
+    /// A storage bug of the catalogue: `node.stop` restarts the node on the store the bug
+    /// leaves ([`super::restart`]); off in the reference.
+    restart: Option<RestartFault>,
 }
 
 /// A result as the JSON of its reply.
@@ -163,8 +164,8 @@ impl Nodes {
             // [HP-30].
             Call::NodeStop(p) => {
                 self.peer_mut(&p.node)?;
-                if self.restart {
-                    self.restart_losing_last(&p.node)?;
+                if let Some(fault) = self.restart {
+                    self.restart(fault, &p.node)?;
                 }
                 json(Empty {})
             }
@@ -270,15 +271,15 @@ impl Nodes {
         self.fault = Some(fault);
     }
 
-    /// Switches the storage bug of the catalogue on for every node [HP-86].
-    pub fn set_restart_fault(&mut self) {
-        self.restart = true;
+    /// Switches a storage bug of the catalogue on for every node [HP-86].
+    pub fn set_restart_fault(&mut self, fault: RestartFault) {
+        self.restart = Some(fault);
     }
 
-    fn restart_losing_last(&mut self, name: &str) -> Result<()> {
+    fn restart(&mut self, fault: RestartFault, name: &str) -> Result<()> {
         let seed = self.seeds.get(name).copied().ok_or_else(|| no_node(name))?;
         let peer = self.peers.remove(name).ok_or_else(|| no_node(name))?;
-        let restarted = super::restart::restart_losing_last(peer, seed, 0)?;
+        let restarted = super::restart::restart(fault, peer, seed, 0)?;
         self.peers.insert(name.to_owned(), restarted);
         Ok(())
     }

@@ -1,8 +1,8 @@
-//! A storage bug the bug catalogue plants in the reference's nodes [HP-86]: `node.stop` restarts
-//! the node from its store, and the store it restarts from lacks the newest record of each log,
-//! as a store that acknowledged a write before it was durable would after a crash (breaks
-//! [SYNC-13], by way of [SYNC-12]).
+//! Storage bugs the bug catalogue plants in the reference's nodes [HP-86]: `node.stop`
+//! restarts the node from its store ([`threads::sync::Peer::open`]), and the store it restarts
+//! from is what a store with the bug would hold after a crash.
 
+use ipld_core::ipld::Ipld;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use threads::error::Result;
@@ -10,9 +10,20 @@ use threads::keys::IdentityKey;
 use threads::store::{MemoryStore, Store};
 use threads::sync::Peer;
 
-/// The node of `seed`, restarted at `now` on a copy of `peer`'s store without the last record of
-/// each log [SYNC-13].
-pub fn restart_losing_last(
+/// A storage bug of the catalogue [HP-86].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartFault {
+    /// The newest record of each log was acknowledged before it was durable, and is lost
+    /// (breaks [SYNC-13]).
+    LosesLastRecord,
+    /// The thread's peers and their addresses were kept in memory only: the stored description
+    /// names none (breaks [SYNC-12]).
+    ForgetsPeers,
+}
+
+/// The node of `seed`, restarted at `now` on what `peer`'s store holds with `fault`.
+pub fn restart(
+    fault: RestartFault,
     peer: Peer<ChaCha20Rng>,
     seed: [u8; 32],
     now: u64,
@@ -20,9 +31,15 @@ pub fn restart_losing_last(
     let stored = peer.into_store().load()?;
     let mut store = MemoryStore::new();
     for (thread, contents) in stored {
-        store.put_thread(&thread, &contents.meta)?;
+        let meta = match fault {
+            RestartFault::ForgetsPeers => without_peers(&contents.meta),
+            RestartFault::LosesLastRecord => None,
+        };
+        store.put_thread(&thread, meta.as_deref().unwrap_or(&contents.meta))?;
         for (log, mut envelopes) in contents.logs {
-            envelopes.pop();
+            if fault == RestartFault::LosesLastRecord {
+                envelopes.pop();
+            }
             if !envelopes.is_empty() {
                 store.put_records(&thread, &log, 1, &envelopes)?;
             }
@@ -32,4 +49,15 @@ pub fn restart_losing_last(
     let mut rng = ChaCha20Rng::from_seed(seed);
     let identity = IdentityKey::generate(&mut rng);
     Peer::open(identity, rng, store, now)
+}
+
+/// A stored thread description with its `peers` and `addrs` emptied; `None` if it is no map.
+fn without_peers(meta: &[u8]) -> Option<Vec<u8>> {
+    let Ipld::Map(mut map) = serde_ipld_dagcbor::from_slice::<Ipld>(meta).ok()? else {
+        return None;
+    };
+    for key in ["addrs", "peers"] {
+        map.insert(key.into(), Ipld::List(Vec::new()));
+    }
+    serde_ipld_dagcbor::to_vec(&Ipld::Map(map)).ok()
 }

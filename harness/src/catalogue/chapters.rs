@@ -65,6 +65,11 @@ pub fn handle(
                     .unwrap_or(reply),
             )
         }
+        "join-keys-text-order" if method == "node.read" => {
+            let mut reply = honest(request.clone());
+            join_in_text_order(&mut reply);
+            Some(reply)
+        }
         "reader-invite-follow-only" if method == "invite.export" => {
             let mut changed = request.clone();
             if changed["params"]["role"] == "reader" {
@@ -98,7 +103,11 @@ pub fn handle(
             }
             Some(reply)
         }
-        "never-pushes" | "files-strangers" | "answers-unheld-thread" | "keeps-revoked-proven"
+        "never-pushes"
+        | "files-strangers"
+        | "answers-unheld-thread"
+        | "keeps-revoked-proven"
+        | "push-counter-final"
             if method == "node.deliver" || method == "node.collect" =>
         {
             Some(watch.node(name, honest, request))
@@ -109,6 +118,35 @@ pub fn handle(
 
 fn error(id: &Value, code: &str) -> Value {
     json!({"id": id, "error": {"code": code, "message": "refused"}})
+}
+
+/// `join-keys-text-order`: the join events of a `node.read` reply as a writer wrote them that
+/// encodes the join body's keys in text order (`addrs`, `type`), not DAG-CBOR's length-first
+/// order (`type`, `addrs`) that INV-7 gives: the body every reader lists is the writer's.
+fn join_in_text_order(reply: &mut Value) {
+    use ipld_core::ipld::Ipld;
+    let Some(events) = reply
+        .get_mut("result")
+        .and_then(|r| r.get_mut("events"))
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for event in events.iter_mut().filter(|e| e["seq"] == 1) {
+        let Some(body) = event["body"].as_str().and_then(|b| hex::decode(b).ok()) else {
+            continue;
+        };
+        let is_join = matches!(
+            serde_ipld_dagcbor::from_slice::<Ipld>(&body),
+            Ok(Ipld::Map(map)) if map.get("type") == Some(&Ipld::String("join".into()))
+        );
+        if let Some(text_order) = is_join
+            .then(|| super::emulate::keys_in_text_order(&body))
+            .flatten()
+        {
+            event["body"] = hex::encode(text_order).into();
+        }
+    }
 }
 
 /// `decide-in-seq-order`: `sync.decideRecords` by a peer that verifies a message's records
@@ -366,6 +404,49 @@ impl Watch {
                     }
                 }
                 messages.extend(copies);
+            }
+            // The records messages of one collect to one peer about one log all carry the
+            // log's final counter, not the seq of their own last record [SYNC-30].
+            "push-counter-final" => {
+                let mut last: BTreeMap<(String, Vec<u8>, Vec<u8>), u64> = BTreeMap::new();
+                for m in messages.iter() {
+                    if let Some((
+                        to,
+                        Message::Records {
+                            thread,
+                            log,
+                            counter,
+                            ..
+                        },
+                    )) = parsed(m)
+                    {
+                        let key = (to, thread.as_bytes().to_vec(), log.to_bytes());
+                        let top = last.entry(key).or_default();
+                        *top = (*top).max(counter);
+                    }
+                }
+                for m in messages.iter_mut() {
+                    if let Some((
+                        to,
+                        Message::Records {
+                            thread,
+                            log,
+                            envelopes,
+                            ..
+                        },
+                    )) = parsed(m)
+                    {
+                        let key = (to, thread.as_bytes().to_vec(), log.to_bytes());
+                        let counter = last.get(&key).copied().unwrap_or_default();
+                        let changed = Message::Records {
+                            thread,
+                            log,
+                            counter,
+                            envelopes,
+                        };
+                        m["message"] = hex::encode(changed.to_bytes()).into();
+                    }
+                }
             }
             "answers-unheld-thread" => {
                 for (to, message) in self.owed.remove(node).unwrap_or_default() {

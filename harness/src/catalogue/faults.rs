@@ -311,6 +311,12 @@ pub const FAULTS: &[Fault] = &[
         "asked for a reader's invite, takes the key set of a follower: the follow key alone"
     ),
     fault!(
+        "join-keys-text-order",
+        "INV-7",
+        BadOutput,
+        "writes a joining writer's join body with its keys in text order (`addrs`, `type`)"
+    ),
+    fault!(
         "read-newest-first",
         "VERIFY-2",
         WrongOrder,
@@ -542,10 +548,22 @@ pub const FAULTS: &[Fault] = &[
         "keeps a peer proven after an ACL change lowers it below follow, and goes on pushing to it"
     ),
     fault!(
+        "push-counter-final",
+        "SYNC-30",
+        BadOutput,
+        "pushes appends that go out together each with the log's final counter, not its last seq"
+    ),
+    fault!(
         "restart-loses-last-record",
         "SYNC-13",
         AcceptsInvalid,
         "acknowledges a record before it is durable: restarted, a node lacks the newest of each log"
+    ),
+    fault!(
+        "restart-forgets-peers",
+        "SYNC-12",
+        NotLive,
+        "keeps a thread's peers and their addresses in memory only: restarted, it knows none"
     ),
     // Chapter 8: database.
     fault!(

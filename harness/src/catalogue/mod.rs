@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::adapter::{Adapter, DbFault};
+use crate::adapter::{Adapter, DbFault, RestartFault};
 
 pub use faults::FAULTS;
 
@@ -126,8 +126,13 @@ impl Faulty {
         if let Some(planted) = planted {
             adapter.set_db_fault(planted);
         }
-        if fault.name == "restart-loses-last-record" {
-            adapter.set_restart_fault();
+        let restart = match fault.name {
+            "restart-loses-last-record" => Some(RestartFault::LosesLastRecord),
+            "restart-forgets-peers" => Some(RestartFault::ForgetsPeers),
+            _ => None,
+        };
+        if let Some(restart) = restart {
+            adapter.set_restart_fault(restart);
         }
         Faulty {
             fault,

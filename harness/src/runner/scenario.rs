@@ -3,6 +3,7 @@
 //! by the harness, each expectation a named check citing a requirement tag.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -156,6 +157,11 @@ pub const ACL_REVOCATION: Scenario = Scenario {
             name: "acl-converges",
             spec: "ACL-6",
             description: "node.acl on the reader equals node.acl on the admin",
+        },
+        Check {
+            name: "writer-join-event",
+            spec: "INV-7",
+            description: "in the admin's node.read, the first event of acl-writer's log is a join event: the canonical DAG-CBOR map {type, addrs} whose addresses name that log",
         },
     ],
     play: acl_revocation,
@@ -618,17 +624,45 @@ fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
     let pump = d.pump()?;
     // Refused means not applied [ACL-7]: the record may be stored, but no view shows it.
     let bodies: [&[u8]; 3] = [b"allowed 1", b"allowed 2", b"too late"];
+    let mut joined = Err(("a join event".to_string(), "no node.read".to_string()));
     for node in ["acl-admin", "acl-reader"] {
         let read: Events = d.step(Call::NodeRead(on(node, &thread)))?;
         let shown = bodies.map(|b| read.events.iter().any(|e| e.body.0 == b));
         made.push(after(pump, equal(&[true, true, false], &shown)));
+        if node == "acl-admin" {
+            joined = after(pump, join_event(&read.events, writer_log));
+        }
     }
     let acl = |d: &mut Driver, node: &str| -> Result<AclDocument, StepError> {
         d.step(Call::NodeAcl(on(node, &thread)))
     };
     let admin_acl = acl(d, "acl-admin")?;
     made.push(equal(&admin_acl, &acl(d, "acl-reader")?));
+    made.push(joined);
     Ok(())
+}
+
+/// The first event of an invited writer's log, as a reader lists it, is its join event: the
+/// canonical map of [INV-7] whose addresses are valid and name the log. Checked on what the
+/// implementation produced.
+fn join_event(events: &[Event], log: &str) -> Outcome {
+    let want = format!("seq 1 of {log}: a canonical join body naming that log");
+    let Some(first) = events.iter().find(|e| e.log == log && e.seq == 1) else {
+        return Err((want, "no event at seq 1 of the log".into()));
+    };
+    let parsed = threads::id::LogId::from_str(log).map_err(|e| (want.clone(), e.to_string()))?;
+    match threads::invite::Join::from_bytes(&first.body.0, &parsed) {
+        Ok(_) => Ok(()),
+        Err(e) => Err((
+            want,
+            format!(
+                "{} ([{}] {})",
+                hex::encode(&first.body.0),
+                e.code.name(),
+                e.detail
+            ),
+        )),
+    }
 }
 
 /// The database steps of one thread.

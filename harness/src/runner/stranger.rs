@@ -71,6 +71,11 @@ pub const STRANGER: Scenario = Scenario {
             spec: "SYNC-20",
             description: "an auth about T with a nonce and a proof that fails gets no answer from the writer or the follower: the whole message is ignored",
         },
+        Check {
+            name: "pushes-count-their-records",
+            spec: "SYNC-30",
+            description: "after 3 appends with no pump between them, each records message the writer sends the follower about L carries as its counter the seq of its last record: the counter before it plus its envelopes",
+        },
     ],
     play: stranger,
 };
@@ -224,6 +229,17 @@ fn stranger(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
         .map(|(from, _)| from.clone())
         .collect();
     made.push(after(pump, equal(&Vec::<String>::new(), &answers)));
+
+    let counter = heads(d, WRITER, &thread)?
+        .logs
+        .get(&log)
+        .map_or(0, |h| h.counter);
+    d.watch(FOLLOWER);
+    for seq in 5..=7 {
+        append(d, WRITER, &thread, format!("secret {seq}").as_bytes())?;
+    }
+    let pump = d.pump()?;
+    made.push(after(pump, pushed_counters(d.watched(), &lid, counter)));
     Ok(())
 }
 
@@ -302,4 +318,37 @@ fn answered_alike(
         ));
     }
     equal(&want, &shapes(told, unheld))
+}
+
+/// The records messages about `log` the follower was handed from the writer, after the writer's
+/// counter was `from`: each carries the seq of its last record, which, pushed in order, is the
+/// counter before it plus its envelopes [SYNC-30], [SYNC-4]; the last one reaches 3 more.
+fn pushed_counters(handed: &[(String, Hex)], log: &LogId, from: u64) -> Outcome {
+    let mut next = from;
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    for (sender, Hex(bytes)) in handed {
+        if let (
+            WRITER,
+            Ok(Message::Records {
+                log: l,
+                counter,
+                envelopes,
+                ..
+            }),
+        ) = (sender.as_str(), Message::from_bytes(bytes))
+            && l == *log
+            && !envelopes.is_empty()
+        {
+            next += envelopes.len() as u64;
+            want.push(next);
+            got.push(counter);
+        }
+    }
+    if next != from + 3 {
+        return Err((
+            format!("pushes of 3 records after counter {from}"),
+            format!("{} records pushed", next - from),
+        ));
+    }
+    equal(&want, &got)
 }
