@@ -122,7 +122,7 @@ fn error(id: &Value, code: &str) -> Value {
 
 /// `join-keys-text-order`: the join events of a `node.read` reply as a writer wrote them that
 /// encodes the join body's keys in text order (`addrs`, `type`), not DAG-CBOR's length-first
-/// order (`type`, `addrs`) that INV-7 gives: the body every reader lists is the writer's.
+/// order (`type`, `addrs`) that [INV-7] gives: the body every reader lists is the writer's.
 fn join_in_text_order(reply: &mut Value) {
     use ipld_core::ipld::Ipld;
     let Some(events) = reply
