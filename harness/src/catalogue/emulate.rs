@@ -25,6 +25,14 @@ pub struct State {
     pub serves: ServesStrangers,
     /// `never-retries`, `never-repeats-heads`: every message each node sent, by (node, to).
     pub sent_once: SentOnce,
+    /// `reply-own-counter`: how many replies other than to `hello` were written.
+    pub replies: u64,
+    /// `identity-first-only`: the first identity derived.
+    pub first_identity: Option<Value>,
+    /// `accept-without-fetching`: the nodes that joined a thread and have not collected since.
+    pub joined: BTreeSet<String>,
+    /// `ignores-unsent-messages`: every (node, message) a `node.collect` gave out.
+    pub collected: BTreeSet<(String, String)>,
 }
 
 /// A reply as JSON, which the faults change by hand.
