@@ -34,10 +34,6 @@ pub const EXERCISED_BY_EVERY_RUN: &[(&str, &str)] = &[
         "a failure reply of another shape fails its case as a protocol violation",
     ),
     (
-        "HP-10",
-        "src/runner/client.rs unit tests drive adapters that break each item",
-    ),
-    (
         "HP-23",
         "an adapter that does not reply fails the case as a timeout or crash",
     ),

@@ -283,3 +283,54 @@ pub fn to_json(outcomes: &[Outcome]) -> Value {
         "outcomes": items,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, exit_status: u8, evidence: &[&str], failures: Vec<Failed>) -> Outcome {
+        Outcome {
+            fault: super::super::find(name).expect("a fault of the catalogue"),
+            exit_status,
+            evidence: evidence.iter().map(|e| e.to_string()).collect(),
+            failures,
+        }
+    }
+
+    fn failed(case: &str, tag: &str, note: Option<&str>) -> Failed {
+        Failed {
+            case: case.into(),
+            tag: tag.into(),
+            note: note.map(String::from),
+        }
+    }
+
+    /// A fault that proves a harness rule is caught only the way that rule says: a refusal
+    /// naming the rule [HP-81], status 3 [HP-84], a protocol violation [HP-10], the case
+    /// answered last and no other [HP-82]; any other failure is no proof.
+    #[test]
+    fn a_catch_that_does_not_show_the_rule_at_work_is_a_miss() {
+        let hello = "hello-acl-without-nodes";
+        assert!(outcome(hello, 2, &["`x`: HP-14: …"], vec![]).caught());
+        assert!(!outcome(hello, 2, &["`x`: hello failed: TIMEOUT"], vec![]).caught());
+        assert!(!outcome(hello, 1, &["tid:1"], vec![failed("tid:1", "TID-9", None)]).caught());
+
+        assert!(outcome("hello-operations-misnamed", 3, &[], vec![]).caught());
+        assert!(!outcome("hello-operations-misnamed", 0, &[], vec![]).caught());
+        // Status 3 catches only a fault whose proof it is.
+        assert!(!outcome("tid-trailing-bits", 3, &[], vec![]).caught());
+
+        let violation = failed("membership:6", "SYNC-24", Some("PROTOCOL_VIOLATION"));
+        assert!(outcome("log-on-stdout", 1, &["membership:6"], vec![violation]).caught());
+        let wrong = failed("membership:6", "SYNC-24", None);
+        assert!(!outcome("log-on-stdout", 1, &["membership:6"], vec![wrong]).caught());
+
+        let crash = |case: &str| failed(case, "KEY-5", Some("CRASH"));
+        let exit = "exit-after-reply";
+        let both = vec![crash("keys:88"), crash("keys:89")];
+        assert!(outcome(exit, 1, &[], both).caught());
+        // Charged to the next, innocent case: no proof of HP-82.
+        let next = vec![crash("keys:88"), crash("keys:90")];
+        assert!(!outcome(exit, 1, &[], next).caught());
+    }
+}
