@@ -65,9 +65,9 @@ pub const EXERCISED_BY_EVERY_RUN: &[(&str, &str)] = &[
     ("HP-48", "acl.set steps of acl-revocation and db-access"),
 ];
 
-/// Rules on the kit itself, not on an adapter: what the harness sends (HP-17), how it reads a
-/// reply (HP-80), what its reports show (HP-85), what its catalogue and coverage do (HP-86,
-/// HP-87). No adapter fault can break them, so none proves their cases can fail: the kit's own
+/// Rules on the kit itself, not on an adapter: what the harness sends [HP-17], how it reads a
+/// reply [HP-80], what its reports show [HP-85], what its catalogue and coverage do [HP-86],
+/// [HP-87]. No adapter fault can break them, so none proves their cases can fail: the kit's own
 /// tests that cite each one do, by failing when the harness breaks it. The report lists them
 /// apart, with those tests, and never counts them as faults.
 pub const RULES_ON_THE_KIT: &[(&str, &str)] = &[
