@@ -74,18 +74,22 @@ fn one_fault_of_each_class_is_caught_by_the_cases_that_check_its_rule() {
     );
     // A creator-side rule: no vector can see it, only live checks that decode what thread.create
     // gave (the stranger scenario also decodes the Thread ID, to write the stranger's messages,
-    // and so does the simulator of the liveness runs [HP-93], when threads-sim is built).
+    // and so does the simulator of the liveness runs [HP-93], when threads-sim is built; and the
+    // ACL document's `_id`, the canonical text, is not the text the node gave for the thread).
     let created = evidence("thread-create-trailing-bits");
     assert!(
         created.contains(&"writer-follower-reader:thread-id".to_string()),
         "{created:?}"
     );
     assert!(
-        created
-            .iter()
-            .all(|c| ["writer-follower-reader:", "stranger:", "liveness:"]
-                .iter()
-                .any(|p| c.starts_with(p))),
+        created.iter().all(|c| [
+            "writer-follower-reader:",
+            "acl-revocation:acl-document",
+            "stranger:",
+            "liveness:"
+        ]
+        .iter()
+        .any(|p| c.starts_with(p))),
         "{created:?}"
     );
     assert!(
@@ -116,4 +120,34 @@ fn an_unknown_fault_is_refused() {
         .expect("threads-conform starts");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-bug"));
+}
+
+/// A fault whose catch proves a rule on the harness counts as caught only when the run shows
+/// that rule at work: the stray stdout line fails its case as a protocol violation [HP-10], the
+/// exit after a reply fails that case and no other [HP-82], an adapter whose `hello` lists
+/// nothing the harness knows ends the run with status 3 [HP-84].
+#[test]
+fn a_fault_that_proves_a_harness_rule_is_caught_the_way_the_rule_says() {
+    let (code, report) = catalogue(&[
+        "log-on-stdout",
+        "exit-after-reply",
+        "hello-operations-misnamed",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    for (name, rule, status) in [
+        ("log-on-stdout", "HP-10", 1),
+        ("exit-after-reply", "HP-82", 1),
+        ("hello-operations-misnamed", "HP-84", 3),
+    ] {
+        let o = outcome(&report, name);
+        assert_eq!(o["exitStatus"], status, "{o:#}");
+        assert_eq!(o["caught"], true, "{o:#}");
+        let by = &o["caughtBy"][0];
+        assert_eq!(
+            (&by["rule"], &by["confirmed"]),
+            (&rule.into(), &true.into())
+        );
+    }
+    let charged = &outcome(&report, "exit-after-reply")["evidence"];
+    assert_eq!(charged, &serde_json::json!(["keys:88", "keys:89"]));
 }

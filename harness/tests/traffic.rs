@@ -26,9 +26,11 @@ fn lines(path: &std::path::Path) -> Vec<Value> {
 fn every_request_and_reply_of_a_reference_run_fits_the_schemas() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (requests, replies) = (dir.path().join("requests"), dir.path().join("replies"));
-    // The adapter between two `tee`s: what the harness wrote and what the adapter answered.
+    // The adapter between two `tee`s: what the harness wrote and what the adapter answered. They
+    // append: the `handshake` scenario starts a second process of the command while the run's
+    // own one waits, and its one request and reply follow the run's in the recordings.
     let script = format!(
-        "tee {} | {} | tee {}",
+        "tee -a {} | {} | tee -a {}",
         shell_words::quote(&requests.to_string_lossy()),
         shell_words::quote(REFERENCE_ADAPTER),
         shell_words::quote(&replies.to_string_lossy()),

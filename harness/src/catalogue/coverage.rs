@@ -34,10 +34,6 @@ pub const EXERCISED_BY_EVERY_RUN: &[(&str, &str)] = &[
         "a failure reply of another shape fails its case as a protocol violation",
     ),
     (
-        "HP-10",
-        "src/runner/client.rs unit tests drive adapters that break each item",
-    ),
-    (
         "HP-23",
         "an adapter that does not reply fails the case as a timeout or crash",
     ),
@@ -67,7 +63,19 @@ pub const EXERCISED_BY_EVERY_RUN: &[(&str, &str)] = &[
         "node.read steps, checked by reader-reads and follower-cannot-read",
     ),
     ("HP-48", "acl.set steps of acl-revocation and db-access"),
-    ("HP-49", "node.acl steps, checked by acl-converges"),
+];
+
+/// Rules on the kit itself, not on an adapter: what the harness sends [HP-17], how it reads a
+/// reply [HP-80], what its reports show [HP-85], what its catalogue and coverage do [HP-86],
+/// [HP-87]. No adapter fault can break them, so none proves their cases can fail: the kit's own
+/// tests that cite each one do, by failing when the harness breaks it. The report lists them
+/// apart, with those tests, and never counts them as faults.
+pub const RULES_ON_THE_KIT: &[(&str, &str)] = &[
+    ("HP-17", "the requests the harness sends"),
+    ("HP-80", "how the harness reads a reply"),
+    ("HP-85", "what a failure report shows"),
+    ("HP-86", "the catalogue"),
+    ("HP-87", "this coverage report"),
 ];
 
 /// What checks one requirement tag.
@@ -86,6 +94,9 @@ pub struct TagCoverage {
     pub elsewhere: Vec<String>,
     /// Catalogue faults that violate it.
     pub faults: Vec<String>,
+    /// For a rule on the harness: the catalogue faults whose catch proves the harness enforces
+    /// it (their `caught_by`), which the catalogue confirms run by run.
+    pub enforcing: Vec<String>,
 }
 
 impl TagCoverage {
@@ -93,6 +104,26 @@ impl TagCoverage {
     pub fn has_case(&self) -> bool {
         !(self.vectors.is_empty() && self.checks.is_empty() && self.elsewhere.is_empty())
     }
+
+    /// Whether a catalogue fault proves its cases can fail: one that violates it, or one whose
+    /// catch shows the harness enforcing it.
+    pub fn has_fault(&self) -> bool {
+        !(self.faults.is_empty() && self.enforcing.is_empty())
+    }
+
+    /// The kit's own tests that cite it, under `harness/tests/` or in a unit test of `src/`.
+    pub fn kit_tests(&self) -> Vec<&str> {
+        self.elsewhere
+            .iter()
+            .filter(|t| t.starts_with("harness/"))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Whether `tag` is a rule on the kit ([`RULES_ON_THE_KIT`]).
+pub fn on_the_kit(tag: &str) -> bool {
+    RULES_ON_THE_KIT.iter().any(|(t, _)| *t == tag)
 }
 
 /// Every tag of the chapters in `spec_dir`, with what checks it.
@@ -134,6 +165,11 @@ pub fn collect(spec_dir: &Path, set: &VectorSet) -> Result<BTreeMap<String, TagC
     for fault in FAULTS {
         if let Some(tag) = tags.get_mut(fault.tag) {
             tag.faults.push(fault.name.to_string());
+        }
+        for rule in fault.caught_by {
+            if let Some(tag) = tags.get_mut(*rule) {
+                tag.enforcing.push(fault.name.to_string());
+            }
         }
     }
     Ok(tags)
@@ -216,24 +252,40 @@ fn harness_tests(dir: &Path) -> Result<Vec<(String, String)>, String> {
 /// Each `#[test]` function of a Rust file: its name, and its text from the doc comment above it
 /// to the next test.
 fn test_regions(text: &str) -> Vec<(&str, &str)> {
-    let starts: Vec<usize> = text.match_indices("#[test]").map(|(i, _)| i).collect();
+    // Only an attribute that opens its line: `#[test]` in a comment or a string is none.
+    let starts: Vec<usize> = text
+        .match_indices("#[test]")
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            text[..i]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+        })
+        .collect();
+    // The doc comment lines right above the attribute belong to the test, not to the one before.
+    let froms: Vec<usize> = starts
+        .iter()
+        .map(|&start| {
+            let mut from = start;
+            for line in text[..start].lines().rev().skip(1) {
+                if !line.trim_start().starts_with("///") {
+                    break;
+                }
+                from = from.saturating_sub(line.len() + 1);
+            }
+            from
+        })
+        .collect();
     let mut out = Vec::new();
     for (k, &start) in starts.iter().enumerate() {
-        let end = starts.get(k + 1).copied().unwrap_or(text.len());
-        // The doc comment lines right above the attribute belong to the test.
-        let mut from = start;
-        for line in text[..start].lines().rev().skip(1) {
-            if !line.trim_start().starts_with("///") {
-                break;
-            }
-            from = from.saturating_sub(line.len() + 1);
-        }
+        let end = froms.get(k + 1).copied().unwrap_or(text.len()).max(start);
         let body = &text[start..end];
         let name = body
             .split_once("fn ")
             .and_then(|(_, rest)| rest.split('(').next())
             .unwrap_or("?");
-        out.push((name, &text[from..end]));
+        out.push((name, &text[froms[k]..end]));
     }
     out
 }
@@ -287,11 +339,7 @@ pub fn render(tags: &BTreeMap<String, TagCoverage>) -> String {
             c.vectors.len(),
             c.checks.len(),
             c.elsewhere.len(),
-            if c.faults.is_empty() {
-                "-".to_string()
-            } else {
-                c.faults.join(" ")
-            }
+            faults_column(tag, c)
         );
     }
     let no_case: Vec<&str> = list
@@ -304,18 +352,26 @@ pub fn render(tags: &BTreeMap<String, TagCoverage>) -> String {
         .filter(|(t, c)| !c.has_case() && allowed(t))
         .map(|(t, _)| t.as_str())
         .collect();
-    let no_fault: Vec<&str> = list
+    let no_fault = without_fault(tags);
+    let kit: Vec<(&String, &TagCoverage)> = list
         .iter()
-        .filter(|(_, c)| c.faults.is_empty())
-        .map(|(t, _)| t.as_str())
+        .filter(|(t, _)| on_the_kit(t))
+        .copied()
         .collect();
+    let enforced = list
+        .iter()
+        .filter(|(_, c)| c.faults.is_empty() && !c.enforcing.is_empty())
+        .count();
     let _ = writeln!(
         out,
-        "\n{} MUST tags: {} checked by a case, {} exercised by every run, {} with a catalogue fault",
+        "\n{} MUST tags: {} checked by a case, {} exercised by every run, {} with a catalogue \
+         fault ({} of them by the enforcement a fault's catch proves), {} rules on the kit",
         list.len(),
         list.len() - no_case.len() - exercised.len(),
         exercised.len(),
-        list.len() - no_fault.len()
+        list.iter().filter(|(_, c)| c.has_fault()).count(),
+        enforced,
+        kit.len()
     );
     let _ = writeln!(
         out,
@@ -333,8 +389,57 @@ pub fn render(tags: &BTreeMap<String, TagCoverage>) -> String {
             no_case.join(" ")
         }
     );
-    let _ = writeln!(out, "NO FAULT ({}): {}", no_fault.len(), no_fault.join(" "));
+    let _ = writeln!(
+        out,
+        "rules on the kit, proven by the kit's tests, never by a fault ({}, \
+         coverage::RULES_ON_THE_KIT):",
+        kit.len()
+    );
+    for (tag, c) in &kit {
+        let tests = c.kit_tests();
+        let _ = writeln!(
+            out,
+            "  {tag:7} {}",
+            if tests.is_empty() {
+                "NO TEST cites it".to_string()
+            } else {
+                tests.join(", ")
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "NO FAULT ({}): {}",
+        no_fault.len(),
+        if no_fault.is_empty() {
+            "none".to_string()
+        } else {
+            no_fault.join(" ")
+        }
+    );
     out
+}
+
+/// The report's faults column: the faults that violate the tag, then those whose catch proves
+/// the harness enforces it, or `kit` for a rule on the kit.
+fn faults_column(tag: &str, c: &TagCoverage) -> String {
+    let mut parts = c.faults.clone();
+    if !c.enforcing.is_empty() {
+        parts.push(format!("enforced against: {}", c.enforcing.join(" ")));
+    }
+    if parts.is_empty() {
+        return if on_the_kit(tag) { "kit" } else { "-" }.to_string();
+    }
+    parts.join(" ")
+}
+
+/// The MUST tags no catalogue fault proves, rules on the kit left out (their tests prove them).
+pub fn without_fault(tags: &BTreeMap<String, TagCoverage>) -> Vec<String> {
+    sorted_tags(tags)
+        .into_iter()
+        .filter(|(t, c)| !c.has_fault() && !on_the_kit(t))
+        .map(|(t, _)| t.clone())
+        .collect()
 }
 
 /// The tags of `tags` stated with MUST that no case checks and [`EXERCISED_BY_EVERY_RUN`] does
@@ -359,22 +464,19 @@ pub fn to_json(tags: &BTreeMap<String, TagCoverage>) -> Value {
         .iter()
         .map(|(tag, c)| {
             json!({"tag": tag, "file": c.file, "vectors": c.vectors, "checks": c.checks,
-                "elsewhere": c.elsewhere, "faults": c.faults})
+                "elsewhere": c.elsewhere, "faults": c.faults, "enforcedAgainst": c.enforcing,
+                "onTheKit": on_the_kit(tag)})
         })
         .collect();
-    let names = |keep: fn(&TagCoverage) -> bool| -> Vec<&str> {
-        list.iter()
-            .filter(|(_, c)| keep(c))
-            .map(|(t, _)| t.as_str())
-            .collect()
-    };
     json!({
         "kind": "coverage",
         "tags": items,
         "noCase": uncovered(tags),
         "exercised": list.iter().filter(|(t, c)| !c.has_case() && allowed(t))
             .map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
-        "noFault": names(|c| c.faults.is_empty()),
+        "noFault": without_fault(tags),
+        "onTheKit": list.iter().filter(|(t, _)| on_the_kit(t))
+            .map(|(t, c)| json!({"tag": t, "tests": c.kit_tests()})).collect::<Vec<_>>(),
     })
 }
 
@@ -401,6 +503,22 @@ mod tests {
         // data); the report counts it on that tag all the same.
         for fault in FAULTS {
             assert!(tags[fault.tag].faults.iter().any(|f| f == fault.name));
+        }
+        // A rule on the kit is proven by the kit's tests that cite it, never by a fault; a fault's
+        // `caught_by` names rules on the harness stated with MUST.
+        for (tag, _) in RULES_ON_THE_KIT {
+            let c = &tags[*tag];
+            assert!(c.must && !c.kit_tests().is_empty(), "{tag}: {c:?}");
+            assert!(c.faults.is_empty() && c.enforcing.is_empty(), "{tag}");
+        }
+        for fault in FAULTS {
+            for rule in fault.caught_by {
+                assert!(
+                    tags[*rule].must && !on_the_kit(rule),
+                    "{}: {rule}",
+                    fault.name
+                );
+            }
         }
         // The small-order points are cited by the vectors that try them.
         let logid3 = &tags["LOGID-3"].vectors;

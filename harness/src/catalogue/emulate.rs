@@ -27,6 +27,14 @@ pub struct State {
     pub sent_once: SentOnce,
     /// `never-pushes`, `files-strangers`, `answers-unheld-thread`: what the nodes were sent.
     pub watch: super::chapters::Watch,
+    /// `reply-own-counter`: how many replies other than to `hello` were written.
+    pub replies: u64,
+    /// `identity-first-only`: the first identity derived.
+    pub first_identity: Option<Value>,
+    /// `accept-without-fetching`: the nodes that joined a thread and have not collected since.
+    pub joined: BTreeSet<String>,
+    /// `ignores-unsent-messages`: every (node, message) a `node.collect` gave out.
+    pub collected: BTreeSet<(String, String)>,
 }
 
 /// A reply as JSON, which the faults change by hand.

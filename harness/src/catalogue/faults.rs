@@ -18,6 +18,16 @@ macro_rules! fault {
             tag: $tag,
             class: Class::$class,
             summary: $summary,
+            caught_by: &[],
+        }
+    };
+    ($name:literal, $tag:literal, $class:ident, $summary:literal, caught_by: $by:expr) => {
+        Fault {
+            name: $name,
+            tag: $tag,
+            class: Class::$class,
+            summary: $summary,
+            caught_by: $by,
         }
     };
 }
@@ -600,13 +610,15 @@ pub const FAULTS: &[Fault] = &[
         "never-retries",
         "SYNC-10",
         NotLive,
-        "never sends a pull a second time: a lost pull or its lost answer is never made up"
+        "never sends a pull a second time: a lost pull or its lost answer is never made up",
+        caught_by: &["HP-93"]
     ),
     fault!(
         "never-repeats-heads",
         "SYNC-8",
         NotLive,
-        "never sends a peer a heads message it sent that peer before (no periodic head exchange)"
+        "never sends a peer a heads message it sent that peer before (no periodic head exchange)",
+        caught_by: &["HP-93"]
     ),
     fault!(
         "db-foreign-body-as-malformed",
@@ -672,50 +684,164 @@ pub const FAULTS: &[Fault] = &[
         "skips-remote-reducers",
         "DB-13",
         RejectsValid,
-        "a node stores other peers' database events but folds only its own into its view"
+        "a node stores other peers' database events but folds only its own into its view",
+        caught_by: &["HP-90", "HP-91"]
     ),
     fault!(
         "arrival-order",
         "DB-11",
         WrongOrder,
-        "a node folds database events in the order they reach it instead of the order of DB-9"
+        "a node folds database events in the order they reach it instead of the order of DB-9",
+        caught_by: &["HP-90"]
     ),
     // Appendix H: the harness protocol.
     fault!(
         "hello-acl-without-nodes",
         "HP-14",
         Protocol,
-        "lists the feature `acl` without `nodes`"
+        "lists the feature `acl` without `nodes`",
+        caught_by: &["HP-81"]
     ),
     fault!(
         "hello-operation-twice",
         "HP-14",
         Protocol,
-        "lists an operation twice"
+        "lists an operation twice",
+        caught_by: &["HP-81"]
     ),
     fault!(
         "hello-unknown-feature",
         "HP-14",
         Protocol,
-        "lists a feature protocol 1 does not define"
+        "lists a feature protocol 1 does not define",
+        caught_by: &["HP-81"]
     ),
     fault!(
         "exit-after-reply",
         "HP-23",
         Protocol,
-        "exits right after answering keyset.encode"
+        "exits right after answering keyset.encode",
+        caught_by: &["HP-82"]
     ),
     fault!(
         "reply-wrong-id",
         "HP-8",
         Protocol,
-        "answers logAddr.decode requests with another id"
+        "answers logAddr.decode requests with another id",
+        caught_by: &["HP-10"]
     ),
     fault!(
         "replay-without-state",
         "HP-25",
         Protocol,
         "fails log.replay without the state it left"
+    ),
+    fault!(
+        "log-on-stdout",
+        "HP-3",
+        Protocol,
+        "writes a debugging line to standard output before its reply to membership.transcript",
+        caught_by: &["HP-10"]
+    ),
+    fault!(
+        "block-buffered-stdout",
+        "HP-5",
+        Protocol,
+        "never flushes standard output, so its replies wait in a buffer (stdout is a pipe)"
+    ),
+    fault!(
+        "reply-twice",
+        "HP-6",
+        Protocol,
+        "writes its reply to seal.associatedData twice"
+    ),
+    fault!(
+        "reply-own-counter",
+        "HP-7",
+        Protocol,
+        "numbers its replies with a counter of its own, from 1 after the hello, instead of copying `id`",
+        caught_by: &["HP-10"]
+    ),
+    fault!(
+        "error-code-number",
+        "HP-9",
+        Protocol,
+        "writes an error's code as its number in the registry, not its name",
+        caught_by: &["HP-10"]
+    ),
+    fault!(
+        "reply-without-end",
+        "HP-53",
+        Protocol,
+        "adds a debug dump of over 16 MiB to its reply to record.signingInput",
+        caught_by: &["HP-10"]
+    ),
+    fault!(
+        "hello-any-protocol",
+        "HP-15",
+        Protocol,
+        "answers a `hello` of any protocol number as if it were protocol 1"
+    ),
+    fault!(
+        "hello-operations-misnamed",
+        "HP-14",
+        Protocol,
+        "a vectors-only adapter that lists its operations as `tid_decode`, not `tid.decode`: nothing runs",
+        caught_by: &["HP-84"]
+    ),
+    fault!(
+        "identity-first-only",
+        "HP-24",
+        Protocol,
+        "derives an identity once and answers every later identity.fromSeed with it"
+    ),
+    fault!(
+        "node-reads-clock",
+        "HP-29",
+        Protocol,
+        "a node stamps its records with the time of its own clock, not the request's `time`"
+    ),
+    fault!(
+        "append-seq-from-zero",
+        "HP-34",
+        Protocol,
+        "reports a log.append's `seq` counting from 0"
+    ),
+    fault!(
+        "invite-role-ignored",
+        "HP-35",
+        Protocol,
+        "exports a reader's invite as a follower's, whatever `role` asks for"
+    ),
+    fault!(
+        "accept-without-fetching",
+        "HP-36",
+        Protocol,
+        "joins a thread by invite but asks no peer for its logs, waiting to be sent them"
+    ),
+    fault!(
+        "read-time-in-seconds",
+        "HP-40",
+        Protocol,
+        "gives each event's header time in node.read in seconds, not milliseconds"
+    ),
+    fault!(
+        "acl-set-role-off-by-one",
+        "HP-48",
+        Protocol,
+        "acl.set grants the ordered role below the one named: `read` sets `follow`, `write` `read`"
+    ),
+    fault!(
+        "node-acl-genesis-only",
+        "HP-49",
+        Protocol,
+        "node.acl gives the ACL document of the genesis, without the changes since"
+    ),
+    fault!(
+        "ignores-unsent-messages",
+        "HP-101",
+        Protocol,
+        "drops a delivered message its `from` node never handed the harness, as if forged"
     ),
 ];
 
@@ -734,6 +860,28 @@ const LOG_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
 
 /// The reply of the reference with fault `name` to `request`.
 pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Value) -> Value {
+    let hello = request["method"] == "hello";
+    let mut reply = handle_request(name, adapter, state, request);
+    match name {
+        "reply-own-counter" if !hello => {
+            state.replies += 1;
+            reply["id"] = state.replies.into();
+        }
+        "error-code-number" => {
+            let number = code(&reply)
+                .and_then(threads::error::ErrorCode::from_name)
+                .map(|c| c.number());
+            if let Some(number) = number {
+                reply["error"]["code"] = number.into();
+            }
+        }
+        _ => {}
+    }
+    reply
+}
+
+/// [`handle`] without the faults that change every reply.
+fn handle_request(name: &str, adapter: &mut Adapter, state: &mut State, request: Value) -> Value {
     let id = request["id"].clone();
     let method = request["method"].as_str().unwrap_or_default().to_string();
     let operation = request["params"]["operation"]
@@ -868,6 +1016,88 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
             return emulate::resume_ignoring_one(&mut honest, &request).unwrap_or(reply);
         }
         "thread-create-trailing-bits" if !vector => return thread_alias(state, honest, request),
+        "hello-any-protocol" if method == "hello" => {
+            let mut changed = request.clone();
+            changed["params"]["protocol"] = 1.into();
+            return honest(changed);
+        }
+        "identity-first-only" if on("identity.fromSeed") => {
+            let reply = honest(request.clone());
+            if let Some(result) = reply.get("result") {
+                let first = state.first_identity.get_or_insert_with(|| result.clone());
+                return json!({"id": id, "result": first});
+            }
+            return reply;
+        }
+        "node-reads-clock" if method == "log.append" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let mut changed = request.clone();
+            changed["params"]["time"] = now.into();
+            return honest(changed);
+        }
+        "invite-role-ignored" if method == "invite.export" => {
+            let mut changed = request.clone();
+            if changed["params"]["role"] == "reader" {
+                changed["params"]["role"] = "follower".into();
+            }
+            return honest(changed);
+        }
+        "acl-set-role-off-by-one" if method == "acl.set" => {
+            let mut changed = request.clone();
+            if let Some(roles) = changed["params"]["roles"].as_array_mut() {
+                for role in roles.iter_mut() {
+                    let below = match role.as_str() {
+                        Some("write") => "read",
+                        Some("read") => "follow",
+                        Some("follow") => "no-access",
+                        _ => continue,
+                    };
+                    *role = below.into();
+                }
+            }
+            return honest(changed);
+        }
+        "accept-without-fetching" if method == "invite.accept" || method == "node.collect" => {
+            let node = request["params"]["node"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let mut reply = honest(request.clone());
+            if method == "invite.accept" && reply.get("result").is_some() {
+                state.joined.insert(node);
+            } else if state.joined.remove(&node)
+                && let Some(messages) = member(&mut reply, "messages").and_then(Value::as_array_mut)
+            {
+                messages.clear();
+            }
+            return reply;
+        }
+        "ignores-unsent-messages" if method == "node.collect" || method == "node.deliver" => {
+            let node = request["params"]["node"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if method == "node.deliver" {
+                let from = request["params"]["from"].as_str().unwrap_or_default();
+                let message = request["params"]["message"].as_str().unwrap_or_default();
+                if !state
+                    .collected
+                    .contains(&(from.to_string(), message.to_string()))
+                {
+                    return json!({"id": id, "result": {}});
+                }
+                return honest(request);
+            }
+            let reply = honest(request.clone());
+            for sent in reply["result"]["messages"].as_array().into_iter().flatten() {
+                if let Some(message) = sent["message"].as_str() {
+                    state.collected.insert((node.clone(), message.to_string()));
+                }
+            }
+            return reply;
+        }
         "leak-plaintext" if method == "invite.export" => {
             let mut changed = request.clone();
             changed["params"]["role"] = "reader".into();
@@ -1281,6 +1511,46 @@ pub fn handle(name: &str, adapter: &mut Adapter, state: &mut State, request: Val
         }
         "reply-wrong-id" if on("logAddr.decode") => {
             reply["id"] = (id.as_u64().unwrap_or_default() + 1).into();
+        }
+        "hello-operations-misnamed" if method == "hello" => {
+            if let Some(capabilities) = member(&mut reply, "capabilities") {
+                if let Some(ops) = capabilities["operations"].as_array_mut() {
+                    for op in ops.iter_mut() {
+                        *op = op.as_str().unwrap_or_default().replace('.', "_").into();
+                    }
+                }
+                capabilities["scenarios"] = json!([]);
+            }
+        }
+        "append-seq-from-zero" if method == "log.append" => {
+            if let Some(seq) = member(&mut reply, "seq")
+                && let Some(n) = seq.as_u64()
+            {
+                *seq = n.saturating_sub(1).into();
+            }
+        }
+        "read-time-in-seconds" if method == "node.read" => {
+            for event in member(&mut reply, "events")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(ms) = event["time"].as_u64() {
+                    event["time"] = (ms / 1000).into();
+                }
+            }
+        }
+        "node-acl-genesis-only" if method == "node.acl" => {
+            if let Some(document) = member(&mut reply, "document") {
+                let admins = document["admins"].clone();
+                if let Some(peers) = document["peers"].as_object_mut() {
+                    peers.retain(|peer, _| {
+                        admins
+                            .as_array()
+                            .is_some_and(|a| a.contains(&peer.as_str().into()))
+                    });
+                }
+            }
         }
         "replay-without-state" if on("log.replay") => {
             if let Some(error) = reply["error"].as_object_mut() {

@@ -85,6 +85,10 @@ pub struct Fault {
     pub class: Class,
     /// The bug, in a sentence.
     pub summary: &'static str,
+    /// The rules on the harness that catching it depends on: the enforcement it proves, such as
+    /// [HP-81]'s refusal of a bad `hello`. The catalogue counts the fault as caught only if the
+    /// run shows that rule at work ([`run::Outcome::enforced`]), and coverage counts it on each.
+    pub caught_by: &'static [&'static str],
 }
 
 /// The control: the reference without a bug, under a fault's name, which the catalogue must
@@ -95,6 +99,7 @@ pub const CONTROL: Fault = Fault {
     tag: "HP-86",
     class: Class::Protocol,
     summary: "no bug at all: the catalogue must report it missed",
+    caught_by: &[],
 };
 
 /// The fault named `name` (the catalogue's, or the control).
@@ -104,6 +109,10 @@ pub fn find(name: &str) -> Option<&'static Fault> {
         .chain(std::iter::once(&CONTROL))
         .find(|f| f.name == name)
 }
+
+/// The operation after whose replies `exit-after-reply` exits: its cases, and only they, are
+/// charged with the exit [HP-82].
+pub const EXIT_AFTER_OPERATION: &str = "keyset.encode";
 
 /// The reference adapter with one fault switched on.
 pub struct Faulty {
@@ -151,7 +160,7 @@ impl Faulty {
     pub fn exits_after(&self, line: &str) -> bool {
         self.fault.name == "exit-after-reply"
             && crate::json::parse(line)
-                .is_ok_and(|(request, _)| request["params"]["operation"] == "keyset.encode")
+                .is_ok_and(|(request, _)| request["params"]["operation"] == EXIT_AFTER_OPERATION)
     }
 
     /// One reply for one request line, with the fault's effect.
@@ -163,6 +172,41 @@ impl Faulty {
             Err(_) => emulate::json_of(self.adapter.handle_line(line)),
         }
     }
+
+    /// The bytes written to standard output for `reply` to the request `line`: the reply and its
+    /// line feed [HP-3], or what a transport fault of appendix H writes instead.
+    pub fn wire(&self, line: &str, reply: &Value) -> Vec<u8> {
+        let operation = crate::json::parse(line)
+            .map(|(request, _)| request["params"]["operation"].clone())
+            .unwrap_or_default();
+        let on = |op: &str| operation == op;
+        let text = format!("{reply}\n");
+        match self.fault.name {
+            // A debugging line left in: stdout carries replies only [HP-3].
+            "log-on-stdout" if on("membership.transcript") => {
+                format!("computing the transcript…\n{text}").into_bytes()
+            }
+            // The reply written twice: one reply per request [HP-6].
+            "reply-twice" if on("seal.associatedData") => format!("{text}{text}").into_bytes(),
+            // A debug dump inside the reply, past the bound of a reply line [HP-53].
+            "reply-without-end" if on("record.signingInput") => {
+                let mut dump = format!("{{\"id\":{},\"debug\":\"", reply["id"]).into_bytes();
+                dump.resize(
+                    dump.len() + crate::runner::client::MAX_REPLY_BYTES + 1024,
+                    b'.',
+                );
+                dump.extend_from_slice(b"\"}\n");
+                dump
+            }
+            _ => text.into_bytes(),
+        }
+    }
+
+    /// Whether standard output is flushed after each reply: not with `block-buffered-stdout`,
+    /// whose replies wait in an 8 KiB buffer [HP-5].
+    pub fn flushes(&self) -> bool {
+        self.fault.name != "block-buffered-stdout"
+    }
 }
 
 /// Serves the reference with `fault` on stdin and stdout, like [`crate::adapter::serve_stdio`].
@@ -172,14 +216,22 @@ pub fn serve_stdio(name: &str) -> ExitCode {
         return ExitCode::from(2);
     };
     let mut faulty = Faulty::new(fault);
-    let mut out = io::stdout().lock();
+    // Buffered by this program, not line by line as Rust's stdout is: what a program whose
+    // stdout is a pipe does unless it flushes [HP-5].
+    let mut out = io::BufWriter::with_capacity(8192, io::stdout().lock());
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         if line.trim().is_empty() {
             continue;
         }
         let reply = faulty.handle_line(&line);
-        if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {
+        let written = out.write_all(&faulty.wire(&line, &reply));
+        let flushed = if faulty.flushes() {
+            written.and_then(|()| out.flush())
+        } else {
+            written
+        };
+        if flushed.is_err() {
             break;
         }
         if faulty.done() {

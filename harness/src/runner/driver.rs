@@ -124,6 +124,16 @@ impl<'s> Driver<'s> {
         self.deliver(from.to_string(), to.to_string(), Hex(message), &mut stats)
     }
 
+    /// Sends `call` as the first request of a new adapter process of its own
+    /// ([`Session::probe`]): the scenario's nodes are not involved [HP-15].
+    pub fn probe(&mut self, call: Call) -> Result<Reply, StepError> {
+        self.session.probe(&call).map_err(|fault| StepError {
+            step: format!("{} to a new adapter process", step_name(&call)),
+            detail: fault.to_string(),
+            fault: Some(fault),
+        })
+    }
+
     /// The clock reading the next timed request carries.
     pub fn now(&self) -> u64 {
         self.time

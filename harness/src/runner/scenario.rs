@@ -20,8 +20,8 @@ use super::session::Session;
 use crate::protocol::{
     AclChanged, AclDocument, AclSet, Appended, Call, DbCommitted, DbDeclare, DbDelete, DbDoc,
     DbDocument, DbPut, DbQuery, DbQueryResult, DbSchema, DbViewCid, Event, Events, Head, Heads,
-    Hex, InviteAccept, InviteAccepted, InviteExport, InviteExported, Keys, KvDel, KvKey, KvPut,
-    KvValue, LogAppend, NodeThread, ThreadCreate, ThreadCreated,
+    HelloParams, Hex, InviteAccept, InviteAccepted, InviteExport, InviteExported, Keys, KvDel,
+    KvKey, KvPut, KvValue, LogAppend, NodeThread, ThreadCreate, ThreadCreated,
 };
 
 /// One named expectation of a scenario.
@@ -163,6 +163,13 @@ pub const ACL_REVOCATION: Scenario = Scenario {
             spec: "INV-7",
             description: "in the admin's node.read, the first event of acl-writer's log is a join event: the canonical DAG-CBOR map {type, addrs} whose addresses name that log",
         },
+        Check {
+            name: "acl-document",
+            spec: "HP-49",
+            description: "node.acl on the admin is the genesis with every change applied: \
+                          admins [admin]; peers admin [write], writer [read], reader [read], \
+                          follower [follow]",
+        },
     ],
     play: acl_revocation,
 };
@@ -255,7 +262,34 @@ pub const SCENARIOS: &[Scenario] = &[
     DB_ACCESS,
     super::partitioned::DB_PARTITIONED_EDITS,
     super::stranger::STRANGER,
+    HANDSHAKE,
 ];
+
+/// The `handshake` scenario [HP-15]: a negative case of appendix H that a run never meets, a
+/// `hello` of another protocol, sent as the first request of an adapter process of its own. It
+/// needs no feature and creates no node.
+pub const HANDSHAKE: Scenario = Scenario {
+    name: "handshake",
+    features: &[],
+    checks: &[Check {
+        name: "other-protocol-refused",
+        spec: "HP-15",
+        description: "a hello with protocol 2, the first request of a new adapter process, gets \
+                      the error BAD_REQUEST",
+    }],
+    play: handshake,
+};
+
+/// The steps of [`HANDSHAKE`].
+fn handshake(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
+    let other = Call::Hello(HelloParams {
+        protocol: 2,
+        ..HelloParams::this_harness()
+    });
+    let reply = d.probe(other)?;
+    made.push(fails_with(&reply, "BAD_REQUEST"));
+    Ok(())
+}
 
 /// The seed of node `node` in scenario `scenario`: SHA-256 of `threads-harness/<scenario>/<node>`
 /// [HP-43].
@@ -288,6 +322,17 @@ pub fn run_scenario(
     filter: &Filter,
     progress: &mut Progress,
 ) -> GroupResult {
+    run_scenario_unless(session, scenario, filter, progress, None)
+}
+
+/// [`run_scenario`], or, with `skip`, every selected check skipped for that reason.
+pub fn run_scenario_unless(
+    session: &mut Session,
+    scenario: &Scenario,
+    filter: &Filter,
+    progress: &mut Progress,
+    skip: Option<String>,
+) -> GroupResult {
     let checks = selected(scenario, filter);
     let mut group = GroupResult {
         name: scenario.name.to_string(),
@@ -302,7 +347,10 @@ pub fn run_scenario(
         .filter(|f| !session.hello().scenarios.contains(**f))
         .copied()
         .collect();
-    let statuses = if missing.is_empty() {
+    let statuses = if let Some(reason) = skip {
+        group.skipped = Some(reason);
+        BTreeMap::new()
+    } else if missing.is_empty() {
         let (statuses, notes) = play(session, scenario);
         group.notes = notes;
         statuses
@@ -639,6 +687,7 @@ fn acl_revocation(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
     let admin_acl = acl(d, "acl-admin")?;
     made.push(equal(&admin_acl, &acl(d, "acl-reader")?));
     made.push(joined);
+    made.push(equal(&expected_acl(&thread, &peers), &admin_acl));
     Ok(())
 }
 
@@ -662,6 +711,28 @@ fn join_event(events: &[Event], log: &str) -> Outcome {
                 e.detail
             ),
         )),
+    }
+}
+
+/// The ACL document the admin holds at the end of `acl-revocation` [HP-49]: the genesis of
+/// [HP-33] with every change of the scenario applied, the writer's revocation last.
+fn expected_acl(thread: &str, peers: &BTreeMap<&str, String>) -> AclDocument {
+    let entry = |node: &str, role: &str| (peers[node].clone(), json!([role]));
+    let entries: serde_json::Map<String, Value> = [
+        entry("acl-admin", "write"),
+        entry("acl-writer", "read"),
+        entry("acl-reader", "read"),
+        entry("acl-follower", "follow"),
+    ]
+    .into_iter()
+    .collect();
+    AclDocument {
+        document: json!({
+            "_id": thread,
+            "admins": [peers["acl-admin"]],
+            "default": "no-access",
+            "peers": entries,
+        }),
     }
 }
 

@@ -99,6 +99,17 @@ impl Session {
             .map_or_else(Vec::new, |p| p.stderr().since(mark))
     }
 
+    /// Sends `call` as the first request of a new adapter process of its own, which is then
+    /// killed: how the harness tries a `hello` it never sends in a run, one of another protocol
+    /// [HP-15]. The run's own process is not touched.
+    pub fn probe(&self, call: &Call) -> Result<Reply, Fault> {
+        let mut process = AdapterProcess::spawn(&self.argv)
+            .map_err(|e| Fault::new(FaultKind::Crash, format!("cannot start the adapter: {e}")))?;
+        let reply = process.request(call, self.timeout);
+        process.kill();
+        reply
+    }
+
     /// Sends one request, first restarting the adapter if it is gone or has exited.
     ///
     /// On a [`Fault`] the adapter is killed; the fault carries its last stderr lines. A crash
