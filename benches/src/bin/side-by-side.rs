@@ -45,7 +45,8 @@ fn main() {
     let singles: u64 = value("--singles")
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 300 } else { 2_000 });
-    let node_bin = build_threads_node();
+    // `THREADS_NODE=PATH` runs another build (e.g. an older one, for before/after figures).
+    let node_bin = std::env::var_os("THREADS_NODE").map_or_else(build_threads_node, PathBuf::from);
     let scratch = tempfile::tempdir().expect("a scratch directory");
     if let Some(sizes) = value("--memory") {
         let list =
@@ -327,7 +328,7 @@ fn threads_side(bin: &Path, scratch: &Path, events: u64, singles: u64) -> Vec<Ro
         ("follower", "a fresh follower catches up (durable)"),
         ("reader", "a fresh reader catches up (durable)"),
     ] {
-        let (seconds, rss) = catch_up(bin, scratch, &mut writer, &thread, role, events, None);
+        let (seconds, rss, _) = catch_up(bin, scratch, &mut writer, &thread, role, events, None);
         rows.push(Row {
             what,
             events,
@@ -381,7 +382,8 @@ fn append_from_stdin(bin: &Path, dir: &Path, thread: &str, events: u64) -> (f64,
 }
 
 /// Starts a fresh node, has `writer` invite it as `role`, and times from `join` until its heads
-/// show the writer's whole log; the wall time and the joiner's peak RSS.
+/// show the writer's whole log; the wall time, the joiner's peak RSS, and its peak RSS when it
+/// restarts on its data directory afterwards.
 fn catch_up(
     bin: &Path,
     scratch: &Path,
@@ -390,7 +392,7 @@ fn catch_up(
     role: &str,
     events: u64,
     perf: Option<&Path>,
-) -> (f64, Option<u64>) {
+) -> (f64, Option<u64>, Option<u64>) {
     let dir = scratch.join(format!("threads-{role}-{events}"));
     let mut joiner = Node::start_under(bin, &dir, perf);
     let id = joiner.ok("id")["peer"].as_str().expect("an ID").to_owned();
@@ -415,8 +417,13 @@ fn catch_up(
     let seconds = start.elapsed().as_secs_f64();
     let rss = joiner.peak_rss();
     joiner.stop();
+    // The joiner restarted on what it stored: every record read back and verified [SYNC-13].
+    let mut restarted = Node::start(bin, &dir);
+    restarted.ok(&format!("heads {thread}"));
+    let restart_rss = restarted.peak_rss();
+    restarted.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    (seconds, rss)
+    (seconds, rss, restart_rss)
 }
 
 /// Hypercore's figures, by storage: `ram` and `file`.
@@ -550,7 +557,8 @@ fn hypercore_follow(
 /// The memory curve: for each size, a writer batch-appends that many events to a fresh log, then
 /// a fresh durable follower (and, for the sizes in `readers`, a fresh reader) catches it up; its
 /// rate beside the strict-verify bound measured just before and after it, and the peak RSS
-/// (VmHWM) of the joiner and of the writer serving it. With `perf`, the joiner runs under
+/// (VmHWM) of the joiner, of the joiner restarted on its store, and of the writer serving it.
+/// With `perf`, the joiner runs under
 /// `perf record -g` (its RSS is then perf's, not printed).
 fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf: Option<&Path>) {
     let mut lines = Vec::new();
@@ -575,7 +583,8 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf
         for role in roles {
             let mut writer = Node::start(bin, &dir);
             let before = Bounds::measure();
-            let (seconds, rss) = catch_up(bin, scratch, &mut writer, &thread, role, events, perf);
+            let (seconds, rss, restart_rss) =
+                catch_up(bin, scratch, &mut writer, &thread, role, events, perf);
             let after = Bounds::measure();
             let writer_rss = writer.peak_rss();
             writer.stop();
@@ -584,7 +593,7 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf
             let mb =
                 |b: Option<u64>| b.map_or("—".to_owned(), |b| format!("{} MB", b / 1_000_000));
             let line = format!(
-                "| {} | {role} | {seconds:.1} s | {} | {} | {:.2} | {} | {} | {} |",
+                "| {} | {role} | {seconds:.1} s | {} | {} | {:.2} | {} | {} | {} | {} |",
                 thousands(events as f64),
                 thousands(rate),
                 thousands(bound),
@@ -596,6 +605,7 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf
                 },
                 rss.filter(|_| perf.is_none())
                     .map_or("—".to_owned(), |b| thousands(b as f64 / events as f64)),
+                mb(restart_rss),
                 mb(writer_rss),
             );
             println!("{line}");
@@ -605,9 +615,9 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf
     }
     println!();
     println!(
-        "| events | joiner | catch-up | events/s | bound (cores × strict verifies/s, same run) | ratio | joiner peak RSS | bytes per event | writer peak RSS |"
+        "| events | joiner | catch-up | events/s | bound (cores × strict verifies/s, same run) | ratio | joiner peak RSS | bytes per event | joiner restarted, peak RSS | writer (serving) peak RSS |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for line in lines {
         println!("{line}");
     }
