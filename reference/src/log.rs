@@ -31,10 +31,23 @@ pub enum Accepted {
 ///
 /// The log only ever grows by one verified, correctly linked record at a time [LOG-8], so it is
 /// always a prefix of the writer's log (unless the writer forks, which [`Log::accept`] reports).
+/// A peer whose store keeps the log may hold only its newest CIDs ([`Log::trim`]); it then asks
+/// the store for an older one ([`Log::accept_or`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Log {
-    /// `records[i]` is the CID of the record with seq `i + 1`.
+    /// How many records precede `records[0]`: 0 unless trimmed.
+    base: u64,
+    /// `records[i]` is the CID of the record with seq `base + i + 1`.
     records: Vec<Cid>,
+}
+
+/// Where a trimmed replica finds the CID of a record older than what it holds in memory: the
+/// peer's store [SYNC-12]. `Ok(None)` when it holds no record at that seq.
+pub type Older<'a> = &'a dyn Fn(u64) -> Result<Option<Cid>>;
+
+/// [`Older`] for a replica that holds every record in memory: nothing older to ask about.
+pub fn nothing_older(_seq: u64) -> Result<Option<Cid>> {
+    Ok(None)
 }
 
 impl Log {
@@ -50,18 +63,32 @@ impl Log {
 
     /// The head's seq: how many records the log holds [LOG-2].
     pub fn counter(&self) -> u64 {
-        self.records.len() as u64
+        self.base + self.records.len() as u64
     }
 
-    /// The CID of the record at `seq`, if held.
+    /// The CID of the record at `seq`, if held in memory.
     pub fn get(&self, seq: u64) -> Option<&Cid> {
-        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        let index = usize::try_from(seq.checked_sub(self.base + 1)?).ok()?;
         self.records.get(index)
     }
 
-    /// Every record CID in log order.
+    /// The record CIDs held in memory, in log order, from seq [`Log::first_held`]: every one
+    /// unless the log was trimmed.
     pub fn records(&self) -> &[Cid] {
         &self.records
+    }
+
+    /// The seq of `records()[0]`: 1 unless the log was trimmed.
+    pub fn first_held(&self) -> u64 {
+        self.base + 1
+    }
+
+    /// Forgets all but the newest `keep` CIDs (never the head) [LOG-2]: a peer whose store holds
+    /// the log needs only the head to link the next record, and asks the store for older ones.
+    pub fn trim(&mut self, keep: usize) {
+        let drop = self.records.len().saturating_sub(keep.max(1));
+        self.records.drain(..drop);
+        self.base += drop as u64;
     }
 
     /// The position a writer's next record takes [LOG-1].
@@ -75,15 +102,32 @@ impl Log {
     /// Decides what a verified record does to this log [LOG-3]..[LOG-7]; a rejected record changes
     /// nothing [LOG-8].
     pub fn accept(&mut self, record: &VerifiedRecord) -> Result<Accepted> {
+        self.accept_or(record, &nothing_older)
+    }
+
+    /// [`Log::accept`] for a log that may be trimmed: the CID of a position before the ones held
+    /// in memory comes from `older` [LOG-4], [LOG-5]. Its errors (STORE_FAILED, STORE_CORRUPT)
+    /// are returned as they are; a seq the log counts but `older` does not hold is STORE_CORRUPT.
+    pub fn accept_or(&mut self, record: &VerifiedRecord, older: Older<'_>) -> Result<Accepted> {
         let (seq, counter) = (record.seq(), self.counter());
         if seq <= counter {
-            return match self.get(seq) {
-                Some(held) if held == record.cid() => Ok(Accepted::Duplicate),
+            let held = match self.get(seq) {
+                Some(cid) => Some(*cid),
+                None if seq > self.base => None,
+                None => Some(older(seq)?.ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::StoreCorrupt,
+                        format!("seq {seq} of a log with counter {counter} is not stored"),
+                    )
+                })?),
+            };
+            return match held {
+                Some(held) if held == *record.cid() => Ok(Accepted::Duplicate),
                 held => Err(Error::new(
                     ErrorCode::LogFork,
                     format!(
                         "seq {seq} is held as {} but the writer also signed {}",
-                        held.map(Cid::to_string).unwrap_or_default(),
+                        held.as_ref().map(Cid::to_string).unwrap_or_default(),
                         record.cid()
                     ),
                 )),
@@ -172,16 +216,20 @@ pub struct Decided {
 /// once on arrival.
 ///
 /// It only grows by verified records that extend the chain, so it is always a prefix of the
-/// writer's log [LOG-8].
+/// writer's log [LOG-8]. A peer whose store holds the log trims it to a window of its newest
+/// records ([`LogReplica::trim`]), and reads older ones from the store [SYNC-5], [SYNC-12].
 #[derive(Debug, Clone)]
 pub struct LogReplica {
     thread: ThreadId,
     log: LogId,
     chain: Log,
+    /// The envelopes of seqs `base + 1 ..= counter`: all of them unless trimmed.
     envelopes: Vec<Envelope>,
-    /// The CIDs of the records held, so a duplicate is dropped before it costs a verification.
+    base: u64,
+    /// The CIDs of `envelopes`, so a duplicate is dropped before it costs a verification.
     known: BTreeSet<Cid>,
-    /// `opened[i]` is what became of `envelopes[i]` under the read key.
+    /// `opened[i]` is what became of the record at seq `i + 1` under the read key; a trimmed
+    /// follower keeps none.
     opened: Vec<Opened>,
 }
 
@@ -193,6 +241,7 @@ impl LogReplica {
             log,
             chain: Log::new(),
             envelopes: Vec::new(),
+            base: 0,
             known: BTreeSet::new(),
             opened: Vec::new(),
         }
@@ -213,14 +262,41 @@ impl LogReplica {
         self.chain.counter()
     }
 
-    /// The envelopes held, in seq order, as this peer stores and serves them [SYNC-5].
+    /// The envelopes held in memory, in seq order from seq [`LogReplica::first_held`], as this
+    /// peer serves them [SYNC-5]: every one unless trimmed.
     pub fn envelopes(&self) -> &[Envelope] {
         &self.envelopes
     }
 
-    /// What became of each held record under the read key, in seq order [VERIFY-2].
+    /// The seq of `envelopes()[0]`: 1 unless trimmed.
+    pub fn first_held(&self) -> u64 {
+        self.base + 1
+    }
+
+    /// What became of each held record under the read key, in seq order from seq 1 [VERIFY-2];
+    /// empty for a trimmed follower, which opens nothing.
     pub fn opened(&self) -> &[Opened] {
         &self.opened
+    }
+
+    /// Keeps in memory only the newest `keep` envelopes (and for a follower, `reader` false, only
+    /// the newest `keep` CIDs and no opened entries), once the store holds the rest [SYNC-12]:
+    /// pushes and pulls from near the head are still served from memory, older records from the
+    /// store. A reader keeps its chain and its opened events, which its application reads
+    /// [VERIFY-2].
+    pub fn trim(&mut self, keep: usize, reader: bool) {
+        let drop = self.envelopes.len().saturating_sub(keep);
+        for seq in self.base + 1..=self.base + drop as u64 {
+            if let Some(cid) = self.chain.get(seq) {
+                self.known.remove(cid);
+            }
+        }
+        self.envelopes.drain(..drop);
+        self.base += drop as u64;
+        if !reader {
+            self.chain.trim(keep);
+            self.opened = Vec::new();
+        }
     }
 
     /// Verifies `envelope` as a record of this log under `keys` and appends it if it is the next
@@ -237,7 +313,7 @@ impl LogReplica {
             Ok(verified) => verified,
             Err(e) => return Admitted::Rejected(e),
         };
-        self.link(cid, envelope, &record, opened)
+        self.link(cid, envelope, &record, opened, &nothing_older)
     }
 
     /// [VERIFY-1], then [VERIFY-2] when `keys` holds the read key.
@@ -259,8 +335,9 @@ impl LogReplica {
         envelope: Envelope,
         record: &VerifiedRecord,
         opened: Opened,
+        older: Older<'_>,
     ) -> Admitted {
-        match self.chain.accept(record) {
+        match self.chain.accept_or(record, older) {
             Ok(Accepted::Appended) => {}
             Ok(Accepted::Duplicate) => return Admitted::Duplicate,
             Err(e) if e.code == ErrorCode::LogGap => return Admitted::Gap(e),
@@ -280,16 +357,33 @@ impl LogReplica {
 
     /// [`LogReplica::decide`] with the verifications spread over `threads` threads [SYNC-6].
     ///
-    /// Every record not already held is verified strictly, each on its own, before any is linked;
-    /// the verdicts are then applied in log order exactly as [`LogReplica::decide`] applies them,
-    /// so the outcome does not depend on `threads`. Only the wall time does: on `n` cores the
-    /// verifications of a batch take about a `n`th of the time. A record beyond a gap is verified
-    /// for nothing; a gap is rare and ends the batch, so the waste is bounded by one batch.
+    /// For a replica that holds every record in memory; a trimmed one uses
+    /// [`LogReplica::decide_with`].
     pub fn decide_on(
         &mut self,
         keys: &KeySet,
         envelopes: Vec<Envelope>,
         threads: usize,
+    ) -> Decided {
+        self.decide_with(keys, envelopes, threads, &nothing_older)
+    }
+
+    /// [`LogReplica::decide_on`] for a replica that may be trimmed: a record at a position
+    /// older than those held in memory is verified, then compared with the CID `older` (the
+    /// store) holds there: a duplicate, a fork, or, when the store fails, rejected with its
+    /// code [LOG-4], [LOG-5], [SYNC-6].
+    ///
+    /// Every record not already held is verified strictly, each on its own, before any is linked;
+    /// the verdicts are then applied in log order exactly as [`LogReplica::decide`] applies them,
+    /// so the outcome does not depend on `threads`. Only the wall time does: on `n` cores the
+    /// verifications of a batch take about a `n`th of the time. A record beyond a gap is verified
+    /// for nothing; a gap is rare and ends the batch, so the waste is bounded by one batch.
+    pub fn decide_with(
+        &mut self,
+        keys: &KeySet,
+        envelopes: Vec<Envelope>,
+        threads: usize,
+        older: Older<'_>,
     ) -> Decided {
         let cids: Vec<Cid> = envelopes.iter().map(Envelope::record_cid).collect();
         let fresh: Vec<bool> = cids.iter().map(|cid| !self.known.contains(cid)).collect();
@@ -301,7 +395,9 @@ impl LogReplica {
             let verdict = verdicts.next().flatten();
             let admitted = match verdict {
                 _ if self.known.contains(&cid) => Admitted::Duplicate,
-                Some(Ok((record, opened))) => self.link(cid, envelope.clone(), &record, opened),
+                Some(Ok((record, opened))) => {
+                    self.link(cid, envelope.clone(), &record, opened, older)
+                }
                 Some(Err(e)) => Admitted::Rejected(e),
                 // Held when the batch began but not now cannot happen: nothing is ever unlinked.
                 None => Admitted::Duplicate,
@@ -366,23 +462,20 @@ impl LogReplica {
 
     /// The answer to a pull [SYNC-5]: the envelopes after seq `after`, oldest first, at most
     /// min(`limit`, [`PULL_LIMIT`]) of them and no more than [`MAX_BATCH_BYTES`] unless the first
-    /// alone is larger.
+    /// alone is larger. For a replica that holds every record in memory; a trimmed one answers
+    /// with [`LogReplica::serve_held`] or from its store.
     pub fn serve_pull(&self, after: u64, limit: u64) -> Vec<Envelope> {
-        let start = usize::try_from(after)
+        self.serve_held(after, limit).unwrap_or_default()
+    }
+
+    /// [`LogReplica::serve_pull`] from memory, or `None` when the answer starts before the
+    /// envelopes held in memory and must be read from the store [SYNC-5].
+    pub fn serve_held(&self, after: u64, limit: u64) -> Option<Vec<Envelope>> {
+        let start = after.checked_sub(self.base)?;
+        let start = usize::try_from(start)
             .unwrap_or(usize::MAX)
             .min(self.envelopes.len());
-        let limit = usize::try_from(limit.min(PULL_LIMIT)).unwrap_or(usize::MAX);
-        let mut bytes = 0usize;
-        self.envelopes[start..]
-            .iter()
-            .take(limit)
-            .take_while(|e| {
-                let first = bytes == 0;
-                bytes = bytes.saturating_add(e.size());
-                first || bytes <= MAX_BATCH_BYTES
-            })
-            .cloned()
-            .collect()
+        Some(pull_batch(self.envelopes[start..].iter().cloned(), limit))
     }
 
     /// Seals `body` as this log's next event, written by `identity` (whose log this is) at header
@@ -498,13 +591,36 @@ impl LogReplica {
         for (envelope, (record, opened)) in envelopes.iter().zip(checked) {
             // Verified and positioned one after the other from the head: each links, unless the
             // record code is wrong, which the writer must not serve.
-            let admitted = self.link(envelope.record_cid(), envelope.clone(), &record, opened);
+            let admitted = self.link(
+                envelope.record_cid(),
+                envelope.clone(),
+                &record,
+                opened,
+                &nothing_older,
+            );
             if admitted != Admitted::Appended {
                 return Err(own_record_failed(&format!("{admitted:?}")));
             }
         }
         Ok(envelopes)
     }
+}
+
+/// The first envelopes of `envelopes` a pull answer carries [SYNC-5]: at most
+/// min(`limit`, [`PULL_LIMIT`]), and no more than [`MAX_BATCH_BYTES`] unless the first alone is
+/// larger.
+pub fn pull_batch(envelopes: impl IntoIterator<Item = Envelope>, limit: u64) -> Vec<Envelope> {
+    let limit = usize::try_from(limit.min(PULL_LIMIT)).unwrap_or(usize::MAX);
+    let mut bytes = 0usize;
+    envelopes
+        .into_iter()
+        .take(limit)
+        .take_while(|e| {
+            let first = bytes == 0;
+            bytes = bytes.saturating_add(e.size());
+            first || bytes <= MAX_BATCH_BYTES
+        })
+        .collect()
 }
 
 /// INTERNAL: a record this peer just wrote fails its own check.

@@ -14,7 +14,8 @@
 //! ```sh
 //! cargo run --release -p threads-benches --bin side-by-side            # 100,000 events
 //! cargo run --release -p threads-benches --bin side-by-side -- --quick # 10,000 events
-//! cargo run --release -p threads-benches --bin side-by-side -- --memory 10000,100000
+//! cargo run --release -p threads-benches --bin side-by-side -- --memory 10000,100000,1000000
+//! cargo run --release -p threads-benches --bin side-by-side -- --memory 100000 --perf /tmp/f.data
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -44,11 +45,21 @@ fn main() {
     let singles: u64 = value("--singles")
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 300 } else { 2_000 });
-    let node_bin = build_threads_node();
+    // `THREADS_NODE=PATH` runs another build (e.g. an older one, for before/after figures).
+    let node_bin = std::env::var_os("THREADS_NODE").map_or_else(build_threads_node, PathBuf::from);
     let scratch = tempfile::tempdir().expect("a scratch directory");
     if let Some(sizes) = value("--memory") {
-        let sizes: Vec<u64> = sizes.split(',').filter_map(|s| s.parse().ok()).collect();
-        memory_curve(&node_bin, scratch.path(), &sizes);
+        let list =
+            |text: &str| -> Vec<u64> { text.split(',').filter_map(|s| s.parse().ok()).collect() };
+        let readers = value("--readers").map_or_else(Vec::new, |r| list(&r));
+        let perf = value("--perf").map(PathBuf::from);
+        memory_curve(
+            &node_bin,
+            scratch.path(),
+            &list(&sizes),
+            &readers,
+            perf.as_deref(),
+        );
         return;
     }
     let bounds = Bounds::measure();
@@ -177,7 +188,20 @@ struct Node {
 
 impl Node {
     fn start(bin: &Path, dir: &Path) -> Node {
-        let mut child = Command::new(bin)
+        Node::start_under(bin, dir, None)
+    }
+
+    /// Starts the node, under `perf record -g -o FILE` when `perf` names a file.
+    fn start_under(bin: &Path, dir: &Path, perf: Option<&Path>) -> Node {
+        let mut command = match perf {
+            Some(out) => {
+                let mut c = Command::new("perf");
+                c.args(["record", "-g", "-o", path_str(out), "--"]).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .args(["--data", path_str(dir), "--listen", "/ip4/127.0.0.1/tcp/0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
@@ -304,7 +328,7 @@ fn threads_side(bin: &Path, scratch: &Path, events: u64, singles: u64) -> Vec<Ro
         ("follower", "a fresh follower catches up (durable)"),
         ("reader", "a fresh reader catches up (durable)"),
     ] {
-        let (seconds, rss) = catch_up(bin, scratch, &mut writer, &thread, role, events);
+        let (seconds, rss, _) = catch_up(bin, scratch, &mut writer, &thread, role, events, None);
         rows.push(Row {
             what,
             events,
@@ -358,7 +382,8 @@ fn append_from_stdin(bin: &Path, dir: &Path, thread: &str, events: u64) -> (f64,
 }
 
 /// Starts a fresh node, has `writer` invite it as `role`, and times from `join` until its heads
-/// show the writer's whole log; the wall time and the joiner's peak RSS.
+/// show the writer's whole log; the wall time, the joiner's peak RSS, and its peak RSS when it
+/// restarts on its data directory afterwards.
 fn catch_up(
     bin: &Path,
     scratch: &Path,
@@ -366,9 +391,10 @@ fn catch_up(
     thread: &str,
     role: &str,
     events: u64,
-) -> (f64, Option<u64>) {
+    perf: Option<&Path>,
+) -> (f64, Option<u64>, Option<u64>) {
     let dir = scratch.join(format!("threads-{role}-{events}"));
-    let mut joiner = Node::start(bin, &dir);
+    let mut joiner = Node::start_under(bin, &dir, perf);
     let id = joiner.ok("id")["peer"].as_str().expect("an ID").to_owned();
     let invite = writer.ok(&format!("invite {thread} {role} {id}"))["invite"]
         .as_str()
@@ -391,8 +417,13 @@ fn catch_up(
     let seconds = start.elapsed().as_secs_f64();
     let rss = joiner.peak_rss();
     joiner.stop();
+    // The joiner restarted on what it stored: every record read back and verified [SYNC-13].
+    let mut restarted = Node::start(bin, &dir);
+    restarted.ok(&format!("heads {thread}"));
+    let restart_rss = restarted.peak_rss();
+    restarted.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    (seconds, rss)
+    (seconds, rss, restart_rss)
 }
 
 /// Hypercore's figures, by storage: `ram` and `file`.
@@ -523,10 +554,14 @@ fn hypercore_follow(
     (rate(&followed), followed["peak_rss"].as_u64())
 }
 
-/// The follower's peak RSS and rate catching up logs of each size: the memory curve.
-fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64]) {
-    println!("| events | follower events/s | follower peak RSS | RSS per event |");
-    println!("| ---: | ---: | ---: | ---: |");
+/// The memory curve: for each size, a writer batch-appends that many events to a fresh log, then
+/// a fresh durable follower (and, for the sizes in `readers`, a fresh reader) catches it up; its
+/// rate beside the strict-verify bound measured just before and after it, and the peak RSS
+/// (VmHWM) of the joiner, of the joiner restarted on its store, and of the writer serving it.
+/// With `perf`, the joiner runs under
+/// `perf record -g` (its RSS is then perf's, not printed).
+fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf: Option<&Path>) {
+    let mut lines = Vec::new();
     for &events in sizes {
         let dir = scratch.join(format!("threads-writer-{events}"));
         let mut node = Node::start(bin, &dir);
@@ -535,19 +570,56 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64]) {
             .expect("a thread")
             .to_owned();
         node.stop();
-        append_from_stdin(bin, &dir, &thread, events);
-        let mut writer = Node::start(bin, &dir);
-        let (seconds, rss) = catch_up(bin, scratch, &mut writer, &thread, "follower", events);
-        writer.stop();
-        let _ = std::fs::remove_dir_all(&dir);
-        let rss = rss.unwrap_or(0);
+        let (append_seconds, _) = append_from_stdin(bin, &dir, &thread, events);
         println!(
-            "| {} | {} | {} MB | {} bytes |",
-            thousands(events as f64),
-            thousands(events as f64 / seconds),
-            rss / 1_000_000,
-            thousands(rss as f64 / events as f64)
+            "{} events appended in {append_seconds:.1} s",
+            thousands(events as f64)
         );
+        let roles: &[&str] = if readers.contains(&events) {
+            &["follower", "reader"]
+        } else {
+            &["follower"]
+        };
+        for role in roles {
+            let mut writer = Node::start(bin, &dir);
+            let before = Bounds::measure();
+            let (seconds, rss, restart_rss) =
+                catch_up(bin, scratch, &mut writer, &thread, role, events, perf);
+            let after = Bounds::measure();
+            let writer_rss = writer.peak_rss();
+            writer.stop();
+            let bound = (before.verify_bound() + after.verify_bound()) / 2.0;
+            let rate = events as f64 / seconds;
+            let mb =
+                |b: Option<u64>| b.map_or("—".to_owned(), |b| format!("{} MB", b / 1_000_000));
+            let line = format!(
+                "| {} | {role} | {seconds:.1} s | {} | {} | {:.2} | {} | {} | {} | {} |",
+                thousands(events as f64),
+                thousands(rate),
+                thousands(bound),
+                rate / bound,
+                if perf.is_some() {
+                    "—".to_owned()
+                } else {
+                    mb(rss)
+                },
+                rss.filter(|_| perf.is_none())
+                    .map_or("—".to_owned(), |b| thousands(b as f64 / events as f64)),
+                mb(restart_rss),
+                mb(writer_rss),
+            );
+            println!("{line}");
+            lines.push(line);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!();
+    println!(
+        "| events | joiner | catch-up | events/s | bound (cores × strict verifies/s, same run) | ratio | joiner peak RSS | bytes per event | joiner restarted, peak RSS | writer (serving) peak RSS |"
+    );
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for line in lines {
+        println!("{line}");
     }
 }
 

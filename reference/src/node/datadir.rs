@@ -107,7 +107,7 @@ pub fn open_identity_with(dir: &Path, recovery: Recovery) -> Result<IdentityKey>
     if !path.exists() {
         // The store first: then an identity without a store means damage (see the module docs).
         let store = RedbStore::open(&dir.join(STORE_FILE))?;
-        let threads = crate::store::Store::load(&store)?.len();
+        let threads = crate::store::Store::index(&store)?.len();
         if threads > 0 && !recovery.new_identity {
             return Err(Error::new(
                 ErrorCode::StoreCorrupt,

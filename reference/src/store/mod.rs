@@ -29,6 +29,17 @@ pub struct StoredThread {
     pub views: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// What [`Store::index`] returns for one thread: everything but the records themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreadIndex {
+    /// The thread's description as last written by [`Store::put_thread`].
+    pub meta: Vec<u8>,
+    /// How many records each log holds, by log ID bytes.
+    pub logs: BTreeMap<Vec<u8>, u64>,
+    /// The thread's persisted view rows, as in [`StoredThread::views`].
+    pub views: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
 /// One change to a thread's persisted view rows: the row key, and its new bytes or `None` to
 /// remove it. Reducers produce these ([`crate::db::Reducer`]); the store writes them in the same
 /// transaction as the records that caused them [DB-11], [SYNC-12].
@@ -41,6 +52,56 @@ pub trait Store {
     /// Everything stored, by thread ID bytes; STORE_CORRUPT when what is stored cannot be read
     /// back as written [SYNC-13].
     fn load(&self) -> Result<BTreeMap<Vec<u8>, StoredThread>>;
+
+    /// Every thread's description, view rows and log lengths, without the records: what a peer
+    /// restarting log by log reads first [SYNC-13]. STORE_CORRUPT as for [`Store::load`].
+    ///
+    /// The default derives it from [`Store::load`], which holds every record at once; a store
+    /// that reads records one range at a time ([`Store::records`]) overrides both.
+    fn index(&self) -> Result<BTreeMap<Vec<u8>, ThreadIndex>> {
+        Ok(self
+            .load()?
+            .into_iter()
+            .map(|(id, stored)| {
+                let logs = stored
+                    .logs
+                    .iter()
+                    .map(|(log, envelopes)| (log.clone(), envelopes.len() as u64))
+                    .collect();
+                (
+                    id,
+                    ThreadIndex {
+                        meta: stored.meta,
+                        logs,
+                        views: stored.views,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The stored envelopes of `log` in `thread` from seq `from` on, in seq order, at most
+    /// `count` of them: fewer only at the end of the log, none past it or for a log or thread
+    /// not stored [SYNC-5], [SYNC-13]. STORE_FAILED when the store cannot be read, STORE_CORRUPT
+    /// when what it holds there is not the contiguous log it wrote.
+    ///
+    /// The default reads [`Store::load`] and slices it.
+    fn records(&self, thread: &[u8], log: &[u8], from: u64, count: usize) -> Result<Vec<Vec<u8>>> {
+        let loaded = self.load()?;
+        Ok(slice_log(
+            loaded.get(thread).and_then(|t| t.logs.get(log)),
+            from,
+            count,
+        ))
+    }
+
+    /// How many of each log's newest records a peer on this store keeps in memory, besides the
+    /// store, to serve pushes and the usual pull without reading it; `None` keeps every record
+    /// in memory [SYNC-5], [SYNC-12]. A store on disk says `Some`, so that the peer's memory does
+    /// not grow with its logs; the default, `None`, suits a store in memory.
+    fn window(&self) -> Option<usize> {
+        None
+    }
 
     /// Writes (or replaces) a thread's description.
     fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()>;
@@ -82,6 +143,22 @@ pub trait Store {
     }
 }
 
+/// At most `count` records of `log` from seq `from` on.
+fn slice_log(log: Option<&Vec<Vec<u8>>>, from: u64, count: usize) -> Vec<Vec<u8>> {
+    let Some(log) = log else {
+        return Vec::new();
+    };
+    let start = usize::try_from(from.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .min(log.len());
+    log[start..].iter().take(count).cloned().collect()
+}
+
+/// How many of each log's newest records a peer on a store on disk keeps in memory
+/// ([`Store::window`]): one full pull's worth, so that pushes and a follower's pulls from the
+/// head are served without reading the store.
+pub const WINDOW_RECORDS: usize = crate::sync::PULL_LIMIT as usize;
+
 /// Applies view row changes to a map of rows.
 pub(crate) fn apply_rows(rows: &mut BTreeMap<Vec<u8>, Vec<u8>>, views: &[ViewRow]) {
     for (key, value) in views {
@@ -96,18 +173,61 @@ pub(crate) fn apply_rows(rows: &mut BTreeMap<Vec<u8>, Vec<u8>>, views: &[ViewRow
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryStore {
     threads: BTreeMap<Vec<u8>, StoredThread>,
+    window: Option<usize>,
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store; a peer on it keeps every record in memory too ([`Store::window`] is
+    /// `None`), as the simulator and the harness adapter expect.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store whose peer keeps only the newest `window` records of each log in memory and
+    /// reads the rest from here, as a peer on a store on disk does: for tests of that path.
+    pub fn windowed(window: usize) -> MemoryStore {
+        MemoryStore {
+            threads: BTreeMap::new(),
+            window: Some(window),
+        }
     }
 }
 
 impl Store for MemoryStore {
     fn load(&self) -> Result<BTreeMap<Vec<u8>, StoredThread>> {
         Ok(self.threads.clone())
+    }
+
+    fn records(&self, thread: &[u8], log: &[u8], from: u64, count: usize) -> Result<Vec<Vec<u8>>> {
+        Ok(slice_log(
+            self.threads.get(thread).and_then(|t| t.logs.get(log)),
+            from,
+            count,
+        ))
+    }
+
+    fn index(&self) -> Result<BTreeMap<Vec<u8>, ThreadIndex>> {
+        Ok(self
+            .threads
+            .iter()
+            .map(|(id, stored)| {
+                let logs = stored
+                    .logs
+                    .iter()
+                    .map(|(log, envelopes)| (log.clone(), envelopes.len() as u64))
+                    .collect();
+                let index = ThreadIndex {
+                    meta: stored.meta.clone(),
+                    logs,
+                    views: stored.views.clone(),
+                };
+                (id.clone(), index)
+            })
+            .collect())
+    }
+
+    fn window(&self) -> Option<usize> {
+        self.window
     }
 
     fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ::redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Store, StoredThread, ViewRow, check_next, not_described};
+use super::{Store, StoredThread, ThreadIndex, ViewRow, WINDOW_RECORDS, check_next, not_described};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Thread ID bytes → the thread's description.
@@ -215,6 +215,104 @@ impl Store for RedbStore {
         Ok(loaded)
     }
 
+    /// The threads, lengths and views tables in one read transaction; the records are read
+    /// later, a range at a time, by [`Store::records`] [SYNC-13].
+    fn index(&self) -> Result<BTreeMap<Vec<u8>, ThreadIndex>> {
+        let fail = |e: &dyn fmt::Display| self.failed("index", e);
+        let txn = self.db.begin_read().map_err(|e| fail(&e))?;
+        let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
+        let lengths = txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+        let views = txn.open_table(VIEWS).map_err(|e| fail(&e))?;
+        let mut index = BTreeMap::new();
+        for entry in threads.iter().map_err(|e| fail(&e))? {
+            let (thread, meta) = entry.map_err(|e| fail(&e))?;
+            let described = ThreadIndex {
+                meta: meta.value().to_vec(),
+                ..ThreadIndex::default()
+            };
+            index.insert(thread.value().to_vec(), described);
+        }
+        for entry in lengths.iter().map_err(|e| fail(&e))? {
+            let (key, length) = entry.map_err(|e| fail(&e))?;
+            let (thread, log) = key.value();
+            let stored: &mut ThreadIndex = index.get_mut(thread).ok_or_else(|| {
+                corrupt(
+                    &self.path,
+                    format!("log {} of undescribed thread {}", hex(log), hex(thread)),
+                )
+            })?;
+            stored.logs.insert(log.to_vec(), length.value());
+        }
+        for entry in views.iter().map_err(|e| fail(&e))? {
+            let (key, row) = entry.map_err(|e| fail(&e))?;
+            let (thread, row_key) = key.value();
+            let stored: &mut ThreadIndex = index.get_mut(thread).ok_or_else(|| {
+                corrupt(
+                    &self.path,
+                    format!("a view row of undescribed thread {}", hex(thread)),
+                )
+            })?;
+            stored.views.insert(row_key.to_vec(), row.value().to_vec());
+        }
+        Ok(index)
+    }
+
+    /// One range scan of the records table in one read transaction, checked against the log's
+    /// stored length: a hole or a missing record inside the length is STORE_CORRUPT [SYNC-13].
+    fn records(&self, thread: &[u8], log: &[u8], from: u64, count: usize) -> Result<Vec<Vec<u8>>> {
+        let fail = |e: &dyn fmt::Display| self.failed("records", e);
+        let txn = self.db.begin_read().map_err(|e| fail(&e))?;
+        let lengths = txn.open_table(LENGTHS).map_err(|e| fail(&e))?;
+        let length = lengths
+            .get((thread, log))
+            .map_err(|e| fail(&e))?
+            .map_or(0, |length| length.value());
+        let from = from.max(1);
+        if from > length || count == 0 {
+            return Ok(Vec::new());
+        }
+        let wanted = (length - from + 1).min(count as u64);
+        let records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+        let mut out = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0).min(count));
+        let range = records
+            .range((thread, log, from)..=(thread, log, from + wanted - 1))
+            .map_err(|e| fail(&e))?;
+        for (expected, entry) in (from..).zip(range) {
+            let (key, envelope) = entry.map_err(|e| fail(&e))?;
+            let (_, _, seq) = key.value();
+            if seq != expected {
+                return Err(corrupt(
+                    &self.path,
+                    format!(
+                        "log {} in thread {} has seq {seq} where seq {expected} belongs",
+                        hex(log),
+                        hex(thread)
+                    ),
+                ));
+            }
+            out.push(envelope.value().to_vec());
+        }
+        if out.len() as u64 != wanted {
+            return Err(corrupt(
+                &self.path,
+                format!(
+                    "log {} in thread {} holds {} records from seq {from} but its length says {}",
+                    hex(log),
+                    hex(thread),
+                    out.len(),
+                    length - from + 1
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A store on disk: its peer keeps [`WINDOW_RECORDS`] records of each log in memory and
+    /// reads the rest from here, so its memory does not grow with its logs.
+    fn window(&self) -> Option<usize> {
+        Some(WINDOW_RECORDS)
+    }
+
     /// One committed, synced transaction [SYNC-12].
     fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()> {
         let fail = |e: &dyn fmt::Display| self.failed("put_thread", e);
@@ -325,6 +423,67 @@ mod tests {
 
     fn envelopes(items: &[&[u8]]) -> Vec<Vec<u8>> {
         items.iter().map(|item| item.to_vec()).collect()
+    }
+
+    /// The read path gives what was written, a range at a time, the same as the memory store,
+    /// and reports a hole inside a log's length as STORE_CORRUPT [SYNC-13].
+    #[test]
+    fn records_read_back_by_range_and_holes_are_corrupt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        let mut store = RedbStore::open(&path).expect("create");
+        let mut memory = MemoryStore::new();
+        let items: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 3]).collect();
+        for s in [&mut store as &mut dyn Store, &mut memory] {
+            s.put_thread(b"t", b"meta").expect("describe");
+            s.put_records(b"t", b"l", 1, &items[..4]).expect("1-4");
+            s.put_records(b"t", b"l", 5, &items[4..]).expect("5-10");
+        }
+        for (from, count) in [(1, 10), (0, 3), (3, 4), (9, 5), (10, 1), (11, 2), (4, 0)] {
+            let read = store.records(b"t", b"l", from, count).expect("read");
+            assert_eq!(read, memory.records(b"t", b"l", from, count).expect("read"));
+            let start = (from.max(1) - 1) as usize;
+            let expected: Vec<Vec<u8>> = items.iter().skip(start).take(count).cloned().collect();
+            assert_eq!(read, expected, "from {from}, {count}");
+        }
+        assert!(
+            store
+                .records(b"t", b"other", 1, 5)
+                .expect("no log")
+                .is_empty()
+        );
+        assert!(
+            store
+                .records(b"x", b"l", 1, 5)
+                .expect("no thread")
+                .is_empty()
+        );
+        let index = store.index().expect("index");
+        assert_eq!(index[&b"t".to_vec()].logs[&b"l".to_vec()], 10);
+        assert_eq!(index, memory.index().expect("index"));
+        {
+            let txn = store.db.begin_write().expect("write");
+            txn.open_table(RECORDS)
+                .expect("records")
+                .remove((&b"t"[..], &b"l"[..], 6))
+                .expect("remove");
+            txn.commit().expect("commit");
+        }
+        assert_eq!(
+            codes(store.records(b"t", b"l", 5, 3)),
+            Err(ErrorCode::StoreCorrupt)
+        );
+        assert_eq!(
+            codes(store.records(b"t", b"l", 6, 1)),
+            Err(ErrorCode::StoreCorrupt)
+        );
+        assert_eq!(
+            store
+                .records(b"t", b"l", 1, 5)
+                .expect("before the hole")
+                .len(),
+            5
+        );
     }
 
     #[test]

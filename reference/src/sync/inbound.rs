@@ -3,12 +3,14 @@
 
 use rand_core::CryptoRng;
 
-use super::{Message, Notification, Peer};
+use cid::Cid;
+
+use super::{MAX_BATCH_BYTES, Message, Notification, PULL_LIMIT, Peer};
 use crate::acl::AclEvent;
 use crate::envelope::Envelope;
 use crate::error::{ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
-use crate::log::{Decided, LogReplica, pull_after};
+use crate::log::{Decided, LogReplica, pull_after, pull_batch};
 use crate::store::Store;
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
@@ -51,10 +53,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
                 log,
                 after,
                 limit,
-            } => {
-                self.serve_pull(from, thread, log, after, limit);
-                Ok(())
-            }
+            } => self.serve_pull(from, thread, log, after, limit),
             Message::Records {
                 thread,
                 log,
@@ -67,14 +66,31 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     }
 
     /// Answers a pull with the next contiguous batch after `after` — possibly empty — and this
-    /// peer's counter for the log [SYNC-5].
-    fn serve_pull(&mut self, from: LogId, thread: ThreadId, log: LogId, after: u64, limit: u64) {
+    /// peer's counter for the log [SYNC-5]: from memory when the batch starts in the window the
+    /// replica keeps, from the store otherwise. A store that cannot be read stops the peer
+    /// (STORE_FAILED, STORE_CORRUPT) and nothing is sent.
+    fn serve_pull(
+        &mut self,
+        from: LogId,
+        thread: ThreadId,
+        log: LogId,
+        after: u64,
+        limit: u64,
+    ) -> Result<()> {
         let Some(state) = self.threads.get(&thread) else {
-            return;
+            return Ok(());
         };
-        let (counter, envelopes) = match state.logs.get(&log) {
-            Some(replica) => (replica.counter(), replica.serve_pull(after, limit)),
-            None => (0, Vec::new()),
+        let answer = match state.logs.get(&log) {
+            Some(replica) => match replica.serve_held(after, limit) {
+                Some(held) => Ok((replica.counter(), held)),
+                None => read_batch(&self.store, &thread, log, after, limit)
+                    .map(|read| (replica.counter(), read)),
+            },
+            None => Ok((0, Vec::new())),
+        };
+        let (counter, envelopes) = match answer {
+            Ok(answer) => answer,
+            Err(e) => return self.stop_on_failure(Err(e)),
         };
         let bytes = Message::Records {
             thread: thread.clone(),
@@ -84,6 +100,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         }
         .to_bytes();
         self.send_about(&thread, from, bytes);
+        Ok(())
     }
 
     /// Verifies and appends records in order, stores the new ones in one write, announces them to
@@ -152,13 +169,15 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             .logs
             .remove(&log)
             .unwrap_or_else(|| LogReplica::new(thread.clone(), log));
+        let store = &self.store;
+        let older = |seq: u64| stored_cid(store, thread, log, seq);
         let Decided {
             appended: fresh,
             duplicates,
             rejected,
             counter: after,
             gap,
-        } = replica.decide_on(&keys, envelopes, threads);
+        } = replica.decide_with(&keys, envelopes, threads, &older);
         // A log nobody has shown a verified record of is not stored [SYNC-23].
         let stored = !new_log || !fresh.is_empty();
         if stored {
@@ -290,4 +309,60 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         }
         Ok(())
     }
+}
+
+/// Records of `log` a store holds read at a time while a pull answer is gathered: few enough that
+/// the bytes read beyond [`MAX_BATCH_BYTES`] stay small.
+const READ_CHUNK: usize = 32;
+
+/// The answer to a pull read from the store [SYNC-5]: the same records, by the same rule, as
+/// [`crate::log::pull_batch`] takes from memory. STORE_CORRUPT if a stored record does not decode.
+pub(super) fn read_batch<S: Store>(
+    store: &S,
+    thread: &ThreadId,
+    log: LogId,
+    after: u64,
+    limit: u64,
+) -> Result<Vec<Envelope>> {
+    let wanted = usize::try_from(limit.min(PULL_LIMIT)).unwrap_or(usize::MAX);
+    let mut read = Vec::new();
+    let mut bytes = 0usize;
+    let mut from = after.saturating_add(1);
+    while read.len() < wanted && bytes <= MAX_BATCH_BYTES {
+        let count = READ_CHUNK.min(wanted - read.len());
+        let chunk = store.records(thread.as_bytes(), &log.to_bytes(), from, count)?;
+        let got = chunk.len();
+        for stored in chunk {
+            let envelope = Envelope::from_bytes(&stored).map_err(stored_corrupt)?;
+            bytes = bytes.saturating_add(envelope.size());
+            read.push(envelope);
+        }
+        if got < count {
+            break;
+        }
+        from += got as u64;
+    }
+    Ok(pull_batch(read, limit))
+}
+
+/// The CID of the record the store holds at `seq` of `log`, if any [LOG-4].
+pub(super) fn stored_cid<S: Store>(
+    store: &S,
+    thread: &ThreadId,
+    log: LogId,
+    seq: u64,
+) -> Result<Option<Cid>> {
+    let stored = store.records(thread.as_bytes(), &log.to_bytes(), seq, 1)?;
+    stored
+        .first()
+        .map(|bytes| {
+            Envelope::from_bytes(bytes)
+                .map(|e| e.record_cid())
+                .map_err(stored_corrupt)
+        })
+        .transpose()
+}
+
+fn stored_corrupt(e: crate::Error) -> crate::Error {
+    crate::Error::new(ErrorCode::StoreCorrupt, format!("a stored record: {e}"))
 }

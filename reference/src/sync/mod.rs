@@ -31,6 +31,8 @@ mod persist;
 mod pulls;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_window;
 mod thread;
 
 use crate::error::ErrorCode;

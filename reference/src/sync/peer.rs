@@ -159,13 +159,13 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         now: u64,
         threads: usize,
     ) -> Result<Self> {
-        let stored = store.load()?;
+        let index = store.index()?;
         let mut peer = Peer::empty(identity, rng, store, now);
         peer.set_verify_threads(threads);
-        for (id, mut contents) in stored {
+        for (id, mut contents) in index {
             let views = std::mem::take(&mut contents.views);
             let (thread, state, addrs) =
-                super::persist::restore(&id, contents, peer.verify_threads)?;
+                super::persist::restore(&id, &contents, &peer.store, peer.verify_threads)?;
             if !views.is_empty() {
                 peer.stored_views.insert(thread.clone(), views);
             }
@@ -230,13 +230,52 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             .collect())
     }
 
-    /// The envelopes of one log, in seq order, as this peer stores and serves them.
+    /// The envelopes of one log this peer holds in memory, in seq order: every one, unless its
+    /// store keeps a window ([`crate::store::Store::window`]); then the newest, and
+    /// [`Peer::records`] reads the others from the store.
     pub fn envelopes(&self, thread: &ThreadId, log: &LogId) -> Result<&[Envelope]> {
         Ok(self
             .state(thread)?
             .logs
             .get(log)
             .map_or(&[][..], |replica| replica.envelopes()))
+    }
+
+    /// The envelopes of one log from seq `from` on, at most `count` of them, from memory or, for
+    /// those older than the window the peer keeps, from its store [SYNC-5], [SYNC-12].
+    /// STORE_FAILED or STORE_CORRUPT when the store cannot be read.
+    pub fn records(
+        &self,
+        thread: &ThreadId,
+        log: &LogId,
+        from: u64,
+        count: usize,
+    ) -> Result<Vec<Envelope>> {
+        let Some(replica) = self.state(thread)?.logs.get(log) else {
+            return Ok(Vec::new());
+        };
+        let from = from.max(1);
+        if from >= replica.first_held() {
+            let start = usize::try_from(from - replica.first_held()).unwrap_or(usize::MAX);
+            return Ok(replica
+                .envelopes()
+                .iter()
+                .skip(start)
+                .take(count)
+                .cloned()
+                .collect());
+        }
+        let stored = self
+            .store
+            .records(thread.as_bytes(), &log.to_bytes(), from, count)?;
+        stored
+            .iter()
+            .map(|bytes| {
+                Envelope::from_bytes(bytes).map_err(|e| {
+                    Error::new(ErrorCode::StoreCorrupt, format!("a stored record: {e}"))
+                })
+            })
+            .collect()
     }
 
     /// The peers this peer files for `thread` [SYNC-9]: it syncs with those that proved

@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 use crate::keys::{IdentityKey, KeySet};
 use crate::log::LogReplica;
-use crate::store::{Store, StoredThread, ViewRow};
+use crate::store::{Store, ThreadIndex, ViewRow};
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// Stores the description of `thread` [SYNC-12]; STORE_FAILED stops the peer.
@@ -46,7 +46,15 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             self.store
                 .commit(thread.as_bytes(), &log.to_bytes(), first, &bytes, &views)
         });
-        self.stop_on_failure(result)
+        self.stop_on_failure(result)?;
+        // Stored: what falls out of the window is read from the store from now on.
+        if let (Some(window), Some(state)) = (self.store.window(), self.threads.get_mut(thread)) {
+            let reader = state.keys.read.is_some();
+            if let Some(replica) = state.logs.get_mut(&log) {
+                replica.trim(window, reader);
+            }
+        }
+        Ok(())
     }
 
     /// Registers `reducer` for `thread` [DB-11]: folds every event the peer lets the application
@@ -314,26 +322,49 @@ type Restored = (ThreadId, ThreadState, Vec<(LogId, Multiaddr)>);
 /// A stored thread back in memory [SYNC-13]: its ID, its state with every record verified and
 /// linked again, and the stored addresses of its peers. STORE_CORRUPT if anything does not
 /// decode, verify or link.
-/// The verifications are spread over `threads` threads, a chunk of [`RESTORE_CHUNK`] records at
-/// a time [SYNC-31].
-pub(super) fn restore(id: &[u8], contents: StoredThread, threads: usize) -> Result<Restored> {
+///
+/// The records are read from `store` log by log, a chunk of [`RESTORE_CHUNK`] at a time, each
+/// chunk verified (on `threads` threads [SYNC-31]) and linked, then, when the store keeps a
+/// window ([`Store::window`]), dropped from memory but for the window: a restart's memory does
+/// not grow with the logs either.
+pub(super) fn restore<S: Store>(
+    id: &[u8],
+    contents: &ThreadIndex,
+    store: &S,
+    threads: usize,
+) -> Result<Restored> {
     let thread = ThreadId::from_bytes(id).map_err(corrupt)?;
     let (mut state, addrs) = from_description(&thread, &contents.meta)?;
-    for (log, envelopes) in contents.logs {
-        let log = LogId::from_bytes(&log).map_err(corrupt)?;
+    let reader = state.keys.read.is_some();
+    for (log_bytes, &length) in &contents.logs {
+        let log = LogId::from_bytes(log_bytes).map_err(corrupt)?;
         let keys = state.keys.clone();
         let replica = state.replica(&thread, log);
-        for chunk in envelopes.chunks(RESTORE_CHUNK) {
+        while replica.counter() < length {
+            let from = replica.counter() + 1;
+            let count = usize::try_from(length - replica.counter())
+                .unwrap_or(usize::MAX)
+                .min(RESTORE_CHUNK);
+            let chunk = store.records(id, log_bytes, from, count)?;
+            if chunk.len() != count {
+                return Err(stored(format!(
+                    "log {log} holds {} records from seq {from}, its length says {length}",
+                    chunk.len()
+                )));
+            }
             let decoded = chunk
                 .iter()
                 .map(|bytes| Envelope::from_bytes(bytes).map_err(corrupt))
                 .collect::<Result<Vec<_>>>()?;
-            let count = decoded.len();
+            drop(chunk);
             if replica.decide_on(&keys, decoded, threads).appended.len() != count {
                 return Err(Error::new(
                     ErrorCode::StoreCorrupt,
                     format!("a stored record of log {log} no longer verifies or links"),
                 ));
+            }
+            if let Some(window) = store.window() {
+                replica.trim(window, reader);
             }
         }
     }

@@ -38,6 +38,26 @@ impl Store for SimStore {
         }
     }
 
+    // A restart reads the records a log at a time; without these it would copy the whole store
+    // for each chunk.
+    fn index(&self) -> threads::Result<BTreeMap<Vec<u8>, threads::store::ThreadIndex>> {
+        match self {
+            SimStore::Honest(s) | SimStore::Forgetful(s) => s.index(),
+        }
+    }
+
+    fn records(
+        &self,
+        thread: &[u8],
+        log: &[u8],
+        from: u64,
+        count: usize,
+    ) -> threads::Result<Vec<Vec<u8>>> {
+        match self {
+            SimStore::Honest(s) | SimStore::Forgetful(s) => s.records(thread, log, from, count),
+        }
+    }
+
     fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> threads::Result<()> {
         match self {
             SimStore::Honest(s) | SimStore::Forgetful(s) => s.put_thread(thread, meta),
