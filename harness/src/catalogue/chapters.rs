@@ -202,20 +202,7 @@ fn decide_in_seq_order(honest: &mut impl FnMut(Value) -> Value, request: &Value)
 fn resume_inputs(inputs: &Map<String, Value>) -> Option<(Snapshot, Vec<DbRecord>)> {
     let hex_of = |k: &str| hex::decode(inputs.get(k)?.as_str()?).ok();
     let snapshot = Snapshot::from_parts(&hex_of("snapshot")?, hex_of("view")?).ok()?;
-    let records = inputs
-        .get("events")?
-        .as_array()?
-        .iter()
-        .map(|e| {
-            Some(DbRecord {
-                cid: threads::Cid::from_str(e["record"].as_str()?).ok()?,
-                log: LogId::from_str(e["log"].as_str()?).ok()?,
-                seq: e["seq"].as_u64()?,
-                body: hex::decode(e["body"].as_str()?).ok()?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Some((snapshot, records))
+    Some((snapshot, super::emulate::db_records(inputs)?))
 }
 
 /// `compacted-refuses-covered`: a compacted view that takes every event sorting at or before its

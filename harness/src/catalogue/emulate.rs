@@ -184,10 +184,10 @@ pub fn save_as_replace(event: DbEvent) -> Option<DbEvent> {
     DbEvent::new(event.clock, ops.collect()).ok()
 }
 
-/// `db.query` whose sort leaves ties in an order of its own (reversed) instead of breaking them
-/// by document ID [DB-18]; `None` to let the reference answer (malformed inputs, invalid queries).
-pub fn query_without_tie_break(inputs: &Map<String, Value>) -> Option<Vec<String>> {
-    let records = inputs
+/// The database records of a `db` operation's `events` input [DB-1]; `None` when one is
+/// malformed (the reference then answers with its own error).
+pub fn db_records(inputs: &Map<String, Value>) -> Option<Vec<DbRecord>> {
+    inputs
         .get("events")?
         .as_array()?
         .iter()
@@ -199,7 +199,13 @@ pub fn query_without_tie_break(inputs: &Map<String, Value>) -> Option<Vec<String
                 body: hex::decode(e["body"].as_str()?).ok()?,
             })
         })
-        .collect::<Option<Vec<_>>>()?;
+        .collect()
+}
+
+/// `db.query` whose sort leaves ties in an order of its own (reversed) instead of breaking them
+/// by document ID [DB-18]; `None` to let the reference answer (malformed inputs, invalid queries).
+pub fn query_without_tie_break(inputs: &Map<String, Value>) -> Option<Vec<String>> {
+    let records = db_records(inputs)?;
     let view = DbView::from_records(&records);
     let query = Query::from_bytes(&hex::decode(inputs.get("query")?.as_str()?).ok()?).ok()?;
     let all = Query {

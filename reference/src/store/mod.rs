@@ -40,6 +40,21 @@ pub struct ThreadIndex {
     pub views: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+impl ThreadIndex {
+    /// The index of a thread held whole: its description, view rows and log lengths [SYNC-13].
+    pub fn of(stored: &StoredThread) -> ThreadIndex {
+        ThreadIndex {
+            meta: stored.meta.clone(),
+            logs: stored
+                .logs
+                .iter()
+                .map(|(log, envelopes)| (log.clone(), envelopes.len() as u64))
+                .collect(),
+            views: stored.views.clone(),
+        }
+    }
+}
+
 /// One change to a thread's persisted view rows: the row key, and its new bytes or `None` to
 /// remove it. Reducers produce these ([`crate::db::Reducer`]); the store writes them in the same
 /// transaction as the records that caused them [DB-11], [SYNC-12].
@@ -61,22 +76,8 @@ pub trait Store {
     fn index(&self) -> Result<BTreeMap<Vec<u8>, ThreadIndex>> {
         Ok(self
             .load()?
-            .into_iter()
-            .map(|(id, stored)| {
-                let logs = stored
-                    .logs
-                    .iter()
-                    .map(|(log, envelopes)| (log.clone(), envelopes.len() as u64))
-                    .collect();
-                (
-                    id,
-                    ThreadIndex {
-                        meta: stored.meta,
-                        logs,
-                        views: stored.views,
-                    },
-                )
-            })
+            .iter()
+            .map(|(id, stored)| (id.clone(), ThreadIndex::of(stored)))
             .collect())
     }
 
@@ -210,19 +211,7 @@ impl Store for MemoryStore {
         Ok(self
             .threads
             .iter()
-            .map(|(id, stored)| {
-                let logs = stored
-                    .logs
-                    .iter()
-                    .map(|(log, envelopes)| (log.clone(), envelopes.len() as u64))
-                    .collect();
-                let index = ThreadIndex {
-                    meta: stored.meta.clone(),
-                    logs,
-                    views: stored.views.clone(),
-                };
-                (id.clone(), index)
-            })
+            .map(|(id, stored)| (id.clone(), ThreadIndex::of(stored)))
             .collect())
     }
 
