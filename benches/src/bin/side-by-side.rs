@@ -15,7 +15,7 @@
 //! cargo run --release -p threads-benches --bin side-by-side            # 100,000 events
 //! cargo run --release -p threads-benches --bin side-by-side -- --quick # 10,000 events
 //! cargo run --release -p threads-benches --bin side-by-side -- --memory 10000,100000,1000000
-//! cargo run --release -p threads-benches --bin side-by-side -- --memory 100000 --perf /tmp/f.data
+//! cargo run --release -p threads-benches --bin side-by-side -- --memory 100000 --perf follower.perf.data
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
