@@ -256,3 +256,67 @@ fn a_store_that_cannot_read_stops_the_peer_instead_of_answering() {
     assert_eq!(code, Some(ErrorCode::StoreFailed));
     assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 0);
 }
+
+/// The attack a window opens: old records cost a verification and a store read each, since no
+/// resident set drops them first. Replayed here: a stranger pushes the whole old log (and the same
+/// records tampered at the old positions), then the writer's own session replays it twice. The
+/// stranger's messages are refused before any record is verified [SYNC-3], [SYNC-21]; the tampered
+/// ones are rejected; the replays are counted as duplicates; what the follower stores and serves is
+/// unchanged throughout [LOG-4], [SYNC-12].
+#[test]
+fn old_records_replayed_by_a_stranger_or_a_member_change_nothing_stored() {
+    let (mut writer, mut follower) = (windowed(8), windowed(9));
+    let (thread, log) = caught_up(&mut writer, &mut follower, InviteRole::Follower, 40);
+    let truth = all_records(&writer, &thread, &log);
+    let old = truth[..40 - WINDOW].to_vec();
+    let push = |envelopes: Vec<Envelope>| {
+        Message::Records {
+            thread: thread.clone(),
+            log,
+            counter: 40,
+            envelopes,
+        }
+        .to_bytes()
+    };
+    let stranger = Peer::from_seed([10; 32]).id();
+    let before = follower.counters();
+    follower
+        .handle_message(5, stranger, &push(old.clone()))
+        .expect("a stranger's push is answered, not an error");
+    let after_stranger = follower.counters();
+    assert_eq!(after_stranger.records_duplicate, before.records_duplicate);
+    assert_eq!(after_stranger.records_rejected, before.records_rejected);
+    assert_eq!(
+        after_stranger.messages_unproven,
+        before.messages_unproven + 1
+    );
+
+    let mut tampered = old[3].to_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let bad = Envelope::from_bytes(&tampered).expect("a flipped last byte still decodes");
+    follower
+        .handle_message(6, writer.id(), &push(vec![bad]))
+        .expect("records");
+    assert_eq!(
+        follower.counters().records_rejected,
+        after_stranger.records_rejected + 1
+    );
+    for time in [7, 8] {
+        follower
+            .handle_message(time, writer.id(), &push(old.clone()))
+            .expect("records");
+    }
+    let after = follower.counters();
+    assert_eq!(
+        after.records_duplicate,
+        after_stranger.records_duplicate + 2 * old.len() as u64
+    );
+    assert_eq!(after.records_appended, before.records_appended);
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 40);
+    assert_eq!(all_records(&follower, &thread, &log), truth);
+    assert_eq!(
+        follower.envelopes(&thread, &log).expect("held").len(),
+        WINDOW
+    );
+}
