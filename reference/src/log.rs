@@ -18,6 +18,9 @@ use crate::record::{self, Author, Position};
 use crate::sync::{MAX_BATCH_BYTES, PULL_LIMIT};
 use crate::verify::{self, OpenedEvent, VerifiedRecord};
 
+pub mod ahead;
+use ahead::AheadVerdicts;
+
 /// What accepting a verified record did to the log [LOG-3], [LOG-4].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
@@ -318,15 +321,7 @@ impl LogReplica {
 
     /// [VERIFY-1], then [VERIFY-2] when `keys` holds the read key.
     fn verify(&self, keys: &KeySet, envelope: &Envelope) -> Result<(VerifiedRecord, Opened)> {
-        let record = verify::verify_follower(envelope, &self.thread, &self.log, &keys.follow)?;
-        let opened = match keys.read {
-            None => Opened::Sealed,
-            Some(_) => match verify::open_verified(envelope, &record, keys) {
-                Ok(event) => Opened::Event(Box::new(event)),
-                Err(e) => Opened::Unreadable(e),
-            },
-        };
-        Ok((record, opened))
+        check_record(&self.thread, &self.log, keys, envelope)
     }
 
     fn link(
@@ -385,10 +380,30 @@ impl LogReplica {
         threads: usize,
         older: Older<'_>,
     ) -> Decided {
+        self.decide_given(
+            keys,
+            envelopes,
+            threads,
+            older,
+            &mut AheadVerdicts::default(),
+        )
+    }
+
+    /// [`LogReplica::decide_with`], taking each record's verdict from `given` when it holds
+    /// one for exactly these inputs, computed ahead on another thread ([`ahead`]), and checking
+    /// the others here; the decisions are the same either way [SYNC-31].
+    pub fn decide_given(
+        &mut self,
+        keys: &KeySet,
+        envelopes: Vec<Envelope>,
+        threads: usize,
+        older: Older<'_>,
+        given: &mut AheadVerdicts,
+    ) -> Decided {
         let cids: Vec<Cid> = envelopes.iter().map(Envelope::record_cid).collect();
         let fresh: Vec<bool> = cids.iter().map(|cid| !self.known.contains(cid)).collect();
         let mut verdicts = self
-            .verify_all(keys, &envelopes, &fresh, threads)
+            .verify_all(keys, &envelopes, &fresh, threads, given)
             .into_iter();
         let mut decided = Decided::default();
         for (index, (envelope, cid)) in envelopes.into_iter().zip(cids).enumerate() {
@@ -417,9 +432,46 @@ impl LogReplica {
     }
 
     /// The verdict of [`LogReplica::verify`] on each envelope marked in `wanted` (`None` for the
-    /// others), in order, computed on up to `threads` threads. Verification reads nothing but the
-    /// envelope, the log's identity and the keys, so the verdicts are the same on any number.
+    /// others), in order: from `given` when it was computed ahead, else computed on up to
+    /// `threads` threads. Verification reads nothing but the envelope, the log's identity and the
+    /// keys, so the verdicts are the same wherever and on however many threads they are computed.
     fn verify_all(
+        &self,
+        keys: &KeySet,
+        envelopes: &[Envelope],
+        wanted: &[bool],
+        threads: usize,
+        given: &mut AheadVerdicts,
+    ) -> Vec<Option<Result<(VerifiedRecord, Opened)>>> {
+        let mut ahead: Vec<_> = envelopes
+            .iter()
+            .zip(wanted)
+            .map(|(envelope, &wanted)| {
+                wanted
+                    .then(|| given.take(&self.thread, &self.log, keys, envelope))
+                    .flatten()
+            })
+            .collect();
+        let missing: Vec<bool> = wanted
+            .iter()
+            .zip(&ahead)
+            .map(|(&wanted, given)| wanted && given.is_none())
+            .collect();
+        if !missing.contains(&true) {
+            return ahead;
+        }
+        let computed = self.verify_each(keys, envelopes, &missing, threads);
+        for (slot, verdict) in ahead.iter_mut().zip(computed) {
+            if verdict.is_some() {
+                *slot = verdict;
+            }
+        }
+        ahead
+    }
+
+    /// The verdict of [`LogReplica::verify`] on each envelope marked in `wanted` (`None` for the
+    /// others), in order, computed here on up to `threads` threads.
+    fn verify_each(
         &self,
         keys: &KeySet,
         envelopes: &[Envelope],
@@ -665,4 +717,23 @@ impl LogReplica {
         }
         Ok(replica)
     }
+}
+
+/// [VERIFY-1] of `envelope` as a record of `log` in `thread`, then [VERIFY-2] when `keys` holds
+/// the read key: a pure function of its inputs, so it may run on any thread ([`ahead`]).
+pub(crate) fn check_record(
+    thread: &ThreadId,
+    log: &LogId,
+    keys: &KeySet,
+    envelope: &Envelope,
+) -> Result<(VerifiedRecord, Opened)> {
+    let record = verify::verify_follower(envelope, thread, log, &keys.follow)?;
+    let opened = match keys.read {
+        None => Opened::Sealed,
+        Some(_) => match verify::open_verified(envelope, &record, keys) {
+            Ok(event) => Opened::Event(Box::new(event)),
+            Err(e) => Opened::Unreadable(e),
+        },
+    };
+    Ok((record, opened))
 }

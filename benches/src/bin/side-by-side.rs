@@ -73,17 +73,21 @@ fn main() {
     let mean = Bounds {
         verify: (bounds.verify + after.verify) / 2.0,
         sign: (bounds.sign + after.sign) / 2.0,
+        together: (bounds.together + after.together) / 2.0,
         cores: bounds.cores,
     };
     println!("fractions below are of the mean: {}", mean.describe());
     print_table(&rows, hyper.as_ref(), &mean, events, singles);
 }
 
-/// One core's strict-verify and sign rates, and the cores, measured now.
+/// One core's strict-verify and sign rates, and the cores, measured now; and the strict-verify
+/// rate of all cores verifying at once, which on a virtual machine whose cores share physical
+/// ones (hyperthreads, or a busy host) is below cores × one core's rate.
 #[derive(Debug, Clone, Copy)]
 struct Bounds {
     verify: f64,
     sign: f64,
+    together: f64,
     cores: usize,
 }
 
@@ -95,6 +99,7 @@ impl Bounds {
             sign: per_second(|| {
                 std::hint::black_box(fixture.sign());
             }),
+            together: verify_on_every_core(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -110,14 +115,36 @@ impl Bounds {
     fn describe(&self) -> String {
         format!(
             "bounds: {} cores; one core {} strict verifies/s and {} signs/s (200-byte message); \
-             follower bound {} events/s, writer bound {} events/s",
+             follower bound {} events/s, writer bound {} events/s; all cores verifying at once \
+             {} verifies/s ({:.2} of the follower bound)",
             self.cores,
             thousands(self.verify),
             thousands(self.sign),
             thousands(self.verify_bound()),
-            thousands(self.sign_bound())
+            thousands(self.sign_bound()),
+            thousands(self.together),
+            self.together / self.verify_bound()
         )
     }
+}
+
+/// Strict verifies per second of every core verifying at once, summed: what the machine's cores
+/// really give together, measured beside the one-core rate the bounds multiply.
+fn verify_on_every_core() -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        let each: Vec<_> = (0..cores)
+            .map(|_| {
+                scope.spawn(|| {
+                    let fixture = Ed25519Fixture::new(1);
+                    per_second(|| assert!(fixture.verify()))
+                })
+            })
+            .collect();
+        each.into_iter()
+            .map(|t| t.join().expect("a verify thread"))
+            .sum()
+    })
 }
 
 /// Calls of `f` per second over about one second.
@@ -196,7 +223,10 @@ impl Node {
         let mut command = match perf {
             Some(out) => {
                 let mut c = Command::new("perf");
-                c.args(["record", "-g", "-o", path_str(out), "--"]).arg(bin);
+                // `PERF_CALL_GRAPH=dwarf` for whole stacks where frame pointers are missing.
+                let graph = std::env::var("PERF_CALL_GRAPH").unwrap_or_else(|_| "fp".into());
+                c.args(["record", "--call-graph", &graph, "-o", path_str(out), "--"])
+                    .arg(bin);
                 c
             }
             None => Command::new(bin),
@@ -589,15 +619,18 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf
             let writer_rss = writer.peak_rss();
             writer.stop();
             let bound = (before.verify_bound() + after.verify_bound()) / 2.0;
+            let together = (before.together + after.together) / 2.0;
             let rate = events as f64 / seconds;
             let mb =
                 |b: Option<u64>| b.map_or("—".to_owned(), |b| format!("{} MB", b / 1_000_000));
             let line = format!(
-                "| {} | {role} | {seconds:.1} s | {} | {} | {:.2} | {} | {} | {} | {} |",
+                "| {} | {role} | {seconds:.1} s | {} | {} | {:.2} | {} | {:.2} | {} | {} | {} | {} |",
                 thousands(events as f64),
                 thousands(rate),
                 thousands(bound),
                 rate / bound,
+                thousands(together),
+                rate / together,
                 if perf.is_some() {
                     "—".to_owned()
                 } else {
@@ -615,9 +648,11 @@ fn memory_curve(bin: &Path, scratch: &Path, sizes: &[u64], readers: &[u64], perf
     }
     println!();
     println!(
-        "| events | joiner | catch-up | events/s | bound (cores × strict verifies/s, same run) | ratio | joiner peak RSS | bytes per event | joiner restarted, peak RSS | writer (serving) peak RSS |"
+        "| events | joiner | catch-up | events/s | bound (cores × strict verifies/s, same run) | ratio | all cores verifying at once (same run) | ratio | joiner peak RSS | bytes per event | joiner restarted, peak RSS | writer (serving) peak RSS |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for line in lines {
         println!("{line}");
     }
@@ -639,6 +674,16 @@ fn print_table(rows: &[Row], hyper: Option<&Hyper>, bounds: &Bounds, events: u64
         } else {
             bounds.verify_bound()
         };
+        // Beside the verify bound, the fraction of what all cores verifying at once gave.
+        let at_once = if row.writer {
+            String::new()
+        } else {
+            format!(
+                " ({:.1}% of {} at once)",
+                100.0 * row.rate() / bounds.together,
+                thousands(bounds.together)
+            )
+        };
         // Rows are single, batched, follower, reader; Hypercore has no reader.
         let theirs = hyper.and_then(|h| match i {
             0 => Some(h.single),
@@ -650,7 +695,7 @@ fn print_table(rows: &[Row], hyper: Option<&Hyper>, bounds: &Bounds, events: u64
         let ratio =
             |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{:.2}x", row.rate() / v));
         println!(
-            "| {} | {} | {:.1}% of {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.1}% of {}{at_once} | {} | {} | {} | {} | {} |",
             row.what,
             thousands(row.rate()),
             100.0 * row.rate() / bound,

@@ -24,15 +24,21 @@
 //!   reading commands (no reply is ever dropped) until there is room, while the network, the
 //!   timers and SIGTERM go on as before.
 //!
-//! After each of these inputs the peer's outputs are drained at once. When the store fails the
-//! peer refuses to go on [SYNC-12], and so does the node: it exits non-zero.
+//! After each of these inputs the peer's outputs are drained at once. Network events are queued
+//! in arrival order, at most [`ARRIVED_EVENTS`]; the records a `records` message carries are
+//! checked at once on the [`verifiers`] threads, and the queue is handled from its front as far
+//! as the checks are done, in groups of up to [`GROUP_EVENTS`], each group one group commit: one
+//! sync of the store for all of its events, then their acknowledgements [SYNC-12], [SYNC-31].
+//! So the cores check the next answers while the loop stores the last ones. When the store fails
+//! the peer refuses to go on [SYNC-12], and so does the node: it exits non-zero.
 
 pub mod control;
 pub mod database;
 pub mod datadir;
 pub mod transport;
+pub mod verifiers;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,7 +54,12 @@ use crate::sync::Peer;
 use crate::sync::{Destination, Notification, PULL_LIMIT, Transmit};
 use control::Command;
 use datadir::NodePeer;
-use transport::{NetEvent, Transport};
+use futures::FutureExt;
+use libp2p::request_response::ResponseChannel;
+use transport::{Answer, NetEvent, Transport};
+use verifiers::Verifiers;
+
+use crate::log::ahead::AheadVerdicts;
 
 /// Replies waiting for the writer thread; when full, the node reads no more commands.
 pub const REPLY_QUEUE: usize = 256;
@@ -70,6 +81,26 @@ type Input = Result<String>;
 
 /// A long catch-up logs its progress every this many records of a log.
 const PROGRESS_EVERY: u64 = 500;
+
+/// At most this many network events that have already arrived are handled as one group commit
+/// [SYNC-12]: enough for a follower's window of answers [SYNC-32] and the pushes beside them;
+/// few enough that the acknowledgements of the first do not wait long for the last.
+pub const GROUP_EVENTS: usize = 16;
+
+/// At most this many network events wait in the queue, for their checks or for their turn; then
+/// the loop stops reading the network until the front is handled. Their bytes are bounded besides
+/// by the inbound budget [SYNC-26].
+pub const ARRIVED_EVENTS: usize = 32;
+
+/// A network event waiting its turn, with its records' verdicts once they are checked.
+struct Arrived {
+    /// The number its check was given under.
+    id: u64,
+    event: NetEvent,
+    /// Whether its check is still running on the verifier threads.
+    checking: bool,
+    verdicts: AheadVerdicts,
+}
 
 /// What a node is started with.
 #[derive(Debug, Clone)]
@@ -263,6 +294,11 @@ enum Step {
 struct Node {
     peer: NodePeer,
     net: Transport,
+    /// Network events in arrival order, not yet handled [SYNC-31].
+    arrived: VecDeque<Arrived>,
+    /// The number of the next event that arrives.
+    arrivals: u64,
+    verifiers: Verifiers,
     /// Thread topics this node subscribed to.
     topics: BTreeSet<ThreadId>,
     /// Own listen addresses, with `/p2p/`.
@@ -292,9 +328,13 @@ impl Node {
         debug_assert_eq!(net.local_peer_id(), peer.id().to_peer_id());
         let remember_in = listen(&mut net, config)?;
         tracing::info!(peer = %peer.id(), threads = peer.threads().len(), "node started");
+        let cores = datadir::cores();
         Ok(Node {
             peer,
             net,
+            arrived: VecDeque::new(),
+            arrivals: 0,
+            verifiers: Verifiers::start(cores),
             topics: BTreeSet::new(),
             listen: Vec::new(),
             ready: false,
@@ -325,8 +365,10 @@ impl Node {
                 room(waiter.as_ref()).await;
                 lines.recv().await
             };
+            let reading = self.arrived.len() < ARRIVED_EVENTS;
             let step = tokio::select! {
-                event = self.net.next_event() => self.on_net(event)?,
+                event = self.net.next_event(), if reading => self.arrive(event),
+                (id, verdicts) = self.verifiers.next() => self.checked(id, verdicts),
                 () = sleep_until_unix_ms(wake) => self.peer.handle_timeout(unix_ms()).map(|()| Step::Continue)?,
                 line = next_line, if stdin_open && self.ready => match line {
                     Some(line) => self.on_lines(line, &mut lines)?,
@@ -338,6 +380,7 @@ impl Node {
                 },
                 () = &mut terminated => Step::Stop,
             };
+            self.handle_arrived()?;
             self.drain();
             self.send_changes();
             if step == Step::Stop {
@@ -347,8 +390,76 @@ impl Node {
         }
     }
 
-    /// Handles one network event; fails only when the peer's store does.
-    fn on_net(&mut self, event: NetEvent) -> Result<Step> {
+    /// Queues `first` and the network events already waiting behind it, up to
+    /// [`ARRIVED_EVENTS`], and gives the records of each `records` message to the verifier
+    /// threads at once [SYNC-31].
+    fn arrive(&mut self, first: NetEvent) -> Step {
+        let mut next = Some(first);
+        while let Some(event) = next {
+            let id = self.arrivals;
+            self.arrivals += 1;
+            let job = match &event {
+                NetEvent::Request { from, bytes, .. } => {
+                    log_id(*from).and_then(|log| self.peer.verify_ahead(log, bytes))
+                }
+                _ => None,
+            };
+            let checking = job.is_some_and(|job| self.verifiers.give(id, job));
+            self.arrived.push_back(Arrived {
+                id,
+                event,
+                checking,
+                verdicts: AheadVerdicts::default(),
+            });
+            next = (self.arrived.len() < ARRIVED_EVENTS)
+                .then(|| self.net.next_event().now_or_never())
+                .flatten();
+        }
+        Step::Continue
+    }
+
+    /// Files the verdicts of event `id`'s records.
+    fn checked(&mut self, id: u64, verdicts: AheadVerdicts) -> Step {
+        if let Some(arrived) = self.arrived.iter_mut().find(|a| a.id == id) {
+            arrived.checking = false;
+            arrived.verdicts = verdicts;
+        }
+        Step::Continue
+    }
+
+    /// Handles the queued events from the front for as long as their checks are done, in
+    /// groups of at most [`GROUP_EVENTS`], each one group commit: the group's records are synced
+    /// to disk once, after its last event, and only then are its requests acknowledged and the
+    /// peer's outputs sent [SYNC-12], [SYNC-15]. A store failure returns before any
+    /// acknowledgement.
+    fn handle_arrived(&mut self) -> Result<()> {
+        while self.arrived.front().is_some_and(|a| !a.checking) {
+            let mut acks = Vec::new();
+            self.peer.begin_group();
+            let mut handled = 0;
+            while handled < GROUP_EVENTS && self.arrived.front().is_some_and(|a| !a.checking) {
+                let Some(arrived) = self.arrived.pop_front() else {
+                    break;
+                };
+                self.on_net(arrived.event, arrived.verdicts, &mut acks)?;
+                handled += 1;
+            }
+            self.peer.end_group()?;
+            for ack in acks {
+                self.net.ack(ack);
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one network event, keeping a request's acknowledgement in `acks` for after the
+    /// group's sync; fails only when the peer's store does.
+    fn on_net(
+        &mut self,
+        event: NetEvent,
+        verdicts: AheadVerdicts,
+        acks: &mut Vec<ResponseChannel<Answer>>,
+    ) -> Result<()> {
         match event {
             NetEvent::Listening(addr) => self.on_listening(addr),
             NetEvent::Connected { peer, dialed } => {
@@ -367,8 +478,8 @@ impl Node {
             }
             NetEvent::Request { from, bytes, ack } => {
                 // A store failure returns before the acknowledgement: nothing unstored is acked.
-                self.on_message(from, &bytes)?;
-                self.net.ack(ack);
+                self.on_message(from, &bytes, verdicts)?;
+                acks.push(ack);
             }
             NetEvent::Gossip { from, topic, bytes } => {
                 if let Some(log) = log_id(from) {
@@ -377,7 +488,7 @@ impl Node {
                 }
             }
         }
-        Ok(Step::Continue)
+        Ok(())
     }
 
     /// Files a new listen address, and prints the ready line on the first one.
@@ -415,12 +526,13 @@ impl Node {
 
     /// Hands the bytes of one sync message to the peer, which drops them if they do not decode
     /// [SYNC-2]. The peer fails only when its store does [SYNC-12].
-    fn on_message(&mut self, from: PeerId, bytes: &[u8]) -> Result<()> {
+    fn on_message(&mut self, from: PeerId, bytes: &[u8], verdicts: AheadVerdicts) -> Result<()> {
         let Some(log) = log_id(from) else {
             return Ok(());
         };
         let malformed = self.peer.counters().messages_malformed;
-        self.peer.handle_message(unix_ms(), log, bytes)?;
+        self.peer
+            .handle_message_verified(unix_ms(), log, bytes, verdicts)?;
         if self.peer.counters().messages_malformed > malformed {
             tracing::warn!(%from, "malformed message dropped");
         }

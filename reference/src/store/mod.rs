@@ -62,7 +62,8 @@ pub type ViewRow = (Vec<u8>, Option<Vec<u8>>);
 
 /// Durable storage: a map from thread ID bytes to the thread's description and its logs [SYNC-12].
 ///
-/// Every method either completes durably or returns STORE_FAILED and changes nothing.
+/// Every method either completes durably or returns STORE_FAILED and changes nothing; inside a
+/// group ([`Store::begin_group`]) "durably" means once the group ends.
 pub trait Store {
     /// Everything stored, by thread ID bytes; STORE_CORRUPT when what is stored cannot be read
     /// back as written [SYNC-13].
@@ -140,6 +141,20 @@ pub trait Store {
     /// views, as for [`Store::commit`].
     fn put_views(&mut self, thread: &[u8], views: &[ViewRow]) -> Result<()> {
         let _ = (thread, views);
+        Ok(())
+    }
+
+    /// Opens a **group commit**: the writes from here to [`Store::end_group`] are each atomic and
+    /// read back at once, but may be made durable only by `end_group`, all together, so that the
+    /// messages handled in one group cost one sync of the disk, not one each [SYNC-12]. The
+    /// caller MUST NOT acknowledge, serve or announce anything written in the group before
+    /// `end_group` returns. The default syncs every write at once, as outside a group.
+    fn begin_group(&mut self) {}
+
+    /// Closes the group [`Store::begin_group`] opened: every write since then is durable when it
+    /// returns; STORE_FAILED when they cannot be made so, and then none of them may be trusted
+    /// to survive a crash [SYNC-12]. Without an open group it does nothing.
+    fn end_group(&mut self) -> Result<()> {
         Ok(())
     }
 }

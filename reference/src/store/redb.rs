@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ::redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use ::redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 
 use super::{Store, StoredThread, ThreadIndex, ViewRow, WINDOW_RECORDS, check_next, not_described};
 use crate::error::{Error, ErrorCode, Result};
@@ -46,6 +48,10 @@ const CACHE_BYTES: usize = 16 << 20;
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    /// Inside a group commit ([`Store::begin_group`]): whether a write was committed without
+    /// durability since the group began (`Some(false)`: none yet), so `end_group` syncs only
+    /// when there is something to sync.
+    group: Option<bool>,
 }
 
 impl fmt::Debug for RedbStore {
@@ -81,6 +87,7 @@ impl RedbStore {
         Ok(RedbStore {
             db,
             path: path.to_path_buf(),
+            group: None,
         })
     }
 
@@ -91,6 +98,18 @@ impl RedbStore {
 
     fn failed(&self, operation: &str, error: &dyn fmt::Display) -> Error {
         failed(operation, &self.path, error)
+    }
+
+    /// A write transaction: synced on commit, or, inside a group commit, committed without a
+    /// sync that `end_group`'s one synced commit makes durable with the others [SYNC-12].
+    fn begin_write(&mut self, operation: &str) -> Result<WriteTransaction> {
+        let fail = |e: &dyn fmt::Display| self.failed(operation, e);
+        let mut txn = self.db.begin_write().map_err(|e| fail(&e))?;
+        if self.group.is_some() {
+            txn.set_durability(Durability::None).map_err(|e| fail(&e))?;
+            self.group = Some(true);
+        }
+        Ok(txn)
     }
 }
 
@@ -315,8 +334,8 @@ impl Store for RedbStore {
 
     /// One committed, synced transaction [SYNC-12].
     fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> Result<()> {
+        let txn = self.begin_write("put_thread")?;
         let fail = |e: &dyn fmt::Display| self.failed("put_thread", e);
-        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
         {
             let mut threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
             threads.insert(thread, meta).map_err(|e| fail(&e))?;
@@ -348,8 +367,8 @@ impl Store for RedbStore {
         envelopes: &[Vec<u8>],
         views: &[ViewRow],
     ) -> Result<()> {
+        let txn = self.begin_write("put_records")?;
         let fail = |e: &dyn fmt::Display| self.failed("put_records", e);
-        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
         {
             let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
             if threads.get(thread).map_err(|e| fail(&e))?.is_none() {
@@ -383,8 +402,8 @@ impl Store for RedbStore {
 
     /// The rows in one committed, synced transaction [DB-11].
     fn put_views(&mut self, thread: &[u8], views: &[ViewRow]) -> Result<()> {
+        let txn = self.begin_write("put_views")?;
         let fail = |e: &dyn fmt::Display| self.failed("put_views", e);
-        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
         {
             let threads = txn.open_table(THREADS).map_err(|e| fail(&e))?;
             if threads.get(thread).map_err(|e| fail(&e))?.is_none() {
@@ -393,6 +412,22 @@ impl Store for RedbStore {
             let mut rows = txn.open_table(VIEWS).map_err(|e| fail(&e))?;
             write_rows(&mut rows, thread, views).map_err(|e| fail(&e))?;
         }
+        txn.commit().map_err(|e| fail(&e))
+    }
+
+    /// Writes from now on commit without syncing, until [`Store::end_group`] [SYNC-12].
+    fn begin_group(&mut self) {
+        self.group.get_or_insert(false);
+    }
+
+    /// One empty transaction committed with immediate durability, which redb documents as
+    /// making every earlier commit durable with it; skipped when the group wrote nothing.
+    fn end_group(&mut self) -> Result<()> {
+        if self.group.take() != Some(true) {
+            return Ok(());
+        }
+        let fail = |e: &dyn fmt::Display| self.failed("end_group", e);
+        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
         txn.commit().map_err(|e| fail(&e))
     }
 }
@@ -517,6 +552,42 @@ mod tests {
             envelopes(&[b"a1", b"a2", b"a3"])
         );
         assert!(loaded[&b"t2".to_vec()].logs.is_empty());
+    }
+
+    /// Writes in a group commit read back at once, are all on disk after `end_group`, and a
+    /// write after the group is synced on its own again [SYNC-12].
+    #[test]
+    fn a_group_commit_reads_back_at_once_and_is_stored_when_it_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        {
+            let mut store = RedbStore::open(&path).expect("create");
+            store.end_group().expect("no group: nothing to do");
+            store.begin_group();
+            store.put_thread(b"t", b"meta").expect("describe");
+            store
+                .put_records(b"t", b"l", 1, &envelopes(&[b"1", b"2"]))
+                .expect("1-2");
+            store
+                .put_records(b"t", b"l", 3, &envelopes(&[b"3"]))
+                .expect("3");
+            assert_eq!(store.group, Some(true));
+            assert_eq!(
+                store.records(b"t", b"l", 2, 5).expect("read in the group"),
+                envelopes(&[b"2", b"3"])
+            );
+            store.end_group().expect("sync");
+            assert_eq!(store.group, None);
+            store
+                .put_records(b"t", b"l", 4, &envelopes(&[b"4"]))
+                .expect("4, alone");
+            assert_eq!(store.group, None, "a write after the group is not grouped");
+        }
+        let store = RedbStore::open(&path).expect("reopen");
+        assert_eq!(
+            store.load().expect("load")[&b"t".to_vec()].logs[&b"l".to_vec()],
+            envelopes(&[b"1", b"2", b"3", b"4"])
+        );
     }
 
     #[test]

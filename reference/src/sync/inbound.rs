@@ -10,8 +10,13 @@ use crate::acl::AclEvent;
 use crate::envelope::Envelope;
 use crate::error::{ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
+use crate::log::ahead::{AheadJob, AheadVerdicts};
 use crate::log::{Decided, LogReplica, pull_after, pull_batch};
 use crate::store::Store;
+
+/// At most this many verdicts computed ahead are kept for held answers [SYNC-31], [SYNC-33]:
+/// the records of a full window of pulls, twice over.
+const MAX_KEPT_VERDICTS: usize = 2 * super::PULL_WINDOW * PULL_LIMIT as usize;
 
 impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// Handles the bytes of a message from `from` at time `now` [SYNC-2], [SYNC-6] to [SYNC-8].
@@ -63,6 +68,52 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             Message::Heads { thread, heads } => self.on_heads(from, &thread, heads),
             Message::Auth { .. } => Ok(()),
         }
+    }
+
+    /// The checks of the records in `bytes`, to run on another thread while earlier messages
+    /// are handled, when they are a `records` message this peer would decide: from a proven
+    /// peer, about a thread it holds [SYNC-21], [SYNC-31]. Hand the job's verdicts back with the
+    /// same bytes to [`Peer::handle_message_verified`]. `None` for anything else, which costs
+    /// nothing ahead: a stranger cannot make this peer verify records it would not look at.
+    pub fn verify_ahead(&self, from: LogId, bytes: &[u8]) -> Option<AheadJob> {
+        if self.check_alive().is_err() || from == self.id() {
+            return None;
+        }
+        let Ok(Message::Records {
+            thread,
+            log,
+            envelopes,
+            ..
+        }) = Message::from_bytes(bytes)
+        else {
+            return None;
+        };
+        if envelopes.is_empty() || !self.is_proven(&thread, &from) {
+            return None;
+        }
+        let keys = self.threads.get(&thread)?.keys.clone();
+        Some(AheadJob::new(thread, log, keys, envelopes))
+    }
+
+    /// [`Peer::handle_message`], taking the verdicts of `verified` (an [`AheadJob`]'s, from
+    /// [`Peer::verify_ahead`]) for the records they cover, exactly as if they were computed
+    /// here; verdicts left over are dropped when it returns, unless an answer is held [SYNC-31],
+    /// [SYNC-33].
+    pub fn handle_message_verified(
+        &mut self,
+        now: u64,
+        from: LogId,
+        bytes: &[u8],
+        verified: AheadVerdicts,
+    ) -> Result<()> {
+        self.given.absorb(verified);
+        let handled = self.handle_message(now, from, bytes);
+        // An answer held for later [SYNC-33] keeps its verdicts until it is decided; with no
+        // answer held, or more verdicts kept than the held answers can use, none is kept.
+        if self.held_bytes == 0 || self.given.len() > MAX_KEPT_VERDICTS {
+            self.given = AheadVerdicts::default();
+        }
+        handled
     }
 
     /// Answers a pull with the next contiguous batch after `after` — possibly empty — and this
@@ -177,7 +228,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             rejected,
             counter: after,
             gap,
-        } = replica.decide_with(&keys, envelopes, threads, &older);
+        } = replica.decide_given(&keys, envelopes, threads, &older, &mut self.given);
         // A log nobody has shown a verified record of is not stored [SYNC-23].
         let stored = !new_log || !fresh.is_empty();
         if stored {

@@ -18,6 +18,7 @@ use crate::envelope::Envelope;
 use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 use crate::keys::{IdentityKey, KeySet};
+use crate::log::ahead::AheadVerdicts;
 use crate::store::{MemoryStore, Store};
 use crate::verify::OpenedEvent;
 
@@ -50,6 +51,7 @@ use crate::verify::OpenedEvent;
 ///   bytes from peer `from` ──▶ handle_message(now, from, &bytes)
 ///   clock reaches the time ──▶ handle_timeout(now)
 ///   application ─────────────▶ append(now, thread, body), join(now, invite), …
+///   inputs arrived together ─▶ begin_group() … handle_message(…) … end_group()
 ///                              poll_transmit() ──▶ send bytes to a peer, or publish on a topic
 ///                              poll_event()    ──▶ tell the application
 ///                              poll_timeout()  ──▶ sleep until then
@@ -92,6 +94,10 @@ pub struct Peer<R, S = MemoryStore> {
     pub(super) topics: BTreeMap<String, ThreadId>,
     /// Threads the verifications of one batch are spread over [SYNC-31]; 1 verifies inline.
     pub(super) verify_threads: usize,
+    /// Inside a group commit ([`Peer::begin_group`]): the outputs wait for its end [SYNC-12].
+    grouped: bool,
+    /// Verdicts computed ahead for the message being handled, and only during it [SYNC-31].
+    pub(super) given: AheadVerdicts,
 }
 
 impl Peer<ChaCha20Rng, MemoryStore> {
@@ -139,6 +145,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
             secret,
             topics: BTreeMap::new(),
             verify_threads: 1,
+            grouped: false,
+            given: AheadVerdicts::default(),
         }
     }
 
@@ -341,12 +349,39 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
 
     /// The next bytes to send, oldest first; `None` when there are none [SYNC-3].
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.grouped {
+            return None;
+        }
         self.transmits.pop_front()
     }
 
     /// The next notification for the application, oldest first [SYNC-3].
     pub fn poll_event(&mut self) -> Option<Notification> {
+        if self.grouped {
+            return None;
+        }
         self.events.pop_front()
+    }
+
+    /// Opens a group commit [SYNC-12]: the inputs handled until [`Peer::end_group`] store their
+    /// records as usual, but the store may make them durable only at the end, in one sync of the
+    /// disk for the whole group ([`Store::begin_group`]). A driver groups the messages that have
+    /// already arrived, so a follower catching up pays one sync per group, not one per answer.
+    /// Until the group ends, [`Peer::poll_transmit`] and [`Peer::poll_event`] give nothing, so
+    /// nothing stored in the group is served, announced or told before it is durable; the driver
+    /// acknowledges the group's messages only after `end_group` returns.
+    pub fn begin_group(&mut self) {
+        self.grouped = true;
+        self.store.begin_group();
+    }
+
+    /// Closes the group [`Peer::begin_group`] opened: once it returns, everything stored in it is
+    /// durable and the outputs flow again. STORE_FAILED when the sync fails: the peer then stops
+    /// as after any failed write, and the driver must not acknowledge the group's messages.
+    pub fn end_group(&mut self) -> Result<()> {
+        self.grouped = false;
+        let synced = self.store.end_group();
+        self.stop_on_failure(synced)
     }
 
     /// When the peer next wants [`Peer::handle_timeout`]: the earliest of the head-exchange

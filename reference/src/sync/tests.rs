@@ -5,6 +5,7 @@ use crate::acl::{Role, Roles};
 use crate::error::ErrorCode;
 use crate::id::{ThreadId, Variant};
 use crate::invite::InviteRole;
+use crate::log::ahead::AheadJob;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -423,11 +424,15 @@ fn publications_are_opened_decided_and_their_unproven_relays_not_filed() {
     );
 }
 
-/// A store that counts its record writes, to see batches share one [SYNC-30].
+/// A store that counts its record writes, to see batches share one [SYNC-30], and its syncs of
+/// the disk, as a store on disk would make them, to see a group commit share one [SYNC-12].
 #[derive(Default)]
 struct CountingStore {
     inner: crate::store::MemoryStore,
     commits: usize,
+    syncs: usize,
+    /// Inside a group: whether it wrote anything yet.
+    group: Option<bool>,
 }
 
 impl crate::store::Store for CountingStore {
@@ -447,19 +452,86 @@ impl crate::store::Store for CountingStore {
         envelopes: &[Vec<u8>],
     ) -> crate::Result<()> {
         self.commits += 1;
+        match self.group.as_mut() {
+            Some(written) => *written = true,
+            None => self.syncs += 1,
+        }
         self.inner.put_records(thread, log, first, envelopes)
     }
+    fn begin_group(&mut self) {
+        self.group.get_or_insert(false);
+    }
+    fn end_group(&mut self) -> crate::Result<()> {
+        if self.group.take() == Some(true) {
+            self.syncs += 1;
+        }
+        Ok(())
+    }
+}
+
+fn counted(seed: u8) -> Peer<ChaCha20Rng, CountingStore> {
+    let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+    let identity = crate::keys::IdentityKey::generate(&mut rng);
+    Peer::open_on(identity, rng, CountingStore::default(), 0, 3).expect("open")
+}
+
+/// Answers handled in one group commit are stored as usual but synced once, and nothing the
+/// follower would send or tell leaves it before the group ends: no acknowledgement, push or
+/// notification runs ahead of the sync [SYNC-12].
+#[test]
+fn answers_in_one_group_share_one_sync_and_nothing_leaves_before_it() {
+    let (mut writer, mut follower) = (counted(11), counted(12));
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let bodies: Vec<Vec<u8>> = (0..900u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    writer.append_batch(1, &thread, &bodies).expect("batch");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(2, &invite).expect("join");
+    let (mut groups, mut answers) = (0, 0);
+    for _ in 0..64 {
+        for (_, message) in Net::sent(&mut follower) {
+            writer
+                .handle_message(3, follower.id(), &message.to_bytes())
+                .expect("writer");
+        }
+        let replies = Net::sent(&mut writer);
+        if replies.is_empty() {
+            break;
+        }
+        let stored = follower.store.commits;
+        follower.begin_group();
+        for (_, message) in &replies {
+            answers += usize::from(matches!(message, Message::Records { .. }));
+            follower
+                .handle_message(3, writer.id(), &message.to_bytes())
+                .expect("follower");
+        }
+        assert!(follower.poll_transmit().is_none(), "sent before the sync");
+        assert!(follower.poll_event().is_none(), "told before the sync");
+        let syncs = follower.store.syncs;
+        follower.end_group().expect("sync");
+        if follower.store.commits > stored {
+            groups += 1;
+            assert_eq!(follower.store.syncs, syncs + 1, "one sync for the group");
+        }
+    }
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 900);
+    assert!(
+        answers >= 4,
+        "900 records come in 4 answers at least: {answers}"
+    );
+    assert!(groups < answers, "{groups} groups, {answers} answers");
+    assert_eq!(
+        follower.store.syncs, groups,
+        "one sync per group that stored records"
+    );
 }
 
 /// A batch append is one store write, and the peers get every record, in order, in batches a
 /// pull may carry; the follower's state matches a writer that appended one at a time [SYNC-30].
 #[test]
 fn a_batch_append_is_one_store_write_and_reaches_peers_like_single_appends() {
-    let counted = |seed: u8| {
-        let mut rng = ChaCha20Rng::from_seed([seed; 32]);
-        let identity = crate::keys::IdentityKey::generate(&mut rng);
-        Peer::open_on(identity, rng, CountingStore::default(), 0, 3).expect("open")
-    };
     let (mut writer, mut follower) = (counted(9), counted(2));
     let mut net = Net::new(0);
     let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
@@ -554,4 +626,75 @@ fn verification_on_threads_decides_as_inline() {
     for threads in [2, 3, 8] {
         assert_eq!(decide(threads), inline, "{threads} threads");
     }
+}
+
+/// Verdicts computed ahead decide a follower's catch-up exactly as checking inline does, and an
+/// answer that overtakes the one before it keeps its verdicts while it is held, until it is
+/// decided; none is kept after [SYNC-31], [SYNC-33].
+#[test]
+fn verdicts_ahead_follow_a_held_answer_and_are_not_kept_after() {
+    let (mut writer, mut follower) = (peer(31), peer(32));
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let bodies: Vec<Vec<u8>> = (0..700u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    writer.append_batch(1, &thread, &bodies).expect("batch");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(2, &invite).expect("join");
+    let (mut reversed, mut held) = (false, false);
+    for _ in 0..64 {
+        for (_, message) in Net::sent(&mut follower) {
+            deliver(&mut writer, follower.id(), &message);
+        }
+        let mut replies: Vec<Message> =
+            Net::sent(&mut writer).into_iter().map(|(_, m)| m).collect();
+        if replies.is_empty() {
+            break;
+        }
+        let answers = replies
+            .iter()
+            .filter(|m| matches!(m, Message::Records { envelopes, .. } if !envelopes.is_empty()))
+            .count();
+        if answers >= 2 && !reversed {
+            // The later answers overtake the first, which comes last.
+            replies.rotate_left(1);
+            reversed = true;
+        }
+        for message in replies {
+            let bytes = message.to_bytes();
+            let job = follower.verify_ahead(writer.id(), &bytes);
+            let verdicts = job.map(AheadJob::run).unwrap_or_default();
+            follower
+                .handle_message_verified(3, writer.id(), &bytes, verdicts)
+                .expect("follower");
+            if follower.held_bytes > 0 {
+                held = true;
+                assert!(
+                    !follower.given.is_empty(),
+                    "a held answer keeps its verdicts"
+                );
+            } else {
+                assert!(follower.given.is_empty(), "no verdict outlives its message");
+            }
+        }
+    }
+    assert!(
+        reversed && held,
+        "an answer overtook the first and was held"
+    );
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 700);
+    assert_eq!(follower.counters().records_rejected, 0);
+    let stranger = peer(33);
+    let bytes = Message::Records {
+        thread: thread.clone(),
+        log,
+        counter: 700,
+        envelopes: writer.envelopes(&thread, &log).expect("log")[..3].to_vec(),
+    }
+    .to_bytes();
+    assert!(
+        follower.verify_ahead(stranger.id(), &bytes).is_none(),
+        "a stranger's records are not verified ahead"
+    );
+    assert!(follower.verify_ahead(writer.id(), &bytes).is_some());
 }
