@@ -9,7 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use ::redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction,
 };
 
 use super::{Store, StoredThread, ThreadIndex, ViewRow, WINDOW_RECORDS, check_next, not_described};
@@ -98,6 +99,72 @@ impl RedbStore {
 
     fn failed(&self, operation: &str, error: &dyn fmt::Display) -> Error {
         failed(operation, &self.path, error)
+    }
+
+    /// STORE_CORRUPT when the records table holds a record beyond its log's stored length, or of
+    /// a log with no stored length: a store that [`Store::load`] would refuse must not restart
+    /// by [`Store::index`] either [SYNC-13]. One lookup per log: from each log's first record
+    /// the scan jumps past the log's last possible seq.
+    fn check_no_strays(
+        &self,
+        records: &ReadOnlyTable<(&[u8], &[u8], u64), &[u8]>,
+        index: &BTreeMap<Vec<u8>, ThreadIndex>,
+    ) -> Result<()> {
+        let fail = |e: &dyn fmt::Display| self.failed("index", e);
+        let mut next = records.first().map_err(|e| fail(&e))?.map(|(k, _)| {
+            let (thread, log, seq) = k.value();
+            (thread.to_vec(), log.to_vec(), seq)
+        });
+        while let Some((thread, log, seq)) = next {
+            let length = index.get(&thread).and_then(|t| t.logs.get(&log)).copied();
+            let last = match length {
+                None => {
+                    return Err(corrupt(
+                        &self.path,
+                        format!(
+                            "record {seq} of log {} in thread {} has no stored length",
+                            hex(&log),
+                            hex(&thread)
+                        ),
+                    ));
+                }
+                Some(_) => records
+                    .range(
+                        (thread.as_slice(), log.as_slice(), 0)
+                            ..=(thread.as_slice(), log.as_slice(), u64::MAX),
+                    )
+                    .map_err(|e| fail(&e))?
+                    .next_back()
+                    .transpose()
+                    .map_err(|e| fail(&e))?
+                    .map_or(0, |(k, _)| k.value().2),
+            };
+            if let Some(length) = length
+                && last > length
+            {
+                return Err(corrupt(
+                    &self.path,
+                    format!(
+                        "log {} in thread {} holds seq {last} beyond its length {length}",
+                        hex(&log),
+                        hex(&thread)
+                    ),
+                ));
+            }
+            next = records
+                .range((thread.as_slice(), log.as_slice(), u64::MAX)..)
+                .map_err(|e| fail(&e))?
+                .map(|entry| {
+                    entry.map(|(k, _)| {
+                        let (t, l, seq) = k.value();
+                        (t.to_vec(), l.to_vec(), seq)
+                    })
+                })
+                .find(|entry| !matches!(entry, Ok((t, l, _)) if *t == thread && *l == log))
+                .transpose()
+                .map_err(|e| fail(&e))?;
+        }
+        Ok(())
     }
 
     /// A write transaction: synced on commit, or, inside a group commit, committed without a
@@ -273,6 +340,8 @@ impl Store for RedbStore {
             })?;
             stored.views.insert(row_key.to_vec(), row.value().to_vec());
         }
+        let records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+        self.check_no_strays(&records, &index)?;
         Ok(index)
     }
 
@@ -462,6 +531,44 @@ mod tests {
 
     /// The read path gives what was written, a range at a time, the same as the memory store,
     /// and reports a hole inside a log's length as STORE_CORRUPT [SYNC-13].
+    /// A record stored beyond its log's length, or under a log with no length, makes the store
+    /// STORE_CORRUPT for `index` as for `load`, so a restart by index refuses what a full load
+    /// refuses; a store without strays indexes as before [SYNC-13].
+    #[test]
+    fn strays_beyond_a_logs_length_are_corrupt_for_index_as_for_load() {
+        let stray = |thread: &'static [u8], log: &'static [u8], seq: u64| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("store.redb");
+            let mut store = RedbStore::open(&path).expect("create");
+            store.put_thread(b"t", b"meta").expect("describe");
+            store
+                .put_records(b"t", b"a", 1, &envelopes(&[b"a1", b"a2"]))
+                .expect("a");
+            store
+                .put_records(b"t", b"c", 1, &envelopes(&[b"c1"]))
+                .expect("c");
+            assert!(store.index().is_ok(), "no strays yet");
+            let txn = store.db.begin_write().expect("write");
+            txn.open_table(RECORDS)
+                .expect("records")
+                .insert((thread, log, seq), &b"stray"[..])
+                .expect("insert");
+            txn.commit().expect("commit");
+            (codes(store.index()), codes(store.load()), dir)
+        };
+        for (thread, log, seq, what) in [
+            (&b"t"[..], &b"a"[..], 3, "one past the length"),
+            (&b"t"[..], &b"a"[..], u64::MAX, "far beyond the length"),
+            (&b"t"[..], &b"b"[..], 1, "a log with no length"),
+            (&b"t"[..], &b"d"[..], 7, "a log with no length, after the others"),
+            (&b"s"[..], &b"a"[..], 1, "a thread never described"),
+        ] {
+            let (index, load, _dir) = stray(thread, log, seq);
+            assert_eq!(index.err(), Some(ErrorCode::StoreCorrupt), "index: {what}");
+            assert_eq!(load.err(), Some(ErrorCode::StoreCorrupt), "load: {what}");
+        }
+    }
+
     #[test]
     fn records_read_back_by_range_and_holes_are_corrupt() {
         let dir = tempfile::tempdir().expect("tempdir");
