@@ -31,6 +31,9 @@ const RECORDS: TableDefinition<RecordKey, &[u8]> = TableDefinition::new("records
 /// that [`Store::load`] can tell a lost record from a short log.
 const LENGTHS: TableDefinition<(&[u8], &[u8]), u64> = TableDefinition::new("log_lengths");
 
+/// The records table opened for reading.
+type RecordsTable = ReadOnlyTable<(&'static [u8], &'static [u8], u64), &'static [u8]>;
+
 /// (thread ID bytes, row key) → row bytes: the thread's persisted view rows [DB-11], written in
 /// the same transaction as the records they were folded from.
 const VIEWS: TableDefinition<(&[u8], &[u8]), &[u8]> = TableDefinition::new("views");
@@ -107,7 +110,7 @@ impl RedbStore {
     /// the scan jumps past the log's last possible seq.
     fn check_no_strays(
         &self,
-        records: &ReadOnlyTable<(&[u8], &[u8], u64), &[u8]>,
+        records: &RecordsTable,
         index: &BTreeMap<Vec<u8>, ThreadIndex>,
     ) -> Result<()> {
         let fail = |e: &dyn fmt::Display| self.failed("index", e);
