@@ -33,6 +33,17 @@ pub mod book;
 pub mod db;
 pub mod envelope;
 pub mod error;
+/// Driver faults for the kit's catalogue, with the feature `fault-injection` only [SYNC-15].
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+#[cfg(not(feature = "fault-injection"))]
+mod fault {
+    /// Without the feature `fault-injection` no fault is ever on: each hook folds to nothing.
+    #[inline(always)]
+    pub(crate) const fn on(_: &str) -> bool {
+        false
+    }
+}
 pub mod id;
 pub mod invite;
 pub mod keys;
