@@ -1,15 +1,22 @@
 //! Driver faults: one plausible implementer bug each, planted at one point of the libp2p driver
 //! or the sync core, for the conformance kit's catalogue (`threads-conform catalogue`, kind
 //! "driver fault, proven by the reference's own tests"). Only with the cargo feature
-//! `fault-injection`; without it every hook is a `const fn` returning false.
+//! `fault-injection`; without it every hook is a `const fn` returning false or 0.
 //!
 //! These requirements live below the harness protocol, so no request or reply of an adapter can
 //! show them broken: [SYNC-15], [SYNC-16], [SYNC-25], [SYNC-26], [SYNC-27], [SYNC-28],
-//! [SYNC-33]. The catalogue proves the reference's own tests of them can fail: it runs each
-//! fault's test with `THREADS_DRIVER_FAULT=NAME` and counts the fault caught only if the test
-//! fails, having seen it pass without the fault.
+//! [SYNC-33], [SYNC-35]. The catalogue proves the reference's own tests of them can fail: it
+//! runs each fault's test with `THREADS_DRIVER_FAULT=NAME` and counts the fault caught only if
+//! the test fails, having seen it pass without the fault.
 
 use std::sync::OnceLock;
+
+use rand_core::CryptoRng;
+
+use crate::db::{DB_VIEW, DbView};
+use crate::id::{LogId, ThreadId};
+use crate::store::Store;
+use crate::sync::Peer;
 
 /// The environment variable that names the fault, read once per process.
 pub const ENV: &str = "THREADS_DRIVER_FAULT";
@@ -23,6 +30,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("refusal-counted-as-delivered", "SYNC-27"),
     ("no-peer-share", "SYNC-28"),
     ("held-answer-missed-at-its-turn", "SYNC-33"),
+    ("compacted-serves-from-snapshot", "SYNC-35"),
 ];
 
 /// Whether the fault `name` is the one switched on. Panics on a name no fault has (in the hook
@@ -53,4 +61,23 @@ fn chosen() -> Option<&'static str> {
             Some(name)
         })
         .as_deref()
+}
+
+/// With `compacted-serves-from-snapshot`: the seq a compacted peer pretends `log` starts after,
+/// its kept snapshot's head for the log, as if compacting had freed the records the snapshot
+/// covers; 0 otherwise [SYNC-35].
+pub fn compacted_floor<R: CryptoRng, S: Store>(
+    peer: &Peer<R, S>,
+    thread: &ThreadId,
+    log: &LogId,
+) -> u64 {
+    if !on("compacted-serves-from-snapshot") {
+        return 0;
+    }
+    peer.reducer(thread, DB_VIEW)
+        .and_then(|r| r.as_any().downcast_ref::<DbView>())
+        .filter(|view| view.is_compacted())
+        .and_then(DbView::snapshot)
+        .and_then(|s| s.heads().get(&log.to_bytes()).copied())
+        .unwrap_or(0)
 }

@@ -43,6 +43,16 @@ mod fault {
     pub(crate) const fn on(_: &str) -> bool {
         false
     }
+
+    /// Without the feature no compacted peer serves less: the floor is 0.
+    #[inline(always)]
+    pub(crate) const fn compacted_floor<R, S>(
+        _: &crate::sync::Peer<R, S>,
+        _: &crate::id::ThreadId,
+        _: &crate::id::LogId,
+    ) -> u64 {
+        0
+    }
 }
 pub mod id;
 pub mod invite;

@@ -1,11 +1,10 @@
 //! Driver faults, proven by the reference's own tests: bugs of the libp2p binding and of the sync
 //! core's inner workings that no request or reply of the harness protocol can show (spec/sync.md
-//! 7.11, [SYNC-33]). Each is planted in the reference behind its cargo feature `fault-injection`
-//! (reference/src/fault.rs) and switched on at run time by `THREADS_DRIVER_FAULT`; the catalogue
-//! runs the reference test paired with it and counts the fault caught only if that test fails
-//! with it, having passed without it in the same catalogue run, so that a broken test never
-//! passes as a catch [HP-86].
-
+//! 7.11, [SYNC-33], [SYNC-35]). Each is planted in the reference behind its cargo feature
+//! `fault-injection` (reference/src/fault.rs) and switched on at run time by
+//! `THREADS_DRIVER_FAULT`; the catalogue runs the reference test paired with it and counts the
+//! fault caught only if that test fails with it, having passed without it in the same catalogue
+//! run, so that a broken test never passes as a catch [HP-86].
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
@@ -116,6 +115,13 @@ pub const DRIVER_FAULTS: &[DriverFault] = &[
         summary: "take_held off by one: a held answer is not decided when the counter reaches it",
         target: Target::Test("pipelining"),
         test: "a_window_of_pulls_asks_for_disjoint_consecutive_ranges_and_answers_in_reverse_are_decided_in_order",
+    },
+    DriverFault {
+        name: "compacted-serves-from-snapshot",
+        tag: "SYNC-35",
+        summary: "a peer restarted from its kept snapshot serves each log only past the snapshot",
+        target: Target::Lib,
+        test: "db::tests::sync_35_a_peer_restarted_from_its_snapshot_serves_every_record_to_a_new_member",
     },
 ];
 
