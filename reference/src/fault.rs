@@ -5,9 +5,9 @@
 //!
 //! These requirements live below the harness protocol, so no request or reply of an adapter can
 //! show them broken: [SYNC-15], [SYNC-16], [SYNC-25], [SYNC-26], [SYNC-27], [SYNC-28],
-//! [SYNC-33], [SYNC-35]. The catalogue proves the reference's own tests of them can fail: it
-//! runs each fault's test with `THREADS_DRIVER_FAULT=NAME` and counts the fault caught only if
-//! the test fails, having seen it pass without the fault.
+//! [SYNC-33], [SYNC-35], [DB-25]. The catalogue proves the reference's own tests of them can
+//! fail: it runs each fault's test with `THREADS_DRIVER_FAULT=NAME` and counts the fault caught
+//! only if the test fails, having seen it pass without the fault.
 
 use std::sync::OnceLock;
 
@@ -31,6 +31,7 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("no-peer-share", "SYNC-28"),
     ("held-answer-missed-at-its-turn", "SYNC-33"),
     ("compacted-serves-from-snapshot", "SYNC-35"),
+    ("foreign-snapshot-trusted", "DB-25"),
 ];
 
 /// Whether the fault `name` is the one switched on. Panics on a name no fault has (in the hook

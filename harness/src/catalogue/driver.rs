@@ -1,10 +1,11 @@
-//! Driver faults, proven by the reference's own tests: bugs of the libp2p binding and of the sync
-//! core's inner workings that no request or reply of the harness protocol can show (spec/sync.md
-//! 7.11, [SYNC-33], [SYNC-35]). Each is planted in the reference behind its cargo feature
-//! `fault-injection` (reference/src/fault.rs) and switched on at run time by
-//! `THREADS_DRIVER_FAULT`; the catalogue runs the reference test paired with it and counts the
-//! fault caught only if that test fails with it, having passed without it in the same catalogue
-//! run, so that a broken test never passes as a catch [HP-86].
+//! Driver faults, proven by the reference's own tests: bugs of the libp2p binding, of the sync
+//! core's inner workings and of a node's snapshots that no request or reply of the harness
+//! protocol can show (spec/sync.md 7.11, [SYNC-33], [SYNC-35], [DB-25]). Each is planted in the
+//! reference behind its cargo feature `fault-injection` (reference/src/fault.rs) and switched on
+//! at run time by `THREADS_DRIVER_FAULT`; the catalogue runs the reference test paired with it
+//! and counts the fault caught only if that test fails with it, having passed without it in the
+//! same catalogue run, so that a broken test never passes as a catch [HP-86].
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
@@ -122,6 +123,13 @@ pub const DRIVER_FAULTS: &[DriverFault] = &[
         summary: "a peer restarted from its kept snapshot serves each log only past the snapshot",
         target: Target::Lib,
         test: "db::tests::sync_35_a_peer_restarted_from_its_snapshot_serves_every_record_to_a_new_member",
+    },
+    DriverFault {
+        name: "foreign-snapshot-trusted",
+        tag: "DB-25",
+        summary: "kept snapshot rows are believed (count, last key) without the events they cover",
+        target: Target::Lib,
+        test: "db::tests::db_25_snapshot_rows_without_their_events_never_become_the_view",
     },
 ];
 

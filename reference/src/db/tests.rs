@@ -1539,6 +1539,48 @@ fn sync_35_a_peer_restarted_from_its_snapshot_serves_every_record_to_a_new_membe
     assert_eq!(view.cid(), compacted.cid());
 }
 
+/// A snapshot does not travel [DB-25]: a peer whose store holds another copy's snapshot rows
+/// but not the events they cover (rows copied from another peer, or a store that lost the
+/// records) never takes that snapshot as its view or as the start of its fold.
+#[test]
+fn db_25_snapshot_rows_without_their_events_never_become_the_view() {
+    let (thread, mut peers) = writers(1, 98);
+    let mut a = peers.remove(0);
+    let mut da = Database::open(&mut a, thread.clone()).expect("open");
+    // The other copy's fold stands at its snapshot, so the rows are the snapshot's own.
+    for i in 0..SNAPSHOT_EVERY as u64 {
+        da.kv(&mut a, 1 + i).put(&format!("k{i}"), &i).expect("put");
+    }
+    let theirs = da.view(&a).expect("view").cid();
+    let stored = crate::store::Store::load(&a.into_store()).expect("load");
+    let stored = &stored[thread.as_bytes()];
+    // The thread and the other copy's view rows, snapshot included, but none of the events.
+    let mut store = crate::store::MemoryStore::new();
+    let rows: Vec<crate::store::ViewRow> = stored
+        .views
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    crate::store::Store::put_thread(&mut store, thread.as_bytes(), &stored.meta).expect("meta");
+    crate::store::Store::put_views(&mut store, thread.as_bytes(), &rows).expect("rows");
+    let mut c = crate::sync::Peer::open(
+        IdentityKey::generate(&mut ChaCha20Rng::from_seed([98; 32])),
+        ChaCha20Rng::from_seed([98; 32]),
+        store,
+        10_000,
+    )
+    .expect("open");
+    assert!(c.read(&thread).expect("read").is_empty(), "no event held");
+    match Database::open(&mut c, thread.clone()) {
+        Err(e) => assert_eq!(e.code, ErrorCode::StoreCorrupt, "{e}"),
+        Ok(dc) => {
+            let view = dc.view(&c).expect("view");
+            assert_ne!(view.cid(), theirs, "the other copy's view taken");
+            assert!(view.kv().is_empty() && view.snapshot().is_none());
+        }
+    }
+}
+
 #[test]
 fn db_29_a_restart_skips_the_covered_records_and_refuses_rows_that_do_not_check() {
     let mut records = history(SNAPSHOT_EVERY as u64 + 60);
