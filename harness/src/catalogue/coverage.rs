@@ -541,6 +541,14 @@ mod tests {
             assert!(c.must && c.has_fault(), "{}", fault.name);
             assert!(c.driver.iter().any(|f| f == fault.name));
         }
+        let report = render(&tags);
+        let (_, driven) = report
+            .split_once("driver faults, below the harness protocol")
+            .expect("the driver faults are listed apart");
+        for fault in super::super::driver::DRIVER_FAULTS {
+            assert!(driven.contains(fault.test), "{}", fault.name);
+            assert!(!without_fault(&tags).iter().any(|t| t == fault.tag));
+        }
         // A rule on the kit is proven by the kit's tests that cite it, never by a fault; a fault's
         // `caught_by` names rules on the harness stated with MUST.
         for (tag, _) in RULES_ON_THE_KIT {
