@@ -451,6 +451,26 @@ mod tests {
         );
     }
 
+    /// A fault is caught only when its test passed without it and failed with it: a test that
+    /// fails anyway, or a run that did not run the test, proves nothing [HP-86].
+    #[test]
+    fn a_catch_needs_the_control_to_pass_and_the_faulted_run_to_fail() {
+        let fault = &DRIVER_FAULTS[0];
+        let outcome = |control: Result<(), &str>, faulted: Result<&str, &str>| DriverOutcome {
+            fault,
+            control: control.map_err(String::from),
+            faulted: faulted.map(String::from).map_err(String::from),
+        };
+        assert!(outcome(Ok(()), Ok("failed at x")).caught());
+        let broken = outcome(Err("fails: failed at x"), Ok("failed at x"));
+        assert!(!broken.caught());
+        assert!(broken.evidence().starts_with("no proof: without the fault"));
+        assert!(!outcome(Ok(()), Err("the test passed with the fault on")).caught());
+        assert!(!outcome(Ok(()), Err("no proof: timed out after 600 s")).caught());
+        let rendered = render(&[broken]);
+        assert!(rendered.contains("MISSED") && rendered.contains("0 of 1 driver faults caught"));
+    }
+
     #[test]
     fn a_panic_message_is_found_on_its_two_lines() {
         let out = "running 1 test\n\nthread 'x' (1) panicked at reference/src/a.rs:3:5:\nassertion failed\n";
