@@ -75,11 +75,11 @@ const GOSSIP_OVERHEAD: usize = 64 * 1024;
 /// How long a request may wait for its acknowledgement. Generous: a full 8 MiB message on a
 /// loaded machine; a lost request costs nothing but time, since the peer retries on its tick. A
 /// peer that stops reading holds its outbound budget this long at most.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a connection with no request in flight is kept. Peers of a thread exchange heads
 /// every 5 s [SYNC-8], so only connections nobody syncs over go idle this long.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Messages to one peer sent and not yet acknowledged, at most; later ones are dropped.
 pub const MAX_IN_FLIGHT_PER_PEER: usize = 32;
