@@ -151,3 +151,22 @@ fn a_fault_that_proves_a_harness_rule_is_caught_the_way_the_rule_says() {
     let charged = &outcome(&report, "exit-after-reply")["evidence"];
     assert_eq!(charged, &serde_json::json!(["keys:88", "keys:89"]));
 }
+
+/// The driver faults are part of the catalogue's list, as their own kind, each with the tag it
+/// breaks below the harness protocol [HP-86].
+#[test]
+fn the_list_includes_the_driver_faults_as_their_own_kind() {
+    let output = Command::new(env!("CARGO_BIN_EXE_threads-conform"))
+        .args(["catalogue", "--list"])
+        .output()
+        .expect("threads-conform starts");
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    for fault in threads_harness::catalogue::driver::DRIVER_FAULTS {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(fault.name))
+            .unwrap_or_else(|| panic!("{} is not listed", fault.name));
+        assert!(line.contains(&format!("[{}] driver", fault.tag)), "{line}");
+    }
+}

@@ -33,6 +33,27 @@ pub mod book;
 pub mod db;
 pub mod envelope;
 pub mod error;
+/// Driver faults for the kit's catalogue, with the feature `fault-injection` only [SYNC-15].
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+#[cfg(not(feature = "fault-injection"))]
+mod fault {
+    /// Without the feature `fault-injection` no fault is ever on: each hook folds to nothing.
+    #[inline(always)]
+    pub(crate) const fn on(_: &str) -> bool {
+        false
+    }
+
+    /// Without the feature no compacted peer serves less: the floor is 0.
+    #[inline(always)]
+    pub(crate) const fn compacted_floor<R, S>(
+        _: &crate::sync::Peer<R, S>,
+        _: &crate::id::ThreadId,
+        _: &crate::id::LogId,
+    ) -> u64 {
+        0
+    }
+}
 pub mod id;
 pub mod invite;
 pub mod keys;

@@ -262,11 +262,29 @@ fn coverage(spec: &Path, strict: bool, json: Option<&Path>) -> Result<u8, String
 
 /// `catalogue`: the suite against each fault; 0 when every one is caught [HP-86].
 fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
-    use threads_harness::catalogue::Class;
+    use threads_harness::catalogue::driver;
     use threads_harness::catalogue::run as cat;
-    let faults = cat::select(&args.faults)?;
+    // A driver fault is proven by a reference test, not by a run of the suite.
+    let (driver_names, adapter_names): (Vec<String>, Vec<String>) = args
+        .faults
+        .iter()
+        .cloned()
+        .partition(|n| driver::find(n).is_some());
+    let drivers: Vec<&'static driver::DriverFault> = if args.faults.is_empty() {
+        driver::DRIVER_FAULTS.iter().collect()
+    } else {
+        driver_names
+            .iter()
+            .filter_map(|n| driver::find(n))
+            .collect()
+    };
+    let faults = if args.faults.is_empty() || !adapter_names.is_empty() {
+        cat::select(&adapter_names)?
+    } else {
+        Vec::new()
+    };
     if args.list {
-        for f in faults {
+        for f in &faults {
             println!(
                 "{:34} [{}] {:15} {}",
                 f.name,
@@ -275,8 +293,52 @@ fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
                 f.summary
             );
         }
+        for f in &drivers {
+            println!("{:34} [{}] {:15} {}", f.name, f.tag, "driver", f.summary);
+        }
         return Ok(0);
     }
+    let mut outcomes = Vec::with_capacity(faults.len());
+    if !faults.is_empty() {
+        outcomes = adapter_catalogue(args, faults)?;
+        print!("{}", cat::render(&outcomes));
+    }
+    let root = if drivers.is_empty() {
+        PathBuf::new()
+    } else {
+        driver::checkout()?
+    };
+    let driven = driver::run_all(&root, &drivers)?;
+    if !driven.is_empty() {
+        print!("{}", driver::render(&driven));
+    }
+    if !outcomes.is_empty() && !driven.is_empty() {
+        let caught = outcomes.iter().filter(|o| o.caught()).count()
+            + driven.iter().filter(|o| o.caught()).count();
+        println!(
+            "in all: {caught} of {} faults caught",
+            outcomes.len() + driven.len()
+        );
+    }
+    if let Some(path) = &args.json {
+        let mut json = cat::to_json(&outcomes);
+        json["driverFaults"] = driver::to_json(&driven);
+        json["driverCaught"] = driven.iter().filter(|o| o.caught()).count().into();
+        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+        write(path, &format!("{text}\n"))?;
+    }
+    let all = outcomes.iter().all(cat::Outcome::caught)
+        && driven.iter().all(driver::DriverOutcome::caught);
+    Ok(u8::from(!all))
+}
+
+/// The suite against each adapter fault of `faults`, after the reference without one.
+fn adapter_catalogue(
+    args: &CatalogueArgs,
+    faults: Vec<&'static threads_harness::catalogue::Fault>,
+) -> Result<Vec<threads_harness::catalogue::run::Outcome>, String> {
+    use threads_harness::catalogue::Class;
+    use threads_harness::catalogue::run as cat;
     let program = default_adapter()?.remove(0);
     // The reference without a fault must pass, or a caught fault proves nothing.
     let live = Liveness {
@@ -322,13 +384,7 @@ fn catalogue(args: &CatalogueArgs) -> Result<u8, String> {
         }
         outcomes.push(outcome);
     }
-    print!("{}", cat::render(&outcomes));
-    if let Some(path) = &args.json {
-        let text =
-            serde_json::to_string_pretty(&cat::to_json(&outcomes)).map_err(|e| e.to_string())?;
-        write(path, &format!("{text}\n"))?;
-    }
-    Ok(u8::from(!outcomes.iter().all(cat::Outcome::caught)))
+    Ok(outcomes)
 }
 
 /// `bench`: the reference's rates, then the implementation's, and their ratio [HP-94].

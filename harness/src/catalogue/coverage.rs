@@ -97,6 +97,9 @@ pub struct TagCoverage {
     /// For a rule on the harness: the catalogue faults whose catch proves the harness enforces
     /// it (their `caught_by`), which the catalogue confirms run by run.
     pub enforcing: Vec<String>,
+    /// Driver faults that violate it below the harness protocol, each proven by the reference
+    /// test paired with it ([`super::driver`]).
+    pub driver: Vec<String>,
 }
 
 impl TagCoverage {
@@ -108,7 +111,7 @@ impl TagCoverage {
     /// Whether a catalogue fault proves its cases can fail: one that violates it, or one whose
     /// catch shows the harness enforcing it.
     pub fn has_fault(&self) -> bool {
-        !(self.faults.is_empty() && self.enforcing.is_empty())
+        !(self.faults.is_empty() && self.enforcing.is_empty() && self.driver.is_empty())
     }
 
     /// The kit's own tests that cite it, under `harness/tests/` or in a unit test of `src/`.
@@ -170,6 +173,11 @@ pub fn collect(spec_dir: &Path, set: &VectorSet) -> Result<BTreeMap<String, TagC
             if let Some(tag) = tags.get_mut(*rule) {
                 tag.enforcing.push(fault.name.to_string());
             }
+        }
+    }
+    for fault in super::driver::DRIVER_FAULTS {
+        if let Some(tag) = tags.get_mut(fault.tag) {
+            tag.driver.push(fault.name.to_string());
         }
     }
     Ok(tags)
@@ -362,15 +370,22 @@ pub fn render(tags: &BTreeMap<String, TagCoverage>) -> String {
         .iter()
         .filter(|(_, c)| c.faults.is_empty() && !c.enforcing.is_empty())
         .count();
+    let driven: Vec<(&String, &TagCoverage)> = list
+        .iter()
+        .filter(|(_, c)| !c.driver.is_empty())
+        .copied()
+        .collect();
     let _ = writeln!(
         out,
         "\n{} MUST tags: {} checked by a case, {} exercised by every run, {} with a catalogue \
-         fault ({} of them by the enforcement a fault's catch proves), {} rules on the kit",
+         fault ({} of them by the enforcement a fault's catch proves, {} by a driver fault), {} \
+         rules on the kit",
         list.len(),
         list.len() - no_case.len() - exercised.len(),
         exercised.len(),
         list.iter().filter(|(_, c)| c.has_fault()).count(),
         enforced,
+        driven.len(),
         kit.len()
     );
     let _ = writeln!(
@@ -409,6 +424,20 @@ pub fn render(tags: &BTreeMap<String, TagCoverage>) -> String {
     }
     let _ = writeln!(
         out,
+        "driver faults, below the harness protocol, proven by the reference's own tests ({}, \
+         catalogue::driver):",
+        driven.len()
+    );
+    for (tag, c) in &driven {
+        for name in &c.driver {
+            let test = super::driver::find(name)
+                .map(|f| format!("{} {}", f.target.shown(), f.test))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {tag:8} {name:32} {test}");
+        }
+    }
+    let _ = writeln!(
+        out,
         "NO FAULT ({}): {}",
         no_fault.len(),
         if no_fault.is_empty() {
@@ -424,6 +453,7 @@ pub fn render(tags: &BTreeMap<String, TagCoverage>) -> String {
 /// the harness enforces it, or `kit` for a rule on the kit.
 fn faults_column(tag: &str, c: &TagCoverage) -> String {
     let mut parts = c.faults.clone();
+    parts.extend(c.driver.iter().map(|d| format!("driver:{d}")));
     if !c.enforcing.is_empty() {
         parts.push(format!("enforced against: {}", c.enforcing.join(" ")));
     }
@@ -465,6 +495,7 @@ pub fn to_json(tags: &BTreeMap<String, TagCoverage>) -> Value {
         .map(|(tag, c)| {
             json!({"tag": tag, "file": c.file, "vectors": c.vectors, "checks": c.checks,
                 "elsewhere": c.elsewhere, "faults": c.faults, "enforcedAgainst": c.enforcing,
+                "driverFaults": c.driver,
                 "onTheKit": on_the_kit(tag)})
         })
         .collect();
@@ -503,6 +534,20 @@ mod tests {
         // data); the report counts it on that tag all the same.
         for fault in FAULTS {
             assert!(tags[fault.tag].faults.iter().any(|f| f == fault.name));
+        }
+        // A driver fault counts on its tag, a MUST below the harness protocol.
+        for fault in super::super::driver::DRIVER_FAULTS {
+            let c = &tags[fault.tag];
+            assert!(c.must && c.has_fault(), "{}", fault.name);
+            assert!(c.driver.iter().any(|f| f == fault.name));
+        }
+        let report = render(&tags);
+        let (_, driven) = report
+            .split_once("driver faults, below the harness protocol")
+            .expect("the driver faults are listed apart");
+        for fault in super::super::driver::DRIVER_FAULTS {
+            assert!(driven.contains(fault.test), "{}", fault.name);
+            assert!(!without_fault(&tags).iter().any(|t| t == fault.tag));
         }
         // A rule on the kit is proven by the kit's tests that cite it, never by a fault; a fault's
         // `caught_by` names rules on the harness stated with MUST.

@@ -10,6 +10,7 @@
 
 mod chapters;
 pub mod coverage;
+pub mod driver;
 mod emulate;
 mod faults;
 pub mod run;

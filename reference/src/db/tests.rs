@@ -1485,6 +1485,102 @@ fn db_28_a_peer_keeps_its_latest_snapshot_with_its_events_and_restarts_from_it()
     assert_eq!(kept_snapshot(&store, &thread), Some(moved));
 }
 
+/// A peer that compacted on a peer, not only in a view: restarted from its kept snapshot, it
+/// still serves every record from the first of each log, so a new member that pulls from it
+/// alone gets the whole history and folds the same view [SYNC-35], from the events and its own
+/// snapshots only [DB-25].
+#[test]
+fn sync_35_a_peer_restarted_from_its_snapshot_serves_every_record_to_a_new_member() {
+    let (thread, mut peers) = writers(1, 96);
+    let mut a = peers.remove(0);
+    let mut da = Database::open(&mut a, thread.clone()).expect("open");
+    let n = SNAPSHOT_EVERY as u64 + 30;
+    for i in 0..n {
+        da.kv(&mut a, 1 + i)
+            .put(&format!("k{}", i % 40), &i)
+            .expect("put");
+    }
+    let store = a.into_store();
+    let mut a = crate::sync::Peer::open(
+        IdentityKey::generate(&mut ChaCha20Rng::from_seed([96; 32])),
+        ChaCha20Rng::from_seed([96; 32]),
+        store,
+        10_000,
+    )
+    .expect("reopen");
+    let da = Database::open(&mut a, thread.clone()).expect("the restored view checks");
+    let compacted = da.view(&a).expect("view").clone();
+    assert!(compacted.is_compacted(), "restarted from the kept snapshot");
+    let held: BTreeSet<Cid> = a
+        .read(&thread)
+        .expect("read")
+        .iter()
+        .map(|e| *e.record.cid())
+        .collect();
+    assert_eq!(held.len() as u64, n, "every event");
+
+    let mut c = TestPeer::from_seed([97; 32]);
+    let invite = a
+        .invite(&thread, InviteRole::Writer, c.id())
+        .expect("invite");
+    c.join(10_001, &invite).expect("join");
+    Net::new(10_002).pump(&mut [&mut a, &mut c]).expect("pump");
+    let pulled: BTreeSet<Cid> = c
+        .read(&thread)
+        .expect("read")
+        .iter()
+        .map(|e| *e.record.cid())
+        .collect();
+    let missing = held.difference(&pulled).count();
+    assert_eq!(missing, 0, "records the compacted peer did not serve");
+    let dc = Database::open(&mut c, thread.clone()).expect("open");
+    let view = dc.view(&c).expect("view");
+    assert!(!view.is_compacted(), "folded from the events it pulled");
+    assert_eq!(view.cid(), compacted.cid());
+}
+
+/// A snapshot does not travel [DB-25]: a peer whose store holds another copy's snapshot rows
+/// but not the events they cover (rows copied from another peer, or a store that lost the
+/// records) never takes that snapshot as its view or as the start of its fold.
+#[test]
+fn db_25_snapshot_rows_without_their_events_never_become_the_view() {
+    let (thread, mut peers) = writers(1, 98);
+    let mut a = peers.remove(0);
+    let mut da = Database::open(&mut a, thread.clone()).expect("open");
+    // The other copy's fold stands at its snapshot, so the rows are the snapshot's own.
+    for i in 0..SNAPSHOT_EVERY as u64 {
+        da.kv(&mut a, 1 + i).put(&format!("k{i}"), &i).expect("put");
+    }
+    let theirs = da.view(&a).expect("view").cid();
+    let stored = crate::store::Store::load(&a.into_store()).expect("load");
+    let stored = &stored[thread.as_bytes()];
+    // The thread and the other copy's view rows, snapshot included, but none of the events.
+    let mut store = crate::store::MemoryStore::new();
+    let rows: Vec<crate::store::ViewRow> = stored
+        .views
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    crate::store::Store::put_thread(&mut store, thread.as_bytes(), &stored.meta).expect("meta");
+    crate::store::Store::put_views(&mut store, thread.as_bytes(), &rows).expect("rows");
+    let mut c = crate::sync::Peer::open(
+        IdentityKey::generate(&mut ChaCha20Rng::from_seed([98; 32])),
+        ChaCha20Rng::from_seed([98; 32]),
+        store,
+        10_000,
+    )
+    .expect("open");
+    assert!(c.read(&thread).expect("read").is_empty(), "no event held");
+    match Database::open(&mut c, thread.clone()) {
+        Err(e) => assert_eq!(e.code, ErrorCode::StoreCorrupt, "{e}"),
+        Ok(dc) => {
+            let view = dc.view(&c).expect("view");
+            assert_ne!(view.cid(), theirs, "the other copy's view taken");
+            assert!(view.kv().is_empty() && view.snapshot().is_none());
+        }
+    }
+}
+
 #[test]
 fn db_29_a_restart_skips_the_covered_records_and_refuses_rows_that_do_not_check() {
     let mut records = history(SNAPSHOT_EVERY as u64 + 60);

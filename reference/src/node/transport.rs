@@ -295,7 +295,7 @@ impl Answer {
     /// Decodes a frame body: empty, or a refusal with a registered code; MESSAGE_MALFORMED
     /// otherwise [SYNC-25].
     pub fn from_bytes(bytes: &[u8]) -> Result<Answer> {
-        if bytes.is_empty() {
+        if bytes.is_empty() || crate::fault::on("refusal-read-as-received") {
             return Ok(Answer::Received);
         }
         let refusal: Refusal = crate::block::decode_canonical(bytes, ErrorCode::MessageMalformed)?;
@@ -376,7 +376,7 @@ impl InboundBudget {
     fn take(&self, peer: Option<PeerId>, n: usize) -> std::result::Result<(), Over> {
         let mut held = self.lock();
         let mine = held.peers.get(&peer).copied().unwrap_or(0);
-        if mine + n > self.peer_limit {
+        if mine + n > self.peer_limit && !crate::fault::on("no-peer-share") {
             held.refused_share += 1;
             return Err(Over::Share);
         }
@@ -548,7 +548,7 @@ async fn read_budgeted<T: AsyncRead + Unpin>(
     peer: Option<PeerId>,
 ) -> io::Result<Inbound> {
     let len = read_length(io).await?;
-    if len > MAX_MESSAGE_BYTES as u64 {
+    if len > MAX_MESSAGE_BYTES as u64 && !crate::fault::on("oversized-prefix-read-on") {
         return Err(invalid("a sync message over the size limit"));
     }
     let mut left = len as usize;
@@ -572,7 +572,7 @@ async fn read_budgeted<T: AsyncRead + Unpin>(
         if over {
             continue;
         }
-        if budget.take(peer, n).is_ok() {
+        if budget.take(peer, n).is_ok() || crate::fault::on("keeps-request-past-bound") {
             bytes.extend_from_slice(&chunk[..n]);
         } else {
             over = true;
@@ -988,7 +988,9 @@ impl Transport {
                 ..
             } => {
                 self.settle(request_id);
-                if let Answer::Refused(code) = response {
+                if let (Answer::Refused(code), false) =
+                    (response, crate::fault::on("refusal-counted-as-delivered"))
+                {
                     // Not delivered: the sync makes up for it as for a lost message [SYNC-27].
                     self.stats.refused_by_peers += 1;
                     tracing::debug!(%peer, %code, "sync request refused");
@@ -1089,13 +1091,18 @@ mod tests {
         .await;
         b.send(a.local_peer_id(), vec![1; 5_000], vec![a_addr.clone()]);
         // A refusal is no event of `b`'s (next_event keeps waiting after it): look at its
-        // counters between events and on a tick.
+        // counters between events and on a tick. A sender that takes the refusal for an
+        // acknowledgement never counts it [SYNC-27]: fail then, after a generous wait.
         let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while b.stats().refused_by_peers == 0 {
             tokio::select! {
                 event = a.next_event() => assert!(!matches!(event, NetEvent::Request { .. })),
                 _ = b.next_event() => {}
-                _ = tick.tick() => {}
+                _ = tick.tick() => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the refused request was never counted as refused [SYNC-27]"
+                ),
             }
         }
         (a, b, a_addr)

@@ -128,6 +128,7 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         after: u64,
         limit: u64,
     ) -> Result<()> {
+        let after = after.max(crate::fault::compacted_floor(self, &thread, &log));
         let Some(state) = self.threads.get(&thread) else {
             return Ok(());
         };
