@@ -73,8 +73,10 @@ where
     })
 }
 
-/// What the scenario knows: the thread, the writer's and the prover's IDs, the proof key.
+/// What the scenario knows: the thread (and its text), the writer's and the prover's IDs, the
+/// proof key.
 struct Setup {
+    text: String,
     thread: ThreadId,
     writer: LogId,
     prover: LogId,
@@ -94,82 +96,97 @@ impl Setup {
     }
 }
 
-/// The steps of [HP-96]; pushes each check's outcome in [`NONCE_SCOPE`]'s order.
-fn nonce_scope(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
-    let name = NONCE_SCOPE.name;
+/// Steps 1 of [HP-96]: the nodes, T with one record, T2, and T's proof key.
+fn set_up(d: &mut Driver) -> Result<(Setup, ThreadId), StepError> {
     let mut ids = Vec::new();
     for node in [WRITER, PROVER, OTHER] {
-        ids.push(parsed::<LogId>(
-            "peer ID",
-            &d.create(node, seed(name, node))?,
-        )?);
+        let peer = d.create(node, seed(NONCE_SCOPE.name, node))?;
+        ids.push(parsed::<LogId>("peer ID", &peer)?);
     }
-    let created: ThreadCreated = d.step(Call::ThreadCreate(ThreadCreate {
-        node: WRITER.into(),
-        variant: Variant::Raw,
-        time: d.now(),
-    }))?;
-    append(d, WRITER, &created.thread, b"nonce 1")?;
-    let second: ThreadCreated = d.step(Call::ThreadCreate(ThreadCreate {
-        node: WRITER.into(),
-        variant: Variant::Raw,
-        time: d.now(),
-    }))?;
-    let keys: Keys = d.step(Call::NodeKeys(on(WRITER, &created.thread)))?;
+    let mut threads = Vec::new();
+    for body in [&b"nonce 1"[..], b""] {
+        let created: ThreadCreated = d.step(Call::ThreadCreate(ThreadCreate {
+            node: WRITER.into(),
+            variant: Variant::Raw,
+            time: d.now(),
+        }))?;
+        if !body.is_empty() {
+            append(d, WRITER, &created.thread, body)?;
+        }
+        threads.push(created.thread);
+    }
+    let keys: Keys = d.step(Call::NodeKeys(on(WRITER, &threads[0])))?;
     let follow = FollowKey::from_slice(&keys.follow_key.0)
         .map_err(|e| StepError::new("node.keys on nonce-writer", e.to_string()))?;
-    let thread = parsed::<ThreadId>("thread", &created.thread)?;
-    let other_thread = parsed::<ThreadId>("thread", &second.thread)?;
+    let thread = parsed::<ThreadId>("thread", &threads[0])?;
     let setup = Setup {
         key: membership::proof_key(&thread, &follow),
-        thread: thread.clone(),
+        text: threads[0].clone(),
+        thread,
         writer: ids[0],
         prover: ids[1],
     };
+    Ok((setup, parsed::<ThreadId>("thread", &threads[1])?))
+}
 
-    let others = issued(d, OTHER, &thread, "other")?;
-    let (mine, pump) = issued(d, PROVER, &thread, "prover")?;
+/// The steps of [HP-96]; pushes each check's outcome in [`NONCE_SCOPE`]'s order.
+fn nonce_scope(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepError> {
+    let (setup, other_thread) = set_up(d)?;
+    let (others, _) = issued(d, OTHER, &setup.thread, "other")?;
+    let (mine, pump) = issued(d, PROVER, &setup.thread, "prover")?;
     let (elsewhere, _) = issued(d, PROVER, &other_thread, "prover-t2")?;
-    made.push(after(pump, distinct(&[&mine, &others.0, &elsewhere])));
-
-    let refused = |d: &mut Driver, nonce: &Option<AuthNonce>, what: &str| {
-        let Some(nonce) = nonce else {
-            return Ok(Err(("a nonce from the writer".into(), "none".into())));
-        };
-        let (answers, pump) = answers(d, setup.proof_over(nonce, what))?;
-        let senders: Vec<&str> = answers.iter().map(|(from, _)| from.as_str()).collect();
-        Ok::<_, StepError>(after(pump, equal(&Vec::<&str>::new(), &senders)))
-    };
-    made.push(refused(d, &others.0, "other-peers")?);
-    made.push(refused(d, &elsewhere, "other-threads")?);
+    made.push(after(pump, distinct(&[&mine, &others, &elsewhere])));
+    made.push(refused(d, &setup, &others, "other-peers")?);
+    made.push(refused(d, &setup, &elsewhere, "other-threads")?);
     d.wait(NONCE_TTL_MS + 5_000);
-    made.push(refused(d, &mine, "stale")?);
+    made.push(refused(d, &setup, &mine, "stale")?);
+    made.push(accepted(d, &setup)?);
+    Ok(())
+}
 
-    let (fresh, _) = issued(d, PROVER, &thread, "fresh")?;
+/// The prover's proof over `nonce` gets no answer from the writer [SYNC-19], [SYNC-20].
+fn refused(
+    d: &mut Driver,
+    setup: &Setup,
+    nonce: &Option<AuthNonce>,
+    what: &str,
+) -> Result<Outcome, StepError> {
+    let Some(nonce) = nonce else {
+        return Ok(Err(("a nonce from the writer".into(), "none".into())));
+    };
+    let (answers, pump) = answers(d, setup.proof_over(nonce, what))?;
+    let senders: Vec<&str> = answers.iter().map(|(from, _)| from.as_str()).collect();
+    Ok(after(pump, equal(&Vec::<&str>::new(), &senders)))
+}
+
+/// A proof over a nonce just issued makes the prover proven, answered with an empty nonce, and
+/// served the next append [SYNC-20].
+fn accepted(d: &mut Driver, setup: &Setup) -> Result<Outcome, StepError> {
+    let thread = &setup.thread;
+    let (fresh, _) = issued(d, PROVER, thread, "fresh")?;
     let Some(fresh) = fresh else {
-        made.push(Err(("a nonce from the writer".into(), "none".into())));
-        return Ok(());
+        return Ok(Err(("a nonce from the writer".into(), "none".into())));
     };
     let (answered, _) = answers(d, setup.proof_over(&fresh, "proven"))?;
     let proven = answered.iter().any(|(from, m)| {
         from == WRITER
             && matches!(m, Some(Message::Auth { thread: t, nonce, proof })
-                if *t == thread && nonce.is_empty() && proof.len() == 32)
+                if t == thread && nonce.is_empty() && proof.len() == 32)
     });
     let before = d.watched().len();
-    append(d, WRITER, &created.thread, b"nonce 2")?;
+    append(d, WRITER, &setup.text, b"nonce 2")?;
     let pump = d.pump()?;
     let served = d.watched()[before..].iter().any(|(from, Hex(bytes))| {
         from == WRITER
             && matches!(Message::from_bytes(bytes),
-                Ok(Message::Records { thread: t, envelopes, .. }) if t == thread && !envelopes.is_empty())
+                Ok(Message::Records { thread: t, envelopes, .. })
+                    if t == *thread && !envelopes.is_empty())
     });
     let got: Vec<&str> = [(proven, "proven"), (served, "served")]
         .into_iter()
         .filter_map(|(yes, what)| yes.then_some(what))
         .collect();
-    made.push(after(pump, equal(&vec!["proven", "served"], &got)));
-    Ok(())
+    Ok(after(pump, equal(&vec!["proven", "served"], &got)))
 }
 
 /// Has `node` challenge the writer about `thread` and returns the nonce the writer answers with,

@@ -53,14 +53,10 @@ struct Opened {
     nonces: [Vec<u8>; 2],
 }
 
-/// Opens `envelope` of `log` in `thread` with the writer's keys; why not, if it does not open.
-fn open(
-    envelope: &Envelope,
-    thread: &ThreadId,
-    log: &LogId,
-    follow: &FollowKey,
-    read: &ReadKey,
-) -> Result<Opened, String> {
+/// Opens `envelope` with the writer's keys; why not, if it does not open.
+fn open(envelope: &Envelope, keys: &WriterKeys<'_>) -> Result<Opened, String> {
+    let (thread, log) = (keys.thread, keys.log);
+    let (follow, read) = (keys.follow, keys.read);
     let plain = record::open_block(
         Layer::Record,
         follow.as_bytes(),
@@ -126,34 +122,67 @@ fn writer_records(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
         append(d, WRITER, &created.thread, format!("record {i}").as_bytes())?;
         d.pump()?;
     }
-    let keys: Keys = d.step(Call::NodeKeys(on(WRITER, &created.thread)))?;
-    let bad_key = |e: threads::Error| StepError::new("node.keys on records-writer", e.to_string());
-    let follow = FollowKey::from_slice(&keys.follow_key.0).map_err(bad_key)?;
-    let read = keys
-        .read_key
-        .as_ref()
-        .ok_or_else(|| StepError::new("node.keys on records-writer", "no read key".into()))
-        .and_then(|k| ReadKey::from_slice(&k.0).map_err(bad_key))?;
+    let (follow, read) = keys_of(d, &created.thread)?;
     let thread = parsed::<ThreadId>("thread", &created.thread)?;
     let log = parsed::<LogId>("log", &created.log)?;
+    let keys = WriterKeys {
+        thread: &thread,
+        log: &log,
+        follow: &follow,
+        read: &read,
+    };
+    match open_pushed(d.watched(), &keys) {
+        Ok(opened) => {
+            made.push(chained(&opened));
+            made.push(fresh(&opened));
+        }
+        Err(unopened) => {
+            let why = format!("records that do not open: {unopened:?}");
+            made.push(Err(("4 records that open".into(), why.clone())));
+            made.push(Err(("4 records that open".into(), why)));
+        }
+    }
+    Ok(())
+}
 
+/// The follow key and the read key `node.keys` gives the writer for `thread`.
+fn keys_of(d: &mut Driver, thread: &str) -> Result<(FollowKey, ReadKey), StepError> {
+    let keys: Keys = d.step(Call::NodeKeys(on(WRITER, thread)))?;
+    let bad = |why: String| StepError::new("node.keys on records-writer", why);
+    let follow = FollowKey::from_slice(&keys.follow_key.0).map_err(|e| bad(e.to_string()))?;
+    let read = keys.read_key.ok_or_else(|| bad("no read key".into()))?;
+    let read = ReadKey::from_slice(&read.0).map_err(|e| bad(e.to_string()))?;
+    Ok((follow, read))
+}
+
+/// The writer's log and keys, to open its records with.
+struct WriterKeys<'a> {
+    thread: &'a ThreadId,
+    log: &'a LogId,
+    follow: &'a FollowKey,
+    read: &'a ReadKey,
+}
+
+/// The records of the writer's log in the `records` messages it pushed, each once, by seq; or
+/// why some do not open.
+fn open_pushed(kept: &[(String, Hex)], keys: &WriterKeys<'_>) -> Result<Vec<Opened>, Vec<String>> {
     let mut opened: Vec<Opened> = Vec::new();
     let mut unopened = Vec::new();
-    for (from, Hex(bytes)) in d.watched() {
+    for (from, Hex(bytes)) in kept {
         let Ok(Message::Records {
-            thread: t,
-            log: l,
+            thread,
+            log,
             envelopes,
             ..
         }) = Message::from_bytes(bytes)
         else {
             continue;
         };
-        if from != WRITER || t != thread || l != log {
+        if from != WRITER || thread != *keys.thread || log != *keys.log {
             continue;
         }
         for envelope in &envelopes {
-            match open(envelope, &thread, &log, &follow, &read) {
+            match open(envelope, keys) {
                 Ok(o) if !opened.iter().any(|p| p.cid == o.cid) => opened.push(o),
                 Ok(_) => {}
                 Err(why) => unopened.push(why),
@@ -161,15 +190,10 @@ fn writer_records(d: &mut Driver, made: &mut Vec<Outcome>) -> Result<(), StepErr
         }
     }
     if !unopened.is_empty() {
-        let why = format!("records that do not open: {unopened:?}");
-        made.push(Err(("4 records that open".into(), why.clone())));
-        made.push(Err(("4 records that open".into(), why)));
-        return Ok(());
+        return Err(unopened);
     }
     opened.sort_by_key(|o| o.seq);
-    made.push(chained(&opened));
-    made.push(fresh(&opened));
-    Ok(())
+    Ok(opened)
 }
 
 /// Seq 1 to [`RECORDS`], each prev the CID of the record before [LOG-1].
