@@ -73,8 +73,8 @@ fn one_fault_of_each_class_is_caught_by_the_cases_that_check_its_rule() {
             .all(|c| c.starts_with("tid:"))
     );
     // A creator-side rule: no vector can see it, only live checks that decode what thread.create
-    // gave (the stranger scenario also decodes the Thread ID, to write the stranger's messages,
-    // and so does the simulator of the liveness runs [HP-93], when threads-sim is built; and the
+    // gave (the stranger, nonce-scope and writer-records scenarios also decode the Thread ID, to
+    // write the messages the harness speaks or to open records, and so does the simulator of the liveness runs [HP-93], when threads-sim is built; and the
     // ACL document's `_id`, the canonical text, is not the text the node gave for the thread).
     let created = evidence("thread-create-trailing-bits");
     assert!(
@@ -86,6 +86,8 @@ fn one_fault_of_each_class_is_caught_by_the_cases_that_check_its_rule() {
             "writer-follower-reader:",
             "acl-revocation:acl-document",
             "stranger:",
+            "nonce-scope:",
+            "writer-records:",
             "liveness:"
         ]
         .iter()

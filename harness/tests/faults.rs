@@ -279,3 +279,45 @@ fn the_same_adapter_without_a_fault_passes() {
     assert_eq!(code, 0, "{:?}", failures(&report));
     assert_eq!(report["counts"]["failed"], 0);
 }
+
+/// The first check of `scenario`, in the order made, that failed.
+fn first_failed(report: &Value, scenario: &str) -> Option<String> {
+    let groups = report["groups"].as_array().into_iter().flatten();
+    groups
+        .filter(|g| g["name"] == scenario)
+        .flat_map(|g| g["cases"].as_array().into_iter().flatten())
+        .find(|c| c["status"] == "failed")
+        .and_then(|c| c["id"].as_str().map(String::from))
+}
+
+#[test]
+fn each_nonce_a_verifier_must_refuse_is_caught_by_its_own_check() {
+    let scenario = "nonce-scope";
+    for (fault, check) in [
+        ("nonce-same-for-every-peer", "nonces-distinct"),
+        ("proof-other-peers-nonce", "other-peers-nonce-refused"),
+        ("proof-other-threads-nonce", "other-threads-nonce-refused"),
+        ("proof-stale-nonce", "stale-nonce-refused"),
+    ] {
+        let (code, report) = run_with_fault(fault, &["--suite", scenario]);
+        assert_eq!(code, 1, "{fault}: {report}");
+        assert_eq!(
+            first_failed(&report, scenario),
+            Some(format!("{scenario}/{check}")),
+            "{fault}: {report}"
+        );
+    }
+}
+
+#[test]
+fn a_writer_that_reuses_its_randomness_is_caught_only_by_the_records_check() {
+    let scenario = "writer-records";
+    let (code, report) = run_with_fault("append-replays-randomness", &["--suite", scenario]);
+    assert_eq!(code, 1, "{report}");
+    let failed = checks_failed_on_values(&report, scenario);
+    assert_eq!(
+        failed,
+        [format!("{scenario}/fresh-keys-and-nonces")],
+        "{report}"
+    );
+}

@@ -3,8 +3,10 @@
 //! [`Adapter::handle`] maps one request to one reply; [`serve`] runs it over newline-delimited
 //! JSON. The `threads-reference-adapter` binary is `serve` on stdin and stdout.
 
+mod authfault;
 mod dbfault;
 pub(crate) mod dbjson;
+mod noderng;
 mod nodes;
 mod restart;
 
@@ -20,7 +22,9 @@ use crate::protocol::{
     Request, VectorParams,
 };
 
+pub use authfault::AuthFault;
 pub use dbfault::DbFault;
+pub use noderng::AppendFault;
 pub use nodes::Nodes;
 pub(crate) use nodes::query_of;
 pub use restart::RestartFault;
@@ -47,6 +51,18 @@ impl Adapter {
     /// bug leaves [SYNC-12], [SYNC-13], [HP-86].
     pub fn set_restart_fault(&mut self, fault: RestartFault) {
         self.nodes.set_restart_fault(fault);
+    }
+
+    /// Switches on a membership bug of the catalogue: a verifier that takes proofs over nonces
+    /// [SYNC-19] does not let it take [HP-86].
+    pub fn set_auth_fault(&mut self, fault: AuthFault) {
+        self.nodes.set_auth_fault(fault);
+    }
+
+    /// Switches on a writer bug of the catalogue: appends that reuse randomness [LOG-1],
+    /// [HP-86].
+    pub fn set_append_fault(&mut self, fault: AppendFault) {
+        self.nodes.set_append_fault(fault);
     }
 
     /// Handles one request line; always returns exactly one reply [HP-23].

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use serde_json::Value;
 use threads::acl::Roles;
@@ -16,8 +15,10 @@ use threads::id::{LogId, ThreadId};
 use threads::sync::{Destination, Peer, Transmit};
 use threads::{Error, ErrorCode, Result};
 
+use super::authfault::AuthFault;
 use super::dbfault::{DbFault, FAULTY_VIEW, FaultyView};
 use super::dbjson;
+use super::noderng::{AppendFault, NodeRng};
 use super::restart::RestartFault;
 use crate::protocol::{
     self, AclChanged, Appended, Call, Collected, DbCommitted, DbDocument, DbHit, DbQueryResult,
@@ -28,7 +29,7 @@ use crate::protocol::{
 /// The harness's named nodes.
 #[derive(Default)]
 pub struct Nodes {
-    peers: BTreeMap<String, Peer<ChaCha20Rng>>,
+    peers: BTreeMap<String, Peer<NodeRng>>,
     names: BTreeMap<LogId, String>,
     /// One database per (node, thread), driven through the node's peer [HP-60].
     dbs: BTreeMap<(String, ThreadId), Database>,
@@ -39,6 +40,16 @@ pub struct Nodes {
     /// A storage bug of the catalogue: `node.stop` restarts the node on the store the bug
     /// leaves ([`super::restart`]); off in the reference.
     restart: Option<RestartFault>,
+    /// A membership bug of the catalogue: a proof only the bug accepts reaches the node as one it
+    /// accepts ([`super::authfault`]); off in the reference.
+    auth: Option<AuthFault>,
+    /// Each node's RNG, shared with its peer ([`super::noderng`]).
+    rngs: BTreeMap<String, NodeRng>,
+    /// A writer bug of the catalogue, off in the reference [HP-86].
+    append: Option<AppendFault>,
+    /// Where each node's RNG stood before its first `log.append`: with
+    /// [`AppendFault::ReplaysRandomness`], every append draws from there again.
+    first_append: BTreeMap<String, u128>,
 }
 
 /// A result as the JSON of its reply.
@@ -81,8 +92,15 @@ impl Nodes {
                 })
             }
             Call::LogAppend(p) => {
+                let replayed = self.replay(&p.node);
                 let peer = self.peer_mut(&p.node)?;
-                let (log, seq, cid) = peer.append(p.time, &thread(&p.thread)?, &p.body.0)?;
+                let appended = peer.append(p.time, &thread(&p.thread)?, &p.body.0);
+                if let (Some(at), Some(rng)) = (replayed, self.rngs.get(&p.node))
+                    && rng.position() < at
+                {
+                    rng.seek(at);
+                }
+                let (log, seq, cid) = appended?;
                 json(Appended {
                     log: log.to_string(),
                     seq,
@@ -276,11 +294,34 @@ impl Nodes {
         self.restart = Some(fault);
     }
 
+    /// Switches a membership bug of the catalogue on for every node [HP-86].
+    pub fn set_auth_fault(&mut self, fault: AuthFault) {
+        self.auth = Some(fault);
+    }
+
+    /// Switches a writer bug of the catalogue on for every node [HP-86].
+    pub fn set_append_fault(&mut self, fault: AppendFault) {
+        self.append = Some(fault);
+    }
+
+    /// With [`AppendFault::ReplaysRandomness`], moves `node`'s RNG back to where it stood before
+    /// its first append, and returns where it stood, so that the draws after this append are
+    /// fresh again.
+    fn replay(&mut self, node: &str) -> Option<u128> {
+        self.append?;
+        let rng = self.rngs.get(node)?;
+        let now = rng.position();
+        let first = *self.first_append.entry(node.to_owned()).or_insert(now);
+        rng.seek(first);
+        Some(now)
+    }
+
     fn restart(&mut self, fault: RestartFault, name: &str) -> Result<()> {
         let seed = self.seeds.get(name).copied().ok_or_else(|| no_node(name))?;
         let peer = self.peers.remove(name).ok_or_else(|| no_node(name))?;
-        let restarted = super::restart::restart(fault, peer, seed, 0)?;
+        let (restarted, rng) = super::restart::restart(fault, peer, seed, 0)?;
         self.peers.insert(name.to_owned(), restarted);
+        self.rngs.insert(name.to_owned(), rng);
         Ok(())
     }
 
@@ -301,7 +342,7 @@ impl Nodes {
 
     /// The database of `node` in `thread` and the node's peer; KEY_UNAVAILABLE (from the peer)
     /// when the node has neither created nor joined the thread [HP-31].
-    fn db(&mut self, node: &str, text: &str) -> Result<(&mut Database, &mut Peer<ChaCha20Rng>)> {
+    fn db(&mut self, node: &str, text: &str) -> Result<(&mut Database, &mut Peer<NodeRng>)> {
         let thread = thread(text)?;
         let peer = self.peers.get_mut(node).ok_or_else(|| no_node(node))?;
         peer.heads(&thread)?;
@@ -319,7 +360,7 @@ impl Nodes {
         Ok((db, peer))
     }
 
-    fn peer_mut(&mut self, name: &str) -> Result<&mut Peer<ChaCha20Rng>> {
+    fn peer_mut(&mut self, name: &str) -> Result<&mut Peer<NodeRng>> {
         self.peers.get_mut(name).ok_or_else(|| no_node(name))
     }
 
@@ -331,7 +372,8 @@ impl Nodes {
                 format!("a node named {name} exists"),
             ));
         }
-        let peer = Peer::from_seed(seed);
+        let (peer, rng) = super::noderng::node(seed);
+        self.rngs.insert(name.clone(), rng);
         self.seeds.insert(name.clone(), seed);
         let id = peer.id();
         self.names.insert(id, name.clone());
@@ -342,16 +384,32 @@ impl Nodes {
     /// Hands the node a message from `from` at `time` [HP-37]; the peer drops what does not
     /// decode, as a network peer does.
     fn deliver(&mut self, name: &str, from: LogId, bytes: &[u8], time: u64) -> Result<()> {
-        self.peer_mut(name)?.handle_message(time, from, bytes)
+        let rewritten = match (self.auth, self.seeds.get(name)) {
+            (Some(fault), Some(&seed)) => {
+                let known: Vec<LogId> = self.names.keys().copied().collect();
+                let peer = self.peers.get(name).ok_or_else(|| no_node(name))?;
+                super::authfault::rewrite(fault, peer, seed, &known, from, bytes, time)
+            }
+            _ => bytes.to_vec(),
+        };
+        self.peer_mut(name)?.handle_message(time, from, &rewritten)
     }
 
     /// Empties the node's outbox, addressing each message by node name [HP-38]; a message to a
     /// peer that is no node of this process, or a publication (the harness carries no topics), is
     /// dropped; notifications are not the harness's business. The result says when the node
     /// next wants a tick [HP-52].
-    fn collect(&mut self, name: &str, _time: u64) -> Result<Collected> {
+    fn collect(&mut self, name: &str, time: u64) -> Result<Collected> {
+        let auth = self.auth;
         let peer = self.peer_mut(name)?;
-        let transmits: Vec<Transmit> = std::iter::from_fn(|| peer.poll_transmit()).collect();
+        let mut transmits: Vec<Transmit> = std::iter::from_fn(|| peer.poll_transmit()).collect();
+        if let Some(fault) = auth {
+            let me = peer.id();
+            for t in &mut transmits {
+                let bytes = std::mem::take(&mut t.bytes);
+                t.bytes = super::authfault::rewrite_sent(fault, &me, bytes, time);
+            }
+        }
         while peer.poll_event().is_some() {}
         let wake_at = peer.poll_timeout();
         let messages = transmits
@@ -375,11 +433,7 @@ impl Nodes {
 
 /// The view the node answers from: the one `peer` keeps, or with a catalogue fault the faulty
 /// one beside it [DB-11], [HP-86].
-fn shown<'p>(
-    fault: Option<DbFault>,
-    db: &Database,
-    peer: &'p Peer<ChaCha20Rng>,
-) -> Result<&'p DbView> {
+fn shown<'p>(fault: Option<DbFault>, db: &Database, peer: &'p Peer<NodeRng>) -> Result<&'p DbView> {
     if fault.is_none() {
         return db.view(peer);
     }

@@ -3,10 +3,7 @@
 //! from is what a store with the bug would hold after a crash.
 
 use ipld_core::ipld::Ipld;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use threads::error::Result;
-use threads::keys::IdentityKey;
 use threads::store::{MemoryStore, Store};
 use threads::sync::Peer;
 
@@ -21,13 +18,16 @@ pub enum RestartFault {
     ForgetsPeers,
 }
 
-/// The node of `seed`, restarted at `now` on what `peer`'s store holds with `fault`.
+use super::noderng::NodeRng;
+
+/// The node of `seed`, restarted at `now` on what `peer`'s store holds with `fault`, and the
+/// handle on its new RNG.
 pub fn restart(
     fault: RestartFault,
-    peer: Peer<ChaCha20Rng>,
+    peer: Peer<NodeRng>,
     seed: [u8; 32],
     now: u64,
-) -> Result<Peer<ChaCha20Rng>> {
+) -> Result<(Peer<NodeRng>, NodeRng)> {
     let stored = peer.into_store().load()?;
     let mut store = MemoryStore::new();
     for (thread, contents) in stored {
@@ -46,9 +46,9 @@ pub fn restart(
         }
     }
     // The identity is the seed's first draw, as in `Peer::from_seed` [HP-29].
-    let mut rng = ChaCha20Rng::from_seed(seed);
-    let identity = IdentityKey::generate(&mut rng);
-    Peer::open(identity, rng, store, now)
+    let rng = NodeRng::from_seed(seed);
+    let identity = threads::keys::IdentityKey::generate(&mut rng.clone());
+    Ok((Peer::open(identity, rng.clone(), store, now)?, rng))
 }
 
 /// A stored thread description with its `peers` and `addrs` emptied; `None` if it is no map.

@@ -315,6 +315,12 @@ pub const FAULTS: &[Fault] = &[
         "reports a fork but rewinds the log to the forking record"
     ),
     fault!(
+        "append-replays-randomness",
+        "LOG-1",
+        BadOutput,
+        "draws for every append the randomness of its first: the same content key, header nonce and body nonce"
+    ),
+    fault!(
         "reader-invite-follow-only",
         "INV-4",
         BadOutput,
@@ -605,6 +611,30 @@ pub const FAULTS: &[Fault] = &[
         "SYNC-21",
         AcceptsInvalid,
         "answers every pull with the records asked for, proven requester or not"
+    ),
+    fault!(
+        "proof-other-peers-nonce",
+        "SYNC-19",
+        AcceptsInvalid,
+        "accepts a proof over the nonce it issued to another peer for the thread"
+    ),
+    fault!(
+        "proof-other-threads-nonce",
+        "SYNC-19",
+        AcceptsInvalid,
+        "accepts a proof over the nonce it issued to the prover for another thread"
+    ),
+    fault!(
+        "proof-stale-nonce",
+        "SYNC-19",
+        AcceptsInvalid,
+        "accepts a proof over a nonce it issued up to ten minutes ago, not at most 120 seconds"
+    ),
+    fault!(
+        "nonce-same-for-every-peer",
+        "SYNC-19",
+        AcceptsInvalid,
+        "challenges every peer, for every thread, with one nonce computed from its peer ID and the clock"
     ),
     fault!(
         "never-retries",

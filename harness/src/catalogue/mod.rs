@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::adapter::{Adapter, DbFault, RestartFault};
+use crate::adapter::{Adapter, AppendFault, AuthFault, DbFault, RestartFault};
 
 pub use faults::FAULTS;
 
@@ -143,6 +143,19 @@ impl Faulty {
         };
         if let Some(restart) = restart {
             adapter.set_restart_fault(restart);
+        }
+        let auth = match fault.name {
+            "proof-other-peers-nonce" => Some(AuthFault::OtherPeersNonce),
+            "proof-other-threads-nonce" => Some(AuthFault::OtherThreadsNonce),
+            "proof-stale-nonce" => Some(AuthFault::StaleNonce),
+            "nonce-same-for-every-peer" => Some(AuthFault::PredictableNonce),
+            _ => None,
+        };
+        if let Some(auth) = auth {
+            adapter.set_auth_fault(auth);
+        }
+        if fault.name == "append-replays-randomness" {
+            adapter.set_append_fault(AppendFault::ReplaysRandomness);
         }
         Faulty {
             fault,

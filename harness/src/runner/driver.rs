@@ -139,6 +139,12 @@ impl<'s> Driver<'s> {
         self.time
     }
 
+    /// Lets `ms` milliseconds pass before the next timed request or delivery: how a scenario
+    /// makes a nonce outlive its lifetime [HP-97].
+    pub fn wait(&mut self, ms: u64) {
+        self.time += ms;
+    }
+
     /// Sends one request; a method that lets time pass carries the clock's reading (whatever
     /// `time` the caller put in it), and the clock then advances [HP-43]. A misbehaving adapter
     /// stops the scenario; an error reply is returned.

@@ -22,6 +22,8 @@ pub mod liveness;
 pub mod matrix;
 pub mod partitioned;
 pub mod progress;
+pub mod prover;
+pub mod records;
 pub mod results;
 pub mod scenario;
 pub mod select;

@@ -262,6 +262,8 @@ pub const SCENARIOS: &[Scenario] = &[
     DB_ACCESS,
     super::partitioned::DB_PARTITIONED_EDITS,
     super::stranger::STRANGER,
+    super::prover::NONCE_SCOPE,
+    super::records::WRITER_RECORDS,
     HANDSHAKE,
 ];
 
