@@ -563,7 +563,12 @@ mod tests {
             (&b"t"[..], &b"a"[..], 3, "one past the length"),
             (&b"t"[..], &b"a"[..], u64::MAX, "far beyond the length"),
             (&b"t"[..], &b"b"[..], 1, "a log with no length"),
-            (&b"t"[..], &b"d"[..], 7, "a log with no length, after the others"),
+            (
+                &b"t"[..],
+                &b"d"[..],
+                7,
+                "a log with no length, after the others",
+            ),
             (&b"s"[..], &b"a"[..], 1, "a thread never described"),
         ] {
             let (index, load, _dir) = stray(thread, log, seq);
