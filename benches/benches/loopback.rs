@@ -10,6 +10,8 @@
 //!
 //! - `loopback_10k/follower`: verify, store and acknowledge every record.
 //! - `loopback_10k/reader`: the same, opening each record's header and body on ingest.
+//! - `loopback_100k_1KiB/follower`: the follower on issue 14's workload, 100,000 events of 1 KiB
+//!   (about five seconds a sample).
 //! - `bound/ed25519_verify_strict_200B`: the bound, measured in the same run.
 //!
 //! Unlike the in-memory catch-up, the writer and the joiner run on different threads, so on a
@@ -28,25 +30,28 @@ use threads_benches::loopback::{LoopbackWriter, invited_node, join_and_catch_up,
 const EVENTS: u64 = 10_000;
 /// Body length of every event.
 const BODY_LEN: usize = 64;
+/// Issue 14's workload: events, and the body length of each.
+const LARGE: (u64, usize) = (100_000, 1024);
 
 fn bench_role(
     c: &mut Criterion,
     writer: &mut LoopbackWriter,
     role: InviteRole,
-    name: &str,
+    (group, name): (&str, &str),
+    events: u64,
 ) -> Recorder {
     let mut joined = 0u64;
     common::catch_up_bench(
         c,
-        ("loopback_10k", name),
-        EVENTS,
+        (group, name),
+        events,
         writer,
         |writer| {
             joined += 1;
             invited_node(writer, role, joined)
         },
         |writer, (mut node, invite)| {
-            join_and_catch_up(&mut node, &invite, &writer.thread, &writer.log, EVENTS);
+            join_and_catch_up(&mut node, &invite, &writer.thread, &writer.log, events);
             // Stopped (when dropped) outside the timed part.
             node
         },
@@ -56,8 +61,29 @@ fn bench_role(
 fn loopback(c: &mut Criterion) {
     let bound = common::measure_bound(c);
     let mut writer = writer_node(EVENTS, BODY_LEN, 1);
-    let follower = bench_role(c, &mut writer, InviteRole::Follower, "follower");
-    let reader = bench_role(c, &mut writer, InviteRole::Reader, "reader");
+    let follower = bench_role(
+        c,
+        &mut writer,
+        InviteRole::Follower,
+        ("loopback_10k", "follower"),
+        EVENTS,
+    );
+    let reader = bench_role(
+        c,
+        &mut writer,
+        InviteRole::Reader,
+        ("loopback_10k", "reader"),
+        EVENTS,
+    );
+    drop(writer);
+    let mut large = writer_node(LARGE.0, LARGE.1, 2);
+    let large_follower = bench_role(
+        c,
+        &mut large,
+        InviteRole::Follower,
+        ("loopback_100k_1KiB", "follower"),
+        LARGE.0,
+    );
     common::report_catch_ups(
         &bound,
         EVENTS,
@@ -74,6 +100,16 @@ fn loopback(c: &mut Criterion) {
                 "1 verify per record; the reader also opens each header and body on ingest",
             ),
         ],
+    );
+    common::report_catch_ups(
+        &bound,
+        LARGE.0,
+        &[(
+            "loopback follower, 100,000 events of 1 KiB",
+            &large_follower,
+            "1 verify per record; issue 14's workload, against one core's bound: the node \
+             verifies on every core",
+        )],
     );
 }
 
