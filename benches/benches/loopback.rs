@@ -3,7 +3,8 @@
 //!
 //! Three real nodes of the libp2p driver ([`threads::node::Handle`]: the `threads-node` event
 //! loop, each on its own thread), talking over 127.0.0.1 with Noise and Yamux on
-//! `/threads/sync/1` [SYNC-15], each storing in redb with one durable write per batch [SYNC-12].
+//! `/threads/sync/1` [SYNC-15], each storing in redb, one durable sync per group of answers that
+//! arrived together [SYNC-12], verifying on its verifier threads ahead of its event loop.
 //! The writer's log is written once, outside the measurement. Each iteration starts a fresh node
 //! and has the writer invite it (setup, not timed); the timer runs from `join` until the node's
 //! `heads` show the whole log, polled every 2 ms.
@@ -91,8 +92,8 @@ fn loopback(c: &mut Criterion) {
             (
                 "loopback follower",
                 &follower,
-                "1 verify per record; plus TCP, Noise, Yamux, one durable redb write per batch \
-                 of 256, and the writer node serving, on the machine's cores",
+                "1 verify per record; plus TCP, Noise, Yamux, one durable redb sync per group of \
+                 answers, and the writer node serving, on the machine's cores",
             ),
             (
                 "loopback reader",
