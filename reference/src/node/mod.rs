@@ -51,7 +51,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::id::{LogId, ThreadId};
 #[cfg(doc)]
 use crate::sync::Peer;
-use crate::sync::{Destination, Notification, PULL_LIMIT, Transmit};
+use crate::sync::{Destination, Message, Notification, PULL_LIMIT, Transmit};
 use control::Command;
 use datadir::NodePeer;
 use futures::FutureExt;
@@ -97,6 +97,9 @@ struct Arrived {
     /// The number its check was given under.
     id: u64,
     event: NetEvent,
+    /// A request's message, decoded once, on arrival; `None` for bytes that do not decode,
+    /// which the peer drops and counts [SYNC-2].
+    decoded: Option<Message>,
     /// Whether its check is still running on the verifier threads.
     checking: bool,
     verdicts: AheadVerdicts,
@@ -398,16 +401,21 @@ impl Node {
         while let Some(event) = next {
             let id = self.arrivals;
             self.arrivals += 1;
-            let job = match &event {
+            let (decoded, job) = match &event {
                 NetEvent::Request { from, bytes, .. } => {
-                    log_id(*from).and_then(|log| self.peer.verify_ahead(log, bytes))
+                    let decoded = Message::from_bytes(bytes).ok();
+                    let job = log_id(*from)
+                        .zip(decoded.as_ref())
+                        .and_then(|(log, message)| self.peer.verify_ahead(log, message));
+                    (decoded, job)
                 }
-                _ => None,
+                _ => (None, None),
             };
             let checking = job.is_some_and(|job| self.verifiers.give(id, job));
             self.arrived.push_back(Arrived {
                 id,
                 event,
+                decoded,
                 checking,
                 verdicts: AheadVerdicts::default(),
             });
@@ -441,7 +449,7 @@ impl Node {
                 let Some(arrived) = self.arrived.pop_front() else {
                     break;
                 };
-                self.on_net(arrived.event, arrived.verdicts, &mut acks)?;
+                self.on_net(arrived.event, arrived.decoded, arrived.verdicts, &mut acks)?;
                 handled += 1;
             }
             self.peer.end_group()?;
@@ -457,6 +465,7 @@ impl Node {
     fn on_net(
         &mut self,
         event: NetEvent,
+        decoded: Option<Message>,
         verdicts: AheadVerdicts,
         acks: &mut Vec<ResponseChannel<Answer>>,
     ) -> Result<()> {
@@ -478,7 +487,7 @@ impl Node {
             }
             NetEvent::Request { from, bytes, ack } => {
                 // A store failure returns before the acknowledgement: nothing unstored is acked.
-                self.on_message(from, &bytes, verdicts)?;
+                self.on_message(from, &bytes, decoded, verdicts)?;
                 acks.push(ack);
             }
             NetEvent::Gossip { from, topic, bytes } => {
@@ -526,13 +535,24 @@ impl Node {
 
     /// Hands the bytes of one sync message to the peer, which drops them if they do not decode
     /// [SYNC-2]. The peer fails only when its store does [SYNC-12].
-    fn on_message(&mut self, from: PeerId, bytes: &[u8], verdicts: AheadVerdicts) -> Result<()> {
+    fn on_message(
+        &mut self,
+        from: PeerId,
+        bytes: &[u8],
+        decoded: Option<Message>,
+        verdicts: AheadVerdicts,
+    ) -> Result<()> {
         let Some(log) = log_id(from) else {
             return Ok(());
         };
         let malformed = self.peer.counters().messages_malformed;
-        self.peer
-            .handle_message_verified(unix_ms(), log, bytes, verdicts)?;
+        match decoded {
+            Some(message) => {
+                self.peer
+                    .handle_message_verified(unix_ms(), log, message, verdicts)?;
+            }
+            None => self.peer.handle_message(unix_ms(), log, bytes)?,
+        }
         if self.peer.counters().messages_malformed > malformed {
             tracing::warn!(%from, "malformed message dropped");
         }

@@ -27,12 +27,23 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     /// after which the peer must be reopened.
     pub fn handle_message(&mut self, now: u64, from: LogId, bytes: &[u8]) -> Result<()> {
         self.check_alive()?;
+        match Message::from_bytes(bytes) {
+            Ok(message) => self.handle_decoded(now, from, message),
+            Err(_) => {
+                self.advance(now);
+                self.counters.messages_in += 1;
+                self.counters.messages_malformed += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Peer::handle_message`] of a message the driver already decoded with
+    /// [`Message::from_bytes`] (so that it decodes each message once).
+    pub fn handle_decoded(&mut self, now: u64, from: LogId, message: Message) -> Result<()> {
+        self.check_alive()?;
         self.advance(now);
         self.counters.messages_in += 1;
-        let Ok(message) = Message::from_bytes(bytes) else {
-            self.counters.messages_malformed += 1;
-            return Ok(());
-        };
         // A peer never talks to itself: a message that arrives from this peer's own ID is
         // dropped [SYNC-3].
         if from == self.id() {
@@ -70,32 +81,32 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         }
     }
 
-    /// The checks of the records in `bytes`, to run on another thread while earlier messages
-    /// are handled, when they are a `records` message this peer would decide: from a proven
-    /// peer, about a thread it holds [SYNC-21], [SYNC-31]. Hand the job's verdicts back with the
-    /// same bytes to [`Peer::handle_message_verified`]. `None` for anything else, which costs
+    /// The checks of the records of `message`, to run on another thread while earlier messages
+    /// are handled, when it is a `records` message this peer would decide: from a proven peer,
+    /// about a thread it holds [SYNC-21], [SYNC-31]. Hand the job's verdicts back with the same
+    /// message to [`Peer::handle_message_verified`]. `None` for anything else, which costs
     /// nothing ahead: a stranger cannot make this peer verify records it would not look at.
-    pub fn verify_ahead(&self, from: LogId, bytes: &[u8]) -> Option<AheadJob> {
+    pub fn verify_ahead(&self, from: LogId, message: &Message) -> Option<AheadJob> {
         if self.check_alive().is_err() || from == self.id() {
             return None;
         }
-        let Ok(Message::Records {
+        let Message::Records {
             thread,
             log,
             envelopes,
             ..
-        }) = Message::from_bytes(bytes)
+        } = message
         else {
             return None;
         };
-        if envelopes.is_empty() || !self.is_proven(&thread, &from) {
+        if envelopes.is_empty() || !self.is_proven(thread, &from) {
             return None;
         }
-        let keys = self.threads.get(&thread)?.keys.clone();
-        Some(AheadJob::new(thread, log, keys, envelopes))
+        let keys = self.threads.get(thread)?.keys.clone();
+        Some(AheadJob::new(thread.clone(), *log, keys, envelopes.clone()))
     }
 
-    /// [`Peer::handle_message`], taking the verdicts of `verified` (an [`AheadJob`]'s, from
+    /// [`Peer::handle_decoded`], taking the verdicts of `verified` (an [`AheadJob`]'s, from
     /// [`Peer::verify_ahead`]) for the records they cover, exactly as if they were computed
     /// here; verdicts left over are dropped when it returns, unless an answer is held [SYNC-31],
     /// [SYNC-33].
@@ -103,11 +114,11 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         &mut self,
         now: u64,
         from: LogId,
-        bytes: &[u8],
+        message: Message,
         verified: AheadVerdicts,
     ) -> Result<()> {
         self.given.absorb(verified);
-        let handled = self.handle_message(now, from, bytes);
+        let handled = self.handle_decoded(now, from, message);
         // An answer held for later [SYNC-33] keeps its verdicts until it is decided; with no
         // answer held, or more verdicts kept than the held answers can use, none is kept.
         if self.held_bytes == 0 || self.given.len() > MAX_KEPT_VERDICTS {

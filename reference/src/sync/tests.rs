@@ -661,11 +661,12 @@ fn verdicts_ahead_follow_a_held_answer_and_are_not_kept_after() {
             reversed = true;
         }
         for message in replies {
-            let bytes = message.to_bytes();
-            let job = follower.verify_ahead(writer.id(), &bytes);
+            // Decoded from its bytes, as a driver receives it.
+            let message = Message::from_bytes(&message.to_bytes()).expect("decodes");
+            let job = follower.verify_ahead(writer.id(), &message);
             let verdicts = job.map(AheadJob::run).unwrap_or_default();
             follower
-                .handle_message_verified(3, writer.id(), &bytes, verdicts)
+                .handle_message_verified(3, writer.id(), message, verdicts)
                 .expect("follower");
             if follower.held_bytes > 0 {
                 held = true;
@@ -685,16 +686,15 @@ fn verdicts_ahead_follow_a_held_answer_and_are_not_kept_after() {
     assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 700);
     assert_eq!(follower.counters().records_rejected, 0);
     let stranger = peer(33);
-    let bytes = Message::Records {
+    let records = Message::Records {
         thread: thread.clone(),
         log,
         counter: 700,
         envelopes: writer.envelopes(&thread, &log).expect("log")[..3].to_vec(),
-    }
-    .to_bytes();
+    };
     assert!(
-        follower.verify_ahead(stranger.id(), &bytes).is_none(),
+        follower.verify_ahead(stranger.id(), &records).is_none(),
         "a stranger's records are not verified ahead"
     );
-    assert!(follower.verify_ahead(writer.id(), &bytes).is_some());
+    assert!(follower.verify_ahead(writer.id(), &records).is_some());
 }
