@@ -4,8 +4,8 @@
 //! measurement:
 //!
 //! - `append_1KiB/batch_1000`: [`threads::sync::Peer::append_batch`] of 1,000 events of 1 KiB:
-//!   each record created, sealed and signed in order, each checked as a reader would (VERIFY-1,
-//!   VERIFY-2) on the other cores, all stored in one durable write [SYNC-30], [SYNC-12].
+//!   each record created, sealed and signed in order, each checked as a reader would ([VERIFY-1],
+//!   [VERIFY-2]) on the other cores, all stored in one durable write [SYNC-30], [SYNC-12].
 //! - `append_1KiB/single`: [`threads::sync::Peer::append`] of one event, its own durable write.
 //! - `bound/ed25519_sign_200B`: one Ed25519 signature of a 200-byte message, on one core.
 //!
