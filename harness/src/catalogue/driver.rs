@@ -190,15 +190,21 @@ pub fn checkout() -> Result<PathBuf, String> {
         })
 }
 
-fn cargo(root: &Path, target: Target) -> Command {
+/// `cargo test` of the reference with the feature, no fault chosen.
+fn cargo_test(root: &Path) -> Command {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(program);
     command
         .current_dir(root)
         .args(["test", "--locked", "-p", "threads-reference", "--features"])
         .arg(FEATURE)
-        .args(target.args())
         .env_remove(ENV);
+    command
+}
+
+fn cargo(root: &Path, target: Target) -> Command {
+    let mut command = cargo_test(root);
+    command.args(target.args());
     command
 }
 
@@ -207,12 +213,8 @@ pub fn build(root: &Path, faults: &[&'static DriverFault]) -> Result<(), String>
     let mut targets: Vec<Target> = faults.iter().map(|f| f.target).collect();
     targets.sort();
     targets.dedup();
-    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(program);
+    let mut command = cargo_test(root);
     command
-        .current_dir(root)
-        .args(["test", "--locked", "-p", "threads-reference", "--features"])
-        .arg(FEATURE)
         .arg("--no-run")
         .args(targets.iter().flat_map(|t| t.args()));
     let (status, _, stderr) = run(command, TEST_TIMEOUT)?;
