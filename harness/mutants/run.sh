@@ -8,8 +8,9 @@
 #   harness/mutants/run.sh --list                    # mutants per module, nothing built
 #   harness/mutants/run.sh --table DIR/mutants.out   # the per-module table of an earlier run
 #   options: --shuffle (a random order: stop it at any time for a random sample), --iterate (skip
-#   what the last run in the same output caught), -F REGEX (only those mutants), -o DIR (output,
-#   default $THREADS_MUTANTS_DIR/out), --keep (keep the seeded target dir for the next run),
+#   what the last run in the same output caught), -F REGEX (only those mutants; cargo-mutants 27
+#   applies it to every genre but struct-field deletions, so give -f too), -E REGEX (not those),
+#   -o DIR (output, default $THREADS_MUTANTS_DIR/out), --keep (keep the seeded target dir for the next run),
 #   --no-baseline (skip the run of the unmutated tree: only when it is known to pass, since a
 #   test command that fails for another reason would count every mutant as caught).
 #   THREADS_MUTANTS_DIR (default $TMPDIR/threads-mutants) holds the copy, its target dir and the
@@ -34,12 +35,13 @@ table_only=""
 list=0
 args=()
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     -f|--file) args+=(--file "$2"); shift 2 ;;
     -e|--exclude) args+=(--exclude "$2"); shift 2 ;;
     -F|--re) args+=(--re "$2"); shift 2 ;;
+    -E|--exclude-re) args+=(--exclude-re "$2"); shift 2 ;;
     --shard) args+=(--shard "$2"); shift 2 ;;
     --shuffle) args+=(--shuffle); shift ;;
     --iterate) args+=(--iterate); shift ;;

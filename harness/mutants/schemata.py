@@ -1,0 +1,464 @@
+#!/usr/bin/env python3
+"""Mutation testing of threads-reference through mutant schemata (harness/README.md, "Mutation testing").
+
+cargo-mutants rebuilds the crate and relinks about forty test binaries for every mutant: minutes
+each here. This driver compiles every mutant cargo-mutants lists into one build instead
+(harness/mutants/schemata rewrites a copy of the tree: each mutant behind a run-time switch,
+THREADS_MUTANT=ID), then:
+
+  1. runs every test once without a mutant, recording which switches each test reaches (a test
+     that never reaches a mutant's switch runs exactly as without it, so it cannot catch it);
+  2. runs, for each mutant, only the tests that reach it, fastest first, until one fails.
+
+The tests are the documented test command's (`cargo test -p threads-reference -p threads-vectors
+-p threads-harness`, less the same skips as run.sh). The outcomes are cargo-mutants': caught (a
+test failed), missed (every test reaching it passed, or none reaches it), unviable (its schema
+does not compile: left out of the build), timeout. Resumable: run it again with the same --work
+and it goes on where it stopped.
+
+  harness/mutants/schemata.py                      # every mutant (build, trace, then the mutants)
+  harness/mutants/schemata.py -f 'reference/src/acl/*'   # only these files' mutants
+  harness/mutants/schemata.py --table              # the per-module table and the survivors so far
+  options: --work DIR (default $TMPDIR/threads-schemata), --jobs N (mutants at once, default 2),
+  --fresh (start over: new copy, new build), --limit SECONDS (stop starting mutants after this),
+  --shuffle SEED (a seeded random order: stopped early, the mutants run are a uniform sample),
+  --recheck (after tests were added: new copy, build and trace; mutants caught before, by name,
+  stay caught, the others run again).
+"""
+import argparse
+import concurrent.futures
+import fnmatch
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PACKAGES = ["-p", "threads-reference", "-p", "threads-vectors", "-p", "threads-harness"]
+# As run.sh: the crash test's kills and the catalogue repeat the suite at length; the packaging
+# test needs a release build.
+SKIPPED_TESTS = ["a_killed_writer", "kills_at_random_moments", "one_fault_of_each_class",
+                 "a_fault_the_suite_misses", "the_packaged_kit_installs"]
+# The fault-injection scaffolding: compiled only for the catalogue's driver faults, never in the
+# build the tests run, so none of its mutants could be reached.
+EXCLUDED_FILES = ["reference/src/fault.rs"]
+# ... and its stand-in without the feature, in lib.rs.
+SCAFFOLDING = re.compile(r"reference/src/lib\.rs:.* fault::")
+# Left out of the build: their schema did not compile ("skipped"), or `&&` turned `||` in a let
+# chain, which Rust does not allow (cargo-mutants finds those unviable too).
+UNVIABLE = ("skipped", "let chain")
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, cwd, env=None, check=True, **kw):
+    result = subprocess.run(cmd, cwd=cwd, env=env, text=True, **kw)
+    if check and result.returncode != 0:
+        sys.exit(f"schemata.py: {' '.join(cmd)} failed ({result.returncode})")
+    return result
+
+
+class Work:
+    def __init__(self, root):
+        self.root = root
+        self.src = os.path.join(root, "src")
+        self.target = os.path.join(root, "target")
+        self.pristine = os.path.join(root, "pristine")
+        self.state_path = os.path.join(root, "state.json")
+        self.results_path = os.path.join(root, "results.jsonl")
+        self.env = dict(os.environ, CARGO_TARGET_DIR=self.target)
+        self.env.pop("THREADS_MUTANT", None)
+        self.env.pop("THREADS_MUTANTS_TRACE", None)
+
+    def state(self):
+        if os.path.exists(self.state_path):
+            with open(self.state_path) as f:
+                return json.load(f)
+        return {}
+
+    def save(self, state):
+        with open(self.state_path + ".tmp", "w") as f:
+            json.dump(state, f, indent=1)
+        os.replace(self.state_path + ".tmp", self.state_path)
+
+
+def copy_tree(work):
+    """A copy of the working tree as it is, its target dir seeded with hard links to the checkout's."""
+    shutil.rmtree(work.src, ignore_errors=True)
+    os.makedirs(work.src)
+    tar = subprocess.Popen(["tar", "--exclude=./target", "--exclude=./.git", "--exclude=*/target",
+                            "-cf", "-", "."], cwd=REPO, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-xf", "-", "-C", work.src], stdin=tar.stdout, check=True)
+    tar.wait()
+    shutil.rmtree(work.pristine, ignore_errors=True)
+    shutil.copytree(os.path.join(work.src, "reference", "src"), work.pristine)
+    if not os.path.isdir(work.target) and os.path.isdir(os.path.join(REPO, "target", "debug")):
+        os.makedirs(work.target)
+        run(["cp", "-al", os.path.join(REPO, "target", "debug"), os.path.join(work.target, "debug")], REPO)
+
+
+def tool():
+    crate = os.path.join(REPO, "harness", "mutants", "schemata")
+    run(["cargo", "build", "--release", "--quiet", "--locked"], crate)
+    return os.path.join(crate, "target", "release", "threads-mutants-schemata")
+
+
+def rewrite(work, skip):
+    shutil.rmtree(os.path.join(work.src, "reference", "src"))
+    shutil.copytree(work.pristine, os.path.join(work.src, "reference", "src"))
+    cmd = [tool(), "--root", work.src, "--mutants", os.path.join(work.root, "mutants.json"),
+           "--manifest", os.path.join(work.root, "manifest.json")]
+    if skip:
+        cmd += ["--skip", ",".join(str(i) for i in sorted(skip))]
+    for f in EXCLUDED_FILES:
+        cmd += ["--exclude-file", f]
+    run(cmd, work.src)
+
+
+SWITCH = re.compile(r"__mutants::on\((\d+)(?:u32)?\)")
+# The switch of a deleted match arm: `pat if !on(ID) && guard`.
+ARM_SWITCH = re.compile(r"!\s*(?:crate|::threads)::__mutants::on\((\d+)(?:u32)?\)")
+
+
+def closing_brace(text, pos):
+    """The position of the brace that closes the first `{` at or after `pos`."""
+    depth, i = 0, text.find("{", pos)
+    while 0 <= i < len(text):
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < len(text) and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c == "'" and i + 2 < len(text) and text[i + 2] == "'":
+            i += 2
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(text)
+
+
+class Rewritten:
+    """A rewritten file: where each switch's then-branch lies, by line."""
+
+    def __init__(self, text):
+        self.text = text
+        self.starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        self.regions = [(self.line(m.start()), self.line(closing_brace(text, m.end())), int(m.group(1)))
+                        for m in SWITCH.finditer(text)]
+
+    def line(self, pos):
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= pos:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1
+
+    def innermost(self, line):
+        inside = [r for r in self.regions if r[0] <= line <= r[1]]
+        return max(inside)[2] if inside else None
+
+    def deleted_arms(self, line, column):
+        """The deleted-arm switches of the match whose scrutinee is at (line, column): a match
+        left without an arm for some value by deleting arms (E0004) has them all unviable."""
+        pos = self.starts[line - 1] + column - 1
+        return {int(m.group(1)) for m in ARM_SWITCH.finditer(self.text, pos, closing_brace(self.text, pos))}
+
+
+def build(work):
+    """Builds the schemata; returns the ids its compile errors fall in (None when it built)."""
+    cmd = ["cargo", "build", "--tests", "--message-format", "json-diagnostic-short", *PACKAGES]
+    proc = run(cmd, work.src, env=work.env, check=False, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if proc.returncode == 0:
+        return None
+    bad, unplaced, texts = set(), [], {}
+    for line in proc.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") != "compiler-message" or msg["message"]["level"] != "error":
+            continue
+        spans = [s for s in msg["message"]["spans"] if s["is_primary"]]
+        placed = False
+        code = (msg["message"].get("code") or {}).get("code")
+        for s in spans:
+            path = os.path.join(work.src, s["file_name"])
+            if s["file_name"] not in texts and os.path.exists(path):
+                with open(path) as f:
+                    texts[s["file_name"]] = Rewritten(f.read())
+            text = texts.get(s["file_name"])
+            if text is None:
+                continue
+            found = {text.innermost(s["line_start"])} - {None}
+            if not found and code == "E0004":
+                found = text.deleted_arms(s["line_start"], s["column_start"])
+            bad |= found
+            placed |= bool(found)
+        if not placed and spans:
+            unplaced.append(msg["message"]["rendered"])
+    if not bad:
+        sys.stderr.write("".join(unplaced[:20]) or proc.stdout[-4000:])
+        sys.exit("schemata.py: the schemata does not build, and no error falls in a mutant")
+    return bad
+
+
+def prepare(work, fresh, recheck):
+    state = work.state()
+    if recheck and os.path.exists(work.results_path):
+        # Tests only grow between runs: a mutant caught then is caught now. Kept by name (file,
+        # line, column and change), so a mutant of code that moved runs again.
+        caught = [r for r in load_results(work).values() if r["outcome"] == "caught"]
+        with open(os.path.join(work.root, "caught-before.json"), "w") as f:
+            json.dump(caught, f)
+    if fresh or recheck or not state.get("built"):
+        os.makedirs(work.root, exist_ok=True)
+        log(f"copying the tree to {work.src}")
+        copy_tree(work)
+        listed = run(["cargo", "mutants", "--list", "--json", "-p", "threads-reference"], work.src,
+                     env=work.env, stdout=subprocess.PIPE).stdout
+        with open(os.path.join(work.root, "mutants.json"), "w") as f:
+            f.write(listed)
+        state = {"unviable": [], "built": False}
+        work.save(state)
+        if os.path.exists(work.results_path):
+            os.remove(work.results_path)
+        while True:
+            rewrite(work, state["unviable"])
+            log(f"building the schemata ({len(state['unviable'])} unviable so far)")
+            bad = build(work)
+            if bad is None:
+                break
+            state["unviable"] = sorted(set(state["unviable"]) | bad)
+            work.save(state)
+        state["built"] = True
+        work.save(state)
+        log("built")
+        carry_over(work)
+    return state
+
+
+def carry_over(work):
+    """Writes the results a --recheck keeps: the mutants caught before, under their new ids."""
+    path = os.path.join(work.root, "caught-before.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        before = {r["name"]: r for r in json.load(f)}
+    with open(os.path.join(work.root, "manifest.json")) as f:
+        manifest = json.load(f)
+    with open(work.results_path, "w") as out:
+        for m in manifest:
+            if m["name"] in before and m["status"] == "applied":
+                out.write(json.dumps(dict(before[m["name"]], id=m["id"])) + "\n")
+    os.remove(path)
+
+
+def list_tests(work):
+    expr = "not (" + " | ".join(f"test({t})" for t in SKIPPED_TESTS) + ")"
+    out = run(["cargo", "nextest", "list", "--message-format", "json", *PACKAGES, "-E", expr],
+              work.src, env=work.env, stdout=subprocess.PIPE).stdout
+    tests = []
+    for suite in json.loads(out)["rust-suites"].values():
+        for name, case in sorted(suite["testcases"].items()):
+            if case["ignored"] or case["filter-match"]["status"] != "matches":
+                continue
+            tests.append({"binary": suite["binary-path"], "cwd": suite["cwd"],
+                          "suite": suite["binary-id"], "name": name})
+    return tests
+
+
+def run_test(work, test, extra_env, timeout):
+    env = dict(work.env, CARGO_MANIFEST_DIR=test["cwd"], RUST_BACKTRACE="0", **extra_env)
+    start = time.monotonic()
+    proc = subprocess.Popen([test["binary"], "--exact", test["name"], "--test-threads", "1"],
+                            cwd=test["cwd"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        code = None
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # anything the test left running
+        except ProcessLookupError:
+            pass
+    return code, time.monotonic() - start
+
+
+def trace(work, state, jobs):
+    if state.get("tests"):
+        return state["tests"]
+    tests = list_tests(work)
+    trace_root = os.path.join(work.root, "trace")
+    shutil.rmtree(trace_root, ignore_errors=True)
+    log(f"tracing {len(tests)} tests without a mutant")
+    done = [0]
+    lock = threading.Lock()
+
+    def one(i):
+        test = tests[i]
+        directory = os.path.join(trace_root, str(i))
+        code, seconds = run_test(work, test, {"THREADS_MUTANTS_TRACE": directory}, 1200)
+        reached = set()
+        for f in os.listdir(directory) if os.path.isdir(directory) else []:
+            with open(os.path.join(directory, f)) as fh:
+                reached.update(int(x) for x in fh.read().split())
+        test.update(passed=code == 0, seconds=round(seconds, 3), reached=sorted(reached))
+        with lock:
+            done[0] += 1
+            if code != 0 or done[0] % 50 == 0:
+                log(f"traced {done[0]}/{len(tests)}" + ("" if code == 0 else f": {test['name']} FAILED without a mutant"))
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, range(len(tests))))
+    state["tests"] = tests
+    work.save(state)
+    return tests
+
+
+def load_results(work):
+    results = {}
+    if os.path.exists(work.results_path):
+        with open(work.results_path) as f:
+            for line in f:
+                r = json.loads(line)
+                results[r["id"]] = r
+    return results
+
+
+def mutate(work, state, jobs, files, limit, shuffle):
+    with open(os.path.join(work.root, "manifest.json")) as f:
+        manifest = json.load(f)
+    tests = [t for t in state["tests"] if t["passed"]]
+    reaching = {}
+    for t in tests:
+        for m in t["reached"]:
+            reaching.setdefault(m, []).append(t)
+    results = load_results(work)
+    todo = [m for m in manifest if m["status"] == "applied" and m["id"] not in results
+            and (not files or any(fnmatch.fnmatch(m["file"], g) for g in files))]
+    if shuffle:
+        # A seeded order: stopped at any point, what has run is a uniform sample of what is left.
+        random.Random(shuffle).shuffle(todo)
+    log(f"{len(todo)} mutants to run ({len(results)} done before)")
+    lock = threading.Lock()
+    started = time.monotonic()
+    done = [0]
+
+    def one(m):
+        if limit and time.monotonic() - started > limit:
+            return
+        t0 = time.monotonic()
+        candidates = sorted(reaching.get(m["id"], []), key=lambda t: t["seconds"])
+        outcome, by, ran = "missed", None, 0
+        for t in candidates:
+            ran += 1
+            code, _ = run_test(work, t, {"THREADS_MUTANT": str(m["id"])}, 10 * t["seconds"] + 20)
+            if code is None:
+                outcome, by = "timeout", t["name"]
+                break
+            if code != 0:
+                outcome, by = "caught", t["name"]
+                break
+        r = {"id": m["id"], "name": m["name"], "file": m["file"], "outcome": outcome, "by": by,
+             "tests_reaching": len(candidates), "tests_run": ran,
+             "seconds": round(time.monotonic() - t0, 1)}
+        with lock:
+            with open(work.results_path, "a") as f:
+                f.write(json.dumps(r) + "\n")
+            done[0] += 1
+            log(f"[{done[0]}/{len(todo)}] {outcome:7} {m['name']}" + (f" (by {by})" if by else f" ({len(candidates)} tests reach it)"))
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, todo))
+
+
+def module_of(path):
+    return path.removeprefix("reference/src/").split("/")[0].removesuffix(".rs")
+
+
+def table(work):
+    with open(os.path.join(work.root, "manifest.json")) as f:
+        manifest = json.load(f)
+    results = load_results(work)
+    rows = {}
+    for m in manifest:
+        row = rows.setdefault(module_of(m["file"]), dict.fromkeys(
+            ["mutants", "caught", "missed", "unviable", "timeout", "not run"], 0))
+        row["mutants"] += 1
+        if m["id"] in results:
+            row[results[m["id"]]["outcome"]] += 1
+        elif m["status"] in UNVIABLE:
+            row["unviable"] += 1
+        elif m["status"] == "excluded" or SCAFFOLDING.match(m["name"]):
+            row["mutants"] -= 1
+        else:
+            row["not run"] += 1
+    print("| module | mutants | caught | missed | unviable | timeout | not run | score |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    total = dict.fromkeys(next(iter(rows.values())), 0)
+
+    def line(name, r):
+        viable = r["caught"] + r["missed"]
+        score = f"{100 * r['caught'] / viable:.1f} %" if viable else "n/a"
+        print(f"| {name} | {r['mutants']} | {r['caught']} | {r['missed']} | {r['unviable']} | "
+              f"{r['timeout']} | {r['not run']} | {score} |")
+
+    for name in sorted(n for n in rows if rows[n]["mutants"]):
+        line(f"`{name}`", rows[name])
+        for k in total:
+            total[k] += rows[name][k]
+    line("**all**", total)
+    not_applied = {}
+    for m in manifest:
+        if m["status"] not in ("applied", "excluded", *UNVIABLE) and not SCAFFOLDING.match(m["name"]):
+            not_applied[m["status"]] = not_applied.get(m["status"], 0) + 1
+    if not_applied:
+        print("\nnot run, by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(not_applied.items())))
+    missed = sorted((r for r in results.values() if r["outcome"] == "missed"), key=lambda r: r["name"])
+    with open(os.path.join(work.root, "missed.txt"), "w") as f:
+        for r in missed:
+            f.write(f"{r['name']}  [{r['tests_reaching']} tests reach it]\n")
+    print(f"\nsurvivors ({len(missed)}): {os.path.join(work.root, 'missed.txt')}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "threads-schemata"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("-f", "--file", action="append", default=[])
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--recheck", action="store_true")
+    parser.add_argument("--table", action="store_true")
+    parser.add_argument("--limit", type=float, default=0)
+    parser.add_argument("--shuffle", type=int, default=0, metavar="SEED")
+    args = parser.parse_args()
+    work = Work(os.path.abspath(args.work))
+    if args.table:
+        table(work)
+        return
+    state = prepare(work, args.fresh, args.recheck)
+    trace(work, state, args.jobs)
+    mutate(work, state, args.jobs, args.file, args.limit, args.shuffle)
+    table(work)
+
+
+if __name__ == "__main__":
+    main()
