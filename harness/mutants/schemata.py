@@ -222,9 +222,13 @@ def prepare(work, fresh, recheck):
     if recheck and os.path.exists(work.results_path):
         # Tests only grow between runs: a mutant caught then is caught now. Kept by name (file,
         # line, column and change), so a mutant of code that moved runs again.
-        caught = [r for r in load_results(work).values() if r["outcome"] == "caught"]
+        before = load_results(work).values()
+        caught = [r for r in before if r["outcome"] == "caught"]
         with open(os.path.join(work.root, "caught-before.json"), "w") as f:
             json.dump(caught, f)
+        # The survivors run first, so that the tests added for them are seen to catch them.
+        with open(os.path.join(work.root, "missed-before.json"), "w") as f:
+            json.dump(sorted(r["name"] for r in before if r["outcome"] != "caught"), f)
     if fresh or recheck or not state.get("built"):
         os.makedirs(work.root, exist_ok=True)
         log(f"copying the tree to {work.src}")
@@ -357,6 +361,11 @@ def mutate(work, state, jobs, files, limit, shuffle):
     if shuffle:
         # A seeded order: stopped at any point, what has run is a uniform sample of what is left.
         random.Random(shuffle).shuffle(todo)
+    first = os.path.join(work.root, "missed-before.json")
+    if os.path.exists(first):
+        with open(first) as f:
+            again = set(json.load(f))
+        todo.sort(key=lambda m: m["name"] not in again)
     log(f"{len(todo)} mutants to run ({len(results)} done before)")
     lock = threading.Lock()
     started = time.monotonic()
@@ -394,6 +403,13 @@ def module_of(path):
     return path.removeprefix("reference/src/").split("/")[0].removesuffix(".rs")
 
 
+def wilson(caught, n, z=1.96):
+    p = caught / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return f"{100 * (centre - half):.0f} to {100 * (centre + half):.0f} %"
+
+
 def table(work):
     with open(os.path.join(work.root, "manifest.json")) as f:
         manifest = json.load(f)
@@ -401,7 +417,7 @@ def table(work):
     rows = {}
     for m in manifest:
         row = rows.setdefault(module_of(m["file"]), dict.fromkeys(
-            ["mutants", "caught", "missed", "unviable", "timeout", "not run"], 0))
+            ["mutants", "caught", "missed", "unviable", "timeout", "pending", "no switch"], 0))
         row["mutants"] += 1
         if m["id"] in results:
             row[results[m["id"]]["outcome"]] += 1
@@ -409,29 +425,37 @@ def table(work):
             row["unviable"] += 1
         elif m["status"] == "excluded" or SCAFFOLDING.match(m["name"]):
             row["mutants"] -= 1
+        elif m["status"] == "applied":
+            row["pending"] += 1
         else:
-            row["not run"] += 1
-    print("| module | mutants | caught | missed | unviable | timeout | not run | score |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            row["no switch"] += 1
+    print("| module | mutants | caught | missed | unviable | timeout | pending | no switch | score | 95 % interval |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     total = dict.fromkeys(next(iter(rows.values())), 0)
 
     def line(name, r):
         viable = r["caught"] + r["missed"]
         score = f"{100 * r['caught'] / viable:.1f} %" if viable else "n/a"
+        # Until every mutant has run, the score is a sample's: its Wilson interval.
+        interval = wilson(r["caught"], viable) if r["pending"] and viable else ""
         print(f"| {name} | {r['mutants']} | {r['caught']} | {r['missed']} | {r['unviable']} | "
-              f"{r['timeout']} | {r['not run']} | {score} |")
+              f"{r['timeout']} | {r['pending']} | {r['no switch']} | {score} | {interval} |")
 
     for name in sorted(n for n in rows if rows[n]["mutants"]):
         line(f"`{name}`", rows[name])
         for k in total:
             total[k] += rows[name][k]
     line("**all**", total)
-    not_applied = {}
+    not_applied = {}  # status -> count
     for m in manifest:
         if m["status"] not in ("applied", "excluded", *UNVIABLE) and not SCAFFOLDING.match(m["name"]):
             not_applied[m["status"]] = not_applied.get(m["status"], 0) + 1
+    with open(os.path.join(work.root, "no-switch.txt"), "w") as f:
+        for m in manifest:
+            if m["status"] in not_applied and not SCAFFOLDING.match(m["name"]):
+                f.write(f"{m['name']}  [{m['status']}]\n")
     if not_applied:
-        print("\nnot run, by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(not_applied.items())))
+        print("\nno switch (run these with run.sh), by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(not_applied.items())))
     missed = sorted((r for r in results.values() if r["outcome"] == "missed"), key=lambda r: r["name"])
     with open(os.path.join(work.root, "missed.txt"), "w") as f:
         for r in missed:
