@@ -728,6 +728,74 @@ fn a_revoked_writers_later_events_are_stored_but_never_applied() {
     );
 }
 
+/// Checks [DB-13], [ACL-7]: a subscriber is told every committed change, also when a
+/// revocation swaps one applied event for another, so that the view is offered as many events as
+/// before it changed: here the revoked writer's own put of "b" stops being applied when the admin's
+/// put of "c" starts being.
+#[test]
+fn a_subscriber_is_told_of_a_change_that_swaps_one_applied_event_for_another() {
+    use crate::acl::{Role, Roles};
+    let (mut admin, mut writer) = (TestPeer::from_seed([62; 32]), TestPeer::from_seed([63; 32]));
+    let (thread, _) = admin
+        .create_thread(0, Variant::AccessControlled)
+        .expect("create");
+    admin
+        .set_roles(1, &thread, writer.id(), Roles::of(Role::Write))
+        .expect("grant");
+    let invite = admin
+        .invite(&thread, InviteRole::Writer, writer.id())
+        .expect("invite");
+    writer.join(2, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    let (mut da, mut dw) = (Database::new(thread.clone()), Database::new(thread.clone()));
+    dw.kv(&mut writer, 3).put("a", &1).expect("put");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    let sub = dw.subscribe(&writer);
+    admin
+        .set_roles(4, &thread, writer.id(), Roles::of(Role::Read))
+        .expect("revoke");
+    da.kv(&mut admin, 5).put("c", &3).expect("admin put");
+    dw.kv(&mut writer, 5).put("b", &2).expect("not yet told");
+    dw.refresh(&mut writer).expect("refresh");
+    let keys = |db: &Database, peer: &TestPeer| -> Vec<String> {
+        db.view(peer).expect("view").kv().keys().cloned().collect()
+    };
+    assert_eq!(keys(&dw, &writer), ["a", "b"]);
+    let mut seen = Vec::new();
+    while let Some(Delivery::Change(change)) = dw.poll_change(sub) {
+        seen.push(change);
+    }
+    assert!(
+        matches!(&seen[..], [Change::Key { key, value: Some(_) }] if key == "b"),
+        "{seen:?}"
+    );
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    dw.refresh(&mut writer).expect("refresh");
+    assert_eq!(
+        keys(&dw, &writer),
+        ["a", "c"],
+        "b is no longer applied, c is"
+    );
+    let mut seen = Vec::new();
+    while let Some(Delivery::Change(change)) = dw.poll_change(sub) {
+        seen.push(change);
+    }
+    assert!(
+        matches!(
+            &seen[..],
+            [Change::Key { key: b, value: None }, Change::Key { key: c, value: Some(_) }]
+                if b == "b" && c == "c"
+        ),
+        "{seen:?}"
+    );
+}
+
 // ---- the property: same set, same view CID ----
 
 #[derive(Debug, Clone)]
