@@ -698,3 +698,26 @@ fn verdicts_ahead_follow_a_held_answer_and_are_not_kept_after() {
     );
     assert!(follower.verify_ahead(writer.id(), &records).is_some());
 }
+
+/// The in-memory network reports its clock and counts each message it carries (to a peer or,
+/// with gossip, to each subscriber of a publication) [SYNC-1]; a pump with nothing to send
+/// carries nothing.
+#[test]
+fn the_net_reports_its_clock_and_the_messages_it_carried() {
+    let (mut writer, mut follower) = (peer(91), peer(92));
+    let mut net = Net::new(42);
+    assert_eq!(net.now(), 42);
+    assert_eq!(net.carried(), 0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    let after_join = net.carried();
+    assert!(after_join >= 4, "auth both ways, a pull and its answer");
+    assert_eq!(
+        net.pump(&mut [&mut writer, &mut follower]).expect("pump"),
+        0
+    );
+    assert_eq!(net.carried(), after_join);
+    writer.append(43, &thread, b"one more").expect("append");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert!(net.carried() > after_join, "the push was carried");
+    assert_eq!(net.now(), 42, "carrying messages does not move the clock");
+}
