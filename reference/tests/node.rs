@@ -210,6 +210,58 @@ fn append_from_stdin_takes_many_batches_worth_of_waiting_lines() {
     assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
 }
 
+/// Checks [SYNC-30] on a running node: `append` lines written all at once reach the node
+/// together and are stored as groups (group commit), yet every line gets exactly one reply, in
+/// order, with its own seq, and every event is stored; lines to a thread the node does not hold
+/// get one error reply each.
+#[test]
+fn appends_written_at_once_get_one_reply_each_in_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::spawn("writer", &tmp.path().join("writer"));
+    let thread = node.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    let count = 300;
+    let lines: String = (0..count)
+        .map(|i| format!("append {thread} event {i}\n"))
+        .collect();
+    let stdin = node.stdin.as_mut().expect("stdin open");
+    stdin.write_all(lines.as_bytes()).expect("write appends");
+    stdin.flush().expect("flush");
+    let seqs: Vec<u64> = (0..count)
+        .map(|_| {
+            let reply = node.reply();
+            assert_eq!(reply["ok"], true, "{reply}");
+            reply["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    assert_eq!(seqs, (1..=count).collect::<Vec<u64>>());
+    let heads = node.heads(&thread);
+    assert_eq!(heads.values().map(|h| h.1).sum::<u64>(), count);
+
+    // A thread ID the node does not hold: another node's thread.
+    let other_dir = tmp.path().join("other");
+    let mut other = Node::spawn("other", &other_dir);
+    let unknown = other.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    assert!(other.stop().success());
+    let lines: String = (0..20)
+        .map(|i| format!("append {unknown} x{i}\n"))
+        .collect();
+    let stdin = node.stdin.as_mut().expect("stdin open");
+    stdin.write_all(lines.as_bytes()).expect("write appends");
+    stdin.flush().expect("flush");
+    for _ in 0..20 {
+        let reply = node.reply();
+        assert_eq!(reply["ok"], false, "{reply}");
+    }
+    assert_eq!(node.ok("id")["ok"], true);
+    assert!(node.stop().success());
+}
+
 /// The peer stored in a stopped node's data directory, opened without its network.
 fn reopen_offline(dir: &Path) -> threads::sync::Peer<rand_chacha::ChaCha20Rng, RedbStore> {
     use rand_core::SeedableRng;
