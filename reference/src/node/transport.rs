@@ -1170,9 +1170,9 @@ mod tests {
         sent
     }
 
-    /// Checks the outbound bound of [SYNC-10]: the bytes a node keeps waiting for one peer's acknowledgement never pass
-    /// MAX_QUEUED_BYTES_PER_PEER, also after some of them were acknowledged: an acknowledged
-    /// message gives back its own bytes, no more.
+    /// Checks the outbound bound of [SYNC-10]: the bytes a node keeps waiting for one peer's
+    /// acknowledgement never pass MAX_QUEUED_BYTES_PER_PEER, also after some of them were
+    /// acknowledged: an acknowledged message gives back its own bytes, no more.
     #[tokio::test(flavor = "current_thread")]
     async fn bytes_queued_for_one_peer_stay_in_its_budget_after_acknowledgements() {
         let (mut a, mut b) = (transport(), transport());
