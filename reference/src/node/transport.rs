@@ -1221,6 +1221,35 @@ mod tests {
         drop(waiting);
     }
 
+    /// Checks [SYNC-10]: a message to an address nobody listens on fails (the dial fails) and
+    /// gives its peer's budget back, instead of waiting for ever: otherwise a peer that was down
+    /// when messages were sent would keep its budget spent, and every later message to it would
+    /// be dropped.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_message_whose_dial_fails_is_counted_failed_and_frees_its_budget() {
+        let mut b = transport();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("port").port();
+        drop(closed);
+        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let to = Keypair::generate_ed25519().public().to_peer_id();
+        assert!(b.send(to, vec![1; 1000], vec![nobody]));
+        assert_eq!(b.stats().in_flight, 1);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while b.stats().in_flight > 0 {
+            tokio::select! {
+                _ = b.next_event() => {}
+                _ = tick.tick() => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the failed dial never settled the message"
+                ),
+            }
+        }
+        let stats = b.stats();
+        assert_eq!((stats.failed, stats.queued_bytes), (1, 0));
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn frames_round_trip_and_oversized_ones_are_refused() {
         let mut wire = Vec::new();
