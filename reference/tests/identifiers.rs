@@ -710,6 +710,36 @@ fn addr_2_every_rejection_case() {
     assert_eq!(code(LogAddr::new(no_p2p, log)), ErrorCode::AddrInvalid);
 }
 
+/// Checks [ADDR-3]: `/ws` and `/wss` follow only a valid host and TCP port; the root path alone
+/// does not make a peer part valid.
+#[test]
+fn addr_3_ws_needs_a_host_as_well_as_the_root_path() {
+    let (peer, log) = peer_and_log();
+    for network in [
+        "/dns/example.com/tcp/443/wss",
+        "/ip4/10.0.0.1/tcp/80/ws",
+        "/ip6/::1/tcp/80/ws",
+    ] {
+        let text = format!("{network}/p2p/{peer}/ipel/{log}");
+        assert!(LogAddr::from_str(&text).is_ok(), "{text}");
+    }
+    for (what, network) in [
+        // dnsaddr is a whole network part of its own, never a host for tcp.
+        ("dnsaddr host", "/dnsaddr/example.com/tcp/443/wss"),
+        ("dnsaddr host", "/dnsaddr/example.com/tcp/80/ws"),
+        // An IPv4-mapped IPv6 host is refused whatever follows it.
+        ("ipv4-mapped host", "/ip6/::ffff:10.0.0.1/tcp/443/wss"),
+        ("upper-case DNS name", "/dns/Example.com/tcp/443/ws"),
+    ] {
+        let text = format!("{network}/p2p/{peer}/ipel/{log}");
+        assert_eq!(
+            code(LogAddr::from_str(&text)),
+            ErrorCode::AddrInvalid,
+            "{what}: {text}"
+        );
+    }
+}
+
 /// Checks [ADDR-1].
 #[test]
 fn addr_1_dns_name_ipel_is_not_an_ipel_component() {

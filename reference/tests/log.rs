@@ -10,8 +10,9 @@ use common::{Fixture, code, rng};
 use proptest::prelude::*;
 use threads::envelope::Envelope;
 use threads::keys::IdentityKey;
-use threads::log::{Accepted, Log, LogReplica};
+use threads::log::{Accepted, Log, LogReplica, nothing_older, pull_batch};
 use threads::record::{self, Position};
+use threads::sync::MAX_BATCH_BYTES;
 use threads::verify::VerifiedRecord;
 use threads::{ErrorCode, block};
 
@@ -74,6 +75,98 @@ fn log_2_log_3_next_record_is_appended_and_head_and_counter_advance() {
         assert_eq!(log.get(i as u64 + 1), Some(&env.record_cid()));
     }
     assert_eq!(&log, writer.chain());
+}
+
+/// Checks [LOG-2] for a trimmed log: it keeps its counter and head, and `first_held` names the
+/// seq of the first CID it still holds, so a caller knows which ones to ask its store for.
+#[test]
+fn log_2_a_trimmed_log_reports_the_first_seq_it_holds() {
+    let (fx, _, envelopes) = written(2, 5);
+    let mut log = Log::new();
+    assert_eq!(
+        log.first_held(),
+        1,
+        "an untrimmed log holds every CID from seq 1"
+    );
+    for env in &envelopes {
+        assert_eq!(log.accept(&verified(&fx, env)), Ok(Accepted::Appended));
+    }
+    assert_eq!(log.first_held(), 1);
+    log.trim(2);
+    assert_eq!(log.counter(), 5);
+    assert_eq!(log.head(), Some(&envelopes[4].record_cid()));
+    assert_eq!(log.first_held(), 4);
+    assert_eq!(
+        log.records(),
+        &[envelopes[3].record_cid(), envelopes[4].record_cid()]
+    );
+    assert_eq!(log.get(log.first_held()), Some(&envelopes[3].record_cid()));
+    assert_eq!(log.get(log.first_held() - 1), None);
+}
+
+/// Checks [LOG-4], [LOG-5] on a trimmed log decided without a store ([`Log::accept`]): a record
+/// at a seq it counts but no longer holds can be told neither a duplicate nor a fork, so it is
+/// STORE_CORRUPT and changes nothing [LOG-8]; one it still holds is a duplicate as before.
+#[test]
+fn log_4_a_trimmed_log_without_a_store_answers_an_older_seq_store_corrupt() {
+    let (fx, _, envelopes) = written(3, 4);
+    let mut log = Log::new();
+    for env in &envelopes {
+        assert_eq!(log.accept(&verified(&fx, env)), Ok(Accepted::Appended));
+    }
+    log.trim(1);
+    assert_eq!(
+        nothing_older(1),
+        Ok(None),
+        "no store: nothing older is held"
+    );
+    let before = log.clone();
+    for env in &envelopes[..3] {
+        assert_eq!(
+            code(log.accept(&verified(&fx, env))),
+            ErrorCode::StoreCorrupt
+        );
+        assert_eq!(log, before);
+    }
+    assert_eq!(
+        log.accept(&verified(&fx, &envelopes[3])),
+        Ok(Accepted::Duplicate)
+    );
+}
+
+/// An envelope with blocks of the given lengths: [`pull_batch`] counts bytes, never decodes.
+fn sized(record: usize, event: usize, header: usize, body: usize) -> Envelope {
+    Envelope {
+        body: vec![0; body],
+        event: vec![1; event],
+        header: vec![2; header],
+        record: vec![3; record],
+    }
+}
+
+/// Checks [SYNC-5]: a pull answer carries no more than MAX_BATCH_BYTES counted over the record,
+/// event, header and body blocks together (exactly that many fit, one byte more does not), except
+/// that the first record is always carried.
+#[test]
+fn sync_5_pull_batch_counts_all_four_blocks_up_to_max_batch_bytes_exactly() {
+    let (record, event, header) = (1000, 100, 200);
+    let of_size = |size: usize| sized(record, event, header, size - record - event - header);
+    let half = MAX_BATCH_BYTES / 2;
+    let first = of_size(half);
+    let fits = of_size(MAX_BATCH_BYTES - half);
+    let over = of_size(MAX_BATCH_BYTES - half + 1);
+    let batch = pull_batch([first.clone(), fits.clone(), first.clone()], 10);
+    assert_eq!(batch.len(), 2, "exactly MAX_BATCH_BYTES in two envelopes");
+    assert!(batch[0] == first && batch[1] == fits);
+    let batch = pull_batch([first.clone(), over.clone()], 10);
+    assert_eq!(batch.len(), 1, "one byte over MAX_BATCH_BYTES");
+    assert!(batch[0] == first);
+    let huge = of_size(MAX_BATCH_BYTES + 1);
+    let batch = pull_batch([huge.clone(), first.clone()], 10);
+    assert_eq!(batch.len(), 1, "the first record is always carried");
+    assert!(batch[0] == huge);
+    assert_eq!(first.size(), half);
+    assert_eq!(over.size(), MAX_BATCH_BYTES - half + 1);
 }
 
 /// Checks [LOG-4].

@@ -170,6 +170,98 @@ fn a_follower_killed_mid_catch_up_restarts_consistent_and_catches_up() {
     assert!(writer.stop().success());
 }
 
+/// Checks [SYNC-30]: `threads-node append` appends every stdin line however many are waiting at
+/// once, taking them in batches the peer accepts (at most MAX_APPEND_BATCH each): stdin is a file
+/// of several batches' worth of lines, so the reader has the next batch ready while one is stored.
+#[test]
+fn append_from_stdin_takes_many_batches_worth_of_waiting_lines() {
+    use threads::sync::MAX_APPEND_BATCH;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("writer");
+    let mut writer = Node::spawn("writer", &dir);
+    let thread = writer.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    assert!(writer.stop().success());
+    let count = 3 * MAX_APPEND_BATCH + 1;
+    let input = tmp.path().join("lines");
+    let lines: String = (0..count).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&input, lines).expect("write the input");
+    let output = Command::new(env!("CARGO_BIN_EXE_threads-node"))
+        .args(["append", "--data", path_str(&dir), "--thread", &thread])
+        .stdin(std::fs::File::open(&input).expect("open the input"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run threads-node append");
+    let replies = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(
+        output.status.success(),
+        "append failed: {:?}",
+        replies.lines().last()
+    );
+    let seqs: Vec<u64> = replies
+        .lines()
+        .map(|line| {
+            let reply: Value = serde_json::from_str(line).expect("JSON");
+            reply["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
+}
+
+/// Checks [SYNC-30] on a running node: `append` lines written all at once reach the node
+/// together and are stored as groups (group commit), yet every line gets exactly one reply, in
+/// order, with its own seq, and every event is stored; lines to a thread the node does not hold
+/// get one error reply each.
+#[test]
+fn appends_written_at_once_get_one_reply_each_in_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::spawn("writer", &tmp.path().join("writer"));
+    let thread = node.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    let count = 300;
+    let lines: String = (0..count)
+        .map(|i| format!("append {thread} event {i}\n"))
+        .collect();
+    let stdin = node.stdin.as_mut().expect("stdin open");
+    stdin.write_all(lines.as_bytes()).expect("write appends");
+    stdin.flush().expect("flush");
+    let seqs: Vec<u64> = (0..count)
+        .map(|_| {
+            let reply = node.reply();
+            assert_eq!(reply["ok"], true, "{reply}");
+            reply["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    assert_eq!(seqs, (1..=count).collect::<Vec<u64>>());
+    let heads = node.heads(&thread);
+    assert_eq!(heads.values().map(|h| h.1).sum::<u64>(), count);
+
+    // A thread ID the node does not hold: another node's thread.
+    let other_dir = tmp.path().join("other");
+    let mut other = Node::spawn("other", &other_dir);
+    let unknown = other.ok("create raw")["thread"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+    assert!(other.stop().success());
+    let lines: String = (0..20)
+        .map(|i| format!("append {unknown} x{i}\n"))
+        .collect();
+    let stdin = node.stdin.as_mut().expect("stdin open");
+    stdin.write_all(lines.as_bytes()).expect("write appends");
+    stdin.flush().expect("flush");
+    for _ in 0..20 {
+        let reply = node.reply();
+        assert_eq!(reply["ok"], false, "{reply}");
+    }
+    assert_eq!(node.ok("id")["ok"], true);
+    assert!(node.stop().success());
+}
+
 /// The peer stored in a stopped node's data directory, opened without its network.
 fn reopen_offline(dir: &Path) -> threads::sync::Peer<rand_chacha::ChaCha20Rng, RedbStore> {
     use rand_core::SeedableRng;

@@ -728,6 +728,74 @@ fn a_revoked_writers_later_events_are_stored_but_never_applied() {
     );
 }
 
+/// Checks [DB-13], [ACL-7]: a subscriber is told every committed change, also when a
+/// revocation swaps one applied event for another, so that the view is offered as many events as
+/// before it changed: here the revoked writer's own put of "b" stops being applied when the admin's
+/// put of "c" starts being.
+#[test]
+fn a_subscriber_is_told_of_a_change_that_swaps_one_applied_event_for_another() {
+    use crate::acl::{Role, Roles};
+    let (mut admin, mut writer) = (TestPeer::from_seed([62; 32]), TestPeer::from_seed([63; 32]));
+    let (thread, _) = admin
+        .create_thread(0, Variant::AccessControlled)
+        .expect("create");
+    admin
+        .set_roles(1, &thread, writer.id(), Roles::of(Role::Write))
+        .expect("grant");
+    let invite = admin
+        .invite(&thread, InviteRole::Writer, writer.id())
+        .expect("invite");
+    writer.join(2, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    let (mut da, mut dw) = (Database::new(thread.clone()), Database::new(thread.clone()));
+    dw.kv(&mut writer, 3).put("a", &1).expect("put");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    let sub = dw.subscribe(&writer);
+    admin
+        .set_roles(4, &thread, writer.id(), Roles::of(Role::Read))
+        .expect("revoke");
+    da.kv(&mut admin, 5).put("c", &3).expect("admin put");
+    dw.kv(&mut writer, 5).put("b", &2).expect("not yet told");
+    dw.refresh(&mut writer).expect("refresh");
+    let keys = |db: &Database, peer: &TestPeer| -> Vec<String> {
+        db.view(peer).expect("view").kv().keys().cloned().collect()
+    };
+    assert_eq!(keys(&dw, &writer), ["a", "b"]);
+    let mut seen = Vec::new();
+    while let Some(Delivery::Change(change)) = dw.poll_change(sub) {
+        seen.push(change);
+    }
+    assert!(
+        matches!(&seen[..], [Change::Key { key, value: Some(_) }] if key == "b"),
+        "{seen:?}"
+    );
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer])
+        .expect("pump");
+    dw.refresh(&mut writer).expect("refresh");
+    assert_eq!(
+        keys(&dw, &writer),
+        ["a", "c"],
+        "b is no longer applied, c is"
+    );
+    let mut seen = Vec::new();
+    while let Some(Delivery::Change(change)) = dw.poll_change(sub) {
+        seen.push(change);
+    }
+    assert!(
+        matches!(
+            &seen[..],
+            [Change::Key { key: b, value: None }, Change::Key { key: c, value: Some(_) }]
+                if b == "b" && c == "c"
+        ),
+        "{seen:?}"
+    );
+}
+
 // ---- the property: same set, same view CID ----
 
 #[derive(Debug, Clone)]
@@ -1649,4 +1717,120 @@ fn db_29_a_restart_skips_the_covered_records_and_refuses_rows_that_do_not_check(
             .expect("none")
             .is_none()
     );
+}
+
+/// A reducer that keeps nothing, under any name: only its name is under test.
+struct Named(&'static str);
+
+impl Reducer for Named {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn apply(&mut self, _: &DbRecord) {}
+    fn reset(&mut self) {}
+    fn position(&self) -> u64 {
+        0
+    }
+    fn take_rows(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        Vec::new()
+    }
+    fn rows(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        BTreeMap::new()
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Checks [DB-11]: a reducer's name prefixes its rows in the store, so an empty one or one
+/// holding a NUL (the prefix's separator) is refused DB_MALFORMED and nothing is registered.
+#[test]
+fn db_11_a_reducer_named_empty_or_with_a_nul_is_refused() {
+    let mut peer = TestPeer::from_seed([64; 32]);
+    let (thread, _) = peer.create_thread(0, Variant::Raw).expect("create");
+    for name in ["", "a\0b", "\0"] {
+        assert_eq!(
+            peer.register(&thread, Box::new(Named(name)))
+                .map_err(|e| e.code),
+            Err(ErrorCode::DbMalformed),
+            "{name:?}"
+        );
+        assert!(peer.reducer(&thread, name).is_none());
+    }
+    assert_eq!(peer.register(&thread, Box::new(Named("ab"))), Ok(()));
+}
+
+/// Checks [DB-24]: a store that holds no snapshot rows (only other rows of the view, or none)
+/// holds no snapshot, which is not an invalid one: the view is folded from the events.
+#[test]
+fn db_24_a_store_without_snapshot_rows_holds_no_snapshot() {
+    let none = |views: BTreeMap<Vec<u8>, Vec<u8>>| {
+        matches!(
+            Snapshot::load(&crate::store::StoredThread {
+                views,
+                ..Default::default()
+            }),
+            Ok(None)
+        )
+    };
+    assert!(none(BTreeMap::new()));
+    assert!(none(BTreeMap::from([(b"kname".to_vec(), vec![1])])));
+}
+
+/// Checks [DB-13], [ACL-7] for an application that registers only a view of the applied events
+/// (no ACL view): in an access-controlled thread it is offered what the application may read,
+/// never an event of a writer revoked before it, whatever order the records arrive in.
+#[test]
+fn db_13_a_lone_applied_view_never_folds_a_revoked_writers_event() {
+    use crate::acl::{Role, Roles};
+    let (mut admin, mut writer, mut reader) = (
+        TestPeer::from_seed([65; 32]),
+        TestPeer::from_seed([66; 32]),
+        TestPeer::from_seed([67; 32]),
+    );
+    let (thread, _) = admin
+        .create_thread(0, Variant::AccessControlled)
+        .expect("create");
+    admin
+        .set_roles(1, &thread, writer.id(), Roles::of(Role::Write))
+        .expect("grant");
+    admin
+        .set_roles(1, &thread, reader.id(), Roles::of(Role::Read))
+        .expect("grant");
+    let invite = admin
+        .invite(&thread, InviteRole::Writer, writer.id())
+        .expect("invite");
+    writer.join(2, &invite).expect("join");
+    let invite = admin
+        .invite(&thread, InviteRole::Reader, reader.id())
+        .expect("invite");
+    reader.join(2, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer, &mut reader])
+        .expect("pump");
+    reader
+        .register(&thread, Box::new(DbView::new()))
+        .expect("a reader registers a view");
+    let mut dw = Database::new(thread.clone());
+    dw.kv(&mut writer, 3).put("a", &1).expect("put");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer, &mut reader])
+        .expect("pump");
+    admin
+        .set_roles(4, &thread, writer.id(), Roles::of(Role::Read))
+        .expect("revoke");
+    dw.kv(&mut writer, 5).put("b", &2).expect("not yet told");
+    Net::new(0)
+        .pump(&mut [&mut admin, &mut writer, &mut reader])
+        .expect("pump");
+    let view = reader
+        .reducer(&thread, DB_VIEW)
+        .and_then(|r| r.as_any().downcast_ref::<DbView>())
+        .expect("registered");
+    assert_eq!(
+        view.kv().keys().cloned().collect::<Vec<_>>(),
+        ["a"],
+        "b was put after the revocation"
+    );
+    assert_eq!(view.cid(), fresh_fold(&reader, &thread).cid());
 }

@@ -404,6 +404,43 @@ mod tests {
         assert_eq!(lines(b"id", 50), vec![Ok("id".to_owned())]);
     }
 
+    /// A reader that is interrupted (a signal arrived) before each of its chunks.
+    struct Interrupted {
+        data: &'static [u8],
+        pending: bool,
+    }
+
+    impl std::io::Read for Interrupted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.pending = !self.pending;
+            if self.pending && !self.data.is_empty() {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.data.len()).min(3);
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// An interrupted read is retried, not taken as the end of the channel or an error: a signal
+    /// delivered to the node must not stop its control loop (std's own `read_line` retries too).
+    #[test]
+    fn an_interrupted_read_is_retried() {
+        let mut reader = std::io::BufReader::with_capacity(
+            4,
+            Interrupted {
+                data: b"id\nthreads\n",
+                pending: false,
+            },
+        );
+        let mut out = Vec::new();
+        while let Some(line) = read_line(&mut reader, 50).expect("interruptions are retried") {
+            out.push(line.map_err(|e| e.code));
+        }
+        assert_eq!(out, vec![Ok("id".to_owned()), Ok("threads".to_owned())]);
+    }
+
     /// An error quotes at most a short prefix of what was sent.
     #[test]
     fn errors_do_not_echo_long_words() {

@@ -1161,6 +1161,95 @@ mod tests {
         assert_eq!(bytes, b"news".to_vec());
     }
 
+    /// Sends `b`'s messages of `len` bytes to `to` until one is dropped; returns how many went.
+    fn send_until_dropped(b: &mut Transport, to: PeerId, addr: &Multiaddr, len: usize) -> usize {
+        let mut sent = 0;
+        while b.send(to, vec![7; len], vec![addr.clone()]) {
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Checks the outbound bound of [SYNC-10]: the bytes a node keeps waiting for one peer's
+    /// acknowledgement never pass MAX_QUEUED_BYTES_PER_PEER, also after some of them were
+    /// acknowledged: an acknowledged message gives back its own bytes, no more.
+    #[tokio::test(flavor = "current_thread")]
+    async fn bytes_queued_for_one_peer_stay_in_its_budget_after_acknowledgements() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        let to = a.local_peer_id();
+        let len = 5 << 20;
+        assert_eq!(send_until_dropped(&mut b, to, &a_addr, len), 3);
+        assert!(b.stats().queued_bytes <= MAX_QUEUED_BYTES_PER_PEER as u64);
+        // `a` acknowledges the first request it reads and keeps the others waiting.
+        let mut waiting = Vec::new();
+        let mut acked = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while b.stats().in_flight == 3 {
+            tokio::select! {
+                event = a.next_event() => if let NetEvent::Request { ack, .. } = event {
+                    if acked {
+                        waiting.push(ack);
+                    } else {
+                        a.ack(ack);
+                        acked = true;
+                    }
+                },
+                _ = b.next_event() => {}
+                _ = tick.tick() => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no request was ever settled"
+                ),
+            }
+        }
+        let settled = 3 - b.stats().in_flight as usize;
+        let more = send_until_dropped(&mut b, to, &a_addr, len);
+        assert_eq!(
+            more, settled,
+            "each settled message makes room for one of its size"
+        );
+        let queued = b.stats().queued_bytes;
+        assert!(
+            queued <= MAX_QUEUED_BYTES_PER_PEER as u64,
+            "{queued} bytes queued for one peer"
+        );
+        drop(waiting);
+    }
+
+    /// Checks [SYNC-10]: a message to an address nobody listens on fails (the dial fails) and
+    /// gives its peer's budget back, instead of waiting for ever: otherwise a peer that was down
+    /// when messages were sent would keep its budget spent, and every later message to it would
+    /// be dropped.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_message_whose_dial_fails_is_counted_failed_and_frees_its_budget() {
+        let mut b = transport();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("port").port();
+        drop(closed);
+        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let to = Keypair::generate_ed25519().public().to_peer_id();
+        assert!(b.send(to, vec![1; 1000], vec![nobody]));
+        assert_eq!(b.stats().in_flight, 1);
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while b.stats().in_flight > 0 {
+            tokio::select! {
+                _ = b.next_event() => {}
+                _ = tick.tick() => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the failed dial never settled the message"
+                ),
+            }
+        }
+        let stats = b.stats();
+        assert_eq!((stats.failed, stats.queued_bytes), (1, 0));
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn frames_round_trip_and_oversized_ones_are_refused() {
         let mut wire = Vec::new();

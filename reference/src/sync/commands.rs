@@ -412,3 +412,31 @@ fn no_own_log() -> Error {
         "this peer holds no log of its own in the thread",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::IdentityKey;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// Checks [SYNC-23]: an invite naming more than MAX_PEERS_PER_THREAD peers is cut to exactly
+    /// that many, the inviter kept among them whatever its place in the order.
+    #[test]
+    fn sync_23_an_invite_keeps_at_most_max_peers_with_the_inviter_among_them() {
+        let mut rng = ChaCha20Rng::seed_from_u64(23);
+        let peers: BTreeSet<LogId> = (0..MAX_PEERS_PER_THREAD + 40)
+            .map(|_| IdentityKey::generate(&mut rng).log_id())
+            .collect();
+        // The largest ID sorts last: it would be cut if taken in order.
+        let inviter = *peers.last().expect("peers");
+        let kept = within_limit(inviter, peers.clone());
+        assert_eq!(kept.len(), MAX_PEERS_PER_THREAD);
+        assert!(kept.contains(&inviter));
+        assert!(kept.is_subset(&peers));
+        let outsider = IdentityKey::generate(&mut rng).log_id();
+        let kept = within_limit(outsider, peers.clone());
+        assert_eq!(kept.len(), MAX_PEERS_PER_THREAD);
+        assert!(!kept.contains(&outsider) && kept.is_subset(&peers));
+    }
+}

@@ -313,6 +313,40 @@ mod tests {
         );
     }
 
+    /// Checks [SYNC-2] at its bound: a well-formed `records` message of exactly
+    /// MAX_MESSAGE_BYTES decodes, and the same message one byte longer is MESSAGE_MALFORMED for
+    /// its length alone.
+    #[test]
+    fn sync_2_a_well_formed_message_decodes_up_to_max_message_bytes_exactly() {
+        let (thread, log) = ids(2);
+        let records = |body: usize| {
+            Message::Records {
+                thread: thread.clone(),
+                log,
+                counter: 1,
+                envelopes: vec![Envelope {
+                    body: vec![7; body],
+                    event: Vec::new(),
+                    header: Vec::new(),
+                    record: Vec::new(),
+                }],
+            }
+            .to_bytes()
+        };
+        // The body's length prefix is the same size for every length tried here.
+        let mut body = MAX_MESSAGE_BYTES - 200;
+        body += MAX_MESSAGE_BYTES - records(body).len();
+        let at_limit = records(body);
+        assert_eq!(at_limit.len(), MAX_MESSAGE_BYTES);
+        assert!(Message::from_bytes(&at_limit).is_ok());
+        let over = records(body + 1);
+        assert_eq!(over.len(), MAX_MESSAGE_BYTES + 1);
+        assert_eq!(
+            Message::from_bytes(&over).map_err(|e| e.code),
+            Err(ErrorCode::MessageMalformed)
+        );
+    }
+
     #[test]
     fn malformed_and_oversized_messages_are_message_malformed() {
         let mut oversized = vec![0u8; MAX_MESSAGE_BYTES + 1];

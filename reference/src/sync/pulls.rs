@@ -534,6 +534,55 @@ fn rebase(window: &mut Window, counter: u64) {
 mod tests {
     use super::*;
 
+    use crate::id::Variant;
+    use crate::keys::IdentityKey;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// An envelope of `size` bytes: holding counts bytes and never decodes.
+    fn of_size(size: usize) -> Envelope {
+        Envelope {
+            body: vec![0; size],
+            event: Vec::new(),
+            header: Vec::new(),
+            record: Vec::new(),
+        }
+    }
+
+    /// Checks [SYNC-33] at its bounds: answers that overtook the ones ahead of them are held up
+    /// to exactly MAX_HELD_BYTES_PER_PEER from each peer and MAX_HELD_BYTES from all peers
+    /// together; one byte more is not held (it is handed back to be decided at once).
+    #[test]
+    fn sync_33_answers_are_held_up_to_max_held_bytes_exactly() {
+        let mut rng = ChaCha20Rng::seed_from_u64(33);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([33; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let per = MAX_HELD_BYTES_PER_PEER;
+        let members: Vec<LogId> = (0..=MAX_HELD_BYTES / per)
+            .map(|_| IdentityKey::generate(&mut rng).log_id())
+            .collect();
+        for member in &members {
+            // A window of pulls after 0, 256, 512 and 768: the first is still unanswered.
+            peer.pull(&thread, log, *member, 4 * PULL_LIMIT);
+        }
+        for member in &members[..MAX_HELD_BYTES / per] {
+            for (after, size) in [(256, per / 2), (512, per / 4), (768, per / 4)] {
+                let held = peer.hold(
+                    (&thread, log, *member),
+                    after + 1,
+                    4 * PULL_LIMIT,
+                    vec![of_size(size)],
+                );
+                assert!(held.is_none(), "held after {after}");
+            }
+        }
+        assert_eq!(peer.held_bytes, MAX_HELD_BYTES);
+        let last = *members.last().expect("members");
+        let over = peer.hold((&thread, log, last), 257, 4 * PULL_LIMIT, vec![of_size(1)]);
+        assert!(over.is_some(), "one byte past MAX_HELD_BYTES is not held");
+        assert_eq!(peer.held_bytes, MAX_HELD_BYTES);
+    }
+
     #[test]
     fn retries_back_off_exponentially_to_a_cap() {
         let delays: Vec<u64> = (0..8).map(retry_delay).collect();

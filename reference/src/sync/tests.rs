@@ -698,3 +698,70 @@ fn verdicts_ahead_follow_a_held_answer_and_are_not_kept_after() {
     );
     assert!(follower.verify_ahead(writer.id(), &records).is_some());
 }
+
+/// The in-memory network reports its clock and counts each message it carries (to a peer or,
+/// with gossip, to each subscriber of a publication) [SYNC-1]; a pump with nothing to send
+/// carries nothing.
+#[test]
+fn the_net_reports_its_clock_and_the_messages_it_carried() {
+    let (mut writer, mut follower) = (peer(91), peer(92));
+    let mut net = Net::new(42);
+    assert_eq!(net.now(), 42);
+    assert_eq!(net.carried(), 0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    let after_join = net.carried();
+    assert!(after_join >= 4, "auth both ways, a pull and its answer");
+    assert_eq!(
+        net.pump(&mut [&mut writer, &mut follower]).expect("pump"),
+        0
+    );
+    assert_eq!(net.carried(), after_join);
+    writer.append(43, &thread, b"one more").expect("append");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert!(net.carried() > after_join, "the push was carried");
+    assert_eq!(net.now(), 42, "carrying messages does not move the clock");
+}
+
+/// Checks [SYNC-24], [SYNC-33]: records relayed in a publication by a peer that is not proven
+/// (here one whose proof an ACL change took back, as [SYNC-22] does, while pulls to it were
+/// still waiting) are decided at once and never held as a pull's answer: a peer that is no
+/// longer a member spends none of the held-answer budget and is not treated as proven later.
+#[test]
+fn records_relayed_by_an_unproven_peer_are_never_held_as_an_answer() {
+    let (mut writer, mut follower) = (peer(101), peer(102));
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let bodies: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    writer.append_batch(1, &thread, &bodies).expect("append");
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(2, &invite).expect("join");
+    let lost = prove(&mut follower, &mut writer, &thread);
+    // The writer's heads open a window of pulls to it, after 0, 256, 512 and 768; no answer
+    // is delivered.
+    for (to, message) in lost {
+        if to == follower.id() && matches!(message, Message::Heads { .. }) {
+            deliver(&mut follower, writer.id(), &message);
+        }
+    }
+    let pulls: Vec<u64> = sent(&mut follower)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Pull { after, .. } if to == writer.id() => Some(after),
+            _ => None,
+        })
+        .collect();
+    assert!(pulls.contains(&256), "a pull after 256 waits: {pulls:?}");
+    follower
+        .threads
+        .get_mut(&thread)
+        .expect("thread")
+        .members
+        .proven
+        .remove(&writer.id());
+    let envelopes = writer.envelopes(&thread, &log).expect("log")[256..512].to_vec();
+    follower
+        .ingest(writer.id(), false, &thread, log, 1000, envelopes)
+        .expect("ingest");
+    assert_eq!(follower.held_bytes, 0, "nothing held for an unproven relay");
+}

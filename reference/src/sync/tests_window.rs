@@ -320,3 +320,98 @@ fn old_records_replayed_by_a_stranger_or_a_member_change_nothing_stored() {
         WINDOW
     );
 }
+
+/// A memory store whose record writes fail once its switch is set.
+struct Breakable(MemoryStore, std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Store for Breakable {
+    fn load(&self) -> crate::Result<std::collections::BTreeMap<Vec<u8>, StoredThread>> {
+        self.0.load()
+    }
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> crate::Result<()> {
+        self.0.put_thread(thread, meta)
+    }
+    fn put_records(&mut self, t: &[u8], l: &[u8], first: u64, e: &[Vec<u8>]) -> crate::Result<()> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::new(ErrorCode::StoreFailed, "the disk is full"));
+        }
+        self.0.put_records(t, l, first, e)
+    }
+    fn records(&self, t: &[u8], l: &[u8], from: u64, count: usize) -> crate::Result<Vec<Vec<u8>>> {
+        self.0.records(t, l, from, count)
+    }
+}
+
+/// Checks [SYNC-12], [SYNC-31]: once its store failed, a peer does nothing until it is reopened,
+/// and that includes verifying ahead the records of a proven member: what it holds in memory
+/// may be ahead of its store, and the verdicts would be for a peer that decides nothing.
+#[test]
+fn a_peer_whose_store_failed_verifies_nothing_ahead() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let broken = Arc::new(AtomicBool::new(false));
+    let mut writer = on(41, Breakable(MemoryStore::new(), Arc::default()));
+    let mut follower = on(42, Breakable(MemoryStore::new(), broken.clone()));
+    let (thread, log) = caught_up(&mut writer, &mut follower, InviteRole::Follower, 3);
+    writer.append(3, &thread, b"more").expect("append");
+    let records = Message::Records {
+        thread: thread.clone(),
+        log,
+        counter: 4,
+        envelopes: writer.envelopes(&thread, &log).expect("log")[3..].to_vec(),
+    };
+    assert!(
+        follower.verify_ahead(writer.id(), &records).is_some(),
+        "a proven member's records are verified ahead"
+    );
+    broken.store(true, Ordering::SeqCst);
+    assert_eq!(
+        follower
+            .handle_message(3, writer.id(), &records.to_bytes())
+            .map_err(|e| e.code),
+        Err(ErrorCode::StoreFailed)
+    );
+    assert!(follower.verify_ahead(writer.id(), &records).is_none());
+}
+
+/// A memory store that counts the records it hands out.
+struct Counting(MemoryStore, std::cell::Cell<usize>);
+
+impl Store for Counting {
+    fn load(&self) -> crate::Result<std::collections::BTreeMap<Vec<u8>, StoredThread>> {
+        self.0.load()
+    }
+    fn put_thread(&mut self, thread: &[u8], meta: &[u8]) -> crate::Result<()> {
+        self.0.put_thread(thread, meta)
+    }
+    fn put_records(&mut self, t: &[u8], l: &[u8], first: u64, e: &[Vec<u8>]) -> crate::Result<()> {
+        self.0.put_records(t, l, first, e)
+    }
+    fn records(&self, t: &[u8], l: &[u8], from: u64, count: usize) -> crate::Result<Vec<Vec<u8>>> {
+        let records = self.0.records(t, l, from, count)?;
+        self.1.set(self.1.get() + records.len());
+        Ok(records)
+    }
+}
+
+/// Checks [SYNC-5] for an answer served from the store: a pull for `limit` records reads the
+/// records after `after`, at most `limit` of them, in chunks, and never more than it sends:
+/// memory spent on an answer is bounded by what the pull asked for.
+#[test]
+fn sync_5_an_answer_read_from_the_store_reads_no_more_than_the_limit() {
+    let mut writer = on(43, Counting(MemoryStore::new(), std::cell::Cell::new(0)));
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let bodies: Vec<Vec<u8>> = (0..100u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    for chunk in bodies.chunks(10) {
+        writer.append_batch(1, &thread, chunk).expect("append");
+    }
+    let all = writer.envelopes(&thread, &log).expect("log").to_vec();
+    let store = writer.into_store();
+    for (after, limit) in [(0, 40), (10, 70), (50, 1), (90, 40)] {
+        store.1.set(0);
+        let batch = super::inbound::read_batch(&store, &thread, log, after, limit).expect("read");
+        let wanted = &all[after as usize..(after + limit).min(100) as usize];
+        assert_eq!(batch, wanted, "after {after}, limit {limit}");
+        assert_eq!(store.1.get(), wanted.len(), "after {after}, limit {limit}");
+    }
+}
