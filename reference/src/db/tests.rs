@@ -676,10 +676,14 @@ fn kv_and_documents_work_end_to_end_between_two_writers() {
     );
 }
 
-#[test]
-fn a_revoked_writers_later_events_are_stored_but_never_applied() {
+/// An access-controlled thread of `admin` (seed `seeds.0`) that `writer` (seed `seeds.1`) was
+/// granted write on and joined, at times 0 to 2 [ACL-4], [INV-7].
+fn admin_and_writer(seeds: (u8, u8)) -> (TestPeer, TestPeer, ThreadId) {
     use crate::acl::{Role, Roles};
-    let (mut admin, mut writer) = (TestPeer::from_seed([60; 32]), TestPeer::from_seed([61; 32]));
+    let (mut admin, mut writer) = (
+        TestPeer::from_seed([seeds.0; 32]),
+        TestPeer::from_seed([seeds.1; 32]),
+    );
     let (thread, _) = admin
         .create_thread(0, Variant::AccessControlled)
         .expect("create");
@@ -693,6 +697,13 @@ fn a_revoked_writers_later_events_are_stored_but_never_applied() {
     Net::new(0)
         .pump(&mut [&mut admin, &mut writer])
         .expect("pump");
+    (admin, writer, thread)
+}
+
+#[test]
+fn a_revoked_writers_later_events_are_stored_but_never_applied() {
+    use crate::acl::{Role, Roles};
+    let (mut admin, mut writer, thread) = admin_and_writer((60, 61));
     let mut dw = Database::new(thread.clone());
     dw.kv(&mut writer, 3).put("a", &1).expect("put");
     Net::new(0)
@@ -735,20 +746,7 @@ fn a_revoked_writers_later_events_are_stored_but_never_applied() {
 #[test]
 fn a_subscriber_is_told_of_a_change_that_swaps_one_applied_event_for_another() {
     use crate::acl::{Role, Roles};
-    let (mut admin, mut writer) = (TestPeer::from_seed([62; 32]), TestPeer::from_seed([63; 32]));
-    let (thread, _) = admin
-        .create_thread(0, Variant::AccessControlled)
-        .expect("create");
-    admin
-        .set_roles(1, &thread, writer.id(), Roles::of(Role::Write))
-        .expect("grant");
-    let invite = admin
-        .invite(&thread, InviteRole::Writer, writer.id())
-        .expect("invite");
-    writer.join(2, &invite).expect("join");
-    Net::new(0)
-        .pump(&mut [&mut admin, &mut writer])
-        .expect("pump");
+    let (mut admin, mut writer, thread) = admin_and_writer((62, 63));
     let (mut da, mut dw) = (Database::new(thread.clone()), Database::new(thread.clone()));
     dw.kv(&mut writer, 3).put("a", &1).expect("put");
     Net::new(0)
