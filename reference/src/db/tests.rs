@@ -1889,3 +1889,21 @@ fn db_28_kept_snapshot_rows_are_written_only_when_the_snapshot_moves() {
         "the snapshot did not move"
     );
 }
+
+/// Checks [DB-15]: a collection's encoding is canonical DAG-CBOR, the very map the view's
+/// encoding holds for it, and its CID is taken over that encoding.
+#[test]
+fn db_15_a_collection_encodes_as_the_map_the_view_holds() {
+    let view = DbView::from_records(&history(20));
+    let collection = view.collections().values().next().expect("a collection");
+    let bytes = collection.to_bytes();
+    let decoded: ipld_core::ipld::Ipld =
+        block::decode_canonical(&bytes, ErrorCode::DbMalformed).expect("canonical");
+    assert!(
+        matches!(&decoded, ipld_core::ipld::Ipld::Map(m) if m.contains_key("schema")),
+        "{decoded:?}"
+    );
+    let whole = view.to_bytes();
+    assert!(whole.windows(bytes.len()).any(|w| w == bytes));
+    assert_eq!(collection.cid(), block::cid_of(&bytes));
+}
