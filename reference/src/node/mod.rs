@@ -918,6 +918,19 @@ mod tests {
         }
     }
 
+    /// Waits until the reply queue `probe` sends to is full: the node has answered every line
+    /// it took and waits for room before it reads another.
+    fn wait_full(probe: &mpsc::Sender<String>) {
+        let give_up = std::time::Instant::now() + Duration::from_secs(120);
+        while probe.capacity() > 0 {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the queue never filled"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Checks [SYNC-30] under back-pressure: with room for one more reply, an `append` is run
     /// alone even when more wait behind it, so each line still gets its reply; a group never
     /// takes more lines than the reply queue has room for.
@@ -933,6 +946,7 @@ mod tests {
         };
         let (commands, lines) = mpsc::channel(16);
         let (tx, mut replies) = mpsc::channel(2);
+        let probe = tx.clone();
         let node = std::thread::spawn(move || run_with(&config, lines, Replies::Stdout(tx)));
         let send = |line: String| commands.blocking_send(Ok(line)).expect("node running");
         assert!(
@@ -948,14 +962,16 @@ mod tests {
         for i in 0..3 {
             send(format!("append {thread} e{i}"));
         }
-        for _ in 0..2 {
-            assert_eq!(next_reply(&mut replies)["ok"], true);
-        }
+        wait_full(&probe);
+        // One slot free: the node takes the first append, with two more waiting behind it.
+        assert_eq!(next_reply(&mut replies)["ok"], true);
+        wait_full(&probe);
+        assert_eq!(next_reply(&mut replies)["ok"], true);
         let seqs: Vec<Value> = (0..3)
             .map(|_| next_reply(&mut replies)["seq"].clone())
             .collect();
         assert_eq!(seqs, [json!(1), json!(2), json!(3)]);
-        drop(commands);
+        drop((probe, commands));
         node.join().expect("the node thread").expect("the node ran");
     }
 }
