@@ -918,11 +918,12 @@ mod tests {
         }
     }
 
-    /// Waits until the reply queue `probe` sends to is full: the node has answered every line
-    /// it took and waits for room before it reads another.
-    fn wait_full(probe: &mpsc::Sender<String>) {
+    /// Waits until `replies` holds `count` replies: the node has answered every line it took
+    /// and, the queue full, waits for room before it reads another. (Counting the queued replies,
+    /// not the free slots: the node's wait for room holds a slot for a moment.)
+    fn wait_queued(replies: &mpsc::Receiver<String>, count: usize) {
         let give_up = std::time::Instant::now() + Duration::from_secs(120);
-        while probe.capacity() > 0 {
+        while replies.len() < count {
             assert!(
                 std::time::Instant::now() < give_up,
                 "the queue never filled"
@@ -946,7 +947,6 @@ mod tests {
         };
         let (commands, lines) = mpsc::channel(16);
         let (tx, mut replies) = mpsc::channel(2);
-        let probe = tx.clone();
         let node = std::thread::spawn(move || run_with(&config, lines, Replies::Stdout(tx)));
         let send = |line: String| commands.blocking_send(Ok(line)).expect("node running");
         assert!(
@@ -962,16 +962,16 @@ mod tests {
         for i in 0..3 {
             send(format!("append {thread} e{i}"));
         }
-        wait_full(&probe);
+        wait_queued(&replies, 2);
         // One slot free: the node takes the first append, with two more waiting behind it.
         assert_eq!(next_reply(&mut replies)["ok"], true);
-        wait_full(&probe);
+        wait_queued(&replies, 2);
         assert_eq!(next_reply(&mut replies)["ok"], true);
         let seqs: Vec<Value> = (0..3)
             .map(|_| next_reply(&mut replies)["seq"].clone())
             .collect();
         assert_eq!(seqs, [json!(1), json!(2), json!(3)]);
-        drop((probe, commands));
+        drop(commands);
         node.join().expect("the node thread").expect("the node ran");
     }
 }
