@@ -254,6 +254,30 @@ mod tests {
         assert_ne!(key, *follow.as_bytes());
     }
 
+    /// Checks the decoy of [SYNC-20]: it must look like a proof to anyone without the proof key,
+    /// so, as a proof does, it is the same for the same question and changes with the nonce, the
+    /// asking peer and the thread; and it does not check as a proof.
+    #[test]
+    fn sync_20_a_decoy_changes_with_nonce_peer_and_thread_as_a_proof_does() {
+        let (thread, follow, a, b) = setup();
+        let secret = [5u8; 32];
+        let nonce = [9u8; AUTH_NONCE_LEN];
+        let decoy = decoy_proof(&secret, &a, &thread, &nonce);
+        assert_eq!(decoy, decoy_proof(&secret, &a, &thread, &nonce));
+        let other_thread = ThreadId::generate(Variant::Raw, &mut ChaCha20Rng::seed_from_u64(8));
+        for other in [
+            decoy_proof(&secret, &b, &thread, &nonce),
+            decoy_proof(&secret, &a, &thread, &[8; AUTH_NONCE_LEN]),
+            decoy_proof(&secret, &a, &other_thread, &nonce),
+            decoy_proof(&[6; 32], &a, &thread, &nonce),
+        ] {
+            assert_ne!(other, decoy);
+        }
+        let key = proof_key(&thread, &follow);
+        let code = check(&key, &thread, &b, &a, &nonce, &decoy).map_err(|e| e.code);
+        assert_eq!(code, Err(ErrorCode::ProofInvalid));
+    }
+
     #[test]
     fn a_publication_opens_only_in_its_thread_and_untampered() {
         let (thread, follow, _, _) = setup();

@@ -728,6 +728,8 @@ mod tests {
         };
         assert!(declare(vec![("a", vec![Kind::Null, Kind::Map])], vec!["a"]).is_ok());
         assert!(declare(vec![("a", vec![Kind::Map, Kind::Null])], vec![]).is_err());
+        // Strictly increasing: a type listed twice is refused [DB-6].
+        assert!(declare(vec![("a", vec![Kind::Null, Kind::Null])], vec![]).is_err());
         assert!(declare(vec![("a", vec![])], vec![]).is_err());
         assert!(declare(vec![("a", vec![Kind::Null])], vec!["b"]).is_err());
         let schema = Schema {

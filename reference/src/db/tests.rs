@@ -1700,6 +1700,11 @@ fn db_29_a_restart_skips_the_covered_records_and_refuses_rows_that_do_not_check(
         .collect();
     let err = DbView::restore(&rows, &missing).expect_err("last not held");
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    // Without a covered record before `last`, fewer records are covered than the snapshot
+    // counts: the rows do not check either [DB-24].
+    assert_ne!(records[0].cid.to_bytes(), last);
+    let err = DbView::restore(&rows, &records[1..]).expect_err("a covered record missing");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
     for key in [&b"db-snapshot\0exceptions"[..], b"db-snapshot\0view"] {
         let mut damaged = rows.clone();
         damaged.insert(key.to_vec(), b"\x01".to_vec());
@@ -1831,4 +1836,72 @@ fn db_13_a_lone_applied_view_never_folds_a_revoked_writers_event() {
         "b was put after the revocation"
     );
     assert_eq!(view.cid(), fresh_fold(&reader, &thread).cid());
+}
+
+/// Checks [DB-13]: every subscriber is told every committed change, each once.
+#[test]
+fn db_13_each_of_two_subscribers_is_told_every_change() {
+    let mut peer = TestPeer::from_seed([66; 32]);
+    let (thread, _) = peer.create_thread(0, Variant::Raw).expect("create");
+    let mut db = Database::new(thread.clone());
+    let (one, two) = (db.subscribe(&peer), db.subscribe(&peer));
+    assert_ne!(one, two, "each subscriber has its own handle");
+    db.kv(&mut peer, 1).put("k", &1).expect("put");
+    db.refresh(&mut peer).expect("refresh");
+    for sub in [one, two] {
+        let told = db.poll_change(sub);
+        assert!(
+            matches!(&told, Some(Delivery::Change(Change::Key { key, value: Some(_) })) if key == "k"),
+            "{told:?}"
+        );
+        assert_eq!(db.poll_change(sub), None, "told once");
+    }
+}
+
+/// Checks [DB-28]: the kept snapshot's rows are written when the snapshot moves, not with every
+/// event: none (not even removals) below 256 events, the snapshot's once there is one, and none
+/// again while it stays where it is.
+#[test]
+fn db_28_kept_snapshot_rows_are_written_only_when_the_snapshot_moves() {
+    let every = SNAPSHOT_EVERY;
+    let records = history(every as u64 + 10);
+    let mut view = DbView::from_records(&records[..10]);
+    assert_eq!(
+        view.take_kept_rows(),
+        Vec::new(),
+        "no snapshot below 256 events"
+    );
+    for record in &records[10..every + 5] {
+        Reducer::apply(&mut view, record);
+    }
+    assert_eq!(
+        view.take_kept_rows(),
+        view.kept_rows(),
+        "the first snapshot's rows"
+    );
+    assert!(!view.kept_rows().is_empty());
+    Reducer::apply(&mut view, &records[every + 5]);
+    assert_eq!(
+        view.take_kept_rows(),
+        Vec::new(),
+        "the snapshot did not move"
+    );
+}
+
+/// Checks [DB-15]: a collection's encoding is canonical DAG-CBOR, the very map the view's
+/// encoding holds for it, and its CID is taken over that encoding.
+#[test]
+fn db_15_a_collection_encodes_as_the_map_the_view_holds() {
+    let view = DbView::from_records(&history(20));
+    let collection = view.collections().values().next().expect("a collection");
+    let bytes = collection.to_bytes();
+    let decoded: ipld_core::ipld::Ipld =
+        block::decode_canonical(&bytes, ErrorCode::DbMalformed).expect("canonical");
+    assert!(
+        matches!(&decoded, ipld_core::ipld::Ipld::Map(m) if m.contains_key("schema")),
+        "{decoded:?}"
+    );
+    let whole = view.to_bytes();
+    assert!(whole.windows(bytes.len()).any(|w| w == bytes));
+    assert_eq!(collection.cid(), block::cid_of(&bytes));
 }

@@ -315,5 +315,14 @@ mod tests {
         let mut short = IkmRng::new([1; IKM_LEN]);
         short.try_next_u64().ok();
         assert!(!short.used_exactly_once());
+        // A word drawn besides ikmE is a misuse too: the seal would not be the reproducible one.
+        let mut word = IkmRng::new([1; IKM_LEN]);
+        word.try_fill_bytes(&mut buf).ok();
+        word.try_next_u32().ok();
+        assert!(!word.used_exactly_once(), "a u32 drawn besides ikmE");
+        let mut long = IkmRng::new([1; IKM_LEN]);
+        long.try_fill_bytes(&mut buf).ok();
+        long.try_next_u64().ok();
+        assert!(!long.used_exactly_once(), "a u64 drawn besides ikmE");
     }
 }

@@ -492,6 +492,31 @@ mod tests {
         );
     }
 
+    /// Checks the bound on watch lines: one call reports at most `room` changes, so the reply
+    /// queue stays bounded [DB-13]; the rest wait, in order, for the next call.
+    #[test]
+    fn watched_changes_are_reported_at_most_room_at_a_time() {
+        let mut peer = Peer::from_seed([21; 32]);
+        let (t, _) = peer.create_thread(0, Variant::Raw).expect("create");
+        let mut watches = Watches::default();
+        watches.watch(&mut peer, t.clone()).expect("watch");
+        let mut db = Database::new(t.clone());
+        for i in 0..3u64 {
+            db.kv(&mut peer, 1 + i)
+                .put(&format!("k{i}"), &i)
+                .expect("put");
+        }
+        let keys = |lines: Vec<Json>| -> Vec<Json> {
+            lines.iter().map(|l| l["change"]["key"].clone()).collect()
+        };
+        assert_eq!(
+            keys(watches.changes(&mut peer, 2)),
+            [json!("k0"), json!("k1")]
+        );
+        assert_eq!(keys(watches.changes(&mut peer, 2)), [json!("k2")]);
+        assert!(watches.changes(&mut peer, 2).is_empty());
+    }
+
     #[test]
     fn database_commands_write_read_and_query_through_the_peer() {
         let mut peer = Peer::from_seed([3; 32]);

@@ -898,3 +898,80 @@ async fn sleep_until_unix_ms(at: Option<u64>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The next reply line; a reply that never comes fails the test (after a bound far beyond
+    /// any load, so only a lost reply reaches it).
+    fn next_reply(replies: &mut mpsc::Receiver<String>) -> Value {
+        let give_up = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            match replies.try_recv() {
+                Ok(line) => return serde_json::from_str(&line).expect("a JSON reply"),
+                Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() < give_up => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("a reply was lost: {e:?}"),
+            }
+        }
+    }
+
+    /// Waits until `replies` holds `count` replies: the node has answered every line it took
+    /// and, the queue full, waits for room before it reads another. (Counting the queued replies,
+    /// not the free slots: the node's wait for room holds a slot for a moment.)
+    fn wait_queued(replies: &mpsc::Receiver<String>, count: usize) {
+        let give_up = std::time::Instant::now() + Duration::from_secs(120);
+        while replies.len() < count {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the queue never filled"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Checks [SYNC-30] under back-pressure: with room for one more reply, an `append` is run
+    /// alone even when more wait behind it, so each line still gets its reply; a group never
+    /// takes more lines than the reply queue has room for.
+    #[test]
+    fn appends_never_take_more_lines_than_the_reply_queue_has_room_for() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: true,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let (commands, lines) = mpsc::channel(16);
+        let (tx, mut replies) = mpsc::channel(2);
+        let node = std::thread::spawn(move || run_with(&config, lines, Replies::Stdout(tx)));
+        let send = |line: String| commands.blocking_send(Ok(line)).expect("node running");
+        assert!(
+            next_reply(&mut replies)["peer"].is_string(),
+            "the ready line"
+        );
+        send("create raw".into());
+        let created = next_reply(&mut replies);
+        let thread = created["thread"].as_str().expect("thread").to_owned();
+        // Two replies fill the queue; the appends wait behind them until a reply is taken.
+        send("id".into());
+        send("id".into());
+        for i in 0..3 {
+            send(format!("append {thread} e{i}"));
+        }
+        wait_queued(&replies, 2);
+        // One slot free: the node takes the first append, with two more waiting behind it.
+        assert_eq!(next_reply(&mut replies)["ok"], true);
+        wait_queued(&replies, 2);
+        assert_eq!(next_reply(&mut replies)["ok"], true);
+        let seqs: Vec<Value> = (0..3)
+            .map(|_| next_reply(&mut replies)["seq"].clone())
+            .collect();
+        assert_eq!(seqs, [json!(1), json!(2), json!(3)]);
+        drop(commands);
+        node.join().expect("the node thread").expect("the node ran");
+    }
+}

@@ -429,3 +429,54 @@ pub(super) fn stored_cid<S: Store>(
 fn stored_corrupt(e: crate::Error) -> crate::Error {
     crate::Error::new(ErrorCode::StoreCorrupt, format!("a stored record: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::id::Variant;
+    use crate::keys::IdentityKey;
+    use crate::log::ahead::AheadJob;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    /// An envelope of `size` bytes that decodes to nothing: its verdict is a rejection.
+    fn of_size(size: usize) -> Envelope {
+        Envelope {
+            body: vec![0; size],
+            event: Vec::new(),
+            header: Vec::new(),
+            record: Vec::new(),
+        }
+    }
+
+    /// Checks the memory bound of [SYNC-31] with [SYNC-33]: verdicts computed ahead are kept
+    /// past their message only while an answer is held, and never more of them than
+    /// MAX_KEPT_VERDICTS, however many a message brought.
+    #[test]
+    fn sync_31_no_more_verdicts_are_kept_than_held_answers_can_use() {
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([31; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let member = IdentityKey::generate(&mut rng).log_id();
+        peer.pull(&thread, log, member, 4 * PULL_LIMIT);
+        let held = peer.hold(
+            (&thread, log, member),
+            257,
+            4 * PULL_LIMIT,
+            vec![of_size(1)],
+        );
+        assert!(held.is_none(), "an answer is held");
+        let keys = peer.threads[&thread].keys.clone();
+        let envelopes: Vec<Envelope> = (1..=MAX_KEPT_VERDICTS + 1).map(of_size).collect();
+        let verdicts = AheadJob::new(thread.clone(), log, keys, envelopes).run();
+        assert_eq!(verdicts.len(), MAX_KEPT_VERDICTS + 1);
+        let heads = Message::Heads {
+            thread: thread.clone(),
+            heads: Vec::new(),
+        };
+        let _ = peer.handle_message_verified(1, member, heads, verdicts);
+        assert!(peer.held_bytes > 0, "the answer is still held");
+        assert_eq!(peer.given.len(), 0, "verdicts past the bound are dropped");
+    }
+}

@@ -583,6 +583,83 @@ mod tests {
         assert_eq!(peer.held_bytes, MAX_HELD_BYTES);
     }
 
+    /// Checks [SYNC-10]: a waiting pull that this peer's counter passed asks only for what comes
+    /// after the counter, and one the counter passed entirely is dropped.
+    #[test]
+    fn sync_10_a_passed_pull_asks_only_for_what_follows_the_counter() {
+        let pending = |limit| Pending {
+            limit,
+            attempt: 0,
+            sent: true,
+            due: 0,
+            sent_at: 0,
+        };
+        let mut window = Window::default();
+        window.pulls.insert(0, pending(10));
+        window.pulls.insert(10, pending(5));
+        window.pulls.insert(20, pending(PULL_LIMIT));
+        rebase(&mut window, 12);
+        let pulls: Vec<(u64, u64)> = window.pulls.iter().map(|(a, p)| (*a, p.limit)).collect();
+        assert_eq!(pulls, [(12, 3), (20, PULL_LIMIT)]);
+    }
+
+    /// Checks [SYNC-32]: the pull for a hole below a held answer asks for the hole and nothing
+    /// the held answer already covers.
+    #[test]
+    fn sync_32_a_hole_below_a_held_answer_is_pulled_exactly() {
+        let mut window = Window {
+            target: 4 * PULL_LIMIT,
+            ..Window::default()
+        };
+        let held = Held {
+            counter: 4 * PULL_LIMIT,
+            envelopes: vec![of_size(1)],
+            bytes: 1,
+        };
+        window.held.insert(256, held);
+        assert_eq!(window.next_pulls(10, 1), [(10, 246)]);
+    }
+
+    /// Checks [SYNC-33]: held bytes given back in parts leave the peer's own budget in parts; the
+    /// peer's entry goes only once nothing it sent is held.
+    #[test]
+    fn sync_33_held_bytes_are_given_back_in_parts() {
+        let mut rng = ChaCha20Rng::seed_from_u64(34);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([34; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let member = IdentityKey::generate(&mut rng).log_id();
+        peer.pull(&thread, log, member, 4 * PULL_LIMIT);
+        for (after, size) in [(256, 100), (512, 200)] {
+            let held = peer.hold(
+                (&thread, log, member),
+                after + 1,
+                4 * PULL_LIMIT,
+                vec![of_size(size)],
+            );
+            assert!(held.is_none(), "held after {after}");
+        }
+        peer.release_held(member, 100);
+        assert_eq!(
+            (peer.held_bytes, peer.held_from.get(&member)),
+            (200, Some(&200))
+        );
+        peer.release_held(member, 200);
+        assert_eq!((peer.held_bytes, peer.held_from.get(&member)), (0, None));
+    }
+
+    /// Checks [SYNC-7]: a pull deferred after a gap is counted sent when it goes out.
+    #[test]
+    fn sync_7_a_deferred_pull_is_counted_when_it_goes_out() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([7; 32]);
+        let (thread, _) = peer.create_thread(0, Variant::Raw).expect("create");
+        let member = IdentityKey::generate(&mut rng).log_id();
+        peer.defer_pull(&thread, member, member, 10);
+        assert_eq!(peer.counters().pulls_sent, 0);
+        peer.send_due_pulls(GAP_GRACE_MS);
+        assert_eq!(peer.counters().pulls_sent, 1);
+    }
+
     #[test]
     fn retries_back_off_exponentially_to_a_cap() {
         let delays: Vec<u64> = (0..8).map(retry_delay).collect();

@@ -765,3 +765,14 @@ fn records_relayed_by_an_unproven_peer_are_never_held_as_an_answer() {
         .expect("ingest");
     assert_eq!(follower.held_bytes, 0, "nothing held for an unproven relay");
 }
+
+/// Checks the append counter ([SYNC-4]): a batch append counts each record it appends.
+#[test]
+fn a_batch_append_counts_each_record_appended() {
+    let mut peer = Peer::<ChaCha20Rng>::from_seed([19; 32]);
+    let (thread, _) = peer.create_thread(0, Variant::Raw).expect("create");
+    peer.append(1, &thread, b"one").expect("append");
+    let bodies = vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
+    peer.append_batch(2, &thread, &bodies).expect("batch");
+    assert_eq!(peer.counters().records_appended, 4);
+}
