@@ -440,16 +440,6 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
-    /// An envelope of `size` bytes that decodes to nothing: its verdict is a rejection.
-    fn of_size(size: usize) -> Envelope {
-        Envelope {
-            body: vec![0; size],
-            event: Vec::new(),
-            header: Vec::new(),
-            record: Vec::new(),
-        }
-    }
-
     /// Checks the memory bound of [SYNC-31] with [SYNC-33]: verdicts computed ahead are kept
     /// past their message only while an answer is held, and never more of them than
     /// MAX_KEPT_VERDICTS, however many a message brought.
@@ -464,11 +454,11 @@ mod tests {
             (&thread, log, member),
             257,
             4 * PULL_LIMIT,
-            vec![of_size(1)],
+            vec![Envelope::of_size(1)],
         );
         assert!(held.is_none(), "an answer is held");
         let keys = peer.threads[&thread].keys.clone();
-        let envelopes: Vec<Envelope> = (1..=MAX_KEPT_VERDICTS + 1).map(of_size).collect();
+        let envelopes: Vec<Envelope> = (1..=MAX_KEPT_VERDICTS + 1).map(Envelope::of_size).collect();
         let verdicts = AheadJob::new(thread.clone(), log, keys, envelopes).run();
         assert_eq!(verdicts.len(), MAX_KEPT_VERDICTS + 1);
         let heads = Message::Heads {

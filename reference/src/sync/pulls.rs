@@ -539,16 +539,6 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
-    /// An envelope of `size` bytes: holding counts bytes and never decodes.
-    fn of_size(size: usize) -> Envelope {
-        Envelope {
-            body: vec![0; size],
-            event: Vec::new(),
-            header: Vec::new(),
-            record: Vec::new(),
-        }
-    }
-
     /// Checks [SYNC-33] at its bounds: answers that overtook the ones ahead of them are held up
     /// to exactly MAX_HELD_BYTES_PER_PEER from each peer and MAX_HELD_BYTES from all peers
     /// together; one byte more is not held (it is handed back to be decided at once).
@@ -571,14 +561,19 @@ mod tests {
                     (&thread, log, *member),
                     after + 1,
                     4 * PULL_LIMIT,
-                    vec![of_size(size)],
+                    vec![Envelope::of_size(size)],
                 );
                 assert!(held.is_none(), "held after {after}");
             }
         }
         assert_eq!(peer.held_bytes, MAX_HELD_BYTES);
         let last = *members.last().expect("members");
-        let over = peer.hold((&thread, log, last), 257, 4 * PULL_LIMIT, vec![of_size(1)]);
+        let over = peer.hold(
+            (&thread, log, last),
+            257,
+            4 * PULL_LIMIT,
+            vec![Envelope::of_size(1)],
+        );
         assert!(over.is_some(), "one byte past MAX_HELD_BYTES is not held");
         assert_eq!(peer.held_bytes, MAX_HELD_BYTES);
     }
@@ -613,7 +608,7 @@ mod tests {
         };
         let held = Held {
             counter: 4 * PULL_LIMIT,
-            envelopes: vec![of_size(1)],
+            envelopes: vec![Envelope::of_size(1)],
             bytes: 1,
         };
         window.held.insert(256, held);
@@ -634,7 +629,7 @@ mod tests {
                 (&thread, log, member),
                 after + 1,
                 4 * PULL_LIMIT,
-                vec![of_size(size)],
+                vec![Envelope::of_size(size)],
             );
             assert!(held.is_none(), "held after {after}");
         }
