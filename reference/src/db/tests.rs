@@ -1402,6 +1402,30 @@ fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snaps
     assert_eq!(compacted.to_bytes(), DbView::from_records(&all).to_bytes());
 }
 
+/// Checks [DB-19], [DB-26]: a view compacted at a later snapshot lists the snapshots from its
+/// base on, each the full view's, and none before it: it holds no event to fold those from.
+#[test]
+fn db_26_a_view_compacted_at_a_later_snapshot_lists_the_snapshots_from_its_base() {
+    let records = history(3 * SNAPSHOT_EVERY as u64 + 10);
+    let full = DbView::from_records(&records);
+    let all = full.snapshots();
+    let counts = |s: &[Snapshot]| s.iter().map(Snapshot::count).collect::<Vec<_>>();
+    let cids = |s: &[Snapshot]| s.iter().map(Snapshot::cid).collect::<Vec<_>>();
+    assert_eq!(counts(&all), vec![256, 512, 768]);
+    let base = &all[1];
+    let after = after_snapshot(&records, base);
+    assert!(after.len() > SNAPSHOT_EVERY, "enough events after the base");
+    let compacted = DbView::resume(base, &after).expect("resume");
+    assert!(compacted.is_compacted());
+    let listed = compacted.snapshots();
+    assert_eq!(counts(&listed), vec![512, 768]);
+    assert_eq!(cids(&listed), cids(&all[1..]));
+    assert_eq!(
+        compacted.snapshot().map(|s| s.cid()),
+        full.snapshot().map(|s| s.cid())
+    );
+}
+
 /// 8.9 ([DB-11]'s refolds): the view keeps copies of the state two per doubling of the distance
 /// from the end, so a late event at distance d refolds about 1.5 d events at most, however long
 /// the history: neither one copy per 32 events nor only the newest ones.
