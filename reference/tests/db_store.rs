@@ -223,6 +223,28 @@ fn the_acl_view_is_stored_as_a_model_and_a_damaged_acl_row_is_store_corrupt() {
     assert_eq!(error.code, ErrorCode::StoreCorrupt, "{error}");
 }
 
+/// Checks [DB-23], [DB-29]: a restart resumes the view from the stored snapshot, compacted, and
+/// the records written after it fold onto that view: the covered events are not folded again,
+/// which only an event sorting at or before the snapshot may require [DB-27].
+#[test]
+fn db_29_records_written_after_a_restart_fold_onto_the_restored_view() {
+    let mut peer = open(MemoryStore::new()).expect("open");
+    let (thread, _) = populate(&mut peer, threads::db::SNAPSHOT_EVERY as u64 + 10);
+    let mut peer = open(peer.into_store()).expect("reopen");
+    let mut db = Database::open(&mut peer, thread.clone()).expect("restored");
+    let view = db.view(&peer).expect("view");
+    assert!(view.is_compacted(), "resumed from the stored snapshot");
+    for i in 0..3 {
+        db.kv(&mut peer, 1_000 + i).put("after", &i).expect("put");
+        let view = db.view(&peer).expect("view");
+        assert!(
+            view.is_compacted(),
+            "append {i} folded the covered events again"
+        );
+        assert_eq!(view.cid(), scratch(&peer, &thread).cid());
+    }
+}
+
 /// A snapshot kept in the on-disk store beside the records survives a reopen, and the view
 /// rebuilt from it and the events after it is the view of all the events [DB-23].
 #[cfg(feature = "redb")]

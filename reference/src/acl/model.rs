@@ -163,3 +163,65 @@ impl Reducer for AclModel {
         Scope::Opened
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::test_support::*;
+    use crate::acl::{AclChange, AclDocument, AclOp, Role, Roles};
+    use crate::block;
+    use crate::error::ErrorCode;
+
+    fn record(author: LogId, seq: u64, body: Vec<u8>) -> DbRecord {
+        let named = [author.to_bytes(), seq.to_be_bytes().to_vec(), body.clone()].concat();
+        DbRecord {
+            cid: block::cid_of(&named),
+            log: author,
+            seq,
+            body,
+        }
+    }
+
+    fn change(clock: u64, role: Role) -> Vec<u8> {
+        let op = AclOp::SetDefault { role };
+        AclEvent::Change(AclChange::new(clock, op).expect("a change")).to_bytes()
+    }
+
+    fn row(kind: &[u8], record: &DbRecord) -> Vec<u8> {
+        [kind, &record.cid.to_bytes()].concat()
+    }
+
+    /// Checks [ACL-6], [ACL-12]: the rows stored for the ACL view hold each ACL event's outcome,
+    /// the genesis and an admin's change applied, a non-admin's change ACL_BYPASS, and each
+    /// malformed one's ACL_MALFORMED; an application event has no row. Whatever the order.
+    #[test]
+    fn acl_6_the_stored_acl_view_holds_each_acl_events_outcome() {
+        let document =
+            AclDocument::for_thread(&thread(), peer(1)).with_peer(peer(2), Roles::of(Role::Write));
+        let genesis = record(peer(1), 1, AclEvent::Genesis { acl: document }.to_bytes());
+        let applied = record(peer(1), 2, change(1, Role::Read));
+        let bypass = record(peer(2), 1, change(2, Role::Write));
+        let bad = block::encode(&BTreeMap::from([("type", "acl")]));
+        let malformed = record(peer(2), 2, bad);
+        let data = record(peer(2), 3, b"application data".to_vec());
+        let records = [genesis, applied, bypass, malformed, data];
+        let number = |code: ErrorCode| code.number().to_be_bytes().to_vec();
+        let expected = BTreeMap::from([
+            (row(b"e", &records[0]), b"+".to_vec()),
+            (row(b"e", &records[1]), b"+".to_vec()),
+            (row(b"e", &records[2]), number(ErrorCode::AclBypass)),
+            (row(b"m", &records[3]), number(ErrorCode::AclMalformed)),
+        ]);
+        for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]] {
+            let mut model = AclModel::new(thread(), peer(1), None);
+            for i in order {
+                model.apply(&records[i]);
+            }
+            let rows = model.rows();
+            assert!(rows.contains_key(b"a".as_slice()), "the anchor row");
+            let outcomes: BTreeMap<Vec<u8>, Vec<u8>> =
+                rows.into_iter().filter(|(key, _)| key != b"a").collect();
+            assert_eq!(outcomes, expected, "order {order:?}");
+        }
+    }
+}

@@ -649,6 +649,33 @@ mod tests {
         }
     }
 
+    /// Checks [DB-1]: an event holds 1 to 1024 ops; exactly 1024 is an event, 1025 is
+    /// DB_MALFORMED, whether decoded or built locally.
+    #[test]
+    fn db_1_an_event_holds_up_to_max_ops_exactly() {
+        let body = |n: usize| {
+            raw(vec![
+                ("type", text("db")),
+                ("clock", Ipld::Integer(1)),
+                ("ops", Ipld::List(vec![del_op(); n])),
+            ])
+        };
+        let full = DbEvent::classify(&body(MAX_OPS))
+            .expect("1024 ops are allowed")
+            .expect("a database event");
+        assert_eq!(full.ops.len(), MAX_OPS);
+        assert_eq!(
+            code(DbEvent::classify(&body(MAX_OPS + 1))),
+            ErrorCode::DbMalformed
+        );
+        let del = || Op::Del { key: "k".into() };
+        assert!(DbEvent::new(1, vec![del(); MAX_OPS]).is_ok());
+        assert_eq!(
+            code(DbEvent::new(1, vec![del(); MAX_OPS + 1])),
+            ErrorCode::DbMalformed
+        );
+    }
+
     #[test]
     fn names_ids_fields_and_lists_follow_their_rules() {
         assert!(check_name("a-b_9".into()).is_ok());

@@ -310,20 +310,27 @@ impl DbView {
     }
 
     /// The snapshots at and after position `from`, folded in one pass from the last checkpoint
-    /// at or before it: checkpoints are thinned (8.9), so a snapshot position need not be one.
+    /// at or before it: checkpoints are thinned (8.9), so a snapshot position need not be one. A
+    /// compacted view has none before its base, so it lists those from its base on.
     fn snapshots_from(&self, from: usize) -> Vec<Snapshot> {
         let base = self
             .checkpoints
             .iter()
             .rev()
-            .find(|(_, c)| c.position <= from);
+            .find(|(_, c)| c.position <= from)
+            // A compacted view cannot fold what lies before its base: it starts there, the first
+            // checkpoint it keeps.
+            .or_else(|| {
+                self.checkpoints
+                    .iter()
+                    .next()
+                    .filter(|_| self.floor.is_some())
+            });
         let (mut position, mut state, mut heads, events) = match base {
             Some((key, c)) => {
                 let after = self.events.range((Bound::Excluded(key), Bound::Unbounded));
                 (c.position, c.state.clone(), c.heads.clone(), after)
             }
-            // A compacted view cannot fold what lies before its base.
-            None if self.floor.is_some() => return Vec::new(),
             None => (0, State::default(), Heads::new(), self.events.range(..)),
         };
         let mut taken = Vec::new();

@@ -1402,6 +1402,75 @@ fn db_26_a_compacted_view_refolds_a_late_event_after_its_snapshot_from_the_snaps
     assert_eq!(compacted.to_bytes(), DbView::from_records(&all).to_bytes());
 }
 
+/// Checks [DB-19], [DB-26]: a view compacted at a later snapshot lists the snapshots from its
+/// base on, each the full view's, and none before it: it holds no event to fold those from.
+#[test]
+fn db_26_a_view_compacted_at_a_later_snapshot_lists_the_snapshots_from_its_base() {
+    let records = history(3 * SNAPSHOT_EVERY as u64 + 10);
+    let full = DbView::from_records(&records);
+    let all = full.snapshots();
+    let counts = |s: &[Snapshot]| s.iter().map(Snapshot::count).collect::<Vec<_>>();
+    let cids = |s: &[Snapshot]| s.iter().map(Snapshot::cid).collect::<Vec<_>>();
+    assert_eq!(counts(&all), vec![256, 512, 768]);
+    let base = &all[1];
+    let after = after_snapshot(&records, base);
+    assert!(after.len() > SNAPSHOT_EVERY, "enough events after the base");
+    let compacted = DbView::resume(base, &after).expect("resume");
+    assert!(compacted.is_compacted());
+    let listed = compacted.snapshots();
+    assert_eq!(counts(&listed), vec![512, 768]);
+    assert_eq!(cids(&listed), cids(&all[1..]));
+    assert_eq!(
+        compacted.snapshot().map(|s| s.cid()),
+        full.snapshot().map(|s| s.cid())
+    );
+}
+
+/// 8.9 ([DB-11]'s refolds): the view keeps copies of the state two per doubling of the distance
+/// from the end, so a late event at distance d refolds about 1.5 d events at most, however long
+/// the history: neither one copy per 32 events nor only the newest ones.
+#[test]
+fn a_late_event_far_back_refolds_in_proportion_to_its_distance_not_to_the_history() {
+    let n = 256 * CHECKPOINT_EVERY as u64;
+    let records: Vec<DbRecord> = (1..=n)
+        .map(|i| {
+            let op = Op::Put {
+                key: format!("k{}", i % 100),
+                value: int(i as i64),
+            };
+            rec(1, i, i + 1, vec![op])
+        })
+        .collect();
+    let view = DbView::from_records(&records);
+    assert_eq!(view.refolded(), 0, "in order: nothing applied twice");
+    // Two per doubling over 256 checkpoint steps, far fewer than the 256 of one every 32 events.
+    let octaves = (n as usize / CHECKPOINT_EVERY / 2).ilog2() as usize;
+    assert!(
+        (2 * octaves..=MAX_CHECKPOINTS).contains(&view.checkpoint_count()),
+        "{} checkpoints",
+        view.checkpoint_count()
+    );
+    for distance in [10u64, 100, 1_000, 3_000, 6_000] {
+        let mut late = view.clone();
+        // Another writer's event whose clock sorts it `distance` events from the end.
+        late.insert(&rec(
+            2,
+            1,
+            n + 2 - distance,
+            vec![Op::Put {
+                key: "late".into(),
+                value: int(0),
+            }],
+        ));
+        let refolded = late.refolded();
+        let bound = distance + distance / 2 + 2 * CHECKPOINT_EVERY as u64;
+        assert!(
+            (distance - 1..=bound).contains(&refolded),
+            "distance {distance}: refolded {refolded}, bound {bound}"
+        );
+    }
+}
+
 /// 50,000 documents created over 100,000 events, half of them key puts: the workload whose
 /// checkpoints (a full copy of the state every 32 events) once held more than 23 GB.
 fn growing_history(n: u64) -> Vec<DbRecord> {

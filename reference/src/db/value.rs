@@ -357,6 +357,30 @@ mod tests {
         assert!(Value::from_ipld(&Ipld::List(vec![deep])).is_err());
     }
 
+    /// Checks [DB-4]: a map is one more level of nesting, as a list is, so maps nested 32 deep
+    /// (alone or mixed with lists) are values and one more map is DB_MALFORMED.
+    #[test]
+    fn db_4_maps_count_towards_the_nesting_limit_as_lists_do() {
+        let wrap = |inner: Ipld| Ipld::Map(BTreeMap::from([("a".to_owned(), inner)]));
+        let mut maps = Ipld::Null;
+        let mut mixed = Ipld::Null;
+        for level in 1..MAX_DEPTH {
+            maps = wrap(maps);
+            mixed = match level % 2 {
+                0 => Ipld::List(vec![mixed]),
+                _ => wrap(mixed),
+            };
+        }
+        for (what, at_limit) in [("maps", maps), ("maps and lists", mixed)] {
+            assert!(Value::from_ipld(&at_limit).is_ok(), "{what} 32 deep");
+            assert_eq!(
+                Value::from_ipld(&wrap(at_limit)).map_err(|e| e.code),
+                Err(crate::error::ErrorCode::DbMalformed),
+                "{what} 33 deep"
+            );
+        }
+    }
+
     #[test]
     fn serde_types_round_trip_through_values() {
         #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
