@@ -974,4 +974,57 @@ mod tests {
         drop(commands);
         node.join().expect("the node thread").expect("the node ran");
     }
+
+    /// The TCP port of the first address a ready line lists.
+    fn listen_port(ready: &Value) -> u16 {
+        let addr: Multiaddr = ready["addrs"][0]
+            .as_str()
+            .expect("a listen address")
+            .parse()
+            .expect("a multiaddr");
+        addr.iter()
+            .find_map(|p| match p {
+                libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+                _ => None,
+            })
+            .expect("a TCP port")
+    }
+
+    /// A node asked for any port on an IPv4 address (`/tcp/0`, the default) takes the port it
+    /// had last time when it starts again, so that the addresses its peers stored stay good
+    /// (issue 18) [SYNC-9]; its [`Handle`] hands back the ready line and each command's own
+    /// reply, and the store keeps what the first run appended [SYNC-12].
+    #[test]
+    fn a_node_restarted_on_any_ipv4_port_takes_the_port_it_had() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = || Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: false,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let mut first = Handle::spawn(config()).expect("the node starts");
+        assert_eq!(first.ready["ready"], true, "the ready line");
+        let peer = first.ready["peer"].clone();
+        assert!(peer.is_string(), "the ready line names the peer");
+        let port = listen_port(&first.ready);
+        assert_ne!(port, 0);
+        let created = first.command("create raw").expect("a reply");
+        let thread = created["thread"].as_str().expect("thread").to_owned();
+        let appended = first
+            .command(&format!("append {thread} one"))
+            .expect("a reply");
+        assert_eq!(appended["seq"], 1);
+        first.stop().expect("the node stops");
+
+        let mut again = Handle::spawn(config()).expect("the node starts again");
+        assert_eq!(again.ready["peer"], peer);
+        assert_eq!(listen_port(&again.ready), port, "the port it had");
+        let appended = again
+            .command(&format!("append {thread} two"))
+            .expect("a reply");
+        assert_eq!(appended["seq"], 2);
+        again.stop().expect("the node stops");
+    }
 }

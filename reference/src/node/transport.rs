@@ -1161,6 +1161,44 @@ mod tests {
         assert_eq!(bytes, b"news".to_vec());
     }
 
+    /// Checks [SYNC-16] at the bound of [SYNC-2]: a publication sealing (SYNC-24: a 24-byte
+    /// nonce and a 16-byte tag) a `records` message of MAX_MESSAGE_BYTES, the largest any peer
+    /// may send, crosses the gossip path whole, gossipsub's framing and signature included.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_publication_of_the_largest_message_crosses_the_gossip_path() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        b.dial(a_addr).expect("dial");
+        assert!(a.subscribe("topic"));
+        assert!(b.subscribe("topic"));
+        // Gossipsub needs to have heard of the other's subscription first: publish until it lands.
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                event = a.next_event() => if matches!(event, NetEvent::Gossip { .. }) { break },
+                _ = b.next_event() => {}
+                _ = tick.tick() => b.publish("topic", b"news".to_vec()),
+            }
+        }
+        let largest = vec![7; MAX_MESSAGE_BYTES + 24 + 16];
+        b.publish("topic", largest.clone());
+        // A bound far beyond any load: only a publication that never comes reaches it.
+        let arrived = tokio::time::timeout(
+            Duration::from_secs(120),
+            until(&mut a, &mut b, |e| match e {
+                NetEvent::Gossip { bytes, .. } if bytes.len() > 4 => Some(bytes),
+                _ => None,
+            }),
+        )
+        .await
+        .expect("the largest publication never arrived");
+        assert!(arrived == largest, "the publication arrives whole");
+    }
+
     /// Sends `b`'s messages of `len` bytes to `to` until one is dropped; returns how many went.
     fn send_until_dropped(b: &mut Transport, to: PeerId, addr: &Multiaddr, len: usize) -> usize {
         let mut sent = 0;

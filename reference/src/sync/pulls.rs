@@ -615,6 +615,35 @@ mod tests {
         assert_eq!(window.next_pulls(10, 1), [(10, 246)]);
     }
 
+    /// Checks [SYNC-32]: the ranges of a window are disjoint and consecutive, and an answer
+    /// held that is shorter than its range (SYNC-5 cut it) covers only the records it holds: the
+    /// new ranges past it start right after its last record, neither over it nor past a gap.
+    #[test]
+    fn sync_32_new_ranges_start_right_after_a_short_held_answer() {
+        for len in [1, 10] {
+            let mut window = Window {
+                target: 4 * PULL_LIMIT,
+                ..Window::default()
+            };
+            let held = Held {
+                counter: 4 * PULL_LIMIT,
+                envelopes: (0..len).map(|_| Envelope::of_size(1)).collect(),
+                bytes: len as usize,
+            };
+            window.held.insert(PULL_LIMIT, held);
+            let end = PULL_LIMIT + len;
+            assert_eq!(
+                window.next_pulls(0, PULL_WINDOW),
+                [
+                    (0, PULL_LIMIT),
+                    (end, PULL_LIMIT),
+                    (end + PULL_LIMIT, PULL_LIMIT)
+                ],
+                "a held answer of {len} records after {PULL_LIMIT}"
+            );
+        }
+    }
+
     /// Checks [SYNC-33]: held bytes given back in parts leave the peer's own budget in parts; the
     /// peer's entry goes only once nothing it sent is held.
     #[test]

@@ -379,6 +379,68 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
     );
 }
 
+/// Heads that show the peer a pull waits on at this peer's own counter, not ahead, send nothing:
+/// only heads showing the sender ahead are worth a pull [SYNC-8], and only those prove the link
+/// and resend a waiting pull at once [SYNC-10]. Here the records came by another way (a
+/// publication relayed by a peer that did not prove membership), so the pull to the writer still
+/// waits when the writer's heads arrive.
+#[test]
+fn heads_from_a_peer_not_ahead_resend_no_waiting_pull() {
+    let (mut writer, mut follower) = (peer(13), peer(14));
+    let relay = peer(15).id();
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    let mut publications = Vec::new();
+    for i in 0..3u64 {
+        writer.append(i, &thread, b"event").expect("append");
+        publications.extend(
+            std::iter::from_fn(|| writer.poll_transmit())
+                .filter(|t| t.destination == Destination::Topic(thread.clone()))
+                .map(|t| t.bytes),
+        );
+    }
+    assert_eq!(publications.len(), 3);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    let pulls = |peer: &mut TestPeer| {
+        sent(peer)
+            .into_iter()
+            .filter(|(_, m)| matches!(m, Message::Pull { .. }))
+            .count()
+    };
+    // The pull sent when the writer proved membership, at 0, is lost and waits for its retry.
+    let lost = prove(&mut follower, &mut writer, &thread);
+    let first = lost
+        .iter()
+        .filter(|(to, m)| *to == writer.id() && matches!(m, Message::Pull { .. }))
+        .count();
+    assert_eq!(first, 1);
+    let topic = follower.topic(&thread).expect("topic");
+    for publication in &publications {
+        follower
+            .handle_publication(1, relay, &topic, publication)
+            .expect("decided");
+    }
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 3);
+    sent(&mut follower);
+    // Past a second after the send, before the retry is due: heads at the follower's counter.
+    let heads = |counter| Message::Heads {
+        thread: thread.clone(),
+        heads: vec![(log, counter)],
+    };
+    follower
+        .handle_message(1_500, writer.id(), &heads(3).to_bytes())
+        .expect("heads");
+    assert_eq!(pulls(&mut follower), 0, "the writer is not ahead");
+    // The pull does still wait: heads one record ahead resend it.
+    writer.append(2, &thread, b"later").expect("append");
+    follower
+        .handle_message(1_500, writer.id(), &heads(4).to_bytes())
+        .expect("heads");
+    assert_eq!(pulls(&mut follower), 1, "the writer is ahead");
+}
+
 /// A publication opens only on its thread's topic and untampered; its records are decided like a
 /// push's, and a relay that has not proved membership is neither filed nor pulled from
 /// [SYNC-16], [SYNC-24].
