@@ -1258,6 +1258,39 @@ fn db_24_a_snapshot_that_does_not_cover_the_held_events_is_refused() {
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
 }
 
+/// Checks [DB-24]: the covered events held must include the event at the snapshot's `last`.
+/// Here the record at `last` is swapped for another of the same log and seq that sorts before
+/// it, so the count and the heads still match the snapshot, but its last event is not held.
+#[test]
+fn db_24_a_snapshot_whose_last_event_is_not_held_is_refused() {
+    let records = history(SNAPSHOT_EVERY as u64 + 30);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    let at_last = records
+        .iter()
+        .position(|r| key_of(r) == *snapshot.last())
+        .expect("the event at last is held");
+    let last = &records[at_last];
+    let log_seed = (1..=3u8)
+        .find(|s| log(*s) == last.log)
+        .expect("a writer of the history");
+    let other = rec(
+        log_seed,
+        last.seq,
+        1,
+        vec![Op::Put {
+            key: "other".into(),
+            value: int(0),
+        }],
+    );
+    assert!(key_of(&other) < *snapshot.last(), "it is covered");
+    let mut forked = records.clone();
+    forked[at_last] = other;
+    let err = DbView::resume(&snapshot, &forked).expect_err("last event not held");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    // The same records with the event at `last` resume.
+    assert!(DbView::resume(&snapshot, &records).is_ok());
+}
+
 /// The records of `records` after `snapshot` in the order: what a compacted view still holds.
 fn after_snapshot(records: &[DbRecord], snapshot: &Snapshot) -> Vec<DbRecord> {
     records
