@@ -838,3 +838,47 @@ fn a_batch_append_counts_each_record_appended() {
     peer.append_batch(2, &thread, &bodies).expect("batch");
     assert_eq!(peer.counters().records_appended, 4);
 }
+
+/// Checks [SYNC-7]: after a `records` message whose records the peer already holds (nothing
+/// appended, and no gap), from a sender whose counter is ahead, the peer pulls the rest from
+/// that sender at once. Only a message stopped by a gap may wait `GAP_GRACE_MS` first.
+#[test]
+fn sync_7_records_already_held_from_a_sender_ahead_are_followed_by_a_pull_at_once() {
+    let (mut writer, mut follower) = (peer(111), peer(112));
+    let mut net = Net::new(0);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    for i in 0..3u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 3);
+    // Two more records, whose pushes and announcements are lost.
+    for i in 3..5u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    sent(&mut writer);
+    let repeated = Message::Records {
+        thread: thread.clone(),
+        log,
+        counter: 5,
+        envelopes: writer.envelopes(&thread, &log).expect("log")[..3].to_vec(),
+    };
+    deliver(&mut follower, writer.id(), &repeated);
+    assert_eq!(follower.counters().records_duplicate, 3);
+    let pulls: Vec<u64> = sent(&mut follower)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Pull { log: l, after, .. } if to == writer.id() && l == log => Some(after),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pulls,
+        [3],
+        "a pull after the follower's counter, sent at once"
+    );
+}
