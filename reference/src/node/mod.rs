@@ -932,6 +932,42 @@ mod tests {
         }
     }
 
+    /// Checks [SYNC-9] for `connect`: an address that ends in `/p2p/ID` is filed for that peer
+    /// at once, before (and whether or not) the dial succeeds, so later sends can reach it, and
+    /// the reply names the peer; an address without `/p2p/` names no peer and files nothing.
+    #[test]
+    fn sync_9_connect_files_an_address_that_names_its_peer() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: true,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (tx, _replies) = std::sync::mpsc::channel();
+            let mut node = Node::start(&config, Replies::Channel(tx)).expect("the node starts");
+            let other = crate::keys::IdentityKey::from_seed(&[9; 32]).log_id();
+            // Nobody listens there: the dial fails later, the address stays filed.
+            let named: Multiaddr = format!("/ip4/127.0.0.1/tcp/9/p2p/{}", other.to_peer_id())
+                .parse()
+                .expect("addr");
+            let reply = node.connect(named.clone()).expect("dialed");
+            assert_eq!(reply["ok"], true);
+            assert_eq!(reply["peer"], other.to_string());
+            assert_eq!(node.peer.addresses(&other), [named]);
+            let bare: Multiaddr = "/ip4/127.0.0.1/tcp/10".parse().expect("addr");
+            let reply = node.connect(bare).expect("dialed");
+            assert_eq!(reply["peer"], Value::Null);
+            assert_eq!(node.peer.addresses(&other).len(), 1, "nothing more filed");
+        });
+    }
+
     /// Checks [SYNC-30] under back-pressure: with room for one more reply, an `append` is run
     /// alone even when more wait behind it, so each line still gets its reply; a group never
     /// takes more lines than the reply queue has room for.
