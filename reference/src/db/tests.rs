@@ -441,6 +441,39 @@ fn comparisons_are_type_bracketed_and_missing_fields_match_nothing() {
     assert_eq!(q(both), ["d"]);
 }
 
+/// Checks [DB-18] where no index narrows the documents examined, so matching alone decides:
+/// `lt`, `lte`, `gt` and `gte` match only values of the filter value's kind, on the right side
+/// of it. The same queries over the indexed collection give the same results.
+#[test]
+fn db_18_ordering_comparisons_match_only_their_kind_on_a_scan() {
+    let view = people();
+    let indexed = view.collection("c").expect("c");
+    let mut scanned = indexed.clone();
+    scanned.index.clear();
+    let cases = [
+        (Filter::cmp("n", Cmp::Lt, 9), vec!["e"]),
+        (Filter::cmp("n", Cmp::Lte, 9), vec!["b", "d", "e"]),
+        (Filter::cmp("n", Cmp::Gt, 9), vec!["a"]),
+        (Filter::cmp("n", Cmp::Gte, 9), vec!["a", "b", "d"]),
+        (Filter::cmp("s", Cmp::Lt, "y"), vec!["a"]),
+        (Filter::cmp("s", Cmp::Lte, 1000), vec!["i"]),
+        (Filter::cmp("s", Cmp::Gt, 0), vec!["i"]),
+        (Filter::cmp("s", Cmp::Gte, "x"), vec!["a", "c"]),
+    ];
+    for (filter, expected) in cases {
+        let query = Query::all("c").filter(filter.clone());
+        for collection in [&scanned, indexed] {
+            let found: Vec<String> = query
+                .run(collection)
+                .docs
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(found, expected, "{filter:?}");
+        }
+    }
+}
+
 #[test]
 fn an_indexed_query_examines_only_its_range_and_agrees_with_a_scan() {
     let view = people();
