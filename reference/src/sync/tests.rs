@@ -882,3 +882,83 @@ fn sync_7_records_already_held_from_a_sender_ahead_are_followed_by_a_pull_at_onc
         "a pull after the follower's counter, sent at once"
     );
 }
+
+/// Checks [SYNC-10]: an answer whose records the peer already holds all of (they came first in
+/// publications relayed by another peer) still ends the wait of the pull it answers: the pull is
+/// not sent again when its retry falls due.
+#[test]
+fn sync_10_an_answer_of_records_already_held_ends_the_wait() {
+    let (mut writer, mut follower) = (peer(113), peer(114));
+    let relay = peer(115).id();
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    for i in 0..3u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    let publications: Vec<Vec<u8>> = std::iter::from_fn(|| writer.poll_transmit())
+        .filter(|t| t.destination == Destination::Topic(thread.clone()))
+        .map(|t| t.bytes)
+        .collect();
+    assert_eq!(publications.len(), 3);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    let lost = prove(&mut follower, &mut writer, &thread);
+    let pulls: Vec<Message> = lost
+        .into_iter()
+        .filter(|(to, m)| *to == writer.id() && matches!(m, Message::Pull { .. }))
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(pulls.len(), 1, "one pull waits on the writer");
+    deliver(&mut writer, follower.id(), &pulls[0]);
+    let Some((_, answer @ Message::Records { .. })) = sent(&mut writer).pop() else {
+        panic!("the writer answers the pull");
+    };
+    let topic = follower.topic(&thread).expect("topic");
+    for publication in &publications {
+        follower
+            .handle_publication(1, relay, &topic, publication)
+            .expect("opens");
+    }
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 3);
+    follower
+        .handle_message(2, writer.id(), &answer.to_bytes())
+        .expect("answer");
+    assert_eq!(follower.counters().records_duplicate, 3);
+    sent(&mut follower);
+    follower.handle_timeout(1_500).expect("timeout");
+    let resent = sent(&mut follower)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::Pull { .. }))
+        .count();
+    assert_eq!(resent, 0, "the answered pull is not resent");
+    assert_eq!(follower.counters().pulls_retried, 0);
+}
+
+/// Checks [SYNC-30] with [KEY-7]: a batch append in a thread where this peer has a log of its own
+/// but no read key (a stored thread description can say so: it is not checked against the role)
+/// is refused with KEY_UNAVAILABLE before anything is signed, like a single append. Nothing is
+/// appended, and the peer has not failed: it goes on appending elsewhere.
+#[test]
+fn a_batch_append_without_the_read_key_is_refused_and_the_peer_goes_on() {
+    let mut peer = peer(116);
+    let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+    let state = peer.threads.get_mut(&thread).expect("thread");
+    state.keys = state.keys.for_follower();
+    let batch = peer
+        .append_batch(1, &thread, &[b"a".to_vec(), b"b".to_vec()])
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(batch, Err(ErrorCode::KeyUnavailable));
+    let single = peer
+        .append(2, &thread, b"c")
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(single, Err(ErrorCode::KeyUnavailable));
+    assert_eq!(peer.heads(&thread).expect("heads")[&log].1, 0);
+    let (other, _) = peer
+        .create_thread(3, Variant::Raw)
+        .expect("the peer goes on");
+    peer.append_batch(4, &other, &[b"d".to_vec()])
+        .expect("it still appends");
+}
