@@ -968,6 +968,42 @@ mod tests {
         });
     }
 
+    /// Checks [REC-6] for the node: an event appended through the control channel carries the
+    /// writer's clock when it was created, in Unix milliseconds, as `read` shows it.
+    #[test]
+    fn rec_6_an_appended_event_carries_the_wall_clock_time() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: false,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let wall = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("after 1970")
+                .as_millis() as u64
+        };
+        let mut node = Handle::spawn(config).expect("the node starts");
+        let created = node.command("create raw").expect("a reply");
+        let thread = created["thread"].as_str().expect("thread").to_owned();
+        let before = wall();
+        let appended = node
+            .command(&format!("append {thread} now"))
+            .expect("a reply");
+        let after = wall();
+        assert_eq!(appended["ok"], true);
+        let read = node.command(&format!("read {thread}")).expect("a reply");
+        let time = read["events"][0]["time"].as_u64().expect("a time");
+        assert!(
+            (before..=after).contains(&time),
+            "{time} is not between {before} and {after}"
+        );
+        node.stop().expect("the node stops");
+    }
+
     /// Checks [SYNC-30] under back-pressure: with room for one more reply, an `append` is run
     /// alone even when more wait behind it, so each line still gets its reply; a group never
     /// takes more lines than the reply queue has room for.
