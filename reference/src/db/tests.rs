@@ -1229,6 +1229,33 @@ fn db_20_a_snapshot_round_trips_and_refuses_tampering() {
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
 }
 
+/// Checks [DB-20], [DB-24]: a snapshot's `count` is 256·k for some k ≥ 1; a block that is
+/// otherwise the real snapshot's, with a count of 0 or one that is not a multiple of 256, is
+/// DB_SNAPSHOT_INVALID.
+#[test]
+fn db_20_a_snapshot_count_of_zero_or_not_a_multiple_of_256_is_refused() {
+    use ipld_core::ipld::Ipld;
+    let view = DbView::from_records(&history(SNAPSHOT_EVERY as u64 + 5));
+    let snapshot = view.snapshot().expect("one snapshot");
+    let with_count = |count: u64| {
+        let ipld: Ipld =
+            block::decode_canonical(&snapshot.to_bytes(), ErrorCode::DbSnapshotInvalid)
+                .expect("a snapshot block");
+        let Ipld::Map(mut map) = ipld else {
+            panic!("a snapshot is a map");
+        };
+        map.insert("count".into(), Ipld::Integer(count.into()));
+        block::encode(&Ipld::Map(map))
+    };
+    let again = Snapshot::from_parts(&with_count(256), snapshot.view().to_vec()).expect("256");
+    assert_eq!(again, snapshot, "the re-encoded block is the snapshot");
+    for count in [0, 255, 257, 300] {
+        let err = Snapshot::from_parts(&with_count(count), snapshot.view().to_vec())
+            .expect_err("a count that is no positive multiple of 256");
+        assert_eq!(err.code, ErrorCode::DbSnapshotInvalid, "count {count}");
+    }
+}
+
 #[test]
 fn db_23_a_view_rebuilt_from_a_snapshot_equals_the_full_fold() {
     let records = history(2 * SNAPSHOT_EVERY as u64 + 70);
