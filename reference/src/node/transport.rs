@@ -1259,6 +1259,34 @@ mod tests {
         drop(waiting);
     }
 
+    /// Checks the outbound bound of [SYNC-10] (issue 17) at its edge: two of the largest messages
+    /// fill MAX_QUEUED_BYTES_PER_PEER exactly and both are queued; one byte more for that peer is
+    /// dropped and counted, while another peer still has its own budget.
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_peer_queues_up_to_max_queued_bytes_per_peer_exactly() {
+        let mut b = transport();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("port").port();
+        drop(closed);
+        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let to = Keypair::generate_ed25519().public().to_peer_id();
+        assert_eq!(MAX_QUEUED_BYTES_PER_PEER, 2 * MAX_MESSAGE_BYTES);
+        for _ in 0..2 {
+            assert!(b.send(to, vec![7; MAX_MESSAGE_BYTES], vec![nobody.clone()]));
+        }
+        assert_eq!(b.stats().queued_bytes, MAX_QUEUED_BYTES_PER_PEER as u64);
+        assert!(
+            !b.send(to, vec![7], vec![nobody.clone()]),
+            "one byte past the bound is dropped"
+        );
+        assert_eq!(b.stats().dropped, 1);
+        let other = Keypair::generate_ed25519().public().to_peer_id();
+        assert!(
+            b.send(other, vec![7], vec![nobody]),
+            "another peer's budget"
+        );
+    }
+
     /// Checks [SYNC-10]: a message to an address nobody listens on fails (the dial fails) and
     /// gives its peer's budget back, instead of waiting for ever: otherwise a peer that was down
     /// when messages were sent would keep its budget spent, and every later message to it would
