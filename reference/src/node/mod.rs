@@ -1099,4 +1099,25 @@ mod tests {
         assert_eq!(appended["seq"], 2);
         again.stop().expect("the node stops");
     }
+
+    /// As on IPv4: a node asked for any port on the IPv6 loopback (`/ip6/::1/tcp/0`) takes the
+    /// port it had last time when it starts again (issue 18) [SYNC-9].
+    #[test]
+    fn a_node_restarted_on_any_ipv6_port_takes_the_port_it_had() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = || Config {
+            data: tmp.path().join("node"),
+            listen: "/ip6/::1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: false,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let first = Handle::spawn(config()).expect("the node starts on ::1");
+        let port = listen_port(&first.ready);
+        assert_ne!(port, 0);
+        first.stop().expect("the node stops");
+        let again = Handle::spawn(config()).expect("the node starts again");
+        assert_eq!(listen_port(&again.ready), port, "the port it had");
+        again.stop().expect("the node stops");
+    }
 }
