@@ -962,3 +962,26 @@ fn a_batch_append_without_the_read_key_is_refused_and_the_peer_goes_on() {
     peer.append_batch(4, &other, &[b"d".to_vec()])
         .expect("it still appends");
 }
+
+/// The counters report every message sent to a peer: a pull is answered with one `records`
+/// message [SYNC-5], which counts one message out.
+#[test]
+fn each_message_sent_to_a_peer_is_counted_out() {
+    let (mut writer, mut follower) = (peer(117), peer(118));
+    let mut net = Net::new(0);
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
+    writer.append(1, &thread, b"one").expect("append");
+    sent(&mut writer);
+    let before = writer.counters().messages_out;
+    let pull = Message::Pull {
+        thread: thread.clone(),
+        log,
+        after: 0,
+        limit: 10,
+    };
+    deliver(&mut writer, follower.id(), &pull);
+    let out = sent(&mut writer);
+    assert_eq!(out.len(), 1, "one answer");
+    assert!(matches!(out[0], (to, Message::Records { .. }) if to == follower.id()));
+    assert_eq!(writer.counters().messages_out, before + 1);
+}
