@@ -1199,6 +1199,48 @@ mod tests {
         assert!(arrived == largest, "the publication arrives whole");
     }
 
+    /// Checks the inbound bound of issue 17 on the gossip path ([SYNC-2], [SYNC-16]): a
+    /// publication larger than the largest message plus gossipsub's overhead never crosses (the
+    /// publisher refuses it, and so would a receiver), while a small one published after it does.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_publication_past_the_gossip_bound_never_crosses() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        b.dial(a_addr).expect("dial");
+        assert!(a.subscribe("topic"));
+        assert!(b.subscribe("topic"));
+        // Gossipsub needs to have heard of the other's subscription first: publish until it lands.
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                event = a.next_event() => if matches!(event, NetEvent::Gossip { .. }) { break },
+                _ = b.next_event() => {}
+                _ = tick.tick() => b.publish("topic", b"news".to_vec()),
+            }
+        }
+        b.publish("topic", vec![7; MAX_MESSAGE_BYTES + GOSSIP_OVERHEAD + 1]);
+        b.publish("topic", b"after".to_vec());
+        // A bound far beyond any load: only a publication that never comes reaches it.
+        let arrived = tokio::time::timeout(
+            Duration::from_secs(120),
+            until(&mut a, &mut b, |e| match e {
+                NetEvent::Gossip { bytes, .. } if bytes != b"news" => Some(bytes),
+                _ => None,
+            }),
+        )
+        .await
+        .expect("the small publication never arrived");
+        assert!(
+            arrived == b"after",
+            "a publication of {} bytes crossed",
+            arrived.len()
+        );
+    }
+
     /// Sends `b`'s messages of `len` bytes to `to` until one is dropped; returns how many went.
     fn send_until_dropped(b: &mut Transport, to: PeerId, addr: &Multiaddr, len: usize) -> usize {
         let mut sent = 0;
