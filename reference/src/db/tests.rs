@@ -1927,6 +1927,38 @@ fn db_11_a_reducer_named_empty_or_with_a_nul_is_refused() {
 
 /// Checks [DB-24]: a store that holds no snapshot rows (only other rows of the view, or none)
 /// holds no snapshot, which is not an invalid one: the view is folded from the events.
+/// Checks [DB-24] on a restart from kept rows: the records held must include the event at the
+/// snapshot's `last`. Here it is swapped for another record of the same log and seq, so as many
+/// records are covered as the snapshot counts, but not the event at `last`.
+#[test]
+fn db_24_a_restart_whose_last_event_is_not_held_is_refused() {
+    let records = history(SNAPSHOT_EVERY as u64 + 30);
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("snapshot");
+    let rows = full.rows();
+    let at_last = records
+        .iter()
+        .position(|r| key_of(r) == *snapshot.last())
+        .expect("the event at last is held");
+    let last = &records[at_last];
+    let log_seed = (1..=3u8)
+        .find(|s| log(*s) == last.log)
+        .expect("a writer of the history");
+    let mut forked = records.clone();
+    forked[at_last] = rec(
+        log_seed,
+        last.seq,
+        1,
+        vec![Op::Put {
+            key: "other".into(),
+            value: int(0),
+        }],
+    );
+    let err = DbView::restore(&rows, &forked).expect_err("last event not held");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    assert!(DbView::restore(&rows, &records).expect("restore").is_some());
+}
+
 #[test]
 fn db_24_a_store_without_snapshot_rows_holds_no_snapshot() {
     let none = |views: BTreeMap<Vec<u8>, Vec<u8>>| {
