@@ -985,3 +985,41 @@ fn each_message_sent_to_a_peer_is_counted_out() {
     assert!(matches!(out[0], (to, Message::Records { .. }) if to == follower.id()));
     assert_eq!(writer.counters().messages_out, before + 1);
 }
+
+/// Checks [SYNC-21]: a proven peer that challenges this one (it lost its proof, typically by a
+/// restart) gets this peer's heads with the proof, at most once per `CHALLENGE_INTERVAL_MS`:
+/// not again within the interval, and again once it has passed.
+#[test]
+fn sync_21_a_proven_peer_that_challenges_gets_heads_once_per_interval() {
+    let (mut writer, mut follower) = (peer(119), peer(120));
+    let mut net = Net::new(0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    writer.append(1, &thread, b"one").expect("append");
+    sent(&mut writer);
+    let challenge = Message::Auth {
+        thread: thread.clone(),
+        nonce: vec![5; crate::membership::AUTH_NONCE_LEN],
+        proof: Vec::new(),
+    };
+    let start = 10_000;
+    let mut heads_after = |now: u64| {
+        writer
+            .handle_message(now, follower.id(), &challenge.to_bytes())
+            .expect("challenge");
+        sent(&mut writer)
+            .into_iter()
+            .filter(|(to, m)| *to == follower.id() && matches!(m, Message::Heads { .. }))
+            .count()
+    };
+    assert_eq!(heads_after(start), 1, "the first challenge");
+    assert_eq!(
+        heads_after(start + CHALLENGE_INTERVAL_MS - 1),
+        0,
+        "within the interval"
+    );
+    assert_eq!(
+        heads_after(start + CHALLENGE_INTERVAL_MS),
+        1,
+        "the interval passed"
+    );
+}
