@@ -586,6 +586,53 @@ fn query_documents_decode_strictly() {
     );
 }
 
+/// Checks [DB-17]: filters nest at most 16 deep, the top filter at depth 1. A comparison under
+/// 15 `and`/`or` levels (at depth 16) is a query; under 16 it is DB_QUERY_INVALID.
+#[test]
+fn db_17_filters_nest_up_to_max_filter_depth_exactly() {
+    use ipld_core::ipld::Ipld as I;
+    let node = |entries: Vec<(&str, I)>| {
+        I::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
+    };
+    let nested = |levels: usize| {
+        let mut filter = node(vec![
+            ("field", I::String("s".into())),
+            ("op", I::String("eq".into())),
+            ("value", I::Null),
+        ]);
+        for level in 0..levels {
+            let list = if level % 2 == 0 { "and" } else { "or" };
+            filter = node(vec![(list, I::List(vec![filter]))]);
+        }
+        block::encode(&node(vec![
+            ("coll", I::String("c".into())),
+            ("filter", filter),
+        ]))
+    };
+    let query = Query::from_bytes(&nested(MAX_FILTER_DEPTH - 1)).expect("16 deep");
+    let view = people();
+    let found: Vec<String> = query
+        .run(view.collection("c").expect("c"))
+        .docs
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        found,
+        ["d"],
+        "the comparison still decides: only d has s null"
+    );
+    assert_eq!(
+        Query::from_bytes(&nested(MAX_FILTER_DEPTH)).map_err(|e| e.code),
+        Err(ErrorCode::DbQueryInvalid)
+    );
+}
+
 // ---- the dispatcher over peers ----
 
 type TestPeer = crate::sync::Peer<ChaCha20Rng>;
