@@ -1023,3 +1023,60 @@ fn sync_21_a_proven_peer_that_challenges_gets_heads_once_per_interval() {
         "the interval passed"
     );
 }
+
+/// Checks [SYNC-24] with [SYNC-3]: a publication that opens on a thread's topic but carries a
+/// `records` message about another thread is dropped and counted invalid, never decided as the
+/// topic's; and a publication that arrives relayed by this peer's own ID is ignored the same way.
+#[test]
+fn publications_about_another_thread_or_from_this_peer_are_dropped() {
+    let (mut writer, mut follower) = (peer(121), peer(122));
+    let mut net = Net::new(0);
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
+    let (other, other_log) = writer.create_thread(1, Variant::Raw).expect("create");
+    writer.append(2, &other, b"elsewhere").expect("append");
+    sent(&mut writer);
+    let about_other = Message::Records {
+        thread: other.clone(),
+        log: other_log,
+        counter: 1,
+        envelopes: writer.envelopes(&other, &other_log).expect("held").to_vec(),
+    };
+    let follow = follower.threads[&thread].keys.follow.clone();
+    let mut rng = ChaCha20Rng::seed_from_u64(121);
+    let sealed =
+        crate::membership::seal_publication(&thread, &follow, &about_other.to_bytes(), &mut rng);
+    let topic = follower.topic(&thread).expect("topic");
+    let before = follower.counters();
+    follower
+        .handle_publication(3, writer.id(), &topic, &sealed)
+        .expect("dropped, not an error");
+    let after = follower.counters();
+    assert_eq!(after.publications_invalid, before.publications_invalid + 1);
+    assert_eq!(
+        after.records_rejected, before.records_rejected,
+        "nothing decided"
+    );
+    assert!(
+        !follower
+            .heads(&thread)
+            .expect("heads")
+            .contains_key(&other_log)
+    );
+    // The writer's own publication, handed back to it as if it relayed it.
+    writer.append(4, &thread, b"mine").expect("append");
+    let own = std::iter::from_fn(|| writer.poll_transmit())
+        .find(|t| t.destination == Destination::Topic(thread.clone()))
+        .expect("published")
+        .bytes;
+    let before = writer.counters();
+    writer
+        .handle_publication(5, writer.id(), &topic, &own)
+        .expect("dropped, not an error");
+    let after = writer.counters();
+    assert_eq!(after.publications_invalid, before.publications_invalid + 1);
+    assert_eq!(
+        after.records_duplicate, before.records_duplicate,
+        "nothing decided"
+    );
+    assert_eq!(writer.heads(&thread).expect("heads")[&log].1, 1);
+}
