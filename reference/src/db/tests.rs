@@ -499,6 +499,29 @@ fn an_indexed_query_examines_only_its_range_and_agrees_with_a_scan() {
     }
 }
 
+/// 8.9 with [DB-18]: an index holds the current value of each document only. A document saved
+/// many times, and one deleted, leave no entry behind: the index does not grow with the history,
+/// and a query over a range no current document is in examines nothing.
+#[test]
+fn an_index_holds_only_current_values() {
+    let mut ops = vec![
+        declare(&["n"]),
+        create("x", doc(&[("n", int(0))])),
+        create("y", doc(&[("n", int(500))])),
+    ];
+    ops.extend((1..=99).map(|i| save("x", doc(&[("n", int(100 + i))]), &[])));
+    ops.push(delete("y"));
+    let view = DbView::from_records([&rec(1, 1, 1, ops)]);
+    let coll = view.collection("c").expect("c");
+    let entries: Vec<&Value> = coll.index["n"].keys().collect();
+    assert_eq!(entries, [&int(199)], "one entry: x's current value");
+    let result = Query::all("c")
+        .filter(Filter::cmp("n", Cmp::Lt, 150))
+        .run(coll);
+    assert!(result.docs.is_empty());
+    assert_eq!(result.examined, 0, "no current document is in the range");
+}
+
 #[test]
 fn query_documents_decode_strictly() {
     let q = Query::all("c")
