@@ -1080,3 +1080,41 @@ fn publications_about_another_thread_or_from_this_peer_are_dropped() {
     );
     assert_eq!(writer.heads(&thread).expect("heads")[&log].1, 1);
 }
+
+/// Checks [SYNC-23] with [SYNC-7]: records of a log this peer does not hold, from a proven
+/// sender, that lie beyond a gap store nothing, but the sender says it holds more: the log is
+/// tracked and pulled from that sender, from the start.
+#[test]
+fn records_of_an_unknown_log_beyond_a_gap_are_pulled_from_their_sender() {
+    let (mut writer, mut follower) = (peer(123), peer(124));
+    let mut net = Net::new(0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    let mut second = peer(125);
+    let invite = writer
+        .invite(&thread, InviteRole::Writer, second.id())
+        .expect("invite");
+    second.join(0, &invite).expect("join");
+    let mut other = None;
+    for i in 0..3u64 {
+        other = Some(second.append(i, &thread, b"event").expect("append").0);
+    }
+    let other = other.expect("a log");
+    let beyond = Message::Records {
+        thread: thread.clone(),
+        log: other,
+        counter: 3,
+        envelopes: second.envelopes(&thread, &other).expect("held")[1..].to_vec(),
+    };
+    sent(&mut follower);
+    deliver(&mut follower, writer.id(), &beyond);
+    assert!(!follower.heads(&thread).expect("heads").contains_key(&other));
+    assert_eq!(follower.pending_logs(), 1, "the log is tracked");
+    let pulls: Vec<u64> = sent(&mut follower)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Pull { log, after, .. } if to == writer.id() && log == other => Some(after),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pulls, [0], "pulled from the sender, from the start");
+}
