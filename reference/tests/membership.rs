@@ -211,6 +211,128 @@ fn an_unknown_thread_and_a_bad_proof_get_answers_of_the_same_shape() {
     }
 }
 
+/// A member's heads name as many unstored logs as its bound allows; it answers one of them with
+/// nothing. Only that log is forgotten: the others stay tracked and count against the sender's
+/// bound, so of two more logs its next heads name, one is tracked and pulled and the other
+/// refused with LOG_LIMIT. Forgetting one log never resets a sender's bound [SYNC-23].
+#[test]
+fn a_log_answered_with_nothing_is_forgotten_alone_and_the_bound_holds() {
+    let (thread, _, [mut writer, mut follower, _]) = raw_thread(1);
+    let mut rogue = peer(92);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, rogue.id())
+        .expect("invite");
+    rogue.join(0, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut writer, &mut follower, &mut rogue])
+        .expect("pump");
+    let r = rogue.id();
+    assert!(follower.is_proven(&thread, &r));
+    let mut rng = ChaCha20Rng::seed_from_u64(23);
+    let mut forged = || -> Vec<(LogId, u64)> {
+        (0..MAX_PENDING_LOGS_PER_PEER)
+            .map(|_| (IdentityKey::generate(&mut rng).log_id(), 5))
+            .collect()
+    };
+    let first = forged();
+    let heads = |heads: &[(LogId, u64)]| Message::Heads {
+        thread: thread.clone(),
+        heads: heads.to_vec(),
+    };
+    deliver(&mut follower, 1, r, &heads(&first));
+    assert_eq!(follower.pending_logs(), MAX_PENDING_LOGS_PER_PEER);
+    sent_to(&mut follower, r);
+    let empty = Message::Records {
+        thread: thread.clone(),
+        log: first[0].0,
+        counter: 0,
+        envelopes: Vec::new(),
+    };
+    deliver(&mut follower, 2, r, &empty);
+    assert_eq!(
+        follower.pending_logs(),
+        MAX_PENDING_LOGS_PER_PEER - 1,
+        "only the log answered with nothing is forgotten"
+    );
+    let refused = follower.counters().refused;
+    let more = forged();
+    deliver(&mut follower, 3, r, &heads(&more[..2]));
+    assert_eq!(follower.pending_logs(), MAX_PENDING_LOGS_PER_PEER);
+    let pulled: Vec<LogId> = sent_to(&mut follower, r)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Pull { log, .. } => Some(log),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pulled.len(), 1, "room for one more log only: {pulled:?}");
+    assert!(more[..2].iter().any(|(log, _)| *log == pulled[0]));
+    assert!(follower.counters().refused > refused, "the other refused");
+}
+
+/// A member's heads name as many unstored logs as its bound allows; it then answers one of them
+/// with a record that does not verify and a counter of 0. That is not an answer with no record,
+/// so the log stays tracked for that sender and a further log its heads name is refused: the
+/// sender's bound is not reset by records it made up [SYNC-23].
+#[test]
+fn a_log_answered_with_a_bad_record_stays_tracked_and_the_bound_holds() {
+    let (thread, log, [mut writer, mut follower, _]) = raw_thread(1);
+    let mut rogue = peer(93);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, rogue.id())
+        .expect("invite");
+    rogue.join(0, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [&mut writer, &mut follower, &mut rogue])
+        .expect("pump");
+    let r = rogue.id();
+    assert!(follower.is_proven(&thread, &r));
+    let mut rng = ChaCha20Rng::seed_from_u64(24);
+    let forged: Vec<(LogId, u64)> = (0..=MAX_PENDING_LOGS_PER_PEER)
+        .map(|_| (IdentityKey::generate(&mut rng).log_id(), 5))
+        .collect();
+    let heads = |heads: &[(LogId, u64)]| Message::Heads {
+        thread: thread.clone(),
+        heads: heads.to_vec(),
+    };
+    deliver(
+        &mut follower,
+        1,
+        r,
+        &heads(&forged[..MAX_PENDING_LOGS_PER_PEER]),
+    );
+    assert_eq!(follower.pending_logs(), MAX_PENDING_LOGS_PER_PEER);
+    // The writer's genuine record, claimed for a forged log: it does not verify there.
+    let made_up = Message::Records {
+        thread: thread.clone(),
+        log: forged[0].0,
+        counter: 0,
+        envelopes: writer.envelopes(&thread, &log).expect("held")[..1].to_vec(),
+    };
+    let rejected = follower.counters().records_rejected;
+    deliver(&mut follower, 2, r, &made_up);
+    assert_eq!(follower.counters().records_rejected, rejected + 1);
+    assert_eq!(
+        follower.pending_logs(),
+        MAX_PENDING_LOGS_PER_PEER,
+        "still tracked"
+    );
+    sent_to(&mut follower, r);
+    deliver(
+        &mut follower,
+        3,
+        r,
+        &heads(&forged[MAX_PENDING_LOGS_PER_PEER..]),
+    );
+    assert_eq!(follower.pending_logs(), MAX_PENDING_LOGS_PER_PEER);
+    assert!(
+        sent_to(&mut follower, r)
+            .iter()
+            .all(|m| !matches!(m, Message::Pull { .. })),
+        "the log past the bound is not pulled"
+    );
+}
+
 /// The forged heads of issue 17, from a member this time (a stranger's are dropped whole): 20,000
 /// random log IDs in one message are refused (HEADS_TOO_LONG), and the same IDs in messages of at
 /// most `MAX_HEADS_ENTRIES` leave at most `MAX_PENDING_LOGS_PER_PEER` logs pending in memory,

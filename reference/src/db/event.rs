@@ -676,6 +676,54 @@ mod tests {
         );
     }
 
+    /// Checks [DB-6]: a collection declares at most 16 indexes; exactly 16 is a database event,
+    /// both decoded and built locally, and 17 is DB_MALFORMED.
+    #[test]
+    fn db_6_a_collection_declares_up_to_max_indexes_exactly() {
+        let fields = |n: usize| -> Vec<String> { (0..n).map(|i| format!("f{i:02}")).collect() };
+        let body = |n: usize| {
+            let declared = node([
+                ("op", text("collection")),
+                ("name", text("c")),
+                (
+                    "schema",
+                    node([
+                        ("fields", Ipld::Map(BTreeMap::new())),
+                        ("required", Ipld::List(vec![])),
+                    ]),
+                ),
+                ("indexes", texts(&fields(n))),
+            ]);
+            raw(vec![
+                ("type", text("db")),
+                ("clock", Ipld::Integer(1)),
+                ("ops", Ipld::List(vec![declared])),
+            ])
+        };
+        let full = DbEvent::classify(&body(MAX_INDEXES))
+            .expect("16 indexes are allowed")
+            .expect("a database event");
+        assert!(
+            matches!(&full.ops[..], [Op::Collection { indexes, .. }] if indexes.len() == MAX_INDEXES)
+        );
+        assert_eq!(
+            code(DbEvent::classify(&body(MAX_INDEXES + 1))),
+            ErrorCode::DbMalformed
+        );
+        let declare = |n: usize| {
+            DbEvent::new(
+                1,
+                vec![Op::Collection {
+                    name: "c".into(),
+                    schema: Schema::default(),
+                    indexes: fields(n),
+                }],
+            )
+        };
+        assert!(declare(MAX_INDEXES).is_ok());
+        assert_eq!(code(declare(MAX_INDEXES + 1)), ErrorCode::DbMalformed);
+    }
+
     #[test]
     fn names_ids_fields_and_lists_follow_their_rules() {
         assert!(check_name("a-b_9".into()).is_ok());

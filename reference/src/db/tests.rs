@@ -441,6 +441,39 @@ fn comparisons_are_type_bracketed_and_missing_fields_match_nothing() {
     assert_eq!(q(both), ["d"]);
 }
 
+/// Checks [DB-18] where no index narrows the documents examined, so matching alone decides:
+/// `lt`, `lte`, `gt` and `gte` match only values of the filter value's kind, on the right side
+/// of it. The same queries over the indexed collection give the same results.
+#[test]
+fn db_18_ordering_comparisons_match_only_their_kind_on_a_scan() {
+    let view = people();
+    let indexed = view.collection("c").expect("c");
+    let mut scanned = indexed.clone();
+    scanned.index.clear();
+    let cases = [
+        (Filter::cmp("n", Cmp::Lt, 9), vec!["e"]),
+        (Filter::cmp("n", Cmp::Lte, 9), vec!["b", "d", "e"]),
+        (Filter::cmp("n", Cmp::Gt, 9), vec!["a"]),
+        (Filter::cmp("n", Cmp::Gte, 9), vec!["a", "b", "d"]),
+        (Filter::cmp("s", Cmp::Lt, "y"), vec!["a"]),
+        (Filter::cmp("s", Cmp::Lte, 1000), vec!["i"]),
+        (Filter::cmp("s", Cmp::Gt, 0), vec!["i"]),
+        (Filter::cmp("s", Cmp::Gte, "x"), vec!["a", "c"]),
+    ];
+    for (filter, expected) in cases {
+        let query = Query::all("c").filter(filter.clone());
+        for collection in [&scanned, indexed] {
+            let found: Vec<String> = query
+                .run(collection)
+                .docs
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(found, expected, "{filter:?}");
+        }
+    }
+}
+
 #[test]
 fn an_indexed_query_examines_only_its_range_and_agrees_with_a_scan() {
     let view = people();
@@ -464,6 +497,29 @@ fn an_indexed_query_examines_only_its_range_and_agrees_with_a_scan() {
         assert_eq!(slow.examined, 9);
         assert!(fast.examined <= 3, "{filter:?} examined {}", fast.examined);
     }
+}
+
+/// 8.9 with [DB-18]: an index holds the current value of each document only. A document saved
+/// many times, and one deleted, leave no entry behind: the index does not grow with the history,
+/// and a query over a range no current document is in examines nothing.
+#[test]
+fn an_index_holds_only_current_values() {
+    let mut ops = vec![
+        declare(&["n"]),
+        create("x", doc(&[("n", int(0))])),
+        create("y", doc(&[("n", int(500))])),
+    ];
+    ops.extend((1..=99).map(|i| save("x", doc(&[("n", int(100 + i))]), &[])));
+    ops.push(delete("y"));
+    let view = DbView::from_records([&rec(1, 1, 1, ops)]);
+    let coll = view.collection("c").expect("c");
+    let entries: Vec<&Value> = coll.index["n"].keys().collect();
+    assert_eq!(entries, [&int(199)], "one entry: x's current value");
+    let result = Query::all("c")
+        .filter(Filter::cmp("n", Cmp::Lt, 150))
+        .run(coll);
+    assert!(result.docs.is_empty());
+    assert_eq!(result.examined, 0, "no current document is in the range");
 }
 
 #[test]
@@ -549,6 +605,53 @@ fn query_documents_decode_strictly() {
     let deep = node(vec![("coll", I::String("c".into())), ("filter", deep)]);
     assert_eq!(
         Query::from_bytes(&block::encode(&deep)).map_err(|e| e.code),
+        Err(ErrorCode::DbQueryInvalid)
+    );
+}
+
+/// Checks [DB-17]: filters nest at most 16 deep, the top filter at depth 1. A comparison under
+/// 15 `and`/`or` levels (at depth 16) is a query; under 16 it is DB_QUERY_INVALID.
+#[test]
+fn db_17_filters_nest_up_to_max_filter_depth_exactly() {
+    use ipld_core::ipld::Ipld as I;
+    let node = |entries: Vec<(&str, I)>| {
+        I::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
+    };
+    let nested = |levels: usize| {
+        let mut filter = node(vec![
+            ("field", I::String("s".into())),
+            ("op", I::String("eq".into())),
+            ("value", I::Null),
+        ]);
+        for level in 0..levels {
+            let list = if level % 2 == 0 { "and" } else { "or" };
+            filter = node(vec![(list, I::List(vec![filter]))]);
+        }
+        block::encode(&node(vec![
+            ("coll", I::String("c".into())),
+            ("filter", filter),
+        ]))
+    };
+    let query = Query::from_bytes(&nested(MAX_FILTER_DEPTH - 1)).expect("16 deep");
+    let view = people();
+    let found: Vec<String> = query
+        .run(view.collection("c").expect("c"))
+        .docs
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        found,
+        ["d"],
+        "the comparison still decides: only d has s null"
+    );
+    assert_eq!(
+        Query::from_bytes(&nested(MAX_FILTER_DEPTH)).map_err(|e| e.code),
         Err(ErrorCode::DbQueryInvalid)
     );
 }
@@ -1196,6 +1299,33 @@ fn db_20_a_snapshot_round_trips_and_refuses_tampering() {
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
 }
 
+/// Checks [DB-20], [DB-24]: a snapshot's `count` is 256·k for some k ≥ 1; a block that is
+/// otherwise the real snapshot's, with a count of 0 or one that is not a multiple of 256, is
+/// DB_SNAPSHOT_INVALID.
+#[test]
+fn db_20_a_snapshot_count_of_zero_or_not_a_multiple_of_256_is_refused() {
+    use ipld_core::ipld::Ipld;
+    let view = DbView::from_records(&history(SNAPSHOT_EVERY as u64 + 5));
+    let snapshot = view.snapshot().expect("one snapshot");
+    let with_count = |count: u64| {
+        let ipld: Ipld =
+            block::decode_canonical(&snapshot.to_bytes(), ErrorCode::DbSnapshotInvalid)
+                .expect("a snapshot block");
+        let Ipld::Map(mut map) = ipld else {
+            panic!("a snapshot is a map");
+        };
+        map.insert("count".into(), Ipld::Integer(count.into()));
+        block::encode(&Ipld::Map(map))
+    };
+    let again = Snapshot::from_parts(&with_count(256), snapshot.view().to_vec()).expect("256");
+    assert_eq!(again, snapshot, "the re-encoded block is the snapshot");
+    for count in [0, 255, 257, 300] {
+        let err = Snapshot::from_parts(&with_count(count), snapshot.view().to_vec())
+            .expect_err("a count that is no positive multiple of 256");
+        assert_eq!(err.code, ErrorCode::DbSnapshotInvalid, "count {count}");
+    }
+}
+
 #[test]
 fn db_23_a_view_rebuilt_from_a_snapshot_equals_the_full_fold() {
     let records = history(2 * SNAPSHOT_EVERY as u64 + 70);
@@ -1256,6 +1386,39 @@ fn db_24_a_snapshot_that_does_not_cover_the_held_events_is_refused() {
     swapped.remove(victim);
     let err = DbView::resume(&snapshot, &swapped).expect_err("other events");
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+}
+
+/// Checks [DB-24]: the covered events held must include the event at the snapshot's `last`.
+/// Here the record at `last` is swapped for another of the same log and seq that sorts before
+/// it, so the count and the heads still match the snapshot, but its last event is not held.
+#[test]
+fn db_24_a_snapshot_whose_last_event_is_not_held_is_refused() {
+    let records = history(SNAPSHOT_EVERY as u64 + 30);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    let at_last = records
+        .iter()
+        .position(|r| key_of(r) == *snapshot.last())
+        .expect("the event at last is held");
+    let last = &records[at_last];
+    let log_seed = (1..=3u8)
+        .find(|s| log(*s) == last.log)
+        .expect("a writer of the history");
+    let other = rec(
+        log_seed,
+        last.seq,
+        1,
+        vec![Op::Put {
+            key: "other".into(),
+            value: int(0),
+        }],
+    );
+    assert!(key_of(&other) < *snapshot.last(), "it is covered");
+    let mut forked = records.clone();
+    forked[at_last] = other;
+    let err = DbView::resume(&snapshot, &forked).expect_err("last event not held");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    // The same records with the event at `last` resume.
+    assert!(DbView::resume(&snapshot, &records).is_ok());
 }
 
 /// The records of `records` after `snapshot` in the order: what a compacted view still holds.
@@ -1834,6 +1997,38 @@ fn db_11_a_reducer_named_empty_or_with_a_nul_is_refused() {
 
 /// Checks [DB-24]: a store that holds no snapshot rows (only other rows of the view, or none)
 /// holds no snapshot, which is not an invalid one: the view is folded from the events.
+/// Checks [DB-24] on a restart from kept rows: the records held must include the event at the
+/// snapshot's `last`. Here it is swapped for another record of the same log and seq, so as many
+/// records are covered as the snapshot counts, but not the event at `last`.
+#[test]
+fn db_24_a_restart_whose_last_event_is_not_held_is_refused() {
+    let records = history(SNAPSHOT_EVERY as u64 + 30);
+    let full = DbView::from_records(&records);
+    let snapshot = full.snapshot().expect("snapshot");
+    let rows = full.rows();
+    let at_last = records
+        .iter()
+        .position(|r| key_of(r) == *snapshot.last())
+        .expect("the event at last is held");
+    let last = &records[at_last];
+    let log_seed = (1..=3u8)
+        .find(|s| log(*s) == last.log)
+        .expect("a writer of the history");
+    let mut forked = records.clone();
+    forked[at_last] = rec(
+        log_seed,
+        last.seq,
+        1,
+        vec![Op::Put {
+            key: "other".into(),
+            value: int(0),
+        }],
+    );
+    let err = DbView::restore(&rows, &forked).expect_err("last event not held");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+    assert!(DbView::restore(&rows, &records).expect("restore").is_some());
+}
+
 #[test]
 fn db_24_a_store_without_snapshot_rows_holds_no_snapshot() {
     let none = |views: BTreeMap<Vec<u8>, Vec<u8>>| {

@@ -441,6 +441,37 @@ mod tests {
         assert_eq!(out, vec![Ok("id".to_owned()), Ok("threads".to_owned())]);
     }
 
+    /// A reader that fails once with `kind`, then has `data`.
+    struct FailsOnce {
+        kind: Option<std::io::ErrorKind>,
+        data: &'static [u8],
+    }
+
+    impl std::io::Read for FailsOnce {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if let Some(kind) = self.kind.take() {
+                return Err(kind.into());
+            }
+            let n = buf.len().min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Only an interruption is retried: any other read error of the control channel is the
+    /// caller's to see (the node reports it and stops reading), not read past as if it had not
+    /// happened.
+    #[test]
+    fn a_read_error_other_than_an_interruption_is_returned() {
+        let mut reader = std::io::BufReader::new(FailsOnce {
+            kind: Some(std::io::ErrorKind::InvalidData),
+            data: b"id\n",
+        });
+        let error = read_line(&mut reader, 50).expect_err("the error is returned");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    }
+
     /// An error quotes at most a short prefix of what was sent.
     #[test]
     fn errors_do_not_echo_long_words() {

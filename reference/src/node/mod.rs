@@ -932,6 +932,78 @@ mod tests {
         }
     }
 
+    /// Checks [SYNC-9] for `connect`: an address that ends in `/p2p/ID` is filed for that peer
+    /// at once, before (and whether or not) the dial succeeds, so later sends can reach it, and
+    /// the reply names the peer; an address without `/p2p/` names no peer and files nothing.
+    #[test]
+    fn sync_9_connect_files_an_address_that_names_its_peer() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: true,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (tx, _replies) = std::sync::mpsc::channel();
+            let mut node = Node::start(&config, Replies::Channel(tx)).expect("the node starts");
+            let other = crate::keys::IdentityKey::from_seed(&[9; 32]).log_id();
+            // Nobody listens there: the dial fails later, the address stays filed.
+            let named: Multiaddr = format!("/ip4/127.0.0.1/tcp/9/p2p/{}", other.to_peer_id())
+                .parse()
+                .expect("addr");
+            let reply = node.connect(named.clone()).expect("dialed");
+            assert_eq!(reply["ok"], true);
+            assert_eq!(reply["peer"], other.to_string());
+            assert_eq!(node.peer.addresses(&other), [named]);
+            let bare: Multiaddr = "/ip4/127.0.0.1/tcp/10".parse().expect("addr");
+            let reply = node.connect(bare).expect("dialed");
+            assert_eq!(reply["peer"], Value::Null);
+            assert_eq!(node.peer.addresses(&other).len(), 1, "nothing more filed");
+        });
+    }
+
+    /// Checks [REC-6] for the node: an event appended through the control channel carries the
+    /// writer's clock when it was created, in Unix milliseconds, as `read` shows it.
+    #[test]
+    fn rec_6_an_appended_event_carries_the_wall_clock_time() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: false,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let wall = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("after 1970")
+                .as_millis() as u64
+        };
+        let mut node = Handle::spawn(config).expect("the node starts");
+        let created = node.command("create raw").expect("a reply");
+        let thread = created["thread"].as_str().expect("thread").to_owned();
+        let before = wall();
+        let appended = node
+            .command(&format!("append {thread} now"))
+            .expect("a reply");
+        let after = wall();
+        assert_eq!(appended["ok"], true);
+        let read = node.command(&format!("read {thread}")).expect("a reply");
+        let time = read["events"][0]["time"].as_u64().expect("a time");
+        assert!(
+            (before..=after).contains(&time),
+            "{time} is not between {before} and {after}"
+        );
+        node.stop().expect("the node stops");
+    }
+
     /// Checks [SYNC-30] under back-pressure: with room for one more reply, an `append` is run
     /// alone even when more wait behind it, so each line still gets its reply; a group never
     /// takes more lines than the reply queue has room for.
@@ -1025,6 +1097,27 @@ mod tests {
             .command(&format!("append {thread} two"))
             .expect("a reply");
         assert_eq!(appended["seq"], 2);
+        again.stop().expect("the node stops");
+    }
+
+    /// As on IPv4: a node asked for any port on the IPv6 loopback (`/ip6/::1/tcp/0`) takes the
+    /// port it had last time when it starts again (issue 18) [SYNC-9].
+    #[test]
+    fn a_node_restarted_on_any_ipv6_port_takes_the_port_it_had() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = || Config {
+            data: tmp.path().join("node"),
+            listen: "/ip6/::1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: false,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        let first = Handle::spawn(config()).expect("the node starts on ::1");
+        let port = listen_port(&first.ready);
+        assert_ne!(port, 0);
+        first.stop().expect("the node stops");
+        let again = Handle::spawn(config()).expect("the node starts again");
+        assert_eq!(listen_port(&again.ready), port, "the port it had");
         again.stop().expect("the node stops");
     }
 }

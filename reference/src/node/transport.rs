@@ -1199,6 +1199,48 @@ mod tests {
         assert!(arrived == largest, "the publication arrives whole");
     }
 
+    /// Checks the inbound bound of issue 17 on the gossip path ([SYNC-2], [SYNC-16]): a
+    /// publication larger than the largest message plus gossipsub's overhead never crosses (the
+    /// publisher refuses it, and so would a receiver), while a small one published after it does.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_publication_past_the_gossip_bound_never_crosses() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        b.dial(a_addr).expect("dial");
+        assert!(a.subscribe("topic"));
+        assert!(b.subscribe("topic"));
+        // Gossipsub needs to have heard of the other's subscription first: publish until it lands.
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                event = a.next_event() => if matches!(event, NetEvent::Gossip { .. }) { break },
+                _ = b.next_event() => {}
+                _ = tick.tick() => b.publish("topic", b"news".to_vec()),
+            }
+        }
+        b.publish("topic", vec![7; MAX_MESSAGE_BYTES + GOSSIP_OVERHEAD + 1]);
+        b.publish("topic", b"after".to_vec());
+        // A bound far beyond any load: only a publication that never comes reaches it.
+        let arrived = tokio::time::timeout(
+            Duration::from_secs(120),
+            until(&mut a, &mut b, |e| match e {
+                NetEvent::Gossip { bytes, .. } if bytes != b"news" => Some(bytes),
+                _ => None,
+            }),
+        )
+        .await
+        .expect("the small publication never arrived");
+        assert!(
+            arrived == b"after",
+            "a publication of {} bytes crossed",
+            arrived.len()
+        );
+    }
+
     /// Sends `b`'s messages of `len` bytes to `to` until one is dropped; returns how many went.
     fn send_until_dropped(b: &mut Transport, to: PeerId, addr: &Multiaddr, len: usize) -> usize {
         let mut sent = 0;
@@ -1257,6 +1299,34 @@ mod tests {
             "{queued} bytes queued for one peer"
         );
         drop(waiting);
+    }
+
+    /// Checks the outbound bound of [SYNC-10] (issue 17) at its edge: two of the largest messages
+    /// fill MAX_QUEUED_BYTES_PER_PEER exactly and both are queued; one byte more for that peer is
+    /// dropped and counted, while another peer still has its own budget.
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_peer_queues_up_to_max_queued_bytes_per_peer_exactly() {
+        let mut b = transport();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("port").port();
+        drop(closed);
+        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let to = Keypair::generate_ed25519().public().to_peer_id();
+        assert_eq!(MAX_QUEUED_BYTES_PER_PEER, 2 * MAX_MESSAGE_BYTES);
+        for _ in 0..2 {
+            assert!(b.send(to, vec![7; MAX_MESSAGE_BYTES], vec![nobody.clone()]));
+        }
+        assert_eq!(b.stats().queued_bytes, MAX_QUEUED_BYTES_PER_PEER as u64);
+        assert!(
+            !b.send(to, vec![7], vec![nobody.clone()]),
+            "one byte past the bound is dropped"
+        );
+        assert_eq!(b.stats().dropped, 1);
+        let other = Keypair::generate_ed25519().public().to_peer_id();
+        assert!(
+            b.send(other, vec![7], vec![nobody]),
+            "another peer's budget"
+        );
     }
 
     /// Checks [SYNC-10]: a message to an address nobody listens on fails (the dial fails) and

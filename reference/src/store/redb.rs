@@ -532,6 +532,40 @@ mod tests {
         items.iter().map(|item| item.to_vec()).collect()
     }
 
+    /// A peer on a store on disk keeps only the newest [`WINDOW_RECORDS`] records of a log in
+    /// memory and reads the older ones from the store, so its memory does not grow with its logs
+    /// ([SYNC-5], [SYNC-12]); so does the same peer restarted on that store [SYNC-13].
+    #[test]
+    fn a_peer_on_disk_keeps_only_a_window_of_each_log_in_memory() {
+        use crate::id::Variant;
+        use crate::keys::IdentityKey;
+        use crate::sync::Peer;
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::SeedableRng;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        let identity = IdentityKey::from_seed(&[12; 32]);
+        let open = || {
+            let store = RedbStore::open(&path).expect("open");
+            Peer::open(identity.clone(), ChaCha20Rng::seed_from_u64(12), store, 0).expect("peer")
+        };
+        let mut peer = open();
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let n = WINDOW_RECORDS + 44;
+        let bodies: Vec<Vec<u8>> = (0..n).map(|i| format!("event {i}").into_bytes()).collect();
+        peer.append_batch(1, &thread, &bodies).expect("append");
+        let check = |peer: &Peer<ChaCha20Rng, RedbStore>| {
+            let held = peer.envelopes(&thread, &log).expect("thread");
+            assert_eq!(held.len(), WINDOW_RECORDS, "only the window in memory");
+            let all = peer.records(&thread, &log, 1, n).expect("read");
+            assert_eq!(all.len(), n, "the rest is read from the store");
+            assert_eq!(&all[n - WINDOW_RECORDS..], held);
+        };
+        check(&peer);
+        drop(peer);
+        check(&open());
+    }
+
     /// The read path gives what was written, a range at a time, the same as the memory store,
     /// and reports a hole inside a log's length as STORE_CORRUPT [SYNC-13].
     /// A record stored beyond its log's length, or under a log with no length, makes the store

@@ -420,6 +420,20 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
+    /// Checks [SYNC-5] for pushes: a batch append is pushed in batches a pull may answer with,
+    /// each at most MAX_BATCH_BYTES: three records of a third of it fill one batch exactly, and
+    /// a fourth goes in the next.
+    #[test]
+    fn sync_5_pushed_batches_keep_within_max_batch_bytes() {
+        let third = MAX_BATCH_BYTES / 3;
+        let envelopes: Vec<Envelope> = (0..4).map(|_| Envelope::of_size(third)).collect();
+        let cut: Vec<(usize, u64)> = push_batches(&envelopes, 1)
+            .iter()
+            .map(|(part, last)| (part.len(), *last))
+            .collect();
+        assert_eq!(cut, [(3, 3), (1, 4)]);
+    }
+
     /// Checks [SYNC-23]: an invite naming more than MAX_PEERS_PER_THREAD peers is cut to exactly
     /// that many, the inviter kept among them whatever its place in the order.
     #[test]

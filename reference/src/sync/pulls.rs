@@ -598,6 +598,28 @@ mod tests {
         assert_eq!(pulls, [(12, 3), (20, PULL_LIMIT)]);
     }
 
+    /// Checks [SYNC-10]: a waiting pull whose last record this peer's counter has just reached
+    /// is dropped, not kept as a pull for nothing; one the counter stopped one short of still
+    /// asks for that one record.
+    #[test]
+    fn sync_10_a_pull_the_counter_reached_exactly_is_dropped() {
+        let pending = |limit| Pending {
+            limit,
+            attempt: 0,
+            sent: true,
+            due: 0,
+            sent_at: 0,
+        };
+        let mut window = Window::default();
+        window.pulls.insert(0, pending(10));
+        rebase(&mut window, 10);
+        assert!(window.pulls.is_empty(), "{:?}", window.pulls.keys());
+        window.pulls.insert(0, pending(10));
+        rebase(&mut window, 9);
+        let pulls: Vec<(u64, u64)> = window.pulls.iter().map(|(a, p)| (*a, p.limit)).collect();
+        assert_eq!(pulls, [(9, 1)]);
+    }
+
     /// Checks [SYNC-32]: the pull for a hole below a held answer asks for the hole and nothing
     /// the held answer already covers.
     #[test]

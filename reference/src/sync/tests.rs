@@ -838,3 +838,283 @@ fn a_batch_append_counts_each_record_appended() {
     peer.append_batch(2, &thread, &bodies).expect("batch");
     assert_eq!(peer.counters().records_appended, 4);
 }
+
+/// Checks [SYNC-7]: after a `records` message whose records the peer already holds (nothing
+/// appended, and no gap), from a sender whose counter is ahead, the peer pulls the rest from
+/// that sender at once. Only a message stopped by a gap may wait `GAP_GRACE_MS` first.
+#[test]
+fn sync_7_records_already_held_from_a_sender_ahead_are_followed_by_a_pull_at_once() {
+    let (mut writer, mut follower) = (peer(111), peer(112));
+    let mut net = Net::new(0);
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    for i in 0..3u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 3);
+    // Two more records, whose pushes and announcements are lost.
+    for i in 3..5u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    sent(&mut writer);
+    let repeated = Message::Records {
+        thread: thread.clone(),
+        log,
+        counter: 5,
+        envelopes: writer.envelopes(&thread, &log).expect("log")[..3].to_vec(),
+    };
+    deliver(&mut follower, writer.id(), &repeated);
+    assert_eq!(follower.counters().records_duplicate, 3);
+    let pulls: Vec<u64> = sent(&mut follower)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Pull { log: l, after, .. } if to == writer.id() && l == log => Some(after),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pulls,
+        [3],
+        "a pull after the follower's counter, sent at once"
+    );
+}
+
+/// Checks [SYNC-10]: an answer whose records the peer already holds all of (they came first in
+/// publications relayed by another peer) still ends the wait of the pull it answers: the pull is
+/// not sent again when its retry falls due.
+#[test]
+fn sync_10_an_answer_of_records_already_held_ends_the_wait() {
+    let (mut writer, mut follower) = (peer(113), peer(114));
+    let relay = peer(115).id();
+    let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
+    for i in 0..3u64 {
+        writer.append(i, &thread, b"event").expect("append");
+    }
+    let publications: Vec<Vec<u8>> = std::iter::from_fn(|| writer.poll_transmit())
+        .filter(|t| t.destination == Destination::Topic(thread.clone()))
+        .map(|t| t.bytes)
+        .collect();
+    assert_eq!(publications.len(), 3);
+    let invite = writer
+        .invite(&thread, InviteRole::Follower, follower.id())
+        .expect("invite");
+    follower.join(0, &invite).expect("join");
+    let lost = prove(&mut follower, &mut writer, &thread);
+    let pulls: Vec<Message> = lost
+        .into_iter()
+        .filter(|(to, m)| *to == writer.id() && matches!(m, Message::Pull { .. }))
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(pulls.len(), 1, "one pull waits on the writer");
+    deliver(&mut writer, follower.id(), &pulls[0]);
+    let Some((_, answer @ Message::Records { .. })) = sent(&mut writer).pop() else {
+        panic!("the writer answers the pull");
+    };
+    let topic = follower.topic(&thread).expect("topic");
+    for publication in &publications {
+        follower
+            .handle_publication(1, relay, &topic, publication)
+            .expect("opens");
+    }
+    assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 3);
+    follower
+        .handle_message(2, writer.id(), &answer.to_bytes())
+        .expect("answer");
+    assert_eq!(follower.counters().records_duplicate, 3);
+    sent(&mut follower);
+    follower.handle_timeout(1_500).expect("timeout");
+    let resent = sent(&mut follower)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::Pull { .. }))
+        .count();
+    assert_eq!(resent, 0, "the answered pull is not resent");
+    assert_eq!(follower.counters().pulls_retried, 0);
+}
+
+/// Checks [SYNC-30] with [KEY-7]: a batch append in a thread where this peer has a log of its own
+/// but no read key (a stored thread description can say so: it is not checked against the role)
+/// is refused with KEY_UNAVAILABLE before anything is signed, like a single append. Nothing is
+/// appended, and the peer has not failed: it goes on appending elsewhere.
+#[test]
+fn a_batch_append_without_the_read_key_is_refused_and_the_peer_goes_on() {
+    let mut peer = peer(116);
+    let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+    let state = peer.threads.get_mut(&thread).expect("thread");
+    state.keys = state.keys.for_follower();
+    let batch = peer
+        .append_batch(1, &thread, &[b"a".to_vec(), b"b".to_vec()])
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(batch, Err(ErrorCode::KeyUnavailable));
+    let single = peer
+        .append(2, &thread, b"c")
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(single, Err(ErrorCode::KeyUnavailable));
+    assert_eq!(peer.heads(&thread).expect("heads")[&log].1, 0);
+    let (other, _) = peer
+        .create_thread(3, Variant::Raw)
+        .expect("the peer goes on");
+    peer.append_batch(4, &other, &[b"d".to_vec()])
+        .expect("it still appends");
+}
+
+/// The counters report every message sent to a peer: a pull is answered with one `records`
+/// message [SYNC-5], which counts one message out.
+#[test]
+fn each_message_sent_to_a_peer_is_counted_out() {
+    let (mut writer, mut follower) = (peer(117), peer(118));
+    let mut net = Net::new(0);
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
+    writer.append(1, &thread, b"one").expect("append");
+    sent(&mut writer);
+    let before = writer.counters().messages_out;
+    let pull = Message::Pull {
+        thread: thread.clone(),
+        log,
+        after: 0,
+        limit: 10,
+    };
+    deliver(&mut writer, follower.id(), &pull);
+    let out = sent(&mut writer);
+    assert_eq!(out.len(), 1, "one answer");
+    assert!(matches!(out[0], (to, Message::Records { .. }) if to == follower.id()));
+    assert_eq!(writer.counters().messages_out, before + 1);
+}
+
+/// Checks [SYNC-21]: a proven peer that challenges this one (it lost its proof, typically by a
+/// restart) gets this peer's heads with the proof, at most once per `CHALLENGE_INTERVAL_MS`:
+/// not again within the interval, and again once it has passed.
+#[test]
+fn sync_21_a_proven_peer_that_challenges_gets_heads_once_per_interval() {
+    let (mut writer, mut follower) = (peer(119), peer(120));
+    let mut net = Net::new(0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    writer.append(1, &thread, b"one").expect("append");
+    sent(&mut writer);
+    let challenge = Message::Auth {
+        thread: thread.clone(),
+        nonce: vec![5; crate::membership::AUTH_NONCE_LEN],
+        proof: Vec::new(),
+    };
+    let start = 10_000;
+    let mut heads_after = |now: u64| {
+        writer
+            .handle_message(now, follower.id(), &challenge.to_bytes())
+            .expect("challenge");
+        sent(&mut writer)
+            .into_iter()
+            .filter(|(to, m)| *to == follower.id() && matches!(m, Message::Heads { .. }))
+            .count()
+    };
+    assert_eq!(heads_after(start), 1, "the first challenge");
+    assert_eq!(
+        heads_after(start + CHALLENGE_INTERVAL_MS - 1),
+        0,
+        "within the interval"
+    );
+    assert_eq!(
+        heads_after(start + CHALLENGE_INTERVAL_MS),
+        1,
+        "the interval passed"
+    );
+}
+
+/// Checks [SYNC-24] with [SYNC-3]: a publication that opens on a thread's topic but carries a
+/// `records` message about another thread is dropped and counted invalid, never decided as the
+/// topic's; and a publication that arrives relayed by this peer's own ID is ignored the same way.
+#[test]
+fn publications_about_another_thread_or_from_this_peer_are_dropped() {
+    let (mut writer, mut follower) = (peer(121), peer(122));
+    let mut net = Net::new(0);
+    let (thread, log) = followed(&mut writer, &mut follower, &mut net);
+    let (other, other_log) = writer.create_thread(1, Variant::Raw).expect("create");
+    writer.append(2, &other, b"elsewhere").expect("append");
+    sent(&mut writer);
+    let about_other = Message::Records {
+        thread: other.clone(),
+        log: other_log,
+        counter: 1,
+        envelopes: writer.envelopes(&other, &other_log).expect("held").to_vec(),
+    };
+    let follow = follower.threads[&thread].keys.follow.clone();
+    let mut rng = ChaCha20Rng::seed_from_u64(121);
+    let sealed =
+        crate::membership::seal_publication(&thread, &follow, &about_other.to_bytes(), &mut rng);
+    let topic = follower.topic(&thread).expect("topic");
+    let before = follower.counters();
+    follower
+        .handle_publication(3, writer.id(), &topic, &sealed)
+        .expect("dropped, not an error");
+    let after = follower.counters();
+    assert_eq!(after.publications_invalid, before.publications_invalid + 1);
+    assert_eq!(
+        after.records_rejected, before.records_rejected,
+        "nothing decided"
+    );
+    assert!(
+        !follower
+            .heads(&thread)
+            .expect("heads")
+            .contains_key(&other_log)
+    );
+    // The writer's own publication, handed back to it as if it relayed it.
+    writer.append(4, &thread, b"mine").expect("append");
+    let own = std::iter::from_fn(|| writer.poll_transmit())
+        .find(|t| t.destination == Destination::Topic(thread.clone()))
+        .expect("published")
+        .bytes;
+    let before = writer.counters();
+    writer
+        .handle_publication(5, writer.id(), &topic, &own)
+        .expect("dropped, not an error");
+    let after = writer.counters();
+    assert_eq!(after.publications_invalid, before.publications_invalid + 1);
+    assert_eq!(
+        after.records_duplicate, before.records_duplicate,
+        "nothing decided"
+    );
+    assert_eq!(writer.heads(&thread).expect("heads")[&log].1, 1);
+}
+
+/// Checks [SYNC-23] with [SYNC-7]: records of a log this peer does not hold, from a proven
+/// sender, that lie beyond a gap store nothing, but the sender says it holds more: the log is
+/// tracked and pulled from that sender, from the start.
+#[test]
+fn records_of_an_unknown_log_beyond_a_gap_are_pulled_from_their_sender() {
+    let (mut writer, mut follower) = (peer(123), peer(124));
+    let mut net = Net::new(0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    let mut second = peer(125);
+    let invite = writer
+        .invite(&thread, InviteRole::Writer, second.id())
+        .expect("invite");
+    second.join(0, &invite).expect("join");
+    let mut other = None;
+    for i in 0..3u64 {
+        other = Some(second.append(i, &thread, b"event").expect("append").0);
+    }
+    let other = other.expect("a log");
+    let beyond = Message::Records {
+        thread: thread.clone(),
+        log: other,
+        counter: 3,
+        envelopes: second.envelopes(&thread, &other).expect("held")[1..].to_vec(),
+    };
+    sent(&mut follower);
+    deliver(&mut follower, writer.id(), &beyond);
+    assert!(!follower.heads(&thread).expect("heads").contains_key(&other));
+    assert_eq!(follower.pending_logs(), 1, "the log is tracked");
+    let pulls: Vec<u64> = sent(&mut follower)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Message::Pull { log, after, .. } if to == writer.id() && log == other => Some(after),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pulls, [0], "pulled from the sender, from the start");
+}

@@ -191,6 +191,48 @@ mod tests {
         assert_eq!(outside, 2, "outside memoised nothing is remembered");
     }
 
+    /// Opening a header and body [VERIFY-2] and follower verification [VERIFY-1] are computed
+    /// once per distinct input inside [`memoised`], and every time outside it; other inputs
+    /// (another read key here) get their own verdict.
+    #[test]
+    fn openings_and_follower_verdicts_are_computed_once_inside_the_memo() {
+        use crate::error::{Error, ErrorCode};
+        use crate::id::Variant;
+        use crate::keys::{FollowKey, ReadKey};
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::SeedableRng;
+        let mut rng = ChaCha20Rng::seed_from_u64(123);
+        let thread = ThreadId::generate(Variant::Raw, &mut rng);
+        let log = crate::keys::IdentityKey::generate(&mut rng).log_id();
+        let envelope = Envelope::of_size(40);
+        let (read, other) = (ReadKey::generate(&mut rng), ReadKey::generate(&mut rng));
+        let follow = FollowKey::generate(&mut rng);
+        let failed = || Error::new(ErrorCode::HeaderDecryptFailed, "computed");
+        let (mut opens, mut follows) = (0, 0);
+        memoised(|| {
+            for key in [&read, &read, &other, &read] {
+                let _ = opened(&envelope, &thread, &log, key, || {
+                    opens += 1;
+                    Err(failed())
+                });
+            }
+            for _ in 0..3 {
+                let _ = follower(&envelope, &thread, &log, &follow, || {
+                    follows += 1;
+                    Err(failed())
+                });
+            }
+        });
+        assert_eq!((opens, follows), (2, 1), "once per distinct input");
+        for _ in 0..2 {
+            let _ = opened(&envelope, &thread, &log, &read, || {
+                opens += 1;
+                Err(failed())
+            });
+        }
+        assert_eq!(opens, 4, "outside memoised nothing is remembered");
+    }
+
     #[test]
     fn a_panic_inside_clears_the_memo() {
         let caught = std::panic::catch_unwind(|| memoised(|| panic!("boom")));
