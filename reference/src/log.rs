@@ -534,7 +534,8 @@ impl LogReplica {
     /// time `time`, and appends it [LOG-1], [REC-5] to [REC-9].
     ///
     /// The writer checks its own record as any reader would, so it never serves one they reject.
-    /// KEY_UNAVAILABLE without the read key [KEY-7]; INTERNAL if `identity` is not this log's.
+    /// KEY_UNAVAILABLE without the read key [KEY-7]; BLOCK_TOO_LARGE, and nothing appended, for a
+    /// body too large for one block [REC-4]; INTERNAL if `identity` is not this log's.
     pub fn append_own(
         &mut self,
         identity: &IdentityKey,
@@ -547,6 +548,7 @@ impl LogReplica {
         let envelope = record::create(&author, self.chain.next_position(), body, time, rng);
         match self.admit(keys, envelope.clone()) {
             Admitted::Appended => Ok(envelope),
+            Admitted::Rejected(e) if e.code == ErrorCode::BlockTooLarge => Err(e),
             other => Err(Error::new(
                 ErrorCode::Internal,
                 format!("a record this peer just wrote does not extend its own log: {other:?}"),
@@ -578,8 +580,9 @@ impl LogReplica {
     /// check of its own records (as in [`LogReplica::append_own`]) runs on up to `threads`
     /// threads, and nothing is linked unless every record passes it. (Linking a checked record
     /// positioned at the head cannot fail; if it did, the prefix before it stays linked and the
-    /// error says so: the caller stops, as for any state ahead of its store.) KEY_UNAVAILABLE without the read key [KEY-7]; INTERNAL if `identity`
-    /// is not this log's.
+    /// error says so: the caller stops, as for any state ahead of its store.) KEY_UNAVAILABLE
+    /// without the read key [KEY-7]; BLOCK_TOO_LARGE, and nothing linked, when a body is too large
+    /// for one block [REC-4]; INTERNAL if `identity` is not this log's.
     pub fn append_own_batch(
         &mut self,
         identity: &IdentityKey,
@@ -636,7 +639,7 @@ impl LogReplica {
                 return Err(own_record_failed(&"a checking thread panicked"));
             };
             for verdict in verdicts {
-                checked.push(verdict.map_err(|e| own_record_failed(&e))?);
+                checked.push(verdict.map_err(own_check_failed)?);
             }
             envelopes.extend(made);
         }
@@ -673,6 +676,17 @@ pub fn pull_batch(envelopes: impl IntoIterator<Item = Envelope>, limit: u64) -> 
             first || bytes <= MAX_BATCH_BYTES
         })
         .collect()
+}
+
+/// Why a record this peer just wrote fails its own check: BLOCK_TOO_LARGE when the body given
+/// does not fit one block [REC-4] (the caller's input, refused before anything is linked), else
+/// INTERNAL.
+fn own_check_failed(e: Error) -> Error {
+    if e.code == ErrorCode::BlockTooLarge {
+        e
+    } else {
+        own_record_failed(&e)
+    }
 }
 
 /// INTERNAL: a record this peer just wrote fails its own check.

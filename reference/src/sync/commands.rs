@@ -99,7 +99,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
 
     /// Appends an event to this peer's log in `thread`, with header time `now`: stored first,
     /// then pushed to the thread's peers and published on its topic [SYNC-4], [SYNC-12]. Returns
-    /// the log, the record's seq and its CID.
+    /// the log, the record's seq and its CID; BLOCK_TOO_LARGE, with nothing appended, for a body
+    /// too large for one block [REC-4].
     pub fn append(
         &mut self,
         now: u64,
@@ -147,7 +148,8 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
     ///
     /// The records are signed one after the other (each links the one before it); the writer's
     /// check of its own records uses [`Peer::set_verify_threads`] threads. At most
-    /// [`MAX_APPEND_BATCH`] bodies (BAD_REQUEST beyond); none is a no-op.
+    /// [`MAX_APPEND_BATCH`] bodies (BAD_REQUEST beyond); none is a no-op. A body too large for
+    /// one block is BLOCK_TOO_LARGE [REC-4], and none of the batch is appended.
     pub fn append_batch(
         &mut self,
         now: u64,
@@ -186,7 +188,10 @@ impl<R: CryptoRng, S: Store> Peer<R, S> {
         // Records linked in memory but not stored would be served: a failure stops the peer.
         let envelopes = match appended {
             Ok(envelopes) => envelopes,
-            Err(e) if e.code == ErrorCode::KeyUnavailable => return Err(e),
+            // Refused before anything is linked: the log is as it was.
+            Err(e) if matches!(e.code, ErrorCode::KeyUnavailable | ErrorCode::BlockTooLarge) => {
+                return Err(e);
+            }
             Err(e) => return self.stop_on_failure(Err(e)).map(|()| Vec::new()),
         };
         self.save_records(thread, log, first, &envelopes)?;

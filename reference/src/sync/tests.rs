@@ -963,6 +963,36 @@ fn a_batch_append_without_the_read_key_is_refused_and_the_peer_goes_on() {
         .expect("it still appends");
 }
 
+/// A body too large for one block [REC-4] is the caller's error, BLOCK_TOO_LARGE, whether
+/// appended alone or in a batch: nothing is appended, and the peer goes on appending.
+#[test]
+fn a_body_too_large_for_one_block_is_refused_and_the_peer_goes_on() {
+    let mut peer = peer(119);
+    let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+    let big = vec![7u8; crate::block::MAX_BLOCK_SIZE + 1];
+    let batch = peer
+        .append_batch(1, &thread, &[b"a".to_vec(), big.clone()])
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(batch, Err(ErrorCode::BlockTooLarge));
+    let single = peer
+        .append(2, &thread, &big)
+        .map(|_| ())
+        .map_err(|e| e.code);
+    assert_eq!(single, Err(ErrorCode::BlockTooLarge));
+    assert_eq!(
+        peer.heads(&thread).expect("heads")[&log].1,
+        0,
+        "nothing appended"
+    );
+    let (_, seq, _) = peer.append(3, &thread, b"b").expect("the peer goes on");
+    assert_eq!(seq, 1);
+    let done = peer
+        .append_batch(4, &thread, &[b"c".to_vec()])
+        .expect("batches too");
+    assert_eq!(done[0].1, 2);
+}
+
 /// The counters report every message sent to a peer: a pull is answered with one `records`
 /// message [SYNC-5], which counts one message out.
 #[test]
