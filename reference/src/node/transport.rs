@@ -1161,7 +1161,7 @@ mod tests {
         assert_eq!(bytes, b"news".to_vec());
     }
 
-    /// Checks [SYNC-16] at the bound of [SYNC-2]: a publication sealing (SYNC-24: a 24-byte
+    /// Checks [SYNC-16] at the bound of [SYNC-2]: a publication sealing ([SYNC-24]: a 24-byte
     /// nonce and a 16-byte tag) a `records` message of MAX_MESSAGE_BYTES, the largest any peer
     /// may send, crosses the gossip path whole, gossipsub's framing and signature included.
     #[tokio::test(flavor = "current_thread")]

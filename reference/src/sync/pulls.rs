@@ -638,7 +638,7 @@ mod tests {
     }
 
     /// Checks [SYNC-32]: the ranges of a window are disjoint and consecutive, and an answer
-    /// held that is shorter than its range (SYNC-5 cut it) covers only the records it holds: the
+    /// held that is shorter than its range ([SYNC-5] cut it) covers only the records it holds: the
     /// new ranges past it start right after its last record, neither over it nor past a gap.
     #[test]
     fn sync_32_new_ranges_start_right_after_a_short_held_answer() {
