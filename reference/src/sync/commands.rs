@@ -462,10 +462,7 @@ mod tests {
     /// of its own, and the records after it follow; no batch is empty.
     #[test]
     fn sync_5_a_record_larger_than_max_batch_bytes_is_pushed_alone() {
-        let envelopes = [
-            Envelope::of_size(MAX_BATCH_BYTES + 1),
-            Envelope::of_size(1),
-        ];
+        let envelopes = [Envelope::of_size(MAX_BATCH_BYTES + 1), Envelope::of_size(1)];
         let cut: Vec<(usize, u64)> = push_batches(&envelopes, 1)
             .iter()
             .map(|(part, last)| (part.len(), *last))
