@@ -1605,11 +1605,11 @@ mod tests {
         })
         .await;
         a.ack(ack);
-        assert!(b.is_connected(&a_id));
         assert!(
             b.send(a_id, b"second".to_vec(), Vec::new()),
             "sent on the connection"
         );
+        assert!(b.is_connected(&a_id));
         let (from, bytes, ack) = until(&mut a, &mut b, |e| match e {
             NetEvent::Request { from, bytes, ack } => Some((from, bytes, ack)),
             _ => None,
