@@ -1466,6 +1466,44 @@ fn db_26_a_compacted_view_folds_only_the_events_after_its_snapshot() {
     compacted.complete().expect("nothing behind yet");
 }
 
+/// Checks [DB-26] with [DB-11]: however far a compacted view grows past its snapshot, it keeps
+/// the state at the snapshot (the freed events are folded nowhere else), so an event arriving late
+/// that sorts right after the snapshot's `last` still refolds to the full fold's view.
+#[test]
+fn db_26_a_late_event_after_long_growth_refolds_from_the_snapshot_state() {
+    let records = history(SNAPSHOT_EVERY as u64 + 10);
+    let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
+    let after = after_snapshot(&records, &snapshot);
+    let mut compacted = DbView::resume(&snapshot, &after).expect("resume");
+    let mut all = records.clone();
+    // More than 32 checkpoints' worth of events after the snapshot, far later in the order.
+    for i in 0..1100u64 {
+        let r = rec(
+            4,
+            i + 1,
+            1000 + i,
+            vec![Op::Put {
+                key: format!("m{}", i % 40),
+                value: int(i as i64),
+            }],
+        );
+        assert!(compacted.insert(&r));
+        all.push(r);
+    }
+    // After the snapshot's last event, before every checkpoint taken since (the 32nd event
+    // after it is one of log 4's).
+    assert!(after.iter().all(|r| key_of(r).clock < 100));
+    let late = rec(5, 1, 100, vec![create("late", doc(&[("n", int(1))]))]);
+    assert!(key_of(&late) > *snapshot.last());
+    assert!(compacted.insert(&late));
+    all.push(late);
+    assert!(
+        compacted.to_bytes() == DbView::from_records(&all).to_bytes(),
+        "the compacted view differs from the full fold"
+    );
+    compacted.complete().expect("nothing behind");
+}
+
 #[test]
 fn db_27_a_compacted_view_says_when_it_needs_the_freed_events() {
     let records = history(SNAPSHOT_EVERY as u64 + 10);

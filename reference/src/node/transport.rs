@@ -1531,4 +1531,97 @@ mod tests {
             "every byte charged to its sender"
         );
     }
+
+    /// Checks [SYNC-28]: the budgets a transport reports are the ones it was built with, so an
+    /// operator reading `stats` sees the limits its counters are measured against.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_stats_report_the_inbound_budgets_the_transport_enforces() {
+        let t = Transport::with_inbound_budget(Keypair::generate_ed25519(), 100_000, 1_000)
+            .expect("swarm");
+        let stats = t.stats();
+        assert_eq!(
+            (
+                stats.inbound_bytes_budget,
+                stats.inbound_bytes_per_peer_budget,
+                stats.queued_bytes_budget
+            ),
+            (100_000, 1_000, MAX_QUEUED_BYTES_PER_PEER as u64)
+        );
+    }
+
+    /// Bytes read on a connection whose peer the codec did not learn are charged to the shared
+    /// unknown account [SYNC-28], which the tests of live connections read to tell that every
+    /// byte reached its sender's share: it must count what is charged there.
+    #[test]
+    fn bytes_of_an_unknown_peer_are_counted_on_the_unknown_account() {
+        let budget = InboundBudget::new(4 * READ_CHUNK, 2 * READ_CHUNK);
+        assert!(budget.take(None, 100).is_ok());
+        assert!(budget.take(None, 50).is_ok());
+        assert_eq!(budget.lock().unknown, 150);
+        assert!(budget.take(Some(PeerId::random()), 10).is_ok());
+        assert_eq!(
+            budget.lock().unknown,
+            150,
+            "a known peer's bytes are its own"
+        );
+    }
+
+    /// Dialing an address this transport itself listens on cannot reach a peer: ADDR_INVALID at
+    /// once, as for any address that cannot be dialed, not a silent success.
+    #[tokio::test(flavor = "current_thread")]
+    async fn dialing_its_own_listen_address_is_addr_invalid() {
+        let mut a = transport();
+        let own = loop {
+            if let NetEvent::Listening(addr) = a.next_event().await {
+                break addr;
+            }
+        };
+        // As the swarm knows it: without the `/p2p/` the event adds.
+        let mut own = own;
+        assert!(matches!(
+            own.pop(),
+            Some(libp2p::multiaddr::Protocol::P2p(_))
+        ));
+        let refused = a.dial(own).map_err(|e| e.code);
+        assert_eq!(refused, Err(ErrorCode::AddrInvalid));
+    }
+
+    /// A message to a peer with a live connection needs no address: it goes out on that
+    /// connection. One to a peer with neither is dropped at once, counted as unreachable.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_live_connection_needs_no_address_and_no_way_at_all_is_counted_unreachable() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        let a_id = a.local_peer_id();
+        assert!(!b.is_connected(&a_id));
+        assert!(b.send(a_id, b"first".to_vec(), vec![a_addr]));
+        let ack = until(&mut a, &mut b, |e| match e {
+            NetEvent::Request { ack, .. } => Some(ack),
+            _ => None,
+        })
+        .await;
+        a.ack(ack);
+        assert!(
+            b.send(a_id, b"second".to_vec(), Vec::new()),
+            "sent on the connection"
+        );
+        assert!(b.is_connected(&a_id));
+        let (from, bytes, ack) = until(&mut a, &mut b, |e| match e {
+            NetEvent::Request { from, bytes, ack } => Some((from, bytes, ack)),
+            _ => None,
+        })
+        .await;
+        a.ack(ack);
+        assert_eq!((from, bytes), (b.local_peer_id(), b"second".to_vec()));
+        assert_eq!(b.stats().unreachable, 0);
+
+        let mut c = transport();
+        assert!(!c.send(a_id, b"lost".to_vec(), Vec::new()));
+        assert!(!c.send(a_id, b"lost".to_vec(), Vec::new()));
+        assert_eq!(c.stats().unreachable, 2);
+    }
 }

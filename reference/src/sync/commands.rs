@@ -439,6 +439,37 @@ mod tests {
         assert_eq!(cut, [(3, 3), (1, 4)]);
     }
 
+    /// Checks [SYNC-5] at its bound: records that add up to exactly MAX_BATCH_BYTES are pushed
+    /// in one batch; a byte more starts the next.
+    #[test]
+    fn sync_5_pushed_records_of_exactly_max_batch_bytes_share_one_batch() {
+        let half = MAX_BATCH_BYTES / 2;
+        let exact = [Envelope::of_size(half), Envelope::of_size(half)];
+        let cut: Vec<(usize, u64)> = push_batches(&exact, 5)
+            .iter()
+            .map(|(part, last)| (part.len(), *last))
+            .collect();
+        assert_eq!(cut, [(2, 6)]);
+        let over = [Envelope::of_size(half), Envelope::of_size(half + 1)];
+        let cut: Vec<(usize, u64)> = push_batches(&over, 5)
+            .iter()
+            .map(|(part, last)| (part.len(), *last))
+            .collect();
+        assert_eq!(cut, [(1, 5), (1, 6)]);
+    }
+
+    /// Checks [SYNC-5]: a record larger than MAX_BATCH_BYTES alone is pushed alone, in a batch
+    /// of its own, and the records after it follow; no batch is empty.
+    #[test]
+    fn sync_5_a_record_larger_than_max_batch_bytes_is_pushed_alone() {
+        let envelopes = [Envelope::of_size(MAX_BATCH_BYTES + 1), Envelope::of_size(1)];
+        let cut: Vec<(usize, u64)> = push_batches(&envelopes, 1)
+            .iter()
+            .map(|(part, last)| (part.len(), *last))
+            .collect();
+        assert_eq!(cut, [(1, 1), (1, 2)]);
+    }
+
     /// Checks [SYNC-23]: an invite naming more than MAX_PEERS_PER_THREAD peers is cut to exactly
     /// that many, the inviter kept among them whatever its place in the order.
     #[test]

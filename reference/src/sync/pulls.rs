@@ -706,6 +706,36 @@ mod tests {
         assert_eq!(peer.counters().pulls_sent, 1);
     }
 
+    /// Checks [SYNC-7] with [SYNC-32]: while a pull deferred after a gap waits out its grace,
+    /// no other pull of its window is sent; once it goes out, the window is filled to
+    /// PULL_WINDOW pulls at once.
+    #[test]
+    fn sync_7_a_deferred_pull_holds_its_window_back_until_it_goes_out() {
+        let mut rng = ChaCha20Rng::seed_from_u64(77);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([77; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let member = IdentityKey::generate(&mut rng).log_id();
+        let target = 4 * PULL_LIMIT;
+        peer.defer_pull(&thread, log, member, target);
+        let key = (thread.clone(), log, member);
+        peer.refill(&key);
+        let sent = |peer: &Peer<ChaCha20Rng>| {
+            peer.pending[&key]
+                .pulls
+                .iter()
+                .map(|(after, p)| (*after, p.sent))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sent(&peer), [(0, false)], "nothing more during the grace");
+        assert_eq!(peer.counters().pulls_sent, 0);
+        peer.send_due_pulls(GAP_GRACE_MS);
+        let window: Vec<(u64, bool)> = (0..PULL_WINDOW as u64)
+            .map(|i| (i * PULL_LIMIT, true))
+            .collect();
+        assert_eq!(sent(&peer), window);
+        assert_eq!(peer.counters().pulls_sent, PULL_WINDOW as u64);
+    }
+
     #[test]
     fn retries_back_off_exponentially_to_a_cap() {
         let delays: Vec<u64> = (0..8).map(retry_delay).collect();

@@ -478,6 +478,8 @@ fn publications_are_opened_decided_and_their_unproven_relays_not_filed() {
     follower
         .handle_publication(3, relay, &topic, &publication)
         .expect("opens");
+    // Every publication received is counted, the dropped ones too [SYNC-24].
+    assert_eq!(follower.counters().publications_in, 3);
     assert_eq!(follower.heads(&thread).expect("heads")[&log].1, 1);
     assert!(!follower.peers_of(&thread).contains(&relay));
     assert!(
