@@ -23,7 +23,14 @@ and it goes on where it stopped.
   --fresh (start over: new copy, new build), --limit SECONDS (stop starting mutants after this),
   --shuffle SEED (a seeded random order: stopped early, the mutants run are a uniform sample),
   --recheck (after tests were added: new copy, build and trace; mutants caught before, by name,
-  stay caught, the others run again).
+  stay caught, the others run again), --export FILE (every mutant and its outcome, one JSON line
+  each, sorted by name: the ledger harness/mutants/outcomes.jsonl is such a file), --from FILE
+  (--table of a ledger, or --recheck carrying over the mutants it has caught: a run taken up on
+  another machine), --verdicts FILE (with --table: the survivors as a table, each with its
+  verdict from FILE, `name<TAB>verdict` lines: harness/mutants/verdicts.tsv).
+
+  harness/mutants/schemata.py --recheck --from harness/mutants/outcomes.jsonl --shuffle 1 \
+      --export harness/mutants/outcomes.jsonl    # go on from the committed ledger
 """
 import argparse
 import concurrent.futures
@@ -217,18 +224,19 @@ def build(work):
     return bad
 
 
-def prepare(work, fresh, recheck):
+def prepare(work, fresh, recheck, source=None):
     state = work.state()
-    if recheck and os.path.exists(work.results_path):
+    source = source or work.results_path
+    if recheck and os.path.exists(source):
         # Tests only grow between runs: a mutant caught then is caught now. Kept by name (file,
         # line, column and change), so a mutant of code that moved runs again.
-        before = load_results(work).values()
+        before = load_results(work).values() if source == work.results_path else read_ledger(source)
         caught = [r for r in before if r["outcome"] == "caught"]
         with open(os.path.join(work.root, "caught-before.json"), "w") as f:
             json.dump(caught, f)
         # The survivors run first, so that the tests added for them are seen to catch them.
         with open(os.path.join(work.root, "missed-before.json"), "w") as f:
-            json.dump(sorted(r["name"] for r in before if r["outcome"] != "caught"), f)
+            json.dump(sorted(r["name"] for r in before if r["outcome"] in ("missed", "timeout")), f)
     if fresh or recheck or not state.get("built"):
         os.makedirs(work.root, exist_ok=True)
         log(f"copying the tree to {work.src}")
@@ -410,28 +418,55 @@ def wilson(caught, n, z=1.96):
     return f"{100 * (centre - half):.0f} to {100 * (centre + half):.0f} %"
 
 
-def table(work):
+def ledger(work):
+    """Every mutant listed, with what became of it (caught, missed, timeout, unviable, no switch or
+    pending), sorted by name: what --export writes and --from reads."""
     with open(os.path.join(work.root, "manifest.json")) as f:
         manifest = json.load(f)
     results = load_results(work)
-    rows = {}
+    entries = []
     for m in manifest:
-        row = rows.setdefault(module_of(m["file"]), dict.fromkeys(
-            ["mutants", "caught", "missed", "unviable", "timeout", "pending", "no switch"], 0))
-        row["mutants"] += 1
+        if m["status"] == "excluded" or SCAFFOLDING.match(m["name"]):
+            continue
+        entry = {"name": m["name"], "file": m["file"]}
         if m["id"] in results:
-            row[results[m["id"]]["outcome"]] += 1
+            r = results[m["id"]]
+            entry.update(outcome=r["outcome"], by=r["by"], tests_reaching=r["tests_reaching"])
         elif m["status"] in UNVIABLE:
-            row["unviable"] += 1
-        elif m["status"] == "excluded" or SCAFFOLDING.match(m["name"]):
-            row["mutants"] -= 1
+            entry.update(outcome="unviable")
         elif m["status"] == "applied":
-            row["pending"] += 1
+            entry.update(outcome="pending")
         else:
-            row["no switch"] += 1
+            entry.update(outcome="no switch", why=m["status"])
+        entries.append(entry)
+    return sorted(entries, key=lambda e: e["name"])
+
+
+def read_ledger(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def export(entries, path):
+    with open(path + ".tmp", "w") as f:
+        for e in entries:
+            f.write(json.dumps(e, sort_keys=True) + "\n")
+    os.replace(path + ".tmp", path)
+    log(f"{len(entries)} outcomes written to {path}")
+
+
+COLUMNS = ["mutants", "caught", "missed", "unviable", "timeout", "pending", "no switch"]
+
+
+def table(entries, out_dir=None, verdicts=None):
+    rows = {}
+    for e in entries:
+        row = rows.setdefault(module_of(e["file"]), dict.fromkeys(COLUMNS, 0))
+        row["mutants"] += 1
+        row[e["outcome"]] += 1
     print("| module | mutants | caught | missed | unviable | timeout | pending | no switch | score | 95 % interval |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    total = dict.fromkeys(next(iter(rows.values())), 0)
+    total = dict.fromkeys(COLUMNS, 0)
 
     def line(name, r):
         viable = r["caught"] + r["missed"]
@@ -441,26 +476,52 @@ def table(work):
         print(f"| {name} | {r['mutants']} | {r['caught']} | {r['missed']} | {r['unviable']} | "
               f"{r['timeout']} | {r['pending']} | {r['no switch']} | {score} | {interval} |")
 
-    for name in sorted(n for n in rows if rows[n]["mutants"]):
+    for name in sorted(rows):
         line(f"`{name}`", rows[name])
         for k in total:
             total[k] += rows[name][k]
     line("**all**", total)
-    not_applied = {}  # status -> count
-    for m in manifest:
-        if m["status"] not in ("applied", "excluded", *UNVIABLE) and not SCAFFOLDING.match(m["name"]):
-            not_applied[m["status"]] = not_applied.get(m["status"], 0) + 1
-    with open(os.path.join(work.root, "no-switch.txt"), "w") as f:
-        for m in manifest:
-            if m["status"] in not_applied and not SCAFFOLDING.match(m["name"]):
-                f.write(f"{m['name']}  [{m['status']}]\n")
-    if not_applied:
-        print("\nno switch (run these with run.sh), by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(not_applied.items())))
-    missed = sorted((r for r in results.values() if r["outcome"] == "missed"), key=lambda r: r["name"])
-    with open(os.path.join(work.root, "missed.txt"), "w") as f:
-        for r in missed:
-            f.write(f"{r['name']}  [{r['tests_reaching']} tests reach it]\n")
-    print(f"\nsurvivors ({len(missed)}): {os.path.join(work.root, 'missed.txt')}")
+    no_switch = [e for e in entries if e["outcome"] == "no switch"]
+    if no_switch:
+        reasons = {}
+        for e in no_switch:
+            reasons[e["why"]] = reasons.get(e["why"], 0) + 1
+        print("\nno switch (run these with run.sh), by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
+    missed = [e for e in entries if e["outcome"] == "missed"]
+    if verdicts is not None:
+        survivors(missed, verdicts)
+    if out_dir:
+        with open(os.path.join(out_dir, "no-switch.txt"), "w") as f:
+            f.writelines(f"{e['name']}  [{e['why']}]\n" for e in no_switch)
+        with open(os.path.join(out_dir, "missed.txt"), "w") as f:
+            f.writelines(f"{e['name']}  [{e['tests_reaching']} tests reach it]\n" for e in missed)
+        print(f"\nsurvivors ({len(missed)}): {os.path.join(out_dir, 'missed.txt')}")
+    else:
+        print(f"\nsurvivors ({len(missed)}):")
+        for e in missed:
+            print(f"  {e['name']}  [{e['tests_reaching']} tests reach it]")
+
+
+def read_verdicts(path):
+    """name -> verdict, from a file of `name<TAB>verdict` lines (`#` starts a comment line)."""
+    verdicts = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                name, verdict = line.rstrip("\n").split("\t", 1)
+                verdicts[name] = verdict
+    return verdicts
+
+
+def survivors(missed, verdicts):
+    """The survivors as a Markdown table, each with its verdict (harness/README.md, "Survivors")."""
+    kinds = {"killed": 0, "acceptable": 0, "not yet judged": 0}
+    print("\n| mutant | tests reaching it | verdict |\n| --- | ---: | --- |")
+    for e in missed:
+        verdict = verdicts.get(e["name"], "not yet judged")
+        kinds[next((k for k in kinds if verdict.startswith(k)), "not yet judged")] += 1
+        print(f"| `{e['name'].removeprefix('reference/src/')}` | {e['tests_reaching']} | {verdict} |")
+    print("\n" + ", ".join(f"{v} {k}" for k, v in kinds.items()))
 
 
 def main():
@@ -473,15 +534,26 @@ def main():
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--limit", type=float, default=0)
     parser.add_argument("--shuffle", type=int, default=0, metavar="SEED")
+    parser.add_argument("--export", metavar="FILE")
+    parser.add_argument("--from", dest="source", metavar="FILE")
+    parser.add_argument("--verdicts", metavar="FILE")
     args = parser.parse_args()
     work = Work(os.path.abspath(args.work))
-    if args.table:
-        table(work)
+    if args.table:  # with --export: the ledger written, nothing run
+        entries = read_ledger(args.source) if args.source else ledger(work)
+        if args.export:
+            export(entries, args.export)
+        if args.table:
+            verdicts = read_verdicts(args.verdicts) if args.verdicts else None
+            table(entries, None if args.source else work.root, verdicts)
         return
-    state = prepare(work, args.fresh, args.recheck)
+    state = prepare(work, args.fresh, args.recheck, args.source and os.path.abspath(args.source))
     trace(work, state, args.jobs)
     mutate(work, state, args.jobs, args.file, args.limit, args.shuffle)
-    table(work)
+    entries = ledger(work)
+    if args.export:
+        export(entries, args.export)
+    table(entries, work.root)
 
 
 if __name__ == "__main__":
