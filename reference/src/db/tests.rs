@@ -2190,6 +2190,37 @@ fn db_28_kept_snapshot_rows_are_written_only_when_the_snapshot_moves() {
     );
 }
 
+/// Checks [DB-22]: an event that joins the set and sorts before the kept snapshot's `last` moves
+/// that snapshot, so its rows are taken again, and they are those of the full fold of the new set.
+#[test]
+fn db_22_a_late_event_before_the_kept_snapshot_takes_its_rows_again() {
+    let records = history(SNAPSHOT_EVERY as u64 + 10);
+    let mut view = DbView::from_records(&records);
+    let first = view.take_kept_rows();
+    assert!(!first.is_empty(), "the first snapshot's rows");
+    let late = rec(
+        9,
+        1,
+        2,
+        vec![Op::Put {
+            key: "late".into(),
+            value: int(1),
+        }],
+    );
+    let last = view.snapshot().expect("a snapshot").last().clone();
+    assert!(key_of(&late) < last);
+    assert!(view.insert(&late));
+    let again = view.take_kept_rows();
+    let mut all = records.clone();
+    all.push(late);
+    assert!(
+        again == DbView::from_records(&all).kept_rows(),
+        "the rows of the snapshot of the new set"
+    );
+    assert!(again != first, "the snapshot moved");
+    assert_eq!(view.take_kept_rows(), Vec::new(), "and now stays");
+}
+
 /// Checks [DB-15]: a collection's encoding is canonical DAG-CBOR, the very map the view's
 /// encoding holds for it, and its CID is taken over that encoding.
 #[test]

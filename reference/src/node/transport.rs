@@ -1329,6 +1329,52 @@ mod tests {
         );
     }
 
+    /// Checks the outbound bound of [SYNC-10] (issue 17) for all peers together: messages to four
+    /// peers, each within its own budget, fill MAX_QUEUED_BYTES exactly and are all queued; one
+    /// byte more, to a fifth peer with its whole budget left, is dropped and counted.
+    #[tokio::test(flavor = "current_thread")]
+    async fn all_peers_together_queue_up_to_max_queued_bytes_exactly() {
+        let mut b = transport();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("port").port();
+        drop(closed);
+        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        assert_eq!(MAX_QUEUED_BYTES, 4 * MAX_QUEUED_BYTES_PER_PEER);
+        for _ in 0..4 {
+            let to = Keypair::generate_ed25519().public().to_peer_id();
+            for _ in 0..2 {
+                assert!(b.send(to, vec![7; MAX_MESSAGE_BYTES], vec![nobody.clone()]));
+            }
+        }
+        assert_eq!(b.stats().queued_bytes, MAX_QUEUED_BYTES as u64);
+        let fifth = Keypair::generate_ed25519().public().to_peer_id();
+        assert!(
+            !b.send(fifth, vec![7], vec![nobody]),
+            "one byte past the bound is dropped"
+        );
+        assert_eq!((b.stats().dropped, b.stats().dropped_bytes), (1, 1));
+    }
+
+    /// Checks [SYNC-2]'s bound on the sync protocol's frames: a message of MAX_MESSAGE_BYTES
+    /// exactly is written and read back whole; one byte more is refused before a byte is written.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_frame_of_max_message_bytes_exactly_is_written_and_read_back() {
+        let largest = vec![7; MAX_MESSAGE_BYTES];
+        let mut wire = futures::io::Cursor::new(Vec::new());
+        write_frame(&mut wire, &largest)
+            .await
+            .expect("the largest message is written");
+        wire.set_position(0);
+        let read = read_frame(&mut wire).await.expect("read back");
+        assert!(read == largest, "the frame reads back whole");
+        let mut refused = futures::io::Cursor::new(Vec::new());
+        let err = write_frame(&mut refused, &[7; MAX_MESSAGE_BYTES + 1])
+            .await
+            .expect_err("one byte more is refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(refused.get_ref().is_empty(), "nothing written");
+    }
+
     /// Checks [SYNC-10]: a message to an address nobody listens on fails (the dial fails) and
     /// gives its peer's budget back, instead of waiting for ever: otherwise a peer that was down
     /// when messages were sent would keep its budget spent, and every later message to it would
