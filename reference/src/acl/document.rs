@@ -341,5 +341,11 @@ mod tests {
         // An explicit no-access entry overrides the default.
         assert_eq!(code(doc.may(&c, Action::Follow)), ErrorCode::AclDenied);
         assert_eq!(code(doc.may(&b, Action::Admin)), ErrorCode::AclDenied);
+        // Every entry, and only the entries: the admin has none of its own.
+        let expected = BTreeMap::from([
+            (b, Roles::NONE.with_delete()),
+            (c, Roles::of(Role::NoAccess)),
+        ]);
+        assert_eq!(doc.peers(), &expected);
     }
 }

@@ -2015,6 +2015,58 @@ impl Reducer for Named {
     }
 }
 
+/// A reducer that counts what it is offered and how often it is reset.
+#[derive(Default)]
+struct Counting {
+    applied: u64,
+    resets: u64,
+}
+
+impl Reducer for Counting {
+    fn name(&self) -> &str {
+        "counting"
+    }
+    fn apply(&mut self, _: &DbRecord) {
+        self.applied += 1;
+    }
+    fn reset(&mut self) {
+        self.resets += 1;
+        self.applied = 0;
+    }
+    fn position(&self) -> u64 {
+        self.applied
+    }
+    fn take_rows(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        Vec::new()
+    }
+    fn rows(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        BTreeMap::new()
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Checks [DB-27] from the side of a reducer that is never behind (the trait's default): each
+/// event is offered to it once, in turn; only a reducer that is behind is reset and offered the
+/// whole set again.
+#[test]
+fn db_27_a_reducer_that_is_not_behind_is_never_reset() {
+    let mut peer = TestPeer::from_seed([65; 32]);
+    let (thread, _) = peer.create_thread(0, Variant::Raw).expect("create");
+    peer.register(&thread, Box::new(Counting::default()))
+        .expect("register");
+    for i in 0..3u64 {
+        peer.append(1 + i, &thread, format!("e{i}").as_bytes())
+            .expect("append");
+    }
+    let counting = peer
+        .reducer(&thread, "counting")
+        .and_then(|r| r.as_any().downcast_ref::<Counting>())
+        .expect("registered");
+    assert_eq!((counting.applied, counting.resets), (3, 0));
+}
+
 /// Checks [DB-11]: a reducer's name prefixes its rows in the store, so an empty one or one
 /// holding a NUL (the prefix's separator) is refused DB_MALFORMED and nothing is registered.
 #[test]
@@ -2219,6 +2271,37 @@ fn db_22_a_late_event_before_the_kept_snapshot_takes_its_rows_again() {
     );
     assert!(again != first, "the snapshot moved");
     assert_eq!(view.take_kept_rows(), Vec::new(), "and now stays");
+}
+
+/// Checks [DB-13] for the stored rows: when the set shrinks, the view is reset and folded again,
+/// and the rows of what left the set are deleted from the store, not left behind.
+#[test]
+fn db_13_a_reset_view_deletes_the_rows_of_what_left_the_set() {
+    let records = history(40);
+    let mut view = DbView::new();
+    let mut store = BTreeMap::new();
+    let mut write = |view: &mut DbView, store: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
+        for (key, row) in Reducer::take_rows(view) {
+            match row {
+                Some(row) => store.insert(key, row),
+                None => store.remove(&key),
+            };
+        }
+    };
+    for record in &records {
+        Reducer::apply(&mut view, record);
+    }
+    write(&mut view, &mut store);
+    assert!(store == Reducer::rows(&view), "the rows of the whole set");
+    Reducer::reset(&mut view);
+    for record in &records[..10] {
+        Reducer::apply(&mut view, record);
+    }
+    write(&mut view, &mut store);
+    assert!(
+        store == Reducer::rows(&view),
+        "the stored rows are those of the smaller set"
+    );
 }
 
 /// Checks [DB-15]: a collection's encoding is canonical DAG-CBOR, the very map the view's

@@ -241,6 +241,19 @@ mod tests {
         assert_eq!(remembered_listen(dir.path(), &fixed), None);
     }
 
+    /// An identity file that exists but cannot be read as text is an error, and is left as it
+    /// is: only a missing file makes a new identity, so a node never loses its log ID to a
+    /// damaged file.
+    #[test]
+    fn an_unreadable_identity_is_an_error_and_is_never_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(IDENTITY_FILE);
+        let damaged = [0xff, 0xfe, 0x00, 0x80];
+        fs::write(&path, damaged).expect("damage");
+        assert!(load_or_create_identity(&path).is_err());
+        assert_eq!(fs::read(&path).expect("still there"), damaged);
+    }
+
     #[test]
     fn an_identity_is_created_once_and_read_back() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -1100,6 +1100,23 @@ mod tests {
         again.stop().expect("the node stops");
     }
 
+    /// A dropped [`Handle`] stops its node and lets go of its data directory, even when the
+    /// node was told to go on after its input closes: the same directory opens again at once.
+    #[test]
+    fn a_dropped_handle_stops_its_node() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = || Config {
+            data: tmp.path().join("node"),
+            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            exit_on_stdin_close: false,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        };
+        drop(Handle::spawn(config()).expect("the node starts"));
+        let again = Handle::spawn(config()).expect("the directory is free again");
+        again.stop().expect("the node stops");
+    }
+
     /// As on IPv4: a node asked for any port on the IPv6 loopback (`/ip6/::1/tcp/0`) takes the
     /// port it had last time when it starts again (issue 18) [SYNC-9].
     #[test]
