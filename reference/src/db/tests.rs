@@ -2212,6 +2212,21 @@ fn db_13_each_of_two_subscribers_is_told_every_change() {
     }
 }
 
+/// Checks [DB-13] for a subscription that ends: an unsubscribed subscriber is told nothing
+/// more, the others still are, and the broadcaster knows when no one listens.
+#[test]
+fn db_13_an_unsubscribed_subscriber_is_told_nothing_more() {
+    let mut broadcaster = Broadcaster::default();
+    let (one, two) = (broadcaster.subscribe(), broadcaster.subscribe());
+    broadcaster.unsubscribe(one);
+    assert!(broadcaster.has_subscribers());
+    broadcaster.publish(&DbView::new(), &DbView::from_records(&history(3)));
+    assert_eq!(broadcaster.poll(one), None);
+    assert!(broadcaster.poll(two).is_some());
+    broadcaster.unsubscribe(two);
+    assert!(!broadcaster.has_subscribers());
+}
+
 /// Checks [DB-28]: the kept snapshot's rows are written when the snapshot moves, not with every
 /// event: none (not even removals) below 256 events, the snapshot's once there is one, and none
 /// again while it stays where it is.
@@ -2280,7 +2295,7 @@ fn db_13_a_reset_view_deletes_the_rows_of_what_left_the_set() {
     let records = history(40);
     let mut view = DbView::new();
     let mut store = BTreeMap::new();
-    let mut write = |view: &mut DbView, store: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
+    let write = |view: &mut DbView, store: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
         for (key, row) in Reducer::take_rows(view) {
             match row {
                 Some(row) => store.insert(key, row),

@@ -776,6 +776,28 @@ mod tests {
         assert_eq!(store.load().expect("load after reopen"), before);
     }
 
+    /// A damaged log length that leaves no seq for the batch (its last record would be seq
+    /// u64::MAX, past which no seq follows) is refused STORE_FAILED, never overflowed.
+    #[test]
+    fn a_length_that_leaves_no_seq_for_the_batch_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = RedbStore::open(&dir.path().join("store.redb")).expect("create");
+        store.put_thread(b"t", b"meta").expect("describe");
+        store
+            .put_records(b"t", b"l", 1, &envelopes(&[b"1"]))
+            .expect("first");
+        let txn = store.db.begin_write().expect("write");
+        txn.open_table(LENGTHS)
+            .expect("lengths")
+            .insert((&b"t"[..], &b"l"[..]), u64::MAX - 1)
+            .expect("damage");
+        txn.commit().expect("commit");
+        assert_eq!(
+            codes(store.put_records(b"t", b"l", u64::MAX, &envelopes(&[b"x"]))),
+            Err(ErrorCode::StoreFailed)
+        );
+    }
+
     #[test]
     fn a_file_that_is_not_a_database_is_store_failed() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -578,6 +578,38 @@ mod tests {
         assert_eq!(peer.held_bytes, MAX_HELD_BYTES);
     }
 
+    /// Checks [SYNC-33]'s bound per peer: once the answers held from one peer reach
+    /// MAX_HELD_BYTES_PER_PEER, no new pull goes to that peer, for any log, while the others,
+    /// far from MAX_HELD_BYTES together, are still pulled from.
+    #[test]
+    fn sync_33_no_pull_goes_to_a_peer_whose_held_answers_reach_its_bound() {
+        let mut rng = ChaCha20Rng::seed_from_u64(34);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([34; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let (full, other) = (
+            IdentityKey::generate(&mut rng).log_id(),
+            IdentityKey::generate(&mut rng).log_id(),
+        );
+        let per = MAX_HELD_BYTES_PER_PEER;
+        peer.pull(&thread, log, full, 4 * PULL_LIMIT);
+        for (after, size) in [(256, per / 2), (512, per / 4), (768, per / 4)] {
+            let held = peer.hold(
+                (&thread, log, full),
+                after + 1,
+                4 * PULL_LIMIT,
+                vec![Envelope::of_size(size)],
+            );
+            assert!(held.is_none(), "held after {after}");
+        }
+        assert!(peer.held_bytes < MAX_HELD_BYTES);
+        let sent = peer.counters().pulls_sent;
+        let another_log = IdentityKey::generate(&mut rng).log_id();
+        peer.pull(&thread, another_log, full, PULL_LIMIT);
+        assert_eq!(peer.counters().pulls_sent, sent, "none to the full peer");
+        peer.pull(&thread, another_log, other, PULL_LIMIT);
+        assert_eq!(peer.counters().pulls_sent, sent + 1, "one to another peer");
+    }
+
     /// Checks [SYNC-10]: a waiting pull that this peer's counter passed asks only for what comes
     /// after the counter, and one the counter passed entirely is dropped.
     #[test]

@@ -728,6 +728,10 @@ fn verdicts_ahead_follow_a_held_answer_and_are_not_kept_after() {
             // Decoded from its bytes, as a driver receives it.
             let message = Message::from_bytes(&message.to_bytes()).expect("decodes");
             let job = follower.verify_ahead(writer.id(), &message);
+            assert!(
+                job.as_ref().is_none_or(|job| !job.is_empty()),
+                "a job is made only for records to check"
+            );
             let verdicts = job.map(AheadJob::run).unwrap_or_default();
             follower
                 .handle_message_verified(3, writer.id(), message, verdicts)
@@ -784,6 +788,29 @@ fn the_net_reports_its_clock_and_the_messages_it_carried() {
     net.pump(&mut [&mut writer, &mut follower]).expect("pump");
     assert!(net.carried() > after_join, "the push was carried");
     assert_eq!(net.now(), 42, "carrying messages does not move the clock");
+}
+
+/// The in-memory network carries a publication [SYNC-4] to every other peer holding its thread
+/// only when asked to ([`Net::with_gossip`]); otherwise it drops it.
+#[test]
+fn the_net_carries_publications_only_with_gossip() {
+    for gossip in [false, true] {
+        let (mut writer, mut follower) = (peer(93), peer(94));
+        let mut net = if gossip {
+            Net::new(42).with_gossip()
+        } else {
+            Net::new(42)
+        };
+        let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+        let before = follower.counters().publications_in;
+        writer.append(43, &thread, b"published").expect("append");
+        net.pump(&mut [&mut writer, &mut follower]).expect("pump");
+        assert_eq!(
+            follower.counters().publications_in - before,
+            u64::from(gossip),
+            "gossip {gossip}"
+        );
+    }
 }
 
 /// Checks [SYNC-24], [SYNC-33]: records relayed in a publication by a peer that is not proven
