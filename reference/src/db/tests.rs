@@ -1326,6 +1326,43 @@ fn db_20_a_snapshot_count_of_zero_or_not_a_multiple_of_256_is_refused() {
     }
 }
 
+/// Checks [DB-20], [DB-24]: the head a snapshot gives the log of its `last` event is that
+/// event's seq or above; a block that is otherwise the real snapshot's, with that head one
+/// below, is DB_SNAPSHOT_INVALID, and one above is a snapshot.
+#[test]
+fn db_20_a_snapshot_whose_last_log_head_is_below_its_seq_is_refused() {
+    use ipld_core::ipld::Ipld;
+    let view = DbView::from_records(&history(SNAPSHOT_EVERY as u64 + 5));
+    let snapshot = view.snapshot().expect("one snapshot");
+    let last = snapshot.last().clone();
+    let with_head = |seq: u64| {
+        let ipld: Ipld =
+            block::decode_canonical(&snapshot.to_bytes(), ErrorCode::DbSnapshotInvalid)
+                .expect("a snapshot block");
+        let Ipld::Map(mut map) = ipld else {
+            panic!("a snapshot is a map");
+        };
+        let Some(Ipld::List(heads)) = map.get_mut("heads") else {
+            panic!("a snapshot has heads");
+        };
+        for head in heads.iter_mut() {
+            if let Ipld::Map(head) = head
+                && head.get("log") == Some(&Ipld::Bytes(last.log.clone()))
+            {
+                head.insert("seq".into(), Ipld::Integer(seq.into()));
+            }
+        }
+        block::encode(&Ipld::Map(map))
+    };
+    assert_eq!(snapshot.heads()[&last.log], last.seq, "the real head");
+    let above = Snapshot::from_parts(&with_head(last.seq + 1), snapshot.view().to_vec())
+        .expect("a head above the last event's seq");
+    assert_eq!(above.heads()[&last.log], last.seq + 1);
+    let err = Snapshot::from_parts(&with_head(last.seq - 1), snapshot.view().to_vec())
+        .expect_err("a head below the last event's seq");
+    assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
+}
+
 #[test]
 fn db_23_a_view_rebuilt_from_a_snapshot_equals_the_full_fold() {
     let records = history(2 * SNAPSHOT_EVERY as u64 + 70);
