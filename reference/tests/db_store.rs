@@ -164,14 +164,18 @@ fn a_reopened_redb_store_gives_the_same_view_and_damage_is_store_corrupt() {
 fn records_stored_without_the_view_make_it_rebuilt_not_corrupt() {
     let mut peer = open(MemoryStore::new()).expect("open");
     let (thread, _) = populate(&mut peer, 2);
-    // Reopened without the database: records arrive while no reducer runs.
+    // Reopened without the database: records arrive while no reducer runs. One removes a key,
+    // so a stored row is left that the rebuilt view no longer has: it must be deleted.
     let mut peer = open(peer.into_store()).expect("reopen");
     let body = threads::db::DbEvent::new(
         10,
-        vec![threads::db::Op::Put {
-            key: "late".into(),
-            value: threads::db::Value::Integer(1),
-        }],
+        vec![
+            threads::db::Op::Put {
+                key: "late".into(),
+                value: threads::db::Value::Integer(1),
+            },
+            threads::db::Op::Del { key: "k0".into() },
+        ],
     )
     .expect("event")
     .to_bytes();
@@ -181,7 +185,8 @@ fn records_stored_without_the_view_make_it_rebuilt_not_corrupt() {
     let view = db.view(&peer).expect("view");
     assert_eq!(view.cid(), scratch(&peer, &thread).cid());
     assert!(view.kv().contains_key("late"));
-    // And the rebuilt rows are checked on the next open.
+    assert!(!view.kv().contains_key("k0"));
+    // And the rebuilt rows, the removed key's row gone, are checked on the next open.
     let mut peer = open(peer.into_store()).expect("reopen");
     Database::open(&mut peer, thread).expect("checks");
 }

@@ -441,6 +441,34 @@ fn heads_from_a_peer_not_ahead_resend_no_waiting_pull() {
     assert_eq!(pulls(&mut follower), 1, "the writer is ahead");
 }
 
+/// Checks [SYNC-8], [SYNC-23]: heads naming a log this peer does not hold, at counter 0, ask
+/// for nothing and spend none of the pending-log limits; the same log at 2 is pulled and
+/// tracked as pending.
+#[test]
+fn heads_naming_an_unknown_log_at_zero_pull_nothing() {
+    let (mut writer, mut follower) = (peer(95), peer(96));
+    let mut net = Net::new(0);
+    let (thread, _) = followed(&mut writer, &mut follower, &mut net);
+    sent(&mut follower);
+    let unknown = peer(97).id();
+    for (counter, expected) in [(0, 0), (2, 1)] {
+        // Each log pulled is tracked as pending until one of its records verifies.
+        let heads = Message::Heads {
+            thread: thread.clone(),
+            heads: vec![(unknown, counter)],
+        };
+        follower
+            .handle_message(10, writer.id(), &heads.to_bytes())
+            .expect("heads");
+        let pulls = sent(&mut follower)
+            .into_iter()
+            .filter(|(_, m)| matches!(m, Message::Pull { .. }))
+            .count();
+        assert_eq!(pulls, expected, "counter {counter}");
+        assert_eq!(follower.pending_logs(), expected, "counter {counter}");
+    }
+}
+
 /// A publication opens only on its thread's topic and untampered; its records are decided like a
 /// push's, and a relay that has not proved membership is neither filed nor pulled from
 /// [SYNC-16], [SYNC-24].
