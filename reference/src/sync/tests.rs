@@ -818,6 +818,24 @@ fn the_net_reports_its_clock_and_the_messages_it_carried() {
     assert_eq!(net.now(), 42, "carrying messages does not move the clock");
 }
 
+/// On the in-memory network an offline peer is down: its timers do not run, so it sends
+/// nothing (not even heads, [SYNC-8]) until it is back online, when they run again.
+#[test]
+fn an_offline_peer_runs_no_timer_on_the_net() {
+    let (mut writer, mut follower) = (peer(98), peer(99));
+    let mut net = Net::new(0);
+    followed(&mut writer, &mut follower, &mut net);
+    net.set_online(writer.id(), false);
+    let out = writer.counters().messages_out;
+    net.run_until(&mut [&mut writer, &mut follower], 60_000)
+        .expect("run");
+    assert_eq!(writer.counters().messages_out, out, "nothing while offline");
+    net.set_online(writer.id(), true);
+    net.run_until(&mut [&mut writer, &mut follower], 120_000)
+        .expect("run");
+    assert!(writer.counters().messages_out > out, "heads once back");
+}
+
 /// The in-memory network carries a publication [SYNC-4] to every other peer holding its thread
 /// only when asked to ([`Net::with_gossip`]); otherwise it drops it.
 #[test]
