@@ -431,6 +431,20 @@ mod tests {
         );
     }
 
+    /// Checks [ACL-6] on inconsistent input: two events claiming one CID, one by an admin and
+    /// one by a peer that is not, give the same ACL in either order (one of them is chosen by
+    /// content, not by arrival).
+    #[test]
+    fn two_events_claiming_one_cid_give_the_same_acl_in_either_order() {
+        let (a, d) = (peer(1), peer(4));
+        let by_admin = change(a, 2, 1, AclOp::SetDefault { role: Role::Write });
+        let mut by_other = change(d, 2, 1, AclOp::SetDefault { role: Role::Write });
+        by_other.cid = by_admin.cid;
+        let one = Acl::from_events(genesis(), [by_admin.clone(), by_other.clone()]);
+        let other = Acl::from_events(genesis(), [by_other, by_admin]);
+        assert_eq!(one, other);
+    }
+
     #[test]
     fn lowering_sets_a_cut_and_raising_removes_it() {
         let (a, c) = (peer(1), peer(3));

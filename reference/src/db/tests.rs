@@ -2362,6 +2362,10 @@ fn db_13_a_reset_view_deletes_the_rows_of_what_left_the_set() {
 fn db_15_a_collection_encodes_as_the_map_the_view_holds() {
     let view = DbView::from_records(&history(20));
     let collection = view.collections().values().next().expect("a collection");
+    let Op::Collection { schema, .. } = declare(&["n"]) else {
+        panic!("a declaration");
+    };
+    assert_eq!(collection.schema(), &schema, "the declared schema");
     let bytes = collection.to_bytes();
     let decoded: ipld_core::ipld::Ipld =
         block::decode_canonical(&bytes, ErrorCode::DbMalformed).expect("canonical");

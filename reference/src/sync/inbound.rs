@@ -459,7 +459,15 @@ mod tests {
         assert!(held.is_none(), "an answer is held");
         let keys = peer.threads[&thread].keys.clone();
         let envelopes: Vec<Envelope> = (1..=MAX_KEPT_VERDICTS + 1).map(Envelope::of_size).collect();
-        let verdicts = AheadJob::new(thread.clone(), log, keys, envelopes).run();
+        let empty = AheadJob::new(thread.clone(), log, keys.clone(), Vec::new());
+        assert_eq!(
+            (empty.is_empty(), empty.len()),
+            (true, 0),
+            "nothing to check"
+        );
+        let job = AheadJob::new(thread.clone(), log, keys, envelopes);
+        assert!(!job.is_empty() && job.len() == MAX_KEPT_VERDICTS + 1);
+        let verdicts = job.run();
         assert_eq!(verdicts.len(), MAX_KEPT_VERDICTS + 1);
         let heads = Message::Heads {
             thread: thread.clone(),
