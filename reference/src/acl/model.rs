@@ -222,6 +222,16 @@ mod tests {
             let outcomes: BTreeMap<Vec<u8>, Vec<u8>> =
                 rows.into_iter().filter(|(key, _)| key != b"a").collect();
             assert_eq!(outcomes, expected, "order {order:?}");
+            // Reset, the model is as new, and offered the same set again it holds the same rows
+            // (the Reducer contract, [DB-11]).
+            let before = model.rows();
+            model.reset();
+            assert_eq!(model.position(), 0, "reset");
+            assert!(model.rows() == AclModel::new(thread(), peer(1), None).rows());
+            for record in &records {
+                model.apply(record);
+            }
+            assert!(model.rows() == before, "the same rows again");
         }
     }
 }

@@ -1355,6 +1355,38 @@ mod tests {
         assert_eq!((b.stats().dropped, b.stats().dropped_bytes), (1, 1));
     }
 
+    /// Checks [SYNC-10]: an acknowledged message leaves its peer's count of messages in flight,
+    /// so a peer that takes its messages is sent any number of them, one after another, and none
+    /// is dropped.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_peer_that_acknowledges_is_sent_more_than_max_in_flight_messages() {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = until(&mut a, &mut b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await;
+        let to = a.local_peer_id();
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        for i in 0..MAX_IN_FLIGHT_PER_PEER + 8 {
+            assert!(b.send(to, vec![7; 10], vec![a_addr.clone()]), "message {i}");
+            while b.stats().in_flight > 0 {
+                tokio::select! {
+                    event = a.next_event() => if let NetEvent::Request { ack, .. } = event {
+                        a.ack(ack);
+                    },
+                    _ = b.next_event() => {}
+                    _ = tick.tick() => assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "message {i} was never settled"
+                    ),
+                }
+            }
+        }
+        assert_eq!(b.stats().dropped, 0);
+    }
+
     /// Checks [SYNC-2]'s bound on the sync protocol's frames: a message of MAX_MESSAGE_BYTES
     /// exactly is written and read back whole; one byte more is refused before a byte is written.
     #[tokio::test(flavor = "current_thread")]
