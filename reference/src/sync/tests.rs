@@ -482,8 +482,17 @@ fn publications_are_opened_decided_and_their_unproven_relays_not_filed() {
         .expect("invite");
     follower.join(0, &invite).expect("join");
     sent(&mut follower);
+    sent(&mut writer);
+    let out = writer.counters().messages_out;
     writer.append(1, &thread, b"gossiped").expect("append");
-    let publication = std::iter::from_fn(|| writer.poll_transmit())
+    let transmits: Vec<_> = std::iter::from_fn(|| writer.poll_transmit()).collect();
+    assert_eq!(
+        writer.counters().messages_out - out,
+        transmits.len() as u64,
+        "messages out count what is sent and what is published"
+    );
+    let publication = transmits
+        .into_iter()
         .find(|t| t.destination == Destination::Topic(thread.clone()))
         .expect("published")
         .bytes;
