@@ -27,7 +27,9 @@ and it goes on where it stopped.
   each, sorted by name: the ledger harness/mutants/outcomes.jsonl is such a file), --from FILE
   (--table of a ledger, or --recheck carrying over the mutants it has caught: a run taken up on
   another machine), --verdicts FILE (with --table: the survivors as a table, each with its
-  verdict from FILE, `name<TAB>verdict` lines: harness/mutants/verdicts.tsv).
+  verdict from FILE, `name<TAB>verdict` lines: harness/mutants/verdicts.tsv; with --recheck:
+  the survivors judged acceptable stay missed and the timeouts stay timeouts, unrun, so that only
+  the survivors judged killed, or not judged yet, run again first).
 
   harness/mutants/schemata.py --recheck --from harness/mutants/outcomes.jsonl --shuffle 1 \
       --export harness/mutants/outcomes.jsonl    # go on from the committed ledger
@@ -224,19 +226,21 @@ def build(work):
     return bad
 
 
-def prepare(work, fresh, recheck, source=None):
+def prepare(work, fresh, recheck, source=None, verdicts=None):
     state = work.state()
     source = source or work.results_path
     if recheck and os.path.exists(source):
         # Tests only grow between runs: a mutant caught then is caught now. Kept by name (file,
         # line, column and change), so a mutant of code that moved runs again.
         before = load_results(work).values() if source == work.results_path else read_ledger(source)
-        caught = [r for r in before if r["outcome"] == "caught"]
+        kept = [r for r in before if r["outcome"] == "caught" or stays(r, verdicts)]
+        os.makedirs(work.root, exist_ok=True)
         with open(os.path.join(work.root, "caught-before.json"), "w") as f:
-            json.dump(caught, f)
+            json.dump(kept, f)
         # The survivors run first, so that the tests added for them are seen to catch them.
         with open(os.path.join(work.root, "missed-before.json"), "w") as f:
-            json.dump(sorted(r["name"] for r in before if r["outcome"] in ("missed", "timeout")), f)
+            json.dump(sorted(r["name"] for r in before if r["outcome"] in ("missed", "timeout")
+                             and not stays(r, verdicts)), f)
     if fresh or recheck or not state.get("built"):
         os.makedirs(work.root, exist_ok=True)
         log(f"copying the tree to {work.src}")
@@ -262,6 +266,17 @@ def prepare(work, fresh, recheck, source=None):
         log("built")
         carry_over(work)
     return state
+
+
+def stays(result, verdicts):
+    """With verdicts (--recheck --verdicts): a survivor judged acceptable stays missed and a
+    timeout stays a timeout, unrun; a survivor judged killed, or not judged, runs again. Keeping
+    an acceptable survivor missed can only understate the score."""
+    if verdicts is None:
+        return False
+    if result["outcome"] == "timeout":
+        return True
+    return result["outcome"] == "missed" and verdicts.get(result["name"], "").startswith("acceptable")
 
 
 def carry_over(work):
@@ -547,7 +562,9 @@ def main():
             verdicts = read_verdicts(args.verdicts) if args.verdicts else None
             table(entries, None if args.source else work.root, verdicts)
         return
-    state = prepare(work, args.fresh, args.recheck, args.source and os.path.abspath(args.source))
+    verdicts = read_verdicts(args.verdicts) if args.verdicts else None
+    state = prepare(work, args.fresh, args.recheck, args.source and os.path.abspath(args.source),
+                    verdicts)
     trace(work, state, args.jobs)
     mutate(work, state, args.jobs, args.file, args.limit, args.shuffle)
     entries = ledger(work)
