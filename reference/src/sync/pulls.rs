@@ -610,6 +610,25 @@ mod tests {
         assert_eq!(peer.counters().pulls_sent, sent + 1, "one to another peer");
     }
 
+    /// Checks [SYNC-33]: a held answer is taken only for its own log, once the counter reaches
+    /// it: asking for another log of the same thread takes nothing, and the answer stays held.
+    #[test]
+    fn sync_33_a_held_answer_is_taken_only_for_its_own_log() {
+        let mut rng = ChaCha20Rng::seed_from_u64(35);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([35; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let member = IdentityKey::generate(&mut rng).log_id();
+        peer.pull(&thread, log, member, 4 * PULL_LIMIT);
+        let answer = vec![Envelope::of_size(10)];
+        let held = peer.hold((&thread, log, member), 257, 4 * PULL_LIMIT, answer);
+        assert!(held.is_none(), "held after 256");
+        let bytes = peer.held_bytes;
+        let other = IdentityKey::generate(&mut rng).log_id();
+        assert!(peer.take_held(&thread, other).is_none(), "another log");
+        assert!(peer.take_held(&thread, log).is_none(), "not its turn yet");
+        assert_eq!(peer.held_bytes, bytes, "still held");
+    }
+
     /// Checks [SYNC-10]: a waiting pull that this peer's counter passed asks only for what comes
     /// after the counter, and one the counter passed entirely is dropped.
     #[test]
