@@ -402,6 +402,12 @@ mod tests {
         );
         assert_eq!(lines(b"", 50), Vec::new());
         assert_eq!(lines(b"id", 50), vec![Ok("id".to_owned())]);
+        // The bound is on the line without its end: `max` bytes are a line, one more is not.
+        let at_max = format!("{}\n{}\n", "y".repeat(50), "z".repeat(51));
+        assert_eq!(
+            lines(at_max.as_bytes(), 50),
+            vec![Ok("y".repeat(50)), Err(ErrorCode::BadRequest)]
+        );
     }
 
     /// A reader that is interrupted (a signal arrived) before each of its chunks.
