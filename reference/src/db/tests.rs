@@ -168,6 +168,13 @@ fn every_refusal_is_recorded_with_its_code_and_the_fold_goes_on() {
         ],
     );
     let view = DbView::from_records([&event]);
+    // Each refusal is also a stored row holding its code [DB-14].
+    let rows = Reducer::rows(&view);
+    for (op, code) in codes(&view) {
+        let key = super::reducer::RowKey::Rejected(event.cid.to_bytes(), op).to_bytes();
+        let row = block::encode(&ipld_core::ipld::Ipld::Integer(code.number().into()));
+        assert_eq!(rows.get(&key), Some(&row), "op {op:?}");
+    }
     assert_eq!(
         codes(&view),
         vec![

@@ -476,5 +476,15 @@ mod tests {
         let _ = peer.handle_message_verified(1, member, heads, verdicts);
         assert!(peer.held_bytes > 0, "the answer is still held");
         assert_eq!(peer.given.len(), 0, "verdicts past the bound are dropped");
+        // Exactly as many as may be kept are kept.
+        let keys = peer.threads[&thread].keys.clone();
+        let envelopes: Vec<Envelope> = (1..=MAX_KEPT_VERDICTS).map(Envelope::of_size).collect();
+        let verdicts = AheadJob::new(thread.clone(), log, keys, envelopes).run();
+        let heads = Message::Heads {
+            thread: thread.clone(),
+            heads: Vec::new(),
+        };
+        let _ = peer.handle_message_verified(2, member, heads, verdicts);
+        assert_eq!(peer.given.len(), MAX_KEPT_VERDICTS, "up to the bound");
     }
 }
