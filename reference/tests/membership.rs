@@ -44,6 +44,26 @@ fn sent_to<S: Store>(p: &mut TestPeer<S>, to: LogId) -> Vec<Message> {
 }
 
 /// A writer with `n` events in a raw thread, a follower and a reader, all caught up.
+/// A member gone bad: peer `seed`, invited by `writer` as a follower, joined and proven by
+/// `follower` like any member.
+fn rogue_member(
+    seed: u64,
+    thread: &ThreadId,
+    writer: &mut TestPeer,
+    follower: &mut TestPeer,
+) -> TestPeer {
+    let mut rogue = peer(seed);
+    let invite = writer
+        .invite(thread, InviteRole::Follower, rogue.id())
+        .expect("invite");
+    rogue.join(0, &invite).expect("join");
+    Net::new(0)
+        .pump(&mut [writer, follower, &mut rogue])
+        .expect("pump");
+    assert!(follower.is_proven(thread, &rogue.id()));
+    rogue
+}
+
 fn raw_thread(n: u64) -> (ThreadId, LogId, [TestPeer; 3]) {
     let (mut writer, mut follower, mut reader) = (peer(1), peer(2), peer(3));
     let (thread, log) = writer.create_thread(0, Variant::Raw).expect("create");
@@ -218,16 +238,8 @@ fn an_unknown_thread_and_a_bad_proof_get_answers_of_the_same_shape() {
 #[test]
 fn a_log_answered_with_nothing_is_forgotten_alone_and_the_bound_holds() {
     let (thread, _, [mut writer, mut follower, _]) = raw_thread(1);
-    let mut rogue = peer(92);
-    let invite = writer
-        .invite(&thread, InviteRole::Follower, rogue.id())
-        .expect("invite");
-    rogue.join(0, &invite).expect("join");
-    Net::new(0)
-        .pump(&mut [&mut writer, &mut follower, &mut rogue])
-        .expect("pump");
+    let rogue = rogue_member(92, &thread, &mut writer, &mut follower);
     let r = rogue.id();
-    assert!(follower.is_proven(&thread, &r));
     let mut rng = ChaCha20Rng::seed_from_u64(23);
     let mut forged = || -> Vec<(LogId, u64)> {
         (0..MAX_PENDING_LOGS_PER_PEER)
@@ -277,16 +289,8 @@ fn a_log_answered_with_nothing_is_forgotten_alone_and_the_bound_holds() {
 #[test]
 fn a_log_answered_with_a_bad_record_stays_tracked_and_the_bound_holds() {
     let (thread, log, [mut writer, mut follower, _]) = raw_thread(1);
-    let mut rogue = peer(93);
-    let invite = writer
-        .invite(&thread, InviteRole::Follower, rogue.id())
-        .expect("invite");
-    rogue.join(0, &invite).expect("join");
-    Net::new(0)
-        .pump(&mut [&mut writer, &mut follower, &mut rogue])
-        .expect("pump");
+    let rogue = rogue_member(93, &thread, &mut writer, &mut follower);
     let r = rogue.id();
-    assert!(follower.is_proven(&thread, &r));
     let mut rng = ChaCha20Rng::seed_from_u64(24);
     let forged: Vec<(LogId, u64)> = (0..=MAX_PENDING_LOGS_PER_PEER)
         .map(|_| (IdentityKey::generate(&mut rng).log_id(), 5))
@@ -342,16 +346,8 @@ fn a_log_answered_with_a_bad_record_stays_tracked_and_the_bound_holds() {
 fn forged_heads_store_nothing_cost_bounded_memory_and_invites_still_work() {
     let (thread, log, [mut writer, mut follower, _]) = raw_thread(3);
     // A member gone bad: joined as a follower, proven like any member.
-    let mut rogue = peer(90);
-    let invite = writer
-        .invite(&thread, InviteRole::Follower, rogue.id())
-        .expect("invite");
-    rogue.join(0, &invite).expect("join");
-    Net::new(0)
-        .pump(&mut [&mut writer, &mut follower, &mut rogue])
-        .expect("pump");
+    let rogue = rogue_member(90, &thread, &mut writer, &mut follower);
     let r = rogue.id();
-    assert!(follower.is_proven(&thread, &r));
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let forged: Vec<(LogId, u64)> = (0..20_000)
         .map(|_| {

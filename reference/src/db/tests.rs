@@ -1306,6 +1306,29 @@ fn db_20_a_snapshot_round_trips_and_refuses_tampering() {
     assert_eq!(err.code, ErrorCode::DbSnapshotInvalid);
 }
 
+/// Where the event at `snapshot`'s `last` is in `records` (a [`history`]), and the seed of its
+/// writer's log.
+fn event_at_last(records: &[DbRecord], snapshot: &Snapshot) -> (usize, u8) {
+    let at = records
+        .iter()
+        .position(|r| key_of(r) == *snapshot.last())
+        .expect("the event at last is held");
+    let seed = (1..=3u8)
+        .find(|s| log(*s) == records[at].log)
+        .expect("a writer of the history");
+    (at, seed)
+}
+
+/// A snapshot's block decoded, as the map of its fields, for tests that alter one field.
+fn snapshot_map(snapshot: &Snapshot) -> BTreeMap<String, ipld_core::ipld::Ipld> {
+    let ipld = block::decode_canonical(&snapshot.to_bytes(), ErrorCode::DbSnapshotInvalid)
+        .expect("a snapshot block");
+    let ipld_core::ipld::Ipld::Map(map) = ipld else {
+        panic!("a snapshot is a map");
+    };
+    map
+}
+
 /// Checks [DB-20], [DB-24]: a snapshot's `count` is 256·k for some k ≥ 1; a block that is
 /// otherwise the real snapshot's, with a count of 0 or one that is not a multiple of 256, is
 /// DB_SNAPSHOT_INVALID.
@@ -1315,12 +1338,7 @@ fn db_20_a_snapshot_count_of_zero_or_not_a_multiple_of_256_is_refused() {
     let view = DbView::from_records(&history(SNAPSHOT_EVERY as u64 + 5));
     let snapshot = view.snapshot().expect("one snapshot");
     let with_count = |count: u64| {
-        let ipld: Ipld =
-            block::decode_canonical(&snapshot.to_bytes(), ErrorCode::DbSnapshotInvalid)
-                .expect("a snapshot block");
-        let Ipld::Map(mut map) = ipld else {
-            panic!("a snapshot is a map");
-        };
+        let mut map = snapshot_map(&snapshot);
         map.insert("count".into(), Ipld::Integer(count.into()));
         block::encode(&Ipld::Map(map))
     };
@@ -1343,12 +1361,7 @@ fn db_20_a_snapshot_whose_last_log_head_is_below_its_seq_is_refused() {
     let snapshot = view.snapshot().expect("one snapshot");
     let last = snapshot.last().clone();
     let with_head = |seq: u64| {
-        let ipld: Ipld =
-            block::decode_canonical(&snapshot.to_bytes(), ErrorCode::DbSnapshotInvalid)
-                .expect("a snapshot block");
-        let Ipld::Map(mut map) = ipld else {
-            panic!("a snapshot is a map");
-        };
+        let mut map = snapshot_map(&snapshot);
         let Some(Ipld::List(heads)) = map.get_mut("heads") else {
             panic!("a snapshot has heads");
         };
@@ -1439,14 +1452,8 @@ fn db_24_a_snapshot_that_does_not_cover_the_held_events_is_refused() {
 fn db_24_a_snapshot_whose_last_event_is_not_held_is_refused() {
     let records = history(SNAPSHOT_EVERY as u64 + 30);
     let snapshot = DbView::from_records(&records).snapshot().expect("snapshot");
-    let at_last = records
-        .iter()
-        .position(|r| key_of(r) == *snapshot.last())
-        .expect("the event at last is held");
+    let (at_last, log_seed) = event_at_last(&records, &snapshot);
     let last = &records[at_last];
-    let log_seed = (1..=3u8)
-        .find(|s| log(*s) == last.log)
-        .expect("a writer of the history");
     let other = rec(
         log_seed,
         last.seq,
@@ -2140,14 +2147,8 @@ fn db_24_a_restart_whose_last_event_is_not_held_is_refused() {
     let full = DbView::from_records(&records);
     let snapshot = full.snapshot().expect("snapshot");
     let rows = full.rows();
-    let at_last = records
-        .iter()
-        .position(|r| key_of(r) == *snapshot.last())
-        .expect("the event at last is held");
+    let (at_last, log_seed) = event_at_last(&records, &snapshot);
     let last = &records[at_last];
-    let log_seed = (1..=3u8)
-        .find(|s| log(*s) == last.log)
-        .expect("a writer of the history");
     let mut forked = records.clone();
     forked[at_last] = rec(
         log_seed,

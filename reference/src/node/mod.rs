@@ -938,13 +938,7 @@ mod tests {
     #[test]
     fn sync_9_connect_files_an_address_that_names_its_peer() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = Config {
-            data: tmp.path().join("node"),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: true,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = test_config(tmp.path(), "/ip4/127.0.0.1/tcp/0", true);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -973,13 +967,7 @@ mod tests {
     #[test]
     fn rec_6_an_appended_event_carries_the_wall_clock_time() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = Config {
-            data: tmp.path().join("node"),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: false,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = test_config(tmp.path(), "/ip4/127.0.0.1/tcp/0", false);
         let wall = || {
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -1010,13 +998,7 @@ mod tests {
     #[test]
     fn appends_never_take_more_lines_than_the_reply_queue_has_room_for() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = Config {
-            data: tmp.path().join("node"),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: true,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = test_config(tmp.path(), "/ip4/127.0.0.1/tcp/0", true);
         let (commands, lines) = mpsc::channel(16);
         let (tx, mut replies) = mpsc::channel(2);
         let node = std::thread::spawn(move || run_with(&config, lines, Replies::Stdout(tx)));
@@ -1052,13 +1034,7 @@ mod tests {
     #[test]
     fn waiting_appends_to_two_threads_each_land_in_their_own() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = Config {
-            data: tmp.path().join("node"),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: true,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = test_config(tmp.path(), "/ip4/127.0.0.1/tcp/0", true);
         let (commands, lines) = mpsc::channel(16);
         let (tx, mut replies) = mpsc::channel(8);
         let node = std::thread::spawn(move || run_with(&config, lines, Replies::Stdout(tx)));
@@ -1102,6 +1078,17 @@ mod tests {
         node.join().expect("the node thread").expect("the node ran");
     }
 
+    /// A node's configuration for a test: its data under `dir`, listening on `listen`.
+    fn test_config(dir: &std::path::Path, listen: &str, exit_on_stdin_close: bool) -> Config {
+        Config {
+            data: dir.join("node"),
+            listen: listen.parse().expect("addr"),
+            exit_on_stdin_close,
+            recovery: datadir::Recovery::default(),
+            pull_window: crate::sync::PULL_WINDOW,
+        }
+    }
+
     /// The TCP port of the first address a ready line lists.
     fn listen_port(ready: &Value) -> u16 {
         let addr: Multiaddr = ready["addrs"][0]
@@ -1124,13 +1111,7 @@ mod tests {
     #[test]
     fn a_node_restarted_on_any_ipv4_port_takes_the_port_it_had() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = || Config {
-            data: tmp.path().join("node"),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: false,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = || test_config(tmp.path(), "/ip4/127.0.0.1/tcp/0", false);
         let mut first = Handle::spawn(config()).expect("the node starts");
         assert_eq!(first.ready["ready"], true, "the ready line");
         let peer = first.ready["peer"].clone();
@@ -1160,13 +1141,7 @@ mod tests {
     #[test]
     fn a_dropped_handle_stops_its_node() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = || Config {
-            data: tmp.path().join("node"),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: false,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = || test_config(tmp.path(), "/ip4/127.0.0.1/tcp/0", false);
         drop(Handle::spawn(config()).expect("the node starts"));
         let again = Handle::spawn(config()).expect("the directory is free again");
         again.stop().expect("the node stops");
@@ -1177,13 +1152,7 @@ mod tests {
     #[test]
     fn a_node_restarted_on_any_ipv6_port_takes_the_port_it_had() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let config = || Config {
-            data: tmp.path().join("node"),
-            listen: "/ip6/::1/tcp/0".parse().expect("addr"),
-            exit_on_stdin_close: false,
-            recovery: datadir::Recovery::default(),
-            pull_window: crate::sync::PULL_WINDOW,
-        };
+        let config = || test_config(tmp.path(), "/ip6/::1/tcp/0", false);
         let first = Handle::spawn(config()).expect("the node starts on ::1");
         let port = listen_port(&first.ready);
         assert_ne!(port, 0);

@@ -1084,11 +1084,7 @@ mod tests {
         a.listen("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
             .expect("listen");
         let mut b = transport();
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let a_addr = listen_addr(&mut a, &mut b).await;
         b.send(a.local_peer_id(), vec![1; 5_000], vec![a_addr.clone()]);
         // A refusal is no event of `b`'s (next_event keeps waiting after it): look at its
         // counters between events and on a tick. A sender that takes the refusal for an
@@ -1116,6 +1112,30 @@ mod tests {
     }
 
     /// Polls both swarms until `a` yields an event `want` accepts.
+    /// Two transports, `a` listening: `a`, `b` and `a`'s listen address.
+    async fn listening_pair() -> (Transport, Transport, Multiaddr) {
+        let (mut a, mut b) = (transport(), transport());
+        let a_addr = listen_addr(&mut a, &mut b).await;
+        (a, b, a_addr)
+    }
+
+    /// `a`'s listen address, once it listens (polling `b` meanwhile).
+    async fn listen_addr(a: &mut Transport, b: &mut Transport) -> Multiaddr {
+        until(a, b, |e| match e {
+            NetEvent::Listening(addr) => Some(addr),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A loopback address nobody listens on (a port just bound and let go).
+    fn nobody_listens() -> Multiaddr {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("port").port();
+        drop(closed);
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr")
+    }
+
     async fn until<T>(
         a: &mut Transport,
         b: &mut Transport,
@@ -1131,12 +1151,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_request_and_a_gossip_message_cross_between_two_swarms() {
-        let (mut a, mut b) = (transport(), transport());
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = listening_pair().await;
         let a_id = a.local_peer_id();
         b.send(a_id, b"hello".to_vec(), vec![a_addr]);
         let (from, bytes, ack) = until(&mut a, &mut b, |e| match e {
@@ -1166,12 +1181,7 @@ mod tests {
     /// may send, crosses the gossip path whole, gossipsub's framing and signature included.
     #[tokio::test(flavor = "current_thread")]
     async fn a_publication_of_the_largest_message_crosses_the_gossip_path() {
-        let (mut a, mut b) = (transport(), transport());
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = listening_pair().await;
         b.dial(a_addr).expect("dial");
         assert!(a.subscribe("topic"));
         assert!(b.subscribe("topic"));
@@ -1204,12 +1214,7 @@ mod tests {
     /// publisher refuses it, and so would a receiver), while a small one published after it does.
     #[tokio::test(flavor = "current_thread")]
     async fn a_publication_past_the_gossip_bound_never_crosses() {
-        let (mut a, mut b) = (transport(), transport());
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = listening_pair().await;
         b.dial(a_addr).expect("dial");
         assert!(a.subscribe("topic"));
         assert!(b.subscribe("topic"));
@@ -1255,12 +1260,7 @@ mod tests {
     /// acknowledged: an acknowledged message gives back its own bytes, no more.
     #[tokio::test(flavor = "current_thread")]
     async fn bytes_queued_for_one_peer_stay_in_its_budget_after_acknowledgements() {
-        let (mut a, mut b) = (transport(), transport());
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = listening_pair().await;
         let to = a.local_peer_id();
         let len = 5 << 20;
         assert_eq!(send_until_dropped(&mut b, to, &a_addr, len), 3);
@@ -1307,10 +1307,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn one_peer_queues_up_to_max_queued_bytes_per_peer_exactly() {
         let mut b = transport();
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = closed.local_addr().expect("port").port();
-        drop(closed);
-        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let nobody = nobody_listens();
         let to = Keypair::generate_ed25519().public().to_peer_id();
         assert_eq!(MAX_QUEUED_BYTES_PER_PEER, 2 * MAX_MESSAGE_BYTES);
         for _ in 0..2 {
@@ -1335,10 +1332,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn all_peers_together_queue_up_to_max_queued_bytes_exactly() {
         let mut b = transport();
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = closed.local_addr().expect("port").port();
-        drop(closed);
-        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let nobody = nobody_listens();
         assert_eq!(MAX_QUEUED_BYTES, 4 * MAX_QUEUED_BYTES_PER_PEER);
         for _ in 0..4 {
             let to = Keypair::generate_ed25519().public().to_peer_id();
@@ -1360,12 +1354,7 @@ mod tests {
     /// is dropped.
     #[tokio::test(flavor = "current_thread")]
     async fn a_peer_that_acknowledges_is_sent_more_than_max_in_flight_messages() {
-        let (mut a, mut b) = (transport(), transport());
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = listening_pair().await;
         let to = a.local_peer_id();
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -1414,10 +1403,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_message_whose_dial_fails_is_counted_failed_and_frees_its_budget() {
         let mut b = transport();
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = closed.local_addr().expect("port").port();
-        drop(closed);
-        let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("addr");
+        let nobody = nobody_listens();
         let to = Keypair::generate_ed25519().public().to_peer_id();
         assert!(b.send(to, vec![1; 1000], vec![nobody]));
         assert_eq!(b.stats().in_flight, 1);
@@ -1668,12 +1654,7 @@ mod tests {
     /// connection. One to a peer with neither is dropped at once, counted as unreachable.
     #[tokio::test(flavor = "current_thread")]
     async fn a_live_connection_needs_no_address_and_no_way_at_all_is_counted_unreachable() {
-        let (mut a, mut b) = (transport(), transport());
-        let a_addr = until(&mut a, &mut b, |e| match e {
-            NetEvent::Listening(addr) => Some(addr),
-            _ => None,
-        })
-        .await;
+        let (mut a, mut b, a_addr) = listening_pair().await;
         let a_id = a.local_peer_id();
         assert!(!b.is_connected(&a_id));
         assert!(b.send(a_id, b"first".to_vec(), vec![a_addr]));

@@ -629,17 +629,21 @@ mod tests {
         assert_eq!(peer.held_bytes, bytes, "still held");
     }
 
-    /// Checks [SYNC-10]: a waiting pull that this peer's counter passed asks only for what comes
-    /// after the counter, and one the counter passed entirely is dropped.
-    #[test]
-    fn sync_10_a_passed_pull_asks_only_for_what_follows_the_counter() {
-        let pending = |limit| Pending {
+    /// A pull sent at 0 for `limit` records, not yet retried.
+    fn pending(limit: u64) -> Pending {
+        Pending {
             limit,
             attempt: 0,
             sent: true,
             due: 0,
             sent_at: 0,
-        };
+        }
+    }
+
+    /// Checks [SYNC-10]: a waiting pull that this peer's counter passed asks only for what comes
+    /// after the counter, and one the counter passed entirely is dropped.
+    #[test]
+    fn sync_10_a_passed_pull_asks_only_for_what_follows_the_counter() {
         let mut window = Window::default();
         window.pulls.insert(0, pending(10));
         window.pulls.insert(10, pending(5));
@@ -654,13 +658,6 @@ mod tests {
     /// asks for that one record.
     #[test]
     fn sync_10_a_pull_the_counter_reached_exactly_is_dropped() {
-        let pending = |limit| Pending {
-            limit,
-            attempt: 0,
-            sent: true,
-            due: 0,
-            sent_at: 0,
-        };
         let mut window = Window::default();
         window.pulls.insert(0, pending(10));
         rebase(&mut window, 10);

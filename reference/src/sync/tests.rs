@@ -30,6 +30,14 @@ fn followed(writer: &mut TestPeer, follower: &mut TestPeer, net: &mut Net) -> (T
     (thread, log)
 }
 
+/// How many pulls `peer` wanted sent since the last look.
+fn pulls_sent(peer: &mut TestPeer) -> usize {
+    sent(peer)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, Message::Pull { .. }))
+        .count()
+}
+
 fn deliver(to: &mut TestPeer, from: LogId, message: &Message) {
     to.handle_message(0, from, &message.to_bytes())
         .expect("the memory store does not fail");
@@ -336,12 +344,6 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
         .invite(&thread, InviteRole::Reader, reader.id())
         .expect("invite");
     reader.join(0, &invite).expect("join");
-    let pulls = |reader: &mut TestPeer| {
-        sent(reader)
-            .into_iter()
-            .filter(|(_, m)| matches!(m, Message::Pull { .. }))
-            .count()
-    };
     // The first pull (sent when the writer proved membership) and its retries are all lost:
     // sent at 0, 1, 3, 7, 15 and 31 s.
     let lost = prove(&mut reader, &mut writer, &thread);
@@ -357,7 +359,7 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
             break;
         }
         reader.handle_timeout(now).expect("timeout");
-        pulls(&mut reader);
+        pulls_sent(&mut reader);
     }
     let heads = Message::Heads {
         thread: thread.clone(),
@@ -366,14 +368,18 @@ fn heads_from_a_peer_ahead_resend_a_waiting_pull_at_once() {
     reader
         .handle_message(40_000, writer.id(), &heads.to_bytes())
         .expect("heads");
-    assert_eq!(pulls(&mut reader), 1, "the heads resend the waiting pull");
+    assert_eq!(
+        pulls_sent(&mut reader),
+        1,
+        "the heads resend the waiting pull"
+    );
     reader
         .handle_message(40_500, writer.id(), &heads.to_bytes())
         .expect("heads");
-    assert_eq!(pulls(&mut reader), 0, "not again within a second");
+    assert_eq!(pulls_sent(&mut reader), 0, "not again within a second");
     reader.handle_timeout(41_000).expect("timeout");
     assert_eq!(
-        pulls(&mut reader),
+        pulls_sent(&mut reader),
         1,
         "the backoff starts over: the next retry comes 1 s after the resend"
     );
@@ -403,12 +409,6 @@ fn heads_from_a_peer_not_ahead_resend_no_waiting_pull() {
         .invite(&thread, InviteRole::Follower, follower.id())
         .expect("invite");
     follower.join(0, &invite).expect("join");
-    let pulls = |peer: &mut TestPeer| {
-        sent(peer)
-            .into_iter()
-            .filter(|(_, m)| matches!(m, Message::Pull { .. }))
-            .count()
-    };
     // The pull sent when the writer proved membership, at 0, is lost and waits for its retry.
     let lost = prove(&mut follower, &mut writer, &thread);
     let first = lost
@@ -432,13 +432,13 @@ fn heads_from_a_peer_not_ahead_resend_no_waiting_pull() {
     follower
         .handle_message(1_500, writer.id(), &heads(3).to_bytes())
         .expect("heads");
-    assert_eq!(pulls(&mut follower), 0, "the writer is not ahead");
+    assert_eq!(pulls_sent(&mut follower), 0, "the writer is not ahead");
     // The pull does still wait: heads one record ahead resend it.
     writer.append(2, &thread, b"later").expect("append");
     follower
         .handle_message(1_500, writer.id(), &heads(4).to_bytes())
         .expect("heads");
-    assert_eq!(pulls(&mut follower), 1, "the writer is ahead");
+    assert_eq!(pulls_sent(&mut follower), 1, "the writer is ahead");
 }
 
 /// Checks [SYNC-8], [SYNC-23]: heads naming a log this peer does not hold, at counter 0, ask
@@ -460,10 +460,7 @@ fn heads_naming_an_unknown_log_at_zero_pull_nothing() {
         follower
             .handle_message(10, writer.id(), &heads.to_bytes())
             .expect("heads");
-        let pulls = sent(&mut follower)
-            .into_iter()
-            .filter(|(_, m)| matches!(m, Message::Pull { .. }))
-            .count();
+        let pulls = pulls_sent(&mut follower);
         assert_eq!(pulls, expected, "counter {counter}");
         assert_eq!(follower.pending_logs(), expected, "counter {counter}");
     }
