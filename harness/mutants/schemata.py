@@ -10,6 +10,10 @@ THREADS_MUTANT=ID), then:
      that never reaches a mutant's switch runs exactly as without it, so it cannot catch it);
   2. runs, for each mutant, only the tests that reach it, fastest first, until one fails.
 
+A mutant no switch can hold (in a constant context, a const fn, a function returning impl Trait)
+runs with --no-switch: a build of its own (the mutant applied to its file's original text), then
+every test, fastest first, until one fails.
+
 The tests are the documented test command's (`cargo test -p threads-reference -p threads-vectors
 -p threads-harness`, less the same skips as run.sh). The outcomes are cargo-mutants': caught (a
 test failed), missed (every test reaching it passed, or none reaches it), unviable (its schema
@@ -19,6 +23,7 @@ and it goes on where it stopped.
   harness/mutants/schemata.py                      # every mutant (build, trace, then the mutants)
   harness/mutants/schemata.py -f 'reference/src/acl/*'   # only these files' mutants
   harness/mutants/schemata.py --table              # the per-module table and the survivors so far
+  harness/mutants/schemata.py --no-switch          # then the mutants without a switch (a build each)
   options: --work DIR (default $TMPDIR/threads-schemata), --jobs N (mutants at once, default 2),
   --fresh (start over: new copy, new build), --limit SECONDS (stop starting mutants after this),
   --shuffle SEED (a seeded random order: stopped early, the mutants run are a uniform sample),
@@ -290,7 +295,11 @@ def carry_over(work):
         manifest = json.load(f)
     with open(work.results_path, "w") as out:
         for m in manifest:
-            if m["name"] in before and m["status"] == "applied":
+            # Applied, or run with a build of its own (--no-switch); not unviable this time. A
+            # mutant now switched at the root of its chain (its text regroups the chain) ran
+            # before as another mutant, the operator replaced in the tree: it runs again.
+            if (m["name"] in before and m["status"] not in ("excluded", *UNVIABLE)
+                    and not m.get("regrouped")):
                 out.write(json.dumps(dict(before[m["name"]], id=m["id"])) + "\n")
     os.remove(path)
 
@@ -422,6 +431,101 @@ def mutate(work, state, jobs, files, limit, shuffle):
         list(pool.map(one, todo))
 
 
+def apply_diff(lines, diff):
+    """`lines` (a file's lines, as cargo-mutants saw them) with the mutant's one hunk applied, or
+    None when the hunk's old lines are not where it says."""
+    hunk = diff.splitlines()[2:]
+    start = int(re.match(r"@@ -(\d+)", hunk[0]).group(1)) - 1
+    old = [h[1:] for h in hunk[1:] if not h.startswith("+")]
+    new = [h[1:] for h in hunk[1:] if not h.startswith("-")]
+    if lines[start:start + len(old)] != old:
+        return None
+    return lines[:start] + new + lines[start + len(old):]
+
+
+def no_switch(work, state, jobs, limit):
+    """The mutants no run-time switch can hold (constant contexts, const fns, `impl Trait`
+    returns), one build each: the mutant applied to its file as cargo-mutants lists it (the
+    pristine text, without switches), every test that passed without a mutant run, fastest
+    first, until one fails. The file and the build are restored afterwards."""
+    with open(os.path.join(work.root, "manifest.json")) as f:
+        manifest = json.load(f)
+    with open(os.path.join(work.root, "mutants.json")) as f:
+        diffs = {m["name"]: m["diff"] for m in json.load(f)}
+    results = load_results(work)
+    todo = [m for m in manifest if m["status"] not in ("applied", "excluded", *UNVIABLE)
+            and not SCAFFOLDING.match(m["name"]) and m["id"] not in results]
+    tests = sorted((t for t in state["tests"] if t["passed"]), key=lambda t: t["seconds"])
+    log(f"{len(todo)} mutants without a switch to run, one build each")
+    started = time.monotonic()
+    state["built"] = False  # the build is a mutant's until restored below
+    work.save(state)
+    try:
+        for i, m in enumerate(todo):
+            if limit and time.monotonic() - started > limit:
+                break
+            r = one_build(work, m, diffs[m["name"]], tests, jobs)
+            with open(work.results_path, "a") as f:
+                f.write(json.dumps(r) + "\n")
+            log(f"[{i + 1}/{len(todo)}] {r['outcome']:8} {m['name']}" + (f" (by {r['by']})" if r["by"] else ""))
+    finally:
+        log("restoring the schemata build")
+        if build(work) is not None:
+            sys.exit("schemata.py: the schemata no longer builds after the mutants without a switch")
+        state["built"] = True
+        work.save(state)
+
+
+def one_build(work, m, diff, tests, jobs):
+    path = os.path.join(work.src, m["file"])
+    with open(path) as f:
+        schema = f.read()
+    with open(os.path.join(work.pristine, m["file"].removeprefix("reference/src/"))) as f:
+        pristine = f.read().split("\n")
+    mutated = apply_diff(pristine, diff)
+    if mutated is None:
+        sys.exit(f"schemata.py: the diff of {m['name']} does not apply to {m['file']}")
+    t0 = time.monotonic()
+    outcome, by, ran = "missed", None, 0
+    try:
+        with open(path, "w") as f:
+            f.write("\n".join(mutated))
+        built = run(["cargo", "build", "--tests", "--quiet", *PACKAGES], work.src, env=work.env,
+                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if built.returncode != 0:
+            outcome = "unviable"
+        else:
+            outcome, by, ran = first_failure(work, tests, jobs)
+    finally:
+        with open(path, "w") as f:
+            f.write(schema)
+    return {"id": m["id"], "name": m["name"], "file": m["file"], "outcome": outcome, "by": by,
+            "tests_reaching": len(tests) if outcome != "unviable" else 0, "tests_run": ran,
+            "seconds": round(time.monotonic() - t0, 1)}
+
+
+def first_failure(work, tests, jobs):
+    """Runs `tests` (fastest first, `jobs` at once) until one fails: (outcome, test, tests run)."""
+    stop = threading.Event()
+    found = []
+    ran = [0]
+    lock = threading.Lock()
+
+    def one(t):
+        if stop.is_set():
+            return
+        code, _ = run_test(work, t, {}, 10 * t["seconds"] + 20)
+        with lock:
+            ran[0] += 1
+            if code != 0 and not stop.is_set():
+                found.append(("timeout" if code is None else "caught", t["name"]))
+                stop.set()
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, tests))
+    return (*found[0], ran[0]) if found else ("missed", None, ran[0])
+
+
 def module_of(path):
     return path.removeprefix("reference/src/").split("/")[0].removesuffix(".rs")
 
@@ -501,7 +605,7 @@ def table(entries, out_dir=None, verdicts=None):
         reasons = {}
         for e in no_switch:
             reasons[e["why"]] = reasons.get(e["why"], 0) + 1
-        print("\nno switch (run these with run.sh), by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
+        print("\nno switch (run these with --no-switch), by reason: " + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
     missed = [e for e in entries if e["outcome"] == "missed"]
     if verdicts is not None:
         survivors(missed, verdicts)
@@ -552,6 +656,7 @@ def main():
     parser.add_argument("--export", metavar="FILE")
     parser.add_argument("--from", dest="source", metavar="FILE")
     parser.add_argument("--verdicts", metavar="FILE")
+    parser.add_argument("--no-switch", action="store_true")
     args = parser.parse_args()
     work = Work(os.path.abspath(args.work))
     if args.table:  # with --export: the ledger written, nothing run
@@ -566,7 +671,10 @@ def main():
     state = prepare(work, args.fresh, args.recheck, args.source and os.path.abspath(args.source),
                     verdicts)
     trace(work, state, args.jobs)
-    mutate(work, state, args.jobs, args.file, args.limit, args.shuffle)
+    if args.no_switch:
+        no_switch(work, state, args.jobs, args.limit)
+    else:
+        mutate(work, state, args.jobs, args.file, args.limit, args.shuffle)
     entries = ledger(work)
     if args.export:
         export(entries, args.export)

@@ -174,6 +174,13 @@ fn every_refusal_is_recorded_with_its_code_and_the_fold_goes_on() {
         let key = super::reducer::RowKey::Rejected(event.cid.to_bytes(), op).to_bytes();
         let row = block::encode(&ipld_core::ipld::Ipld::Integer(code.number().into()));
         assert_eq!(rows.get(&key), Some(&row), "op {op:?}");
+        // The stored layout, which a store written by an earlier run is read back with: `r`,
+        // the CID's bytes, then the op's index plus one as 8 bytes (0 is an event refused whole).
+        let index = op.expect("an op's refusal");
+        let mut layout = vec![b'r'];
+        layout.extend_from_slice(&event.cid.to_bytes());
+        layout.extend_from_slice(&(u64::from(index) + 1).to_be_bytes());
+        assert_eq!(key, layout, "op {op:?}");
     }
     assert_eq!(
         codes(&view),

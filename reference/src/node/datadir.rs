@@ -254,6 +254,25 @@ mod tests {
         assert_eq!(fs::read(&path).expect("still there"), damaged);
     }
 
+    /// A store that cannot be looked at (here a symbolic link to itself) beside an identity is
+    /// STORE_FAILED, a fault of the machine to fix: only a store that is missing or empty is
+    /// STORE_CORRUPT, the case `--reset-store` is for. Nothing in the directory is touched.
+    #[cfg(unix)]
+    #[test]
+    fn a_store_that_cannot_be_read_is_store_failed_not_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        load_or_create_identity(&dir.path().join(IDENTITY_FILE)).expect("identity");
+        let store = dir.path().join(STORE_FILE);
+        std::os::unix::fs::symlink(&store, &store).expect("a link to itself");
+        let refused = open_peer(dir.path(), 0, Recovery::default()).err();
+        assert_eq!(refused.map(|e| e.code), Some(ErrorCode::StoreFailed));
+        assert_eq!(fs::read_link(&store).expect("still the link"), store);
+        let missing = dir.path().join("elsewhere");
+        fs::rename(&store, &missing).expect("move the link away");
+        let refused = open_peer(dir.path(), 0, Recovery::default()).err();
+        assert_eq!(refused.map(|e| e.code), Some(ErrorCode::StoreCorrupt));
+    }
+
     #[test]
     fn an_identity_is_created_once_and_read_back() {
         let dir = tempfile::tempdir().expect("tempdir");

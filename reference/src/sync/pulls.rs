@@ -629,6 +629,34 @@ mod tests {
         assert_eq!(peer.held_bytes, bytes, "still held");
     }
 
+    /// Checks [SYNC-10]: a window one of whose pulls went unanswered [`MAX_ATTEMPTS`] times is
+    /// given up whole: its pulls go, the answers it held are dropped and their bytes given back,
+    /// and nothing more is pulled from that peer for the log until heads name it again.
+    #[test]
+    fn sync_10_a_window_given_up_drops_its_pulls_and_gives_back_what_it_held() {
+        let mut rng = ChaCha20Rng::seed_from_u64(36);
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([36; 32]);
+        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
+        let member = IdentityKey::generate(&mut rng).log_id();
+        peer.pull(&thread, log, member, 4 * PULL_LIMIT);
+        let answer = vec![Envelope::of_size(10)];
+        let held = peer.hold((&thread, log, member), 257, 4 * PULL_LIMIT, answer);
+        assert!(held.is_none(), "held after 256");
+        assert!(peer.held_bytes > 0);
+        let mut now = 0;
+        for _ in 0..=MAX_ATTEMPTS {
+            now += retry_delay(MAX_ATTEMPTS) + 1;
+            peer.send_due_pulls(now);
+        }
+        let key = (thread.clone(), log, member);
+        assert!(!peer.pending.contains_key(&key), "the window was given up");
+        assert_eq!(peer.held_bytes, 0, "its held answer's bytes given back");
+        let counters = peer.counters();
+        peer.send_due_pulls(now + 10 * retry_delay(MAX_ATTEMPTS));
+        assert_eq!(peer.counters().pulls_sent, counters.pulls_sent);
+        assert_eq!(peer.counters().pulls_retried, counters.pulls_retried);
+    }
+
     /// A pull sent at 0 for `limit` records, not yet retried.
     fn pending(limit: u64) -> Pending {
         Pending {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use proc_macro2::Span;
+use quote::ToTokens;
 use serde::{Deserialize, Serialize};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
@@ -79,6 +80,10 @@ struct Entry {
     genre: String,
     /// `applied`, `skipped` (asked by the driver), `excluded` (file), or why it could not be.
     status: String,
+    /// Switched at the root of its chain of binary expressions, where the text cargo-mutants
+    /// writes groups the chain otherwise than the tree did.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    regrouped: bool,
 }
 
 /// A position as cargo-mutants gives it: line and column, both from 1.
@@ -116,7 +121,13 @@ struct Rewriter<'a> {
     krate: syn::Path,
     /// Above zero inside a constant context, where no run-time switch can go.
     constant: usize,
+    /// Set when the expression visited next is an operand of a binary expression.
+    in_chain: bool,
     status: BTreeMap<usize, String>,
+    /// The operator mutants switched at the root of their chain, since replacing the operator
+    /// in the text regroups the chain (`a && b && c` with the first `&&` made `||` reads
+    /// `a || (b && c)`, not `(a || b) && c`).
+    regrouped: BTreeSet<usize>,
 }
 
 impl Rewriter<'_> {
@@ -183,13 +194,18 @@ impl Rewriter<'_> {
         let Some(list) = mutants.binary.get(&start_key(b.op.span())) else {
             return;
         };
+        let list: Vec<_> = list
+            .iter()
+            .filter(|(id, _)| !self.regrouped.contains(id))
+            .cloned()
+            .collect();
         let reason = (matches!(b.op, BinOp::And(_)) && in_let_chain(expr)).then_some("let chain");
         if !self.settle(list.iter().map(|(id, _)| *id), reason) {
             return;
         }
         let b = b.clone();
         let mut variants = Vec::new();
-        for (id, op) in list {
+        for (id, op) in &list {
             let Ok(op) = syn::parse_str::<BinOp>(op) else {
                 self.unparsed(*id);
                 continue;
@@ -198,6 +214,45 @@ impl Rewriter<'_> {
             variants.push((*id, parse_quote!((#left) #op (#right))));
         }
         *expr = self.chain(variants, Expr::Binary(b));
+    }
+
+    /// The operator mutants of the chain rooted at `expr` whose text, the operator replaced,
+    /// parses to another grouping than the operator replaced in the tree: each with the chain as
+    /// cargo-mutants' text reads (unswitched operands: one switch is on at a time). Called
+    /// before the chain's operands are rewritten; those mutants are settled here and switched
+    /// at the root by [`Rewriter::wrap_regrouped`].
+    fn regroup(&mut self, expr: &Expr) -> Vec<(usize, Expr)> {
+        let (mut leaves, mut ops) = (Vec::new(), Vec::new());
+        flatten(expr, &mut leaves, &mut ops);
+        if ops.len() < 2 || leaves.iter().any(|l| matches!(l, Expr::Let(_))) {
+            return Vec::new();
+        }
+        let mutants = self.mutants;
+        let mut variants = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            for (id, replacement) in mutants
+                .binary
+                .get(&start_key(op.span()))
+                .into_iter()
+                .flatten()
+            {
+                let Ok(new) = syn::parse_str::<BinOp>(replacement) else {
+                    continue;
+                };
+                let mut swapped = ops.clone();
+                swapped[i] = new;
+                let Ok(parsed) = syn::parse2::<Expr>(joined(&leaves, &swapped)) else {
+                    continue;
+                };
+                let mut in_text = String::new();
+                shape(&parsed, &mut in_text);
+                if in_text != tree_shape(expr, i, &swapped[i]) && self.settle([*id], None) {
+                    self.regrouped.insert(*id);
+                    variants.push((*id, parsed));
+                }
+            }
+        }
+        variants
     }
 
     fn unary(&mut self, expr: &mut Expr) {
@@ -295,6 +350,66 @@ impl Rewriter<'_> {
     }
 }
 
+/// The operands and operators of a chain of binary expressions (joined without parentheses),
+/// in source order.
+fn flatten(expr: &Expr, leaves: &mut Vec<Expr>, ops: &mut Vec<BinOp>) {
+    match expr {
+        Expr::Binary(b) if b.attrs.is_empty() => {
+            flatten(&b.left, leaves, ops);
+            ops.push(b.op);
+            flatten(&b.right, leaves, ops);
+        }
+        _ => leaves.push(expr.clone()),
+    }
+}
+
+/// The chain's text: operands and operators in turn.
+fn joined(leaves: &[Expr], ops: &[BinOp]) -> proc_macro2::TokenStream {
+    let mut tokens = proc_macro2::TokenStream::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        if i > 0 {
+            ops[i - 1].to_tokens(&mut tokens);
+        }
+        leaf.to_tokens(&mut tokens);
+    }
+    tokens
+}
+
+/// The grouping of a chain: every binary expression in brackets, operands as `_`.
+fn shape(expr: &Expr, out: &mut String) {
+    match expr {
+        Expr::Binary(b) if b.attrs.is_empty() => {
+            out.push('(');
+            shape(&b.left, out);
+            out.push_str(&b.op.to_token_stream().to_string());
+            shape(&b.right, out);
+            out.push(')');
+        }
+        _ => out.push('_'),
+    }
+}
+
+/// The grouping of the chain with its `i`th operator replaced in the tree by `new`.
+fn tree_shape(expr: &Expr, i: usize, new: &BinOp) -> String {
+    fn walk(expr: &Expr, at: &mut usize, i: usize, new: &BinOp, out: &mut String) {
+        match expr {
+            Expr::Binary(b) if b.attrs.is_empty() => {
+                out.push('(');
+                walk(&b.left, at, i, new, out);
+                let op = if *at == i { new } else { &b.op };
+                out.push_str(&op.to_token_stream().to_string());
+                *at += 1;
+                walk(&b.right, at, i, new, out);
+                out.push(')');
+            }
+            _ => out.push('_'),
+        }
+    }
+    let mut out = String::new();
+    walk(expr, &mut 0, i, new, &mut out);
+    out
+}
+
 /// A `&&` whose operands hold a `let`: a let chain, which a switch around it would break.
 fn in_let_chain(expr: &Expr) -> bool {
     match expr {
@@ -365,6 +480,27 @@ impl VisitMut for Rewriter<'_> {
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let operand = std::mem::take(&mut self.in_chain);
+        if let Expr::Binary(b) = expr {
+            let regrouped = if operand {
+                Vec::new()
+            } else {
+                self.regroup(&Expr::Binary(b.clone()))
+            };
+            for attr in &mut b.attrs {
+                self.visit_attribute_mut(attr);
+            }
+            self.in_chain = true;
+            self.visit_expr_mut(&mut b.left);
+            self.in_chain = true;
+            self.visit_expr_mut(&mut b.right);
+            self.in_chain = false;
+            self.binary(expr);
+            if !regrouped.is_empty() {
+                *expr = self.chain(regrouped, expr.clone());
+            }
+            return;
+        }
         match expr {
             Expr::Repeat(r) => {
                 self.visit_expr_mut(&mut r.expr);
@@ -389,7 +525,6 @@ impl VisitMut for Rewriter<'_> {
             _ => visit_mut::visit_expr_mut(self, expr),
         }
         match expr {
-            Expr::Binary(_) => self.binary(expr),
             Expr::Unary(_) => self.unary(expr),
             Expr::Struct(s) => self.fields(s),
             _ => {}
@@ -435,12 +570,15 @@ fn index(listed: &[Listed], skip: &BTreeSet<usize>) -> BTreeMap<String, FileMuta
     files
 }
 
+/// A file's mutants once rewritten: each one's status, and those switched at their chain's root.
+type Settled = (BTreeMap<usize, String>, BTreeSet<usize>);
+
 /// Rewrites one file's text: every mutant of `mutants` behind its switch.
 fn rewrite_text(
     text: &str,
     file: &str,
     mutants: &FileMutants,
-) -> Result<(String, BTreeMap<usize, String>), String> {
+) -> Result<(String, Settled), String> {
     let mut ast = syn::parse_file(text).map_err(|e| format!("{file}: {e}"))?;
     let krate: syn::Path = if file.starts_with("reference/src/bin/") {
         parse_quote!(::threads)
@@ -451,22 +589,23 @@ fn rewrite_text(
         mutants,
         krate,
         constant: 0,
+        in_chain: false,
         status: BTreeMap::new(),
+        regrouped: BTreeSet::new(),
     };
     rewriter.visit_file_mut(&mut ast);
-    Ok((prettyplease::unparse(&ast), rewriter.status))
+    Ok((
+        prettyplease::unparse(&ast),
+        (rewriter.status, rewriter.regrouped),
+    ))
 }
 
-fn rewrite(
-    root: &Path,
-    file: &str,
-    mutants: &FileMutants,
-) -> Result<BTreeMap<usize, String>, String> {
+fn rewrite(root: &Path, file: &str, mutants: &FileMutants) -> Result<Settled, String> {
     let path = root.join(file);
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (rewritten, status) = rewrite_text(&text, file, mutants)?;
+    let (rewritten, settled) = rewrite_text(&text, file, mutants)?;
     fs::write(&path, rewritten).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(status)
+    Ok(settled)
 }
 
 /// The switch every mutant goes through, added to the library as `__mutants`.
@@ -518,8 +657,11 @@ fn run(cli: &Cli) -> Result<(), String> {
         .collect();
     skip.extend(&excluded);
     let mut status: BTreeMap<usize, String> = BTreeMap::new();
+    let mut regrouped = BTreeSet::new();
     for (file, mutants) in index(&listed, &skip) {
-        status.append(&mut rewrite(&cli.root, &file, &mutants)?);
+        let (mut settled, mut chains) = rewrite(&cli.root, &file, &mutants)?;
+        status.append(&mut settled);
+        regrouped.append(&mut chains);
     }
     let lib = cli.root.join("reference/src/lib.rs");
     let mut lib_text = fs::read_to_string(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
@@ -535,6 +677,7 @@ fn run(cli: &Cli) -> Result<(), String> {
             name: m.name.clone(),
             file: m.file.clone(),
             genre: m.genre.clone(),
+            regrouped: regrouped.contains(&id),
             status: if excluded.contains(&id) {
                 "excluded".into()
             } else if skip.contains(&id) {
@@ -574,7 +717,7 @@ mod tests {
         file: &str,
         mutants: FileMutants,
     ) -> (String, BTreeMap<usize, String>) {
-        let (out, status) = rewrite_text(text, file, &mutants).expect("parses");
+        let (out, (status, _)) = rewrite_text(text, file, &mutants).expect("parses");
         (out.split_whitespace().collect::<Vec<_>>().join(" "), status)
     }
 
@@ -591,6 +734,28 @@ mod tests {
         let want = "(if crate::__mutants::on(7u32) { (a) <= (b) } else { if crate::__mutants::on(8u32) { (a) == (b) } else { a < b } })";
         assert!(out.contains(want), "{out}");
         assert_eq!(status.get(&7).map(String::as_str), Some("applied"));
+    }
+
+    /// cargo-mutants replaces the operator in the text: with the first `&&` of `a && b && c`
+    /// made `||` the chain reads `a || (b && c)`, switched at the chain's root; the second
+    /// `&&` made `||` reads `(a && b) || c` either way, switched where it is.
+    #[test]
+    fn an_operator_whose_text_regroups_its_chain_is_switched_at_the_root() {
+        let mut m = FileMutants::default();
+        m.binary.insert((1, 45), vec![(1, "||".into())]);
+        m.binary.insert((1, 50), vec![(2, "||".into())]);
+        let text = "fn f(a: bool, b: bool, c: bool) -> bool { a && b && c }";
+        let (out, (status, regrouped)) =
+            rewrite_text(text, "reference/src/x.rs", &m).expect("parses");
+        let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        let want = "(if crate::__mutants::on(1u32) { a || b && c } else { (if crate::__mutants::on(2u32) { ((a && b)) || (c) } else { (a && b) && c }) })";
+        assert!(out.contains(want), "{out}");
+        assert_eq!(regrouped, BTreeSet::from([1]));
+        assert_eq!(status.get(&1).map(String::as_str), Some("applied"));
+        let parsed: Expr = syn::parse_str("a || b && c").expect("parses");
+        let mut grouping = String::new();
+        shape(&parsed, &mut grouping);
+        assert_eq!(grouping, "(_||(_&&_))");
     }
 
     #[test]
