@@ -491,8 +491,11 @@ def one_build(work, m, diff, tests, jobs):
         with open(path, "w") as f:
             f.write("\n".join(mutated))
         built = run(["cargo", "build", "--tests", "--quiet", *PACKAGES], work.src, env=work.env,
-                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if built.returncode != 0:
+            # Kept, to tell a mutant that does not compile from a build that failed otherwise.
+            with open(os.path.join(work.root, "no-switch-unviable.log"), "a") as f:
+                f.write(f"== {m['name']}\n{built.stderr[-3000:]}\n")
             outcome = "unviable"
         else:
             outcome, by, ran = first_failure(work, tests, jobs)
