@@ -456,6 +456,7 @@ def no_switch(work, state, jobs, limit):
     todo = [m for m in manifest if m["status"] not in ("applied", "excluded", *UNVIABLE)
             and not SCAFFOLDING.match(m["name"]) and m["id"] not in results]
     tests = sorted((t for t in state["tests"] if t["passed"]), key=lambda t: t["seconds"])
+    entries = entry_switches(work, manifest)
     log(f"{len(todo)} mutants without a switch to run, one build each")
     started = time.monotonic()
     state["built"] = False  # the build is a mutant's until restored below
@@ -464,7 +465,10 @@ def no_switch(work, state, jobs, limit):
         for i, m in enumerate(todo):
             if limit and time.monotonic() - started > limit:
                 break
-            r = one_build(work, m, diffs[m["name"]], tests, jobs)
+            readers = constant_readers(work, m, entries)
+            reaching = tests if readers is None else [
+                t for t in tests if readers[0] & set(t["reached"]) or t["suite"] in readers[1]]
+            r = one_build(work, m, diffs[m["name"]], reaching, jobs)
             with open(work.results_path, "a") as f:
                 f.write(json.dumps(r) + "\n")
             log(f"[{i + 1}/{len(todo)}] {r['outcome']:8} {m['name']}" + (f" (by {r['by']})" if r["by"] else ""))
@@ -474,6 +478,148 @@ def no_switch(work, state, jobs, limit):
             sys.exit("schemata.py: the schemata no longer builds after the mutants without a switch")
         state["built"] = True
         work.save(state)
+
+
+CONST = re.compile(r"\bconst\s+(\w+)\s*:")
+
+
+def entry_switches(work, manifest):
+    """file -> [(first line, last line, ids)]: the functions with a switch at their entry (an
+    applied replacement of the function's value), reached whenever the function is called."""
+    with open(os.path.join(work.root, "mutants.json")) as f:
+        listed = json.load(f)
+    applied = {m["id"] for m in manifest if m["status"] == "applied"}
+    spans = {}
+    for i, m in enumerate(listed):
+        if m["genre"] == "FnValue" and i in applied and m.get("function"):
+            span = m["function"]["span"]
+            key = (m["file"], span["start"]["line"], span["end"]["line"])
+            spans.setdefault(key, set()).add(i)
+    entries = {}
+    for (file, first, last), ids in spans.items():
+        entries.setdefault(file, []).append((first, last, ids))
+    return entries
+
+
+def sources(root):
+    """(path, lines) of every Rust file under root, target dirs left out."""
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "target" and not d.startswith(".")]
+        for name in files:
+            if name.endswith(".rs"):
+                path = os.path.join(directory, name)
+                with open(path, errors="replace") as f:
+                    yield path, f.read().split("\n")
+
+
+def constant_readers(work, m, entries):
+    """What can read the constant the mutant changes: (entry switch ids, test suites), or None
+    when that is not known, and every test runs. A test sees a constant only by running code
+    that names it, or that names a constant defined from it: a library function, whose entry
+    switch the trace shows it reached, or test code of its own suite (`#[cfg(test)]` code of the
+    library: its unit tests; `tests/NAME.rs`: that file's tests). A name anywhere else (a
+    library function without an entry switch, another crate's code) runs every test."""
+    pristine = {os.path.join("reference", "src", os.path.relpath(p, work.pristine)): lines
+                for p, lines in sources(work.pristine)}
+    line = int(m["name"].split(":")[1])
+    defined = CONST.search(pristine[m["file"]][line - 1])
+    if not defined:
+        return None  # a const fn or an impl Trait function: no name to follow
+    names = {defined.group(1)}
+    while True:  # constants defined from it change with it
+        more = {c for lines in pristine.values() for c in defined_from(lines, names)} - names
+        if not more:
+            break
+        names |= more
+    word = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b")
+    test_files = test_modules(pristine)
+    ids, suites = set(), set()
+    for path, lines in sources(work.src):
+        rel = os.path.relpath(path, work.src)
+        if rel.startswith(os.path.join("reference", "src") + os.sep):
+            continue
+        if any(word.search(l.split("//")[0]) for l in lines):
+            parts = rel.split(os.sep)
+            if len(parts) != 3 or parts[1] != "tests" or parts[0] not in CRATES:
+                return None
+            suites.add(f"{CRATES[parts[0]]}::{parts[2].removesuffix('.rs')}")
+    for file, lines in pristine.items():
+        tests_at = test_lines(lines) if file not in test_files else set(range(1, len(lines) + 1))
+        for number in mentions(lines, word):
+            if number in tests_at:
+                suites.add("threads-reference")
+                continue
+            around = [e for e in entries.get(file, []) if e[0] <= number <= e[1]]
+            if not around:
+                return None
+            ids |= set().union(*(e[2] for e in around))
+    return ids, suites
+
+
+# The test packages' directories and the names nextest gives their test binaries.
+CRATES = {"reference": "threads-reference", "vectors": "threads-vectors", "harness": "threads-harness"}
+
+
+def test_modules(pristine):
+    """The library files that are test code whole: declared `#[cfg(test)] mod NAME;`."""
+    found = set()
+    for file, lines in pristine.items():
+        for i, l in enumerate(lines[:-1]):
+            declared = re.match(r"\s*(pub(\([^)]*\))?\s+)?mod\s+(\w+)\s*;", lines[i + 1])
+            if l.strip() == "#[cfg(test)]" and declared:
+                base = os.path.dirname(file)
+                if os.path.basename(file) not in ("mod.rs", "lib.rs"):
+                    base = file.removesuffix(".rs")
+                name = declared.group(3)
+                found |= {os.path.join(base, name + ".rs"), os.path.join(base, name, "mod.rs")}
+    return found
+
+
+def test_lines(lines):
+    """Line numbers (from 1) of the `#[cfg(test)]` items of a file, by their braces (string and
+    character literals left out of the count)."""
+    inside = set()
+    for i, l in enumerate(lines):
+        if l.strip() != "#[cfg(test)]":
+            continue
+        depth, opened = 0, False
+        for j in range(i, len(lines)):
+            code = re.sub(r'"(\\.|[^"\\])*"|\'(\\.|[^\'\\])\'', '""', lines[j].split("//")[0])
+            depth += code.count("{") - code.count("}")
+            opened |= "{" in code
+            inside.add(j + 1)
+            if (opened and depth <= 0) or (not opened and code.rstrip().endswith(";")):
+                break
+    return inside
+
+
+def defined_from(lines, names):
+    """The constants whose definition (up to its `;`) names one of `names`."""
+    word = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b")
+    for i, l in enumerate(lines):
+        found = CONST.search(l)
+        if found:
+            j = i
+            while ";" not in lines[j] and j + 1 < len(lines):
+                j += 1
+            if any(word.search(x.split("//")[0]) for x in [l[found.end():], *lines[i + 1:j + 1]]):
+                yield found.group(1)
+
+
+def mentions(lines, word):
+    """Line numbers (from 1) naming `word` in code that runs: not in a comment, a `use`, or a
+    constant's own definition (followed through `defined_from` instead)."""
+    in_use = False
+    for i, l in enumerate(lines):
+        code = l.split("//")[0]
+        if re.match(r"\s*(pub(\([^)]*\))?\s+)?use\b", code):
+            in_use = True
+        if in_use:
+            in_use = ";" not in code
+            continue
+        if CONST.search(code) or not word.search(code):
+            continue
+        yield i + 1
 
 
 def one_build(work, m, diff, tests, jobs):
@@ -495,7 +641,9 @@ def one_build(work, m, diff, tests, jobs):
         if built.returncode != 0:
             # Kept, to tell a mutant that does not compile from a build that failed otherwise.
             with open(os.path.join(work.root, "no-switch-unviable.log"), "a") as f:
-                f.write(f"== {m['name']}\n{built.stderr[-3000:]}\n")
+                lines = built.stderr.splitlines()
+                errors = [lines[i:i + 8] for i, l in enumerate(lines) if l.startswith("error")]
+                f.write(f"== {m['name']}\n" + "\n".join(sum(errors, [])[:60]) + "\n")
             outcome = "unviable"
         else:
             outcome, by, ran = first_failure(work, tests, jobs)

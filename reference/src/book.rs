@@ -95,6 +95,22 @@ mod tests {
         assert_eq!(book.next_expiry(), None);
     }
 
+    /// The reference keeps an address for one hour after it was learned, as [SYNC-9] says: it is
+    /// still there a millisecond before the hour and gone at it.
+    #[test]
+    fn an_address_is_kept_for_one_hour() {
+        let a = peer(5);
+        let tcp: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().expect("multiaddr");
+        let mut book = AddrBook::default();
+        book.add(a, tcp, 0);
+        let hour = 3_600_000;
+        assert_eq!(book.next_expiry(), Some(hour));
+        book.expire(hour - 1);
+        assert_eq!(book.get(&a).len(), 1, "kept until the hour");
+        book.expire(hour);
+        assert!(book.get(&a).is_empty(), "gone at the hour");
+    }
+
     #[test]
     fn an_address_naming_another_peer_is_not_filed_under_this_one() {
         let (a, b) = (peer(3), peer(4));

@@ -610,18 +610,27 @@ mod tests {
         assert_eq!(peer.counters().pulls_sent, sent + 1, "one to another peer");
     }
 
-    /// Checks [SYNC-33]: a held answer is taken only for its own log, once the counter reaches
-    /// it: asking for another log of the same thread takes nothing, and the answer stays held.
-    #[test]
-    fn sync_33_a_held_answer_is_taken_only_for_its_own_log() {
-        let mut rng = ChaCha20Rng::seed_from_u64(35);
-        let mut peer = Peer::<ChaCha20Rng>::from_seed([35; 32]);
+    /// A peer pulling `log` of its own thread from a member, holding one early answer (after
+    /// 256, of 10 bytes); with the RNG it drew the member's ID from.
+    fn holding_an_early_answer(
+        seed: u8,
+    ) -> (Peer<ChaCha20Rng>, ThreadId, LogId, LogId, ChaCha20Rng) {
+        let mut rng = ChaCha20Rng::seed_from_u64(u64::from(seed));
+        let mut peer = Peer::<ChaCha20Rng>::from_seed([seed; 32]);
         let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
         let member = IdentityKey::generate(&mut rng).log_id();
         peer.pull(&thread, log, member, 4 * PULL_LIMIT);
         let answer = vec![Envelope::of_size(10)];
         let held = peer.hold((&thread, log, member), 257, 4 * PULL_LIMIT, answer);
         assert!(held.is_none(), "held after 256");
+        (peer, thread, log, member, rng)
+    }
+
+    /// Checks [SYNC-33]: a held answer is taken only for its own log, once the counter reaches
+    /// it: asking for another log of the same thread takes nothing, and the answer stays held.
+    #[test]
+    fn sync_33_a_held_answer_is_taken_only_for_its_own_log() {
+        let (mut peer, thread, log, _, mut rng) = holding_an_early_answer(35);
         let bytes = peer.held_bytes;
         let other = IdentityKey::generate(&mut rng).log_id();
         assert!(peer.take_held(&thread, other).is_none(), "another log");
@@ -634,14 +643,7 @@ mod tests {
     /// and nothing more is pulled from that peer for the log until heads name it again.
     #[test]
     fn sync_10_a_window_given_up_drops_its_pulls_and_gives_back_what_it_held() {
-        let mut rng = ChaCha20Rng::seed_from_u64(36);
-        let mut peer = Peer::<ChaCha20Rng>::from_seed([36; 32]);
-        let (thread, log) = peer.create_thread(0, Variant::Raw).expect("create");
-        let member = IdentityKey::generate(&mut rng).log_id();
-        peer.pull(&thread, log, member, 4 * PULL_LIMIT);
-        let answer = vec![Envelope::of_size(10)];
-        let held = peer.hold((&thread, log, member), 257, 4 * PULL_LIMIT, answer);
-        assert!(held.is_none(), "held after 256");
+        let (mut peer, thread, log, member, _) = holding_an_early_answer(36);
         assert!(peer.held_bytes > 0);
         let mut now = 0;
         for _ in 0..=MAX_ATTEMPTS {

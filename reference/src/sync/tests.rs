@@ -441,6 +441,30 @@ fn heads_from_a_peer_not_ahead_resend_no_waiting_pull() {
     assert_eq!(pulls_sent(&mut follower), 1, "the writer is ahead");
 }
 
+/// Checks [SYNC-23]: the pending logs of all senders together stop at [`MAX_PENDING_LOGS`]:
+/// with each sender at its own bound and the thread far below [`MAX_LOGS_PER_THREAD`], one more
+/// log from a new sender is not tracked.
+#[test]
+fn pending_logs_of_all_senders_together_stop_at_max_pending_logs() {
+    let mut peer = Peer::<ChaCha20Rng>::from_seed([37; 32]);
+    let (thread, _) = peer.create_thread(0, Variant::Raw).expect("create");
+    let mut rng = ChaCha20Rng::seed_from_u64(37);
+    let mut id = || crate::keys::IdentityKey::generate(&mut rng).log_id();
+    for _ in 0..MAX_PENDING_LOGS / MAX_PENDING_LOGS_PER_PEER {
+        let sender = id();
+        for _ in 0..MAX_PENDING_LOGS_PER_PEER {
+            assert!(peer.track_pending(&thread, sender, id()));
+        }
+    }
+    assert_eq!(peer.pending_logs(), MAX_PENDING_LOGS);
+    let (sender, log) = (id(), id());
+    assert!(
+        !peer.track_pending(&thread, sender, log),
+        "past the bound of all senders"
+    );
+    assert_eq!(peer.pending_logs(), MAX_PENDING_LOGS);
+}
+
 /// Checks [SYNC-8], [SYNC-23]: heads naming a log this peer does not hold, at counter 0, ask
 /// for nothing and spend none of the pending-log limits; the same log at 2 is pulled and
 /// tracked as pending.
