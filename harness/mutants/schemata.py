@@ -296,10 +296,11 @@ def carry_over(work):
     with open(work.results_path, "w") as out:
         for m in manifest:
             # Applied, or run with a build of its own (--no-switch); not unviable this time. A
-            # mutant now switched at the root of its chain (its text regroups the chain) ran
-            # before as another mutant, the operator replaced in the tree: it runs again.
+            # mutant now switched at the root of its chain (its text regroups the chain) runs
+            # again unless its outcome was measured so: before, it ran as another mutant, the
+            # operator replaced in the tree.
             if (m["name"] in before and m["status"] not in ("excluded", *UNVIABLE)
-                    and not m.get("regrouped")):
+                    and (before[m["name"]].get("regrouped") or not m.get("regrouped"))):
                 out.write(json.dumps(dict(before[m["name"]], id=m["id"])) + "\n")
     os.remove(path)
 
@@ -421,6 +422,8 @@ def mutate(work, state, jobs, files, limit, shuffle):
         r = {"id": m["id"], "name": m["name"], "file": m["file"], "outcome": outcome, "by": by,
              "tests_reaching": len(candidates), "tests_run": ran,
              "seconds": round(time.monotonic() - t0, 1)}
+        if m.get("regrouped"):
+            r["regrouped"] = True
         with lock:
             with open(work.results_path, "a") as f:
                 f.write(json.dumps(r) + "\n")
@@ -702,6 +705,8 @@ def ledger(work):
         if m["id"] in results:
             r = results[m["id"]]
             entry.update(outcome=r["outcome"], by=r["by"], tests_reaching=r["tests_reaching"])
+            if r.get("regrouped"):
+                entry["regrouped"] = True  # run as the text reads: a recheck may carry it over
         elif m["status"] in UNVIABLE:
             entry.update(outcome="unviable")
         elif m["status"] == "applied":
