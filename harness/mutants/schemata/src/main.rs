@@ -244,9 +244,9 @@ impl Rewriter<'_> {
                 let Ok(parsed) = syn::parse2::<Expr>(joined(&leaves, &swapped)) else {
                     continue;
                 };
-                let mut in_text = String::new();
-                shape(&parsed, &mut in_text);
-                if in_text != tree_shape(expr, i, &swapped[i]) && self.settle([*id], None) {
+                if grouping(&parsed, None) != grouping(expr, Some((i, &swapped[i])))
+                    && self.settle([*id], None)
+                {
                     self.regrouped.insert(*id);
                     variants.push((*id, parsed));
                 }
@@ -375,38 +375,28 @@ fn joined(leaves: &[Expr], ops: &[BinOp]) -> proc_macro2::TokenStream {
     tokens
 }
 
-/// The grouping of a chain: every binary expression in brackets, operands as `_`.
-fn shape(expr: &Expr, out: &mut String) {
-    match expr {
-        Expr::Binary(b) if b.attrs.is_empty() => {
-            out.push('(');
-            shape(&b.left, out);
-            out.push_str(&b.op.to_token_stream().to_string());
-            shape(&b.right, out);
-            out.push(')');
-        }
-        _ => out.push('_'),
-    }
-}
-
-/// The grouping of the chain with its `i`th operator replaced in the tree by `new`.
-fn tree_shape(expr: &Expr, i: usize, new: &BinOp) -> String {
-    fn walk(expr: &Expr, at: &mut usize, i: usize, new: &BinOp, out: &mut String) {
+/// The grouping of a chain: every binary expression in brackets, operands as `_`; with `swap`,
+/// its operator at that index (in source order) printed as the one given instead.
+fn grouping(expr: &Expr, swap: Option<(usize, &BinOp)>) -> String {
+    fn walk(expr: &Expr, swap: Option<(usize, &BinOp)>, at: &mut usize, out: &mut String) {
         match expr {
             Expr::Binary(b) if b.attrs.is_empty() => {
                 out.push('(');
-                walk(&b.left, at, i, new, out);
-                let op = if *at == i { new } else { &b.op };
+                walk(&b.left, swap, at, out);
+                let op = match swap {
+                    Some((i, new)) if i == *at => new,
+                    _ => &b.op,
+                };
                 out.push_str(&op.to_token_stream().to_string());
                 *at += 1;
-                walk(&b.right, at, i, new, out);
+                walk(&b.right, swap, at, out);
                 out.push(')');
             }
             _ => out.push('_'),
         }
     }
     let mut out = String::new();
-    walk(expr, &mut 0, i, new, &mut out);
+    walk(expr, swap, &mut 0, &mut out);
     out
 }
 
@@ -753,9 +743,7 @@ mod tests {
         assert_eq!(regrouped, BTreeSet::from([1]));
         assert_eq!(status.get(&1).map(String::as_str), Some("applied"));
         let parsed: Expr = syn::parse_str("a || b && c").expect("parses");
-        let mut grouping = String::new();
-        shape(&parsed, &mut grouping);
-        assert_eq!(grouping, "(_||(_&&_))");
+        assert_eq!(grouping(&parsed, None), "(_||(_&&_))");
     }
 
     #[test]
