@@ -460,6 +460,7 @@ def no_switch(work, state, jobs, limit):
             and not SCAFFOLDING.match(m["name"]) and m["id"] not in results]
     tests = sorted((t for t in state["tests"] if t["passed"]), key=lambda t: t["seconds"])
     entries = entry_switches(work, manifest)
+    library, others = read_sources(work)
     log(f"{len(todo)} mutants without a switch to run, one build each")
     started = time.monotonic()
     state["built"] = False  # the build is a mutant's until restored below
@@ -468,7 +469,7 @@ def no_switch(work, state, jobs, limit):
         for i, m in enumerate(todo):
             if limit and time.monotonic() - started > limit:
                 break
-            readers = constant_readers(work, m, entries)
+            readers = constant_readers(m, entries, library, others)
             reaching = tests if readers is None else [
                 t for t in tests if readers[0] & set(t["reached"]) or t["suite"] in readers[1]]
             r = one_build(work, m, diffs[m["name"]], reaching, jobs)
@@ -515,15 +516,26 @@ def sources(root):
                     yield path, f.read().split("\n")
 
 
-def constant_readers(work, m, entries):
+def read_sources(work):
+    """The library's original text by file (as cargo-mutants names them), and every other Rust
+    file of the copy by its path under it: read once for all the mutants without a switch."""
+    library = {os.path.join("reference", "src", os.path.relpath(p, work.pristine)): lines
+               for p, lines in sources(work.pristine)}
+    others = {}
+    for path, lines in sources(work.src):
+        rel = os.path.relpath(path, work.src)
+        if not rel.startswith(os.path.join("reference", "src") + os.sep):
+            others[rel] = lines
+    return library, others
+
+
+def constant_readers(m, entries, pristine, others):
     """What can read the constant the mutant changes: (entry switch ids, test suites), or None
     when that is not known, and every test runs. A test sees a constant only by running code
     that names it, or that names a constant defined from it: a library function, whose entry
     switch the trace shows it reached, or test code of its own suite (`#[cfg(test)]` code of the
     library: its unit tests; `tests/NAME.rs`: that file's tests). A name anywhere else (a
     library function without an entry switch, another crate's code) runs every test."""
-    pristine = {os.path.join("reference", "src", os.path.relpath(p, work.pristine)): lines
-                for p, lines in sources(work.pristine)}
     line = int(m["name"].split(":")[1])
     defined = CONST.search(pristine[m["file"]][line - 1])
     if not defined:
@@ -537,10 +549,7 @@ def constant_readers(work, m, entries):
     word = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b")
     test_files = test_modules(pristine)
     ids, suites = set(), set()
-    for path, lines in sources(work.src):
-        rel = os.path.relpath(path, work.src)
-        if rel.startswith(os.path.join("reference", "src") + os.sep):
-            continue
+    for rel, lines in others.items():
         if any(word.search(l.split("//")[0]) for l in lines):
             parts = rel.split(os.sep)
             if len(parts) != 3 or parts[1] != "tests" or parts[0] not in CRATES:
